@@ -1,0 +1,15 @@
+"""keraslite: a Keras-2-style deep-learning library with pluggable backends.
+
+`import keraslite as keras` runs Keras 2 code. Computation runs on the backend chosen with
+`keraslite.set_backend(name)`: 'numba' (CPU, the default), 'cuda' (CuPy on NVIDIA GPUs) or 'numpy'
+(the reference implementation).
+"""
+__version__ = "0.1.0"
+
+from .backend.registry import (BackendUnavailableError, available_backends, get_backend, register_backend,
+                               set_backend, use_backend)
+from . import backend
+from .backend import registry as _registry  # noqa: F401
+
+__all__ = ["__version__", "set_backend", "get_backend", "available_backends", "register_backend",
+           "use_backend", "BackendUnavailableError", "backend"]

@@ -1,0 +1,107 @@
+"""K.gradients: reverse-mode differentiation over the graph.
+
+Walks the graph from the loss back to the requested tensors, calling each op's VJP rule (defined
+next to the op, in terms of other ops), and sums the contributions that reach each node. The
+result is itself a graph, so gradients of gradients work wherever the VJP rules are themselves
+differentiable; where one is not, asking for it raises a clear error.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .graph import OPS, MultiOutput, Tensor, apply, as_tensor, defop, is_float, topological_order
+
+defop("stop_gradient", lambda x: (x.shape, x.dtype))
+
+
+def stop_gradient(variables):
+    """stop_gradient(variables): identity forward, zero gradient backward; a list in gives a list out."""
+    if isinstance(variables, (list, tuple)):
+        return [apply("stop_gradient", as_tensor(v)) for v in variables]
+    return apply("stop_gradient", as_tensor(variables))
+
+
+# Ops with no VJP on purpose: their gradient is zero (or they have no float output).
+_NON_DIFFERENTIABLE = {
+    "stop_gradient", "sign", "round", "floor", "ceil", "logical_not", "equal", "not_equal", "greater",
+    "greater_equal", "less", "less_equal", "logical_and", "logical_or", "floordiv", "mod", "argmax",
+    "argmin", "any", "all", "one_hot", "shape", "size", "arange", "fill", "random_uniform",
+    "random_normal", "truncated_normal", "random_binomial", "placeholder", "variable", "constant", "update",
+}
+
+
+def gradients(loss, variables) -> list:
+    """gradients(loss, variables): symbolic gradients of `loss` (summed if not scalar) with
+    respect to each of `variables` (variables, placeholders or any tensor of the graph). A single
+    tensor instead of a list gives a one-element list. Unconnected tensors get zeros."""
+    from .ops.math import cast
+    from .ops.reduce import sum as reduce_sum
+    from .ops.tensors import zeros_like
+
+    single = isinstance(variables, Tensor)
+    targets = [variables] if single else list(variables)
+    for t in targets:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"gradients: variables must be tensors, got {type(t).__name__}")
+    loss = as_tensor(loss)
+    if not is_float(loss.dtype):
+        raise TypeError(f"gradients: the loss must be a float tensor, got dtype {loss.dtype}")
+    if loss.ndim:
+        loss = reduce_sum(loss)
+
+    wanted = {t.id for t in targets}
+    order = topological_order([loss])
+    # only nodes on a path to a wanted tensor need a gradient
+    on_path: set[int] = set()
+    for node in order:
+        if node.id in wanted or any(i.id in on_path for i in node.inputs):
+            on_path.add(node.id)
+
+    from .ops.tensors import ones_like
+    grads: dict[int, Tensor] = {loss.id: ones_like(loss, dtype=loss.dtype)}
+    multi: dict[int, list] = {}
+
+    for node in reversed(order):
+        if node.id not in on_path or not node.inputs:
+            continue
+        if isinstance(node, MultiOutput):
+            g = multi.get(node.id)
+        else:
+            g = grads.get(node.id)
+        if g is None:
+            continue
+        if node.op == "tuple_get":
+            parent = node.inputs[0]
+            slots = multi.setdefault(parent.id, [None] * OPS[parent.op].num_outputs)
+            i = node.attrs["index"]
+            slots[i] = g if slots[i] is None else _accumulate(slots[i], g)
+            continue
+        od = OPS[node.op]
+        if od.vjp is None:
+            if node.op in _NON_DIFFERENTIABLE:
+                continue
+            raise NotImplementedError(
+                f"gradients: the op '{node.op}' has no gradient rule (this happens when differentiating a "
+                "gradient of an op whose backward pass is not differentiable: second-order gradients are "
+                "not supported through it)")
+        in_grads = od.vjp(g, node, *node.inputs, **node.attrs)
+        for inp, ig in zip(node.inputs, in_grads):
+            if ig is None or inp.id not in on_path or not is_float(inp.dtype):
+                continue
+            prev = grads.get(inp.id)
+            grads[inp.id] = ig if prev is None else _accumulate(prev, ig)
+
+    out = []
+    for t in targets:
+        g = grads.get(t.id)
+        if g is None:
+            g = zeros_like(t, dtype=t.dtype if is_float(t.dtype) else None)
+        elif g.dtype != t.dtype and is_float(t.dtype):
+            g = cast(g, t.dtype)
+        out.append(g)
+    return out
+
+
+def _accumulate(a: Tensor, b: Tensor) -> Tensor:
+    from .ops.math import add
+    return add(a, b)

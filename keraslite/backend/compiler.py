@@ -1,0 +1,203 @@
+"""K.function and K.eval: turn a graph into a plan, a flat list of backend calls, and run it.
+
+A plan is built once per backend and per feed signature (shapes and dtypes) and reused. Running
+it is one Python loop over the steps. Updates are computed with the outputs and assigned only
+after every step succeeded, so an exception mid-call leaves every variable as it was.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+
+from .graph import (Constant, MultiOutput, OPS, Placeholder, Tensor, Variable, as_tensor,
+                    shape_str, topological_order)
+from .registry import get_backend_object
+
+
+class Step:
+    """One backend call: out_slot = fn(*[slots[i] for i in in_slots])."""
+
+    __slots__ = ("op", "fn", "in_slots", "out_slot", "node")
+
+    def __init__(self, op, fn, in_slots, out_slot, node):
+        self.op, self.fn, self.in_slots, self.out_slot, self.node = op, fn, in_slots, out_slot, node
+
+    def __repr__(self):
+        return f"Step({self.op}, in={list(self.in_slots)}, out={self.out_slot})"
+
+
+class Plan:
+    """The executable form of a graph for one backend and one feed signature."""
+
+    def __init__(self, backend, inputs: Sequence[Tensor], outputs: Sequence[Tensor], updates: Sequence[Tensor]):
+        self.backend = backend
+        fed = {t.id: i for i, t in enumerate(inputs)}
+        order = topological_order(list(outputs) + list(updates), stop=set(fed))
+        slot = {}
+        self.feed_slots: list[tuple[int, int]] = []
+        self.var_slots: list[tuple[int, Variable]] = []
+        self.const_slots: list[tuple[int, Any]] = []
+        self.steps: list[Step] = []
+        self.updates: list[tuple[Variable, int]] = []
+        for node in order:
+            s = slot[node.id] = len(slot)
+            if node.id in fed:
+                self.feed_slots.append((s, fed[node.id]))
+            elif isinstance(node, Variable):
+                self.var_slots.append((s, node))
+            elif isinstance(node, Constant):
+                self.const_slots.append((s, backend.from_numpy(node.value)))
+            elif isinstance(node, Placeholder):
+                if node.default is None:
+                    raise ValueError(f"K.function: the placeholder '{node.name}' {shape_str(node.shape)} is "
+                                     "needed by the outputs but is not among the inputs")
+                self.const_slots.append((s, backend.from_numpy(np.asarray(node.default, dtype=node.dtype))))
+            elif node.op == "update":
+                var, new = node.inputs
+                self.updates.append((var, slot[new.id]))
+                self.steps.append(Step("update", _second, (slot[var.id], slot[new.id]), s, node))
+            elif node.op == "tuple_get":
+                self.steps.append(Step("tuple_get", operator.itemgetter(node.attrs["index"]),
+                                       (slot[node.inputs[0].id],), s, node))
+            else:
+                attrs = dict(node.attrs)
+                if OPS[node.op].stateful:
+                    seed = attrs.pop("seed", None)
+                    attrs["rng"] = backend.rng(np.random.randint(0, 2 ** 31 - 1) if seed is None else seed)
+                fn = backend.primitive(node.op, attrs)
+                self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node))
+        self.n_slots = len(slot)
+        self.output_slots = [slot[t.id] for t in outputs]
+
+    def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
+        backend = self.backend
+        vals: list[Any] = [None] * self.n_slots
+        for s, i in self.feed_slots:
+            vals[s] = feeds[i]
+        for s, var in self.var_slots:
+            vals[s] = var.native(backend)
+        for s, c in self.const_slots:
+            vals[s] = c
+        for step in self.steps:
+            try:
+                vals[step.out_slot] = step.fn(*[vals[i] for i in step.in_slots])
+            except Exception as e:
+                if hasattr(e, "add_note"):
+                    e.add_note(f"keraslite: while computing {step.node!r} (op '{step.op}') on the "
+                               f"'{backend.name}' backend; inputs: "
+                               + ", ".join(f"{tuple(getattr(vals[i], 'shape', ()))}" for i in step.in_slots))
+                raise
+        outputs = [backend.to_numpy(vals[s]) for s in self.output_slots]
+        self._apply_updates(vals)
+        return outputs
+
+    def _apply_updates(self, vals):
+        pending = []
+        for var, s in self.updates:
+            value = vals[s]
+            if tuple(value.shape) != var.shape:
+                raise ValueError(f"update of variable '{var.name}' {shape_str(var.shape)} computed a value of "
+                                 f"shape {shape_str(tuple(value.shape))}; no variable was changed")
+            if value.dtype != var.dtype:
+                value = value.astype(var.dtype)
+            pending.append((var, value))
+        for var, value in pending:
+            var.assign_native(self.backend, value)
+
+    def kernels(self) -> list[str]:
+        """The op names of the plan's steps, in execution order (to inspect fusion)."""
+        return [s.op for s in self.steps]
+
+
+def _second(a, b):
+    return b
+
+
+def _as_update(u) -> Tensor:
+    from .ops.tensors import update
+    if isinstance(u, Tensor):
+        if u.op != "update":
+            raise TypeError(f"K.function: updates must be update ops or (variable, value) pairs, got {u!r}")
+        return u
+    if isinstance(u, (tuple, list)) and len(u) == 2:
+        return update(u[0], u[1])
+    raise TypeError(f"K.function: updates must be update ops or (variable, value) pairs, got {u!r}")
+
+
+class Function:
+    """A compiled callable: f(list_of_arrays) -> list of NumPy arrays."""
+
+    def __init__(self, inputs, outputs, updates=None, name=None):
+        for what, value in (("inputs", inputs), ("outputs", outputs)):
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"K.function: `{what}` must be a list or tuple, got {type(value).__name__}")
+        if updates is not None and not isinstance(updates, (list, tuple)):
+            raise TypeError(f"K.function: `updates` must be a list or tuple, got {type(updates).__name__}")
+        self.inputs = [as_tensor(t) for t in inputs]
+        self.outputs = [as_tensor(t) for t in outputs]
+        self.updates = [_as_update(u) for u in (updates or [])]
+        self.name = name
+        self._plans: dict = {}
+        self.last_plan: Plan | None = None
+
+    def _convert(self, values, backend):
+        if not isinstance(values, (list, tuple)):
+            values = [values]
+        if len(values) != len(self.inputs):
+            raise ValueError(f"K.function: expected {len(self.inputs)} input values, got {len(values)}")
+        feeds, sig = [], []
+        for i, (t, v) in enumerate(zip(self.inputs, values)):
+            if _is_native(v, backend):  # already on the device: no transfer
+                arr = v if v.dtype == t.dtype else v.astype(t.dtype)
+            else:
+                arr = np.asarray(v, dtype=t.dtype)
+            if len(arr.shape) != t.ndim or any(d is not None and d != a for d, a in zip(t.shape, arr.shape)):
+                raise ValueError(f"K.function: input {i} ('{t.name}') expects shape {shape_str(t.shape)}, "
+                                 f"got an array of shape {shape_str(tuple(arr.shape))}")
+            feeds.append(arr if _is_native(arr, backend) else backend.from_numpy(arr))
+            sig.append((tuple(arr.shape), str(arr.dtype)))
+        return feeds, tuple(sig)
+
+    def plan_for(self, values=None) -> Plan:
+        backend = get_backend_object()
+        _, sig = self._convert(values if values is not None else [], backend) if self.inputs else ([], ())
+        return self._plan(backend, sig)
+
+    def _plan(self, backend, sig) -> Plan:
+        key = (backend.name, sig)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = Plan(backend, self.inputs, self.outputs, self.updates)
+        self.last_plan = plan
+        return plan
+
+    def __call__(self, inputs=()):
+        backend = get_backend_object()
+        feeds, sig = self._convert(inputs, backend)
+        return self._plan(backend, sig).run(feeds)
+
+
+def _is_native(v, backend) -> bool:
+    """True for an array of a non-NumPy backend (e.g. a CuPy array fed to the cuda backend)."""
+    return not isinstance(v, np.ndarray) and hasattr(v, "shape") and hasattr(v, "dtype") \
+        and type(v).__module__.split(".")[0] != "numpy"
+
+
+def function(inputs, outputs, updates=None, **kwargs) -> Function:
+    """function(inputs, outputs, updates=None, **kwargs): compile a callable taking a list of
+    arrays (one per input) and returning a list of NumPy arrays. Updates (update ops or
+    (variable, value) pairs) run after the outputs are computed."""
+    name = kwargs.pop("name", None)
+    if kwargs:
+        raise ValueError(f"K.function: unexpected keyword arguments {sorted(kwargs)}")
+    return Function(inputs, outputs, updates, name=name)
+
+
+def eval(x) -> np.ndarray:
+    """eval(x): evaluate a tensor (or variable) and return a NumPy array."""
+    x = as_tensor(x)
+    if isinstance(x, Variable):
+        return x.numpy()
+    return Function([], [x])([])[0]

@@ -1,0 +1,1 @@
+"""Array-module-generic primitive implementations (xp = numpy or cupy)."""

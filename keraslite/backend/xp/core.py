@@ -1,0 +1,205 @@
+"""Default implementations of the core primitives, written once against `self.xp`.
+
+Plain and obviously correct: with xp = numpy this is the reference backend, the oracle the fast
+backends are tested against; with xp = cupy it runs on the GPU unchanged.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _scatter_add(xp, target, index, values):
+    if xp is np:
+        np.add.at(target, index, values)
+    else:  # cupy
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+
+
+def _host_shape(shape_array) -> tuple:
+    return tuple(int(d) for d in np.asarray(shape_array.get() if hasattr(shape_array, "get") else shape_array))
+
+
+class ArrayPrimitives:
+    xp = np
+
+    # ---------------------------------------------------------------- elementwise, one input
+    def neg(self, x): return self.xp.negative(x)
+    def abs(self, x): return self.xp.abs(x)
+    def sign(self, x): return self.xp.sign(x)
+    def sqrt(self, x): return self.xp.sqrt(x)
+    def square(self, x): return self.xp.square(x)
+    def exp(self, x): return self.xp.exp(x)
+    def log(self, x): return self.xp.log(x)
+    def log1p(self, x): return self.xp.log1p(x)
+    def expm1(self, x): return self.xp.expm1(x)
+    def sin(self, x): return self.xp.sin(x)
+    def cos(self, x): return self.xp.cos(x)
+    def tanh(self, x): return self.xp.tanh(x)
+    def round(self, x): return self.xp.round(x)
+    def floor(self, x): return self.xp.floor(x)
+    def ceil(self, x): return self.xp.ceil(x)
+    def logical_not(self, x): return self.xp.logical_not(x)
+    def reciprocal(self, x): return self.xp.reciprocal(x)
+
+    def sigmoid(self, x):
+        xp = self.xp
+        # exp of a non-positive number never overflows
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def softplus(self, x):
+        xp = self.xp
+        return (xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
+
+    def relu(self, x): return self.xp.maximum(x, 0).astype(x.dtype, copy=False)
+
+    def cast(self, x, dtype): return x.astype(dtype)
+
+    # ---------------------------------------------------------------- elementwise, two inputs
+    def add(self, a, b): return self.xp.add(a, b)
+    def sub(self, a, b): return self.xp.subtract(a, b)
+    def mul(self, a, b): return self.xp.multiply(a, b)
+    def pow(self, a, b): return self.xp.power(a, b)
+    def maximum(self, a, b): return self.xp.maximum(a, b)
+    def minimum(self, a, b): return self.xp.minimum(a, b)
+    def equal(self, a, b): return self.xp.equal(a, b)
+    def not_equal(self, a, b): return self.xp.not_equal(a, b)
+    def greater(self, a, b): return self.xp.greater(a, b)
+    def greater_equal(self, a, b): return self.xp.greater_equal(a, b)
+    def less(self, a, b): return self.xp.less(a, b)
+    def less_equal(self, a, b): return self.xp.less_equal(a, b)
+    def logical_and(self, a, b): return self.xp.logical_and(a, b)
+    def logical_or(self, a, b): return self.xp.logical_or(a, b)
+    def floordiv(self, a, b): return self.xp.floor_divide(a, b)
+    def mod(self, a, b): return self.xp.mod(a, b)
+
+    def div(self, a, b):
+        out = self.xp.true_divide(a, b)
+        # int / int stays in the inputs' float promotion, as NumPy does; floats keep their width
+        return out
+
+    def where(self, c, a, b): return self.xp.where(c, a, b)
+
+    # ---------------------------------------------------------------- reductions
+    def sum(self, x, axes, keepdims): return self.xp.sum(x, axis=axes, keepdims=keepdims)
+    def max(self, x, axes, keepdims): return self.xp.max(x, axis=axes, keepdims=keepdims)
+    def min(self, x, axes, keepdims): return self.xp.min(x, axis=axes, keepdims=keepdims)
+    def any(self, x, axes, keepdims): return self.xp.any(x, axis=axes, keepdims=keepdims)
+    def all(self, x, axes, keepdims): return self.xp.all(x, axis=axes, keepdims=keepdims)
+    def prod(self, x, axis, keepdims): return self.xp.prod(x, axis=axis, keepdims=keepdims)
+    def argmax(self, x, axis): return self.xp.argmax(x, axis=axis)
+    def argmin(self, x, axis): return self.xp.argmin(x, axis=axis)
+    def cumsum(self, x, axis): return self.xp.cumsum(x, axis=axis)
+    def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis)
+
+    def mean(self, x, axes, keepdims):
+        return self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
+
+    # ---------------------------------------------------------------- layout
+    def reshape(self, x, shape): return self.xp.reshape(x, shape)
+    def reshape_like(self, x, ref): return self.xp.reshape(x, ref.shape)
+    def reshape_dynamic(self, x, shape, static=None): return self.xp.reshape(x, _host_shape(shape))
+    def transpose(self, x, perm): return self.xp.transpose(x, perm)
+    def expand_dims(self, x, axes): return self.xp.expand_dims(x, axes)
+    def squeeze(self, x, axes): return self.xp.squeeze(x, axis=axes)
+    def broadcast_to(self, x, shape): return self.xp.broadcast_to(x, shape)
+    def broadcast_like(self, x, ref): return self.xp.broadcast_to(x, ref.shape)
+
+    def sum_to_like(self, x, ref):
+        """Sum `x` down to ref's shape, undoing NumPy broadcasting."""
+        shape = ref.shape
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
+        if axes:
+            x = self.xp.sum(x, axis=axes, keepdims=True)
+        return self.xp.reshape(x, shape)
+
+    def concatenate(self, *xs, axis): return self.xp.concatenate(xs, axis=axis)
+
+    def concat_grad(self, g, *refs, axis, index):
+        start = sum(r.shape[axis] for r in refs[:index])
+        key = (slice(None),) * axis + (slice(start, start + refs[index].shape[axis]),)
+        return g[key]
+    def strided_slice(self, x, key): return x[key]
+
+    def strided_slice_grad(self, g, ref, key):
+        out = self.xp.zeros(ref.shape, dtype=g.dtype)
+        out[key] = g
+        return out
+
+    def pad(self, x, pads, value=0):
+        return self.xp.pad(x, pads, mode="constant", constant_values=value)
+
+    def tile(self, x, reps): return self.xp.tile(x, reps)
+
+    def tile_grad(self, g, ref, reps):
+        # g has shape reps[i] * ref.shape[i]; view each axis as (rep, dim) and sum the reps
+        split = []
+        for r, d in zip(reps, ref.shape):
+            split += [r, d]
+        return self.xp.sum(g.reshape(split), axis=tuple(range(0, 2 * len(reps), 2)))
+
+    def repeat(self, x, repeats, axis): return self.xp.repeat(x, repeats, axis=axis)
+
+    def repeat_grad(self, g, ref, repeats, axis):
+        shape = list(ref.shape)
+        split = shape[:axis] + [shape[axis], repeats] + shape[axis + 1:]
+        return self.xp.sum(g.reshape(split), axis=axis + 1)
+
+    def gather(self, ref, indices): return self.xp.take(ref, indices.astype(np.int64, copy=False), axis=0)
+
+    def gather_grad(self, g, indices, ref):
+        out = self.xp.zeros(ref.shape, dtype=g.dtype)
+        _scatter_add(self.xp, out, indices.astype(np.int64, copy=False), g)
+        return out
+
+    def one_hot(self, indices, depth, dtype):
+        idx = indices.astype(np.int64, copy=False)
+        return (idx[..., None] == self.xp.arange(depth)).astype(dtype)
+
+    def shape(self, x): return np.asarray(x.shape, dtype=np.int32)
+    def size(self, x): return np.asarray(x.size, dtype=np.int32)
+    def identity(self, x): return x
+    def stop_gradient(self, x): return x
+
+    def print_tensor(self, x, message):
+        print(message, self.to_numpy(x))
+        return x
+
+    def reverse(self, x, axes): return self.xp.flip(x, axis=axes)
+
+    def fill(self, shape, value, dtype, static=None):
+        return self.xp.full(_host_shape(shape), value, dtype=dtype)
+
+    def arange(self, start, stop, step, dtype):
+        return self.xp.arange(start.item(), stop.item(), step.item()).astype(dtype)
+
+    def eye(self, n, m, dtype): return self.xp.eye(n, m, dtype=dtype)
+
+    # ---------------------------------------------------------------- linear algebra
+    def matmul(self, a, b): return self.xp.matmul(a, b)
+
+    # ---------------------------------------------------------------- random
+    # Draws come from a NumPy generator on the host: the same seed gives the same numbers on
+    # every backend. Fast backends may override with on-device generators.
+    def _shape_of(self, dyn, shape):
+        return _host_shape(dyn[0]) if dyn else tuple(shape)
+
+    def random_uniform(self, *dyn, shape, minval, maxval, dtype, rng):
+        return self.from_numpy(rng.uniform(minval, maxval, self._shape_of(dyn, shape)).astype(dtype))
+
+    def random_normal(self, *dyn, shape, mean, stddev, dtype, rng):
+        return self.from_numpy(rng.normal(mean, stddev, self._shape_of(dyn, shape)).astype(dtype))
+
+    def truncated_normal(self, *dyn, shape, mean, stddev, dtype, rng):
+        shape = self._shape_of(dyn, shape)
+        out = rng.standard_normal(shape)
+        bad = np.abs(out) > 2
+        while bad.any():
+            out[bad] = rng.standard_normal(int(bad.sum()))
+            bad = np.abs(out) > 2
+        return self.from_numpy((mean + stddev * out).astype(dtype))
+
+    def random_binomial(self, *dyn, shape, p, dtype, rng):
+        return self.from_numpy((rng.uniform(0.0, 1.0, self._shape_of(dyn, shape)) <= p).astype(dtype))
