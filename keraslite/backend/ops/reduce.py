@@ -45,7 +45,7 @@ def _sum_vjp(g, y, x, axes, keepdims):
 
 
 def _mean_vjp(g, y, x, axes, keepdims):
-    from .shape import size
+    from .tensors import size
     ratio = div(cast(size(y), g.dtype), cast(size(x), g.dtype))
     return [mul(_keep(g, x, axes, keepdims), ratio)]
 

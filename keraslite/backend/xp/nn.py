@@ -1,0 +1,389 @@
+"""Neural-network primitives written once against an array module `xp` (numpy or cupy).
+
+Every image function works on channels-last arrays (N, H, W, C); the K layer above transposes
+for channels_first and turns Keras 'same'/'valid' into explicit ((top, bottom), (left, right))
+padding. Convolutions are cross-correlations (no kernel flip) with kernels laid out
+(kh, kw, Cin // groups, Cout), as in TensorFlow.
+
+Only the part of the NumPy API that CuPy also offers is used. Convolutions go through im2col
+(one strided slice per kernel tap) and one batched matmul; pooling loops over the kernel taps
+only, never over the batch or the pixels.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter",
+    "max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backprop",
+    "batchnorm_train_forward", "batchnorm_train_backward",
+    "resize_nearest", "resize_nearest_backprop", "resize_bilinear", "resize_bilinear_backprop",
+]
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+def _pair(value, name):
+    t = tuple(int(v) for v in value)
+    if len(t) != 2 or any(v < 1 for v in t):
+        raise ValueError(f"{name} must be two positive ints, got {value!r}")
+    return t
+
+
+def _padding(padding):
+    pads = tuple((int(a), int(b)) for a, b in padding)
+    if len(pads) != 2 or any(p < 0 for pair in pads for p in pair):
+        raise ValueError(f"padding must be two (before, after) pairs of non-negative ints, "
+                         f"got {padding!r}")
+    return pads
+
+
+def _out_size(size, k, stride, pad, dilation):
+    """Number of windows along one axis (floor division, like TF's explicit padding)."""
+    span = dilation * (k - 1) + 1
+    padded = size + pad[0] + pad[1]
+    if padded < span:
+        raise ValueError(f"window of extent {span} (kernel {k}, dilation {dilation}) does not fit "
+                         f"in an axis of size {size} padded to {padded}")
+    return (padded - span) // stride + 1
+
+
+def _geometry(spatial, kernel, strides, padding, dilation):
+    """Validated (kernel, strides, padding, dilation, out) for a 2-D window op."""
+    kernel = _pair(kernel, "kernel size")
+    strides = _pair(strides, "strides")
+    dilation = _pair(dilation, "dilation")
+    padding = _padding(padding)
+    out = tuple(_out_size(spatial[a], kernel[a], strides[a], padding[a], dilation[a])
+                for a in range(2))
+    return kernel, strides, padding, dilation, out
+
+
+def _taps(kernel, strides, dilation, out):
+    """Yield (i, j, rows, cols): for kernel tap (i, j), the slices of the padded input that
+    hold the cell this tap sees in every window, so `xpad[:, rows, cols]` is (N, Ho, Wo, C)."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, strides, dilation, out
+    for i in range(kh):
+        r0 = i * dh
+        rows = slice(r0, r0 + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            c0 = j * dw
+            yield i, j, rows, slice(c0, c0 + sw * (wo - 1) + 1, sw)
+
+
+def _pad(xp, x, padding, value=0):
+    if not any(p for pair in padding for p in pair):
+        return x
+    return xp.pad(x, ((0, 0),) + tuple(padding) + ((0, 0),), mode="constant",
+                  constant_values=value)
+
+
+def _crop(xp, xpad, padding, spatial):
+    (pt, _), (pl, _) = padding
+    h, w = spatial
+    # a view would keep the whole padded buffer alive and be non-contiguous
+    return xp.ascontiguousarray(xpad[:, pt:pt + h, pl:pl + w, :])
+
+
+def _conv_check(x_shape, w_shape, groups):
+    if len(x_shape) != 4 or len(w_shape) != 4:
+        raise ValueError(f"conv2d expects x (N, H, W, Cin) and w (kh, kw, Cin/groups, Cout), got "
+                         f"{tuple(x_shape)} and {tuple(w_shape)}")
+    groups = int(groups)
+    cin, cout = x_shape[3], w_shape[3]
+    if groups < 1 or cin % groups or cout % groups or w_shape[2] * groups != cin:
+        raise ValueError(f"conv2d with groups={groups}: input channels {cin} and kernel "
+                         f"{tuple(w_shape)} do not match (need Cin = kernel[2] * groups and "
+                         f"Cout divisible by groups)")
+    return groups
+
+
+def _im2col(xp, xpad, kernel, strides, dilation, out, groups):
+    """(G, N*Ho*Wo, kh*kw*Cg) patch matrix of the padded input, one block per group."""
+    n, _, _, cin = xpad.shape
+    cg = cin // groups
+    (kh, kw), (ho, wo) = kernel, out
+    if kh == kw == 1 and strides == (1, 1) and groups == 1 and xpad.shape[1:3] == out:
+        return xpad.reshape(1, n * ho * wo, cin)  # pointwise conv: the input is the matrix
+    cols = xp.empty((groups, n, ho, wo, kh, kw, cg), dtype=xpad.dtype)
+    for i, j, rows, cs in _taps(kernel, strides, dilation, out):
+        patch = xpad[:, rows, cs, :].reshape(n, ho, wo, groups, cg)
+        cols[:, :, :, :, i, j, :] = xp.moveaxis(patch, 3, 0)
+    return cols.reshape(groups, n * ho * wo, kh * kw * cg)
+
+
+def _col2im(xp, cols, padded_shape, kernel, strides, dilation, out, groups):
+    """Adjoint of _im2col: sum every patch entry back into a zero padded-input array."""
+    n, _, _, cin = padded_shape
+    cg = cin // groups
+    (kh, kw), (ho, wo) = kernel, out
+    cols = cols.reshape(groups, n, ho, wo, kh, kw, cg)
+    dxpad = xp.zeros(padded_shape, dtype=cols.dtype)
+    for i, j, rows, cs in _taps(kernel, strides, dilation, out):
+        # within one tap the strided cells are distinct, so a plain += accumulates correctly
+        dxpad[:, rows, cs, :] += xp.moveaxis(cols[:, :, :, :, i, j, :], 0, 3).reshape(
+            n, ho, wo, cin)
+    return dxpad
+
+
+def _filter_matrix(w, groups):
+    """(kh, kw, Cg, Cout) -> (G, kh*kw*Cg, Cout/G), matching the columns of _im2col."""
+    kh, kw, cg, cout = w.shape
+    return (w.reshape(kh, kw, cg, groups, cout // groups).transpose(3, 0, 1, 2, 4)
+            .reshape(groups, kh * kw * cg, cout // groups))
+
+
+def _output_matrix(y, groups):
+    """(N, Ho, Wo, Cout) -> (G, N*Ho*Wo, Cout/G)."""
+    cout = y.shape[3]
+    return y.reshape(-1, groups, cout // groups).transpose(1, 0, 2)
+
+
+# -------------------------------------------------------------------------------- convolution
+
+def conv2d(xp, x, w, strides, padding, dilation, groups=1):
+    """2-D cross-correlation of x (N, H, W, Cin) with w (kh, kw, Cin/groups, Cout)."""
+    groups = _conv_check(x.shape, w.shape, groups)
+    kernel, strides, padding, dilation, out = _geometry(
+        x.shape[1:3], w.shape[:2], strides, padding, dilation)
+    cols = _im2col(xp, _pad(xp, x, padding), kernel, strides, dilation, out, groups)
+    y = xp.matmul(cols, _filter_matrix(w, groups))            # (G, M, Cout/G)
+    n, cout = x.shape[0], w.shape[3]
+    return y.transpose(1, 0, 2).reshape(n, out[0], out[1], cout).astype(x.dtype, copy=False)
+
+
+def conv2d_backprop_input(xp, g, w, input_shape, strides, padding, dilation, groups=1):
+    """Gradient of conv2d with respect to x, given g = dL/dy; returns dx of `input_shape`."""
+    input_shape = tuple(int(d) for d in input_shape)
+    groups = _conv_check(input_shape, w.shape, groups)
+    kernel, strides, padding, dilation, out = _geometry(
+        input_shape[1:3], w.shape[:2], strides, padding, dilation)
+    if tuple(g.shape) != (input_shape[0],) + out + (w.shape[3],):
+        raise ValueError(f"conv2d_backprop_input: gradient of shape {tuple(g.shape)} does not "
+                         f"match the conv output {(input_shape[0],) + out + (w.shape[3],)}")
+    dcols = xp.matmul(_output_matrix(g, groups), _filter_matrix(w, groups).transpose(0, 2, 1))
+    padded_shape = (input_shape[0],
+                    input_shape[1] + sum(padding[0]), input_shape[2] + sum(padding[1]),
+                    input_shape[3])
+    dxpad = _col2im(xp, dcols, padded_shape, kernel, strides, dilation, out, groups)
+    return _crop(xp, dxpad, padding, input_shape[1:3]).astype(g.dtype, copy=False)
+
+
+def conv2d_backprop_filter(xp, x, g, filter_shape, strides, padding, dilation, groups=1):
+    """Gradient of conv2d with respect to w, given g = dL/dy; returns dw of `filter_shape`."""
+    filter_shape = tuple(int(d) for d in filter_shape)
+    groups = _conv_check(x.shape, filter_shape, groups)
+    kernel, strides, padding, dilation, out = _geometry(
+        x.shape[1:3], filter_shape[:2], strides, padding, dilation)
+    kh, kw, cg, cout = filter_shape
+    if tuple(g.shape) != (x.shape[0],) + out + (cout,):
+        raise ValueError(f"conv2d_backprop_filter: gradient of shape {tuple(g.shape)} does not "
+                         f"match the conv output {(x.shape[0],) + out + (cout,)}")
+    cols = _im2col(xp, _pad(xp, x, padding), kernel, strides, dilation, out, groups)
+    dw = xp.matmul(cols.transpose(0, 2, 1), _output_matrix(g, groups))   # (G, K, Cout/G)
+    dw = dw.reshape(groups, kh, kw, cg, cout // groups).transpose(1, 2, 3, 0, 4)
+    return dw.reshape(filter_shape).astype(x.dtype, copy=False)
+
+
+# ------------------------------------------------------------------------------------ pooling
+
+_NO_DILATION = (1, 1)
+
+
+def _real_cells(xp, spatial, padding, dtype):
+    """(Hp, Wp) array: 1 on the cells of the padded input that hold real data, 0 on padding."""
+    return _pad(xp, xp.ones((1,) + tuple(spatial) + (1,), dtype=dtype), padding)[0, :, :, 0]
+
+
+def max_pool2d(xp, x, pool_size, strides, padding):
+    """Max pooling of x (N, H, W, C); padded cells never win."""
+    kernel, strides, padding, _, out = _geometry(
+        x.shape[1:3], pool_size, strides, padding, _NO_DILATION)
+    xpad = _pad(xp, x, padding, value=-xp.inf)
+    y = None
+    for _, _, rows, cols in _taps(kernel, strides, _NO_DILATION, out):
+        tap = xpad[:, rows, cols, :]
+        y = tap.copy() if y is None else xp.maximum(y, tap)
+    return y
+
+
+def max_pool2d_backprop(xp, x, y, g, pool_size, strides, padding):
+    """Gradient of max_pool2d: each window's g goes to its first maximal real cell (row-major)."""
+    kernel, strides, padding, _, out = _geometry(
+        x.shape[1:3], pool_size, strides, padding, _NO_DILATION)
+    xpad = _pad(xp, x, padding, value=-xp.inf)
+    # a real cell equal to -inf can tie with the padding; the mask keeps padding from winning
+    real = _real_cells(xp, x.shape[1:3], padding, bool)
+    dxpad = xp.zeros(xpad.shape, dtype=g.dtype)
+    taken = xp.zeros(y.shape, dtype=bool)                     # window already has its winner
+    for _, _, rows, cols in _taps(kernel, strides, _NO_DILATION, out):
+        win = (xpad[:, rows, cols, :] == y) & real[rows, cols][None, :, :, None] & ~taken
+        dxpad[:, rows, cols, :] += xp.where(win, g, 0).astype(g.dtype, copy=False)
+        taken |= win
+    return _crop(xp, dxpad, padding, x.shape[1:3])
+
+
+def _window_counts(xp, spatial, kernel, strides, padding, out, dtype):
+    """(1, Ho, Wo, 1) number of real (unpadded) cells in each window."""
+    real = _real_cells(xp, spatial, padding, dtype)
+    count = xp.zeros(out, dtype=dtype)
+    for _, _, rows, cols in _taps(kernel, strides, _NO_DILATION, out):
+        count += real[rows, cols]
+    return count[None, :, :, None]
+
+
+def avg_pool2d(xp, x, pool_size, strides, padding):
+    """Average pooling of x (N, H, W, C), dividing by the number of real cells per window."""
+    kernel, strides, padding, _, out = _geometry(
+        x.shape[1:3], pool_size, strides, padding, _NO_DILATION)
+    xpad = _pad(xp, x, padding)
+    total = xp.zeros((x.shape[0],) + out + (x.shape[3],), dtype=x.dtype)
+    for _, _, rows, cols in _taps(kernel, strides, _NO_DILATION, out):
+        total += xpad[:, rows, cols, :]
+    return total / _window_counts(xp, x.shape[1:3], kernel, strides, padding, out, x.dtype)
+
+
+def avg_pool2d_backprop(xp, g, input_shape, pool_size, strides, padding):
+    """Gradient of avg_pool2d: each window's g, divided by its real-cell count, to its cells."""
+    input_shape = tuple(int(d) for d in input_shape)
+    kernel, strides, padding, _, out = _geometry(
+        input_shape[1:3], pool_size, strides, padding, _NO_DILATION)
+    share = g / _window_counts(xp, input_shape[1:3], kernel, strides, padding, out, g.dtype)
+    padded_shape = (input_shape[0],
+                    input_shape[1] + sum(padding[0]), input_shape[2] + sum(padding[1]),
+                    input_shape[3])
+    dxpad = xp.zeros(padded_shape, dtype=g.dtype)
+    for _, _, rows, cols in _taps(kernel, strides, _NO_DILATION, out):
+        dxpad[:, rows, cols, :] += share
+    return _crop(xp, dxpad, padding, input_shape[1:3])
+
+
+# ------------------------------------------------------------------------ batch normalization
+
+def _bn_axes(ndim, axes):
+    axes = tuple(sorted({int(a) % ndim for a in axes}))
+    if not axes:
+        raise ValueError("batch normalization needs at least one reduction axis")
+    return axes
+
+
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def batchnorm_train_forward(xp, x, gamma, beta, axes, epsilon):
+    """Normalise x with its own mean and biased variance over `axes`; returns (y, mean, var)
+    with mean and var in keepdims shape."""
+    axes = _bn_axes(x.ndim, axes)
+    mean = xp.mean(x, axis=axes, keepdims=True)
+    centred = x - mean
+    var = xp.mean(xp.square(centred), axis=axes, keepdims=True)
+    y = centred * (1 / xp.sqrt(var + epsilon)).astype(x.dtype, copy=False)
+    if gamma is not None:
+        y = y * gamma
+    if beta is not None:
+        y = y + beta
+    dt = x.dtype
+    return (y.astype(dt, copy=False), mean.astype(dt, copy=False), var.astype(dt, copy=False))
+
+
+def batchnorm_train_backward(xp, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
+    """Exact vector-Jacobian product of batchnorm_train_forward for all three outputs;
+    returns (dx, dgamma, dbeta), dgamma and dbeta in keepdims shape."""
+    axes = _bn_axes(x.ndim, axes)
+    dt = x.dtype
+    n = _count(x.shape, axes)
+    inv_std = 1 / xp.sqrt(var + epsilon)
+    centred = x - mean
+    xhat = centred * inv_std
+    dbeta = xp.sum(gy, axis=axes, keepdims=True)
+    dgamma = xp.sum(gy * xhat, axis=axes, keepdims=True)
+    gxhat = gy if gamma is None else gy * gamma
+    # y depends on x directly and through mean and var; the last two fold into these two means
+    dx = inv_std * (gxhat - xp.mean(gxhat, axis=axes, keepdims=True)
+                    - xhat * xp.mean(gxhat * xhat, axis=axes, keepdims=True))
+    if gmean is not None:
+        dx = dx + gmean / n
+    if gvar is not None:
+        # d var / dx = 2 (x - mean) / n: the path through mean vanishes since sum(x - mean) = 0
+        dx = dx + gvar * (2 / n) * centred
+    return (dx.astype(dt, copy=False), dgamma.astype(dt, copy=False),
+            dbeta.astype(dt, copy=False))
+
+
+# ----------------------------------------------------------------------------------- resizing
+
+def resize_nearest(xp, x, factors):
+    """Upsample x (N, H, W, C) by integer factors (fh, fw), repeating each pixel."""
+    fh, fw = _pair(factors, "factors")
+    n, h, w, c = x.shape
+    y = xp.broadcast_to(x[:, :, None, :, None, :], (n, h, fh, w, fw, c))
+    return y.reshape(n, h * fh, w * fw, c)
+
+
+def resize_nearest_backprop(xp, g, factors):
+    """Gradient of resize_nearest: the sum over each fh x fw block of g."""
+    fh, fw = _pair(factors, "factors")
+    n, ho, wo, c = g.shape
+    if ho % fh or wo % fw:
+        raise ValueError(f"resize_nearest_backprop: gradient {tuple(g.shape)} is not a multiple "
+                         f"of factors {(fh, fw)}")
+    return g.reshape(n, ho // fh, fh, wo // fw, fw, c).sum(axis=(2, 4)).astype(g.dtype, copy=False)
+
+
+def _lerp_weights(xp, factor, dtype):
+    """Fractions r / factor, r = 0..factor-1: output index i = s*factor + r samples source s + r/f."""
+    return (xp.arange(factor, dtype="float64") / factor).astype(dtype)
+
+
+def _upsample_axis(xp, x, axis, factor):
+    """Linear upsampling of one axis: out[s*f + r] = x[s] + (x[min(s+1, last)] - x[s]) * r/f."""
+    size = x.shape[axis]
+    nxt = xp.take(x, xp.minimum(xp.arange(size) + 1, size - 1), axis=axis)
+    frac = _lerp_weights(xp, factor, x.dtype)
+    # a new factor axis right after `axis`, merged with it at the end
+    frac = frac.reshape((factor,) + (1,) * (x.ndim - axis - 1))
+    a = xp.expand_dims(x, axis + 1)
+    y = a + (xp.expand_dims(nxt, axis + 1) - a) * frac
+    return y.reshape(x.shape[:axis] + (size * factor,) + x.shape[axis + 1:])
+
+
+def _upsample_axis_backprop(xp, g, axis, factor):
+    """Adjoint of _upsample_axis."""
+    size = g.shape[axis] // factor
+    blocks = g.reshape(g.shape[:axis] + (size, factor) + g.shape[axis + 1:])
+    frac = _lerp_weights(xp, factor, g.dtype).reshape((factor,) + (1,) * (g.ndim - axis - 1))
+    to_self = xp.sum(blocks * (1 - frac), axis=axis + 1)
+    to_next = xp.sum(blocks * frac, axis=axis + 1)
+    # the share that went to s+1 goes back to s+1, except at the last cell, clamped onto itself
+    dx = to_self
+    idx = [slice(None)] * g.ndim
+    idx[axis] = slice(1, None)
+    src = [slice(None)] * g.ndim
+    src[axis] = slice(0, size - 1)
+    dx[tuple(idx)] += to_next[tuple(src)]
+    idx[axis] = slice(size - 1, size)
+    src[axis] = slice(size - 1, size)
+    dx[tuple(idx)] += to_next[tuple(src)]
+    return dx
+
+
+def resize_bilinear(xp, x, factors):
+    """TF1 bilinear upsampling (align_corners=False, no half-pixel centres) of x (N, H, W, C):
+    output (i, j) samples source (i / fh, j / fw), neighbours clamped to the last row/col."""
+    fh, fw = _pair(factors, "factors")
+    y = _upsample_axis(xp, _upsample_axis(xp, x, 1, fh), 2, fw)
+    return y.astype(x.dtype, copy=False)
+
+
+def resize_bilinear_backprop(xp, g, input_shape, factors):
+    """Gradient of resize_bilinear; returns dx of `input_shape`."""
+    fh, fw = _pair(factors, "factors")
+    input_shape = tuple(int(d) for d in input_shape)
+    n, h, w, c = input_shape
+    if tuple(g.shape) != (n, h * fh, w * fw, c):
+        raise ValueError(f"resize_bilinear_backprop: gradient {tuple(g.shape)} does not match "
+                         f"input {input_shape} upsampled by {(fh, fw)}")
+    dx = _upsample_axis_backprop(xp, _upsample_axis_backprop(xp, g, 2, fw), 1, fh)
+    return dx.astype(g.dtype, copy=False)
