@@ -303,10 +303,11 @@ def apply(name: str, *inputs, **attrs):
         shape, dtype = inferred
         return Tensor(name, inputs, attrs, shape, dtype)
     node = MultiOutput(name, inputs, attrs, (), "tuple")
+    node.out_specs = list(inferred)
     return tuple(Tensor("tuple_get", (node,), {"index": i}, s, d) for i, (s, d) in enumerate(inferred))
 
 
-defop("tuple_get", lambda t, index: (t.shape, t.dtype))
+defop("tuple_get", lambda t, index: t.out_specs[index])
 
 
 def topological_order(targets: Sequence[Tensor], stop: set | None = None) -> list[Tensor]:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .xp import core as xcore
+from .xp.nn_primitives import NNPrimitives
 
 
 class Backend:
@@ -42,7 +43,7 @@ class Backend:
         return lambda *arrays: fn(*arrays, **attrs)
 
 
-class ArrayBackend(xcore.ArrayPrimitives, Backend):
+class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, Backend):
     """Every primitive written once against `self.xp`."""
 
     xp: Any = np

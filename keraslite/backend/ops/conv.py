@@ -1,0 +1,372 @@
+"""Convolution, pooling, resizing and padding of images and sequences.
+
+The primitives work on channels-last arrays with explicit (before, after) padding; the K functions
+here handle Keras's padding modes ('valid', 'same' with the extra cell after, 'causal') and
+channels_first by transposing around the primitive.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import normalize_data_format
+from ..graph import Tensor, apply, as_tensor, defop, shape_str
+from .shape import expand_axes, pad, permute_dimensions, reshape, squeeze_axes
+
+# ---------------------------------------------------------------------------------------------
+# geometry
+
+
+def _tuple(value, n, name, who):
+    if isinstance(value, (int, np.integer)):
+        value = (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) != n or any(v < 1 for v in value):
+        raise ValueError(f"{who}: {name} must be {n} positive ints, got {value!r}")
+    return value
+
+
+def _out_len(size, k, s, pad_pair, d):
+    if size is None:
+        return None
+    span = d * (k - 1) + 1
+    padded = size + pad_pair[0] + pad_pair[1]
+    if padded < span:
+        return -1
+    return (padded - span) // s + 1
+
+
+def _pads(padding, spatial, kernel, strides, dilation, who):
+    """Explicit (before, after) pairs for Keras padding modes."""
+    padding = str(padding).lower()
+    if padding == "valid":
+        return tuple((0, 0) for _ in spatial)
+    if padding == "same":
+        pads = []
+        for size, k, s, d in zip(spatial, kernel, strides, dilation):
+            if size is None:
+                raise ValueError(f"{who}: 'same' padding needs known spatial dimensions, got {spatial}")
+            out = -(-size // s)
+            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
+
+
+def _to_last(x, data_format):
+    if data_format == "channels_first":
+        return permute_dimensions(x, (0,) + tuple(range(2, x.ndim)) + (1,))
+    return x
+
+
+def _from_last(x, data_format):
+    if data_format == "channels_first":
+        return permute_dimensions(x, (0, x.ndim - 1) + tuple(range(1, x.ndim - 1)))
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# conv primitives
+
+
+def _conv_infer(x, w, strides, padding, dilation, groups):
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"conv2d: expects a 4-D input and kernel, got {shape_str(x.shape)} and {shape_str(w.shape)}")
+    cin = x.shape[3]
+    if cin is not None and cin != w.shape[2] * groups:
+        raise ValueError(f"conv2d: the input has {cin} channels but the kernel {shape_str(w.shape)} expects "
+                         f"{w.shape[2] * groups}")
+    ho = _out_len(x.shape[1], w.shape[0], strides[0], padding[0], dilation[0])
+    wo = _out_len(x.shape[2], w.shape[1], strides[1], padding[1], dilation[1])
+    if (ho is not None and ho < 1) or (wo is not None and wo < 1):
+        raise ValueError(f"conv2d: the kernel {shape_str(w.shape[:2])} (dilation {dilation}) does not fit the "
+                         f"input {shape_str(x.shape)} with padding {padding}")
+    return (x.shape[0], ho, wo, w.shape[3]), x.dtype
+
+
+def _conv_vjp(g, y, x, w, **geo):
+    if None in x.shape[1:]:
+        raise ValueError(f"conv2d gradient: the input's spatial shape must be known, got {shape_str(x.shape)}")
+    return [apply("conv2d_backprop_input", g, w, input_shape=x.shape[1:], **geo),
+            apply("conv2d_backprop_filter", x, g, filter_shape=w.shape, **geo)]
+
+
+def _bp_input_infer(g, w, input_shape, strides, padding, dilation, groups):
+    return (g.shape[0],) + tuple(input_shape), g.dtype
+
+
+def _bp_input_vjp(gg, y, g, w, input_shape, **geo):
+    # dx = conv_transpose(g, w) is linear in g and in w
+    return [apply("conv2d", gg, w, **geo),
+            apply("conv2d_backprop_filter", gg, g, filter_shape=w.shape, **geo)]
+
+
+def _bp_filter_infer(x, g, filter_shape, strides, padding, dilation, groups):
+    return tuple(filter_shape), x.dtype
+
+
+def _bp_filter_vjp(gw, y, x, g, filter_shape, **geo):
+    return [apply("conv2d_backprop_input", g, gw, input_shape=x.shape[1:], **geo),
+            apply("conv2d", x, gw, **geo)]
+
+
+defop("conv2d", _conv_infer, _conv_vjp)
+defop("conv2d_backprop_input", _bp_input_infer, _bp_input_vjp)
+defop("conv2d_backprop_filter", _bp_filter_infer, _bp_filter_vjp)
+
+
+def _conv_nhwc(x, kernel, strides, padding, dilation, groups, who):
+    spatial = x.shape[1:3]
+    pads = _pads(padding, spatial, kernel.shape[:2], strides, dilation, who)
+    return apply("conv2d", x, kernel, strides=strides, padding=pads, dilation=dilation, groups=groups)
+
+
+def _check_float(x, kernel, who):
+    if x.dtype != kernel.dtype:
+        from .math import cast
+        kernel = cast(kernel, x.dtype)
+    return kernel
+
+
+def conv2d(x, kernel, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1)):
+    """conv2d(x, kernel, strides=(1, 1), padding='valid', data_format=None, dilation_rate=(1, 1)):
+    2-D convolution (cross-correlation); kernel (kh, kw, in, out)."""
+    data_format = normalize_data_format(data_format)
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    if x.ndim != 4 or kernel.ndim != 4:
+        raise ValueError(f"conv2d: expects a 4-D input and a 4-D kernel, got {shape_str(x.shape)} and "
+                         f"{shape_str(kernel.shape)}")
+    strides = _tuple(strides, 2, "strides", "conv2d")
+    dilation = _tuple(dilation_rate, 2, "dilation_rate", "conv2d")
+    kernel = _check_float(x, kernel, "conv2d")
+    y = _conv_nhwc(_to_last(x, data_format), kernel, strides, padding, dilation, 1, "conv2d")
+    return _from_last(y, data_format)
+
+
+def conv1d(x, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """conv1d(x, kernel, strides=1, padding='valid', data_format=None, dilation_rate=1): 1-D
+    convolution of (N, steps, C); kernel (k, in, out); padding also 'causal'."""
+    data_format = normalize_data_format(data_format)
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    if x.ndim != 3 or kernel.ndim != 3:
+        raise ValueError(f"conv1d: expects a 3-D input and a 3-D kernel, got {shape_str(x.shape)} and "
+                         f"{shape_str(kernel.shape)}")
+    (s,) = _tuple(strides, 1, "strides", "conv1d")
+    (d,) = _tuple(dilation_rate, 1, "dilation_rate", "conv1d")
+    if str(padding).lower() == "causal":
+        if data_format != "channels_last":
+            raise ValueError("conv1d: causal padding is only supported with channels_last")
+        x = pad(x, ((0, 0), (d * (kernel.shape[0] - 1), 0), (0, 0)))
+        padding = "valid"
+    x = _to_last(x, data_format)
+    y = conv2d(expand_axes(x, (1,)), expand_axes(kernel, (0,)), (1, s), padding, "channels_last", (1, d))
+    return _from_last(squeeze_axes(y, (1,)), data_format)
+
+
+def conv2d_transpose(x, kernel, output_shape, strides=(1, 1), padding="valid", data_format=None,
+                     dilation_rate=(1, 1)):
+    """conv2d_transpose(x, kernel, output_shape, strides=(1, 1), padding='valid', data_format=None,
+    dilation_rate=(1, 1)): the gradient of conv2d with respect to its input; kernel
+    (kh, kw, out_channels, in_channels); output_shape in the given data_format (batch may be None)."""
+    data_format = normalize_data_format(data_format)
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    strides = _tuple(strides, 2, "strides", "conv2d_transpose")
+    dilation = _tuple(dilation_rate, 2, "dilation_rate", "conv2d_transpose")
+    if isinstance(output_shape, Tensor):
+        raise ValueError("conv2d_transpose: output_shape must be a tuple of ints (batch may be None)")
+    out = tuple(None if d is None else int(d) for d in output_shape)
+    if len(out) != 4:
+        raise ValueError(f"conv2d_transpose: output_shape must have 4 entries, got {output_shape!r}")
+    if data_format == "channels_first":
+        out = (out[0], out[2], out[3], out[1])
+    kernel = _check_float(x, kernel, "conv2d_transpose")
+    xl = _to_last(x, data_format)
+    pads = _pads(padding, out[1:3], kernel.shape[:2], strides, dilation, "conv2d_transpose")
+    expected = _conv_infer(Tensor("placeholder", (), {}, out, x.dtype), kernel, strides, pads, dilation, 1)[0]
+    if expected[1:] != xl.shape[1:] and None not in xl.shape[1:]:
+        raise ValueError(f"conv2d_transpose: output_shape {tuple(output_shape)} would convolve to "
+                         f"{shape_str(expected)}, not to the input's shape {shape_str(xl.shape)}")
+    y = apply("conv2d_backprop_input", xl, kernel, input_shape=out[1:], strides=strides, padding=pads,
+              dilation=dilation, groups=1)
+    return _from_last(y, data_format)
+
+
+def depthwise_conv2d(x, depthwise_kernel, strides=(1, 1), padding="valid", data_format=None,
+                     dilation_rate=(1, 1)):
+    """depthwise_conv2d(x, depthwise_kernel, strides=(1, 1), padding='valid', data_format=None,
+    dilation_rate=(1, 1)): per-channel convolution; kernel (kh, kw, in, multiplier), output channel
+    c * multiplier + m."""
+    data_format = normalize_data_format(data_format)
+    x, k = as_tensor(x), as_tensor(depthwise_kernel)
+    if x.ndim != 4 or k.ndim != 4:
+        raise ValueError(f"depthwise_conv2d: expects 4-D input and kernel, got {shape_str(x.shape)} and {shape_str(k.shape)}")
+    strides = _tuple(strides, 2, "strides", "depthwise_conv2d")
+    dilation = _tuple(dilation_rate, 2, "dilation_rate", "depthwise_conv2d")
+    k = _check_float(x, k, "depthwise_conv2d")
+    kh, kw, cin, dm = k.shape
+    xl = _to_last(x, data_format)
+    if xl.shape[3] is not None and xl.shape[3] != cin:
+        raise ValueError(f"depthwise_conv2d: the input has {xl.shape[3]} channels, the kernel "
+                         f"{shape_str(k.shape)} expects {cin}")
+    grouped = reshape(k, (kh, kw, 1, cin * dm))
+    y = _conv_nhwc(xl, grouped, strides, padding, dilation, cin, "depthwise_conv2d")
+    return _from_last(y, data_format)
+
+
+def separable_conv2d(x, depthwise_kernel, pointwise_kernel, strides=(1, 1), padding="valid",
+                     data_format=None, dilation_rate=(1, 1)):
+    """separable_conv2d(x, depthwise_kernel, pointwise_kernel, strides=(1, 1), padding='valid',
+    data_format=None, dilation_rate=(1, 1)): depthwise then 1x1 pointwise convolution."""
+    data_format = normalize_data_format(data_format)
+    y = depthwise_conv2d(x, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv2d(y, pointwise_kernel, (1, 1), "valid", data_format)
+
+
+def separable_conv1d(x, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
+                     dilation_rate=1):
+    """separable_conv1d(x, depthwise_kernel, pointwise_kernel, strides=1, padding='valid',
+    data_format=None, dilation_rate=1)."""
+    data_format = normalize_data_format(data_format)
+    x = _to_last(as_tensor(x), data_format)
+    (s,) = _tuple(strides, 1, "strides", "separable_conv1d")
+    (d,) = _tuple(dilation_rate, 1, "dilation_rate", "separable_conv1d")
+    y = separable_conv2d(expand_axes(x, (1,)), expand_axes(as_tensor(depthwise_kernel), (0,)),
+                         expand_axes(as_tensor(pointwise_kernel), (0,)), (1, s), padding, "channels_last", (1, d))
+    return _from_last(squeeze_axes(y, (1,)), data_format)
+
+
+# ---------------------------------------------------------------------------------------------
+# pooling
+
+
+def _pool_infer(x, pool_size, strides, padding):
+    if x.ndim != 4:
+        raise ValueError(f"pool2d: expects a 4-D input, got {shape_str(x.shape)}")
+    ho = _out_len(x.shape[1], pool_size[0], strides[0], padding[0], 1)
+    wo = _out_len(x.shape[2], pool_size[1], strides[1], padding[1], 1)
+    if (ho is not None and ho < 1) or (wo is not None and wo < 1):
+        raise ValueError(f"pool2d: pool_size {pool_size} does not fit the input {shape_str(x.shape)}")
+    return (x.shape[0], ho, wo, x.shape[3]), x.dtype
+
+
+def _maxpool_vjp(g, y, x, **geo):
+    return [apply("max_pool2d_backprop", x, y, g, **geo)]
+
+
+def _avgpool_vjp(g, y, x, **geo):
+    return [apply("avg_pool2d_backprop", g, input_shape=x.shape[1:], **geo)]
+
+
+defop("max_pool2d", _pool_infer, _maxpool_vjp)
+defop("avg_pool2d", _pool_infer, _avgpool_vjp)
+defop("max_pool2d_backprop", lambda x, y, g, **geo: (x.shape, x.dtype))
+defop("avg_pool2d_backprop", lambda g, input_shape, **geo: ((g.shape[0],) + tuple(input_shape), g.dtype),
+      lambda gg, y, g, input_shape, **geo: [apply("avg_pool2d", gg, **geo)])
+
+
+def pool2d(x, pool_size, strides=(1, 1), padding="valid", data_format=None, pool_mode="max"):
+    """pool2d(x, pool_size, strides=(1, 1), padding='valid', data_format=None, pool_mode='max'):
+    2-D max or average pooling; average pooling with 'same' divides by the real (unpadded) cells."""
+    data_format = normalize_data_format(data_format)
+    if pool_mode not in ("max", "avg"):
+        raise ValueError(f"pool2d: pool_mode must be 'max' or 'avg', got {pool_mode!r}")
+    x = as_tensor(x)
+    if x.ndim != 4:
+        raise ValueError(f"pool2d: expects a 4-D input, got {shape_str(x.shape)}")
+    pool_size = _tuple(pool_size, 2, "pool_size", "pool2d")
+    strides = _tuple(strides, 2, "strides", "pool2d")
+    xl = _to_last(x, data_format)
+    if None in xl.shape[1:3] and str(padding).lower() == "same":
+        raise ValueError(f"pool2d: 'same' padding needs known spatial dimensions, got {shape_str(x.shape)}")
+    pads = _pads(padding, xl.shape[1:3], pool_size, strides, (1, 1), "pool2d")
+    op = "max_pool2d" if pool_mode == "max" else "avg_pool2d"
+    y = apply(op, xl, pool_size=pool_size, strides=strides, padding=pads)
+    return _from_last(y, data_format)
+
+
+def pool1d(x, pool_size, strides=1, padding="valid", data_format=None, pool_mode="max"):
+    """1-D pooling of (N, steps, C), through pool2d."""
+    data_format = normalize_data_format(data_format)
+    x = _to_last(as_tensor(x), data_format)
+    (p,) = _tuple(pool_size, 1, "pool_size", "pool1d")
+    (s,) = _tuple(strides, 1, "strides", "pool1d")
+    y = pool2d(expand_axes(x, (1,)), (1, p), (1, s), padding, "channels_last", pool_mode)
+    return _from_last(squeeze_axes(y, (1,)), data_format)
+
+
+# ---------------------------------------------------------------------------------------------
+# resize and padding
+
+
+def _resize_infer(x, factors):
+    return (x.shape[0],) + tuple(None if d is None else d * f for d, f in zip(x.shape[1:3], factors)) + (x.shape[3],), x.dtype
+
+
+defop("resize_nearest", _resize_infer, lambda g, y, x, factors: [apply("resize_nearest_backprop", g, factors=factors)])
+defop("resize_nearest_backprop",
+      lambda g, factors: ((g.shape[0],) + tuple(None if d is None else d // f for d, f in zip(g.shape[1:3], factors)) + (g.shape[3],), g.dtype),
+      lambda gg, y, g, factors: [apply("resize_nearest", gg, factors=factors)])
+defop("resize_bilinear", _resize_infer,
+      lambda g, y, x, factors: [apply("resize_bilinear_backprop", g, input_shape=x.shape[1:], factors=factors)])
+defop("resize_bilinear_backprop", lambda g, input_shape, factors: ((g.shape[0],) + tuple(input_shape), g.dtype))
+
+
+def resize_images(x, height_factor, width_factor, data_format, interpolation="nearest"):
+    """resize_images(x, height_factor, width_factor, data_format, interpolation='nearest'):
+    upsample the two spatial axes by positive integer factors ('nearest' or 'bilinear')."""
+    data_format = normalize_data_format(data_format)
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"resize_images: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
+    x = as_tensor(x)
+    if x.ndim != 4:
+        raise ValueError(f"resize_images: expects a 4-D input, got {shape_str(x.shape)}")
+    factors = _tuple((height_factor, width_factor), 2, "height_factor/width_factor", "resize_images")
+    xl = _to_last(x, data_format)
+    if interpolation == "bilinear" and None in xl.shape[1:3]:
+        raise ValueError(f"resize_images: bilinear needs known spatial dimensions, got {shape_str(x.shape)}")
+    y = apply("resize_nearest" if interpolation == "nearest" else "resize_bilinear", xl, factors=factors)
+    return _from_last(y, data_format)
+
+
+def _pair_of_pairs(padding, n, who):
+    try:
+        pairs = tuple((int(a), int(b)) for a, b in padding)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: padding must be {n} (before, after) pairs, got {padding!r}") from None
+    if len(pairs) != n:
+        raise ValueError(f"{who}: padding must be {n} (before, after) pairs, got {padding!r}")
+    return pairs
+
+
+def spatial_2d_padding(x, padding=((1, 1), (1, 1)), data_format=None):
+    """spatial_2d_padding(x, padding=((1, 1), (1, 1)), data_format=None): zero-pad the two spatial
+    axes of a 4-D tensor ((top, bottom), (left, right))."""
+    data_format = normalize_data_format(data_format)
+    x = as_tensor(x)
+    pairs = _pair_of_pairs(padding, 2, "spatial_2d_padding")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"spatial_2d_padding: expects a 4-D tensor, got {shape_str(x.shape)}")
+    # a 3-D tensor is taken as one unbatched image (the seed tutorial pads a (224, 224, 1) variable)
+    batch = ((0, 0),) if x.ndim == 4 else ()
+    if data_format == "channels_first":
+        return pad(x, batch + ((0, 0),) + pairs)
+    return pad(x, batch + pairs + ((0, 0),))
+
+
+def temporal_padding(x, padding=(1, 1)):
+    """temporal_padding(x, padding=(1, 1)): zero-pad axis 1 of a 3-D tensor."""
+    x = as_tensor(x)
+    if x.ndim != 3:
+        raise ValueError(f"temporal_padding: expects a 3-D tensor, got {shape_str(x.shape)}")
+    return pad(x, ((0, 0), (int(padding[0]), int(padding[1])), (0, 0)))
+
+
+def spatial_3d_padding(x, padding=((1, 1), (1, 1), (1, 1)), data_format=None):
+    """spatial_3d_padding(x, padding=((1,1),(1,1),(1,1)), data_format=None): zero-pad a 5-D tensor."""
+    data_format = normalize_data_format(data_format)
+    x = as_tensor(x)
+    pairs = _pair_of_pairs(padding, 3, "spatial_3d_padding")
+    if x.ndim != 5:
+        raise ValueError(f"spatial_3d_padding: expects a 5-D tensor, got {shape_str(x.shape)}")
+    if data_format == "channels_first":
+        return pad(x, ((0, 0), (0, 0)) + pairs)
+    return pad(x, ((0, 0),) + pairs + ((0, 0),))

@@ -1,0 +1,60 @@
+"""Backend methods for the nn primitives, delegating to the array-generic kernels in xp/nn.py.
+
+The graph passes spatial input shapes without the batch dimension (it may be unknown when the
+graph is built); the batch size is taken from the arrays at run time.
+"""
+from __future__ import annotations
+
+from . import nn
+
+
+class NNPrimitives:
+    def conv2d(self, x, w, strides, padding, dilation, groups):
+        return nn.conv2d(self.xp, x, w, strides, padding, dilation, groups)
+
+    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups):
+        return nn.conv2d_backprop_input(self.xp, g, w, (g.shape[0],) + tuple(input_shape), strides, padding,
+                                        dilation, groups)
+
+    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups):
+        return nn.conv2d_backprop_filter(self.xp, x, g, tuple(filter_shape), strides, padding, dilation, groups)
+
+    def max_pool2d(self, x, pool_size, strides, padding):
+        return nn.max_pool2d(self.xp, x, pool_size, strides, padding)
+
+    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding):
+        return nn.max_pool2d_backprop(self.xp, x, y, g, pool_size, strides, padding)
+
+    def avg_pool2d(self, x, pool_size, strides, padding):
+        return nn.avg_pool2d(self.xp, x, pool_size, strides, padding)
+
+    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding):
+        return nn.avg_pool2d_backprop(self.xp, g, (g.shape[0],) + tuple(input_shape), pool_size, strides, padding)
+
+    def batchnorm_train(self, x, gamma, beta, axes, epsilon):
+        return nn.batchnorm_train_forward(self.xp, x, gamma, beta, axes, epsilon)
+
+    def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
+        return nn.batchnorm_train_backward(self.xp, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon)
+
+    def resize_nearest(self, x, factors):
+        return nn.resize_nearest(self.xp, x, factors)
+
+    def resize_nearest_backprop(self, g, factors):
+        return nn.resize_nearest_backprop(self.xp, g, factors)
+
+    def resize_bilinear(self, x, factors):
+        return nn.resize_bilinear(self.xp, x, factors)
+
+    def resize_bilinear_backprop(self, g, input_shape, factors):
+        return nn.resize_bilinear_backprop(self.xp, g, (g.shape[0],) + tuple(input_shape), factors)
+
+    def softmax(self, x, axis):
+        xp = self.xp
+        e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+        return e / xp.sum(e, axis=axis, keepdims=True)
+
+    def log_softmax(self, x, axis):
+        xp = self.xp
+        z = x - xp.max(x, axis=axis, keepdims=True)
+        return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
