@@ -6,10 +6,24 @@ from keraslite.backend.interface import ArrayBackend
 
 
 class NumbaBackend(ArrayBackend):
-    """CPU backend: ArrayBackend's NumPy primitives, with Numba kernels where they win."""
+    """CPU backend: ArrayBackend's NumPy primitives, with Numba kernels where they win, and
+    chains of elementwise ops fused into one generated kernel each."""
 
     name = "numba"
     xp = np
+    fuses_elementwise = True
+
+    def __init__(self):
+        self._fused: dict = {}
+
+    def compile_elementwise(self, program):
+        """A callable(*arrays) -> list of outputs running `program` (cached by its source)."""
+        from .fused import FusedKernel
+        key = program.source_key()
+        kernel = self._fused.get(key)
+        if kernel is None:
+            kernel = self._fused[key] = FusedKernel(program)
+        return kernel
 
     def to_numpy(self, array):
         return np.array(array, copy=True)

@@ -11,8 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .graph import (Constant, MultiOutput, OPS, Placeholder, Tensor, Variable, as_tensor,
-                    shape_str, topological_order)
+from .fusion import FusedGroup, fuse
+from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .registry import get_backend_object
 
 
@@ -35,13 +35,26 @@ class Plan:
         self.backend = backend
         fed = {t.id: i for i, t in enumerate(inputs)}
         order = topological_order(list(outputs) + list(updates), stop=set(fed))
+        schedule = order
+        if getattr(backend, "fuses_elementwise", False):
+            needed = {t.id for t in outputs} | {u.inputs[1].id for u in updates}
+            schedule, _ = fuse(order, needed, set(fed))
         slot = {}
         self.feed_slots: list[tuple[int, int]] = []
         self.var_slots: list[tuple[int, Variable]] = []
         self.const_slots: list[tuple[int, Any]] = []
         self.steps: list[Step] = []
         self.updates: list[tuple[Variable, int]] = []
-        for node in order:
+        for node in schedule:
+            if isinstance(node, FusedGroup):
+                fn = backend.compile_elementwise(node.program)
+                outs = []
+                for o in node.outputs:
+                    slot[o.id] = len(slot)
+                    outs.append(slot[o.id])
+                self.steps.append(Step("fused[" + ",".join(m.op for m in node.members) + "]", fn,
+                                       tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs))
+                continue
             s = slot[node.id] = len(slot)
             if node.id in fed:
                 self.feed_slots.append((s, fed[node.id]))
@@ -64,14 +77,19 @@ class Plan:
             else:
                 attrs = dict(node.attrs)
                 if OPS[node.op].stateful:
-                    seed = attrs.pop("seed", None)
-                    attrs["rng"] = backend.rng(np.random.randint(0, 2 ** 31 - 1) if seed is None else seed)
+                    attrs.pop("seed", None)
+                    attrs["rng"] = _node_rng(node, backend)
                 fn = backend.primitive(node.op, attrs)
                 self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node))
         self.n_slots = len(slot)
         self.output_slots = [slot[t.id] for t in outputs]
 
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
+        # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow
+        with np.errstate(all="ignore"):
+            return self._run(feeds)
+
+    def _run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         backend = self.backend
         vals: list[Any] = [None] * self.n_slots
         for s, i in self.feed_slots:
@@ -82,7 +100,12 @@ class Plan:
             vals[s] = c
         for step in self.steps:
             try:
-                vals[step.out_slot] = step.fn(*[vals[i] for i in step.in_slots])
+                out = step.fn(*[vals[i] for i in step.in_slots])
+                if type(step.out_slot) is tuple:
+                    for s, v in zip(step.out_slot, out):
+                        vals[s] = v
+                else:
+                    vals[step.out_slot] = out
             except Exception as e:
                 if hasattr(e, "add_note"):
                     e.add_note(f"keraslite: while computing {step.node!r} (op '{step.op}') on the "
@@ -109,6 +132,16 @@ class Plan:
     def kernels(self) -> list[str]:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""
         return [s.op for s in self.steps]
+
+
+def _node_rng(node, backend):
+    """A random node's generator, kept on the node so that every evaluation draws anew and a seed
+    fixes the whole sequence (not just the first draw)."""
+    rngs = node.__dict__.setdefault("_rngs", {})
+    if backend.name not in rngs:
+        seed = node.attrs.get("seed")
+        rngs[backend.name] = backend.rng(np.random.randint(0, 2 ** 31 - 1) if seed is None else seed)
+    return rngs[backend.name]
 
 
 def _second(a, b):
@@ -144,7 +177,7 @@ class Function:
 
     def _convert(self, values, backend):
         if not isinstance(values, (list, tuple)):
-            values = [values]
+            raise TypeError(f"K.function: call the function with a list of input values, got {type(values).__name__}")
         if len(values) != len(self.inputs):
             raise ValueError(f"K.function: expected {len(self.inputs)} input values, got {len(values)}")
         feeds, sig = [], []

@@ -119,7 +119,8 @@ def _cast_vjp(g, y, x, dtype):
     return [cast(g, x.dtype) if is_float(x.dtype) and is_float(dtype) else None]
 
 
-defop("cast", _cast_infer, _cast_vjp)
+defop("cast", _cast_infer, _cast_vjp,
+      elementwise=lambda attrs: "np.bool_({0})" if attrs["dtype"] == "bool" else f"np.{attrs['dtype']}({{0}})")
 
 # ---------------------------------------------------------------------------------------------
 # internal builders (used by every op module and by VJP rules)

@@ -28,8 +28,8 @@ def _reduce_infer(kind):
 
 
 def _accumulator_dtype(dtype: str) -> str:
-    """NumPy sums and products of small ints (and bools) in the platform int."""
-    return np.sum(np.ones(1, dtype=dtype)).dtype.name
+    """Sums and products keep the input's dtype, as in TensorFlow; bools count in int64."""
+    return "int64" if dtype == "bool" else dtype
 
 
 def _keep(g, x, axes, keepdims):
@@ -197,9 +197,6 @@ def prod(x, axis=None, keepdims=False):
         x = stack([as_tensor(e) for e in x])
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "prod")
-    if axis is None and x.ndim != 1:
-        from .shape import reshape
-        x, axes = reshape(x, (-1,)), (0,)
     # one axis at a time, so the gradient rule only deals with one axis
     for a in sorted(axes, reverse=True):
         x = apply("prod", x, axis=a, keepdims=bool(keepdims))

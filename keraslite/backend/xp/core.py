@@ -16,6 +16,11 @@ def _scatter_add(xp, target, index, values):
         cupyx.scatter_add(target, index, values)
 
 
+def _acc(x):
+    """Accumulate in the input's dtype (TensorFlow semantics); bools count in int64."""
+    return np.int64 if x.dtype == np.bool_ else x.dtype
+
+
 def _host_shape(shape_array) -> tuple:
     return tuple(int(d) for d in np.asarray(shape_array.get() if hasattr(shape_array, "get") else shape_array))
 
@@ -82,16 +87,16 @@ class ArrayPrimitives:
     def where(self, c, a, b): return self.xp.where(c, a, b)
 
     # ---------------------------------------------------------------- reductions
-    def sum(self, x, axes, keepdims): return self.xp.sum(x, axis=axes, keepdims=keepdims)
+    def sum(self, x, axes, keepdims): return self.xp.sum(x, axis=axes, keepdims=keepdims, dtype=_acc(x))
     def max(self, x, axes, keepdims): return self.xp.max(x, axis=axes, keepdims=keepdims)
     def min(self, x, axes, keepdims): return self.xp.min(x, axis=axes, keepdims=keepdims)
     def any(self, x, axes, keepdims): return self.xp.any(x, axis=axes, keepdims=keepdims)
     def all(self, x, axes, keepdims): return self.xp.all(x, axis=axes, keepdims=keepdims)
-    def prod(self, x, axis, keepdims): return self.xp.prod(x, axis=axis, keepdims=keepdims)
+    def prod(self, x, axis, keepdims): return self.xp.prod(x, axis=axis, keepdims=keepdims, dtype=_acc(x))
     def argmax(self, x, axis): return self.xp.argmax(x, axis=axis)
     def argmin(self, x, axis): return self.xp.argmin(x, axis=axis)
-    def cumsum(self, x, axis): return self.xp.cumsum(x, axis=axis)
-    def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis)
+    def cumsum(self, x, axis): return self.xp.cumsum(x, axis=axis, dtype=_acc(x))
+    def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis, dtype=_acc(x))
 
     def mean(self, x, axes, keepdims):
         return self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)

@@ -1,0 +1,152 @@
+"""Elementwise fusion: group chains of elementwise ops into one kernel each.
+
+The compiler calls `fuse(order, needed)` when the backend can compile elementwise programs. A
+group is a set of elementwise nodes of one static shape, connected through their inputs, whose
+members need not be materialised except where something outside the group (or the caller) reads
+them. Each group becomes an `ElementwiseProgram`: straight-line scalar code over the group's
+external inputs (broadcast against the output), writing one output per externally-read member.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .graph import OPS, Tensor
+
+
+@dataclass(frozen=True)
+class ElementwiseProgram:
+    """Scalar code for one fused group: `lines` assign locals from inputs `a0..` and earlier locals."""
+
+    n_inputs: int
+    lines: tuple          # of (local name, expression)
+    outputs: tuple        # local names written to the outputs, in order
+    out_dtypes: tuple     # dtype names of the outputs
+
+    def source_key(self) -> str:
+        body = ";".join(f"{n}={e}" for n, e in self.lines)
+        return f"{self.n_inputs}|{body}|{','.join(self.outputs)}|{','.join(self.out_dtypes)}"
+
+
+@dataclass
+class FusedGroup:
+    members: list          # nodes in topological order
+    inputs: list           # external input nodes, in argument order
+    outputs: list          # members read outside the group
+    program: ElementwiseProgram
+
+
+def template_of(node: Tensor) -> str | None:
+    od = OPS.get(node.op)
+    if od is None or od.elementwise is None or od.num_outputs != 1:
+        return None
+    t = od.elementwise
+    return t(node.attrs) if callable(t) else t
+
+
+def fuse(order: list, needed: set, stop: set) -> tuple[list, dict]:
+    """Partition `order` into plain nodes and fused groups.
+
+    `needed`: ids of nodes whose values the caller reads (outputs, update values). `stop`: ids of
+    fed nodes (leaves). Returns (schedule, groups): schedule is a list of nodes and FusedGroups in
+    a valid execution order."""
+    group_of: dict[int, int] = {}
+    groups: list[list] = []
+    shape_of: list = []
+    anc: dict[int, int] = {}  # node id -> bitset of groups it depends on (outside its own group)
+
+    for node in order:
+        deps = 0
+        for i in node.inputs:
+            gi = group_of.get(i.id)
+            deps |= anc.get(i.id, 0) | ((1 << gi) if gi is not None else 0)
+        if node.id in stop or template_of(node) is None:
+            anc[node.id] = deps
+            continue
+        chosen = None
+        for i in node.inputs:
+            g = group_of.get(i.id)
+            if g is None or g == chosen or shape_of[g] != node.shape:
+                continue
+            # joining g is safe only if no other input reaches g through a node outside g
+            if all(group_of.get(j.id) == g or not (anc.get(j.id, 0) >> g) & 1 for j in node.inputs):
+                chosen = g
+                break
+        if chosen is None:
+            chosen = len(groups)
+            groups.append([])
+            shape_of.append(node.shape)
+        groups[chosen].append(node)
+        group_of[node.id] = chosen
+        anc[node.id] = deps & ~(1 << chosen)
+
+    # who reads each node
+    readers: dict[int, set] = {}
+    for node in order:
+        for i in node.inputs:
+            readers.setdefault(i.id, set()).add(node.id)
+
+    fused: dict[int, FusedGroup] = {}
+    for gid, members in enumerate(groups):
+        if len(members) < 2:
+            continue
+        ids = {m.id for m in members}
+        outs = [m for m in members if m.id in needed or any(r not in ids for r in readers.get(m.id, ()))]
+        ins, in_index = [], {}
+        lines, local = [], {}
+        for k, m in enumerate(members):
+            args = []
+            for i in m.inputs:
+                if i.id in ids:
+                    args.append(local[i.id])
+                else:
+                    if i.id not in in_index:
+                        in_index[i.id] = len(ins)
+                        ins.append(i)
+                    args.append(f"a{in_index[i.id]}")
+            name = f"t{k}"
+            local[m.id] = name
+            lines.append((name, template_of(m).format(*args)))
+        program = ElementwiseProgram(len(ins), tuple(lines), tuple(local[o.id] for o in outs),
+                                     tuple(o.dtype for o in outs))
+        fused[gid] = FusedGroup(members, ins, outs, program)
+
+    # condensed schedule: a group runs once all its external inputs are ready
+    unit_of: dict[int, object] = {}
+    units: list = []
+    for node in order:
+        gid = group_of.get(node.id)
+        if gid is not None and gid in fused:
+            if gid not in unit_of:
+                unit_of[gid] = fused[gid]
+                units.append(fused[gid])
+            unit_of[node.id] = fused[gid]
+        else:
+            unit_of[node.id] = node
+            units.append(node)
+
+    def deps_of(unit):
+        nodes = unit.members if isinstance(unit, FusedGroup) else [unit]
+        out = []
+        for n in nodes:
+            for i in n.inputs:
+                u = unit_of[i.id]
+                if u is not unit:
+                    out.append(u)
+        return out
+
+    schedule, done = [], set()
+    for unit in units:  # depth-first, keeping the original order where possible
+        stack = [(unit, False)]
+        while stack:
+            u, expanded = stack.pop()
+            if id(u) in done:
+                continue
+            if expanded:
+                done.add(id(u))
+                schedule.append(u)
+                continue
+            stack.append((u, True))
+            for d in reversed(deps_of(u)):
+                if id(d) not in done:
+                    stack.append((d, False))
+    return schedule, fused
