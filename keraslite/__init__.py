@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 from .backend.registry import (BackendUnavailableError, available_backends, get_backend, register_backend,
                                set_backend, use_backend)
-from . import backend
+from . import backend, config
 from .backend import registry as _registry  # noqa: F401
 
 __all__ = ["__version__", "set_backend", "get_backend", "available_backends", "register_backend",

@@ -369,3 +369,62 @@ def test_function_training_loop_style():
         last = step([xs, ys])[0]
     assert last < first * 1e-3
     assert_close(K.get_value(w), true_w, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_function_outputs_sharing_subexpressions(case):
+    """Several outputs that share intermediate nodes (a forward value and its gradient, two
+    chains reading one exp, ...) must all be computed correctly, whatever the fusion does."""
+    p = K.placeholder(shape=(3,))
+    c = K.constant(np.array([1.0, 2.0, 3.0]))
+    a = np.array([1.0, -2.0, 3.0], np.float32)
+    ca = np.array([1.0, 2.0, 3.0])
+    e = K.exp(p)
+    y = K.abs(p) * c
+    cases = [
+        ([e * c, c * e], [np.exp(a) * ca, ca * np.exp(a)]),
+        ([K.sum(y), K.gradients(K.sum(y), [p])[0]], [np.sum(np.abs(a) * ca), np.sign(a) * ca]),
+        ([y, K.gradients(K.sum(y), [p])[0]], [np.abs(a) * ca, np.sign(a) * ca]),
+        ([K.square(p) * c, K.gradients(K.sum(K.square(p) * c), [p])[0]], [a ** 2 * ca, 2 * a * ca]),
+        ([e + 1.0, e * 2.0, K.sum(e)], [np.exp(a) + 1, np.exp(a) * 2, np.exp(a).sum()]),
+        ([e, e * e, K.sqrt(e)], [np.exp(a), np.exp(a) ** 2, np.exp(a / 2)]),
+    ]
+    outs, wants = cases[case]
+    got = K.function([p], outs)([a])
+    assert len(got) == len(wants)
+    for g, w in zip(got, wants):
+        assert_close(g, np.asarray(w, np.float32), rtol=1e-5, atol=1e-5)
+
+
+_FRESH_SCRIPT = r"""
+import numpy as np
+from keraslite import backend as K
+p = K.placeholder(shape=(3,))
+c = K.constant(np.array([1.0, 2.0, 3.0]))
+a = np.array([1.0, -2.0, 3.0], np.float32)
+y = K.abs(p) * c
+loss = K.sum(y)
+g = K.gradients(loss, [p])[0]
+out = K.function([p], [loss, g, y])([a])
+np.testing.assert_allclose(out[0], 14.0, rtol=1e-6)
+np.testing.assert_allclose(out[1], [1.0, -2.0, 3.0], rtol=1e-6)
+np.testing.assert_allclose(out[2], [1.0, 4.0, 9.0], rtol=1e-6)
+e = K.exp(p)
+out = K.function([p], [e * c, c * e])([a])
+np.testing.assert_allclose(out[0], np.exp(a) * [1, 2, 3], rtol=1e-5)
+np.testing.assert_allclose(out[1], np.exp(a) * [1, 2, 3], rtol=1e-5)
+print("OK")
+"""
+
+
+def test_first_graphs_of_a_fresh_process(kbackend):
+    """The first graphs built in a new process (small node ids) must work like any other: run the
+    shared-subexpression cases in a subprocess with this backend as the default."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, KERASLITE_BACKEND=kbackend)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run([sys.executable, "-c", _FRESH_SCRIPT], cwd=repo, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]

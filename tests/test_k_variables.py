@@ -544,3 +544,24 @@ def test_print_tensor_prints_on_evaluation(capfd):
     assert "hello-print" not in capfd.readouterr().out
     assert_close(K.eval(out), np.array([2.0, 4.0], np.float32))
     assert "hello-print" in capfd.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# size, get_variable_shape, is_sparse / to_dense (non-core)
+
+
+def test_size():
+    v = K.variable(np.zeros((2, 3)))
+    assert int(K.eval(K.size(v))) == 6
+    p = K.placeholder(shape=(None, 4))
+    assert int(K.function([p], [K.size(p)])([np.zeros((5, 4), np.float32)])[0]) == 20
+
+
+def test_get_variable_shape():
+    assert K.get_variable_shape(K.variable(np.zeros((4, 2)))) == (4, 2)
+
+
+def test_dense_tensors_are_not_sparse():
+    v = K.variable(np.eye(2))
+    assert K.is_sparse(v) is False
+    assert_close(K.eval(K.to_dense(v)), np.eye(2, dtype=np.float32))

@@ -44,7 +44,7 @@ class CudaBackend(ArrayBackend):
     def from_numpy(self, array):
         return self.xp.asarray(np.ascontiguousarray(array))
 
-    def to_numpy(self, array):
+    def to_numpy(self, array, copy=True):
         if isinstance(array, np.ndarray):
             return np.array(array, copy=True)
-        return self.xp.asnumpy(array)
+        return self.xp.asnumpy(array)  # always a fresh host array

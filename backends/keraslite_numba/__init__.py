@@ -24,6 +24,3 @@ class NumbaBackend(ArrayBackend):
         if kernel is None:
             kernel = self._fused[key] = FusedKernel(program)
         return kernel
-
-    def to_numpy(self, array):
-        return np.array(array, copy=True)

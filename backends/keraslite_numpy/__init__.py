@@ -10,6 +10,3 @@ class NumpyBackend(ArrayBackend):
 
     name = "numpy"
     xp = np
-
-    def to_numpy(self, array):
-        return np.array(array, copy=True)

@@ -8,7 +8,8 @@ from .config import (cast_to_floatx, epsilon, floatx, get_uid, image_data_format
                      set_image_dim_ordering)
 from .graph import Placeholder, Tensor, Variable
 from .ops import operators as _operators  # noqa: F401  (binds +, -, [], ... onto Tensor)
-from .ops.control import clear_session, in_test_phase, in_train_phase, learning_phase, set_learning_phase, switch
+from .ops.control import (clear_session, foldl, foldr, in_test_phase, in_train_phase, learning_phase, map_fn, rnn,
+                          set_learning_phase, switch)
 from .ops.linalg import batch_dot, dot
 from .ops.math import (abs, cast, clip, equal, exp, hard_sigmoid, maximum, minimum, not_equal, pow, round,
                        sigmoid, softplus, softsign, sqrt, tanh)

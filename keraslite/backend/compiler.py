@@ -75,14 +75,21 @@ class Plan:
                 self.steps.append(Step("tuple_get", operator.itemgetter(node.attrs["index"]),
                                        (slot[node.inputs[0].id],), s, node))
             else:
+                od = OPS[node.op]
+                if od.build is not None:
+                    self.steps.append(Step(node.op, od.build(node, backend), tuple(slot[i.id] for i in node.inputs), s, node))
+                    continue
                 attrs = dict(node.attrs)
-                if OPS[node.op].stateful:
+                if od.stateful:
                     attrs.pop("seed", None)
                     attrs["rng"] = _node_rng(node, backend)
                 fn = backend.primitive(node.op, attrs)
                 self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node))
         self.n_slots = len(slot)
         self.output_slots = [slot[t.id] for t in outputs]
+        leaves = {s for s, _ in self.feed_slots} | {s for s, _ in self.var_slots} | {s for s, _ in self.const_slots}
+        # outputs the caller may mutate must not share memory with variables, constants or feeds
+        self.copy_output = [s in leaves for s in self.output_slots]
 
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow
@@ -112,7 +119,7 @@ class Plan:
                                f"'{backend.name}' backend; inputs: "
                                + ", ".join(f"{tuple(getattr(vals[i], 'shape', ()))}" for i in step.in_slots))
                 raise
-        outputs = [backend.to_numpy(vals[s]) for s in self.output_slots]
+        outputs = [backend.to_numpy(vals[s], copy) for s, copy in zip(self.output_slots, self.copy_output)]
         self._apply_updates(vals)
         return outputs
 

@@ -43,7 +43,7 @@ def template_of(node: Tensor) -> str | None:
     return t(node.attrs) if callable(t) else t
 
 
-def fuse(order: list, needed: set, stop: set) -> tuple[list, dict]:
+def fuse(order: list, needed: set, stop: set, min_size: int = 1) -> tuple[list, dict]:
     """Partition `order` into plain nodes and fused groups.
 
     `needed`: ids of nodes whose values the caller reads (outputs, update values). `stop`: ids of
@@ -52,7 +52,12 @@ def fuse(order: list, needed: set, stop: set) -> tuple[list, dict]:
     group_of: dict[int, int] = {}
     groups: list[list] = []
     shape_of: list = []
-    anc: dict[int, int] = {}  # node id -> bitset of groups it depends on (outside its own group)
+    anc: dict[int, int] = {}      # node id -> bitset of groups it depends on (outside its own group)
+    group_anc: list[int] = []     # per group: OR of its members' anc
+
+    def joinable(g, node):
+        # joining g is safe only if no other input reaches g through a node outside g
+        return all(group_of.get(j.id) == g or not (anc.get(j.id, 0) >> g) & 1 for j in node.inputs)
 
     for node in order:
         deps = 0
@@ -62,22 +67,42 @@ def fuse(order: list, needed: set, stop: set) -> tuple[list, dict]:
         if node.id in stop or template_of(node) is None:
             anc[node.id] = deps
             continue
-        chosen = None
+        candidates = []
         for i in node.inputs:
             g = group_of.get(i.id)
-            if g is None or g == chosen or shape_of[g] != node.shape:
-                continue
-            # joining g is safe only if no other input reaches g through a node outside g
-            if all(group_of.get(j.id) == g or not (anc.get(j.id, 0) >> g) & 1 for j in node.inputs):
-                chosen = g
-                break
-        if chosen is None:
+            if g is not None and g not in candidates and shape_of[g] == node.shape and joinable(g, node):
+                candidates.append(g)
+        if candidates:
+            chosen = candidates[0]
+            # sibling groups feeding the same node merge when neither depends on the other
+            for g in candidates[1:]:
+                if not (group_anc[chosen] >> g) & 1 and not (group_anc[g] >> chosen) & 1:
+                    for m in groups[g]:
+                        group_of[m.id] = chosen
+                        anc[m.id] &= ~(1 << chosen)
+                    groups[chosen].extend(groups[g])
+                    groups[g] = []
+                    group_anc[chosen] |= group_anc[g]
+                    group_anc[chosen] &= ~(1 << chosen)
+                    for nid, bits in anc.items():  # whoever depended on g now depends on chosen
+                        if (bits >> g) & 1:
+                            anc[nid] = (bits & ~(1 << g)) | (1 << chosen)
+                    group_anc[:] = [(b & ~(1 << g)) | (1 << chosen) if (b >> g) & 1 else b for b in group_anc]
+                    group_anc[chosen] &= ~(1 << chosen)
+                    deps = (deps & ~(1 << g)) | (1 << chosen)
+        else:
             chosen = len(groups)
             groups.append([])
             shape_of.append(node.shape)
+            group_anc.append(0)
         groups[chosen].append(node)
         group_of[node.id] = chosen
         anc[node.id] = deps & ~(1 << chosen)
+        group_anc[chosen] |= anc[node.id]
+
+    # members in topological order (merged groups interleave)
+    position = {n.id: k for k, n in enumerate(order)}
+    groups = [sorted(g, key=lambda n: position[n.id]) for g in groups]
 
     # who reads each node
     readers: dict[int, set] = {}
@@ -87,7 +112,7 @@ def fuse(order: list, needed: set, stop: set) -> tuple[list, dict]:
 
     fused: dict[int, FusedGroup] = {}
     for gid, members in enumerate(groups):
-        if len(members) < 2:
+        if len(members) < min_size:
             continue
         ids = {m.id for m in members}
         outs = [m for m in members if m.id in needed or any(r not in ids for r in readers.get(m.id, ()))]
@@ -112,12 +137,13 @@ def fuse(order: list, needed: set, stop: set) -> tuple[list, dict]:
 
     # condensed schedule: a group runs once all its external inputs are ready
     unit_of: dict[int, object] = {}
+    placed: set = set()
     units: list = []
     for node in order:
         gid = group_of.get(node.id)
         if gid is not None and gid in fused:
-            if gid not in unit_of:
-                unit_of[gid] = fused[gid]
+            if gid not in placed:
+                placed.add(gid)
                 units.append(fused[gid])
             unit_of[node.id] = fused[gid]
         else:

@@ -30,6 +30,8 @@ class OpDef:
     A missing vjp means the op is not differentiable: it passes no gradient to its inputs.
     `elementwise` is an expression template over {0}, {1}, ... used by fusing compilers.
     `stateful` ops (random draws) receive a generator from the compiler as the attr `rng`.
+    `build(node, backend)`, when given, returns the step callable instead of the backend method of
+    the op's name: for ops run by keraslite itself on top of the backend (e.g. a dynamic map_fn).
     """
 
     name: str
@@ -38,15 +40,16 @@ class OpDef:
     num_outputs: int = 1
     elementwise: str | None = None
     stateful: bool = False
+    build: Callable | None = None
 
 
 OPS: dict[str, OpDef] = {}
 
 
 def defop(name: str, infer: Callable, vjp: Callable | None = None, *, num_outputs: int = 1,
-          elementwise: str | None = None, stateful: bool = False) -> OpDef:
+          elementwise: str | None = None, stateful: bool = False, build: Callable | None = None) -> OpDef:
     """Register a primitive op definition."""
-    od = OpDef(name, infer, vjp, num_outputs, elementwise, stateful)
+    od = OpDef(name, infer, vjp, num_outputs, elementwise, stateful, build)
     OPS[name] = od
     return od
 

@@ -27,7 +27,9 @@ class Backend:
     def from_numpy(self, array: np.ndarray) -> Any:
         raise NotImplementedError
 
-    def to_numpy(self, array: Any) -> np.ndarray:
+    def to_numpy(self, array: Any, copy: bool = True) -> np.ndarray:
+        """A host array the caller owns (copy=False allows returning `array` itself when it owns
+        its memory)."""
         raise NotImplementedError
 
     def rng(self, seed: int):
@@ -51,7 +53,10 @@ class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, Backend):
     def from_numpy(self, array):
         return self.xp.asarray(array)
 
-    def to_numpy(self, array):
+    def to_numpy(self, array, copy=True):
+        if isinstance(array, np.ndarray):
+            # a view may alias a variable's storage: only an array owning its memory is handed out
+            return array if (not copy and array.base is None) else np.array(array, copy=True)
         return np.asarray(array)
 
     def rng(self, seed: int):

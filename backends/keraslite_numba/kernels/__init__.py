@@ -1,0 +1,1 @@
+"""Numba CPU kernels (convolution, pooling, batch norm) for the keraslite_numba backend."""

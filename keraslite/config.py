@@ -1,0 +1,35 @@
+"""Process-wide runtime settings that are not part of the Keras backend API.
+
+Threads: the CPU backend's Numba kernels use `numba.get_num_threads()` threads (the
+NUMBA_NUM_THREADS environment variable sets the default); `set_num_threads(n)` changes it and
+limits the BLAS library to the same count, so that a plan alternating between Numba kernels and
+BLAS calls never runs more threads than asked for.
+"""
+from __future__ import annotations
+
+
+def set_num_threads(n: int) -> None:
+    """set_num_threads(n): threads used by the CPU backend (Numba kernels and BLAS)."""
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive int, got {n}")
+    import numba
+    if n > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"set_num_threads: at most {numba.config.NUMBA_NUM_THREADS} threads are available "
+                         "(raise NUMBA_NUM_THREADS before starting Python to allow more)")
+    numba.set_num_threads(n)
+    _limit_blas(n)
+
+
+def get_num_threads() -> int:
+    """get_num_threads(): threads used by the CPU backend."""
+    import numba
+    return numba.get_num_threads()
+
+
+def _limit_blas(n: int) -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # without threadpoolctl BLAS keeps its own setting (OPENBLAS_NUM_THREADS)
+        return
+    threadpool_limits(limits=n, user_api="blas")
