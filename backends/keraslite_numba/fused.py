@@ -66,7 +66,8 @@ def _source(program, kinds: str) -> str:
     src = [_HEADER]
     for variant, loop in (("par", "prange"), ("seq", "range")):
         flags = "parallel=True, " if variant == "par" else ""
-        src.append(f"@njit({flags}cache=True, error_model='numpy', nogil=True)")
+        # 'afn' lets LLVM use vectorised exp/log; no 'nnan'/'ninf': inf and nan keep their meaning
+        src.append(f"@njit({flags}cache=True, error_model='numpy', nogil=True, fastmath={{'afn', 'contract'}})")
         src.append(f"def kernel_{variant}(n, T, {params}):")
         for i, k in enumerate(kinds):
             if k == "S":
