@@ -457,3 +457,59 @@ def test_second_order_works_or_raises_clearly():
     want = 2 * (3 * a ** 2 + np.cos(a)) * (6 * a - np.sin(a))
     assert_close(out, want, rtol=1e-8, atol=1e-10)
     check_grad(lambda t: K.gradients(K.sum(t ** 3 + K.sin(t)), [t])[0], [a])
+
+
+# ---------------------------------------------------------------------------------------------
+# larger shapes against analytic formulas (finite differences would be too slow here)
+
+
+@pytest.mark.parametrize("n,d", [(3, 5), (513, 67)])
+def test_dense_layer_gradients_analytic(n, d):
+    rng = np.random.default_rng(60)
+    xv = rng.standard_normal((n, d))
+    wv = rng.standard_normal((d, 7)) * 0.3
+    bv = rng.standard_normal((7,))
+    gv = rng.standard_normal((n, 7))
+    x = K.placeholder(shape=(None, d), dtype="float64")
+    w = K.variable(wv, dtype="float64")
+    b = K.variable(bv, dtype="float64")
+    g = K.constant(gv, dtype="float64")
+    y = K.tanh(K.dot(x, w) + b)
+    loss = K.sum(y * g)
+    gx, gw, gb = K.gradients(loss, [x, w, b])
+    out = K.function([x], [gx, gw, gb])([xv])
+    dz = gv * (1 - np.tanh(xv @ wv + bv) ** 2)
+    assert_close(out[0], dz @ wv.T, rtol=1e-9, atol=1e-9)
+    assert_close(out[1], xv.T @ dz, rtol=1e-9, atol=1e-9)
+    assert_close(out[2], dz.sum(axis=0), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (300, 129)], ids=str)
+def test_elementwise_chain_gradient_analytic(shape):
+    rng = np.random.default_rng(61)
+    xv = rng.uniform(0.5, 2.0, shape)
+    sv = rng.uniform(-1, 1, shape[1:])
+    x = K.placeholder(shape=(None,) + shape[1:], dtype="float64")
+    s = K.variable(sv, dtype="float64")
+    loss = K.sum(K.exp(x * s) * K.log(x) + K.square(x - s) / x)
+    gx, gs = K.gradients(loss, [x, s])
+    out = K.function([x], [gx, gs])([xv])
+    e = np.exp(xv * sv)
+    want_x = e * sv * np.log(xv) + e / xv + (2 * (xv - sv) * xv - (xv - sv) ** 2) / xv ** 2
+    want_s = (e * xv * np.log(xv) - 2 * (xv - sv) / xv).sum(axis=0)
+    assert_close(out[0], want_x, rtol=1e-9, atol=1e-9)
+    assert_close(out[1], want_s, rtol=1e-9, atol=1e-9)
+
+
+def test_softmax_style_gradient_analytic():
+    rng = np.random.default_rng(62)
+    zv = rng.standard_normal((200, 11))
+    tv = np.eye(11)[rng.integers(0, 11, 200)]
+    z = K.placeholder(shape=(None, 11), dtype="float64")
+    t = K.constant(tv, dtype="float64")
+    logp = z - K.logsumexp(z, axis=-1, keepdims=True)
+    loss = -K.mean(K.sum(t * logp, axis=-1))
+    g = K.function([z], K.gradients(loss, [z]))([zv])[0]
+    p = np.exp(zv - zv.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    assert_close(g, (p - tv) / 200, rtol=1e-9, atol=1e-12)

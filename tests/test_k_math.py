@@ -533,3 +533,95 @@ def test_argmax_argmin_default_axis_last(name):
     x = np.random.default_rng(5).standard_normal((2, 3, 4)).astype(np.float32)
     check_op(kfn, lambda v: npfn(v, axis=-1), x, dtype="int64")
     check_op(lambda t: kfn(t, axis=1), lambda v: npfn(v, axis=1), x, dtype="int64")
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise chains (what a fusing backend turns into one kernel): non-contiguous operands,
+# broadcasting inside the chain, shared subexpressions, several outputs, odd and larger shapes
+
+
+CHAINS = {
+    "bias_relu": (lambda x, b: K.maximum(x + b, 0.0) * 2.0 - 1.0,
+                  lambda x, b: np.maximum(x + b, 0.0) * 2.0 - 1.0, "row"),
+    "transposed": (lambda x, b: K.exp(K.transpose(x) * 0.5) + 1.0,
+                   lambda x, b: np.exp(x.T * 0.5) + 1.0, "row"),
+    "strided": (lambda x, b: x[:, ::2] * 3.0 - K.abs(x[:, ::2]),
+                lambda x, b: x[:, ::2] * 3.0 - np.abs(x[:, ::2]), "row"),
+    "reversed_plus_self": (lambda x, b: K.reverse(x, 0) * x + K.square(x),
+                           lambda x, b: x[::-1] * x + x ** 2, "row"),
+    "outer_broadcast": (lambda x, b: K.expand_dims(x[:, 0], 1) * K.expand_dims(b, 0) + 0.5,
+                        lambda x, b: x[:, :1] * b[None, :] + 0.5, "row"),
+    "shared_subexpr": (lambda x, b: K.exp(x * 0.1) * K.exp(x * 0.1) + K.exp(x * 0.1),
+                       lambda x, b: np.exp(x * 0.1) ** 2 + np.exp(x * 0.1), "row"),
+    "switch_in_chain": (lambda x, b: K.switch(K.greater(x, b), x * 2.0, K.sin(x)) + b,
+                        lambda x, b: np.where(x > b, x * 2.0, np.sin(x)) + b, "row"),
+    "clip_sqrt_log": (lambda x, b: K.log(K.clip(K.sqrt(K.abs(x)) + 1.0, 1.1, 3.0)),
+                      lambda x, b: np.log(np.clip(np.sqrt(np.abs(x)) + 1.0, 1.1, 3.0)), "row"),
+    "long_chain": (lambda x, b: ((((x + 1.0) * 0.5 - b) / 2.0 + K.cos(x)) * K.sign(x) - K.minimum(x, b)) ** 2,
+                   lambda x, b: ((((x + 1.0) * 0.5 - b) / 2.0 + np.cos(x)) * np.sign(x) - np.minimum(x, b)) ** 2,
+                   "row"),
+    "bool_to_float": (lambda x, b: K.cast(K.greater_equal(x, 0.0), "float32") * x + K.cast(K.less(x, b), "float32"),
+                      lambda x, b: (x >= 0).astype(np.float32) * x + (x < b).astype(np.float32), "row"),
+    "scalar_operand_variable": (lambda x, b: x * K.sum(b) + K.mean(x),
+                                lambda x, b: x * np.sum(b) + np.mean(x), "row"),
+}
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (64, 33), (257, 129)], ids=str)
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_elementwise_chain(name, shape):
+    kfn, npfn, _ = CHAINS[name]
+    x = _data(shape, 11)
+    b = _data(shape[1:], 12)
+    check_op(kfn, npfn, x, b, dtype="float32", rtol=2e-5, atol=2e-5, none_axes=[(0,), ()])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (7, 33, 65)], ids=str)
+def test_elementwise_chain_3d_broadcast(shape):
+    x = _data(shape, 13)
+    g = _data((1, shape[1], 1), 14)
+    h = _data((shape[2],), 15)
+    check_op(lambda a, b, c: K.tanh(a * b + c) - a / (K.abs(c) + 1.0),
+             lambda a, b, c: np.tanh(a * b + c) - a / (np.abs(c) + 1.0),
+             x, g, h, dtype="float32", rtol=2e-5, atol=2e-5, none_axes=[(0,), (), ()])
+
+
+def test_chain_with_several_outputs_sharing_intermediates():
+    p = K.placeholder(shape=(None, 37))
+    y = p * 2.0
+    z = y + 1.0
+    w = y * z
+    f = K.function([p], [y, w, z - y, K.sum(w, axis=1)])
+    a = _data((129, 37), 16)
+    y_, w_, d_, s_ = f([a])
+    a64 = a.astype(np.float64)
+    assert_close(y_, a64 * 2, dtype="float32")
+    assert_close(w_, a64 * 2 * (a64 * 2 + 1), rtol=2e-5, atol=2e-5)
+    assert_close(d_, np.ones_like(a64))
+    assert_close(s_, (a64 * 2 * (a64 * 2 + 1)).sum(axis=1), rtol=1e-4, atol=1e-4)
+
+
+NON_CONTIGUOUS_REDUCTIONS = {
+    "sum_transposed": (lambda t: K.sum(K.transpose(t), axis=1), lambda v: v.T.sum(axis=1)),
+    "max_reversed": (lambda t: K.max(t[:, ::-1], axis=0), lambda v: v[:, ::-1].max(axis=0)),
+    "mean_strided": (lambda t: K.mean(t[::2, 1::3], axis=-1), lambda v: v[::2, 1::3].mean(axis=-1)),
+    "logsumexp_of_chain": (lambda t: K.logsumexp(t * 2.0 - 1.0, axis=1), lambda v: _lse(v * 2.0 - 1.0, 1)),
+    "var_of_permuted": (lambda t: K.var(K.permute_dimensions(K.reshape(t, (-1, 5, 3)), (0, 2, 1)), axis=1),
+                        lambda v: np.var(np.transpose(v.reshape(-1, 5, 3), (0, 2, 1)), axis=1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NON_CONTIGUOUS_REDUCTIONS))
+def test_reductions_of_non_contiguous_operands(name):
+    kfn, npfn = NON_CONTIGUOUS_REDUCTIONS[name]
+    x = _data((66, 15), 17)
+    check_op(kfn, npfn, x, dtype="float32", rtol=2e-5, atol=2e-5)
+
+
+def test_float64_variable_with_python_scalars_stays_float64():
+    v = K.variable(np.array([1.0, 2.0]), dtype="float64")
+    out = v * 2.0 + 1 - 0.5
+    assert K.dtype(out) == "float64"
+    assert_close(K.eval(out), np.array([2.5, 4.5]), dtype="float64")
+    assert K.dtype(K.exp(v)) == "float64"
+    assert K.dtype(K.sum(v)) == "float64"

@@ -428,3 +428,52 @@ def test_first_graphs_of_a_fresh_process(kbackend):
     res = subprocess.run([sys.executable, "-c", _FRESH_SCRIPT], cwd=repo, env=env, capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]
+
+
+def test_returned_variable_value_not_changed_by_its_update():
+    v = K.variable(np.array([1.0, 2.0]))
+    f = K.function([], [v, v * 1.0], updates=[K.update_add(v, np.array([10.0, 10.0]))])
+    out = f([])
+    assert_close(out[0], np.array([1.0, 2.0], np.float32))
+    assert_close(out[1], np.array([1.0, 2.0], np.float32))
+    out2 = f([])
+    assert_close(out[0], np.array([1.0, 2.0], np.float32))  # still the value it had when returned
+    assert_close(out2[0], np.array([11.0, 12.0], np.float32))
+    assert_close(K.get_value(v), np.array([21.0, 22.0]))
+
+
+def test_eval_result_not_changed_by_later_updates():
+    v = K.variable(np.array([1.0, 2.0]))
+    before = K.eval(v)
+    got = K.get_value(v)
+    K.eval(K.update_add(v, 5.0 * np.ones(2)))
+    K.set_value(v, np.array([7.0, 7.0]))
+    np.testing.assert_array_equal(before, [1.0, 2.0])
+    np.testing.assert_array_equal(got, [1.0, 2.0])
+
+
+def test_set_value_then_update_in_function():
+    v = K.variable(np.zeros(3))
+    f = K.function([], [], updates=[(v, v + 1.0)])
+    f([])
+    K.set_value(v, np.array([5.0, 5.0, 5.0]))
+    f([])
+    assert_close(K.get_value(v), np.full(3, 6.0))
+
+
+def test_update_value_reads_feed_and_fused_intermediates():
+    v = K.variable(np.zeros((2, 3)))
+    m = K.variable(np.ones((2, 3)))
+    p = K.placeholder(shape=(2, 3))
+    h = K.exp(p * 0.5) + 1.0
+    f = K.function([p], [h * 2.0], updates=[(v, v * 0.9 + h * 0.1), (m, m * h)])
+    a = _var(np.zeros((2, 3)))  # noqa: F841 (unrelated variable in the graph namespace)
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    hx = np.exp(x.astype(np.float64) * 0.5) + 1.0
+    out = f([x])[0]
+    assert_close(out, hx * 2, rtol=1e-5, atol=1e-5)
+    assert_close(K.get_value(v), hx * 0.1, rtol=1e-5, atol=1e-6)
+    assert_close(K.get_value(m), hx, rtol=1e-5, atol=1e-6)
+    f([x])
+    assert_close(K.get_value(v), hx * 0.1 * 0.9 + hx * 0.1, rtol=1e-5, atol=1e-6)
+    assert_close(K.get_value(m), hx * hx, rtol=1e-5, atol=1e-5)
