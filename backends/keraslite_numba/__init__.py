@@ -14,7 +14,9 @@ class NumbaBackend(ArrayBackend):
     fuses_elementwise = True
 
     def __init__(self):
+        from .memory import keep_freed_memory
         self._fused: dict = {}
+        keep_freed_memory()
 
     def compile_elementwise(self, program):
         """A callable(*arrays) -> list of outputs running `program` (cached by its source)."""
