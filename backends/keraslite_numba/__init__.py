@@ -18,6 +18,60 @@ class NumbaBackend(ArrayBackend):
         self._fused: dict = {}
         keep_freed_memory()
 
+    def from_numpy(self, array):
+        # Numba compiles read-only arrays as a separate type (seconds per kernel): hand out
+        # writeable arrays only
+        array = np.asarray(array)
+        return array if array.flags.writeable else array.copy()
+
+    # ------------------------------------------------------------ nn kernels (float32/float64)
+    def conv2d(self, x, w, strides, padding, dilation, groups):
+        if not _fast(x, w):
+            return super().conv2d(x, w, strides, padding, dilation, groups)
+        return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups)
+
+    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups):
+        if not _fast(g, w):
+            return super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups)
+        shape = (g.shape[0],) + tuple(input_shape)
+        return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups)
+
+    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups):
+        if not _fast(x, g):
+            return super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups)
+        return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation, groups)
+
+    def max_pool2d(self, x, pool_size, strides, padding):
+        if not _fast(x):
+            return super().max_pool2d(x, pool_size, strides, padding)
+        return _k("pool").max_pool2d(_w(x), pool_size, strides, padding)
+
+    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding):
+        if not _fast(x, y, g):
+            return super().max_pool2d_backprop(x, y, g, pool_size, strides, padding)
+        return _k("pool").max_pool2d_backprop(_w(x), _w(y), _w(g), pool_size, strides, padding)
+
+    def avg_pool2d(self, x, pool_size, strides, padding):
+        if not _fast(x):
+            return super().avg_pool2d(x, pool_size, strides, padding)
+        return _k("pool").avg_pool2d(_w(x), pool_size, strides, padding)
+
+    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding):
+        if not _fast(g):
+            return super().avg_pool2d_backprop(g, input_shape, pool_size, strides, padding)
+        return _k("pool").avg_pool2d_backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides, padding)
+
+    def batchnorm_train(self, x, gamma, beta, axes, epsilon):
+        if not _fast(x, gamma, beta):
+            return super().batchnorm_train(x, gamma, beta, axes, epsilon)
+        return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon)
+
+    def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
+        if not _fast(x, gamma, mean, var, gy, gmean, gvar):
+            return super().batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon)
+        return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
+                                                        _w(gvar), axes, epsilon)
+
     def compile_elementwise(self, program):
         """A callable(*arrays) -> list of outputs running `program` (cached by its source)."""
         from .fused import FusedKernel
@@ -26,3 +80,21 @@ class NumbaBackend(ArrayBackend):
         if kernel is None:
             kernel = self._fused[key] = FusedKernel(program)
         return kernel
+
+
+def _fast(*arrays) -> bool:
+    """The Numba kernels cover float32 and float64 inputs of one dtype; others use NumPy."""
+    dt = arrays[0].dtype
+    return dt in (np.float32, np.float64) and all(a is None or a.dtype == dt for a in arrays)
+
+
+def _w(a):
+    """A writeable array (read-only ones would compile a second copy of every kernel)."""
+    if a is None or a.flags.writeable:
+        return a
+    return a.copy()
+
+
+def _k(name):
+    import importlib
+    return importlib.import_module(f"keraslite_numba.kernels.{name}")

@@ -1,0 +1,195 @@
+"""2-D max and average pooling (channels-last, NHWC) and their backprops, as Numba CPU kernels.
+
+All loops keep the channel axis innermost and contiguous so that they vectorise; forward passes
+run one output row per parallel iteration, backward passes one image per parallel iteration (the
+windows of one image may overlap, and each image's gradient is then written by one thread only).
+Padding is never materialised: padded cells are simply skipped (they never win a max and do not
+count in an average).
+"""
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backprop"]
+
+
+@njit(parallel=True, cache=True)
+def _pool_fwd(x, is_max, ph, pw, sh, sw, pt, pl, y):
+    """Max (is_max) or average pooling; one kernel for both keeps the compile count down."""
+    N, H, W, C = x.shape
+    Ho = y.shape[1]
+    Wo = y.shape[2]
+    init = y.dtype.type(-np.inf) if is_max else y.dtype.type(0)
+    for t in prange(N * Ho):
+        n = t // Ho
+        oh = t - n * Ho
+        h0 = oh * sh - pt
+        ha = max(h0, 0)
+        hb = min(h0 + ph, H)
+        for ow in range(Wo):
+            w0 = ow * sw - pl
+            wa = max(w0, 0)
+            wb = min(w0 + pw, W)
+            yv = y[n, oh, ow]
+            for c in range(C):
+                yv[c] = init
+            if is_max:
+                for h in range(ha, hb):
+                    for w in range(wa, wb):
+                        xv = x[n, h, w]
+                        for c in range(C):
+                            v = xv[c]
+                            yv[c] = v if v > yv[c] else yv[c]
+            else:
+                for h in range(ha, hb):
+                    for w in range(wa, wb):
+                        xv = x[n, h, w]
+                        for c in range(C):
+                            yv[c] += xv[c]
+                cnt = (hb - ha) * (wb - wa)
+                inv = y.dtype.type(1.0 / cnt) if cnt > 0 else y.dtype.type(np.nan)
+                for c in range(C):
+                    yv[c] *= inv
+
+
+@njit(cache=True)
+def _zero_rows(dxn, r0, r1):
+    W = dxn.shape[1]
+    C = dxn.shape[2]
+    zero = dxn.dtype.type(0)
+    for h in range(r0, r1):
+        for w in range(W):
+            dv = dxn[h, w]
+            for c in range(C):
+                dv[c] = zero
+
+
+@njit(parallel=True, cache=True)
+def _pool_bwd(x, y, g, is_max, ph, pw, sh, sw, pt, pl, dx):
+    """Backprop of max pooling (is_max: x, y used) or average pooling (x, y ignored).
+
+    One image per parallel iteration (windows overlap). dx rows are cleared just before their
+    first use, while they are in cache. Max: each window's g goes to its first maximal cell in
+    row-major order; the search is branch-free (uint8 masks and selects) so it vectorises.
+    """
+    N, H, W, C = dx.shape
+    Ho = g.shape[1]
+    Wo = g.shape[2]
+    zero = dx.dtype.type(0)
+    for n in prange(N):
+        pend = np.empty(C, np.uint8)
+        tmp = np.empty(C, dx.dtype)
+        dxn = dx[n]
+        zeroed = 0
+        for oh in range(Ho):
+            h0 = oh * sh - pt
+            ha = max(h0, 0)
+            hb = min(h0 + ph, H)
+            if hb > zeroed:
+                _zero_rows(dxn, zeroed, hb)
+                zeroed = hb
+            for ow in range(Wo):
+                w0 = ow * sw - pl
+                wa = max(w0, 0)
+                wb = min(w0 + pw, W)
+                gv = g[n, oh, ow]
+                if is_max:
+                    yv = y[n, oh, ow]
+                    for c in range(C):
+                        pend[c] = 1
+                    for h in range(ha, hb):
+                        for w in range(wa, wb):
+                            xv = x[n, h, w]
+                            dv = dxn[h, w]
+                            for c in range(C):
+                                hit = np.uint8(xv[c] == yv[c]) & pend[c]
+                                dv[c] += gv[c] if hit != 0 else zero
+                                pend[c] ^= hit
+                else:
+                    cnt = (hb - ha) * (wb - wa)
+                    if cnt == 0:
+                        continue
+                    inv = dx.dtype.type(1.0 / cnt)
+                    for c in range(C):
+                        tmp[c] = gv[c] * inv
+                    for h in range(ha, hb):
+                        for w in range(wa, wb):
+                            dv = dxn[h, w]
+                            for c in range(C):
+                                dv[c] += tmp[c]
+        if H > zeroed:
+            _zero_rows(dxn, zeroed, H)
+
+
+def _params(in_shape, pool_size, strides, padding):
+    N, H, W, C = (int(s) for s in in_shape)
+    ph, pw = (int(s) for s in pool_size)
+    sh, sw = (int(s) for s in strides)
+    (pt, pb), (pl, pr) = ((int(a), int(b)) for a, b in padding)
+    if min(ph, pw, sh, sw) < 1 or min(pt, pb, pl, pr) < 0:
+        raise ValueError(f"pooling: bad pool_size {pool_size}, strides {strides} or padding "
+                         f"{padding}")
+    Ho = max((H + pt + pb - ph) // sh + 1, 0)
+    Wo = max((W + pl + pr - pw) // sw + 1, 0)
+    return N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo
+
+
+def _float(a):
+    dt = a.dtype if a.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    return np.ascontiguousarray(a, dtype=dt)
+
+
+def _out(out, shape, dtype):
+    if out is None:
+        return np.empty(shape, dtype)
+    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {dtype} array of shape {tuple(shape)}")
+    return out
+
+
+def max_pool2d(x, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
+    """Max pooling of x (N, H, W, C); padded cells never win."""
+    x = _float(x)
+    N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(x.shape, pool_size, strides, padding)
+    y = _out(out, (N, Ho, Wo, C), x.dtype)
+    if y.size:
+        _pool_fwd(x, True, ph, pw, sh, sw, pt, pl, y)
+    return y
+
+
+def max_pool2d_backprop(x, y, g, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
+    """Gradient of max_pool2d: each window's g goes to the first maximal cell (row-major)."""
+    x = _float(x)
+    y = np.ascontiguousarray(y, dtype=x.dtype)
+    g = np.ascontiguousarray(g, dtype=x.dtype)
+    N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(x.shape, pool_size, strides, padding)
+    if y.shape != (N, Ho, Wo, C) or g.shape != y.shape:
+        raise ValueError(f"max_pool2d_backprop: y {y.shape} and g {g.shape} must both be "
+                         f"{(N, Ho, Wo, C)}")
+    dx = _out(out, x.shape, x.dtype)
+    if dx.size:
+        _pool_bwd(x, y, g, True, ph, pw, sh, sw, pt, pl, dx)
+    return dx
+
+
+def avg_pool2d(x, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
+    """Average pooling of x (N, H, W, C), dividing by the number of real (unpadded) cells."""
+    x = _float(x)
+    N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(x.shape, pool_size, strides, padding)
+    y = _out(out, (N, Ho, Wo, C), x.dtype)
+    if y.size:
+        _pool_fwd(x, False, ph, pw, sh, sw, pt, pl, y)
+    return y
+
+
+def avg_pool2d_backprop(g, input_shape, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
+    """Gradient of avg_pool2d with respect to its input, of shape ``input_shape``."""
+    g = _float(g)
+    N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(input_shape, pool_size, strides,
+                                                         padding)
+    if g.shape != (N, Ho, Wo, C):
+        raise ValueError(f"avg_pool2d_backprop: g has shape {g.shape}, expected "
+                         f"{(N, Ho, Wo, C)}")
+    dx = _out(out, (N, H, W, C), g.dtype)
+    if dx.size:
+        _pool_bwd(g, g, g, False, ph, pw, sh, sw, pt, pl, dx)
+    return dx
