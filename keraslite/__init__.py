@@ -11,5 +11,17 @@ from .backend.registry import (BackendUnavailableError, available_backends, get_
 from . import backend, config
 from .backend import registry as _registry  # noqa: F401
 
+_SUBMODULES = ("layers", "models", "optimizers", "losses", "metrics", "initializers", "activations",
+               "regularizers", "constraints", "callbacks", "utils", "engine", "saving")
+
+
+def __getattr__(name):
+    # subpackages load on first use, so `import keraslite` stays cheap and compiles nothing
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'keraslite' has no attribute {name!r}")
+
+
 __all__ = ["__version__", "set_backend", "get_backend", "available_backends", "register_backend",
            "use_backend", "BackendUnavailableError", "backend"]

@@ -14,6 +14,7 @@ import numpy as np
 from .fusion import FusedGroup, fuse
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .registry import get_backend_object
+from .specialize import specialize
 
 
 class Step:
@@ -169,7 +170,7 @@ def _as_update(u) -> Tensor:
 class Function:
     """A compiled callable: f(list_of_arrays) -> list of NumPy arrays."""
 
-    def __init__(self, inputs, outputs, updates=None, name=None):
+    def __init__(self, inputs, outputs, updates=None, name=None, givens=None):
         for what, value in (("inputs", inputs), ("outputs", outputs)):
             if not isinstance(value, (list, tuple)):
                 raise TypeError(f"K.function: `{what}` must be a list or tuple, got {type(value).__name__}")
@@ -178,6 +179,14 @@ class Function:
         self.inputs = [as_tensor(t) for t in inputs]
         self.outputs = [as_tensor(t) for t in outputs]
         self.updates = [_as_update(u) for u in (updates or [])]
+        if givens:
+            fed = {t.id for t in self.inputs}
+            clash = [p.name for p in givens if p.id in fed]
+            if clash:
+                raise ValueError(f"K.function: {clash} are both inputs and givens")
+            n = len(self.outputs)
+            rewritten = specialize(self.outputs + self.updates, givens)
+            self.outputs, self.updates = rewritten[:n], rewritten[n:]
         self.name = name
         self._plans: dict = {}
         self.last_plan: Plan | None = None
@@ -228,11 +237,14 @@ def _is_native(v, backend) -> bool:
 def function(inputs, outputs, updates=None, **kwargs) -> Function:
     """function(inputs, outputs, updates=None, **kwargs): compile a callable taking a list of
     arrays (one per input) and returning a list of NumPy arrays. Updates (update ops or
-    (variable, value) pairs) run after the outputs are computed."""
+    (variable, value) pairs) run after the outputs are computed. `givens` (keraslite, as in
+    Theano) maps placeholders to fixed values, e.g. {K.learning_phase(): 1}: the graph is
+    specialised on them and branches they rule out are never computed."""
     name = kwargs.pop("name", None)
+    givens = kwargs.pop("givens", None)
     if kwargs:
         raise ValueError(f"K.function: unexpected keyword arguments {sorted(kwargs)}")
-    return Function(inputs, outputs, updates, name=name)
+    return Function(inputs, outputs, updates, name=name, givens=givens)
 
 
 def eval(x) -> np.ndarray:

@@ -1,0 +1,140 @@
+"""Sequential: a linear stack of layers, built eagerly when the first layer knows its input shape
+and lazily (on first data) otherwise."""
+from __future__ import annotations
+
+from .. import backend as K
+from .base_layer import Layer
+from .input_layer import Input, InputLayer
+from .training import Model
+
+
+class Sequential(Model):
+    """Sequential(layers=None, name=None): `add(layer)`, `pop()`, and everything a Model does."""
+
+    def __init__(self, layers=None, name=None):
+        super().__init__(name=name)
+        self._stack: list[Layer] = []
+        self._build_input_shape = None
+        if layers is not None:
+            if isinstance(layers, Layer):
+                layers = [layers]
+            for layer in layers:
+                self.add(layer)
+
+    @property
+    def layers(self) -> list:
+        return list(self._stack)
+
+    @property
+    def model(self):  # Keras 2.1 code reads model.model
+        return self
+
+    def add(self, layer: Layer) -> None:
+        """add(layer): append a layer; the model is (re)built when the input shape is known."""
+        if not isinstance(layer, Layer):
+            raise TypeError("The added layer must be an instance of class Layer. Found: " + str(layer))
+        if isinstance(layer, InputLayer):
+            if self._stack or self.inputs:
+                raise ValueError("An InputLayer can only be the first layer of a Sequential model")
+            self.inputs = [layer._inbound_nodes[0].output_tensors[0]]
+            self.outputs = list(self.inputs)
+            self._input_layer = layer
+            return
+        if not self.outputs:
+            shape = getattr(layer, "batch_input_shape", None)
+            if shape is None and isinstance(layer, Model) and layer._is_graph_network and layer.inputs:
+                shape = K.int_shape(layer.inputs[0])
+            if shape is not None:
+                x = Input(batch_shape=shape, dtype=getattr(layer, "dtype", None), name=layer.name + "_input")
+                self.inputs = [x]
+                self.outputs = [x]
+        self._stack.append(layer)
+        if self.outputs:
+            self._connect(layer)
+        else:
+            self.built = False
+
+    def _connect(self, layer: Layer) -> None:
+        out = layer(self.outputs[0])
+        if isinstance(out, list):
+            raise ValueError("All layers in a Sequential model should have a single output tensor. For multi-output "
+                             f"layers, use the functional API (layer {layer.name} has {len(out)} outputs).")
+        self.outputs = [out]
+        self._init_graph_network(self.inputs, self.outputs)
+
+    def pop(self) -> None:
+        """pop(): remove the last layer."""
+        if not self._stack:
+            raise TypeError("There are no layers in the model.")
+        self._stack.pop()
+        if not self._stack:
+            self.outputs = list(self.inputs)
+            self._layers = []
+            self.built = False
+            return
+        if self.inputs:
+            self._rebuild(self.inputs)
+
+    def _rebuild(self, inputs) -> None:
+        x = inputs[0]
+        for layer in self._stack:
+            x = layer(x)
+        self.inputs, self.outputs = list(inputs), [x]
+        self._init_graph_network(self.inputs, self.outputs)
+
+    def build(self, input_shape=None) -> None:
+        """build(input_shape=None): connect the layers on an input of `input_shape` (with batch)."""
+        if input_shape is not None and not self.inputs:
+            x = Input(batch_shape=tuple(input_shape), name=self._stack[0].name + "_input" if self._stack else None)
+            self._build_input_shape = tuple(input_shape)
+            self._rebuild([x])
+        elif self.inputs and len(self.outputs) == 1 and self.outputs[0] is self.inputs[0] and self._stack:
+            self._rebuild(self.inputs)
+        if not self.inputs:
+            raise ValueError(f"Sequential model {self.name} cannot be built: the first layer needs an `input_shape` "
+                             "or call build(input_shape) / fit / predict on data first")
+        self.built = True
+
+    def _ensure_built(self, x) -> None:
+        if not self.inputs or not self._is_graph_network:
+            import numpy as np
+            first = x[0] if isinstance(x, (list, tuple)) else x
+            self.build((None,) + tuple(np.shape(first))[1:])
+
+    def get_config(self) -> dict:
+        from ..layers import serialize as serialize_layer
+        config = {"name": self.name, "layers": [serialize_layer(l) for l in self._stack]}
+        if self._build_input_shape is not None:
+            config["build_input_shape"] = self._build_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..layers import deserialize as deserialize_layer
+        if isinstance(config, list):  # Keras 2.1 and earlier
+            name, layer_configs, build_shape = None, config, None
+        else:
+            name, layer_configs = config.get("name"), config["layers"]
+            build_shape = config.get("build_input_shape")
+        model = cls(name=name)
+        for conf in layer_configs:
+            model.add(deserialize_layer(conf, custom_objects=custom_objects))
+        if not model.inputs and build_shape:
+            model.build(build_shape)
+        return model
+
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """predict_classes(x, batch_size=32, verbose=0): argmax over classes (or p > 0.5)."""
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """predict_proba(x, batch_size=32, verbose=0): predict (a warning if outside [0, 1])."""
+        preds = self.predict(x, batch_size, verbose)
+        if preds.min() < 0.0 or preds.max() > 1.0:
+            import warnings
+            warnings.warn("Network returning invalid probability values. The last layer might not normalize "
+                          "predictions into probabilities (like softmax or sigmoid would).")
+        return preds

@@ -1,0 +1,365 @@
+"""Model: a Network that trains. compile() builds the train, test and predict functions once (each
+a single compiled plan specialised on the learning phase); fit/evaluate/predict only slice and
+feed batches (see data.py for the input checks and loops.py for the batch loops)."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import backend as K
+from ..backend.graph import Placeholder
+from ..utils.generic_utils import to_list, unpack_singleton
+from . import data as data_utils
+from . import loops
+from .network import Network
+
+_FIT_KWARGS = {"steps_per_epoch", "validation_steps", "validation_freq", "max_queue_size", "workers",
+               "use_multiprocessing"}
+
+
+class Model(Network):
+    """Model(inputs, outputs, name=None): a functional model with compile/fit/evaluate/predict."""
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer, loss=None, metrics=None, loss_weights=None, sample_weight_mode=None,
+                weighted_metrics=None, target_tensors=None, **kwargs) -> None:
+        """compile(optimizer, loss=None, metrics=None, loss_weights=None, sample_weight_mode=None,
+        weighted_metrics=None, target_tensors=None, **kwargs): configure training."""
+        from .. import losses as losses_mod
+        from .. import optimizers
+        for kw in kwargs:
+            if kw not in ("givens",):
+                raise TypeError(f"compile: invalid keyword argument {kw!r}")
+        if hasattr(self, "_ensure_built") and not self.inputs and getattr(self, "_stack", None):
+            self._compile_pending = (optimizer, loss, metrics, loss_weights, sample_weight_mode, weighted_metrics,
+                                     target_tensors, kwargs)
+            self.optimizer = optimizers.get(optimizer)
+            self.loss = loss
+            self.metrics = metrics or []
+            self.loss_weights = loss_weights
+            self.sample_weight_mode = sample_weight_mode
+            return
+        self._compile_pending = None
+        if target_tensors is not None:
+            raise ValueError("compile: target_tensors is not supported by keraslite; feed targets to fit")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss or {}
+        self.metrics = metrics or []
+        self.loss_weights = loss_weights
+        self.sample_weight_mode = sample_weight_mode
+        self.weighted_metrics = weighted_metrics
+        n_out = len(self.outputs)
+
+        # one loss function per output (None: that output is not trained)
+        if isinstance(loss, dict):
+            for name in loss:
+                if name not in self.output_names:
+                    raise ValueError(f"Unknown entry in loss dictionary: \"{name}\". Only expected the following "
+                                     f"keys: {self.output_names}")
+            loss_functions = [losses_mod.get(loss[n]) if n in loss else None for n in self.output_names]
+        elif isinstance(loss, (list, tuple)):
+            if len(loss) != n_out:
+                raise ValueError(f"When passing a list as loss, it should have one entry per model output. The model "
+                                 f"has {n_out} outputs, but you passed loss={loss}")
+            loss_functions = [losses_mod.get(l) for l in loss]
+        else:
+            if loss is None:
+                raise ValueError("compile: a loss is needed to train the model")
+            loss_functions = [losses_mod.get(loss)] * n_out
+        self.loss_functions = loss_functions
+
+        if loss_weights is None:
+            weights = [1.0] * n_out
+        elif isinstance(loss_weights, dict):
+            for name in loss_weights:
+                if name not in self.output_names:
+                    raise ValueError(f"Unknown entry in loss_weights dictionary: \"{name}\". Only expected the "
+                                     f"following keys: {self.output_names}")
+            weights = [float(loss_weights.get(n, 1.0)) for n in self.output_names]
+        elif isinstance(loss_weights, (list, tuple)):
+            if len(loss_weights) != n_out:
+                raise ValueError(f"When passing a list as loss_weights, it should have one entry per model output. "
+                                 f"The model has {n_out} outputs, but you passed loss_weights={loss_weights}")
+            weights = [float(w) for w in loss_weights]
+        else:
+            raise TypeError("Could not interpret loss_weights argument: " + str(loss_weights) + " - expected a list "
+                            "of dicts.")
+        self._loss_weights_list = weights
+
+        modes = sample_weight_mode if isinstance(sample_weight_mode, (list, tuple)) else \
+            [sample_weight_mode.get(n) for n in self.output_names] if isinstance(sample_weight_mode, dict) else \
+            [sample_weight_mode] * n_out
+        for m in modes:
+            if m not in (None, "temporal"):
+                raise ValueError(f"compile: sample_weight_mode must be None or 'temporal', got {m!r}")
+        self.sample_weight_modes = list(modes)
+
+        # targets and sample weights of the trained outputs
+        self._trained = [i for i in range(n_out) if loss_functions[i] is not None]
+        self.targets, self.sample_weights = [], []
+        total_loss = None
+        self.metrics_names = ["loss"]
+        self.metrics_tensors = []
+        self._output_losses = []
+        for i in self._trained:
+            out = self.outputs[i]
+            name = self.output_names[i]
+            target = K.placeholder(ndim=out.ndim, dtype=out.dtype, name=name + "_target")
+            sw = K.placeholder(ndim=2 if modes[i] == "temporal" else 1, dtype=K.floatx(),
+                               name=name + "_sample_weights")
+            self.targets.append(target)
+            self.sample_weights.append(sw)
+            per_sample = loss_functions[i](target, out)
+            output_loss = _weighted_mean(per_sample, sw)
+            self._output_losses.append(output_loss)
+            if len(self.outputs) > 1:
+                self.metrics_tensors.append(output_loss)
+                self.metrics_names.append(name + "_loss")
+            term = output_loss * weights[i] if weights[i] != 1.0 else output_loss
+            total_loss = term if total_loss is None else total_loss + term
+        if total_loss is None:
+            raise ValueError("The model cannot be compiled because it has no loss to optimize.")
+        for reg in self.losses:
+            total_loss = total_loss + reg
+        self.total_loss = total_loss
+
+        self._compile_metrics(metrics, weighted=False)
+        if weighted_metrics:
+            self._compile_metrics(weighted_metrics, weighted=True)
+        self._function_kwargs = kwargs
+        self.train_function = None
+        self.test_function = None
+        self.predict_function = None
+        self._collected_trainable_weights = self.trainable_weights
+
+    def _compile_metrics(self, metrics, weighted: bool) -> None:
+        from .. import metrics as metrics_mod
+        n_out = len(self.outputs)
+        if metrics is None:
+            return
+        if isinstance(metrics, dict):
+            for name in metrics:
+                if name not in self.output_names:
+                    raise ValueError(f"Unknown entry in metrics dictionary: \"{name}\". Only expected the following "
+                                     f"keys: {self.output_names}")
+            per_output = [to_list(metrics.get(n, [])) for n in self.output_names]
+        elif isinstance(metrics, (list, tuple)) and metrics and all(isinstance(m, (list, tuple)) for m in metrics) \
+                and len(metrics) == n_out:
+            per_output = [list(m) for m in metrics]
+        else:
+            per_output = [to_list(metrics)] * n_out
+        for j, i in enumerate(self._trained):
+            out = self.outputs[i]
+            for m in per_output[i]:
+                display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
+                value = fn(self.targets[j], out)
+                value = _weighted_mean(value, self.sample_weights[j]) if weighted else K.mean(value)
+                name = ("weighted_" if weighted else "") + display
+                if n_out > 1:
+                    name = self.output_names[i] + "_" + name
+                base, k = name, 1
+                while name in self.metrics_names:
+                    name = f"{base}_{k}"
+                    k += 1
+                self.metrics_names.append(name)
+                self.metrics_tensors.append(value)
+
+    def _check_compiled(self, what: str) -> None:
+        if getattr(self, "_compile_pending", None):
+            raise RuntimeError(f"{what}: the model is not built yet")
+        if not hasattr(self, "train_function"):
+            raise RuntimeError(f"You must compile your model before using it (model.{what}).")
+
+    # ------------------------------------------------------------------ functions
+    def _phase_givens(self, training: bool) -> dict:
+        lp = K.learning_phase()
+        givens = dict(self._function_kwargs.get("givens", {})) if hasattr(self, "_function_kwargs") else {}
+        if isinstance(lp, Placeholder):
+            givens[lp] = bool(training)
+        return givens
+
+    def _make_train_function(self):
+        self._check_compiled("fit")
+        if self.train_function is None:
+            params = self._collected_trainable_weights
+            updates = self.optimizer.get_updates(loss=self.total_loss, params=params) if params else []
+            updates = list(updates) + self.updates
+            self.train_function = K.function(self.inputs + self.targets + self.sample_weights,
+                                             [self.total_loss] + self.metrics_tensors, updates=updates,
+                                             name="train_function", givens=self._phase_givens(True))
+        return self.train_function
+
+    def _make_test_function(self):
+        self._check_compiled("evaluate")
+        if self.test_function is None:
+            self.test_function = K.function(self.inputs + self.targets + self.sample_weights,
+                                            [self.total_loss] + self.metrics_tensors, name="test_function",
+                                            givens=self._phase_givens(False))
+        return self.test_function
+
+    def _make_predict_function(self):
+        if getattr(self, "predict_function", None) is None:
+            givens = self._phase_givens(False)
+            self.predict_function = K.function(self.inputs, self.outputs, name="predict_function", givens=givens)
+        return self.predict_function
+
+    def _build_if_needed(self, x) -> None:
+        if hasattr(self, "_ensure_built") and (not self.inputs or not self._is_graph_network):
+            self._ensure_built(x)
+            pending = getattr(self, "_compile_pending", None)
+            if pending:
+                optimizer, loss, metrics, loss_weights, swm, wm, tt, kwargs = pending
+                self._compile_pending = None
+                self.compile(self.optimizer, loss, metrics, loss_weights, swm, wm, tt, **kwargs)
+
+    # ------------------------------------------------------------------ training
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, **kwargs):
+        """fit(x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+        validation_split=0., validation_data=None, shuffle=True, class_weight=None,
+        sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None) -> History"""
+        if "nb_epoch" in kwargs:
+            warnings.warn("The `nb_epoch` argument in `fit` has been renamed `epochs`.")
+            epochs = kwargs.pop("nb_epoch")
+        for kw in kwargs:
+            if kw not in _FIT_KWARGS:
+                raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
+        if steps_per_epoch is not None:
+            raise ValueError("fit: steps_per_epoch is for symbolic-tensor inputs, which keraslite does not take; "
+                             "use fit_generator for step-based training")
+        if x is None:
+            raise ValueError("fit: x is needed (arrays, a list of arrays or a dict by input name)")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size < 1:
+            raise ValueError(f"fit: batch_size must be a positive int, got {batch_size}")
+        self._build_if_needed(x)
+        ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, class_weight, "fit",
+                                                       check_nan=True)
+        do_validation = False
+        val_ins = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+                raise ValueError("When passing validation_data, it must contain 2 (x_val, y_val) or 3 (x_val, y_val, "
+                                 "val_sample_weights) items, however it contains "
+                                 f"{len(validation_data) if isinstance(validation_data, (list, tuple)) else 1} items")
+            vx, vy = validation_data[0], validation_data[1]
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+            v_ins, v_targets, v_weights = data_utils.standardize(self, vx, vy, vsw, None, "validation_data",
+                                                                 check_nan=True)
+            val_ins = v_ins + v_targets + v_weights
+            do_validation = True
+        elif validation_split and 0. < validation_split < 1.:
+            n = data_utils.num_samples(ins)
+            split_at = int(n * (1. - validation_split))
+            all_arrays = ins + targets + weights
+            val_ins = [a[split_at:] for a in all_arrays]
+            train_arrays = [a[:split_at] for a in all_arrays]
+            ins, targets, weights = (train_arrays[:len(ins)], train_arrays[len(ins):len(ins) + len(targets)],
+                                     train_arrays[len(ins) + len(targets):])
+            do_validation = True
+        fit_ins = ins + targets + weights
+        f = self._make_train_function()
+        val_f = self._make_test_function() if do_validation else None
+        return loops.fit_loop(self, f, fit_ins, out_labels=list(self.metrics_names), batch_size=batch_size,
+                              epochs=epochs, verbose=verbose, callbacks=callbacks, val_f=val_f, val_ins=val_ins,
+                              shuffle=shuffle, initial_epoch=initial_epoch)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None, **kwargs):
+        """evaluate(x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None)
+        -> loss, or [loss, metrics...] in metrics_names order."""
+        for kw in kwargs:
+            if kw not in ("callbacks", "max_queue_size", "workers", "use_multiprocessing"):
+                raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        self._build_if_needed(x)
+        ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "evaluate")
+        f = self._make_test_function()
+        outs = loops.test_loop(f, ins + targets + weights, batch_size=batch_size, verbose=verbose)
+        return unpack_singleton(outs)
+
+    def predict(self, x, batch_size=None, verbose=0, steps=None, **kwargs):
+        """predict(x, batch_size=None, verbose=0, steps=None) -> array (list for several outputs)."""
+        for kw in kwargs:
+            if kw not in ("callbacks", "max_queue_size", "workers", "use_multiprocessing"):
+                raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        self._build_if_needed(x)
+        ins = data_utils.standardize_inputs(self, x, "predict")
+        f = self._make_predict_function()
+        outs = loops.predict_loop(f, ins, batch_size=batch_size, verbose=verbose)
+        return unpack_singleton(outs)
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        """train_on_batch(x, y, sample_weight=None, class_weight=None): one update; loss or
+        [loss, metrics...]."""
+        self._build_if_needed(x)
+        ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, class_weight, "train_on_batch",
+                                                       check_nan=True)
+        outs = self._make_train_function()(ins + targets + weights)
+        return unpack_singleton([o.item() if o.ndim == 0 else o for o in outs])
+
+    def test_on_batch(self, x, y, sample_weight=None):
+        """test_on_batch(x, y, sample_weight=None): loss or [loss, metrics...] on one batch."""
+        self._build_if_needed(x)
+        ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "test_on_batch")
+        outs = self._make_test_function()(ins + targets + weights)
+        return unpack_singleton([o.item() if o.ndim == 0 else o for o in outs])
+
+    def predict_on_batch(self, x):
+        """predict_on_batch(x): the outputs for one batch."""
+        self._build_if_needed(x)
+        ins = data_utils.standardize_inputs(self, x, "predict_on_batch")
+        return unpack_singleton(self._make_predict_function()(ins))
+
+    # ------------------------------------------------------------------ generators
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, class_weight=None, max_queue_size=10, workers=1,
+                      use_multiprocessing=False, shuffle=True, initial_epoch=0, **kwargs):
+        """fit_generator(generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+        validation_data=None, validation_steps=None, class_weight=None, max_queue_size=10,
+        workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0) -> History"""
+        return loops.fit_generator(self, generator, steps_per_epoch, epochs, verbose, callbacks, validation_data,
+                                   validation_steps, class_weight, shuffle, initial_epoch)
+
+    def evaluate_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
+                           verbose=0, **kwargs):
+        """evaluate_generator(generator, steps=None, max_queue_size=10, workers=1,
+        use_multiprocessing=False, verbose=0)"""
+        return loops.evaluate_generator(self, generator, steps, verbose)
+
+    def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
+                          verbose=0, **kwargs):
+        """predict_generator(generator, steps=None, max_queue_size=10, workers=1,
+        use_multiprocessing=False, verbose=0)"""
+        return loops.predict_generator(self, generator, steps, verbose)
+
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """save(filepath, overwrite=True, include_optimizer=True): architecture, weights and
+        optimizer state in one HDF5 file."""
+        from ..saving import save_model
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """save_weights(filepath, overwrite=True): the weights in HDF5."""
+        from ..saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False, reshape: bool = False):
+        """load_weights(filepath, by_name=False, skip_mismatch=False, reshape=False)."""
+        from ..saving import load_weights
+        return load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, reshape=reshape)
+
+
+def _weighted_mean(per_sample, weights):
+    """Keras 2.3's reduction: mean over the batch of sample-weighted per-sample values (axes
+    beyond the weights' rank are averaged first)."""
+    extra = per_sample.ndim - weights.ndim
+    if extra > 0:
+        per_sample = K.mean(per_sample, axis=list(range(weights.ndim, per_sample.ndim)))
+    elif per_sample.ndim == 0:
+        return per_sample
+    return K.mean(per_sample * K.cast(weights, per_sample.dtype))

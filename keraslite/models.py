@@ -1,0 +1,32 @@
+"""keraslite.models: Model, Sequential, and loading/saving of whole models."""
+from __future__ import annotations
+
+from .engine.training import Model
+from .engine.sequential import Sequential
+
+
+def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+    """save_model(model, filepath, overwrite=True, include_optimizer=True)."""
+    from .saving import save_model as _save
+    _save(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True):
+    """load_model(filepath, custom_objects=None, compile=True): a model saved by save()."""
+    from .saving import load_model as _load
+    return _load(filepath, custom_objects=custom_objects, compile=compile)
+
+
+def model_from_json(json_string: str, custom_objects=None):
+    """model_from_json(json_string, custom_objects=None): a model from to_json()."""
+    from .saving import model_from_json as _from_json
+    return _from_json(json_string, custom_objects=custom_objects)
+
+
+def model_from_config(config: dict, custom_objects=None):
+    """model_from_config(config, custom_objects=None): a model from {'class_name', 'config'}."""
+    from .saving import model_from_config as _from_config
+    return _from_config(config, custom_objects=custom_objects)
+
+
+__all__ = ["Model", "Sequential", "save_model", "load_model", "model_from_json", "model_from_config"]
