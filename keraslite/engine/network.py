@@ -82,6 +82,16 @@ class Network(Layer):
         self.input_spec = None
         self.built = True
         self.supports_masking = False
+        # node 0 is the network's own graph (Keras 2): model.input / model.output read it, and a
+        # call of the model on new tensors becomes node 1, 2, ...
+        own = getattr(self, "_own_node", None)
+        if own is not None and own in self._inbound_nodes:
+            self._inbound_nodes.remove(own)
+        Node(self, [], [], [], list(self.inputs), list(self.outputs), [None] * len(self.inputs),
+             [None] * len(self.outputs), [K.int_shape(x) for x in self.inputs],
+             [K.int_shape(x) for x in self.outputs])
+        self._own_node = self._inbound_nodes.pop()
+        self._inbound_nodes.insert(0, self._own_node)
 
     def _discover(self):
         network_nodes = set()
@@ -389,7 +399,8 @@ class Network(Layer):
         from ..layers import serialize as serialize_layer  # layers import the engine
         node_conversion = {}
         for layer in self._layers:
-            kept = 0
+            # a nested graph network's node 0 is its own graph, rebuilt by from_config
+            kept = 1 if isinstance(layer, Network) and layer._is_graph_network else 0
             for i, _ in enumerate(layer._inbound_nodes):
                 if _node_key(layer, i) in self._network_nodes:
                     node_conversion[_node_key(layer, i)] = kept
