@@ -198,11 +198,14 @@ def part8_backend():
     b = K.random_uniform_variable(shape=(64, 64, 3), low=0, high=1)
     c = K.random_normal_variable(shape=(64, 64, 3), mean=0, scale=1)
     a = b * K.abs(c)
-    c = K.dot(a, K.transpose(b))
+    # mended: K.dot(a, K.transpose(b)) contracts 3 with 64 and fails in Keras 2 as well; a slice
+    # of b gives the intended (64, 64, 3) . (3, 64) product
+    c = K.dot(a, K.transpose(b[0]))
     a = K.sum(b, axis=1)
     a = K.softmax(b)
     a = K.concatenate([b, c], axis=-1)
-    a = K.concatenate([b, c], axis=0) if K.int_shape(b)[1:] == K.int_shape(c)[1:] else a
+    a = K.concatenate([b, b], axis=0)  # mended: b and c differ on the last axis, so only axis=-1 joins them
+    print("dot / concatenate shapes:", K.int_shape(c), K.int_shape(a), K.eval(a).shape)
     print(K.backend(), K.epsilon())
     K.set_epsilon(1e-05)
     K.set_floatx("float16")

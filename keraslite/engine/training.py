@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import backend as K
 from ..backend.graph import Placeholder
+from ..backend.specialize import specialize
 from ..utils.generic_utils import to_list, unpack_singleton
 from . import data as data_utils
 from . import loops
@@ -183,12 +184,17 @@ class Model(Network):
     def _make_train_function(self):
         self._check_compiled("fit")
         if self.train_function is None:
+            givens = self._phase_givens(True)
+            outputs = [self.total_loss] + self.metrics_tensors
+            layer_updates = [u if isinstance(u, K.Tensor) else K.update(*u) for u in self.updates]
+            # specialise on the training phase before differentiating, so the gradient graph never
+            # contains the inference branches (moving statistics, identity dropout)
+            spec = specialize(outputs + layer_updates, givens)
+            outputs, layer_updates = spec[:len(outputs)], spec[len(outputs):]
             params = self._collected_trainable_weights
-            updates = self.optimizer.get_updates(loss=self.total_loss, params=params) if params else []
-            updates = list(updates) + self.updates
-            self.train_function = K.function(self.inputs + self.targets + self.sample_weights,
-                                             [self.total_loss] + self.metrics_tensors, updates=updates,
-                                             name="train_function", givens=self._phase_givens(True))
+            updates = self.optimizer.get_updates(loss=outputs[0], params=params) if params else []
+            self.train_function = K.function(self.inputs + self.targets + self.sample_weights, outputs,
+                                             updates=list(updates) + layer_updates, name="train_function")
         return self.train_function
 
     def _make_test_function(self):
