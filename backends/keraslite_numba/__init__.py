@@ -72,6 +72,10 @@ class NumbaBackend(ArrayBackend):
         return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
                                                         _w(gvar), axes, epsilon)
 
+    def fusable(self, node) -> bool:
+        """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels."""
+        return node.dtype != "float16" and all(i.dtype != "float16" for i in node.inputs)
+
     def compile_elementwise(self, program):
         """A callable(*arrays) -> list of outputs running `program` (cached by its source)."""
         from .fused import FusedKernel

@@ -39,7 +39,7 @@ class Plan:
         schedule = order
         if getattr(backend, "fuses_elementwise", False):
             needed = {t.id for t in outputs} | {u.inputs[1].id for u in updates}
-            schedule, _ = fuse(order, needed, set(fed))
+            schedule, _ = fuse(order, needed, set(fed), accept=getattr(backend, "fusable", None))
         slot = {}
         self.feed_slots: list[tuple[int, int]] = []
         self.var_slots: list[tuple[int, Variable]] = []

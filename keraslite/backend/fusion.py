@@ -43,28 +43,52 @@ def template_of(node: Tensor) -> str | None:
     return t(node.attrs) if callable(t) else t
 
 
-def fuse(order: list, needed: set, stop: set, min_size: int = 1) -> tuple[list, dict]:
+def fuse(order: list, needed: set, stop: set, min_size: int = 1, accept=None) -> tuple[list, dict]:
     """Partition `order` into plain nodes and fused groups.
 
     `needed`: ids of nodes whose values the caller reads (outputs, update values). `stop`: ids of
     fed nodes (leaves). Returns (schedule, groups): schedule is a list of nodes and FusedGroups in
-    a valid execution order."""
+    a valid execution order. `accept(node)`, when given, may refuse a node the backend cannot
+    compile (e.g. a dtype its kernels do not support); refused nodes run as plain primitives."""
     group_of: dict[int, int] = {}
     groups: list[list] = []
     shape_of: list = []
-    anc: dict[int, int] = {}      # node id -> bitset of groups it depends on (outside its own group)
-    group_anc: list[int] = []     # per group: OR of its members' anc
+    # anc: node id -> bitset of the groups holding one of its ancestors (outside its own group).
+    # A fused group runs as one unit, so reading one member means waiting for every input of the
+    # group: dependencies between units are the transitive closure of `group_anc` (per group: OR
+    # of its members' anc), computed when asked because groups keep growing.
+    anc: dict[int, int] = {}
+    group_anc: list[int] = []
+
+    def reach(bits: int) -> int:
+        """Every group a unit depending on the groups in `bits` transitively waits for."""
+        seen, frontier = bits, bits
+        while frontier:
+            new = 0
+            while frontier:
+                low = frontier & -frontier
+                new |= group_anc[low.bit_length() - 1]
+                frontier ^= low
+            frontier = new & ~seen
+            seen |= new
+        return seen
+
+    def depends_on(j, g) -> bool:
+        """Does input node j (outside group g) wait for group g once groups run as units?"""
+        gj = group_of.get(j.id)
+        bits = anc.get(j.id, 0) | ((1 << gj) if gj is not None else 0)
+        return bool((reach(bits) >> g) & 1)
 
     def joinable(g, node):
-        # joining g is safe only if no other input reaches g through a node outside g
-        return all(group_of.get(j.id) == g or not (anc.get(j.id, 0) >> g) & 1 for j in node.inputs)
+        # joining g is safe only if no input outside g reaches g (else the group would wait for itself)
+        return all(group_of.get(j.id) == g or not depends_on(j, g) for j in node.inputs)
 
     for node in order:
         deps = 0
         for i in node.inputs:
             gi = group_of.get(i.id)
             deps |= anc.get(i.id, 0) | ((1 << gi) if gi is not None else 0)
-        if node.id in stop or template_of(node) is None:
+        if node.id in stop or template_of(node) is None or (accept is not None and not accept(node)):
             anc[node.id] = deps
             continue
         candidates = []
@@ -74,22 +98,25 @@ def fuse(order: list, needed: set, stop: set, min_size: int = 1) -> tuple[list, 
                 candidates.append(g)
         if candidates:
             chosen = candidates[0]
-            # sibling groups feeding the same node merge when neither depends on the other
+            # sibling groups feeding the same node merge when neither waits for the other
             for g in candidates[1:]:
-                if not (group_anc[chosen] >> g) & 1 and not (group_anc[g] >> chosen) & 1:
-                    for m in groups[g]:
-                        group_of[m.id] = chosen
-                        anc[m.id] &= ~(1 << chosen)
-                    groups[chosen].extend(groups[g])
-                    groups[g] = []
-                    group_anc[chosen] |= group_anc[g]
-                    group_anc[chosen] &= ~(1 << chosen)
-                    for nid, bits in anc.items():  # whoever depended on g now depends on chosen
-                        if (bits >> g) & 1:
-                            anc[nid] = (bits & ~(1 << g)) | (1 << chosen)
-                    group_anc[:] = [(b & ~(1 << g)) | (1 << chosen) if (b >> g) & 1 else b for b in group_anc]
-                    group_anc[chosen] &= ~(1 << chosen)
-                    deps = (deps & ~(1 << g)) | (1 << chosen)
+                if (reach(group_anc[chosen]) >> g) & 1 or (reach(group_anc[g]) >> chosen) & 1:
+                    continue
+                for m in groups[g]:
+                    group_of[m.id] = chosen
+                groups[chosen].extend(groups[g])
+                groups[g] = []
+                group_anc[g] = 0
+                for nid, bits in anc.items():  # whoever depended on g now depends on chosen
+                    if (bits >> g) & 1:
+                        anc[nid] = (bits & ~(1 << g)) | (1 << chosen)
+                for m in groups[chosen]:
+                    anc[m.id] &= ~(1 << chosen)
+                group_anc[:] = [(b & ~(1 << g)) | (1 << chosen) if (b >> g) & 1 else b for b in group_anc]
+                group_anc[chosen] = 0
+                for m in groups[chosen]:
+                    group_anc[chosen] |= anc[m.id]
+                deps = (deps & ~(1 << g)) | (1 << chosen)
         else:
             chosen = len(groups)
             groups.append([])
@@ -160,7 +187,7 @@ def fuse(order: list, needed: set, stop: set, min_size: int = 1) -> tuple[list, 
                     out.append(u)
         return out
 
-    schedule, done = [], set()
+    schedule, done, active = [], set(), set()
     for unit in units:  # depth-first, keeping the original order where possible
         stack = [(unit, False)]
         while stack:
@@ -169,8 +196,12 @@ def fuse(order: list, needed: set, stop: set, min_size: int = 1) -> tuple[list, 
                 continue
             if expanded:
                 done.add(id(u))
+                active.discard(id(u))
                 schedule.append(u)
                 continue
+            if id(u) in active:  # reached again from its own dependencies
+                raise RuntimeError("fusion: the fused groups form a dependency cycle (a keraslite bug)")
+            active.add(id(u))
             stack.append((u, True))
             for d in reversed(deps_of(u)):
                 if id(d) not in done:

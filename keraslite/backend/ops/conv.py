@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import normalize_data_format
-from ..graph import Tensor, apply, as_tensor, defop, shape_str
+from ..graph import Constant, Tensor, apply, as_tensor, defop, shape_str
 from .shape import expand_axes, pad, permute_dimensions, reshape, squeeze_axes
 
 # ---------------------------------------------------------------------------------------------
@@ -171,11 +171,12 @@ def conv2d_transpose(x, kernel, output_shape, strides=(1, 1), padding="valid", d
     x, kernel = as_tensor(x), as_tensor(kernel)
     strides = _tuple(strides, 2, "strides", "conv2d_transpose")
     dilation = _tuple(dilation_rate, 2, "dilation_rate", "conv2d_transpose")
-    if isinstance(output_shape, Tensor):
-        raise ValueError("conv2d_transpose: output_shape must be a tuple of ints (batch may be None)")
-    out = tuple(None if d is None else int(d) for d in output_shape)
+    out = _output_shape_entries(output_shape, "conv2d_transpose")
     if len(out) != 4:
         raise ValueError(f"conv2d_transpose: output_shape must have 4 entries, got {output_shape!r}")
+    if None in out[1:]:
+        raise ValueError(f"conv2d_transpose: the spatial and channel entries of output_shape must be known "
+                         f"when the graph is built (only the batch may be a tensor or None), got {output_shape!r}")
     if data_format == "channels_first":
         out = (out[0], out[2], out[3], out[1])
     kernel = _check_float(x, kernel, "conv2d_transpose")
@@ -188,6 +189,48 @@ def conv2d_transpose(x, kernel, output_shape, strides=(1, 1), padding="valid", d
     y = apply("conv2d_backprop_input", xl, kernel, input_shape=out[1:], strides=strides, padding=pads,
               dilation=dilation, groups=1)
     return _from_last(y, data_format)
+
+
+def _static_scalar(t):
+    """The int value of a scalar tensor known when the graph is built, else None."""
+    if isinstance(t, Constant):
+        return int(np.asarray(t.value).reshape(()))
+    if t.op in ("cast", "identity") and t.inputs:
+        return _static_scalar(t.inputs[0])
+    return None
+
+
+def _static_entries(t, who):
+    """Per-entry static values (int or None) of a 1-D int tensor such as K.stack([...])."""
+    if t.ndim != 1 or t.shape[0] is None:
+        raise ValueError(f"{who}: output_shape must be a tuple or a 1-D tensor of known length, got {t!r}")
+    if isinstance(t, Constant):
+        return [int(v) for v in np.asarray(t.value).reshape(-1)]
+    if t.op in ("cast", "identity"):
+        return _static_entries(t.inputs[0], who)
+    if t.op == "concatenate" and t.attrs.get("axis") == 0:
+        return [e for i in t.inputs for e in _static_entries(i, who)]
+    if t.op == "expand_dims" and t.inputs[0].ndim == 0:
+        return [_static_scalar(t.inputs[0])]
+    return [None] * t.shape[0]
+
+
+def _output_shape_entries(output_shape, who):
+    """output_shape as a tuple of ints with None where the value is only known at run time (a
+    tensor batch entry, as Keras's Conv2DTranspose passes K.shape(inputs)[0])."""
+    if isinstance(output_shape, Tensor):
+        return tuple(_static_entries(output_shape, who))
+    out = []
+    for d in output_shape:
+        if d is None:
+            out.append(None)
+        elif isinstance(d, Tensor):
+            if d.ndim != 0:
+                raise ValueError(f"{who}: output_shape entries must be scalars, got {d!r}")
+            out.append(_static_scalar(d))
+        else:
+            out.append(int(d))
+    return tuple(out)
 
 
 def depthwise_conv2d(x, depthwise_kernel, strides=(1, 1), padding="valid", data_format=None,

@@ -283,20 +283,36 @@ def _param_keep(p, x, axes, default, name):
     """A gamma/beta given in the shape of the kept axes (or already broadcastable) in keepdims form."""
     if p is None:
         return Constant(np.full((1,) * x.ndim, default, dtype=x.dtype))
-    p = cast(as_tensor(p), x.dtype)
+    given = cast(as_tensor(p), x.dtype)
     kept = [i for i in range(x.ndim) if i not in axes]
-    if p.ndim == x.ndim:
-        return p
-    if p.ndim == len(kept):
-        return expand_axes(p, axes)
-    if p.ndim == 0:
-        return reshape(p, (1,) * x.ndim)
-    if p.ndim == 1 and len(kept) >= 1:
+    p = None
+    if given.ndim == x.ndim:
+        p = given
+    elif given.ndim == len(kept):
+        p = expand_axes(given, axes)
+    elif given.ndim == 0:
+        p = reshape(given, (1,) * x.ndim)
+    elif given.ndim == 1 and len(kept) >= 1:
         shape = [1] * x.ndim
-        shape[kept[-1]] = p.shape[0] if p.shape[0] is not None else -1
-        return reshape(p, tuple(shape))
-    raise ValueError(f"normalize_batch_in_training: {name} of shape {shape_str(p.shape)} does not fit x "
-                     f"{shape_str(x.shape)} reduced over axes {axes}")
+        shape[kept[-1]] = given.shape[0] if given.shape[0] is not None else -1
+        p = reshape(given, tuple(shape))
+    if p is None or not _fits(p.shape, x.shape, axes):
+        raise ValueError(f"normalize_batch_in_training: {name} of shape {shape_str(given.shape)} does not fit x "
+                         f"{shape_str(x.shape)} reduced over axes {list(axes)} (expected the shape of the kept "
+                         f"axes, {shape_str(tuple(x.shape[i] for i in kept))})")
+    return p
+
+
+def _fits(pshape, xshape, axes=()):
+    """A keepdims-form parameter broadcasts onto x without changing x's shape (1 on reduced axes)."""
+    if len(pshape) != len(xshape):
+        return False
+    for i, (a, b) in enumerate(zip(pshape, xshape)):
+        if a is None or a == 1:
+            continue
+        if i in axes or (b is not None and a != b):
+            return False
+    return True
 
 
 def batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=1e-3):
@@ -316,6 +332,11 @@ def batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=1e-3):
         return t
 
     mean, var, beta, gamma = align(mean), align(var), align(beta), align(gamma)
+    for pname, t in (("mean", mean), ("var", var), ("beta", beta), ("gamma", gamma)):
+        if t is not None and (t.ndim > x.ndim or not _fits((1,) * (x.ndim - t.ndim) + tuple(t.shape), x.shape)):
+            raise ValueError(f"batch_normalization: {pname} of shape {shape_str(t.shape)} does not broadcast onto x "
+                             f"{shape_str(x.shape)} (axis {axis}): expected ({x.shape[axis]},), a scalar, or a "
+                             "full-rank shape with 1 on the other axes")
     inv = div(1.0, sqrt(add(var, float(epsilon))))
     if gamma is not None:
         inv = mul(inv, gamma)
