@@ -1,0 +1,53 @@
+"""keraslite.layers: the Keras 2 layers, `Input`/`InputLayer`, and layer (de)serialisation."""
+from __future__ import annotations
+
+from ..engine.base_layer import InputSpec, Layer
+from ..engine.input_layer import Input, InputLayer
+from ..utils.generic_utils import deserialize_keras_object
+from .advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
+from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Convolution1D, Convolution2D, Convolution2DTranspose,
+                            Cropping1D, Cropping2D, Deconv2D, Deconvolution2D, DepthwiseConv2D, SeparableConv1D,
+                            SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D, UpSampling1D,
+                            UpSampling2D, ZeroPadding1D, ZeroPadding2D)
+from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, Lambda, Masking, Permute, RepeatVector,
+                   Reshape, SpatialDropout1D, SpatialDropout2D)
+from .embeddings import Embedding
+from .merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
+                    dot, maximum, minimum, multiply, subtract)
+from .noise import AlphaDropout, GaussianDropout, GaussianNoise
+from .normalization import BatchNormalization
+from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D,
+                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
+
+_LAYER_CLASSES = {
+    name: obj for name, obj in dict(globals()).items()
+    if isinstance(obj, type) and issubclass(obj, Layer) and not name.startswith("_")
+}
+
+
+def _module_objects() -> dict:
+    # imported here: the training engine imports keraslite.layers-level modules itself
+    from ..engine.sequential import Sequential
+    from ..engine.training import Model
+    objects = dict(_LAYER_CLASSES)
+    objects["Model"] = Model
+    objects["Sequential"] = Sequential
+    return objects
+
+
+def serialize(layer) -> dict:
+    """serialize(layer): {'class_name': type name, 'config': layer.get_config()}."""
+    return {"class_name": layer.__class__.__name__, "config": layer.get_config()}
+
+
+def deserialize(config, custom_objects=None):
+    """deserialize(config, custom_objects=None): a layer (or Model/Sequential) from serialize()'s
+    dict; class names resolve through custom_objects, the custom-object scope and keraslite's
+    layers."""
+    return deserialize_keras_object(config, module_objects=_module_objects(), custom_objects=custom_objects,
+                                    printable_module_name="layer")
+
+
+__all__ = sorted([n for n in _LAYER_CLASSES] + ["Input", "InputSpec", "serialize", "deserialize", "add", "subtract",
+                                               "multiply", "average", "maximum", "minimum", "concatenate", "dot"])

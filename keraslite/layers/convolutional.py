@@ -1,0 +1,585 @@
+"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose, SeparableConv1D/2D, DepthwiseConv2D,
+UpSampling1D/2D, ZeroPadding1D/2D, Cropping1D/2D (Keras 2.2/2.3 semantics)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, constraints, initializers, regularizers
+from .. import backend as K
+from ..engine.base_layer import InputSpec, Layer
+from ._utils import (conv_output_length, deconv_length, normalize_data_format, normalize_padding,
+                     normalize_tuple, shape_str)
+
+
+class _Conv(Layer):
+    """Abstract N-D convolution (rank 1 or 2): kernel_size + (in, filters) kernel, optional bias."""
+
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rank = rank
+        if filters is not None and (isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1):
+            raise ValueError(f"{type(self).__name__} ({self.name}): filters must be a positive int, got {filters!r}")
+        self.filters = None if filters is None else int(filters)
+        self.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size", self.name)
+        self.strides = normalize_tuple(strides, rank, "strides", self.name)
+        self.padding = normalize_padding(padding, self.name, allow_causal=(rank == 1))
+        self.data_format = normalize_data_format(data_format)
+        self.dilation_rate = normalize_tuple(dilation_rate, rank, "dilation_rate", self.name)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    @property
+    def _channel_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def _input_channels(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} ({self.name}) expects an input of rank {self.rank + 2}, got "
+                             f"shape {shape_str(input_shape)}")
+        dim = input_shape[self._channel_axis]
+        if dim is None:
+            raise ValueError(f"{type(self).__name__} ({self.name}): the channel dimension of the inputs should be "
+                             f"defined. Found `None` (input shape {shape_str(input_shape)}, {self.data_format})")
+        return dim
+
+    def build(self, input_shape):
+        input_dim = self._input_channels(input_shape)
+        kernel_shape = self.kernel_size + (input_dim, self.filters)
+        self.kernel = self.add_weight(name="kernel", shape=kernel_shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self._build_bias(self.filters)
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis: input_dim})
+        self.built = True
+
+    def _build_bias(self, n):
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(n,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        else:
+            self.bias = None
+
+    def _convolve(self, inputs):
+        if self.rank == 1:
+            return K.conv1d(inputs, self.kernel, strides=self.strides[0], padding=self.padding,
+                            data_format=self.data_format, dilation_rate=self.dilation_rate[0])
+        return K.conv2d(inputs, self.kernel, strides=self.strides, padding=self.padding,
+                        data_format=self.data_format, dilation_rate=self.dilation_rate)
+
+    def _finish(self, outputs):
+        if self.use_bias:
+            outputs = K.bias_add(outputs, self.bias, data_format=self.data_format)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def call(self, inputs):
+        return self._finish(self._convolve(inputs))
+
+    def _spatial_out(self, space):
+        return [conv_output_length(space[i], self.kernel_size[i], self.padding, self.strides[i],
+                                   dilation=self.dilation_rate[i]) for i in range(len(space))]
+
+    def _out_channels(self, input_shape):
+        return self.filters
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        filters = self._out_channels(input_shape)
+        if self.data_format == "channels_last":
+            new_space = self._spatial_out(input_shape[1:-1])
+            return (input_shape[0],) + tuple(new_space) + (filters,)
+        new_space = self._spatial_out(input_shape[2:])
+        return (input_shape[0], filters) + tuple(new_space)
+
+    def get_config(self):
+        config = {
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class Conv1D(_Conv):
+    """Conv1D(filters, kernel_size, strides=1, padding='valid', data_format='channels_last',
+    dilation_rate=1, activation=None, use_bias=True, kernel_initializer='glorot_uniform',
+    bias_initializer='zeros', kernel_regularizer=None, bias_regularizer=None,
+    activity_regularizer=None, kernel_constraint=None, bias_constraint=None). padding may be
+    'causal' (channels_last only)."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format="channels_last",
+                 dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        if str(padding).lower() == "causal" and normalize_data_format(data_format) != "channels_last":
+            raise ValueError("When using causal padding in `Conv1D`, `data_format` must be \"channels_last\" "
+                             "(temporal data).")
+        super().__init__(rank=1, filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+                         use_bias=use_bias, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint, **kwargs)
+
+
+class Conv2D(_Conv):
+    """Conv2D(filters, kernel_size, strides=(1, 1), padding='valid', data_format=None,
+    dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer='glorot_uniform',
+    bias_initializer='zeros', kernel_regularizer=None, bias_regularizer=None,
+    activity_regularizer=None, kernel_constraint=None, bias_constraint=None)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(rank=2, filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+                         use_bias=use_bias, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint, **kwargs)
+
+
+class Conv2DTranspose(Conv2D):
+    """Conv2DTranspose(filters, kernel_size, strides=(1, 1), padding='valid', output_padding=None,
+    data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True, ...): the transposed
+    convolution; kernel (kh, kw, filters, in)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+                         dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint, **kwargs)
+        self.input_spec = InputSpec(ndim=4)
+        self.output_padding = output_padding
+        if self.output_padding is not None:
+            self.output_padding = normalize_tuple(self.output_padding, 2, "output_padding", self.name)
+            for stride, out_pad in zip(self.strides, self.output_padding):
+                if out_pad >= stride:
+                    raise ValueError(f"Conv2DTranspose ({self.name}): stride {self.strides} must be greater than "
+                                     f"output padding {self.output_padding}")
+
+    def build(self, input_shape):
+        input_dim = self._input_channels(input_shape)
+        kernel_shape = self.kernel_size + (self.filters, input_dim)
+        self.kernel = self.add_weight(name="kernel", shape=kernel_shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self._build_bias(self.filters)
+        self.input_spec = InputSpec(ndim=4, axes={self._channel_axis: input_dim})
+        self.built = True
+
+    def _spatial_out(self, space):
+        out_pad = self.output_padding or (None, None)
+        return [deconv_length(space[i], self.strides[i], self.kernel_size[i], self.padding, out_pad[i],
+                              self.dilation_rate[i]) for i in range(2)]
+
+    def call(self, inputs):
+        shape = K.int_shape(inputs)
+        space = shape[2:] if self.data_format == "channels_first" else shape[1:3]
+        if None in space:
+            raise ValueError(f"Conv2DTranspose ({self.name}): keraslite needs known spatial dimensions, got input "
+                             f"shape {shape_str(shape)}")
+        out_h, out_w = self._spatial_out(space)
+        if self.data_format == "channels_first":
+            output_shape = (shape[0], self.filters, out_h, out_w)
+        else:
+            output_shape = (shape[0], out_h, out_w, self.filters)
+        outputs = K.conv2d_transpose(inputs, self.kernel, output_shape, self.strides, padding=self.padding,
+                                     data_format=self.data_format, dilation_rate=self.dilation_rate)
+        return self._finish(outputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config["output_padding"] = self.output_padding
+        return config
+
+
+class _SeparableConv(_Conv):
+    """Depthwise then pointwise convolution (rank 1 or 2)."""
+
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, **kwargs):
+        if str(padding).lower() == "causal":
+            raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same', got {padding!r}")
+        super().__init__(rank=rank, filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+                         use_bias=use_bias, bias_initializer=bias_initializer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, bias_constraint=bias_constraint, **kwargs)
+        self.depth_multiplier = int(depth_multiplier)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
+
+    def build(self, input_shape):
+        input_dim = self._input_channels(input_shape)
+        depthwise_kernel_shape = self.kernel_size + (input_dim, self.depth_multiplier)
+        pointwise_kernel_shape = (1,) * self.rank + (self.depth_multiplier * input_dim, self.filters)
+        self.depthwise_kernel = self.add_weight(name="depthwise_kernel", shape=depthwise_kernel_shape,
+                                                initializer=self.depthwise_initializer,
+                                                regularizer=self.depthwise_regularizer,
+                                                constraint=self.depthwise_constraint)
+        self.pointwise_kernel = self.add_weight(name="pointwise_kernel", shape=pointwise_kernel_shape,
+                                                initializer=self.pointwise_initializer,
+                                                regularizer=self.pointwise_regularizer,
+                                                constraint=self.pointwise_constraint)
+        self._build_bias(self.filters)
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis: input_dim})
+        self.built = True
+
+    def _convolve(self, inputs):
+        if self.rank == 1:
+            return K.separable_conv1d(inputs, self.depthwise_kernel, self.pointwise_kernel,
+                                      strides=self.strides[0], padding=self.padding, data_format=self.data_format,
+                                      dilation_rate=self.dilation_rate[0])
+        return K.separable_conv2d(inputs, self.depthwise_kernel, self.pointwise_kernel, strides=self.strides,
+                                  padding=self.padding, data_format=self.data_format,
+                                  dilation_rate=self.dilation_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint"):
+            config.pop(key)
+        config.update({
+            "depth_multiplier": self.depth_multiplier,
+            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+            "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+            "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
+            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
+        })
+        return config
+
+
+class SeparableConv1D(_SeparableConv):
+    """SeparableConv1D(filters, kernel_size, strides=1, padding='valid',
+    data_format='channels_last', dilation_rate=1, depth_multiplier=1, activation=None,
+    use_bias=True, depthwise_initializer='glorot_uniform', pointwise_initializer='glorot_uniform',
+    bias_initializer='zeros', ...regularizers/constraints...)."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format="channels_last",
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(rank=1, filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, depth_multiplier=depth_multiplier,
+                         activation=activation, use_bias=use_bias, depthwise_initializer=depthwise_initializer,
+                         pointwise_initializer=pointwise_initializer, bias_initializer=bias_initializer,
+                         depthwise_regularizer=depthwise_regularizer, pointwise_regularizer=pointwise_regularizer,
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         depthwise_constraint=depthwise_constraint, pointwise_constraint=pointwise_constraint,
+                         bias_constraint=bias_constraint, **kwargs)
+
+
+class SeparableConv2D(_SeparableConv):
+    """SeparableConv2D(filters, kernel_size, strides=(1, 1), padding='valid', data_format=None,
+    dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
+    depthwise_initializer='glorot_uniform', pointwise_initializer='glorot_uniform',
+    bias_initializer='zeros', ...regularizers/constraints...)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(rank=2, filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, depth_multiplier=depth_multiplier,
+                         activation=activation, use_bias=use_bias, depthwise_initializer=depthwise_initializer,
+                         pointwise_initializer=pointwise_initializer, bias_initializer=bias_initializer,
+                         depthwise_regularizer=depthwise_regularizer, pointwise_regularizer=pointwise_regularizer,
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         depthwise_constraint=depthwise_constraint, pointwise_constraint=pointwise_constraint,
+                         bias_constraint=bias_constraint, **kwargs)
+
+
+class DepthwiseConv2D(Conv2D):
+    """DepthwiseConv2D(kernel_size, strides=(1, 1), padding='valid', depth_multiplier=1,
+    data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+    depthwise_initializer='glorot_uniform', bias_initializer='zeros', depthwise_regularizer=None,
+    bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+    bias_constraint=None): per-channel convolution; output channel c * depth_multiplier + m."""
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters=None, kernel_size=kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+                         use_bias=use_bias, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, bias_constraint=bias_constraint,
+                         bias_initializer=bias_initializer, **kwargs)
+        self.depth_multiplier = int(depth_multiplier)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+
+    def build(self, input_shape):
+        if len(tuple(input_shape)) < 4:
+            raise ValueError(f"Inputs to `DepthwiseConv2D` ({self.name}) should have rank 4. Received input shape: "
+                             f"{shape_str(tuple(input_shape))}")
+        input_dim = self._input_channels(input_shape)
+        depthwise_kernel_shape = (self.kernel_size[0], self.kernel_size[1], input_dim, self.depth_multiplier)
+        self.depthwise_kernel = self.add_weight(name="depthwise_kernel", shape=depthwise_kernel_shape,
+                                                initializer=self.depthwise_initializer,
+                                                regularizer=self.depthwise_regularizer,
+                                                constraint=self.depthwise_constraint)
+        self._build_bias(input_dim * self.depth_multiplier)
+        self.input_spec = InputSpec(ndim=4, axes={self._channel_axis: input_dim})
+        self.built = True
+
+    def _convolve(self, inputs):
+        return K.depthwise_conv2d(inputs, self.depthwise_kernel, strides=self.strides, padding=self.padding,
+                                  dilation_rate=self.dilation_rate, data_format=self.data_format)
+
+    def _out_channels(self, input_shape):
+        c = input_shape[self._channel_axis]
+        return None if c is None else c * self.depth_multiplier
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("filters", "kernel_initializer", "kernel_regularizer", "kernel_constraint"):
+            config.pop(key)
+        config["depth_multiplier"] = self.depth_multiplier
+        config["depthwise_initializer"] = initializers.serialize(self.depthwise_initializer)
+        config["depthwise_regularizer"] = regularizers.serialize(self.depthwise_regularizer)
+        config["depthwise_constraint"] = constraints.serialize(self.depthwise_constraint)
+        return config
+
+
+# ---------------------------------------------------------------------------------------------
+# up-sampling, padding, cropping
+
+
+class UpSampling1D(Layer):
+    """UpSampling1D(size=2): repeat each timestep `size` times."""
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.input_spec = InputSpec(ndim=3)
+
+    def compute_output_shape(self, input_shape):
+        size = self.size * input_shape[1] if input_shape[1] is not None else None
+        return (input_shape[0], size, input_shape[2])
+
+    def call(self, inputs):
+        return K.repeat_elements(inputs, self.size, axis=1)
+
+    def get_config(self):
+        config = {"size": self.size}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class UpSampling2D(Layer):
+    """UpSampling2D(size=(2, 2), data_format=None, interpolation='nearest')."""
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.size = normalize_tuple(size, 2, "size", self.name)
+        self.input_spec = InputSpec(ndim=4)
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"UpSampling2D ({self.name}): interpolation should be one of \"nearest\" or "
+                             f"\"bilinear\", got {interpolation!r}")
+        self.interpolation = interpolation
+
+    def compute_output_shape(self, input_shape):
+        def grow(d, f):
+            return None if d is None else d * f
+        if self.data_format == "channels_first":
+            return (input_shape[0], input_shape[1], grow(input_shape[2], self.size[0]),
+                    grow(input_shape[3], self.size[1]))
+        return (input_shape[0], grow(input_shape[1], self.size[0]), grow(input_shape[2], self.size[1]),
+                input_shape[3])
+
+    def call(self, inputs):
+        return K.resize_images(inputs, self.size[0], self.size[1], self.data_format,
+                               interpolation=self.interpolation)
+
+    def get_config(self):
+        config = {"size": self.size, "data_format": self.data_format, "interpolation": self.interpolation}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+def _pairs_2d(value, name, who):
+    """int p -> ((p, p), (p, p)); (a, b) -> ((a, a), (b, b)); ((t, b), (l, r)) as given."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = int(value)
+        return ((value, value), (value, value))
+    if hasattr(value, "__len__"):
+        if len(value) != 2:
+            raise ValueError(f"{who}: `{name}` should have two elements. Found: {value!r}")
+        first = normalize_tuple(value[0], 2, f"1st entry of {name}", who)
+        second = normalize_tuple(value[1], 2, f"2nd entry of {name}", who)
+        return (first, second)
+    raise ValueError(f"{who}: `{name}` should be either an int, a tuple of 2 ints (symmetric_height_{name}, "
+                     f"symmetric_width_{name}), or a tuple of 2 tuples of 2 ints ((top_{name}, bottom_{name}), "
+                     f"(left_{name}, right_{name})). Found: {value!r}")
+
+
+def _check_non_negative(pairs, name, who):
+    flat = [v for p in (pairs if isinstance(pairs[0], tuple) else (pairs,)) for v in p]
+    if any(v < 0 for v in flat):
+        raise ValueError(f"{who}: `{name}` entries must be non-negative, got {pairs!r}")
+
+
+class ZeroPadding1D(Layer):
+    """ZeroPadding1D(padding=1): int or (left, right) zeros added along the time axis."""
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = normalize_tuple(padding, 2, "padding", self.name)
+        _check_non_negative(self.padding, "padding", self.name)
+        self.input_spec = InputSpec(ndim=3)
+
+    def compute_output_shape(self, input_shape):
+        length = input_shape[1] + self.padding[0] + self.padding[1] if input_shape[1] is not None else None
+        return (input_shape[0], length, input_shape[2])
+
+    def call(self, inputs):
+        return K.temporal_padding(inputs, padding=self.padding)
+
+    def get_config(self):
+        config = {"padding": self.padding}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class ZeroPadding2D(Layer):
+    """ZeroPadding2D(padding=(1, 1), data_format=None): padding int, (sym_h, sym_w) or
+    ((top, bottom), (left, right))."""
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.padding = _pairs_2d(padding, "padding", self.name)
+        _check_non_negative(self.padding, "padding", self.name)
+        self.input_spec = InputSpec(ndim=4)
+
+    def compute_output_shape(self, input_shape):
+        def grow(d, p):
+            return None if d is None else d + p[0] + p[1]
+        if self.data_format == "channels_first":
+            return (input_shape[0], input_shape[1], grow(input_shape[2], self.padding[0]),
+                    grow(input_shape[3], self.padding[1]))
+        return (input_shape[0], grow(input_shape[1], self.padding[0]), grow(input_shape[2], self.padding[1]),
+                input_shape[3])
+
+    def call(self, inputs):
+        return K.spatial_2d_padding(inputs, padding=self.padding, data_format=self.data_format)
+
+    def get_config(self):
+        config = {"padding": self.padding, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+def _crop_len(d, pair, who, shape):
+    if d is None:
+        return None
+    out = d - pair[0] - pair[1]
+    if out < 0:
+        raise ValueError(f"{who}: cropping {pair} is larger than the input dimension {d} "
+                         f"(input shape {shape_str(tuple(shape))})")
+    return out
+
+
+class Cropping1D(Layer):
+    """Cropping1D(cropping=(1, 1)): remove timesteps from the start and end of axis 1."""
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = normalize_tuple(cropping, 2, "cropping", self.name)
+        _check_non_negative(self.cropping, "cropping", self.name)
+        self.input_spec = InputSpec(ndim=3)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], _crop_len(input_shape[1], self.cropping, self.name, input_shape), input_shape[2])
+
+    def call(self, inputs):
+        self.compute_output_shape(K.int_shape(inputs))
+        a, b = self.cropping
+        return inputs[:, a:(-b if b else None), :]
+
+    def get_config(self):
+        config = {"cropping": self.cropping}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class Cropping2D(Layer):
+    """Cropping2D(cropping=((0, 0), (0, 0)), data_format=None): cropping int, (sym_h, sym_w) or
+    ((top, bottom), (left, right))."""
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.cropping = _pairs_2d(cropping, "cropping", self.name)
+        _check_non_negative(self.cropping, "cropping", self.name)
+        self.input_spec = InputSpec(ndim=4)
+
+    def compute_output_shape(self, input_shape):
+        (t, b), (l, r) = self.cropping
+        if self.data_format == "channels_first":
+            return (input_shape[0], input_shape[1],
+                    _crop_len(input_shape[2], (t, b), self.name, input_shape),
+                    _crop_len(input_shape[3], (l, r), self.name, input_shape))
+        return (input_shape[0], _crop_len(input_shape[1], (t, b), self.name, input_shape),
+                _crop_len(input_shape[2], (l, r), self.name, input_shape), input_shape[3])
+
+    def call(self, inputs):
+        self.compute_output_shape(K.int_shape(inputs))
+        (t, b), (l, r) = self.cropping
+        rows = slice(t, -b if b else None)
+        cols = slice(l, -r if r else None)
+        if self.data_format == "channels_first":
+            return inputs[:, :, rows, cols]
+        return inputs[:, rows, cols, :]
+
+    def get_config(self):
+        config = {"cropping": self.cropping, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+# Keras 2 aliases
+Convolution1D = Conv1D
+Convolution2D = Conv2D
+SeparableConvolution1D = SeparableConv1D
+SeparableConvolution2D = SeparableConv2D
+Convolution2DTranspose = Conv2DTranspose
+Deconvolution2D = Deconv2D = Conv2DTranspose
