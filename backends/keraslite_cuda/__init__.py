@@ -1,50 +1,21 @@
 """keraslite_cuda: the NVIDIA GPU backend on CuPy arrays.
 
-Importing this package never touches CUDA; creating the backend checks that CuPy imports and a
-device answers, and otherwise raises BackendUnavailableError saying why and how to fix it.
+Importing this package (or any module in it) never imports CuPy or touches CUDA; creating the
+backend (keraslite.set_backend("cuda")) checks that CuPy imports and a device answers, and
+otherwise raises keraslite.BackendUnavailableError saying why and how to fix it.
+
+Modules: backend (the CudaBackend class), device (finding CuPy and the device), settings (TF32
+and other switches), fused (ElementwiseKernel source from fused programs), conv (im2col
+convolutions), rawkernels / pool / batchnorm (hand-written kernels), memory (out-of-memory
+errors), seeded_random (on-device random numbers), hostsim (the kernels compiled for the host,
+for tests without a GPU).
 """
 from __future__ import annotations
 
-import numpy as np
-
-from keraslite.backend.interface import ArrayBackend
 from keraslite.backend.registry import BackendUnavailableError
 
-_INSTALL_HINT = ('install CuPy for your CUDA version: pip install "keraslite[cuda12]" (CUDA 12) or '
-                 'pip install "keraslite[cuda13]" (CUDA 13); or use keraslite.set_backend("auto") to fall '
-                 'back to the CPU')
+from .backend import CudaBackend
+from .memory import DeviceMemoryError
+from .settings import set_tf32, tf32_enabled
 
-
-def _import_cupy():
-    try:
-        import cupy
-    except ImportError as e:
-        raise BackendUnavailableError(f"the 'cuda' backend needs CuPy, which is not installed ({e}); {_INSTALL_HINT}") from None
-    except Exception as e:  # a broken CUDA install can fail at import with other errors
-        raise BackendUnavailableError(f"the 'cuda' backend could not import CuPy: {e}; {_INSTALL_HINT}") from None
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as e:
-        raise BackendUnavailableError(
-            f"the 'cuda' backend found CuPy but no usable CUDA device or driver ({e}); check `nvidia-smi` and "
-            "that the driver supports the CUDA version of your cupy-cuda package") from None
-    if count < 1:
-        raise BackendUnavailableError("the 'cuda' backend found CuPy but no CUDA device; check `nvidia-smi`")
-    return cupy
-
-
-class CudaBackend(ArrayBackend):
-    """CuPy arrays on the current CUDA device; primitives from ArrayBackend with xp = cupy."""
-
-    name = "cuda"
-
-    def __init__(self):
-        self.xp = _import_cupy()
-
-    def from_numpy(self, array):
-        return self.xp.asarray(np.ascontiguousarray(array))
-
-    def to_numpy(self, array, copy=True):
-        if isinstance(array, np.ndarray):
-            return np.array(array, copy=True)
-        return self.xp.asnumpy(array)  # always a fresh host array
+__all__ = ["CudaBackend", "BackendUnavailableError", "DeviceMemoryError", "set_tf32", "tf32_enabled"]
