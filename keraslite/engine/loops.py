@@ -52,8 +52,6 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
     cl.on_train_begin()
     index_array = np.arange(n)
     for epoch in range(initial_epoch, epochs):
-        for m in getattr(model, "stateful_metric_functions", []):
-            m.reset_states()
         cl.on_epoch_begin(epoch)
         epoch_logs: dict = {}
         if shuffle == "batch":

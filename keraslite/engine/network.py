@@ -5,9 +5,9 @@ network is itself a layer: calling it on new tensors replays its nodes in depth 
 """
 from __future__ import annotations
 
-import copy
 import json
-from typing import Any
+
+import numpy as np
 
 from .. import backend as K
 from ..backend.graph import Tensor, topological_order
@@ -238,7 +238,6 @@ class Network(Layer):
         if len(weights) != len(params):
             raise ValueError(f"Model {self.name}: set_weights got {len(weights)} arrays, the model has "
                              f"{len(params)} weights")
-        import numpy as np
         pairs = []
         for p, w in zip(params, weights):
             w = np.asarray(w)
@@ -249,7 +248,7 @@ class Network(Layer):
         K.batch_set_value(pairs)
 
     def count_params(self) -> int:
-        return int(sum(int(__import__("numpy").prod(w.shape)) for w in self.weights))
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
     # ------------------------------------------------------------------ updates and losses
     def _keyed_updates(self) -> list:
@@ -504,7 +503,6 @@ def _json_safe_kwargs(kwargs: dict) -> dict:
 
 
 def _json_default(obj):
-    import numpy as np
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

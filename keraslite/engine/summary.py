@@ -64,8 +64,6 @@ def print_summary(model, line_length=None, positions=None, print_fn=None) -> Non
     print_row(headers)
     print_fn("=" * line_length)
     layers = model.layers
-    if type(model).__name__ == "Sequential" and getattr(model, "_input_layer_for_summary", None) is not None:
-        layers = model.layers
     from .network import _node_key
     for i, layer in enumerate(layers):
         name = f"{layer.name} ({type(layer).__name__})"
