@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import backend as K
-from .utils.generic_utils import deserialize_keras_object, serialize_keras_object
+from .utils.generic_utils import deserialize_keras_object, serialize_keras_object, get_instance
 
 
 def _tensor(w: Any) -> K.Tensor:
@@ -130,12 +130,4 @@ def deserialize(config: Any, custom_objects: dict | None = None) -> Any:
 def get(identifier: Any) -> Any:
     """get(identifier): None -> None; a name ('max_norm') or config dict -> an instance; a
     callable passes through; anything else -> ValueError."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        return deserialize({"class_name": identifier, "config": {}})
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
+    return get_instance(identifier, deserialize, "constraint")

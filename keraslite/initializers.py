@@ -17,7 +17,7 @@ import numpy as np
 
 from .backend.graph import canonical_dtype
 from .backend.ops.random import host_rng
-from .utils.generic_utils import deserialize_keras_object, serialize_keras_object
+from .utils.generic_utils import deserialize_keras_object, serialize_keras_object, get_instance
 
 Shape = Sequence[int]
 
@@ -355,13 +355,4 @@ def deserialize(config: Any, custom_objects: dict | None = None) -> Any:
 def get(identifier: Any) -> Any:
     """get(identifier): None -> None; a name or config dict -> an initializer instance; a callable
     passes through; anything else -> ValueError."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        # Keras resolves the name to a class or function and calls it with no arguments.
-        return deserialize({"class_name": identifier, "config": {}})
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+    return get_instance(identifier, deserialize, "initializer")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import backend as K
-from .utils.generic_utils import deserialize_keras_object, serialize_keras_object
+from .utils.generic_utils import deserialize_keras_object, serialize_keras_object, get_instance
 
 
 class Regularizer:
@@ -82,12 +82,4 @@ def deserialize(config: Any, custom_objects: dict | None = None) -> Any:
 def get(identifier: Any) -> Any:
     """get(identifier): None -> None; a name ('l2') or config dict -> an instance; a callable
     passes through; anything else -> ValueError."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        return deserialize({"class_name": identifier, "config": {}})
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+    return get_instance(identifier, deserialize, "regularizer")

@@ -82,12 +82,16 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
     return model.history
 
 
+def _progbar(n, verbose):
+    if verbose != 1:
+        return None
+    from ..utils import Progbar
+    return Progbar(target=n)
+
+
 def test_loop(f, ins, batch_size, verbose=0) -> list:
     n = int(ins[0].shape[0])
-    progbar = None
-    if verbose == 1:
-        from ..utils import Progbar
-        progbar = Progbar(target=n)
+    progbar = _progbar(n, verbose)
     totals = None
     for start, end in make_batches(n, batch_size):
         outs = to_list(f([a[start:end] for a in ins]))
@@ -105,10 +109,7 @@ def test_loop(f, ins, batch_size, verbose=0) -> list:
 
 def predict_loop(f, ins, batch_size, verbose=0) -> list:
     n = int(ins[0].shape[0])
-    progbar = None
-    if verbose == 1:
-        from ..utils import Progbar
-        progbar = Progbar(target=n)
+    progbar = _progbar(n, verbose)
     results = None
     for start, end in make_batches(n, batch_size):
         outs = to_list(f([a[start:end] for a in ins]))

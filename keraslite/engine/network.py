@@ -227,26 +227,6 @@ class Network(Layer):
         return self._unique([w for l in self._layers for w in l.weights]
                             + list(self._trainable_weights) + list(self._non_trainable_weights))
 
-    def get_weights(self) -> list:
-        """get_weights(): every weight of every layer, in layer order."""
-        return K.batch_get_value(self.weights)
-
-    def set_weights(self, weights) -> None:
-        """set_weights(weights): inverse of get_weights (checked before anything changes)."""
-        params = self.weights
-        weights = list(weights)
-        if len(weights) != len(params):
-            raise ValueError(f"Model {self.name}: set_weights got {len(weights)} arrays, the model has "
-                             f"{len(params)} weights")
-        pairs = []
-        for p, w in zip(params, weights):
-            w = np.asarray(w)
-            if tuple(p.shape) != w.shape:
-                raise ValueError(f"Model {self.name}: weight {p.name} has shape {tuple(p.shape)}, the provided "
-                                 f"array has shape {w.shape}")
-            pairs.append((p, w))
-        K.batch_set_value(pairs)
-
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 

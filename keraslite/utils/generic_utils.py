@@ -259,3 +259,18 @@ class Progbar:
         if finished or (self.target is None and not self._dynamic_display):
             info += "\n"
         self._write(prefix + bar + info)
+
+
+def get_instance(identifier, deserialize: Callable, what: str):
+    """The shared `get(identifier)` of initializers, regularizers and constraints: None -> None; a
+    config dict or a name (an instance with default arguments, as Keras 2) through `deserialize`;
+    a callable passes through; anything else is a ValueError naming `what`."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        return deserialize({"class_name": identifier, "config": {}})
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret {what} identifier: {identifier!r}")
