@@ -200,15 +200,17 @@ class Model(Network):
     def _make_test_function(self):
         self._check_compiled("evaluate")
         if self.test_function is None:
+            # stateful layers (RNN states) advance on every call, as in Keras 2
             self.test_function = K.function(self.inputs + self.targets + self.sample_weights,
-                                            [self.total_loss] + self.metrics_tensors, name="test_function",
-                                            givens=self._phase_givens(False))
+                                            [self.total_loss] + self.metrics_tensors, updates=self.state_updates,
+                                            name="test_function", givens=self._phase_givens(False))
         return self.test_function
 
     def _make_predict_function(self):
         if getattr(self, "predict_function", None) is None:
             givens = self._phase_givens(False)
-            self.predict_function = K.function(self.inputs, self.outputs, name="predict_function", givens=givens)
+            self.predict_function = K.function(self.inputs, self.outputs, updates=self.state_updates,
+                                               name="predict_function", givens=givens)
         return self.predict_function
 
     def _build_if_needed(self, x) -> None:

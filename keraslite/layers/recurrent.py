@@ -1,0 +1,1008 @@
+"""Recurrent layers (Keras 2.2.4 semantics): the RNN base with the cell API (SimpleRNNCell,
+LSTMCell, GRUCell, StackedRNNCells) and the SimpleRNN, LSTM and GRU layers.
+
+keraslite graphs are static, so every recurrent loop is unrolled over the time axis (K.rnn): the
+number of timesteps must be known when the layer is built (give `input_shape=(T, features)`,
+`input_length=T` or an Input with a fixed time axis); an unknown length is a ValueError.
+Masks (Embedding(mask_zero=True), Masking) are honoured: a masked step repeats the previous
+output and keeps the previous states.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, constraints, initializers, regularizers
+from .. import backend as K
+from ..backend.graph import Tensor
+from ..engine.base_layer import InputSpec, Layer
+from ..utils.generic_utils import has_arg, to_list
+from ._utils import shape_str
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _generate_dropout_mask(ones, rate, training=None, count=1):
+    """One dropout mask (or `count` of them) shaped like `ones`, active in the training phase only."""
+    def dropped_inputs():
+        return K.dropout(ones, rate)
+    if count > 1:
+        return [K.in_train_phase(dropped_inputs, ones, training=training) for _ in range(count)]
+    return K.in_train_phase(dropped_inputs, ones, training=training)
+
+
+def _state_sizes(cell) -> list:
+    size = cell.state_size
+    return [int(s) for s in size] if hasattr(size, "__len__") else [int(size)]
+
+
+def _clamp_rate(rate) -> float:
+    return min(1.0, max(0.0, float(rate)))
+
+
+def _reset_dropout_masks(cell) -> None:
+    """Forget the dropout masks of a cell (and of the cells it stacks): one mask per sequence."""
+    for sub in getattr(cell, "cells", None) or []:
+        _reset_dropout_masks(sub)
+    if hasattr(cell, "_dropout_mask"):
+        cell._dropout_mask = None
+    if hasattr(cell, "_recurrent_dropout_mask"):
+        cell._recurrent_dropout_mask = None
+
+
+def _as_array(value):
+    if isinstance(value, Tensor):
+        value = K.eval(value)
+    return np.asarray(value)
+
+
+def _check_units(units, who):
+    try:
+        units = int(units)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: units must be a positive integer, got {units!r}") from None
+    if units < 1:
+        raise ValueError(f"{who}: units must be a positive integer, got {units}")
+    return units
+
+
+# ---------------------------------------------------------------------------------------------
+# cells
+
+
+class _DropoutCell(Layer):
+    """Shared pieces of the built-in cells: input checks and the per-sequence dropout masks."""
+
+    def _input_dim(self, input_shape):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
+        input_shape = tuple(input_shape)
+        if input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} ({self.name}): the last axis of the input must be known, "
+                             f"got input shape {shape_str(input_shape)}")
+        return int(input_shape[-1])
+
+    def _masks(self, inputs, h_tm1, training, count):
+        if 0 < self.dropout < 1 and self._dropout_mask is None:
+            self._dropout_mask = _generate_dropout_mask(K.ones_like(inputs), self.dropout, training=training,
+                                                        count=count)
+        if 0 < self.recurrent_dropout < 1 and self._recurrent_dropout_mask is None:
+            self._recurrent_dropout_mask = _generate_dropout_mask(K.ones_like(h_tm1), self.recurrent_dropout,
+                                                                  training=training, count=count)
+        return self._dropout_mask, self._recurrent_dropout_mask
+
+    def _common_config(self):
+        return {
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+class SimpleRNNCell(_DropoutCell):
+    """SimpleRNNCell(units, activation='tanh', use_bias=True, kernel_initializer='glorot_uniform',
+    recurrent_initializer='orthogonal', bias_initializer='zeros', kernel_regularizer=None,
+    recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+    recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0.):
+    one step `h_t = activation(x_t . kernel + bias + h_{t-1} . recurrent_kernel)`.
+    Weights `kernel` (input_dim, units), `recurrent_kernel` (units, units), `bias` (units,)."""
+
+    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0., **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_units(units, f"SimpleRNNCell ({self.name})")
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _clamp_rate(dropout)
+        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        self.state_size = self.units
+        self.output_size = self.units
+        self._dropout_mask = None
+        self._recurrent_dropout_mask = None
+
+    def build(self, input_shape):
+        input_dim = self._input_dim(input_shape)
+        self.kernel = self.add_weight(shape=(input_dim, self.units), name="kernel",
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel",
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.units,), name="bias", initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        else:
+            self.bias = None
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        prev_output = states[0]
+        dp_mask, rec_dp_mask = self._masks(inputs, prev_output, training, count=1)
+        if dp_mask is not None:
+            h = K.dot(inputs * dp_mask, self.kernel)
+        else:
+            h = K.dot(inputs, self.kernel)
+        if self.bias is not None:
+            h = K.bias_add(h, self.bias)
+        if rec_dp_mask is not None:
+            prev_output = prev_output * rec_dp_mask
+        output = h + K.dot(prev_output, self.recurrent_kernel)
+        if self.activation is not None:
+            output = self.activation(output)
+        return output, [output]
+
+    def get_config(self):
+        config = {"units": self.units, "activation": activations.serialize(self.activation),
+                  "use_bias": self.use_bias}
+        config.update(self._common_config())
+        config.update({
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+        })
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class LSTMCell(_DropoutCell):
+    """LSTMCell(units, activation='tanh', recurrent_activation='hard_sigmoid', use_bias=True,
+    kernel_initializer='glorot_uniform', recurrent_initializer='orthogonal',
+    bias_initializer='zeros', unit_forget_bias=True, kernel_regularizer=None,
+    recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+    recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0.,
+    implementation=1): one LSTM step; states [h, c].
+
+    The `recurrent_activation` default is 'hard_sigmoid', as in Keras 2.2.4 (Keras 2.3 uses
+    'sigmoid'). Weights `kernel` (input_dim, 4*units), `recurrent_kernel` (units, 4*units),
+    `bias` (4*units,), gate blocks in the order i, f, c, o; `unit_forget_bias` initialises the f
+    block of the bias to 1. implementation=1 does one product per gate (one dropout mask per
+    gate), implementation=2 one product for all gates (one dropout mask)."""
+
+    def __init__(self, units, activation="tanh", recurrent_activation="hard_sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.,
+                 recurrent_dropout=0., implementation=1, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_units(units, f"LSTMCell ({self.name})")
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _clamp_rate(dropout)
+        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        if int(implementation) not in (0, 1, 2):
+            raise ValueError(f"LSTMCell ({self.name}): implementation must be 1 or 2, got {implementation!r}")
+        self.implementation = max(1, int(implementation))
+        self.state_size = (self.units, self.units)
+        self.output_size = self.units
+        self._dropout_mask = None
+        self._recurrent_dropout_mask = None
+
+    def build(self, input_shape):
+        input_dim = self._input_dim(input_shape)
+        u = self.units
+        self.kernel = self.add_weight(shape=(input_dim, 4 * u), name="kernel", initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), name="recurrent_kernel",
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        if self.use_bias:
+            if self.unit_forget_bias:
+                base = self.bias_initializer
+
+                def bias_initializer(shape, dtype=None):
+                    def part(n):
+                        return _as_array(base((n,), dtype=dtype) if has_arg(base, "dtype") else base((n,)))
+                    dt = dtype or K.floatx()
+                    return np.concatenate([part(u), np.ones((u,), dtype=dt), part(2 * u)]).astype(dt)
+            else:
+                bias_initializer = self.bias_initializer
+            self.bias = self.add_weight(shape=(4 * u,), name="bias", initializer=bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        else:
+            self.bias = None
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        u = self.units
+        h_tm1, c_tm1 = states[0], states[1]
+        dp_mask, rec_dp_mask = self._masks(inputs, h_tm1, training, count=4)
+        ra, act = self.recurrent_activation, self.activation
+        if self.implementation == 1:
+            xs, hs = [], []
+            for g in range(4):
+                x_g = inputs * dp_mask[g] if dp_mask is not None else inputs
+                z = K.dot(x_g, self.kernel[:, g * u:(g + 1) * u])
+                if self.use_bias:
+                    z = K.bias_add(z, self.bias[g * u:(g + 1) * u])
+                xs.append(z)
+                hs.append(h_tm1 * rec_dp_mask[g] if rec_dp_mask is not None else h_tm1)
+            rk = self.recurrent_kernel
+            i = ra(xs[0] + K.dot(hs[0], rk[:, :u]))
+            f = ra(xs[1] + K.dot(hs[1], rk[:, u:2 * u]))
+            c = f * c_tm1 + i * act(xs[2] + K.dot(hs[2], rk[:, 2 * u:3 * u]))
+            o = ra(xs[3] + K.dot(hs[3], rk[:, 3 * u:]))
+        else:
+            x = inputs * dp_mask[0] if dp_mask is not None else inputs
+            z = K.dot(x, self.kernel)
+            h = h_tm1 * rec_dp_mask[0] if rec_dp_mask is not None else h_tm1
+            z = z + K.dot(h, self.recurrent_kernel)
+            if self.use_bias:
+                z = K.bias_add(z, self.bias)
+            i = ra(z[:, :u])
+            f = ra(z[:, u:2 * u])
+            c = f * c_tm1 + i * act(z[:, 2 * u:3 * u])
+            o = ra(z[:, 3 * u:])
+        h = o * act(c)
+        return h, [h, c]
+
+    def get_config(self):
+        config = {"units": self.units, "activation": activations.serialize(self.activation),
+                  "recurrent_activation": activations.serialize(self.recurrent_activation),
+                  "use_bias": self.use_bias}
+        config.update(self._common_config())
+        config.update({
+            "unit_forget_bias": self.unit_forget_bias,
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "implementation": self.implementation,
+        })
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class GRUCell(_DropoutCell):
+    """GRUCell(units, activation='tanh', recurrent_activation='hard_sigmoid', use_bias=True,
+    kernel_initializer='glorot_uniform', recurrent_initializer='orthogonal',
+    bias_initializer='zeros', kernel_regularizer=None, recurrent_regularizer=None,
+    bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+    bias_constraint=None, dropout=0., recurrent_dropout=0., implementation=1,
+    reset_after=False): one GRU step (Keras 2.2.4; 'hard_sigmoid' default as in 2.2.4).
+
+    Weights `kernel` (input_dim, 3*units), `recurrent_kernel` (units, 3*units), `bias` (3*units,)
+    or (2, 3*units) with reset_after (row 0 input bias, row 1 recurrent bias); blocks z, r, h.
+    reset_after=False: hh = act(x W_h + b_h + (r*h) U_h); True: hh = act(x W_h + b_h^in +
+    r*(h U_h + b_h^rec)); h = z*h_prev + (1-z)*hh."""
+
+    def __init__(self, units, activation="tanh", recurrent_activation="hard_sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0., implementation=1,
+                 reset_after=False, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_units(units, f"GRUCell ({self.name})")
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _clamp_rate(dropout)
+        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        if int(implementation) not in (0, 1, 2):
+            raise ValueError(f"GRUCell ({self.name}): implementation must be 1 or 2, got {implementation!r}")
+        self.implementation = max(1, int(implementation))
+        self.reset_after = bool(reset_after)
+        self.state_size = self.units
+        self.output_size = self.units
+        self._dropout_mask = None
+        self._recurrent_dropout_mask = None
+
+    def build(self, input_shape):
+        input_dim = self._input_dim(input_shape)
+        u = self.units
+        self.kernel = self.add_weight(shape=(input_dim, 3 * u), name="kernel", initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(shape=(u, 3 * u), name="recurrent_kernel",
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        if self.use_bias:
+            bias_shape = (2, 3 * u) if self.reset_after else (3 * u,)
+            self.bias = self.add_weight(shape=bias_shape, name="bias", initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            if self.reset_after:
+                self.input_bias, self.recurrent_bias = self.bias[0], self.bias[1]
+            else:
+                self.input_bias, self.recurrent_bias = self.bias, None
+        else:
+            self.bias = self.input_bias = self.recurrent_bias = None
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        u = self.units
+        h_tm1 = states[0]
+        dp_mask, rec_dp_mask = self._masks(inputs, h_tm1, training, count=3)
+        ra, act = self.recurrent_activation, self.activation
+        k, rk = self.kernel, self.recurrent_kernel
+        if self.implementation == 1:
+            x_parts, h_parts = [], []
+            for g in range(3):
+                x_g = inputs * dp_mask[g] if dp_mask is not None else inputs
+                z = K.dot(x_g, k[:, g * u:(g + 1) * u])
+                if self.use_bias:
+                    z = K.bias_add(z, self.input_bias[g * u:(g + 1) * u])
+                x_parts.append(z)
+                h_parts.append(h_tm1 * rec_dp_mask[g] if rec_dp_mask is not None else h_tm1)
+            x_z, x_r, x_h = x_parts
+            rec_z = K.dot(h_parts[0], rk[:, :u])
+            rec_r = K.dot(h_parts[1], rk[:, u:2 * u])
+            if self.reset_after and self.use_bias:
+                rec_z = K.bias_add(rec_z, self.recurrent_bias[:u])
+                rec_r = K.bias_add(rec_r, self.recurrent_bias[u:2 * u])
+            z = ra(x_z + rec_z)
+            r = ra(x_r + rec_r)
+            if self.reset_after:
+                rec_h = K.dot(h_parts[2], rk[:, 2 * u:])
+                if self.use_bias:
+                    rec_h = K.bias_add(rec_h, self.recurrent_bias[2 * u:])
+                rec_h = r * rec_h
+            else:
+                rec_h = K.dot(r * h_parts[2], rk[:, 2 * u:])
+            hh = act(x_h + rec_h)
+        else:
+            x = inputs * dp_mask[0] if dp_mask is not None else inputs
+            matrix_x = K.dot(x, k)
+            if self.use_bias:
+                matrix_x = K.bias_add(matrix_x, self.input_bias)
+            h = h_tm1 * rec_dp_mask[0] if rec_dp_mask is not None else h_tm1
+            if self.reset_after:
+                matrix_inner = K.dot(h, rk)
+                if self.use_bias:
+                    matrix_inner = K.bias_add(matrix_inner, self.recurrent_bias)
+            else:
+                matrix_inner = K.dot(h, rk[:, :2 * u])
+            z = ra(matrix_x[:, :u] + matrix_inner[:, :u])
+            r = ra(matrix_x[:, u:2 * u] + matrix_inner[:, u:2 * u])
+            if self.reset_after:
+                rec_h = r * matrix_inner[:, 2 * u:]
+            else:
+                rec_h = K.dot(r * h, rk[:, 2 * u:])
+            hh = act(matrix_x[:, 2 * u:] + rec_h)
+        h = z * h_tm1 + (1 - z) * hh
+        return h, [h]
+
+    def get_config(self):
+        config = {"units": self.units, "activation": activations.serialize(self.activation),
+                  "recurrent_activation": activations.serialize(self.recurrent_activation),
+                  "use_bias": self.use_bias}
+        config.update(self._common_config())
+        config.update({
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "implementation": self.implementation,
+            "reset_after": self.reset_after,
+        })
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class StackedRNNCells(Layer):
+    """StackedRNNCells(cells): several cells run one after the other at each step, so that an RNN
+    of them behaves as a stack of RNN layers. States are a flat list in reverse order of the
+    stack (Keras 2.2.4), so state_size[0] is the output size of the last cell."""
+
+    def __init__(self, cells, **kwargs):
+        cells = list(cells)
+        if not cells:
+            raise ValueError("StackedRNNCells: expected a non-empty list of cells")
+        for cell in cells:
+            if not hasattr(cell, "call"):
+                raise ValueError(f"StackedRNNCells: all cells must have a `call` method, received {cell!r}")
+            if not hasattr(cell, "state_size"):
+                raise ValueError(f"StackedRNNCells: all cells must have a `state_size` attribute, received {cell!r}")
+        self.cells = cells
+        super().__init__(**kwargs)
+
+    @property
+    def state_size(self):
+        sizes = []
+        for cell in self.cells[::-1]:
+            sizes += _state_sizes(cell)
+        return tuple(sizes)
+
+    @property
+    def output_size(self):
+        last = self.cells[-1]
+        return getattr(last, "output_size", None) or _state_sizes(last)[0]
+
+    def call(self, inputs, states, constants=None, **kwargs):
+        states = list(states)
+        nested = []
+        for cell in self.cells[::-1]:
+            n = len(_state_sizes(cell))
+            nested.append(states[:n])
+            states = states[n:]
+        nested = nested[::-1]
+        new_nested = []
+        for cell, cell_states in zip(self.cells, nested):
+            cell_kwargs = {k: v for k, v in kwargs.items() if has_arg(cell.call, k)}
+            if constants is not None and has_arg(cell.call, "constants"):
+                cell_kwargs["constants"] = constants
+            inputs, new_states = cell.call(inputs, cell_states, **cell_kwargs)
+            new_nested.append(to_list(new_states))
+        flat = []
+        for cell_states in new_nested[::-1]:
+            flat += cell_states
+        return inputs, flat
+
+    def build(self, input_shape):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
+        input_shape = tuple(input_shape)
+        for cell in self.cells:
+            if isinstance(cell, Layer) and not cell.built:
+                cell.build(input_shape)
+                cell.built = True
+            out = getattr(cell, "output_size", None) or _state_sizes(cell)[0]
+            input_shape = (input_shape[0], int(out))
+            for item in getattr(cell, "_losses", []):
+                if all(item is not mine for mine in self._losses):
+                    self._losses.append(item)
+        self.built = True
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [w for c in self.cells if isinstance(c, Layer) for w in c.trainable_weights]
+
+    @trainable_weights.setter
+    def trainable_weights(self, weights):
+        self._trainable_weights = list(weights)
+
+    @property
+    def non_trainable_weights(self):
+        weights = [w for c in self.cells if isinstance(c, Layer) for w in c.non_trainable_weights]
+        if not self.trainable:
+            weights = [w for c in self.cells if isinstance(c, Layer) for w in c.trainable_weights] + weights
+        return weights
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, weights):
+        self._non_trainable_weights = list(weights)
+
+    def get_config(self):
+        cells = [{"class_name": c.__class__.__name__, "config": c.get_config()} for c in self.cells]
+        config = {"cells": cells}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from . import deserialize as deserialize_layer
+        config = dict(config)
+        cells = [deserialize_layer(c, custom_objects=custom_objects) for c in config.pop("cells")]
+        return cls(cells, **config)
+
+
+# ---------------------------------------------------------------------------------------------
+# the RNN layer
+
+
+class RNN(Layer):
+    """RNN(cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+    unroll=False): runs `cell` over the time axis of (N, T, features) inputs.
+
+    `cell` has `call(inputs, states) -> (output, new_states)` and `state_size` (an int or a tuple,
+    one entry per state); a list of cells becomes StackedRNNCells. Output (N, units), or
+    (N, T, units) with return_sequences (in processing order, so reversed with go_backwards);
+    return_state appends the final states. `stateful=True` keeps the last states of each batch
+    as the initial states of the next (a fixed batch size is required; `reset_states()` zeroes
+    them). The loop is always unrolled (`unroll` is accepted for Keras compatibility), so the
+    number of timesteps must be known. `call` also takes `initial_state` and `constants`."""
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 unroll=False, **kwargs):
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        if not hasattr(cell, "call"):
+            raise ValueError(f"`cell` should have a `call` method. The RNN was passed: {cell!r}")
+        if not hasattr(cell, "state_size"):
+            raise ValueError("The RNN cell should have an attribute `state_size` (tuple of integers, one integer "
+                             f"per RNN state); received {cell!r}")
+        input_dim = kwargs.pop("input_dim", None)
+        input_length = kwargs.pop("input_length", None)
+        if "input_shape" not in kwargs and "batch_input_shape" not in kwargs and \
+                (input_dim is not None or input_length is not None):
+            kwargs["input_shape"] = (input_length, input_dim)
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)
+        self.supports_masking = True
+        self.input_spec = [InputSpec(ndim=3)]
+        self.state_spec = None
+        self._states = None
+        self.constants_spec = None
+        self._num_constants = None
+        self._batch_size = None
+
+    # ------------------------------------------------------------------ states
+    @property
+    def states(self):
+        if self._states is None:
+            return [None] * len(_state_sizes(self.cell))
+        return self._states
+
+    @states.setter
+    def states(self, states):
+        self._states = states
+
+    # ------------------------------------------------------------------ weights (owned by the cell)
+    @property
+    def trainable_weights(self):
+        if not self.trainable or not isinstance(self.cell, Layer):
+            return []
+        return self.cell.trainable_weights
+
+    @trainable_weights.setter
+    def trainable_weights(self, weights):
+        self._trainable_weights = list(weights)
+
+    @property
+    def non_trainable_weights(self):
+        if not isinstance(self.cell, Layer):
+            return []
+        if not self.trainable:
+            return self.cell.trainable_weights + self.cell.non_trainable_weights
+        return self.cell.non_trainable_weights
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, weights):
+        self._non_trainable_weights = list(weights)
+
+    # ------------------------------------------------------------------ shapes and masks
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
+        input_shape = tuple(input_shape)
+        sizes = _state_sizes(self.cell)
+        output_dim = int(getattr(self.cell, "output_size", None) or sizes[0])
+        if self.return_sequences:
+            output_shape = (input_shape[0], input_shape[1], output_dim)
+        else:
+            output_shape = (input_shape[0], output_dim)
+        if self.return_state:
+            return [output_shape] + [(input_shape[0], d) for d in sizes]
+        return output_shape
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, list):
+            mask = mask[0]
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(_state_sizes(self.cell))
+        return output_mask
+
+    def _who(self):
+        return f"{type(self).__name__} ({self.name})"
+
+    def build(self, input_shape):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(f"{self._who()}: expected an input of rank 3 (batch, timesteps, features), got shape "
+                             f"{shape_str(input_shape)}")
+        if input_shape[1] is None:
+            raise ValueError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
+                             f"loops), got input shape {shape_str(input_shape)}; give input_shape=(timesteps, "
+                             "features), input_length, or an Input with a fixed time axis")
+        if input_shape[2] is None:
+            raise ValueError(f"{self._who()}: the feature axis of the input must be known, got input shape "
+                             f"{shape_str(input_shape)}")
+        self._batch_size = input_shape[0]
+        if self.stateful:
+            self.input_spec[0] = InputSpec(shape=(input_shape[0], None, input_shape[2]))
+        step_input_shape = (input_shape[0],) + input_shape[2:]
+        if isinstance(self.cell, Layer):
+            if not self.cell.built:
+                self.cell.build(step_input_shape)
+                self.cell.built = True
+            # Keras builds the cell inside the layer's name scope: lstm_1/kernel, lstm_1/bias, ...
+            for w in self.cell.weights:
+                if isinstance(w.name, str) and "/" in w.name and not w.name.startswith(self.name + "/"):
+                    w.name = self.name + "/" + w.name.split("/", 1)[1]
+            for item in self.cell._losses:
+                if all(item is not mine for mine in self._losses):
+                    self._losses.append(item)
+        if self.stateful:
+            self.reset_states()
+        self.built = True
+
+    def get_initial_state(self, inputs):
+        """Zero states (N, state_size) for each state of the cell."""
+        base = K.zeros_like(inputs[:, 0, 0:1], dtype=K.dtype(inputs))  # (N, 1)
+        return [K.tile(base, [1, d]) for d in _state_sizes(self.cell)]
+
+    # ------------------------------------------------------------------ calling
+    def _standardize_args(self, inputs, initial_state, constants):
+        if isinstance(inputs, (list, tuple)):
+            inputs = list(inputs)
+            if initial_state is not None or constants is not None:
+                raise ValueError(f"{self._who()}: give initial_state/constants either in the input list or as "
+                                 "keyword arguments, not both")
+            if self._num_constants is not None:
+                constants = inputs[-self._num_constants:]
+                inputs = inputs[:-self._num_constants]
+            if len(inputs) > 1:
+                initial_state = inputs[1:]
+            inputs = inputs[0]
+
+        def to_list_or_none(x):
+            if x is None or isinstance(x, list):
+                return x
+            if isinstance(x, tuple):
+                return list(x)
+            return [x]
+        return inputs, to_list_or_none(initial_state), to_list_or_none(constants)
+
+    def __call__(self, inputs, initial_state=None, constants=None, **kwargs):
+        inputs, initial_state, constants = self._standardize_args(inputs, initial_state, constants)
+        if initial_state is None and constants is None:
+            return super().__call__(inputs, **kwargs)
+        additional_inputs, additional_specs = [], []
+        if initial_state is not None:
+            additional_inputs += initial_state
+            self.state_spec = [InputSpec(shape=K.int_shape(s)) for s in initial_state]
+            additional_specs += self.state_spec
+        if constants is not None:
+            additional_inputs += constants
+            self.constants_spec = [InputSpec(shape=K.int_shape(c)) for c in constants]
+            self._num_constants = len(constants)
+            additional_specs += self.constants_spec
+        is_keras_tensor = K.is_keras_tensor(additional_inputs[0])
+        for tensor in additional_inputs:
+            if K.is_keras_tensor(tensor) != is_keras_tensor:
+                raise ValueError(f"{self._who()}: the initial state or constants of an RNN layer cannot be specified "
+                                 "with a mix of Keras tensors and non-Keras tensors")
+        if is_keras_tensor:
+            full_input = [inputs] + additional_inputs
+            original_spec = self.input_spec
+            self.input_spec = list(self.input_spec) + additional_specs
+            try:
+                return super().__call__(full_input, **kwargs)
+            finally:
+                self.input_spec = original_spec
+        if initial_state is not None:
+            kwargs["initial_state"] = initial_state
+        if constants is not None:
+            kwargs["constants"] = constants
+        return super().__call__(inputs, **kwargs)
+
+    def call(self, inputs, mask=None, training=None, initial_state=None, constants=None):
+        if isinstance(inputs, list):
+            inputs = list(inputs)
+            if self._num_constants is not None:
+                constants = inputs[-self._num_constants:]
+                inputs = inputs[:-self._num_constants]
+            if len(inputs) > 1:
+                initial_state = inputs[1:]
+            inputs = inputs[0]
+        if initial_state is None:
+            initial_state = list(self.states) if self.stateful else self.get_initial_state(inputs)
+        initial_state = to_list(initial_state)
+        if isinstance(mask, list):
+            mask = mask[0]
+        n_states = len(_state_sizes(self.cell))
+        if len(initial_state) != n_states:
+            raise ValueError(f"{self._who()}: the layer has {n_states} states but was passed "
+                             f"{len(initial_state)} initial states")
+        timesteps = K.int_shape(inputs)[1]
+        if timesteps is None:
+            raise ValueError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
+                             f"loops), got input shape {shape_str(K.int_shape(inputs))}")
+        _reset_dropout_masks(self.cell)
+        cell_kwargs = {}
+        if has_arg(self.cell.call, "training"):
+            cell_kwargs["training"] = training
+        constants = list(constants) if constants else []
+        if constants:
+            if not has_arg(self.cell.call, "constants"):
+                raise ValueError(f"{self._who()}: the RNN cell does not support constants")
+            n_const = len(constants)
+
+            def step(x, states):
+                return self.cell.call(x, states[:-n_const], constants=states[-n_const:], **cell_kwargs)
+        else:
+            def step(x, states):
+                return self.cell.call(x, states, **cell_kwargs)
+        last_output, outputs, states = K.rnn(step, inputs, initial_state, constants=constants,
+                                             go_backwards=self.go_backwards, mask=mask, unroll=self.unroll,
+                                             input_length=timesteps)
+        _reset_dropout_masks(self.cell)
+        if self.stateful:
+            self.add_update([(self.states[i], states[i]) for i in range(len(states))], inputs)
+        output = outputs if self.return_sequences else last_output
+        if self.return_state:
+            out = [output]
+            for s in states:
+                # a state that is also the output (or another state) gets its own tensor
+                out.append(K.identity(s) if any(s is o for o in out) else s)
+            return out
+        return output
+
+    def reset_states(self, states=None):
+        """reset_states(states=None): set the states of a stateful layer to zeros, or to the given
+        NumPy arrays (one per state, shape (batch_size, state_size))."""
+        if not self.stateful:
+            raise AttributeError(f"{self._who()}: reset_states() needs a stateful layer (stateful=True)")
+        batch_size = self._batch_size
+        if batch_size is None and hasattr(self, "batch_input_shape"):
+            batch_size = self.batch_input_shape[0]
+        if batch_size is None:
+            raise ValueError(f"{self._who()}: a stateful RNN needs to know its batch size. Specify the batch size "
+                             "of your input tensors: for a Sequential model, give the first layer "
+                             "`batch_input_shape=(batch_size, timesteps, features)` (or `batch_size` with "
+                             "`input_shape`); for a functional model, an Input with `batch_shape=(batch_size, "
+                             "timesteps, features)`")
+        sizes = _state_sizes(self.cell)
+        if self._states is None or any(s is None for s in self._states):
+            self._states = [K.zeros((batch_size, d)) for d in sizes]
+            for i, s in enumerate(self._states):
+                s.name = f"{self.name}/state_{i}"
+        if states is None:
+            K.batch_set_value([(s, np.zeros((batch_size, d), dtype=s.dtype)) for s, d in zip(self._states, sizes)])
+            return
+        states = [states] if not isinstance(states, (list, tuple)) else list(states)
+        if len(states) != len(self._states):
+            raise ValueError(f"{self._who()}: expected {len(self._states)} state values, got {len(states)}")
+        pairs = []
+        for index, (value, dim) in enumerate(zip(states, sizes)):
+            value = np.asarray(value)
+            if value.shape != (batch_size, dim):
+                raise ValueError(f"State {index} is incompatible with layer {self.name}: expected shape="
+                                 f"{(batch_size, dim)}, found shape={value.shape}")
+            pairs.append((self._states[index], value))
+        K.batch_set_value(pairs)
+
+    def get_config(self):
+        config = {"return_sequences": self.return_sequences, "return_state": self.return_state,
+                  "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll}
+        if self._num_constants is not None:
+            config["num_constants"] = self._num_constants
+        config["cell"] = {"class_name": self.cell.__class__.__name__, "config": self.cell.get_config()}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from . import deserialize as deserialize_layer
+        config = dict(config)
+        cell = deserialize_layer(config.pop("cell"), custom_objects=custom_objects)
+        num_constants = config.pop("num_constants", None)
+        layer = cls(cell, **config)
+        layer._num_constants = num_constants
+        return layer
+
+
+# ---------------------------------------------------------------------------------------------
+# SimpleRNN, LSTM, GRU
+
+
+_CELL_ATTRS = ("units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+               "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+               "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout")
+
+
+def _cell_property(attr):
+    return property(lambda self: getattr(self.cell, attr))
+
+
+class _CellLayer(RNN):
+    """An RNN with a fixed built-in cell whose arguments are the layer's own (SimpleRNN/LSTM/GRU)."""
+
+    def _layer_config(self, keys):
+        cell_config = self.cell.get_config()
+        config = {k: cell_config[k] for k in keys}
+        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        base = RNN.get_config(self)
+        del base["cell"]
+        return dict(list(base.items()) + list(config.items()))
+
+
+for _attr in _CELL_ATTRS:
+    setattr(_CellLayer, _attr, _cell_property(_attr))
+
+
+class SimpleRNN(_CellLayer):
+    """SimpleRNN(units, activation='tanh', use_bias=True, kernel_initializer='glorot_uniform',
+    recurrent_initializer='orthogonal', bias_initializer='zeros', kernel_regularizer=None,
+    recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+    kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.,
+    recurrent_dropout=0., return_sequences=False, return_state=False, go_backwards=False,
+    stateful=False, unroll=False): fully-connected RNN, `h_t = act(x_t W + b + h_{t-1} U)`.
+    Weights `kernel` (in, units), `recurrent_kernel` (units, units), `bias` (units,)."""
+
+    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0.,
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False, unroll=False,
+                 **kwargs):
+        kwargs.pop("implementation", None)  # Keras 2.2 accepts and ignores it
+        cell = SimpleRNNCell(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+                             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+                             bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                             recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+                             dropout=dropout, recurrent_dropout=recurrent_dropout)
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+    def get_config(self):
+        return self._layer_config(["units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer",
+                                   "bias_initializer", "kernel_regularizer", "recurrent_regularizer",
+                                   "bias_regularizer", "kernel_constraint", "recurrent_constraint",
+                                   "bias_constraint", "dropout", "recurrent_dropout"])
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config.pop("implementation", None)
+        return cls(**config)
+
+
+class LSTM(_CellLayer):
+    """LSTM(units, activation='tanh', recurrent_activation='hard_sigmoid', use_bias=True,
+    kernel_initializer='glorot_uniform', recurrent_initializer='orthogonal',
+    bias_initializer='zeros', unit_forget_bias=True, kernel_regularizer=None,
+    recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+    kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.,
+    recurrent_dropout=0., implementation=1, return_sequences=False, return_state=False,
+    go_backwards=False, stateful=False, unroll=False): Long Short-Term Memory (Hochreiter 1997).
+
+    Defaults follow Keras 2.2.4: recurrent_activation='hard_sigmoid' and implementation=1
+    (Keras 2.3 changed them to 'sigmoid' and 2). Weights `kernel` (in, 4u), `recurrent_kernel`
+    (u, 4u), `bias` (4u,), gate blocks i, f, c, o; states [h, c]."""
+
+    def __init__(self, units, activation="tanh", recurrent_activation="hard_sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0., recurrent_dropout=0., implementation=1, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, **kwargs):
+        cell = LSTMCell(units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
+                        kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+                        unit_forget_bias=unit_forget_bias, bias_initializer=bias_initializer,
+                        kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+                        bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                        recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint, dropout=dropout,
+                        recurrent_dropout=recurrent_dropout, implementation=implementation)
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+    recurrent_activation = _cell_property("recurrent_activation")
+    unit_forget_bias = _cell_property("unit_forget_bias")
+    implementation = _cell_property("implementation")
+
+    def get_config(self):
+        return self._layer_config(["units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+                                   "recurrent_initializer", "bias_initializer", "unit_forget_bias",
+                                   "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                                   "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+                                   "recurrent_dropout", "implementation"])
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if config.get("implementation") == 0:
+            config["implementation"] = 1
+        return cls(**config)
+
+
+class GRU(_CellLayer):
+    """GRU(units, activation='tanh', recurrent_activation='hard_sigmoid', use_bias=True,
+    kernel_initializer='glorot_uniform', recurrent_initializer='orthogonal',
+    bias_initializer='zeros', kernel_regularizer=None, recurrent_regularizer=None,
+    bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+    recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0.,
+    implementation=1, return_sequences=False, return_state=False, go_backwards=False,
+    stateful=False, unroll=False, reset_after=False): Gated Recurrent Unit (Cho et al. 2014).
+
+    Defaults follow Keras 2.2.4 ('hard_sigmoid', implementation=1; 2.3: 'sigmoid', 2). Weights
+    `kernel` (in, 3u), `recurrent_kernel` (u, 3u), `bias` (3u,) or (2, 3u) with reset_after
+    (the CuDNN-compatible variant); blocks z, r, h."""
+
+    def __init__(self, units, activation="tanh", recurrent_activation="hard_sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.,
+                 recurrent_dropout=0., implementation=1, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, reset_after=False, **kwargs):
+        cell = GRUCell(units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
+                       kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+                       bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+                       recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+                       kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                       bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                       implementation=implementation, reset_after=reset_after)
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+    recurrent_activation = _cell_property("recurrent_activation")
+    implementation = _cell_property("implementation")
+    reset_after = _cell_property("reset_after")
+
+    def get_config(self):
+        return self._layer_config(["units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+                                   "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+                                   "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+                                   "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout",
+                                   "implementation", "reset_after"])
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if config.get("implementation") == 0:
+            config["implementation"] = 1
+        return cls(**config)
