@@ -28,6 +28,8 @@ def _tuple(value, n, name, who):
 def _out_len(size, k, s, pad_pair, d):
     if size is None:
         return None
+    if pad_pair == "same":  # deferred (see _pads): ceil(size / stride)
+        return -(-size // s)
     span = d * (k - 1) + 1
     padded = size + pad_pair[0] + pad_pair[1]
     if padded < span:
@@ -41,15 +43,63 @@ def _pads(padding, spatial, kernel, strides, dilation, who):
     if padding == "valid":
         return tuple((0, 0) for _ in spatial)
     if padding == "same":
+        if any(size is None for size in spatial):
+            # the pads depend on sizes known only at run time: the op carries 'same' and its step
+            # resolves the pads from the actual arrays (_runtime_geometry)
+            return "same"
         pads = []
         for size, k, s, d in zip(spatial, kernel, strides, dilation):
-            if size is None:
-                raise ValueError(f"{who}: 'same' padding needs known spatial dimensions, got {spatial}")
             out = -(-size // s)
             total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
             pads.append((total // 2, total - total // 2))
         return tuple(pads)
     raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
+
+
+def _axis_pad(padding, axis):
+    return padding if padding == "same" else padding[axis]
+
+
+def _same_pads(spatial, kernel, strides, dilation):
+    return _pads("same", tuple(int(d) for d in spatial), kernel, strides, dilation, "same padding")
+
+
+# What each geometry op's 'same' padding is measured on, from its run-time arrays and attributes:
+# (spatial size, kernel size, dilation).
+_GEOMETRY = {
+    "conv2d": lambda arrays, a: (arrays[0].shape[1:3], arrays[1].shape[:2], a["dilation"]),
+    "conv2d_backprop_input": lambda arrays, a: (a["input_shape"][:2], arrays[1].shape[:2], a["dilation"]),
+    "conv2d_backprop_filter": lambda arrays, a: (arrays[0].shape[1:3], a["filter_shape"][:2], a["dilation"]),
+    "max_pool2d": lambda arrays, a: (arrays[0].shape[1:3], a["pool_size"], (1, 1)),
+    "max_pool2d_backprop": lambda arrays, a: (arrays[0].shape[1:3], a["pool_size"], (1, 1)),
+    "avg_pool2d": lambda arrays, a: (arrays[0].shape[1:3], a["pool_size"], (1, 1)),
+    "avg_pool2d_backprop": lambda arrays, a: (a["input_shape"][:2], a["pool_size"], (1, 1)),
+}
+
+
+def _runtime_geometry(node, backend):
+    """The step of a conv/pool op. Static geometry binds the backend primitive as usual; when the
+    graph left 'same' padding or a backprop's input_shape open (unknown spatial sizes), the step
+    resolves them from the arrays of each call, the last input then being the tensor whose shape
+    input_shape stands for. The backend primitives only ever see explicit geometry."""
+    attrs = node.attrs
+    deferred_pad = attrs.get("padding") == "same"
+    deferred_shape = "input_shape" in attrs and attrs["input_shape"] is None
+    if not (deferred_pad or deferred_shape):
+        return backend.primitive(node.op, attrs)
+    prim = backend.primitive(node.op, {})
+    geometry = _GEOMETRY[node.op]
+
+    def step(*arrays):
+        a = dict(attrs)
+        if deferred_shape:
+            a["input_shape"] = tuple(arrays[-1].shape[1:])
+            arrays = arrays[:-1]
+        if deferred_pad:
+            spatial, kernel, dilation = geometry(arrays, a)
+            a["padding"] = _same_pads(spatial, kernel, a["strides"], dilation)
+        return prim(*arrays, **a)
+    return step
 
 
 def _to_last(x, data_format):
@@ -75,29 +125,35 @@ def _conv_infer(x, w, strides, padding, dilation, groups):
     if cin is not None and cin != w.shape[2] * groups:
         raise ValueError(f"conv2d: the input has {cin} channels but the kernel {shape_str(w.shape)} expects "
                          f"{w.shape[2] * groups}")
-    ho = _out_len(x.shape[1], w.shape[0], strides[0], padding[0], dilation[0])
-    wo = _out_len(x.shape[2], w.shape[1], strides[1], padding[1], dilation[1])
+    ho = _out_len(x.shape[1], w.shape[0], strides[0], _axis_pad(padding, 0), dilation[0])
+    wo = _out_len(x.shape[2], w.shape[1], strides[1], _axis_pad(padding, 1), dilation[1])
     if (ho is not None and ho < 1) or (wo is not None and wo < 1):
         raise ValueError(f"conv2d: the kernel {shape_str(w.shape[:2])} (dilation {dilation}) does not fit the "
                          f"input {shape_str(x.shape)} with padding {padding}")
     return (x.shape[0], ho, wo, w.shape[3]), x.dtype
 
 
-def _conv_vjp(g, y, x, w, **geo):
+def _bp_input(g, w, x, geo):
+    """dL/dx of a conv: x's spatial shape is an attribute when known, else x itself is the
+    shape source (see _runtime_geometry)."""
     if None in x.shape[1:]:
-        raise ValueError(f"conv2d gradient: the input's spatial shape must be known, got {shape_str(x.shape)}")
-    return [apply("conv2d_backprop_input", g, w, input_shape=x.shape[1:], **geo),
-            apply("conv2d_backprop_filter", x, g, filter_shape=w.shape, **geo)]
+        return apply("conv2d_backprop_input", g, w, x, input_shape=None, **geo)
+    return apply("conv2d_backprop_input", g, w, input_shape=x.shape[1:], **geo)
 
 
-def _bp_input_infer(g, w, input_shape, strides, padding, dilation, groups):
-    return (g.shape[0],) + tuple(input_shape), g.dtype
+def _conv_vjp(g, y, x, w, **geo):
+    return [_bp_input(g, w, x, geo), apply("conv2d_backprop_filter", x, g, filter_shape=w.shape, **geo)]
 
 
-def _bp_input_vjp(gg, y, g, w, input_shape, **geo):
+def _bp_input_infer(g, w, *ref, input_shape, strides, padding, dilation, groups):
+    spatial = tuple(input_shape) if input_shape is not None else ref[0].shape[1:]
+    return (g.shape[0],) + spatial, g.dtype
+
+
+def _bp_input_vjp(gg, y, g, w, *ref, input_shape, **geo):
     # dx = conv_transpose(g, w) is linear in g and in w
     return [apply("conv2d", gg, w, **geo),
-            apply("conv2d_backprop_filter", gg, g, filter_shape=w.shape, **geo)]
+            apply("conv2d_backprop_filter", gg, g, filter_shape=w.shape, **geo)] + [None] * len(ref)
 
 
 def _bp_filter_infer(x, g, filter_shape, strides, padding, dilation, groups):
@@ -105,13 +161,12 @@ def _bp_filter_infer(x, g, filter_shape, strides, padding, dilation, groups):
 
 
 def _bp_filter_vjp(gw, y, x, g, filter_shape, **geo):
-    return [apply("conv2d_backprop_input", g, gw, input_shape=x.shape[1:], **geo),
-            apply("conv2d", x, gw, **geo)]
+    return [_bp_input(g, gw, x, geo), apply("conv2d", x, gw, **geo)]
 
 
-defop("conv2d", _conv_infer, _conv_vjp)
-defop("conv2d_backprop_input", _bp_input_infer, _bp_input_vjp)
-defop("conv2d_backprop_filter", _bp_filter_infer, _bp_filter_vjp)
+defop("conv2d", _conv_infer, _conv_vjp, build=_runtime_geometry)
+defop("conv2d_backprop_input", _bp_input_infer, _bp_input_vjp, build=_runtime_geometry)
+defop("conv2d_backprop_filter", _bp_filter_infer, _bp_filter_vjp, build=_runtime_geometry)
 
 
 def _conv_nhwc(x, kernel, strides, padding, dilation, groups, who):
@@ -284,8 +339,8 @@ def separable_conv1d(x, depthwise_kernel, pointwise_kernel, strides=1, padding="
 def _pool_infer(x, pool_size, strides, padding):
     if x.ndim != 4:
         raise ValueError(f"pool2d: expects a 4-D input, got {shape_str(x.shape)}")
-    ho = _out_len(x.shape[1], pool_size[0], strides[0], padding[0], 1)
-    wo = _out_len(x.shape[2], pool_size[1], strides[1], padding[1], 1)
+    ho = _out_len(x.shape[1], pool_size[0], strides[0], _axis_pad(padding, 0), 1)
+    wo = _out_len(x.shape[2], pool_size[1], strides[1], _axis_pad(padding, 1), 1)
     if (ho is not None and ho < 1) or (wo is not None and wo < 1):
         raise ValueError(f"pool2d: pool_size {pool_size} does not fit the input {shape_str(x.shape)}")
     return (x.shape[0], ho, wo, x.shape[3]), x.dtype
@@ -296,14 +351,22 @@ def _maxpool_vjp(g, y, x, **geo):
 
 
 def _avgpool_vjp(g, y, x, **geo):
+    if None in x.shape[1:]:
+        return [apply("avg_pool2d_backprop", g, x, input_shape=None, **geo)]
     return [apply("avg_pool2d_backprop", g, input_shape=x.shape[1:], **geo)]
 
 
-defop("max_pool2d", _pool_infer, _maxpool_vjp)
-defop("avg_pool2d", _pool_infer, _avgpool_vjp)
-defop("max_pool2d_backprop", lambda x, y, g, **geo: (x.shape, x.dtype))
-defop("avg_pool2d_backprop", lambda g, input_shape, **geo: ((g.shape[0],) + tuple(input_shape), g.dtype),
-      lambda gg, y, g, input_shape, **geo: [apply("avg_pool2d", gg, **geo)])
+def _avgpool_bp_infer(g, *ref, input_shape, **geo):
+    spatial = tuple(input_shape) if input_shape is not None else ref[0].shape[1:]
+    return (g.shape[0],) + spatial, g.dtype
+
+
+defop("max_pool2d", _pool_infer, _maxpool_vjp, build=_runtime_geometry)
+defop("avg_pool2d", _pool_infer, _avgpool_vjp, build=_runtime_geometry)
+defop("max_pool2d_backprop", lambda x, y, g, **geo: (x.shape, x.dtype), build=_runtime_geometry)
+defop("avg_pool2d_backprop", _avgpool_bp_infer,
+      lambda gg, y, g, *ref, input_shape, **geo: [apply("avg_pool2d", gg, **geo)] + [None] * len(ref),
+      build=_runtime_geometry)
 
 
 def pool2d(x, pool_size, strides=(1, 1), padding="valid", data_format=None, pool_mode="max"):
@@ -318,8 +381,6 @@ def pool2d(x, pool_size, strides=(1, 1), padding="valid", data_format=None, pool
     pool_size = _tuple(pool_size, 2, "pool_size", "pool2d")
     strides = _tuple(strides, 2, "strides", "pool2d")
     xl = _to_last(x, data_format)
-    if None in xl.shape[1:3] and str(padding).lower() == "same":
-        raise ValueError(f"pool2d: 'same' padding needs known spatial dimensions, got {shape_str(x.shape)}")
     pads = _pads(padding, xl.shape[1:3], pool_size, strides, (1, 1), "pool2d")
     op = "max_pool2d" if pool_mode == "max" else "avg_pool2d"
     y = apply(op, xl, pool_size=pool_size, strides=strides, padding=pads)
