@@ -143,11 +143,14 @@ class CallbackList:
         t_before = time.time()
         for callback in self.callbacks:
             getattr(callback, hook_name)(batch, logs)
-        self._delta_ts[hook_name].append(time.time() - t_before)
-        delta_t_median = float(np.median(self._delta_ts[hook_name]))
-        if self._delta_t_batch > 0.0 and delta_t_median > 0.95 * self._delta_t_batch and delta_t_median > 0.1:
-            warnings.warn(f"Method ({hook_name}) is slow compared to the batch update ({delta_t_median:f}). "
-                          "Check your callbacks.", RuntimeWarning)
+        deltas = self._delta_ts[hook_name]
+        deltas.append(time.time() - t_before)
+        # the median only matters past 0.1 s, and a median costs more than a whole small batch
+        if self._delta_t_batch > 0.0 and max(deltas) > 0.1:
+            delta_t_median = float(np.median(deltas))
+            if delta_t_median > 0.95 * self._delta_t_batch and delta_t_median > 0.1:
+                warnings.warn(f"Method ({hook_name}) is slow compared to the batch update ({delta_t_median:f}). "
+                              "Check your callbacks.", RuntimeWarning)
         if hook == "begin":
             self._t_enter_batch = time.time()
 
