@@ -23,10 +23,20 @@ def model_from_json(json_string: str, custom_objects=None):
     return _from_json(json_string, custom_objects=custom_objects)
 
 
+def model_from_yaml(yaml_string: str, custom_objects=None):
+    """model_from_yaml(yaml_string, custom_objects=None): a model from to_yaml() (needs PyYAML)."""
+    try:
+        import yaml
+    except ImportError:
+        raise ImportError("Requires yaml module installed (`pip install pyyaml`).") from None
+    return model_from_config(yaml.safe_load(yaml_string), custom_objects=custom_objects)
+
+
 def model_from_config(config: dict, custom_objects=None):
     """model_from_config(config, custom_objects=None): a model from {'class_name', 'config'}."""
     from .saving import model_from_config as _from_config
     return _from_config(config, custom_objects=custom_objects)
 
 
-__all__ = ["Model", "Sequential", "save_model", "load_model", "model_from_json", "model_from_config"]
+__all__ = ["Model", "Sequential", "save_model", "load_model", "model_from_json", "model_from_yaml",
+           "model_from_config"]

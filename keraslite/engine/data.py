@@ -96,7 +96,7 @@ def standardize(model, x, y, sample_weight, class_weight, who: str, check_nan: b
     if y is None:
         raise ValueError(f"{who}: targets (y) are needed for the outputs {names}")
     if isinstance(y, dict) or len(names) > 1 or not isinstance(y, (list, tuple)) or \
-            (len(y) == 1 and hasattr(y[0], "shape")):
+            (len(y) >= 1 and hasattr(y[0], "shape")):
         ys = _as_list(y, names, "target", who)
     else:
         ys = [np.asarray(y)]

@@ -179,14 +179,16 @@ class Network(Layer):
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """get_layer(name=None, index=None): a layer by name or by position in `layers`."""
+        # Keras 2 indexes `self.layers`: a Sequential's auto-created InputLayer is not counted
+        layers = self.layers
         if index is not None:
-            if len(self._layers) <= index:
+            if len(layers) <= index:
                 raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
-                                 f"{len(self._layers)} layers.")
-            return self._layers[index]
+                                 f"{len(layers)} layers.")
+            return layers[index]
         if not name:
             raise ValueError("Provide either a layer name or layer index.")
-        for layer in self._layers:
+        for layer in layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name}")
@@ -455,6 +457,14 @@ class Network(Layer):
         model_config = {"class_name": type(self).__name__, "config": self.get_config(),
                         "keras_version": __version__, "backend": "keraslite"}
         return json.dumps(model_config, default=_json_default, **kwargs)
+
+    def to_yaml(self, **kwargs) -> str:
+        """to_yaml(**kwargs): the model's architecture as a YAML string (needs PyYAML)."""
+        try:
+            import yaml
+        except ImportError:
+            raise ImportError("Requires yaml module installed (`pip install pyyaml`).") from None
+        return yaml.dump(json.loads(self.to_json()), **kwargs)
 
     def summary(self, line_length=None, positions=None, print_fn=None) -> None:
         """summary(line_length=None, positions=None, print_fn=None): Keras 2's table of layers."""

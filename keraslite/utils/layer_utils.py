@@ -1,0 +1,40 @@
+"""keras.utils.layer_utils: print_summary, count_params and get_source_inputs."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def print_summary(model, line_length=None, positions=None, print_fn=None) -> None:
+    """print_summary(model, line_length=None, positions=None, print_fn=None): model.summary()."""
+    from ..engine.summary import print_summary as _print_summary
+    _print_summary(model, line_length=line_length, positions=positions, print_fn=print_fn)
+
+
+def count_params(weights) -> int:
+    """count_params(weights): the number of scalars in the (distinct) weights."""
+    seen, total = set(), 0
+    for w in weights:
+        if id(w) not in seen:
+            seen.add(id(w))
+            total += int(np.prod(w.shape))
+    return total
+
+
+def get_source_inputs(tensor, layer=None, node_index=None) -> list:
+    """get_source_inputs(tensor, layer=None, node_index=None): the Input tensors `tensor` is
+    computed from."""
+    if not hasattr(tensor, "_keras_history"):
+        return [tensor]
+    if layer is None or node_index is None:
+        layer, node_index, _ = tensor._keras_history
+    if not layer._inbound_nodes:
+        return [tensor]
+    node = layer._inbound_nodes[node_index]
+    if not node.inbound_layers:
+        return list(node.input_tensors)
+    sources = []
+    for x, inbound, index in zip(node.input_tensors, node.inbound_layers, node.node_indices):
+        for s in get_source_inputs(x, inbound, index):
+            if all(s is not t for t in sources):
+                sources.append(s)
+    return sources
