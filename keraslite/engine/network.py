@@ -454,8 +454,11 @@ class Network(Layer):
     def to_json(self, **kwargs) -> str:
         """to_json(**kwargs): the model's architecture as a JSON string."""
         from .. import __version__
+        from ..saving import KERAS_FORMAT_VERSION
+        # the same version stamps as the HDF5 files: Keras 2 readers check keras_version
         model_config = {"class_name": type(self).__name__, "config": self.get_config(),
-                        "keras_version": __version__, "backend": "keraslite"}
+                        "keras_version": KERAS_FORMAT_VERSION, "backend": K.backend(),
+                        "keraslite_version": __version__}
         return json.dumps(model_config, default=_json_default, **kwargs)
 
     def to_yaml(self, **kwargs) -> str:
