@@ -274,3 +274,24 @@ def test_progress_bar_output(capsys):
     model.fit(x, labels, epochs=1, batch_size=10, verbose=2)
     out = capsys.readouterr().out
     assert "Epoch 1/1" in out and " - loss:" in out and "[====" not in out
+
+
+def test_output_masks_weight_losses_and_metrics():
+    from keraslite.layers import LSTM, Embedding
+    np.random.seed(0)
+    inp = Input((6,))
+    h = LSTM(5, return_sequences=True)(Embedding(20, 4, mask_zero=True)(inp))
+    model = Model(inp, Dense(3, activation="softmax")(h))
+    model.compile("adam", "categorical_crossentropy", metrics=["acc"])
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 20, size=(8, 6))
+    x[:, 4:] = 0
+    x[0, 2:] = 0
+    y = np.eye(3, dtype="float32")[rng.integers(3, size=(8, 6))]
+    loss, acc = model.evaluate(x, y, verbose=0)
+    p = model.predict(x).astype(np.float64)
+    mask = x != 0
+    ce = -(y * np.log(np.clip(p, 1e-7, 1 - 1e-7))).sum(-1)
+    assert loss == pytest.approx((ce * mask).mean(), rel=1e-4)  # Keras 2.3: the mask is a sample weight
+    hits = (p.argmax(-1) == y.argmax(-1)) * mask
+    assert acc == pytest.approx(hits.sum() / mask.sum(), rel=1e-6)  # metrics: a masked mean

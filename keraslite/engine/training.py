@@ -113,6 +113,10 @@ class Model(Network):
             self.targets.append(target)
             self.sample_weights.append(sw)
             per_sample = loss_functions[i](target, out)
+            mask = _output_mask(out, per_sample)
+            if mask is not None:
+                # Keras 2.3 folds the output mask into the sample weights: masked steps count 0
+                per_sample = per_sample * mask
             output_loss = _weighted_mean(per_sample, sw)
             self._output_losses.append(output_loss)
             if len(self.outputs) > 1:
@@ -156,7 +160,11 @@ class Model(Network):
             for m in per_output[i]:
                 display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
                 value = fn(self.targets[j], out)
-                value = _weighted_mean(value, self.sample_weights[j]) if weighted else K.mean(value)
+                mask = _output_mask(out, value)
+                if mask is not None:  # a masked mean: masked steps neither count nor dilute
+                    value = K.sum(value * mask) / K.maximum(K.sum(mask), K.epsilon())
+                else:
+                    value = _weighted_mean(value, self.sample_weights[j]) if weighted else K.mean(value)
                 name = ("weighted_" if weighted else "") + display
                 if n_out > 1:
                     name = self.output_names[i] + "_" + name
@@ -360,6 +368,18 @@ class Model(Network):
         """load_weights(filepath, by_name=False, skip_mismatch=False, reshape=False)."""
         from ..saving import load_weights
         return load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, reshape=reshape)
+
+
+def _output_mask(output, per_sample):
+    """The output's mask (e.g. from Embedding(mask_zero=True) through an RNN with
+    return_sequences) as floats shaped like the per-sample values, or None."""
+    mask = getattr(output, "_keras_mask", None)
+    if mask is None or per_sample.ndim == 0:
+        return None
+    mask = K.cast(mask, per_sample.dtype)
+    if mask.ndim > per_sample.ndim:
+        mask = K.mean(mask, axis=list(range(per_sample.ndim, mask.ndim)))
+    return mask
 
 
 def _weighted_mean(per_sample, weights):
