@@ -5,10 +5,11 @@ from ..engine.base_layer import InputSpec, Layer
 from ..engine.input_layer import Input, InputLayer
 from ..utils.generic_utils import deserialize_keras_object
 from .advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
-from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Convolution1D, Convolution2D, Convolution2DTranspose,
-                            Cropping1D, Cropping2D, Deconv2D, Deconvolution2D, DepthwiseConv2D, SeparableConv1D,
-                            SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D, UpSampling1D,
-                            UpSampling2D, ZeroPadding1D, ZeroPadding2D)
+from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D, Convolution2D,
+                            Convolution2DTranspose, Convolution3D, Convolution3DTranspose, Cropping1D, Cropping2D,
+                            Cropping3D, Deconv2D, Deconvolution2D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
+                            SeparableConvolution1D, SeparableConvolution2D, UpSampling1D, UpSampling2D, UpSampling3D,
+                            ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, Lambda, Masking, Permute, RepeatVector,
                    Reshape, SpatialDropout1D, SpatialDropout2D)
 from .embeddings import Embedding
@@ -16,10 +17,13 @@ from .merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, 
                     dot, maximum, minimum, multiply, subtract)
 from .noise import AlphaDropout, GaussianDropout, GaussianNoise
 from .normalization import BatchNormalization
-from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D,
-                      GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D,
-                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D,
+                      GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D,
+                      GlobalAvgPool2D, GlobalAvgPool3D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D,
+                      GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
+                      MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells
+from .wrappers import Bidirectional, TimeDistributed, Wrapper
 
 _LAYER_CLASSES = {
     name: obj for name, obj in dict(globals()).items()
