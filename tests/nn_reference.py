@@ -454,3 +454,117 @@ def one_hot(indices, num_classes):
     for pos in np.ndindex(idx.shape):
         out[pos + (int(idx[pos]),)] = 1.0
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# 3-D: conv3d (kd, kh, kw, in, out), conv3d_transpose (kd, kh, kw, out, in), pool3d,
+# resize_volumes, spatial_3d_padding; same padding rules per axis as in 2-D
+
+
+def _triple(v):
+    return (v, v, v) if isinstance(v, int) else tuple(v)
+
+
+def conv3d(x, kernel, strides=(1, 1, 1), padding="valid", data_format="channels_last",
+           dilation_rate=(1, 1, 1)):
+    x = _in_format(x, data_format)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    n, d, h, w, cin = x.shape
+    kd, kh, kw, kin, cout = kernel.shape
+    assert kin == cin
+    (sd, sh, sw), (dd, dh, dw) = _triple(strides), _triple(dilation_rate)
+    do, pf, _ = out_and_pads(d, kd, sd, dd, padding)
+    ho, pt, _ = out_and_pads(h, kh, sh, dh, padding)
+    wo, pl, _ = out_and_pads(w, kw, sw, dw, padding)
+    y = np.zeros((n, do, ho, wo, cout))
+    for od in range(do):
+        for oh in range(ho):
+            for ow in range(wo):
+                for a in range(kd):
+                    for b in range(kh):
+                        for c in range(kw):
+                            p, r, q = od * sd - pf + a * dd, oh * sh - pt + b * dh, ow * sw - pl + c * dw
+                            if 0 <= p < d and 0 <= r < h and 0 <= q < w:
+                                y[:, od, oh, ow, :] += x[:, p, r, q, :] @ kernel[a, b, c]
+    return _out_format(y, data_format)
+
+
+def conv3d_transpose(x, kernel, output_shape, strides=(1, 1, 1), padding="valid",
+                     data_format="channels_last"):
+    """Scatter form: input cell (i, j, k) spreads x[i, j, k, ci] * kernel[a, b, c, co, ci] onto
+    output cell (i*s - pad_before + a, ...)."""
+    x = _in_format(x, data_format)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    n, d, h, w, cin = x.shape
+    kd, kh, kw, cout, kin = kernel.shape
+    assert kin == cin
+    output_shape = tuple(output_shape)
+    if data_format == "channels_first":
+        oc, do, ho, wo = output_shape[1:]
+    else:
+        do, ho, wo, oc = output_shape[1:]
+    assert oc == cout
+    sd, sh, sw = _triple(strides)
+    d_chk, pf, _ = out_and_pads(do, kd, sd, 1, padding)
+    h_chk, pt, _ = out_and_pads(ho, kh, sh, 1, padding)
+    w_chk, pl, _ = out_and_pads(wo, kw, sw, 1, padding)
+    if (d_chk, h_chk, w_chk) != (d, h, w):
+        raise ValueError("impossible output_shape")
+    y = np.zeros((n, do, ho, wo, cout))
+    for i in range(d):
+        for j in range(h):
+            for k in range(w):
+                for a in range(kd):
+                    for b in range(kh):
+                        for c in range(kw):
+                            p, r, q = i * sd - pf + a, j * sh - pt + b, k * sw - pl + c
+                            if 0 <= p < do and 0 <= r < ho and 0 <= q < wo:
+                                y[:, p, r, q, :] += x[:, i, j, k, :] @ kernel[a, b, c].T
+    return _out_format(y, data_format)
+
+
+def pool3d(x, pool_size, strides=(1, 1, 1), padding="valid", data_format="channels_last",
+           pool_mode="max"):
+    """Max / average over the real (non-padded) cells of each 3-D window."""
+    x = _in_format(x, data_format)
+    n, d, h, w, c = x.shape
+    (pd, ph, pw), (sd, sh, sw) = _triple(pool_size), _triple(strides)
+    do, pf, _ = out_and_pads(d, pd, sd, 1, padding)
+    ho, pt, _ = out_and_pads(h, ph, sh, 1, padding)
+    wo, pl, _ = out_and_pads(w, pw, sw, 1, padding)
+    y = np.zeros((n, do, ho, wo, c))
+    for od in range(do):
+        for oh in range(ho):
+            for ow in range(wo):
+                cells = [x[:, p, r, q, :]
+                         for p in range(od * sd - pf, od * sd - pf + pd)
+                         for r in range(oh * sh - pt, oh * sh - pt + ph)
+                         for q in range(ow * sw - pl, ow * sw - pl + pw)
+                         if 0 <= p < d and 0 <= r < h and 0 <= q < w]
+                stack = np.stack(cells, axis=0)
+                if pool_mode == "max":
+                    y[:, od, oh, ow, :] = stack.max(axis=0)
+                else:
+                    y[:, od, oh, ow, :] = stack.sum(axis=0) / len(cells)
+    return _out_format(y, data_format)
+
+
+def resize_volumes(x, depth_factor, height_factor, width_factor, data_format="channels_last"):
+    """Nearest neighbour: output cell (p, r, q) copies input cell (p // fd, r // fh, q // fw)."""
+    x = _in_format(x, data_format)
+    n, d, h, w, c = x.shape
+    y = np.zeros((n, d * depth_factor, h * height_factor, w * width_factor, c))
+    for p in range(y.shape[1]):
+        for r in range(y.shape[2]):
+            for q in range(y.shape[3]):
+                y[:, p, r, q, :] = x[:, p // depth_factor, r // height_factor, q // width_factor, :]
+    return _out_format(y, data_format)
+
+
+def spatial_3d_padding(x, padding=((1, 1), (1, 1), (1, 1)), data_format="channels_last"):
+    x = _in_format(x, data_format)
+    n, d, h, w, c = x.shape
+    (f0, f1), (t0, t1), (l0, l1) = padding
+    y = np.zeros((n, d + f0 + f1, h + t0 + t1, w + l0 + l1, c))
+    y[:, f0:f0 + d, t0:t0 + h, l0:l0 + w, :] = x
+    return _out_format(y, data_format)

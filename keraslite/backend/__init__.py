@@ -30,9 +30,9 @@ from .ops.tensors import (batch_get_value, batch_set_value, constant, count_para
                           is_sparse, is_tensor, is_variable, moving_average_update, ndim, ones, ones_like,
                           placeholder, print_tensor, random_normal_variable, random_uniform_variable, set_value,
                           shape, size, to_dense, update, update_add, update_sub, variable, zeros, zeros_like)
-from .ops.conv import (conv1d, conv2d, conv2d_transpose, depthwise_conv2d, pool2d, resize_images,
-                       separable_conv1d, separable_conv2d, spatial_2d_padding, spatial_3d_padding,
-                       temporal_padding)
+from .ops.conv import (conv1d, conv2d, conv2d_transpose, conv3d, conv3d_transpose, depthwise_conv2d, pool2d,
+                       pool3d, resize_images, resize_volumes, separable_conv1d, separable_conv2d,
+                       spatial_2d_padding, spatial_3d_padding, temporal_padding)
 from .ops.nn import (batch_normalization, bias_add, binary_crossentropy, categorical_crossentropy, dropout, elu,
                      in_top_k, l2_normalize, log_softmax, normalize_batch_in_training, relu, selu, softmax,
                      sparse_categorical_crossentropy)

@@ -1,5 +1,5 @@
-"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose, SeparableConv1D/2D, DepthwiseConv2D,
-UpSampling1D/2D, ZeroPadding1D/2D, Cropping1D/2D (Keras 2.2/2.3 semantics)."""
+"""Convolution layers: Conv1D, Conv2D, Conv3D, Conv2DTranspose, Conv3DTranspose, SeparableConv1D/2D,
+DepthwiseConv2D, UpSampling1D/2D/3D, ZeroPadding1D/2D/3D, Cropping1D/2D/3D (Keras 2.2/2.3 semantics)."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +12,7 @@ from ._utils import (conv_output_length, deconv_length, normalize_data_format, n
 
 
 class _Conv(Layer):
-    """Abstract N-D convolution (rank 1 or 2): kernel_size + (in, filters) kernel, optional bias."""
+    """Abstract N-D convolution (rank 1, 2 or 3): kernel_size + (in, filters) kernel, optional bias."""
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -219,6 +219,89 @@ class Conv2DTranspose(Conv2D):
 
     def get_config(self):
         config = super().get_config()
+        config["output_padding"] = self.output_padding
+        return config
+
+
+class Conv3D(_Conv):
+    """Conv3D(filters, kernel_size, strides=(1, 1, 1), padding='valid', data_format=None,
+    dilation_rate=(1, 1, 1), activation=None, use_bias=True, kernel_initializer='glorot_uniform',
+    bias_initializer='zeros', kernel_regularizer=None, bias_regularizer=None,
+    activity_regularizer=None, kernel_constraint=None, bias_constraint=None); kernel
+    (kd, kh, kw, in, filters)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(rank=3, filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+                         use_bias=use_bias, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint, **kwargs)
+
+    def _convolve(self, inputs):
+        return K.conv3d(inputs, self.kernel, strides=self.strides, padding=self.padding,
+                        data_format=self.data_format, dilation_rate=self.dilation_rate)
+
+
+class Conv3DTranspose(Conv3D):
+    """Conv3DTranspose(filters, kernel_size, strides=(1, 1, 1), padding='valid', output_padding=None,
+    data_format=None, activation=None, use_bias=True, kernel_initializer='glorot_uniform',
+    bias_initializer='zeros', ...regularizers/constraints...): the transposed 3-D convolution;
+    kernel (kd, kh, kw, filters, in). No dilation (as in Keras 2)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid", output_padding=None,
+                 data_format=None, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+                         activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         kernel_constraint=kernel_constraint, bias_constraint=bias_constraint, **kwargs)
+        self.input_spec = InputSpec(ndim=5)
+        self.output_padding = output_padding
+        if self.output_padding is not None:
+            self.output_padding = normalize_tuple(self.output_padding, 3, "output_padding", self.name)
+            for stride, out_pad in zip(self.strides, self.output_padding):
+                if out_pad >= stride:
+                    raise ValueError(f"Conv3DTranspose ({self.name}): stride {self.strides} must be greater than "
+                                     f"output padding {self.output_padding}")
+
+    def build(self, input_shape):
+        input_dim = self._input_channels(input_shape)
+        kernel_shape = self.kernel_size + (self.filters, input_dim)
+        self.kernel = self.add_weight(name="kernel", shape=kernel_shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self._build_bias(self.filters)
+        self.input_spec = InputSpec(ndim=5, axes={self._channel_axis: input_dim})
+        self.built = True
+
+    def _spatial_out(self, space):
+        out_pad = self.output_padding or (None, None, None)
+        return [deconv_length(space[i], self.strides[i], self.kernel_size[i], self.padding, out_pad[i])
+                for i in range(3)]
+
+    def call(self, inputs):
+        shape = K.int_shape(inputs)
+        space = shape[2:] if self.data_format == "channels_first" else shape[1:4]
+        if None in space:
+            raise ValueError(f"Conv3DTranspose ({self.name}): keraslite needs known spatial dimensions, got input "
+                             f"shape {shape_str(shape)}")
+        out_space = tuple(self._spatial_out(space))
+        if self.data_format == "channels_first":
+            output_shape = (shape[0], self.filters) + out_space
+        else:
+            output_shape = (shape[0],) + out_space + (self.filters,)
+        outputs = K.conv3d_transpose(inputs, self.kernel, output_shape, self.strides, padding=self.padding,
+                                     data_format=self.data_format)
+        return self._finish(outputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("dilation_rate")
         config["output_padding"] = self.output_padding
         return config
 
@@ -576,10 +659,112 @@ class Cropping2D(Layer):
         return dict(list(super().get_config().items()) + list(config.items()))
 
 
+class UpSampling3D(Layer):
+    """UpSampling3D(size=(2, 2, 2), data_format=None): repeat each cell size[i] times along the
+    three spatial axes."""
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.size = normalize_tuple(size, 3, "size", self.name)
+        self.input_spec = InputSpec(ndim=5)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        first = 2 if self.data_format == "channels_first" else 1
+        out = list(input_shape)
+        for i in range(3):
+            d = input_shape[first + i]
+            out[first + i] = None if d is None else d * self.size[i]
+        return tuple(out)
+
+    def call(self, inputs):
+        return K.resize_volumes(inputs, self.size[0], self.size[1], self.size[2], self.data_format)
+
+    def get_config(self):
+        config = {"size": self.size, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+def _pairs_3d(value, name, who):
+    """int p -> ((p, p),) * 3; (a, b, c) -> ((a, a), (b, b), (c, c)); three pairs as given."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = int(value)
+        return ((value, value),) * 3
+    if hasattr(value, "__len__"):
+        if len(value) != 3:
+            raise ValueError(f"{who}: `{name}` should have 3 elements. Found: {value!r}")
+        return tuple(normalize_tuple(v, 2, f"entry {i + 1} of {name}", who) for i, v in enumerate(value))
+    raise ValueError(f"{who}: `{name}` should be either an int, a tuple of 3 ints (symmetric_dim1_{name}, "
+                     f"symmetric_dim2_{name}, symmetric_dim3_{name}), or a tuple of 3 tuples of 2 ints "
+                     f"((left_dim1_{name}, right_dim1_{name}), ...). Found: {value!r}")
+
+
+class ZeroPadding3D(Layer):
+    """ZeroPadding3D(padding=(1, 1, 1), data_format=None): padding int, three symmetric ints or
+    three (before, after) pairs for the depth, height and width axes."""
+
+    def __init__(self, padding=(1, 1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.padding = _pairs_3d(padding, "padding", self.name)
+        _check_non_negative(self.padding, "padding", self.name)
+        self.input_spec = InputSpec(ndim=5)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        first = 2 if self.data_format == "channels_first" else 1
+        out = list(input_shape)
+        for i, p in enumerate(self.padding):
+            d = input_shape[first + i]
+            out[first + i] = None if d is None else d + p[0] + p[1]
+        return tuple(out)
+
+    def call(self, inputs):
+        return K.spatial_3d_padding(inputs, padding=self.padding, data_format=self.data_format)
+
+    def get_config(self):
+        config = {"padding": self.padding, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class Cropping3D(Layer):
+    """Cropping3D(cropping=((1, 1), (1, 1), (1, 1)), data_format=None): cropping int, three
+    symmetric ints or three (before, after) pairs for the depth, height and width axes."""
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.cropping = _pairs_3d(cropping, "cropping", self.name)
+        _check_non_negative(self.cropping, "cropping", self.name)
+        self.input_spec = InputSpec(ndim=5)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        first = 2 if self.data_format == "channels_first" else 1
+        out = list(input_shape)
+        for i, pair in enumerate(self.cropping):
+            out[first + i] = _crop_len(input_shape[first + i], pair, self.name, input_shape)
+        return tuple(out)
+
+    def call(self, inputs):
+        self.compute_output_shape(K.int_shape(inputs))
+        spatial = tuple(slice(a, -b if b else None) for a, b in self.cropping)
+        if self.data_format == "channels_first":
+            return inputs[(slice(None), slice(None)) + spatial]
+        return inputs[(slice(None),) + spatial + (slice(None),)]
+
+    def get_config(self):
+        config = {"cropping": self.cropping, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
 # Keras 2 aliases
 Convolution1D = Conv1D
 Convolution2D = Conv2D
+Convolution3D = Conv3D
 SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 Convolution2DTranspose = Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
 Deconvolution2D = Deconv2D = Conv2DTranspose

@@ -1,5 +1,5 @@
-"""Pooling layers: Max/Average pooling 1D and 2D, global max/average pooling 1D and 2D, with the
-Keras 2 aliases (MaxPool2D, AvgPool2D, GlobalAvgPool2D, ...)."""
+"""Pooling layers: Max/Average pooling 1D, 2D and 3D, global max/average pooling 1D, 2D and 3D,
+with the Keras 2 aliases (MaxPool2D, AvgPool3D, GlobalAvgPool2D, ...)."""
 from __future__ import annotations
 
 from .. import backend as K
@@ -193,6 +193,93 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         return K.max(inputs, axis=self._axes())
 
 
+class _Pooling3D(Layer):
+    """Abstract 3-D pooling."""
+
+    _mode = "max"
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.pool_size = normalize_tuple(pool_size, 3, "pool_size", self.name)
+        if strides is None:
+            strides = self.pool_size
+        self.strides = normalize_tuple(strides, 3, "strides", self.name)
+        self.padding = normalize_padding(padding, self.name)
+        self.input_spec = InputSpec(ndim=5)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        first = 2 if self.data_format == "channels_first" else 1
+        out = list(input_shape)
+        for i in range(3):
+            out[first + i] = conv_output_length(input_shape[first + i], self.pool_size[i], self.padding,
+                                                self.strides[i])
+        return tuple(out)
+
+    def call(self, inputs):
+        return K.pool3d(inputs, pool_size=self.pool_size, strides=self.strides, padding=self.padding,
+                        data_format=self.data_format, pool_mode=self._mode)
+
+    def get_config(self):
+        config = {"pool_size": self.pool_size, "padding": self.padding, "strides": self.strides,
+                  "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class MaxPooling3D(_Pooling3D):
+    """MaxPooling3D(pool_size=(2, 2, 2), strides=None, padding='valid', data_format=None); strides
+    default to pool_size."""
+
+    _mode = "max"
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling3D(_Pooling3D):
+    """AveragePooling3D(pool_size=(2, 2, 2), strides=None, padding='valid', data_format=None); under
+    'same' the padded cells are left out of each average."""
+
+    _mode = "avg"
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class _GlobalPooling3D(Layer):
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.input_spec = InputSpec(ndim=5)
+
+    def compute_output_shape(self, input_shape):
+        if self.data_format == "channels_last":
+            return (input_shape[0], input_shape[4])
+        return (input_shape[0], input_shape[1])
+
+    def _axes(self):
+        return [1, 2, 3] if self.data_format == "channels_last" else [2, 3, 4]
+
+    def get_config(self):
+        config = {"data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class GlobalAveragePooling3D(_GlobalPooling3D):
+    """GlobalAveragePooling3D(data_format=None): mean over the three spatial axes -> (N, C)."""
+
+    def call(self, inputs):
+        return K.mean(inputs, axis=self._axes())
+
+
+class GlobalMaxPooling3D(_GlobalPooling3D):
+    """GlobalMaxPooling3D(data_format=None): max over the three spatial axes -> (N, C)."""
+
+    def call(self, inputs):
+        return K.max(inputs, axis=self._axes())
+
+
 # Keras 2 aliases
 AvgPool1D = AveragePooling1D
 MaxPool1D = MaxPooling1D
@@ -202,3 +289,7 @@ GlobalMaxPool1D = GlobalMaxPooling1D
 GlobalMaxPool2D = GlobalMaxPooling2D
 GlobalAvgPool1D = GlobalAveragePooling1D
 GlobalAvgPool2D = GlobalAveragePooling2D
+AvgPool3D = AveragePooling3D
+MaxPool3D = MaxPooling3D
+GlobalMaxPool3D = GlobalMaxPooling3D
+GlobalAvgPool3D = GlobalAveragePooling3D

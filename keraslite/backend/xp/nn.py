@@ -14,6 +14,8 @@ from __future__ import annotations
 __all__ = [
     "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter",
     "max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backprop",
+    "conv3d", "conv3d_backprop_input", "conv3d_backprop_filter",
+    "max_pool3d", "max_pool3d_backprop", "avg_pool3d", "avg_pool3d_backprop",
     "batchnorm_train_forward", "batchnorm_train_backward",
     "resize_nearest", "resize_nearest_backprop", "resize_bilinear", "resize_bilinear_backprop",
 ]
@@ -254,6 +256,200 @@ def avg_pool2d_backprop(xp, g, input_shape, pool_size, strides, padding):
     for _, _, rows, cols in _taps(kernel, strides, _NO_DILATION, out):
         dxpad[:, rows, cols, :] += share
     return _crop(xp, dxpad, padding, input_shape[1:3])
+
+
+# ------------------------------------------------------------------ 3-D convolution and pooling
+#
+# The same scheme over (N, D, H, W, C) arrays: a loop over the kernel taps only (one strided
+# slice of the padded input per tap), one matmul for the convolutions. No groups in 3-D.
+
+_NO_DILATION_3D = (1, 1, 1)
+
+
+def _triple(value, name):
+    t = tuple(int(v) for v in value)
+    if len(t) != 3 or any(v < 1 for v in t):
+        raise ValueError(f"{name} must be three positive ints, got {value!r}")
+    return t
+
+
+def _padding3(padding):
+    pads = tuple((int(a), int(b)) for a, b in padding)
+    if len(pads) != 3 or any(p < 0 for pair in pads for p in pair):
+        raise ValueError(f"padding must be three (before, after) pairs of non-negative ints, "
+                         f"got {padding!r}")
+    return pads
+
+
+def _geometry3(spatial, kernel, strides, padding, dilation):
+    """Validated (kernel, strides, padding, dilation, out) for a 3-D window op."""
+    kernel = _triple(kernel, "kernel size")
+    strides = _triple(strides, "strides")
+    dilation = _triple(dilation, "dilation")
+    padding = _padding3(padding)
+    out = tuple(_out_size(spatial[a], kernel[a], strides[a], padding[a], dilation[a])
+                for a in range(3))
+    return kernel, strides, padding, dilation, out
+
+
+def _taps3(kernel, strides, dilation, out):
+    """Yield ((i, j, k), index): for kernel tap (i, j, k), `xpad[index]` is the (N, Do, Ho, Wo, C)
+    array of the cells this tap sees in every window."""
+    def axis_slices(a):
+        for t in range(kernel[a]):
+            start = t * dilation[a]
+            yield t, slice(start, start + strides[a] * (out[a] - 1) + 1, strides[a])
+    for i, sd in axis_slices(0):
+        for j, sh in axis_slices(1):
+            for k, sw in axis_slices(2):
+                yield (i, j, k), (slice(None), sd, sh, sw, slice(None))
+
+
+def _padded_shape3(input_shape, padding):
+    return ((input_shape[0],) + tuple(s + p[0] + p[1] for s, p in zip(input_shape[1:4], padding))
+            + (input_shape[4],))
+
+
+def _crop3(xp, xpad, padding, spatial):
+    index = (slice(None),) + tuple(slice(p[0], p[0] + s) for p, s in zip(padding, spatial)) + (slice(None),)
+    return xp.ascontiguousarray(xpad[index])
+
+
+def _conv3d_check(x_shape, w_shape):
+    if len(x_shape) != 5 or len(w_shape) != 5:
+        raise ValueError(f"conv3d expects x (N, D, H, W, Cin) and w (kd, kh, kw, Cin, Cout), got "
+                         f"{tuple(x_shape)} and {tuple(w_shape)}")
+    if x_shape[4] != w_shape[3]:
+        raise ValueError(f"conv3d: input channels {x_shape[4]} do not match the kernel {tuple(w_shape)}")
+
+
+def _im2col3(xp, xpad, kernel, strides, dilation, out):
+    """(N*Do*Ho*Wo, kd*kh*kw*C) patch matrix of the padded input."""
+    n, c = xpad.shape[0], xpad.shape[4]
+    if kernel == (1, 1, 1) and strides == (1, 1, 1) and tuple(xpad.shape[1:4]) == out:
+        return xpad.reshape(-1, c)  # pointwise conv: the input is the matrix
+    cols = xp.empty((n,) + out + kernel + (c,), dtype=xpad.dtype)
+    for (i, j, k), index in _taps3(kernel, strides, dilation, out):
+        cols[:, :, :, :, i, j, k, :] = xpad[index]
+    return cols.reshape(n * out[0] * out[1] * out[2], kernel[0] * kernel[1] * kernel[2] * c)
+
+
+def _col2im3(xp, cols, padded_shape, kernel, strides, dilation, out):
+    """Adjoint of _im2col3: sum every patch entry back into a zero padded-input array."""
+    n, c = padded_shape[0], padded_shape[4]
+    cols = cols.reshape((n,) + out + kernel + (c,))
+    dxpad = xp.zeros(padded_shape, dtype=cols.dtype)
+    for (i, j, k), index in _taps3(kernel, strides, dilation, out):
+        # within one tap the strided cells are distinct, so a plain += accumulates correctly
+        dxpad[index] += cols[:, :, :, :, i, j, k, :]
+    return dxpad
+
+
+def conv3d(xp, x, w, strides, padding, dilation):
+    """3-D cross-correlation of x (N, D, H, W, Cin) with w (kd, kh, kw, Cin, Cout)."""
+    _conv3d_check(x.shape, w.shape)
+    kernel, strides, padding, dilation, out = _geometry3(
+        x.shape[1:4], w.shape[:3], strides, padding, dilation)
+    cols = _im2col3(xp, _pad(xp, x, padding), kernel, strides, dilation, out)
+    cout = w.shape[4]
+    y = xp.matmul(cols, w.reshape(-1, cout))
+    return y.reshape((x.shape[0],) + out + (cout,)).astype(x.dtype, copy=False)
+
+
+def conv3d_backprop_input(xp, g, w, input_shape, strides, padding, dilation):
+    """Gradient of conv3d with respect to x, given g = dL/dy; returns dx of `input_shape`."""
+    input_shape = tuple(int(d) for d in input_shape)
+    _conv3d_check(input_shape, w.shape)
+    kernel, strides, padding, dilation, out = _geometry3(
+        input_shape[1:4], w.shape[:3], strides, padding, dilation)
+    cout = w.shape[4]
+    if tuple(g.shape) != (input_shape[0],) + out + (cout,):
+        raise ValueError(f"conv3d_backprop_input: gradient of shape {tuple(g.shape)} does not "
+                         f"match the conv output {(input_shape[0],) + out + (cout,)}")
+    dcols = xp.matmul(g.reshape(-1, cout), w.reshape(-1, cout).T)
+    dxpad = _col2im3(xp, dcols, _padded_shape3(input_shape, padding), kernel, strides, dilation, out)
+    return _crop3(xp, dxpad, padding, input_shape[1:4]).astype(g.dtype, copy=False)
+
+
+def conv3d_backprop_filter(xp, x, g, filter_shape, strides, padding, dilation):
+    """Gradient of conv3d with respect to w, given g = dL/dy; returns dw of `filter_shape`."""
+    filter_shape = tuple(int(d) for d in filter_shape)
+    _conv3d_check(x.shape, filter_shape)
+    kernel, strides, padding, dilation, out = _geometry3(
+        x.shape[1:4], filter_shape[:3], strides, padding, dilation)
+    cout = filter_shape[4]
+    if tuple(g.shape) != (x.shape[0],) + out + (cout,):
+        raise ValueError(f"conv3d_backprop_filter: gradient of shape {tuple(g.shape)} does not "
+                         f"match the conv output {(x.shape[0],) + out + (cout,)}")
+    cols = _im2col3(xp, _pad(xp, x, padding), kernel, strides, dilation, out)
+    dw = xp.matmul(cols.T, g.reshape(-1, cout))
+    return dw.reshape(filter_shape).astype(x.dtype, copy=False)
+
+
+def _real_cells3(xp, spatial, padding, dtype):
+    """(Dp, Hp, Wp) array: 1 on the cells of the padded input that hold real data, 0 on padding."""
+    return _pad(xp, xp.ones((1,) + tuple(spatial) + (1,), dtype=dtype), padding)[0, :, :, :, 0]
+
+
+def max_pool3d(xp, x, pool_size, strides, padding):
+    """Max pooling of x (N, D, H, W, C); padded cells never win."""
+    kernel, strides, padding, _, out = _geometry3(
+        x.shape[1:4], pool_size, strides, padding, _NO_DILATION_3D)
+    xpad = _pad(xp, x, padding, value=-xp.inf)
+    y = None
+    for _, index in _taps3(kernel, strides, _NO_DILATION_3D, out):
+        tap = xpad[index]
+        y = tap.copy() if y is None else xp.maximum(y, tap)
+    return y
+
+
+def max_pool3d_backprop(xp, x, y, g, pool_size, strides, padding):
+    """Gradient of max_pool3d: each window's g goes to its first maximal real cell (tap order
+    depth, row, column)."""
+    kernel, strides, padding, _, out = _geometry3(
+        x.shape[1:4], pool_size, strides, padding, _NO_DILATION_3D)
+    xpad = _pad(xp, x, padding, value=-xp.inf)
+    real = _real_cells3(xp, x.shape[1:4], padding, bool)
+    dxpad = xp.zeros(xpad.shape, dtype=g.dtype)
+    taken = xp.zeros(y.shape, dtype=bool)
+    for _, index in _taps3(kernel, strides, _NO_DILATION_3D, out):
+        win = (xpad[index] == y) & real[index[1:4]][None, :, :, :, None] & ~taken
+        dxpad[index] += xp.where(win, g, 0).astype(g.dtype, copy=False)
+        taken |= win
+    return _crop3(xp, dxpad, padding, x.shape[1:4])
+
+
+def _window_counts3(xp, spatial, kernel, strides, padding, out, dtype):
+    """(1, Do, Ho, Wo, 1) number of real (unpadded) cells in each window."""
+    real = _real_cells3(xp, spatial, padding, dtype)
+    count = xp.zeros(out, dtype=dtype)
+    for _, index in _taps3(kernel, strides, _NO_DILATION_3D, out):
+        count += real[index[1:4]]
+    return count[None, :, :, :, None]
+
+
+def avg_pool3d(xp, x, pool_size, strides, padding):
+    """Average pooling of x (N, D, H, W, C), dividing by the number of real cells per window."""
+    kernel, strides, padding, _, out = _geometry3(
+        x.shape[1:4], pool_size, strides, padding, _NO_DILATION_3D)
+    xpad = _pad(xp, x, padding)
+    total = xp.zeros((x.shape[0],) + out + (x.shape[4],), dtype=x.dtype)
+    for _, index in _taps3(kernel, strides, _NO_DILATION_3D, out):
+        total += xpad[index]
+    return (total / _window_counts3(xp, x.shape[1:4], kernel, strides, padding, out, x.dtype)).astype(
+        x.dtype, copy=False)
+
+
+def avg_pool3d_backprop(xp, g, input_shape, pool_size, strides, padding):
+    """Gradient of avg_pool3d: each window's g, divided by its real-cell count, to its cells."""
+    input_shape = tuple(int(d) for d in input_shape)
+    kernel, strides, padding, _, out = _geometry3(
+        input_shape[1:4], pool_size, strides, padding, _NO_DILATION_3D)
+    share = g / _window_counts3(xp, input_shape[1:4], kernel, strides, padding, out, g.dtype)
+    dxpad = xp.zeros(_padded_shape3(input_shape, padding), dtype=g.dtype)
+    for _, index in _taps3(kernel, strides, _NO_DILATION_3D, out):
+        dxpad[index] += share
+    return _crop3(xp, dxpad, padding, input_shape[1:4])
 
 
 # ------------------------------------------------------------------------ batch normalization

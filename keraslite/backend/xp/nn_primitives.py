@@ -31,6 +31,28 @@ class NNPrimitives:
     def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding):
         return nn.avg_pool2d_backprop(self.xp, g, (g.shape[0],) + tuple(input_shape), pool_size, strides, padding)
 
+    def conv3d(self, x, w, strides, padding, dilation):
+        return nn.conv3d(self.xp, x, w, strides, padding, dilation)
+
+    def conv3d_backprop_input(self, g, w, input_shape, strides, padding, dilation):
+        return nn.conv3d_backprop_input(self.xp, g, w, (g.shape[0],) + tuple(input_shape), strides, padding,
+                                        dilation)
+
+    def conv3d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation):
+        return nn.conv3d_backprop_filter(self.xp, x, g, tuple(filter_shape), strides, padding, dilation)
+
+    def max_pool3d(self, x, pool_size, strides, padding):
+        return nn.max_pool3d(self.xp, x, pool_size, strides, padding)
+
+    def max_pool3d_backprop(self, x, y, g, pool_size, strides, padding):
+        return nn.max_pool3d_backprop(self.xp, x, y, g, pool_size, strides, padding)
+
+    def avg_pool3d(self, x, pool_size, strides, padding):
+        return nn.avg_pool3d(self.xp, x, pool_size, strides, padding)
+
+    def avg_pool3d_backprop(self, g, input_shape, pool_size, strides, padding):
+        return nn.avg_pool3d_backprop(self.xp, g, (g.shape[0],) + tuple(input_shape), pool_size, strides, padding)
+
     def batchnorm_train(self, x, gamma, beta, axes, epsilon):
         return nn.batchnorm_train_forward(self.xp, x, gamma, beta, axes, epsilon)
 
