@@ -7,13 +7,15 @@ Run: python bench/kernels.py [--repeats 7]
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_line, median_time, print_table, torch_or_none  # noqa: E402
+from _common import machine_line, print_table, torch_or_none  # noqa: E402
 
 import keraslite  # noqa: E402
 from keraslite import backend as K  # noqa: E402
@@ -88,23 +90,38 @@ def torch_fn(torch, spec):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=11)
     args = ap.parse_args()
     import numba
     threads = numba.get_num_threads()
     torch = torch_or_none(threads)
     print(f"# bench/kernels.py — {machine_line()}; torch {'absent' if torch is None else torch.__version__}")
     backends = keraslite.available_backends()
-    results = {}
+    # every case of every backend and of torch, timed round-robin (one call of each per round,
+    # after one untimed call that follows the switch) so that machine noise hits all alike
+    runners = {}
     names = None
     for be in backends:
         with keraslite.use_backend(be):
             cases = k_cases()
             names = [c[0] for c in cases]
             for name, f, feeds, spec in cases:
-                results[(be, name)] = median_time(lambda: f(feeds), args.repeats)
-                if torch is not None and (("torch", name) not in results):
-                    results[("torch", name)] = median_time(torch_fn(torch, spec), args.repeats)
+                runners[(be, name)] = (be, (lambda f=f, feeds=feeds: f(feeds)))
+                if torch is not None and ("torch", name) not in runners:
+                    runners[("torch", name)] = (None, torch_fn(torch, spec))
+    times = {k: [] for k in runners}
+    for key, (be, fn) in runners.items():  # compile / warm up
+        with keraslite.use_backend(be or backends[0]):
+            fn()
+            fn()
+    for _ in range(args.repeats):
+        for key, (be, fn) in runners.items():
+            with keraslite.use_backend(be or backends[0]):
+                fn()
+                t0 = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - t0)
+    results = {k: statistics.median(v) for k, v in times.items()}
     header = ["op"] + [f"{b} ms" for b in backends] + (["torch ms", "numba/torch"] if torch else [])
     rows = []
     for name in names:
@@ -113,7 +130,7 @@ def main():
             t = results[("torch", name)]
             row += [f"{t * 1e3:.2f}", f"{results[('numba', name)] / t:.2f}x" if "numba" in backends else "-"]
         rows.append(row)
-    print_table(f"medians of {args.repeats} runs (ratio > 1: keraslite slower)", header, rows)
+    print_table(f"medians of {args.repeats} interleaved rounds (ratio > 1: keraslite slower)", header, rows)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Threads: the CPU backend's Numba kernels use `numba.get_num_threads()` threads (the
 NUMBA_NUM_THREADS environment variable sets the default); `set_num_threads(n)` changes it and
 limits the BLAS library to the same count, so that a plan alternating between Numba kernels and
-BLAS calls never runs more threads than asked for.
+BLAS calls never runs more threads than asked for. While a plan runs, the Numba backend further
+keeps BLAS on the calling thread, so that only one pool of threads is ever busy (two spinning
+pools on the same cores cost milliseconds per switch; keraslite_numba/threads.py).
 """
 from __future__ import annotations
 

@@ -4,6 +4,10 @@ import numpy as np
 
 from keraslite.backend.interface import ArrayBackend
 
+from .threads import SerialBlas, set_openmp_defaults
+
+set_openmp_defaults()  # before Numba starts its OpenMP pool (first parallel kernel)
+
 
 class NumbaBackend(ArrayBackend):
     """CPU backend: ArrayBackend's NumPy primitives, with Numba kernels where they win, and
@@ -18,17 +22,59 @@ class NumbaBackend(ArrayBackend):
         self._fused: dict = {}
         keep_freed_memory()
 
+    def running(self):
+        """Context around one plan run: BLAS on one thread, so that only Numba's pool runs
+        threads (threads.py: two spinning pools on the same cores cost milliseconds per switch)."""
+        return SerialBlas()
+
     def from_numpy(self, array):
         # Numba compiles read-only arrays as a separate type (seconds per kernel): hand out
         # writeable arrays only
         array = np.asarray(array)
         return array if array.flags.writeable else array.copy()
 
+    # ------------------------------------------------------------ reductions
+    def sum(self, x, axes, keepdims):
+        R = _k("reduce").leading_split(x, axes) if axes is not None else None
+        if R is None:
+            return super().sum(x, axes, keepdims)
+        s = _k("reduce").sum_leading(x, R)
+        k = len(set(int(a) % x.ndim for a in ((axes,) if np.ndim(axes) == 0 else axes)))
+        return s.reshape(((1,) * k if keepdims else ()) + x.shape[k:])
+
+    def sum_to_like(self, x, ref):
+        shape = tuple(ref.shape)
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
+        R = _k("reduce").leading_split(x, axes) if axes else None
+        if R is None:
+            return super().sum_to_like(x, ref)
+        return _k("reduce").sum_leading(x, R).reshape(shape)
+
     # ------------------------------------------------------------ nn kernels (float32/float64)
-    def conv2d(self, x, w, strides, padding, dilation, groups):
-        if not _fast(x, w):
-            return super().conv2d(x, w, strides, padding, dilation, groups)
-        return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups)
+    def conv2d(self, x, w, strides, padding, dilation, groups, bias=None):
+        if not _fast(x, w, bias):
+            y = super().conv2d(x, w, strides, padding, dilation, groups)
+            return y if bias is None else self.add(y, bias)
+        return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias)
+
+    # ------------------------------------------------------------ folded forms (compiler.py)
+    def fold(self, producer, consumer):
+        """conv2d followed by the add of a (Cout,) bias: one kernel (the bias is where the
+        convolution's sums start), saving a full read and write of the activation."""
+        if producer.op != "conv2d" or consumer.op != "add" or len(consumer.inputs) != 2:
+            return None
+        bias = consumer.inputs[1] if consumer.inputs[0] is producer else consumer.inputs[0]
+        co = producer.shape[-1] if producer.shape else None
+        if (bias is producer or co is None or tuple(bias.shape) != (co,)
+                or not (producer.dtype == bias.dtype == consumer.dtype)
+                or tuple(consumer.shape) != tuple(producer.shape)):
+            return None
+        attrs = dict(producer.attrs)
+        if isinstance(attrs.get("padding"), str):  # 'same' resolved per call (ops/conv.py)
+            return None
+        conv = self.conv2d
+        return lambda x, w, b: conv(x, w, bias=b, **attrs)
 
     def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups):
         if not _fast(g, w):

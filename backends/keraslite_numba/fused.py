@@ -126,6 +126,8 @@ class FusedKernel:
             n *= d
         kinds, args, rows = [], [], []
         for a in arrays:
+            if 0 in a.strides and a.size > 1:
+                a = _compact(a)
             if a.shape == out_shape:
                 kinds.append("F")
                 args.append(np.ascontiguousarray(a).reshape(-1))
@@ -170,3 +172,11 @@ class FusedKernel:
         if n:
             kernel(n, T, *args, *[o.reshape(-1) for o in outs])
         return outs
+
+
+def _compact(a):
+    """A broadcast view (zero strides, e.g. from broadcast_like) as the small array behind it,
+    with 1 on each broadcast axis: it is then read as a scalar or a row instead of being
+    materialised at the full shape."""
+    key = tuple(slice(0, 1) if st == 0 and d > 1 else slice(None) for st, d in zip(a.strides, a.shape))
+    return a[key]

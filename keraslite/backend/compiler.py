@@ -34,12 +34,18 @@ class Plan:
 
     def __init__(self, backend, inputs: Sequence[Tensor], outputs: Sequence[Tensor], updates: Sequence[Tensor]):
         self.backend = backend
+        self._running = getattr(backend, "running", None)
         fed = {t.id: i for i, t in enumerate(inputs)}
         order = topological_order(list(outputs) + list(updates), stop=set(fed))
         schedule = order
+        needed = {t.id for t in outputs} | {u.inputs[1].id for u in updates}
+        folded, absorbed = _folds(backend, order, needed, set(fed))
         if getattr(backend, "fuses_elementwise", False):
-            needed = {t.id for t in outputs} | {u.inputs[1].id for u in updates}
-            schedule, _ = fuse(order, needed, set(fed), accept=getattr(backend, "fusable", None))
+            fusable = getattr(backend, "fusable", None)
+
+            def accept(node):
+                return node.id not in folded and (fusable is None or fusable(node))
+            schedule, _ = fuse(order, needed, set(fed), accept=accept)
         slot = {}
         self.feed_slots: list[tuple[int, int]] = []
         self.var_slots: list[tuple[int, Variable]] = []
@@ -56,7 +62,17 @@ class Plan:
                 self.steps.append(Step("fused[" + ",".join(m.op for m in node.members) + "]", fn,
                                        tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs))
                 continue
+            if node.id in absorbed:  # computed inside the folded step of its only reader
+                continue
             s = slot[node.id] = len(slot)
+            if node.id in folded:
+                producer, fn, ins, shape_read = folded[node.id]
+                in_slots = tuple(slot[i.id] for i in ins)
+                if shape_read:  # the producer's shape readers see the folded value instead
+                    slot[producer.id] = len(slot)
+                    fn, s = _twice(fn), (s, slot[producer.id])
+                self.steps.append(Step(f"{producer.op}+{node.op}", fn, in_slots, s, node))
+                continue
             if node.id in fed:
                 self.feed_slots.append((s, fed[node.id]))
             elif isinstance(node, Variable):
@@ -95,7 +111,11 @@ class Plan:
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow
         with np.errstate(all="ignore"):
-            return self._run(feeds)
+            if self._running is None:
+                return self._run(feeds)
+            # the backend's per-run context (e.g. the CPU backend's thread settings)
+            with self._running():
+                return self._run(feeds)
 
     def _run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         backend = self.backend
@@ -140,6 +160,71 @@ class Plan:
     def kernels(self) -> list[str]:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""
         return [s.op for s in self.steps]
+
+
+# inputs that an op reads for their shape (and dtype) only, never their values
+_SHAPE_ONLY = {"sum_to_like": (1,), "reshape_like": (1,), "broadcast_like": (1,), "shape": (0,), "size": (0,)}
+
+
+def _folds(backend, order, needed, fed):
+    """Backend-declared fused forms of a primitive and the one op that reads its values.
+
+    For a node `c` with an input `p` whose values nothing else reads (not an output, not fed; other
+    readers may use only its shape), the backend's `fold(p, c)` may return a callable computing c
+    directly from p's inputs followed by c's other inputs (e.g. conv2d + bias add in one kernel);
+    p is then never materialised. Shape-only readers of p must come after c (they depend on it, as
+    autodiff's sum_to_like(grad, p) does) and read c's value in p's place, which folds of the same
+    shape and dtype guarantee (the backend checks). Returns ({c.id: (p, fn, inputs, shape_readers)},
+    {p.id})."""
+    fold = getattr(backend, "fold", None)
+    if fold is None:
+        return {}, set()
+    readers: dict[int, list] = {}
+    for node in order:
+        for k, i in enumerate(node.inputs):
+            readers.setdefault(i.id, []).append((node, k))
+
+    def depends(r, c):
+        seen, stack = set(), list(r.inputs)
+        while stack:
+            n = stack.pop()
+            if n is c:
+                return True
+            if n.id in seen or n.id in fed:
+                continue
+            seen.add(n.id)
+            stack.extend(n.inputs)
+        return False
+
+    folded, absorbed = {}, set()
+    for node in order:
+        if node.id in fed or node.id in absorbed or node.op not in OPS:
+            continue
+        for p in node.inputs:
+            if (p.id in fed or p.id in needed or p.id in absorbed or p.id in folded
+                    or p.op not in OPS or OPS[p.op].stateful):
+                continue
+            rs = readers.get(p.id, [])
+            if sum(1 for r, _ in rs if r is node) != 1:
+                continue
+            shape_readers = [r for r, k in rs if r is not node]
+            if any(k not in _SHAPE_ONLY.get(r.op, ()) for r, k in rs if r is not node) \
+                    or not all(depends(r, node) for r in shape_readers):
+                continue
+            fn = fold(p, node)
+            if fn is not None:
+                others = [i for i in node.inputs if i is not p]
+                folded[node.id] = (p, fn, list(p.inputs) + others, bool(shape_readers))
+                absorbed.add(p.id)
+                break
+    return folded, absorbed
+
+
+def _twice(fn):
+    def step(*arrays):
+        y = fn(*arrays)
+        return y, y
+    return step
 
 
 def _node_rng(node, backend):

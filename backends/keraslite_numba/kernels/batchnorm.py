@@ -16,6 +16,9 @@ from numba import njit, prange
 __all__ = ["batchnorm_train_forward", "batchnorm_train_backward"]
 
 
+_BLOCK = 64  # rows summed in x's dtype before each float64 flush (vectorised inner loops)
+
+
 @njit(parallel=True, cache=True)
 def _bn_fwd(x2, gamma, beta, eps, nchunks, y2, mean, var):
     R, C = x2.shape
@@ -24,17 +27,29 @@ def _bn_fwd(x2, gamma, beta, eps, nchunks, y2, mean, var):
     for c in range(C):
         shift[c] = x2[0, c]
     for ch in prange(nchunks):
-        s1 = part[ch, 0]
-        s2 = part[ch, 1]
+        a1 = np.empty(C, x2.dtype)
+        a2 = np.empty(C, x2.dtype)
+        sh = np.empty(C, x2.dtype)
         for c in range(C):
-            s1[c] = 0.0
-            s2[c] = 0.0
-        for r in range(ch * R // nchunks, (ch + 1) * R // nchunks):
-            xr = x2[r]
+            sh[c] = shift[c]
+        for c in range(C):
+            part[ch, 0, c] = 0.0
+            part[ch, 1, c] = 0.0
+        r0 = ch * R // nchunks
+        r1 = (ch + 1) * R // nchunks
+        for b0 in range(r0, r1, _BLOCK):
             for c in range(C):
-                d = np.float64(xr[c]) - shift[c]
-                s1[c] += d
-                s2[c] += d * d
+                a1[c] = 0
+                a2[c] = 0
+            for r in range(b0, min(b0 + _BLOCK, r1)):
+                xr = x2[r]
+                for c in range(C):
+                    d = xr[c] - sh[c]
+                    a1[c] += d
+                    a2[c] += d * d
+            for c in range(C):
+                part[ch, 0, c] += a1[c]
+                part[ch, 1, c] += a2[c]
     scale = np.empty(C, x2.dtype)
     m = np.empty(C, x2.dtype)
     b = np.empty(C, x2.dtype)
@@ -67,18 +82,27 @@ def _bn_bwd(x2, gy2, gamma, mean, var, gmean, gvar, eps, nchunks, dx2, dgamma, d
     for c in range(C):
         m[c] = mean[c]
     for ch in prange(nchunks):
-        sg = part[ch, 0]
-        sgx = part[ch, 1]
+        a1 = np.empty(C, x2.dtype)
+        a2 = np.empty(C, x2.dtype)
         for c in range(C):
-            sg[c] = 0.0
-            sgx[c] = 0.0
-        for r in range(ch * R // nchunks, (ch + 1) * R // nchunks):
-            xr = x2[r]
-            gr = gy2[r]
+            part[ch, 0, c] = 0.0
+            part[ch, 1, c] = 0.0
+        r0 = ch * R // nchunks
+        r1 = (ch + 1) * R // nchunks
+        for b0 in range(r0, r1, _BLOCK):
             for c in range(C):
-                gv = np.float64(gr[c])
-                sg[c] += gv
-                sgx[c] += gv * (np.float64(xr[c]) - np.float64(m[c]))
+                a1[c] = 0
+                a2[c] = 0
+            for r in range(b0, min(b0 + _BLOCK, r1)):
+                xr = x2[r]
+                gr = gy2[r]
+                for c in range(C):
+                    gv = gr[c]
+                    a1[c] += gv
+                    a2[c] += gv * (xr[c] - m[c])
+            for c in range(C):
+                part[ch, 0, c] += a1[c]
+                part[ch, 1, c] += a2[c]
     a = np.empty(C, x2.dtype)
     bb = np.empty(C, x2.dtype)
     d = np.empty(C, x2.dtype)
@@ -148,6 +172,11 @@ def _rc_out(out, shape, perm, R, C, dtype):
             raise ValueError(f"out must be a C-contiguous {dtype} array of shape {tuple(shape)}")
         if perm == sorted(perm):
             return out.reshape(R, C), (out, True)
+    if out is None and perm == sorted(perm):
+        # allocated at its final shape: the array handed back owns its memory (a reshaped view
+        # would be copied again when it leaves the plan as an output)
+        full = np.empty(shape, dtype)
+        return full.reshape(R, C), (full, True)
     return np.empty((R, C), dtype), (out, False)
 
 

@@ -257,7 +257,7 @@ def _mkr_3x32(A, ab, rowbase, r0, r1, nk, astep, B, blk, C, cb, nr, nc,
 # parallel drivers
 # --------------------------------------------------------------------------------------------
 @njit(parallel=True, cache=True)
-def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB):
+def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias, has_bias):
     K = wp.shape[1]
     nblk = wp.shape[0] // G
     Co = G * Cog
@@ -297,6 +297,12 @@ def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB
                             ab[r] = ab[0]
                             cb[r] = cb[0]
                     _mkg_3x32(xf, ab, koff, K, wp, g * nblk + cblk, yf, cb, nr, nc, False, tmp)
+        if has_bias:
+            # a fused bias add: this block's output rows are still in cache
+            for p in range(t0 * MR, min(t1 * MR, M)):
+                yp = yf[p * Co:(p + 1) * Co]
+                for c in range(Co):
+                    yp[c] += bias[c]
 
 
 @njit(parallel=True, cache=True)
@@ -354,6 +360,8 @@ def _run(kernel, key, *args):
     _compiled.add(key)
     return res
 
+
+_NO_BIAS = {np.dtype(d).char: np.zeros(1, d) for d in (np.float32, np.float64)}
 
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
 _TB = 32
@@ -447,11 +455,13 @@ def _float_dtype(x):
     return x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
-def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1, out=None):
+def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1, out=None,
+           bias=None):
     """y = conv2d(x, w): x (N, H, W, Cin), w (kh, kw, Cin//groups, Cout) -> (N, Ho, Wo, Cout).
 
     Cross-correlation (no flip) as in TensorFlow. ``padding`` is ((top, bottom), (left, right));
-    padded cells are zeros. ``out`` (optional, C-contiguous) receives the result.
+    padded cells are zeros. ``out`` (optional, C-contiguous) receives the result. ``bias``
+    (optional, (Cout,)) is added inside the kernel, to each block of rows while it is in cache.
     """
     dt = _float_dtype(x)
     x = np.ascontiguousarray(x, dtype=dt)
@@ -459,10 +469,14 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo,
      G) = _geometry(x.shape, w.shape, strides, padding, dilation, groups)
     y = _check_out(out, (N, Ho, Wo, Co), dt)
+    if bias is not None:
+        bias = np.ascontiguousarray(bias, dtype=dt).reshape(-1)
+        if bias.shape != (Co,):
+            raise ValueError(f"conv2d: bias must have {Co} entries, got shape {bias.shape}")
     if y.size == 0:
         return y
     if Cig == 0:
-        y[...] = 0
+        y[...] = 0 if bias is None else bias
         return y
     Cog = Co // G
     xp = _padded(x, pt, pl, Hp, Wp)
@@ -475,7 +489,8 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     wp = wp.reshape(G * nblk, K, NR)
     koff = _koff(kh, kw, Cig, dh, dw, Wp, Cin)
     _run(_fwd_kernel, ("f", dt.char), xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
-         y.reshape(-1), N, Ho, Wo, sh, sw, _TB)
+         y.reshape(-1), N, Ho, Wo, sh, sw, _TB, _NO_BIAS[dt.char] if bias is None else bias,
+         bias is not None)
     return y
 
 
@@ -504,6 +519,8 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
         dx[...] = 0
         return dx
     Cog = Co // G
+    if G == 1 and 2 * Cin <= NR:
+        return _backprop_input_col2im(g, w, dx, sh, sw, dh, dw, pt, pl)
     bt, bl = dh * (kh - 1) - pt, dw * (kw - 1) - pl
     Hq, Wq = H + dh * (kh - 1), W + dw * (kw - 1)
     # output rows oh land on q rows oh*sh + bt; keep those inside [0, Hq)
@@ -525,6 +542,58 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
     w2 = w[::-1, ::-1].reshape(kh, kw, Cig, G, Cog).transpose(0, 1, 4, 3, 2)
     return conv2d(q, w2.reshape(kh, kw, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (dh, dw), G,
                   out=dx)
+
+
+@njit(parallel=True, cache=True)
+def _col2im(cols, kh, kw, sh, sw, dh, dw, pt, pl, dx):
+    """dx[n, oh*sh + i*dh - pt, ow*sw + j*dw - pl, c] += cols[n, oh, ow, (i*kw + j)*C + c];
+    one image per parallel iteration (its windows overlap)."""
+    N, H, W, C = dx.shape
+    Ho = cols.shape[1]
+    Wo = cols.shape[2]
+    zero = dx.dtype.type(0)
+    for n in prange(N):
+        dxn = dx[n]
+        for h in range(H):
+            for w in range(W):
+                for c in range(C):
+                    dxn[h, w, c] = zero
+        for oh in range(Ho):
+            for i in range(kh):
+                h = oh * sh + i * dh - pt
+                if h < 0 or h >= H:
+                    continue
+                for ow in range(Wo):
+                    cv = cols[n, oh, ow]
+                    for j in range(kw):
+                        w = ow * sw + j * dw - pl
+                        if w < 0 or w >= W:
+                            continue
+                        base = (i * kw + j) * C
+                        dv = dxn[h, w]
+                        for c in range(C):
+                            dv[c] += cv[base + c]
+
+
+def _backprop_input_col2im(g, w, dx, sh, sw, dh, dw, pt, pl):
+    """Backprop input for few input channels (e.g. an RGB first layer): the forward-kernel route
+    would fill only Cin of the NR columns of each register tile. Instead cols = g @ w^T, one
+    1x1 convolution with kh*kw*Cin output columns (nearly full tiles), then a col2im scatter."""
+    kh, kw, Cin, Co = w.shape
+    K = kh * kw * Cin
+    N, Ho, Wo, _ = g.shape
+    wt = np.ascontiguousarray(w.reshape(K, Co).T).reshape(1, 1, Co, K)
+    # images per pass: the cols buffer stays under _COLS_BYTES (at least one image)
+    step = max(1, min(N, _COLS_BYTES // max(1, Ho * Wo * K * g.dtype.itemsize)))
+    for n0 in range(0, N, step):
+        n1 = min(N, n0 + step)
+        cols = _scratch("cols", (n1 - n0, Ho, Wo, K), g.dtype)
+        conv2d(g[n0:n1], wt, out=cols)
+        _col2im(cols, kh, kw, sh, sw, dh, dw, pt, pl, dx[n0:n1])
+    return dx
+
+
+_COLS_BYTES = 32 << 20
 
 
 def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), (0, 0)),
