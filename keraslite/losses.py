@@ -188,9 +188,120 @@ _FUNCTIONS = [mean_squared_error, mean_absolute_error, mean_absolute_percentage_
 _ALIASES = {"mse": mse, "MSE": MSE, "mae": mae, "MAE": MAE, "mape": mape, "MAPE": MAPE, "msle": msle,
             "MSLE": MSLE, "kld": kld, "KLD": KLD, "cosine": cosine, "cosine_similarity": cosine_similarity}
 
+# ---------------------------------------------------------------------------------------------
+# Keras 2.3's loss classes: objects wrapping the functions above, with a reduction and a name.
+
+_REDUCTIONS = ("sum_over_batch_size", "sum", "none", "auto")
+
+
+class Loss:
+    """Loss(reduction='sum_over_batch_size', name=None): a loss object (Keras 2.3).
+    `loss(y_true, y_pred, sample_weight=None)` reduces `call(y_true, y_pred)` weighted by
+    `sample_weight`: 'sum_over_batch_size' (also 'auto') the mean over all values, 'sum' the
+    sum, 'none' the values."""
+
+    def __init__(self, reduction: str = "sum_over_batch_size", name: str | None = None):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+        self.name = name
+        self.__name__ = name or type(self).__name__
+
+    def call(self, y_true, y_pred):
+        """call(y_true, y_pred): the per-sample values."""
+        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        values = self.call(y_true, y_pred)
+        if sample_weight is not None:
+            weights = K.cast(sample_weight, values.dtype)
+            while weights.ndim < values.ndim:
+                weights = K.expand_dims(weights, -1)
+            values = values * weights
+        if self.reduction == "none":
+            return values
+        if self.reduction == "sum":
+            return K.sum(values)
+        return K.mean(values)
+
+    def get_config(self) -> dict:
+        return {"reduction": self.reduction, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+
+class LossFunctionWrapper(Loss):
+    """LossFunctionWrapper(fn, reduction='sum_over_batch_size', name=None, **kwargs): a loss
+    object calling fn(y_true, y_pred, **kwargs)."""
+
+    def __init__(self, fn: Callable, reduction: str = "sum_over_batch_size", name: str | None = None, **kwargs):
+        super().__init__(reduction=reduction, name=name)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self) -> dict:
+        return dict(super().get_config(), **self._fn_kwargs)
+
+
+def _loss_class(class_name: str, fn: Callable, doc_args: str = "", **defaults):
+    """A LossFunctionWrapper subclass for `fn` whose keyword arguments (with Keras 2.3's
+    defaults) are `defaults`."""
+
+    def __init__(self, reduction="sum_over_batch_size", name=fn.__name__, **kwargs):
+        unknown = set(kwargs) - set(defaults)
+        if unknown:
+            raise TypeError(f"{class_name}: unexpected keyword arguments {sorted(unknown)}")
+        LossFunctionWrapper.__init__(self, fn, reduction=reduction, name=name, **dict(defaults, **kwargs))
+
+    sig = ", ".join([f"{k}={v!r}" for k, v in defaults.items()] + ["reduction='sum_over_batch_size'",
+                                                                   f"name='{fn.__name__}'"])
+    return type(class_name, (LossFunctionWrapper,),
+                {"__init__": __init__, "__doc__": f"{class_name}({sig}): the loss object of {fn.__name__}."})
+
+
+MeanSquaredError = _loss_class("MeanSquaredError", mean_squared_error)
+MeanAbsoluteError = _loss_class("MeanAbsoluteError", mean_absolute_error)
+MeanAbsolutePercentageError = _loss_class("MeanAbsolutePercentageError", mean_absolute_percentage_error)
+MeanSquaredLogarithmicError = _loss_class("MeanSquaredLogarithmicError", mean_squared_logarithmic_error)
+BinaryCrossentropy = _loss_class("BinaryCrossentropy", binary_crossentropy, from_logits=False, label_smoothing=0)
+CategoricalCrossentropy = _loss_class("CategoricalCrossentropy", categorical_crossentropy, from_logits=False,
+                                      label_smoothing=0)
+SparseCategoricalCrossentropy = _loss_class("SparseCategoricalCrossentropy", sparse_categorical_crossentropy,
+                                            from_logits=False)
+Hinge = _loss_class("Hinge", hinge)
+SquaredHinge = _loss_class("SquaredHinge", squared_hinge)
+CategoricalHinge = _loss_class("CategoricalHinge", categorical_hinge)
+Poisson = _loss_class("Poisson", poisson)
+LogCosh = _loss_class("LogCosh", logcosh)
+KLDivergence = _loss_class("KLDivergence", kullback_leibler_divergence)
+Huber = _loss_class("Huber", huber_loss, delta=1.0)
+CosineSimilarity = _loss_class("CosineSimilarity", cosine_proximity, axis=-1)
+
+_CLASSES = [Loss, LossFunctionWrapper, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+            MeanSquaredLogarithmicError, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
+            Hinge, SquaredHinge, CategoricalHinge, Poisson, LogCosh, KLDivergence, Huber, CosineSimilarity]
+
+
+def per_sample_function(loss: Callable) -> Callable:
+    """The per-sample form of a loss: a loss object's `call`, a function as it is."""
+    return loss.call if isinstance(loss, Loss) else loss
+
+
+def loss_name(loss: Callable) -> str:
+    """The function name a loss stands for ('categorical_crossentropy' for CategoricalCrossentropy())."""
+    fn = loss.fn if isinstance(loss, LossFunctionWrapper) else loss
+    return getattr(fn, "__name__", "")
+
+
 # The names deserialization resolves (never helpers or imported modules).
 LOSSES: dict[str, Callable] = {f.__name__: f for f in _FUNCTIONS}
 LOSSES.update(_ALIASES)
+LOSSES.update({c.__name__: c for c in _CLASSES})
 
 __all__ = sorted(LOSSES) + ["get", "serialize", "deserialize"]
 
@@ -212,7 +323,9 @@ def get(identifier) -> Callable | None:
     if identifier is None:
         return None
     if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
+        loss = deserialize(identifier)
+        # a class name gives an instance with the defaults, as Keras 2.3
+        return loss() if isinstance(loss, type) and issubclass(loss, Loss) else loss
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret loss function identifier: {identifier!r}")

@@ -480,3 +480,55 @@ def test_resolve_callables():
 
     obj = Named()
     assert M.resolve_metric(obj, (None, 2), None) == ("my_metric", obj)
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras 2.3's loss objects
+
+def test_loss_objects_reduce_like_their_functions():
+    from keraslite import losses
+    rng = np.random.default_rng(3)
+    y = rng.random((6, 4))
+    p = rng.random((6, 4)) * 0.9 + 0.05
+    w = rng.random(6)
+    per = np.mean((p - y) ** 2, axis=-1)
+    mse = losses.MeanSquaredError()
+    assert mse.name == "mean_squared_error"
+    assert K.eval(mse(K.constant(y), K.constant(p))) == pytest.approx(per.mean(), rel=1e-5)
+    assert K.eval(mse(K.constant(y), K.constant(p), sample_weight=K.constant(w))) == \
+        pytest.approx(np.mean(per * w), rel=1e-5)
+    total = losses.MeanSquaredError(reduction="sum")
+    assert K.eval(total(K.constant(y), K.constant(p))) == pytest.approx(per.sum(), rel=1e-5)
+    none = losses.MeanSquaredError(reduction="none")
+    np.testing.assert_allclose(K.eval(none(K.constant(y), K.constant(p))), per, rtol=1e-5)
+    bce = losses.BinaryCrossentropy(label_smoothing=0.1)
+    ys = y * 0.9 + 0.05
+    want = -np.mean(ys * np.log(p) + (1 - ys) * np.log(1 - p), axis=-1).mean()
+    assert K.eval(bce(K.constant(y), K.constant(p))) == pytest.approx(want, rel=1e-4)
+    with pytest.raises(ValueError, match="reduction"):
+        losses.Huber(reduction="mean")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        losses.Hinge(delta=2.0)
+
+
+def test_loss_objects_config_get_and_compile():
+    from keraslite import losses
+    from keraslite.layers import Dense
+    from keraslite.models import Sequential
+    h = losses.Huber(delta=0.5, name="h")
+    again = losses.deserialize(losses.serialize(h))
+    assert isinstance(again, losses.Huber) and again.get_config() == h.get_config()
+    assert isinstance(losses.get("CategoricalCrossentropy"), losses.CategoricalCrossentropy)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 3)).astype("float32")
+    labels = rng.integers(3, size=20)
+    model = Sequential([Dense(3, activation="softmax", input_shape=(3,))])
+    model.compile("sgd", losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    loss, acc = model.evaluate(x, labels, verbose=0)
+    p = np.clip(model.predict(x).astype(np.float64), 1e-7, 1 - 1e-7)
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(20), labels])), rel=1e-4)
+    assert acc == pytest.approx(np.mean(p.argmax(-1) == labels))
+    model.compile("sgd", losses.MeanSquaredError(reduction="sum"))
+    y = rng.random((20, 3)).astype("float32")
+    assert model.evaluate(x, y, batch_size=20, verbose=0) == \
+        pytest.approx(np.mean((model.predict(x) - y) ** 2, axis=-1).sum(), rel=1e-4)

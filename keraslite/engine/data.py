@@ -85,7 +85,8 @@ def _check_lengths(arrays, names, what, who):
 
 
 def _loss_name(fn) -> str:
-    return getattr(fn, "__name__", "")
+    from ..losses import loss_name
+    return loss_name(fn)
 
 
 def standardize(model, x, y, sample_weight, class_weight, who: str, check_nan: bool = False):

@@ -112,12 +112,19 @@ class Model(Network):
                                name=name + "_sample_weights")
             self.targets.append(target)
             self.sample_weights.append(sw)
-            per_sample = loss_functions[i](target, out)
+            per_sample = losses_mod.per_sample_function(loss_functions[i])(target, out)
             mask = _output_mask(out, per_sample)
             if mask is not None:
                 # Keras 2.3 folds the output mask into the sample weights: masked steps count 0
                 per_sample = per_sample * mask
-            output_loss = _weighted_mean(per_sample, sw)
+            reduction = getattr(loss_functions[i], "reduction", "sum_over_batch_size")
+            if reduction == "none":
+                raise ValueError(f"compile: the loss for output '{name}' has reduction='none'; training needs a "
+                                 "scalar loss ('sum_over_batch_size' or 'sum')")
+            if reduction == "sum" and per_sample.ndim:
+                output_loss = K.sum(per_sample * _expand_to(sw, per_sample))
+            else:
+                output_loss = _weighted_mean(per_sample, sw)
             self._output_losses.append(output_loss)
             if len(self.outputs) > 1:
                 self.metrics_tensors.append(output_loss)
@@ -368,6 +375,13 @@ class Model(Network):
         """load_weights(filepath, by_name=False, skip_mismatch=False, reshape=False)."""
         from ..saving import load_weights
         return load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, reshape=reshape)
+
+
+def _expand_to(weights, values):
+    weights = K.cast(weights, values.dtype)
+    while weights.ndim < values.ndim:
+        weights = K.expand_dims(weights, -1)
+    return weights
 
 
 def _output_mask(output, per_sample):
