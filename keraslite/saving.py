@@ -668,11 +668,16 @@ def model_from_json(json_string, custom_objects=None):
     return model_from_config(config, custom_objects=custom_objects)
 
 
-def _convert_custom_objects(obj, custom_objects: dict):
+def _convert_custom_objects(obj, custom_objects: dict, deserialize=None):
+    """Names in custom_objects become the objects; a serialised object ({'class_name', 'config'},
+    e.g. a Keras 2.3 loss object) is rebuilt with `deserialize`; lists and per-output dicts
+    are walked."""
     if isinstance(obj, list):
-        return [_convert_custom_objects(v, custom_objects) for v in obj]
+        return [_convert_custom_objects(v, custom_objects, deserialize) for v in obj]
     if isinstance(obj, dict):
-        return {k: _convert_custom_objects(v, custom_objects) for k, v in obj.items()}
+        if deserialize is not None and set(obj) == {"class_name", "config"}:
+            return deserialize(obj, custom_objects=custom_objects)
+        return {k: _convert_custom_objects(v, custom_objects, deserialize) for k, v in obj.items()}
     if isinstance(obj, str) and obj in custom_objects:
         return custom_objects[obj]
     return obj
@@ -732,11 +737,12 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
             return model
         if not isinstance(training_config, dict) or "optimizer_config" not in training_config:
             raise ModelFileError(f"{where}: 'training_config' has no 'optimizer_config'")
-        from . import optimizers
+        from . import losses, metrics, optimizers
         optimizer = optimizers.deserialize(training_config["optimizer_config"], custom_objects=custom_objects)
         kwargs = dict(optimizer=optimizer,
-                      loss=_convert_custom_objects(training_config.get("loss"), custom_objects),
-                      metrics=_convert_custom_objects(training_config.get("metrics"), custom_objects),
+                      loss=_convert_custom_objects(training_config.get("loss"), custom_objects, losses.deserialize),
+                      metrics=_convert_custom_objects(training_config.get("metrics"), custom_objects,
+                                                      metrics.deserialize),
                       loss_weights=training_config.get("loss_weights"),
                       sample_weight_mode=training_config.get("sample_weight_mode"))
         weighted = training_config.get("weighted_metrics")

@@ -933,3 +933,18 @@ def test_keraslite_file_reads_like_keras2(engine, tmp_path):
             for wn in attr_strings(g[name].attrs["weight_names"]):
                 assert wn.endswith(":0")
                 assert isinstance(g[name][wn], h5py.Dataset)
+
+
+def test_loss_object_survives_save_and_load(tmp_path):
+    from keraslite import losses
+    from keraslite.layers import Dense
+    from keraslite.models import Sequential, load_model
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile("adam", losses.Huber(delta=0.3))
+    model.fit(np.ones((4, 3)), np.zeros((4, 2)), verbose=0)
+    path = str(tmp_path / "m.h5")
+    model.save(path)
+    loaded = load_model(path)
+    assert isinstance(loaded.loss, losses.Huber) and loaded.loss.get_config()["delta"] == 0.3
+    x = np.random.default_rng(0).random((5, 3))
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-6)
