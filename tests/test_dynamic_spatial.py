@@ -93,3 +93,47 @@ def test_one_fully_convolutional_model_serves_several_sizes():
         fixed.train_on_batch(x, y)
         for a, b in zip(dyn.get_weights(), fixed.get_weights()):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_conv2d_transpose_with_run_time_output_size(padding, data_format):
+    x = _r((2, 4, 5, 3))
+    w = _r((3, 3, 2, 3), 1)  # (kh, kw, out, in)
+    ph = K.placeholder(shape=(None, None, None, 3))
+    n, h, wd = K.shape(ph)[0], K.shape(ph)[1], K.shape(ph)[2]
+    extra = 0 if padding == "same" else 1  # valid, stride 2, kernel 3: L*s + max(k - s, 0)
+    shape = (n, h * 2 + extra, wd * 2 + extra, 2)
+    inp = ph
+    if data_format == "channels_first":
+        inp = K.permute_dimensions(ph, (0, 3, 1, 2))
+        shape = (n, 2, h * 2 + extra, wd * 2 + extra)
+    y = K.conv2d_transpose(inp, K.variable(w), shape, strides=(2, 2), padding=padding, data_format=data_format)
+    got = K.function([ph], [y])([x])[0]
+    out_hw = (4 * 2 + extra, 5 * 2 + extra)
+    want = R.conv2d_transpose(x, w, (2,) + out_hw + (2,), (2, 2), padding)
+    if data_format == "channels_first":
+        want = want.transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_transpose_layer_with_unknown_spatial_dims():
+    from keraslite.layers import Conv2DTranspose
+    dyn_in = Input((None, None, 3))
+    dyn_layer = Conv2DTranspose(4, (3, 3), strides=2, padding="same", output_padding=(1, 1))
+    dyn = Model(dyn_in, dyn_layer(dyn_in))
+    assert dyn.output_shape == (None, None, None, 4)
+    dyn.compile("sgd", "mse")
+    for hw in [(5, 6), (4, 4)]:
+        fixed_in = Input(hw + (3,))
+        fixed_layer = Conv2DTranspose(4, (3, 3), strides=2, padding="same", output_padding=(1, 1))
+        fixed = Model(fixed_in, fixed_layer(fixed_in))
+        fixed.compile("sgd", "mse")
+        fixed_layer.set_weights(dyn_layer.get_weights())
+        x = _r((2,) + hw + (3,), 7)
+        np.testing.assert_allclose(dyn.predict(x), fixed.predict(x), rtol=1e-5, atol=1e-6)
+        y = _r((2, 2 * hw[0], 2 * hw[1], 4), 8)
+        dyn.train_on_batch(x, y)
+        fixed.train_on_batch(x, y)
+        for a, b in zip(dyn_layer.get_weights(), fixed_layer.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -204,10 +204,13 @@ class Conv2DTranspose(Conv2D):
 
     def call(self, inputs):
         shape = K.int_shape(inputs)
-        space = shape[2:] if self.data_format == "channels_first" else shape[1:3]
-        if None in space:
-            raise ValueError(f"Conv2DTranspose ({self.name}): keraslite needs known spatial dimensions, got input "
-                             f"shape {shape_str(shape)}")
+        axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        if any(shape[a] is None for a in axes):
+            # sizes known only at run time: the output size is computed from K.shape, as Keras 2 does
+            dynamic = K.shape(inputs)
+            space = [shape[a] if shape[a] is not None else dynamic[a] for a in axes]
+        else:
+            space = [shape[a] for a in axes]
         out_h, out_w = self._spatial_out(space)
         if self.data_format == "channels_first":
             output_shape = (shape[0], self.filters, out_h, out_w)

@@ -93,7 +93,11 @@ def _runtime_geometry(node, backend):
     def step(*arrays):
         a = dict(attrs)
         if deferred_shape:
-            a["input_shape"] = tuple(arrays[-1].shape[1:])
+            ref = arrays[-1]
+            if len(ref.shape) == 1:  # a shape vector: its values, not its shape
+                a["input_shape"] = tuple(int(v) for v in backend.to_numpy(ref)[1:])
+            else:
+                a["input_shape"] = tuple(ref.shape[1:])
             arrays = arrays[:-1]
         if deferred_pad:
             spatial, kernel, dilation = geometry(arrays, a)
@@ -146,7 +150,13 @@ def _conv_vjp(g, y, x, w, **geo):
 
 
 def _bp_input_infer(g, w, *ref, input_shape, strides, padding, dilation, groups):
-    spatial = tuple(input_shape) if input_shape is not None else ref[0].shape[1:]
+    if input_shape is not None:
+        spatial = tuple(input_shape)
+    elif ref[0].ndim == 1:  # a shape vector (conv2d_transpose with run-time sizes)
+        entries = _static_entries(ref[0], "conv2d_transpose")
+        spatial = tuple(None if e is None or e < 0 else e for e in entries[1:])
+    else:
+        spatial = ref[0].shape[1:]
     return (g.shape[0],) + spatial, g.dtype
 
 
@@ -229,21 +239,38 @@ def conv2d_transpose(x, kernel, output_shape, strides=(1, 1), padding="valid", d
     out = _output_shape_entries(output_shape, "conv2d_transpose")
     if len(out) != 4:
         raise ValueError(f"conv2d_transpose: output_shape must have 4 entries, got {output_shape!r}")
-    if None in out[1:]:
-        raise ValueError(f"conv2d_transpose: the spatial and channel entries of output_shape must be known "
-                         f"when the graph is built (only the batch may be a tensor or None), got {output_shape!r}")
-    if data_format == "channels_first":
-        out = (out[0], out[2], out[3], out[1])
+    channel_axis = 1 if data_format == "channels_first" else 3
+    if out[channel_axis] is None:
+        raise ValueError(f"conv2d_transpose: the channel entry of output_shape must be known when the graph is "
+                         f"built, got {output_shape!r}")
+    order = (0, 2, 3, 1) if data_format == "channels_first" else (0, 1, 2, 3)
+    out = tuple(out[i] for i in order)
     kernel = _check_float(x, kernel, "conv2d_transpose")
     xl = _to_last(x, data_format)
     pads = _pads(padding, out[1:3], kernel.shape[:2], strides, dilation, "conv2d_transpose")
+    geo = dict(strides=strides, padding=pads, dilation=dilation, groups=1)
+    if None in out[1:3]:
+        # spatial sizes known only at run time: the shape vector is the step's shape source
+        shape_vec = _shape_vector(output_shape, order)
+        return _from_last(apply("conv2d_backprop_input", xl, kernel, shape_vec, input_shape=None, **geo), data_format)
     expected = _conv_infer(Tensor("placeholder", (), {}, out, x.dtype), kernel, strides, pads, dilation, 1)[0]
     if expected[1:] != xl.shape[1:] and None not in xl.shape[1:]:
         raise ValueError(f"conv2d_transpose: output_shape {tuple(output_shape)} would convolve to "
                          f"{shape_str(expected)}, not to the input's shape {shape_str(xl.shape)}")
-    y = apply("conv2d_backprop_input", xl, kernel, input_shape=out[1:], strides=strides, padding=pads,
-              dilation=dilation, groups=1)
+    y = apply("conv2d_backprop_input", xl, kernel, input_shape=out[1:], **geo)
     return _from_last(y, data_format)
+
+
+def _shape_vector(output_shape, order):
+    """output_shape (a 1-D int tensor, or entries that are ints or scalar tensors) as one int32
+    vector in channels_last order."""
+    from .math import cast
+    from .shape import gather, stack
+    if isinstance(output_shape, Tensor):
+        return gather(cast(output_shape, "int32"), list(order))
+    entries = [cast(as_tensor(d), "int32") if isinstance(d, Tensor) else as_tensor(np.int32(-1 if d is None else d))
+               for d in output_shape]
+    return stack([entries[i] for i in order], axis=0)
 
 
 def _static_scalar(t):
