@@ -635,11 +635,18 @@ def test_conv2d_transpose_stacked_output_shape_tensor():
                                rtol=RTOL, atol=ATOL)
 
 
-def test_conv2d_transpose_dynamic_spatial_entry_raises():
+def test_conv2d_transpose_dynamic_spatial_entry():
+    """A spatial entry known only at run time is resolved per call; the channels must be known."""
     p = K.placeholder(shape=(None, 3, 3, 3))
-    k = K.variable(_r((3, 3, 2, 3), 32))
-    with pytest.raises(ValueError, match="conv2d_transpose"):
-        K.conv2d_transpose(p, k, (None, K.shape(p)[1] * 2, 6, 2), strides=(2, 2), padding="same")
+    kv = _r((3, 3, 2, 3), 32)
+    k = K.variable(kv)
+    y = K.conv2d_transpose(p, k, (None, K.shape(p)[1] * 2, 6, 2), strides=(2, 2), padding="same")
+    assert K.int_shape(y) == (None, None, 6, 2)
+    x = _r((2, 3, 3, 3), 33)
+    np.testing.assert_allclose(K.function([p], [y])([x])[0], R.conv2d_transpose(x, kv, (2, 6, 6, 2), (2, 2), "same"),
+                               rtol=RTOL, atol=ATOL)
+    with pytest.raises(ValueError, match="channel entry"):
+        K.conv2d_transpose(p, k, (None, 6, 6, K.shape(p)[3]), strides=(2, 2), padding="same")
 
 
 @pytest.mark.usefixtures("f64")

@@ -87,8 +87,8 @@ def _runtime_geometry(node, backend):
     deferred_shape = "input_shape" in attrs and attrs["input_shape"] is None
     if not (deferred_pad or deferred_shape):
         return backend.primitive(node.op, attrs)
-    prim = backend.primitive(node.op, {})
     geometry = _GEOMETRY[node.op]
+    bound: dict = {}  # resolved geometry -> the backend's step for it (few distinct sizes per plan)
 
     def step(*arrays):
         a = dict(attrs)
@@ -102,7 +102,11 @@ def _runtime_geometry(node, backend):
         if deferred_pad:
             spatial, kernel, dilation = geometry(arrays, a)
             a["padding"] = _same_pads(spatial, kernel, a["strides"], dilation)
-        return prim(*arrays, **a)
+        key = tuple(sorted(a.items()))
+        fn = bound.get(key)
+        if fn is None:
+            fn = bound[key] = backend.primitive(node.op, a)
+        return fn(*arrays)
     return step
 
 
