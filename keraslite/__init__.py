@@ -12,7 +12,7 @@ from . import backend, config
 from .backend import registry as _registry  # noqa: F401
 
 _SUBMODULES = ("layers", "models", "optimizers", "losses", "metrics", "initializers", "activations",
-               "regularizers", "constraints", "callbacks", "utils", "engine", "saving")
+               "regularizers", "constraints", "callbacks", "utils", "engine", "saving", "preprocessing")
 
 
 def __getattr__(name):

@@ -271,8 +271,8 @@ def test_model_method_signatures():
     assert ev["verbose"] == 1 and ev["batch_size"] is None
     pr = defaults(M.Model.predict)
     assert arg_names(M.Model.predict)[1:5] == ["x", "batch_size", "verbose", "steps"] and pr["verbose"] == 0
-    assert arg_names(M.Model.train_on_batch)[1:] == ["x", "y", "sample_weight", "class_weight"]
-    assert arg_names(M.Model.test_on_batch)[1:] == ["x", "y", "sample_weight"]
+    assert arg_names(M.Model.train_on_batch)[1:] == ["x", "y", "sample_weight", "class_weight", "reset_metrics"]
+    assert arg_names(M.Model.test_on_batch)[1:] == ["x", "y", "sample_weight", "reset_metrics"]  # 2.3
     assert arg_names(M.Model.fit_generator)[1:] == [
         "generator", "steps_per_epoch", "epochs", "verbose", "callbacks", "validation_data", "validation_steps",
         "class_weight", "max_queue_size", "workers", "use_multiprocessing", "shuffle", "initial_epoch"]

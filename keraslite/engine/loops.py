@@ -19,7 +19,9 @@ def _slice(arrays, index):
 def _callback_list(model, callbacks, verbose, count_mode="samples"):
     from .. import callbacks as cbks
     model.history = cbks.History()
-    stateful = []
+    # metric objects report running values: the loggers keep their last value, not a batch average
+    names = list(getattr(model, "stateful_metric_names", []) or [])
+    stateful = names + ["val_" + n for n in names]
     base = [cbks.BaseLogger(stateful_metrics=stateful)]
     if verbose:
         base.append(cbks.ProgbarLogger(count_mode=count_mode, stateful_metrics=stateful))
@@ -52,6 +54,7 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
     cl.on_train_begin()
     index_array = np.arange(n)
     for epoch in range(initial_epoch, epochs):
+        _reset_metrics(model)
         cl.on_epoch_begin(epoch)
         epoch_logs: dict = {}
         if shuffle == "batch":
@@ -72,7 +75,7 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
             if model.stop_training:
                 break
         if do_validation:
-            val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0)
+            val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0, model=model)
             for label, o in zip(out_labels, val_outs):
                 epoch_logs["val_" + label] = o
         cl.on_epoch_end(epoch, epoch_logs)
@@ -89,22 +92,49 @@ def _progbar(n, verbose):
     return Progbar(target=n)
 
 
-def test_loop(f, ins, batch_size, verbose=0) -> list:
+def _reset_metrics(model) -> None:
+    reset = getattr(model, "reset_metrics", None)
+    if reset is not None:
+        reset()
+
+
+def _stateful_indices(model) -> set:
+    """Positions (in [loss] + metrics) of the metric objects' outputs: running values."""
+    if model is None:
+        return set()
+    stateful = set(getattr(model, "stateful_metric_names", []) or [])
+    return {i for i, name in enumerate(getattr(model, "metrics_names", [])) if name in stateful}
+
+
+def _final(value):
+    value = np.asarray(value)
+    return float(value) if value.ndim == 0 else value
+
+
+def test_loop(f, ins, batch_size, verbose=0, model=None) -> list:
+    """Batch means weighted by batch size; the outputs of metric objects (when `model` is given:
+    their states are reset first) are running values, so their last value is the result."""
     n = int(ins[0].shape[0])
     progbar = _progbar(n, verbose)
     totals = None
+    stateful = _stateful_indices(model)
+    if model is not None:
+        _reset_metrics(model)
     for start, end in make_batches(n, batch_size):
         outs = to_list(f([a[start:end] for a in ins]))
         size = end - start
         if totals is None:
             totals = [0.0] * len(outs)
         for i, o in enumerate(outs):
-            totals[i] += float(o) * size
+            if i in stateful:
+                totals[i] = _final(o)
+            else:
+                totals[i] += float(o) * size
         if progbar is not None:
             progbar.update(end)
     if totals is None:
         raise ValueError("evaluate: no samples to evaluate")
-    return [t / n for t in totals]
+    return [t if i in stateful else t / n for i, t in enumerate(totals)]
 
 
 def predict_loop(f, ins, batch_size, verbose=0) -> list:
@@ -178,6 +208,7 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
     cl.on_train_begin()
     pending = first
     for epoch in range(initial_epoch, epochs):
+        _reset_metrics(model)
         cl.on_epoch_begin(epoch)
         epoch_logs: dict = {}
         for step in range(steps_per_epoch):
@@ -186,7 +217,8 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
             x, y, sw = item
             batch_logs = {"batch": step, "size": int(np.shape(to_list(x)[0])[0])}
             cl.on_batch_begin(step, batch_logs)
-            outs = to_list(model.train_on_batch(x, y, sample_weight=sw, class_weight=class_weight))
+            outs = to_list(model.train_on_batch(x, y, sample_weight=sw, class_weight=class_weight,
+                                                reset_metrics=False))
             for label, o in zip(out_labels, outs):
                 batch_logs[label] = o
             cl.on_batch_end(step, batch_logs)
@@ -212,17 +244,24 @@ def evaluate_generator(model, generator, steps, verbose):
     steps = _steps(generator, steps, "evaluate_generator")
     it = _iterate(generator)
     totals, count = None, 0
+    _reset_metrics(model)
+    stateful = None
     for _ in range(steps):
         x, y, sw = _unpack(next(it), "evaluate_generator")
-        outs = to_list(model.test_on_batch(x, y, sample_weight=sw))
+        outs = to_list(model.test_on_batch(x, y, sample_weight=sw, reset_metrics=False))
+        if stateful is None:
+            stateful = _stateful_indices(model)
         size = int(np.shape(to_list(x)[0] if not isinstance(x, dict) else next(iter(x.values())))[0])
         totals = [0.0] * len(outs) if totals is None else totals
         for i, o in enumerate(outs):
-            totals[i] += float(o) * size
+            if i in stateful:
+                totals[i] = _final(o)
+            else:
+                totals[i] += float(o) * size
         count += size
     if not count:
         raise ValueError("evaluate_generator: the generator yielded no samples")
-    return unpack_singleton([t / count for t in totals])
+    return unpack_singleton([t if i in stateful else t / count for i, t in enumerate(totals)])
 
 
 def predict_generator(model, generator, steps, verbose):

@@ -137,6 +137,11 @@ class Model(Network):
             total_loss = total_loss + reg
         self.total_loss = total_loss
 
+        # stateful metric objects (keras.metrics.Metric): their update ops join the train and test
+        # functions, their post-update results are outputs; reset by the loops (reset_metrics)
+        self._metric_updates = []
+        self.stateful_metric_functions = []
+        self.stateful_metric_names = []
         self._compile_metrics(metrics, weighted=False)
         if weighted_metrics:
             self._compile_metrics(weighted_metrics, weighted=True)
@@ -165,13 +170,21 @@ class Model(Network):
         for j, i in enumerate(self._trained):
             out = self.outputs[i]
             for m in per_output[i]:
-                display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
-                value = fn(self.targets[j], out)
-                mask = _output_mask(out, value)
-                if mask is not None:  # a masked mean: masked steps neither count nor dilute
-                    value = K.sum(value * mask) / K.maximum(K.sum(mask), K.epsilon())
+                if isinstance(m, metrics_mod.Metric):
+                    if any(m is o for o in self.stateful_metric_functions):
+                        m = type(m).from_config(m.get_config())  # one state per use
+                    display = m.name
+                    value = self._compile_metric_object(m, j, out, weighted)
+                    stateful = True
                 else:
-                    value = _weighted_mean(value, self.sample_weights[j]) if weighted else K.mean(value)
+                    display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
+                    value = fn(self.targets[j], out)
+                    mask = _output_mask(out, value)
+                    if mask is not None:  # a masked mean: masked steps neither count nor dilute
+                        value = K.sum(value * mask) / K.maximum(K.sum(mask), K.epsilon())
+                    else:
+                        value = _weighted_mean(value, self.sample_weights[j]) if weighted else K.mean(value)
+                    stateful = False
                 name = ("weighted_" if weighted else "") + display
                 if n_out > 1:
                     name = self.output_names[i] + "_" + name
@@ -181,6 +194,27 @@ class Model(Network):
                     k += 1
                 self.metrics_names.append(name)
                 self.metrics_tensors.append(value)
+                if stateful:
+                    self.stateful_metric_names.append(name)
+
+    def _compile_metric_object(self, metric, j: int, out, weighted: bool):
+        """Add a Metric object's update ops for output `out` (trained output j) and return its
+        result after the update (the running value over the batches so far)."""
+        sample_weight = self.sample_weights[j] if weighted else None
+        mask = getattr(out, "_keras_mask", None)
+        if mask is not None:  # masked steps do not count (Keras 2.3 passes the mask as weights)
+            mask = K.cast(mask, K.floatx())
+            sample_weight = mask if sample_weight is None else mask * _expand_to(sample_weight, mask)
+        updates = [u if isinstance(u, K.Tensor) else K.update(*u)
+                   for u in to_list(metric.update_state(self.targets[j], out, sample_weight=sample_weight))]
+        self._metric_updates.extend(updates)
+        self.stateful_metric_functions.append(metric)
+        return metric.updated_result(updates)
+
+    def reset_metrics(self) -> None:
+        """reset_metrics(): reset the state of the stateful metric objects given to compile."""
+        for m in getattr(self, "stateful_metric_functions", []):
+            m.reset_states()
 
     def _check_compiled(self, what: str) -> None:
         if getattr(self, "_compile_pending", None):
@@ -202,6 +236,7 @@ class Model(Network):
             givens = self._phase_givens(True)
             outputs = [self.total_loss] + self.metrics_tensors
             layer_updates = [u if isinstance(u, K.Tensor) else K.update(*u) for u in self.updates]
+            layer_updates += list(getattr(self, "_metric_updates", []))
             # specialise on the training phase before differentiating, so the gradient graph never
             # contains the inference branches (moving statistics, identity dropout)
             spec = specialize(outputs + layer_updates, givens)
@@ -217,7 +252,8 @@ class Model(Network):
         if self.test_function is None:
             # stateful layers (RNN states) advance on every call, as in Keras 2
             self.test_function = K.function(self.inputs + self.targets + self.sample_weights,
-                                            [self.total_loss] + self.metrics_tensors, updates=self.state_updates,
+                                            [self.total_loss] + self.metrics_tensors,
+                                            updates=list(self.state_updates) + list(getattr(self, "_metric_updates", [])),
                                             name="test_function", givens=self._phase_givens(False))
         return self.test_function
 
@@ -300,7 +336,7 @@ class Model(Network):
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "evaluate")
         f = self._make_test_function()
-        outs = loops.test_loop(f, ins + targets + weights, batch_size=batch_size, verbose=verbose)
+        outs = loops.test_loop(f, ins + targets + weights, batch_size=batch_size, verbose=verbose, model=self)
         return unpack_singleton(outs)
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, **kwargs):
@@ -315,20 +351,26 @@ class Model(Network):
         outs = loops.predict_loop(f, ins, batch_size=batch_size, verbose=verbose)
         return unpack_singleton(outs)
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
-        """train_on_batch(x, y, sample_weight=None, class_weight=None): one update; loss or
-        [loss, metrics...]."""
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, reset_metrics=True):
+        """train_on_batch(x, y, sample_weight=None, class_weight=None, reset_metrics=True): one
+        update; loss or [loss, metrics...]. Metric objects report their value including this batch
+        and are reset afterwards unless reset_metrics=False (then they keep accumulating)."""
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, class_weight, "train_on_batch",
                                                        check_nan=True)
         outs = self._make_train_function()(ins + targets + weights)
+        if reset_metrics:
+            self.reset_metrics()
         return unpack_singleton([o.item() if o.ndim == 0 else o for o in outs])
 
-    def test_on_batch(self, x, y, sample_weight=None):
-        """test_on_batch(x, y, sample_weight=None): loss or [loss, metrics...] on one batch."""
+    def test_on_batch(self, x, y, sample_weight=None, reset_metrics=True):
+        """test_on_batch(x, y, sample_weight=None, reset_metrics=True): loss or [loss, metrics...]
+        on one batch (metric objects: as in train_on_batch)."""
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "test_on_batch")
         outs = self._make_test_function()(ins + targets + weights)
+        if reset_metrics:
+            self.reset_metrics()
         return unpack_singleton([o.item() if o.ndim == 0 else o for o in outs])
 
     def predict_on_batch(self, x):
