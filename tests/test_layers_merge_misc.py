@@ -316,7 +316,7 @@ def _one_of_each():
         L.Conv3D(2, 3), L.Conv3DTranspose(2, 3), L.MaxPooling3D(), L.AveragePooling3D(), L.GlobalMaxPooling3D(),
         L.GlobalAveragePooling3D(), L.UpSampling3D(), L.ZeroPadding3D(), L.Cropping3D(),
         L.SimpleRNN(2), L.LSTM(2), L.GRU(2), L.RNN(L.LSTMCell(2)), L.TimeDistributed(L.Dense(2)),
-        L.Bidirectional(L.LSTM(2)),
+        L.Bidirectional(L.LSTM(2)), L.LocallyConnected1D(2, 3), L.LocallyConnected2D(2, 3),
     ]
 
 

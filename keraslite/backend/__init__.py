@@ -36,6 +36,10 @@ from .ops.conv import (conv1d, conv2d, conv2d_transpose, conv3d, conv3d_transpos
 from .ops.nn import (batch_normalization, bias_add, binary_crossentropy, categorical_crossentropy, dropout, elu,
                      in_top_k, l2_normalize, log_softmax, normalize_batch_in_training, relu, selu, softmax,
                      sparse_categorical_crossentropy)
+from .ops.compat import (control_dependencies, eager, get_graph, get_session, is_symbolic, set_session, symbolic,
+                         v1_variable_initialization)
+from .ops.ctc import ctc_batch_cost, ctc_decode, ctc_label_dense_to_sparse
+from .ops.local import local_conv1d, local_conv2d
 from .autodiff import gradients, stop_gradient
 from .compiler import function
 from .registry import get_backend as _active_backend_name

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .xp import core as xcore
+from .xp.ctc import CTCPrimitives
 from .xp.nn_primitives import NNPrimitives
 
 
@@ -45,7 +46,7 @@ class Backend:
         return lambda *arrays: fn(*arrays, **attrs)
 
 
-class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, Backend):
+class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, Backend):
     """Every primitive written once against `self.xp`."""
 
     xp: Any = np

@@ -13,6 +13,7 @@ from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, Conv3DTrans
 from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, Lambda, Masking, Permute, RepeatVector,
                    Reshape, SpatialDropout1D, SpatialDropout2D)
 from .embeddings import Embedding
+from .local import LocallyConnected1D, LocallyConnected2D
 from .merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
                     dot, maximum, minimum, multiply, subtract)
 from .noise import AlphaDropout, GaussianDropout, GaussianNoise
