@@ -91,6 +91,7 @@ def torch_fn(torch, spec):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=11)
+    ap.add_argument("--only", default="", help="run only the cases whose name contains this text")
     args = ap.parse_args()
     import numba
     threads = numba.get_num_threads()
@@ -103,7 +104,7 @@ def main():
     names = None
     for be in backends:
         with keraslite.use_backend(be):
-            cases = k_cases()
+            cases = [c for c in k_cases() if args.only in c[0]]
             names = [c[0] for c in cases]
             for name, f, feeds, spec in cases:
                 runners[(be, name)] = (be, (lambda f=f, feeds=feeds: f(feeds)))

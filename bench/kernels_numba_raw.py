@@ -22,6 +22,8 @@ import numpy as np
 
 _KDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "backends",
                      "keraslite_numba", "kernels")
+# the kernels import keraslite_numba.llvmattrs: the in-tree package must win over an installed one
+sys.path.insert(0, os.path.normpath(os.path.join(_KDIR, os.pardir, os.pardir)))
 
 
 def _load(name):

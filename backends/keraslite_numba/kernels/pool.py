@@ -13,12 +13,13 @@ __all__ = ["max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backpr
 
 
 @njit(parallel=True, cache=True)
-def _pool_fwd(x, is_max, ph, pw, sh, sw, pt, pl, y):
-    """Max (is_max) or average pooling; one kernel for both keeps the compile count down."""
+def _max_fwd(x, ph, pw, sh, sw, pt, pl, y):
+    """Max pooling, one output row per parallel iteration. Max and average are separate
+    kernels: each compiles (about a second cold) only when it is used."""
     N, H, W, C = x.shape
     Ho = y.shape[1]
     Wo = y.shape[2]
-    init = y.dtype.type(-np.inf) if is_max else y.dtype.type(0)
+    init = y.dtype.type(-np.inf)
     for t in prange(N * Ho):
         n = t // Ho
         oh = t - n * Ho
@@ -32,23 +33,42 @@ def _pool_fwd(x, is_max, ph, pw, sh, sw, pt, pl, y):
             yv = y[n, oh, ow]
             for c in range(C):
                 yv[c] = init
-            if is_max:
-                for h in range(ha, hb):
-                    for w in range(wa, wb):
-                        xv = x[n, h, w]
-                        for c in range(C):
-                            v = xv[c]
-                            yv[c] = v if v > yv[c] else yv[c]
-            else:
-                for h in range(ha, hb):
-                    for w in range(wa, wb):
-                        xv = x[n, h, w]
-                        for c in range(C):
-                            yv[c] += xv[c]
-                cnt = (hb - ha) * (wb - wa)
-                inv = y.dtype.type(1.0 / cnt) if cnt > 0 else y.dtype.type(np.nan)
-                for c in range(C):
-                    yv[c] *= inv
+            for h in range(ha, hb):
+                for w in range(wa, wb):
+                    xv = x[n, h, w]
+                    for c in range(C):
+                        v = xv[c]
+                        yv[c] = v if v > yv[c] else yv[c]
+
+
+@njit(parallel=True, cache=True)
+def _avg_fwd(x, ph, pw, sh, sw, pt, pl, y):
+    """Average pooling over the real (unpadded) cells of each window."""
+    N, H, W, C = x.shape
+    Ho = y.shape[1]
+    Wo = y.shape[2]
+    for t in prange(N * Ho):
+        n = t // Ho
+        oh = t - n * Ho
+        h0 = oh * sh - pt
+        ha = max(h0, 0)
+        hb = min(h0 + ph, H)
+        for ow in range(Wo):
+            w0 = ow * sw - pl
+            wa = max(w0, 0)
+            wb = min(w0 + pw, W)
+            yv = y[n, oh, ow]
+            for c in range(C):
+                yv[c] = 0
+            for h in range(ha, hb):
+                for w in range(wa, wb):
+                    xv = x[n, h, w]
+                    for c in range(C):
+                        yv[c] += xv[c]
+            cnt = (hb - ha) * (wb - wa)
+            inv = y.dtype.type(1.0 / cnt) if cnt > 0 else y.dtype.type(np.nan)
+            for c in range(C):
+                yv[c] *= inv
 
 
 @njit(cache=True)
@@ -64,19 +84,53 @@ def _zero_rows(dxn, r0, r1):
 
 
 @njit(parallel=True, cache=True)
-def _pool_bwd(x, y, g, is_max, ph, pw, sh, sw, pt, pl, dx):
-    """Backprop of max pooling (is_max: x, y used) or average pooling (x, y ignored).
-
-    One image per parallel iteration (windows overlap). dx rows are cleared just before their
-    first use, while they are in cache. Max: each window's g goes to its first maximal cell in
-    row-major order; the search is branch-free (uint8 masks and selects) so it vectorises.
-    """
+def _max_bwd(x, y, g, ph, pw, sh, sw, pt, pl, dx):
+    """Backprop of max pooling: each window's g goes to its first maximal cell in row-major
+    order. One image per parallel iteration (windows overlap); dx rows are cleared just before
+    their first use, while they are in cache. The search is branch-free (uint8 masks and
+    selects) so it vectorises."""
     N, H, W, C = dx.shape
     Ho = g.shape[1]
     Wo = g.shape[2]
     zero = dx.dtype.type(0)
     for n in prange(N):
         pend = np.empty(C, np.uint8)
+        dxn = dx[n]
+        zeroed = 0
+        for oh in range(Ho):
+            h0 = oh * sh - pt
+            ha = max(h0, 0)
+            hb = min(h0 + ph, H)
+            if hb > zeroed:
+                _zero_rows(dxn, zeroed, hb)
+                zeroed = hb
+            for ow in range(Wo):
+                w0 = ow * sw - pl
+                wa = max(w0, 0)
+                wb = min(w0 + pw, W)
+                gv = g[n, oh, ow]
+                yv = y[n, oh, ow]
+                for c in range(C):
+                    pend[c] = 1
+                for h in range(ha, hb):
+                    for w in range(wa, wb):
+                        xv = x[n, h, w]
+                        dv = dxn[h, w]
+                        for c in range(C):
+                            hit = np.uint8(xv[c] == yv[c]) & pend[c]
+                            dv[c] += gv[c] if hit != 0 else zero
+                            pend[c] ^= hit
+        if H > zeroed:
+            _zero_rows(dxn, zeroed, H)
+
+
+@njit(parallel=True, cache=True)
+def _avg_bwd(g, ph, pw, sh, sw, pt, pl, dx):
+    """Backprop of average pooling, one image per parallel iteration."""
+    N, H, W, C = dx.shape
+    Ho = g.shape[1]
+    Wo = g.shape[2]
+    for n in prange(N):
         tmp = np.empty(C, dx.dtype)
         dxn = dx[n]
         zeroed = 0
@@ -92,30 +146,17 @@ def _pool_bwd(x, y, g, is_max, ph, pw, sh, sw, pt, pl, dx):
                 wa = max(w0, 0)
                 wb = min(w0 + pw, W)
                 gv = g[n, oh, ow]
-                if is_max:
-                    yv = y[n, oh, ow]
-                    for c in range(C):
-                        pend[c] = 1
-                    for h in range(ha, hb):
-                        for w in range(wa, wb):
-                            xv = x[n, h, w]
-                            dv = dxn[h, w]
-                            for c in range(C):
-                                hit = np.uint8(xv[c] == yv[c]) & pend[c]
-                                dv[c] += gv[c] if hit != 0 else zero
-                                pend[c] ^= hit
-                else:
-                    cnt = (hb - ha) * (wb - wa)
-                    if cnt == 0:
-                        continue
-                    inv = dx.dtype.type(1.0 / cnt)
-                    for c in range(C):
-                        tmp[c] = gv[c] * inv
-                    for h in range(ha, hb):
-                        for w in range(wa, wb):
-                            dv = dxn[h, w]
-                            for c in range(C):
-                                dv[c] += tmp[c]
+                cnt = (hb - ha) * (wb - wa)
+                if cnt == 0:
+                    continue
+                inv = dx.dtype.type(1.0 / cnt)
+                for c in range(C):
+                    tmp[c] = gv[c] * inv
+                for h in range(ha, hb):
+                    for w in range(wa, wb):
+                        dv = dxn[h, w]
+                        for c in range(C):
+                            dv[c] += tmp[c]
         if H > zeroed:
             _zero_rows(dxn, zeroed, H)
 
@@ -152,7 +193,7 @@ def max_pool2d(x, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
     N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(x.shape, pool_size, strides, padding)
     y = _out(out, (N, Ho, Wo, C), x.dtype)
     if y.size:
-        _pool_fwd(x, True, ph, pw, sh, sw, pt, pl, y)
+        _max_fwd(x, ph, pw, sh, sw, pt, pl, y)
     return y
 
 
@@ -167,7 +208,7 @@ def max_pool2d_backprop(x, y, g, pool_size, strides, padding=((0, 0), (0, 0)), o
                          f"{(N, Ho, Wo, C)}")
     dx = _out(out, x.shape, x.dtype)
     if dx.size:
-        _pool_bwd(x, y, g, True, ph, pw, sh, sw, pt, pl, dx)
+        _max_bwd(x, y, g, ph, pw, sh, sw, pt, pl, dx)
     return dx
 
 
@@ -177,7 +218,7 @@ def avg_pool2d(x, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
     N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(x.shape, pool_size, strides, padding)
     y = _out(out, (N, Ho, Wo, C), x.dtype)
     if y.size:
-        _pool_fwd(x, False, ph, pw, sh, sw, pt, pl, y)
+        _avg_fwd(x, ph, pw, sh, sw, pt, pl, y)
     return y
 
 
@@ -191,5 +232,5 @@ def avg_pool2d_backprop(g, input_shape, pool_size, strides, padding=((0, 0), (0,
                          f"{(N, Ho, Wo, C)}")
     dx = _out(out, (N, H, W, C), g.dtype)
     if dx.size:
-        _pool_bwd(g, g, g, False, ph, pw, sh, sw, pt, pl, dx)
+        _avg_bwd(g, ph, pw, sh, sw, pt, pl, dx)
     return dx
