@@ -54,7 +54,7 @@ def keraslite_run(backend: str):
     return {"first_epoch_s": times[0], "train_sps": train_sps, "predict_sps": N / pred}
 
 
-def torch_run(torch):
+def torch_run(torch, device: str = "cpu"):
     nn = torch.nn
     torch.manual_seed(0)
 
@@ -74,16 +74,16 @@ def torch_run(torch):
             return self.fc(torch.flatten(x.permute(0, 2, 3, 1), 1))
 
     x, y = data()
-    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-    yt = torch.from_numpy(y.argmax(1))
-    net = Net()
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(device)
+    yt = torch.from_numpy(y.argmax(1)).to(device)
+    net = Net().to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
     times = []
     for epoch in range(EPOCHS):
         t0 = time.perf_counter()
         net.train()
-        perm = torch.randperm(N)
+        perm = torch.randperm(N, device=device)
         for i in range(0, N, BATCH):
             idx = perm[i:i + BATCH]
             opt.zero_grad()
@@ -124,17 +124,21 @@ def main():
             results.setdefault(be, []).append(keraslite_run(be))
         if torch is not None:
             results.setdefault("torch", []).append(torch_run(torch))
+            if torch.cuda.is_available():  # the GPU peer of the cuda backend (cuDNN)
+                results.setdefault("torch-cuda", []).append(torch_run(torch, "cuda"))
     med = {k: median_dict(v) for k, v in results.items()}
     rows = []
     for name, m in med.items():
         row = [name, f"{m['train_sps']:.0f}", f"{m['predict_sps']:.0f}", f"{m['first_epoch_s']:.2f}"]
-        if "torch" in med:
-            t = med["torch"]
-            row += [f"{m['train_sps'] / t['train_sps']:.2f}x", f"{m['predict_sps'] / t['predict_sps']:.2f}x"]
+        for peer in ("torch", "torch-cuda"):
+            if peer in med:
+                t = med[peer]
+                row += [f"{m['train_sps'] / t['train_sps']:.2f}x", f"{m['predict_sps'] / t['predict_sps']:.2f}x"]
         rows.append(row)
     header = ["run", "train samples/s (ep 2-5)", "predict samples/s", "first epoch s"]
-    if "torch" in med:
-        header += ["train vs torch", "predict vs torch"]
+    for peer in ("torch", "torch-cuda"):
+        if peer in med:
+            header += [f"train vs {peer}", f"predict vs {peer}"]
     print_table(f"tutorial convnet, {N} samples, batch {BATCH}; medians of {args.repeats} runs "
                 "(ratio > 1: keraslite faster)", header, rows)
 

@@ -46,18 +46,19 @@ def keraslite_run(backend: str):
     return {"first_epoch_s": times[0], "train_sps": N * (EPOCHS - 1) / sum(times[1:])}
 
 
-def torch_run(torch):
+def torch_run(torch, device: str = "cpu"):
     nn = torch.nn
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                        nn.Linear(512, 10)).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=0.001, eps=1e-7)
     loss_fn = nn.CrossEntropyLoss()
     x, y = data()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.argmax(1))
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y.argmax(1)).to(device)
     times = []
     for _ in range(EPOCHS):
         t0 = time.perf_counter()
-        perm = torch.randperm(N)
+        perm = torch.randperm(N, device=device)
         for i in range(0, N, BATCH):
             idx = perm[i:i + BATCH]
             opt.zero_grad()
@@ -87,14 +88,18 @@ def main():
             results.setdefault(be, []).append(keraslite_run(be))
         if torch is not None:
             results.setdefault("torch", []).append(torch_run(torch))
+            if torch.cuda.is_available():  # the GPU peer of the cuda backend (cuDNN)
+                results.setdefault("torch-cuda", []).append(torch_run(torch, "cuda"))
     med = {k: {f: statistics.median(r[f] for r in v) for f in v[0]} for k, v in results.items()}
     rows = []
     for name, m in med.items():
         row = [name, f"{m['train_sps']:.0f}", f"{m['first_epoch_s']:.2f}"]
-        if "torch" in med:
-            row.append(f"{m['train_sps'] / med['torch']['train_sps']:.2f}x")
+        for peer in ("torch", "torch-cuda"):
+            if peer in med:
+                row.append(f"{m['train_sps'] / med[peer]['train_sps']:.2f}x")
         rows.append(row)
-    header = ["run", "train samples/s (ep 2-4)", "first epoch s"] + (["vs torch"] if "torch" in med else [])
+    header = ["run", "train samples/s (ep 2-4)", "first epoch s"] + \
+        [f"vs {peer}" for peer in ("torch", "torch-cuda") if peer in med]
     print_table(f"MLP 784-512-512-10, Adam, {N} samples, batch {BATCH}; medians of {args.repeats} runs "
                 "(ratio > 1: keraslite faster)", header, rows)
 
