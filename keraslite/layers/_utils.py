@@ -77,3 +77,14 @@ def shape_str(shape) -> str:
         return "[" + ", ".join(shape_str(s) for s in shape) + "]"
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
+
+
+def weight_args_config(layer, names=("kernel", "bias")) -> dict:
+    """The serialised `<name>_initializer`, `<name>_regularizer`, `activity_regularizer` and
+    `<name>_constraint` arguments of a layer with weights `names`, in Keras 2's key order."""
+    from .. import constraints, initializers, regularizers
+    config = {f"{n}_initializer": initializers.serialize(getattr(layer, f"{n}_initializer")) for n in names}
+    config.update({f"{n}_regularizer": regularizers.serialize(getattr(layer, f"{n}_regularizer")) for n in names})
+    config["activity_regularizer"] = regularizers.serialize(layer.activity_regularizer)
+    config.update({f"{n}_constraint": constraints.serialize(getattr(layer, f"{n}_constraint")) for n in names})
+    return config

@@ -7,7 +7,7 @@ import numpy as np
 from .. import activations, constraints, initializers, regularizers
 from .. import backend as K
 from ..engine.base_layer import InputSpec, Layer
-from ._utils import (conv_output_length, deconv_length, normalize_data_format, normalize_padding,
+from ._utils import (weight_args_config, conv_output_length, deconv_length, normalize_data_format, normalize_padding,
                      normalize_tuple, shape_str)
 
 
@@ -113,13 +113,7 @@ class _Conv(Layer):
             "dilation_rate": self.dilation_rate,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **weight_args_config(self),
         }
         return dict(list(super().get_config().items()) + list(config.items()))
 
