@@ -543,6 +543,30 @@ class StackedRNNCells(Layer):
 # the RNN layer
 
 
+
+def call_with_states(layer_call, layer, inputs, additional_inputs, additional_specs, initial_state, constants,
+                     kwargs, what):
+    """Call a recurrent layer (or wrapper) given initial states / constants. Keras tensors join the
+    node's inputs, with their specs, so that a saved model rebuilds them; other tensors reach
+    `call` as keywords. `what` names the layer and argument in the error for a mix of both."""
+    is_keras_tensor = K.is_keras_tensor(additional_inputs[0])
+    if any(K.is_keras_tensor(t) != is_keras_tensor for t in additional_inputs):
+        raise ValueError(f"{what} cannot be specified with a mix of Keras tensors and non-Keras tensors (a \"Keras "
+                         "tensor\" is a tensor that was returned by a Keras layer, or by `Input`)")
+    if is_keras_tensor:
+        original_spec = layer.input_spec
+        layer.input_spec = list(to_list(original_spec)) + additional_specs
+        try:
+            return layer_call([inputs] + additional_inputs, **kwargs)
+        finally:
+            layer.input_spec = original_spec
+    if initial_state is not None:
+        kwargs["initial_state"] = initial_state
+    if constants is not None:
+        kwargs["constants"] = constants
+    return layer_call(inputs, **kwargs)
+
+
 class RNN(Layer):
     """RNN(cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
     unroll=False): runs `cell` over the time axis of (N, T, features) inputs.
@@ -718,24 +742,8 @@ class RNN(Layer):
             self.constants_spec = [InputSpec(shape=K.int_shape(c)) for c in constants]
             self._num_constants = len(constants)
             additional_specs += self.constants_spec
-        is_keras_tensor = K.is_keras_tensor(additional_inputs[0])
-        for tensor in additional_inputs:
-            if K.is_keras_tensor(tensor) != is_keras_tensor:
-                raise ValueError(f"{self._who()}: the initial state or constants of an RNN layer cannot be specified "
-                                 "with a mix of Keras tensors and non-Keras tensors")
-        if is_keras_tensor:
-            full_input = [inputs] + additional_inputs
-            original_spec = self.input_spec
-            self.input_spec = list(self.input_spec) + additional_specs
-            try:
-                return super().__call__(full_input, **kwargs)
-            finally:
-                self.input_spec = original_spec
-        if initial_state is not None:
-            kwargs["initial_state"] = initial_state
-        if constants is not None:
-            kwargs["constants"] = constants
-        return super().__call__(inputs, **kwargs)
+        return call_with_states(super().__call__, self, inputs, additional_inputs, additional_specs, initial_state,
+                                constants, kwargs, f"{self._who()}: the initial state or constants of an RNN layer")
 
     def call(self, inputs, mask=None, training=None, initial_state=None, constants=None):
         if isinstance(inputs, list):

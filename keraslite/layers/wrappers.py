@@ -11,6 +11,7 @@ from ..backend.graph import Tensor
 from ..engine.base_layer import InputSpec, Layer
 from ..utils.generic_utils import has_arg, to_list
 from ._utils import shape_str
+from .recurrent import call_with_states
 
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
@@ -456,26 +457,8 @@ class Bidirectional(Wrapper):
             self._num_constants = len(constants)
             self.forward_layer._num_constants = self._num_constants
             self.backward_layer._num_constants = self._num_constants
-        is_keras_tensor = K.is_keras_tensor(additional_inputs[0])
-        for tensor in additional_inputs:
-            if K.is_keras_tensor(tensor) != is_keras_tensor:
-                raise ValueError("The initial state of a Bidirectional layer cannot be specified with a mix of "
-                                 "Keras tensors and non-Keras tensors (a \"Keras tensor\" is a tensor that was "
-                                 "returned by a Keras layer, or by `Input`)")
-        if is_keras_tensor:
-            # the states and constants become inputs of the node (so a saved model rebuilds them)
-            full_input = [inputs] + additional_inputs
-            original_spec = self.input_spec
-            self.input_spec = list(to_list(self.input_spec)) + additional_specs
-            try:
-                return super().__call__(full_input, **kwargs)
-            finally:
-                self.input_spec = original_spec
-        if initial_state is not None:
-            kwargs["initial_state"] = initial_state
-        if constants is not None:
-            kwargs["constants"] = constants
-        return super().__call__(inputs, **kwargs)
+        return call_with_states(super().__call__, self, inputs, additional_inputs, additional_specs, initial_state,
+                                constants, kwargs, "The initial state of a Bidirectional layer")
 
     def call(self, inputs, mask=None, training=None, initial_state=None, constants=None):
         if isinstance(inputs, list):

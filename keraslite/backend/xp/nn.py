@@ -23,19 +23,30 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------ helpers
 
-def _pair(value, name):
+_COUNT_WORDS = {2: "two", 3: "three"}
+
+
+def _positive_ints(value, n, name):
     t = tuple(int(v) for v in value)
-    if len(t) != 2 or any(v < 1 for v in t):
-        raise ValueError(f"{name} must be two positive ints, got {value!r}")
+    if len(t) != n or any(v < 1 for v in t):
+        raise ValueError(f"{name} must be {_COUNT_WORDS[n]} positive ints, got {value!r}")
     return t
 
 
-def _padding(padding):
+def _pad_pairs(padding, n):
     pads = tuple((int(a), int(b)) for a, b in padding)
-    if len(pads) != 2 or any(p < 0 for pair in pads for p in pair):
-        raise ValueError(f"padding must be two (before, after) pairs of non-negative ints, "
+    if len(pads) != n or any(p < 0 for pair in pads for p in pair):
+        raise ValueError(f"padding must be {_COUNT_WORDS[n]} (before, after) pairs of non-negative ints, "
                          f"got {padding!r}")
     return pads
+
+
+def _pair(value, name):
+    return _positive_ints(value, 2, name)
+
+
+def _padding(padding):
+    return _pad_pairs(padding, 2)
 
 
 def _out_size(size, k, stride, pad, dilation):
@@ -267,18 +278,11 @@ _NO_DILATION_3D = (1, 1, 1)
 
 
 def _triple(value, name):
-    t = tuple(int(v) for v in value)
-    if len(t) != 3 or any(v < 1 for v in t):
-        raise ValueError(f"{name} must be three positive ints, got {value!r}")
-    return t
+    return _positive_ints(value, 3, name)
 
 
 def _padding3(padding):
-    pads = tuple((int(a), int(b)) for a, b in padding)
-    if len(pads) != 3 or any(p < 0 for pair in pads for p in pair):
-        raise ValueError(f"padding must be three (before, after) pairs of non-negative ints, "
-                         f"got {padding!r}")
-    return pads
+    return _pad_pairs(padding, 3)
 
 
 def _geometry3(spatial, kernel, strides, padding, dilation):
