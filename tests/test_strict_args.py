@@ -148,6 +148,7 @@ def test_validation_split_must_leave_training_and_validation_samples(trained):
     ((np.zeros((4, 3), complex), np.zeros((4, 2))), TypeError, "validation_data[0]"),
     ((np.zeros((4, 3)), np.array([["a", "b"]] * 4)), TypeError, "validation_data[1]"),
     ((np.zeros((0, 3)), np.zeros((0, 2))), ValueError, "validation_data[0]"),
+    ((b for b in [(np.zeros((4, 3)), np.zeros((4, 2)))]), ValueError, "validation_data"),
 ])
 def test_bad_validation_data(trained, bad, exc, fragment):
     model, x, y = trained
@@ -256,7 +257,8 @@ def test_empty_data_is_an_error_everywhere(trained):
 
 def test_ragged_lists_are_a_value_error(trained):
     model, x, y = trained
-    _rejects(model, lambda: model.predict([[1.0, 2.0, 3.0], [1.0]]), ValueError, "`x`")
+    _rejects(model, lambda: model.predict([[1.0, 2.0, 3.0], [1.0]]), ValueError, "predict", "input list")
+    _rejects(model, lambda: model.predict([[1.0, 2.0, 3.0], ["a"]]), TypeError, "predict", "`x[1]`", "strings")
 
 
 # ------------------------------------------------------------------------------- weights

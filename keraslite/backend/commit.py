@@ -45,6 +45,9 @@ class _Held:
         self.frame = frame
 
 
+_HELD = _Held()
+
+
 def swap_in(pending: Sequence[tuple[Any, Any]], assign: Callable[[Any, Any], None]) -> None:
     """Call assign(target, value) for every pair with SIGINT held back until all are done.
 
@@ -57,13 +60,14 @@ def swap_in(pending: Sequence[tuple[Any, Any]], assign: Callable[[Any, Any], Non
             assign(target, value)
         return
     old = _sig.getsignal(SIGINT)
-    if old is None or old == _SIG_IGN:
-        # None: a handler installed outside Python, which could not be put back; SIG_IGN: a
-        # SIGINT changes nothing anyway
+    if old is None or old is _HELD or old == _SIG_IGN:
+        # None: a handler installed outside Python, which could not be put back; _HELD: inside a
+        # commit already (another signal's handler committing); SIG_IGN: nothing to hold back
         for target, value in pending:
             assign(target, value)
         return
-    held = _Held()
+    held = _HELD  # one instance: only the main thread gets here, and nested commits stop above
+    held.hit = False
     _sig.signal(SIGINT, held)
     try:
         for target, value in pending:
@@ -71,7 +75,8 @@ def swap_in(pending: Sequence[tuple[Any, Any]], assign: Callable[[Any, Any], Non
     finally:
         _sig.signal(SIGINT, old)
     if held.hit:
-        _deliver(old, held.frame)
+        frame, held.frame = held.frame, None
+        _deliver(old, frame)
 
 
 def _deliver(handler, frame) -> None:

@@ -167,8 +167,21 @@ def _leaves(value, name: str):
     elif isinstance(value, (list, tuple)) and any(hasattr(e, "shape") or isinstance(e, dict) for e in value):
         for i, v in enumerate(value):
             yield from _leaves(v, f"{name}[{i}]")
+    elif isinstance(value, (list, tuple)) and value and _ragged(value):
+        # nested lists of unequal lengths: one list per model input, or a ragged batch (data.py
+        # tells which, knowing the model)
+        for i, v in enumerate(value):
+            yield name if len(value) == 1 else f"{name}[{i}]", v
     elif value is not None:
         yield name, value
+
+
+def _ragged(value) -> bool:
+    try:
+        np.asarray(value)
+    except (ValueError, TypeError):
+        return True
+    return False
 
 
 def _as_array(value, label: str, who: str):
@@ -209,8 +222,8 @@ def _split_sizes(n, split: float, who: str) -> None:
         raise ValueError(f"{who}: `validation_split`={split!r} leaves no validation samples out of {n}")
 
 
-def _validation_data(value, who: str) -> None:
-    if is_generator_or_sequence(value):
+def _validation_data(value, who: str, generators: bool = True) -> None:
+    if generators and is_generator_or_sequence(value):
         return
     if not isinstance(value, (list, tuple)) or len(value) not in (2, 3):
         count = len(value) if isinstance(value, (list, tuple)) else 1
@@ -245,7 +258,7 @@ def fit(model, x, y, batch_size_value, epochs_value, verbose_value, callbacks_va
         return None
     bs = batch_size(batch_size_value, who, model, steps_per_epoch, "steps_per_epoch")
     if validation_data is not None:
-        _validation_data(validation_data, who)
+        _validation_data(validation_data, who, generators=False)  # arrays validate on arrays
     has_validation = validation_data is not None or split > 0
     if validation_steps is not None and steps_per_epoch is None:
         raise ValueError(f"{who}: `validation_steps`={validation_steps} is for step-wise training: give "

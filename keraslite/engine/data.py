@@ -27,7 +27,10 @@ def _as_list(data, names: list[str], what: str, who: str) -> list:
         return [data[n] for n in names]
     if isinstance(data, (list, tuple)):
         if len(names) == 1 and len(data) != 1 and not hasattr(data[0], "shape"):
-            return [np.asarray(data)]
+            try:
+                return [np.asarray(data)]
+            except ValueError as e:  # nested lists of unequal lengths
+                raise ValueError(f"{who}: the {what} list cannot be read as one array ({e})") from None
         if len(data) != len(names):
             raise ValueError(f"{who}: the model expects {len(names)} {what} array(s) ({names}), but it received a "
                              f"list of {len(data)} arrays")
