@@ -156,25 +156,36 @@ def test_interrupted_set_weights_assigns_all(kbackend, monkeypatch):
     assert [float(K.get_value(v)[0]) for v in vs] == [1.0, 2.0, 3.0, 4.0]
 
 
-def test_interrupted_training_step_on_the_cuda_backend_code_path(monkeypatch):
-    """The cuda backend runs the same plan; here on NumPy (CudaBackend.emulated)."""
-    from keraslite.backend import registry
-    from keraslite_cuda.backend import CudaBackend
-    backend = CudaBackend.emulated(fused="array")
-    registry.register_backend("cuda_commit_test", lambda: backend)
-    try:
-        with keraslite.use_backend("cuda_commit_test"):
-            model, x, y = _tiny_adagrad_model(layers=3)
-            model.train_on_batch(x, y)
-            _interrupting_assign(monkeypatch, 2)
-            with pytest.raises(KeyboardInterrupt):
-                model.train_on_batch(x, y)
-            monkeypatch.undo()
-            counts = _step_counts(_state_of(model), LR, EPS)
-            assert set(counts.values()) == {2}, counts
-    finally:
+class _emulated_cuda:
+    """The cuda backend's class on NumPy (CudaBackend.emulated), active for a `with` block."""
+
+    def __enter__(self):
+        from keraslite.backend import registry
+        from keraslite_cuda.backend import CudaBackend
+        backend = CudaBackend.emulated(fused="array")
+        registry.register_backend("cuda_commit_test", lambda: backend)
+        self._use = keraslite.use_backend("cuda_commit_test")
+        self._use.__enter__()
+        return backend
+
+    def __exit__(self, *exc):
+        from keraslite.backend import registry
+        self._use.__exit__(*exc)
         registry._factories.pop("cuda_commit_test", None)
         registry._instances.pop("cuda_commit_test", None)
+
+
+def test_interrupted_training_step_on_the_cuda_backend_code_path(monkeypatch):
+    """The cuda backend runs the same plan; here on NumPy (CudaBackend.emulated)."""
+    with _emulated_cuda():
+        model, x, y = _tiny_adagrad_model(layers=3)
+        model.train_on_batch(x, y)
+        _interrupting_assign(monkeypatch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            model.train_on_batch(x, y)
+        monkeypatch.undo()
+        counts = _step_counts(_state_of(model), LR, EPS)
+        assert set(counts.values()) == {2}, counts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,3 +374,46 @@ def test_a_commit_inside_a_commit_keeps_the_held_signal():
     with pytest.raises(KeyboardInterrupt):
         commit.swap_in([(None, 0), (None, 1), (None, 2)], outer)
     assert done == [0, "inner", 1, 2]
+
+
+def test_no_variable_changes_before_the_commit(kbackend, monkeypatch):
+    """Every new value is computed into fresh memory: right before the swap, every variable
+    still holds its pre-step value (no kernel wrote into a variable's array in place)."""
+    _check_no_change_before_commit(monkeypatch)
+
+
+def test_no_variable_changes_before_the_commit_on_the_cuda_backend_code_path(monkeypatch):
+    with _emulated_cuda():
+        _check_no_change_before_commit(monkeypatch)
+
+
+def _check_no_change_before_commit(monkeypatch):
+    from keraslite.backend import compiler
+    from keraslite.layers import BatchNormalization, Dense, Embedding, Flatten, Input
+    from keraslite.models import Model
+    ids = Input((3,), dtype="int32")
+    h = Flatten()(Embedding(10, 4)(ids))
+    h = BatchNormalization()(Dense(5, activation="relu")(h))
+    model = Model(ids, Dense(2)(h))
+    model.compile("adam", "mse", metrics=["mae"])
+    x = np.random.default_rng(0).integers(0, 10, size=(16, 3))
+    y = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
+    model.train_on_batch(x, y)
+    variables = model.weights + model.optimizer.weights
+    before = [K.get_value(v).copy() for v in variables]
+    seen = []
+    real = compiler.swap_in
+
+    def checking_swap_in(pending, assign):
+        seen.append(len(pending))
+        for v, old in zip(variables, before):
+            np.testing.assert_array_equal(v.numpy(), old, err_msg=f"{v.name} changed before the commit")
+        real(pending, assign)
+    monkeypatch.setattr(compiler, "swap_in", checking_swap_in)
+    model.train_on_batch(x, y)
+    assert seen and seen[0] >= len(model.trainable_weights) + 1
+    moved = {id(v) for v, old in zip(variables, before) if not np.array_equal(K.get_value(v), old)}
+    moving = [w for w in model.non_trainable_weights if "moving" in w.name]  # BatchNorm's statistics
+    assert len(moving) == 2
+    must = model.trainable_weights + [model.optimizer.iterations] + moving
+    assert all(id(v) in moved for v in must), [v.name for v in must if id(v) not in moved]
