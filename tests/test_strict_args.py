@@ -285,6 +285,16 @@ def test_class_weight_forms_accepted(trained):
     onehot = np.eye(2, dtype="float32")[(x[:, 0] > 0).astype(int)]
     model.fit(x, onehot, class_weight={0: 1.0, 1: np.float32(2.0)}, verbose=0)
     model.fit(x, onehot, class_weight={np.int64(0): 1, 1.0: 2}, verbose=0)
+    model.fit(x, onehot, class_weight={}, verbose=0)  # Keras 2.3: no weighting
+    # by output name, one output too (Keras 2.3): the same as the plain dict
+    a, opt = model.get_weights(), model.optimizer.get_weights()
+    model.train_on_batch(x, onehot, class_weight={"out": {0: 1.0, 1: 3.0}})
+    by_name = model.get_weights()
+    model.set_weights(a)
+    model.optimizer.set_weights(opt)
+    model.train_on_batch(x, onehot, class_weight={0: 1.0, 1: 3.0})
+    for u, v in zip(by_name, model.get_weights()):
+        np.testing.assert_allclose(u, v, rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------- generators

@@ -136,7 +136,7 @@ def class_weight(value, who: str, output_names=()) -> None:
     if not isinstance(value, dict):
         raise TypeError(f"{who}: `class_weight` must be a dict {{class index: weight}}, got {_show(value)}")
     names = set(output_names)
-    if value and len(names) > 1 and all(isinstance(k, str) and k in names for k in value):
+    if value and all(isinstance(k, str) and k in names for k in value):
         for cw in value.values():
             if cw is not None:
                 _class_weight_dict(cw, who)
