@@ -16,6 +16,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self):
         self.server.hits[self.path] += 1
+        unsized = self.server.unsized.get(self.path)
+        if unsized is not None:
+            # HTTP/1.0 style: no Content-Length, the body ends when the connection closes
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(unsized)
+            self.wfile.flush()
+            self.close_connection = True
+            return
         truncated = self.server.truncate.get(self.path)
         if truncated is not None:
             body = truncated
@@ -38,6 +47,7 @@ class LoopbackServer:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.hits = collections.Counter()
         self.httpd.truncate = {}
+        self.httpd.unsized = {}
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
@@ -49,6 +59,10 @@ class LoopbackServer:
 
     def serve_truncated(self, name: str, body: bytes) -> str:
         self.httpd.truncate["/" + name] = body
+        return self.url(name)
+
+    def serve_unsized(self, name: str, body: bytes) -> str:
+        self.httpd.unsized["/" + name] = body
         return self.url(name)
 
     def write(self, name: str, data: bytes) -> str:

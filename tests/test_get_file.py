@@ -85,6 +85,14 @@ def test_download_cache_and_progress(server, cache, capsys):
     assert server.hits["/data.bin"] == 1
 
 
+def test_download_without_content_length(server, cache, capsys):
+    url = server.serve_unsized("stream.bin", PAYLOAD)
+    path = get_file("stream.bin", url, cache_dir=cache, file_hash=hashlib.sha256(PAYLOAD).hexdigest())
+    assert open(path, "rb").read() == PAYLOAD
+    out = capsys.readouterr().out
+    assert "%d/%d [" % (len(PAYLOAD), len(PAYLOAD)) in out  # the bar ends finished at the size seen
+
+
 def test_cache_dir_defaults_keras_home_then_home(server, tmp_path, monkeypatch):
     url = server.write("a.txt", b"abc")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
