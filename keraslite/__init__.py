@@ -40,7 +40,9 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY_NAMES))
+    import importlib.util
+    present = {name for name in _SUBMODULES if importlib.util.find_spec(f"{__name__}.{name}") is not None}
+    return sorted(set(globals()) | present | set(_LAZY_NAMES))
 
 
 __all__ = ["__version__", "set_backend", "get_backend", "available_backends", "register_backend",
