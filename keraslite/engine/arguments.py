@@ -10,6 +10,7 @@ later, against the model, by data.py.
 from __future__ import annotations
 
 import numbers
+
 import numpy as np
 
 _REAL_KINDS = "biuf"  # bool, signed and unsigned int, float
@@ -75,6 +76,7 @@ def _static_batch_size(model):
 
 
 def epochs(epochs_value, initial_epoch, who: str) -> None:
+    """epochs and initial_epoch: integers, 0 <= initial_epoch <= epochs."""
     epochs_value = positive_int(epochs_value, "epochs", who, allow_none=False, minimum=0)
     initial_epoch = positive_int(initial_epoch, "initial_epoch", who, allow_none=False, minimum=0)
     if initial_epoch > epochs_value:
@@ -83,6 +85,7 @@ def epochs(epochs_value, initial_epoch, who: str) -> None:
 
 
 def verbose(value, who: str) -> None:
+    """verbose: 0, 1, 2 (or a bool)."""
     if isinstance(value, (bool, np.bool_)):
         return
     if not _is_int(value):
@@ -92,6 +95,7 @@ def verbose(value, who: str) -> None:
 
 
 def shuffle(value, who: str) -> None:
+    """shuffle: True, False or 'batch'."""
     if isinstance(value, (bool, np.bool_)) or (isinstance(value, str) and value == "batch"):
         return
     raise (ValueError if isinstance(value, str) else TypeError)(
@@ -99,6 +103,7 @@ def shuffle(value, who: str) -> None:
 
 
 def validation_split(value, who: str) -> float:
+    """validation_split: a real number in [0, 1)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{who}: `validation_split` must be a number in [0, 1), got {_show(value)}")
     if not 0.0 <= float(value) < 1.0:  # also rejects NaN
@@ -107,6 +112,7 @@ def validation_split(value, who: str) -> float:
 
 
 def validation_freq(value, who: str) -> None:
+    """validation_freq: a positive integer, or a collection of (1-based) epoch numbers."""
     if isinstance(value, (list, tuple, set, frozenset)):
         for v in value:
             positive_int(v, "validation_freq", who, allow_none=False)
@@ -115,6 +121,7 @@ def validation_freq(value, who: str) -> None:
 
 
 def callbacks(value, who: str) -> None:
+    """callbacks: None or a list of Callback objects."""
     if value is None:
         return
     if not isinstance(value, (list, tuple)):
