@@ -169,7 +169,12 @@ def predict_loop(f, ins, batch_size, verbose=0, steps=None) -> list:
     """Outputs batch by batch; with `steps` (batch_size None) the whole arrays are fed `steps`
     times and the outputs of the steps are concatenated, as in Keras 2.3."""
     if steps is not None:
-        per_step = [to_list(f(ins)) for _ in range(steps)]
+        progbar = _progbar(steps, verbose)
+        per_step = []
+        for step in range(steps):
+            per_step.append(to_list(f(ins)))
+            if progbar is not None:
+                progbar.update(step + 1)
         return [np.concatenate([outs[i] for outs in per_step]) for i in range(len(per_step[0]))]
     n = int(ins[0].shape[0])
     progbar = _progbar(n, verbose)
