@@ -2,6 +2,7 @@
 input, the optional pooling head, the Model, and loading ImageNet weights or a weights file."""
 from __future__ import annotations
 
+import numbers
 import os
 
 from .. import backend as K
@@ -19,7 +20,7 @@ def check_arguments(weights, include_top, classes, pooling, model_name: str) -> 
         raise ValueError(f"{model_name}: {_WEIGHTS_ERROR} Got {weights!r}.")
     if weights not in (None, "imagenet") and not os.path.exists(weights):
         raise ValueError(f"{model_name}: {_WEIGHTS_ERROR} Got {weights!r}, which is not an existing file.")
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+    if isinstance(classes, bool) or not isinstance(classes, numbers.Integral) or classes < 1:
         raise ValueError(f"{model_name}: `classes` must be a positive integer, got {classes!r}")
     if weights == "imagenet" and include_top and classes != 1000:
         raise ValueError("If using `weights` as `\"imagenet\"` with `include_top` as true, `classes` should be 1000")
