@@ -23,6 +23,13 @@ KERAS_IO = {
     "NASNetLarge": (88_949_818, 331),
 }
 
+# Keras 2.3 model.summary(): non-trainable parameters (BatchNormalization moving statistics)
+NON_TRAINABLE = {
+    "ResNet50": 53_120, "VGG16": 0, "VGG19": 0, "InceptionV3": 34_432, "Xception": 54_528, "MobileNet": 21_888,
+    "MobileNetV2": 34_112, "DenseNet121": 83_648, "DenseNet169": 158_400, "DenseNet201": 229_056,
+    "InceptionResNetV2": 60_544, "NASNetMobile": 36_738, "NASNetLarge": 196_668,
+}
+
 # Keras 2.3 names (model name; layers that must exist with their output shapes, or None to skip the
 # shape; names that must not exist), from keras-applications 1.0.8
 EXPECTED = {
@@ -108,6 +115,7 @@ def test_parameter_count_layer_names_and_shapes_match_keras(name):
     elapsed = time.perf_counter() - start
     params, size = KERAS_IO[name]
     assert model.count_params() == params
+    assert sum(int(np.prod(w.shape)) for w in model.non_trainable_weights) == NON_TRAINABLE[name]
     assert model.input_shape == (None, size, size, 3)
     assert model.output_shape == (None, 1000)
     model_name, layers, absent = EXPECTED[name]
