@@ -9,8 +9,9 @@ import pytest
 
 from keraslite import applications
 from keraslite import backend as K
-from keraslite.applications import (densenet, imagenet_utils, inception_resnet_v2, inception_v3, mobilenet,
-                                    mobilenet_v2, nasnet, resnet50, vgg16, vgg19, xception)
+from keraslite.applications import (_resnet_common, densenet, imagenet_utils, inception_resnet_v2, inception_v3,
+                                    mobilenet, mobilenet_v2, nasnet, resnet, resnet50, resnet_v2, vgg16, vgg19,
+                                    xception)
 from keraslite.engine.input_layer import Input
 from keraslite.layers import Conv2D
 
@@ -20,14 +21,16 @@ KERAS_IO = {
     "InceptionV3": (23_851_784, 299), "Xception": (22_910_480, 299), "MobileNet": (4_253_864, 224),
     "MobileNetV2": (3_538_984, 224), "DenseNet121": (8_062_504, 224), "DenseNet169": (14_307_880, 224),
     "DenseNet201": (20_242_984, 224), "InceptionResNetV2": (55_873_736, 299), "NASNetMobile": (5_326_716, 224),
-    "NASNetLarge": (88_949_818, 331),
+    "NASNetLarge": (88_949_818, 331), "ResNet101": (44_707_176, 224), "ResNet152": (60_419_944, 224),
+    "ResNet50V2": (25_613_800, 224), "ResNet101V2": (44_675_560, 224), "ResNet152V2": (60_380_648, 224),
 }
 
 # Keras 2.3 model.summary(): non-trainable parameters (BatchNormalization moving statistics)
 NON_TRAINABLE = {
     "ResNet50": 53_120, "VGG16": 0, "VGG19": 0, "InceptionV3": 34_432, "Xception": 54_528, "MobileNet": 21_888,
     "MobileNetV2": 34_112, "DenseNet121": 83_648, "DenseNet169": 158_400, "DenseNet201": 229_056,
-    "InceptionResNetV2": 60_544, "NASNetMobile": 36_738, "NASNetLarge": 196_668,
+    "InceptionResNetV2": 60_544, "NASNetMobile": 36_738, "NASNetLarge": 196_668, "ResNet101": 105_344,
+    "ResNet152": 151_424, "ResNet50V2": 45_440, "ResNet101V2": 97_664, "ResNet152V2": 143_744,
 }
 
 # Keras 2.3 names (model name; layers that must exist with their output shapes, or None to skip the
@@ -99,6 +102,22 @@ EXPECTED = {
                                "reduction_concat_reduce_12": (None, 11, 11, 2688),
                                "normal_concat_18": (None, 11, 11, 4032), "predictions": (None, 1000)},
                     ["normal_concat_6", "normal_concat_19"]),
+    "ResNet101": ("resnet101", {"conv1_pad": (None, 230, 230, 3), "conv1_conv": (None, 112, 112, 64), "conv1_bn": None,
+                                "pool1_pool": (None, 56, 56, 64), "conv2_block1_0_conv": (None, 56, 56, 256),
+                                "conv2_block1_add": None, "conv3_block4_out": (None, 28, 28, 512),
+                                "conv4_block23_out": (None, 14, 14, 1024), "conv5_block3_3_bn": (None, 7, 7, 2048),
+                                "avg_pool": (None, 2048), "probs": (None, 1000)}, ["conv4_block24_out", "fc1000"]),
+    "ResNet152": ("resnet152", {"conv3_block8_out": (None, 28, 28, 512), "conv4_block36_out": (None, 14, 14, 1024)},
+                  ["conv3_block9_out", "conv4_block37_out"]),
+    "ResNet50V2": ("resnet50v2", {"conv1_conv": (None, 112, 112, 64), "pool1_pool": (None, 56, 56, 64),
+                                  "conv2_block1_preact_bn": None, "conv2_block1_0_conv": (None, 56, 56, 256),
+                                  "conv2_block3_2_pad": (None, 58, 58, 64), "conv2_block3_out": (None, 28, 28, 256),
+                                  "conv4_block6_out": (None, 7, 7, 1024), "conv5_block3_out": (None, 7, 7, 2048),
+                                  "post_bn": None, "post_relu": (None, 7, 7, 2048), "probs": (None, 1000)},
+                   ["conv1_bn", "conv2_block2_0_conv"]),
+    "ResNet101V2": ("resnet101v2", {"conv4_block23_out": (None, 7, 7, 1024)}, ["conv4_block24_out"]),
+    "ResNet152V2": ("resnet152v2", {"conv3_block8_out": (None, 14, 14, 512), "conv4_block36_out": (None, 7, 7, 1024)},
+                    ["conv3_block9_out"]),
 }
 
 
@@ -274,6 +293,10 @@ def test_more_bad_arguments(monkeypatch):
         densenet.DenseNet([6, 12, 24], weights=None)
     with pytest.raises(ValueError, match="ImageNet weights exist only"):
         densenet.DenseNet([2, 2, 2, 2], weights="imagenet")
+    with pytest.raises(ValueError, match="ImageNet weights exist only for"):
+        _resnet_common.ResNet(_resnet_common.v1_stacks(6), False, True, "myresnet", weights="imagenet")
+    with pytest.raises(ValueError, match="`classes` should be 1000"):
+        resnet_v2.ResNet50V2(weights="imagenet", classes=10)
     with pytest.raises(ValueError, match="Unknown Inception-ResNet block type"):
         inception_resnet_v2.inception_resnet_block(Input(shape=(8, 8, 32)), 0.1, "block99", 1)
 
@@ -318,7 +341,7 @@ def _expected(x, mode, channels_first):
 
 MODULE_MODES = [(vgg16, "caffe"), (vgg19, "caffe"), (resnet50, "caffe"), (inception_v3, "tf"), (xception, "tf"),
                 (inception_resnet_v2, "tf"), (mobilenet, "tf"), (mobilenet_v2, "tf"), (nasnet, "tf"),
-                (densenet, "torch")]
+                (densenet, "torch"), (resnet, "caffe"), (resnet_v2, "tf")]
 
 
 @pytest.mark.parametrize("module,mode", MODULE_MODES, ids=[m.__name__.rsplit(".", 1)[-1] for m, _ in MODULE_MODES])
@@ -384,6 +407,8 @@ def test_obtain_input_shape_rules():
 def test_package_is_lazy_and_lists_the_constructors():
     assert set(applications.__all__) == set(KERAS_IO)
     assert applications.DenseNet169 is densenet.DenseNet169
+    assert applications.ResNet50 is resnet50.ResNet50  # Keras 2.3: the older module's names at the top level
+    assert applications.ResNet152V2 is resnet_v2.ResNet152V2
     assert applications.imagenet_utils is imagenet_utils
     with pytest.raises(AttributeError):
         applications.ResNet9000

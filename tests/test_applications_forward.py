@@ -5,7 +5,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from keraslite import backend as K
-from keraslite.applications import densenet, inception_resnet_v2, mobilenet, resnet50
+from keraslite.applications import densenet, inception_resnet_v2, mobilenet, resnet50, resnet_v2
 from keraslite.engine.input_layer import Input
 from keraslite.engine.training import Model
 from keraslite.layers import BatchNormalization
@@ -145,6 +145,32 @@ def test_resnet50_forward_matches_numpy(rng):
     features = h.mean(axis=(1, 2))
     _close(_features(model, "avg_pool", x), features)
     kernel, bias = W("fc1000")
+    _close(model.predict(x), softmax(features @ kernel + bias), tol=1e-4)
+
+
+def test_resnet50v2_forward_matches_numpy(rng):
+    model = resnet_v2.ResNet50V2(input_shape=(32, 32, 3), weights=None, classes=4)
+    _randomise_batchnorm(model, rng)
+    W = _weights(model)
+    eps = 1.001e-5
+    x = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    h = conv(pad(x.astype(np.float64), 3, 3), *W("conv1_conv"), stride=2)  # pre-activation: no BN here
+    h = max_pool(pad(h, 1, 1), 3, 2)
+    for stage, (blocks, last_stride) in zip((2, 3, 4, 5), ((3, 2), (4, 2), (6, 2), (3, 1))):
+        for i in range(1, blocks + 1):
+            name = f"conv{stage}_block{i}"
+            stride = last_stride if i == blocks else 1
+            preact = relu(bn(h, W(name + "_preact_bn"), eps))
+            if i == 1:
+                shortcut = conv(preact, *W(name + "_0_conv"), stride=stride)
+            else:
+                shortcut = h[:, ::stride, ::stride]  # MaxPooling2D(1, strides) is a subsampling
+            y = relu(bn(conv(preact, W(name + "_1_conv")[0]), W(name + "_1_bn"), eps))
+            y = relu(bn(conv(pad(y, 1, 1), W(name + "_2_conv")[0], stride=stride), W(name + "_2_bn"), eps))
+            h = shortcut + conv(y, *W(name + "_3_conv"))
+    features = relu(bn(h, W("post_bn"), eps)).mean(axis=(1, 2))
+    _close(_features(model, "avg_pool", x), features)
+    kernel, bias = W("probs")
     _close(model.predict(x), softmax(features @ kernel + bias), tol=1e-4)
 
 

@@ -10,10 +10,11 @@ _CONSTRUCTORS = {
     "VGG16": "vgg16", "VGG19": "vgg19", "ResNet50": "resnet50", "InceptionV3": "inception_v3",
     "InceptionResNetV2": "inception_resnet_v2", "Xception": "xception", "MobileNet": "mobilenet",
     "MobileNetV2": "mobilenet_v2", "DenseNet121": "densenet", "DenseNet169": "densenet", "DenseNet201": "densenet",
-    "NASNetMobile": "nasnet", "NASNetLarge": "nasnet",
+    "NASNetMobile": "nasnet", "NASNetLarge": "nasnet", "ResNet101": "resnet", "ResNet152": "resnet",
+    "ResNet50V2": "resnet_v2", "ResNet101V2": "resnet_v2", "ResNet152V2": "resnet_v2",
 }
 _MODULES = ("vgg16", "vgg19", "resnet50", "inception_v3", "inception_resnet_v2", "xception", "mobilenet",
-            "mobilenet_v2", "densenet", "nasnet", "imagenet_utils")
+            "mobilenet_v2", "densenet", "nasnet", "resnet", "resnet_v2", "imagenet_utils")
 
 
 def __getattr__(name):
