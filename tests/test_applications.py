@@ -234,7 +234,10 @@ def test_channels_first_models():
     with pytest.raises(ValueError, match="should be \\(3, 224, 224\\)"):
         vgg16.VGG16(weights="imagenet", input_shape=(224, 224, 3))
     with pytest.warns(UserWarning, match="only available for the input data format"):
-        model = nasnet.NASNetMobile(weights=None, include_top=False, input_shape=(3, 64, 64))
+        model = nasnet.NASNetMobile(weights=None, include_top=False, input_shape=(64, 64, 3))
+    assert model.input_shape == (None, 64, 64, 3) and model.output_shape == (None, 2, 2, 1056)
+    with pytest.warns(UserWarning, match="only available for the input data format"):
+        assert nasnet.NASNetMobile(weights=None).input_shape == (None, 224, 224, 3)
     assert K.image_data_format() == "channels_first"  # restored after the build
 
 

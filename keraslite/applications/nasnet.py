@@ -162,9 +162,10 @@ def NASNet(input_shape=None, penultimate_filters=4032, num_blocks=6, stem_block_
                       '`image_data_format="channels_last"` in your Keras config located at ~/.keras/keras.json. '
                       'The model being returned right now will expect inputs to follow the "channels_last" data '
                       'format.')
-    # the channels_last shape rules apply, as in Keras (which checks before switching)
+    # the returned model is channels_last, so input_shape is read as channels_last (Keras checked it
+    # against the configured format, turning the default (3, 331, 331) into a 3-row image)
     input_shape = _obtain_input_shape(input_shape, default_size=default_size, min_size=32,
-                                      data_format=old_data_format, require_flatten=True, weights=weights)
+                                      data_format="channels_last", require_flatten=True, weights=weights)
     K.set_image_data_format("channels_last")
     try:
         img_input = _builder.image_input(input_tensor, input_shape)
