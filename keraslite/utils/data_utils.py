@@ -30,3 +30,7 @@ class Sequence:
         """Each batch in order, once."""
         for index in range(len(self)):
             yield self[index]
+
+
+# the enqueuers import nothing from here, so this import at the end makes no cycle
+from .enqueuers import GeneratorEnqueuer, OrderedEnqueuer, SequenceEnqueuer  # noqa: E402
