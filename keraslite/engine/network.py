@@ -332,6 +332,8 @@ class Network(Layer):
         return unpack_singleton(outputs) if len(outputs) == 1 else outputs
 
     def compute_mask(self, inputs, mask=None):
+        if subclassed.is_subclassed(self):
+            return None  # Keras 2: a subclassed model produces no mask
         inputs = to_list(inputs)
         masks = [None] * len(inputs) if mask is None else to_list(mask)
         _, out_masks = self.run_internal_graph(inputs, masks, dry=True)

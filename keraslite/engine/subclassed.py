@@ -10,11 +10,14 @@ computing an output shape) leaves entries that must not enter the training funct
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .. import backend as K
 from ..backend.graph import Placeholder, Tensor, Variable, topological_order
 from ..utils.generic_utils import has_arg, to_list, unpack_singleton
+from .base_layer import Layer
 
 SAVE_ERROR = ("Saving the model to HDF5 format requires the model to be a Functional model or a Sequential "
               "model. It does not work for subclassed models, because such models are defined via the body of "
@@ -45,7 +48,6 @@ def is_subclassed(model) -> bool:
 def _layers_in(value, out: list) -> bool:
     """Append the layers inside `value` (a layer, or nested lists/tuples/dicts of them) to
     `out`; False when `value` holds anything else (then nothing of it is tracked)."""
-    from .base_layer import Layer
     if isinstance(value, Layer):
         out.append(value)
         return True
@@ -58,7 +60,6 @@ def _layers_in(value, out: list) -> bool:
 
 def track(model, name: str, value) -> None:
     """Record attribute `name` if it holds layers or is a variable (called by __setattr__)."""
-    from .base_layer import Layer
     d = model.__dict__
     if "_is_graph_network" not in d:
         if isinstance(value, Layer):
@@ -184,9 +185,32 @@ def compute_output_shape(model, input_shape):
     multi = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple))
     shapes = [tuple(s) for s in input_shape] if multi else [tuple(input_shape)]
     xs = [K.placeholder(shape=s, dtype=K.floatx()) for s in shapes]
-    out = model.call(xs if multi else xs[0], **call_kwargs(model))
+    with _scratch(model):
+        out = model.call(xs if multi else xs[0], **call_kwargs(model))
     shapes_out = [K.int_shape(o) for o in to_list(out)]
     return shapes_out if isinstance(out, (list, tuple)) else shapes_out[0]
+
+
+@contextlib.contextmanager
+def _scratch(model):
+    """A trace only for shapes: the losses and updates its layer calls add are dropped again
+    (a layer's unconditional add_loss would otherwise count once more per trace)."""
+    layers, stack, seen = [], [model], set()
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        layers.append(layer)
+        stack.extend(getattr(layer, "_layers", None) or [])
+        stack.extend(v for v in vars(layer).values() if isinstance(v, Layer))
+    marks = [(l, len(l._losses), len(l._updates)) for l in layers]
+    try:
+        yield
+    finally:
+        for layer, n_losses, n_updates in marks:
+            del layer._losses[n_losses:]
+            del layer._updates[n_updates:]
 
 
 # ---------------------------------------------------------------------------------------------
