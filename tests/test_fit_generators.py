@@ -216,3 +216,17 @@ def test_generator_running_out_stops_training_with_a_warning():
     with pytest.warns(UserWarning, match="ran out of data"):
         hist = model.fit(finite, steps_per_epoch=3, epochs=5, verbose=0)
     assert len(hist.history["loss"]) == 2  # 3 batches, then 1 batch, then nothing
+
+
+@pytest.mark.parametrize("shuffle", [False, True, "batch"])
+def test_fit_arrays_with_generator_validation(shuffle):
+    ref, model = make_model(), make_model()
+    np.random.seed(5)
+    ref_hist = ref.fit(X, Y, batch_size=8, epochs=3, shuffle=shuffle, verbose=0, validation_data=(X[:20], Y[:20]))
+    np.random.seed(5)
+    hist = model.fit(X, Y, batch_size=8, epochs=3, shuffle=shuffle, verbose=0,
+                     validation_data=batches_forever(X[:20], Y[:20]), validation_steps=2)
+    np.testing.assert_allclose(hist.history["loss"], ref_hist.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(hist.history["val_loss"], ref_hist.history["val_loss"], rtol=1e-5)
+    for a, b in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

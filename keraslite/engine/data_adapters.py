@@ -12,11 +12,11 @@ import warnings
 
 import numpy as np
 
+from ..utils.data_utils import Sequence
 from ..utils.enqueuers import GeneratorEnqueuer, OrderedEnqueuer
 
 
 def is_sequence(data) -> bool:
-    from ..utils.data_utils import Sequence
     return isinstance(data, Sequence)
 
 
@@ -137,6 +137,56 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
                                callbacks=callbacks, validation_data=validation_data,
                                validation_steps=validation_steps, class_weight=class_weight, shuffle=shuffle,
                                initial_epoch=initial_epoch, **kwargs)
+
+
+class ArrayBatches(Sequence):
+    """The batches fit makes of arrays (standardized inputs, targets and sample weights), as a
+    Sequence, so that array training can validate on a generator: the same shuffles as
+    loops.fit_loop (one per epoch; shuffle='batch' shuffles whole batches)."""
+
+    def __init__(self, ins, targets, weights, batch_size: int, shuffle):
+        self.ins, self.targets, self.weights = ins, targets, weights
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.n = int(ins[0].shape[0])
+        self.index = np.arange(self.n)
+        self._reshuffle()
+
+    def _reshuffle(self) -> None:
+        from .loops import _batch_shuffle
+        if self.shuffle == "batch":
+            self.index = _batch_shuffle(self.index, self.batch_size)
+        elif self.shuffle:
+            np.random.shuffle(self.index)
+
+    def __len__(self) -> int:
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def __getitem__(self, i):
+        ids = self.index[i * self.batch_size:(i + 1) * self.batch_size]
+        take = (lambda a: a[ids]) if self.shuffle else (lambda a: a[i * self.batch_size:(i + 1) * self.batch_size])
+        return [take(a) for a in self.ins], [take(a) for a in self.targets], [take(a) for a in self.weights]
+
+    def on_epoch_end(self) -> None:
+        self._reshuffle()
+
+
+def fit_arrays(model, x, y, batch_size, epochs, verbose, callbacks, validation_data, shuffle, class_weight,
+               sample_weight, initial_epoch, validation_steps, kwargs):
+    """Model.fit(arrays, validation_data=generator or Sequence): the array batches of fit, with
+    validation read from the generator (validation_steps batches per validation)."""
+    from . import data as data_utils
+    from . import loops
+    batch_size = 32 if batch_size is None else _check_int(batch_size, "batch_size", 1)
+    model._build_if_needed(x)
+    ins, targets, weights = data_utils.standardize(model, x, y, sample_weight, class_weight, "fit",
+                                                   check_nan=True)
+    batches = ArrayBatches(ins, targets, weights, batch_size, shuffle)
+    return loops.fit_generator(model, batches, len(batches), epochs, verbose, callbacks,
+                               validation_data, validation_steps, None, False, initial_epoch, workers=0,
+                               use_multiprocessing=kwargs.get("use_multiprocessing", False),
+                               max_queue_size=kwargs.get("max_queue_size", 10),
+                               validation_freq=kwargs.get("validation_freq", 1),
+                               validation_workers=kwargs.get("workers", 1))
 
 
 def _worker_kwargs(kwargs) -> dict:

@@ -185,8 +185,9 @@ def _validate_now(epoch: int, validation_freq) -> bool:
 
 def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks, validation_data, validation_steps,
                   class_weight, shuffle, initial_epoch, workers=1, use_multiprocessing=False, max_queue_size=10,
-                  validation_freq=1):
+                  validation_freq=1, validation_workers=None):
     from . import data_adapters as da
+    validation_workers = workers if validation_workers is None else validation_workers
     steps_per_epoch = da.steps_for(generator, steps_per_epoch, "fit_generator", "steps_per_epoch")
     val_is_gen = da.is_generator_like(validation_data)
     if val_is_gen:
@@ -245,7 +246,7 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                 if val_is_gen:
                     if val_stream is None:  # one stream for all epochs: no batch is skipped between them
                         val_stream = val_streams.enter_context(da.BatchStream(
-                            validation_data, workers, use_multiprocessing, max_queue_size))
+                            validation_data, validation_workers, use_multiprocessing, max_queue_size))
                     val_outs = _evaluate_stream(model, val_stream, validation_steps, 0, "fit (validation)")
                 else:
                     vx, vy = validation_data[0], validation_data[1]

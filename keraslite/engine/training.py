@@ -290,6 +290,10 @@ class Model(Network):
             return data_adapters.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
                                      validation_data, shuffle, class_weight, sample_weight, initial_epoch,
                                      steps_per_epoch, validation_steps, kwargs)
+        if data_adapters.is_generator_like(validation_data):
+            return data_adapters.fit_arrays(self, x, y, batch_size, epochs, verbose, callbacks, validation_data,
+                                            shuffle, class_weight, sample_weight, initial_epoch, validation_steps,
+                                            kwargs)
         if steps_per_epoch is not None:
             raise ValueError("fit: steps_per_epoch is for symbolic-tensor inputs, which keraslite does not take; "
                              "use fit_generator for step-based training")
