@@ -38,11 +38,16 @@ class Network(Layer):
             self._init_graph_network(inputs, outputs)
         else:
             name = kwargs.pop("name", None)
+            trainable = kwargs.pop("trainable", True)  # a subclassed model also takes these (Keras 2.3)
+            dtype = kwargs.pop("dtype", None)
             if args or kwargs:
                 raise TypeError("Model(inputs, outputs, name=None): give both inputs and outputs "
                                 f"(got positional {len(args)}, keywords {sorted(kwargs)})")
             self.__dict__["_is_graph_network"] = False
             self._base_init(name)
+            self.trainable = trainable
+            if dtype is not None:
+                self.dtype = dtype
             self.inputs, self.outputs = [], []
             self.built = False
 
