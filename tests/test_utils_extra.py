@@ -169,3 +169,47 @@ def test_summary_of_unbuilt_model_raises_keras_error():
     lines = []
     model.summary(print_fn=lines.append)
     assert any("Total params: 15" in line for line in lines)
+
+
+def test_fit_reads_hdf5matrix_inputs_batch_by_batch(h5data, monkeypatch):
+    from keraslite.utils import io_utils
+    path, x, y = h5data
+    reads = []
+
+    class Spy(HDF5Matrix):
+        def __getitem__(self, key):
+            value = super().__getitem__(key)
+            reads.append(len(value))
+            return value
+
+        def __array__(self, dtype=None, copy=None):
+            raise AssertionError("the whole matrix was read")
+
+    monkeypatch.setattr(io_utils.MatrixRows, "_CHUNK", 16)  # the up-front NaN scan reads in chunks
+    a, b = _linear(), _linear()
+    np.random.seed(2)
+    a.fit(Spy(path, "x"), y, batch_size=8, epochs=2, shuffle=True, verbose=0)
+    np.random.seed(2)
+    b.fit(x, y, batch_size=8, epochs=2, shuffle=True, verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6)
+    assert reads and max(reads) <= 16
+    np.testing.assert_allclose(a.predict(Spy(path, "x"), batch_size=10), a.predict(x), rtol=1e-6)
+    assert max(reads) <= 16
+
+
+def test_hdf5matrix_nan_is_found_before_training(tmp_path):
+    path = str(tmp_path / "nan.h5")
+    data = np.ones((30, 4), "float32")
+    data[21, 2] = np.nan
+    with h5py.File(path, "w") as f:
+        f["x"] = data
+    model = _linear()
+    before = model.get_weights()
+    try:
+        with pytest.raises(ValueError, match="first at sample 21"):
+            model.fit(HDF5Matrix(path, "x"), np.zeros((30, 2)), verbose=0)
+    finally:
+        HDF5Matrix.refs.pop(path).close()
+    for w, w0 in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, w0)

@@ -86,6 +86,10 @@ class HDF5Matrix:
             values = self.data[rows]
         return self.normalizer(values) if self.normalizer is not None else values
 
+    def rows(self, dtype, expand: bool = False) -> "MatrixRows":
+        """The rows as fit/evaluate/predict read them: batch by batch, cast to `dtype`."""
+        return MatrixRows(self, dtype, expand)
+
     def __array__(self, dtype=None, copy=None):
         values = np.asarray(self[:])
         return values.astype(dtype) if dtype is not None else values
@@ -109,6 +113,49 @@ class HDF5Matrix:
 
     def __repr__(self):
         return f"HDF5Matrix({self.data.file.filename!r}, {self.data.name!r}, start={self.start}, end={self.end})"
+
+
+class MatrixRows:
+    """An HDF5Matrix seen as a model input: shape, ndim and dtype like an array; indexing by a
+    slice or by sample indices reads those rows only, cast to the input's dtype (with a trailing
+    axis when 1-D data feeds a 2-D input), so training never holds the whole dataset."""
+
+    _CHUNK = 4096
+
+    def __init__(self, matrix: HDF5Matrix, dtype, expand: bool = False):
+        self.matrix, self.dtype, self.expand = matrix, np.dtype(dtype), bool(expand)
+
+    @property
+    def shape(self) -> tuple:
+        return self.matrix.shape + ((1,) if self.expand else ())
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return len(self.matrix)
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice) and key.stop is not None and key.stop > len(self.matrix):
+            key = slice(key.start, len(self.matrix), key.step)  # array semantics: a slice end is clipped
+        values = np.asarray(self.matrix[key], dtype=self.dtype)
+        return values[..., None] if self.expand else values
+
+    def __array__(self, dtype=None, copy=None):
+        values = self[:]
+        return values.astype(dtype) if dtype is not None else values
+
+    def check_finite(self, name: str, who: str) -> None:
+        """Raise ValueError naming the first sample with NaN/inf, reading chunk by chunk."""
+        if self.dtype.kind != "f":
+            return
+        for start in range(0, len(self), self._CHUNK):
+            chunk = self[start:start + self._CHUNK]
+            bad = ~np.isfinite(chunk.reshape(len(chunk), -1)).all(axis=1)
+            if bad.any():
+                raise ValueError(f"{who}: {name} contains NaN or infinite values (first at sample "
+                                 f"{start + int(np.argmax(bad))}); clean the data before training")
 
 
 def ask_to_proceed_with_overwrite(filepath) -> bool:
