@@ -42,9 +42,13 @@ def test_tracks_layers_in_attributes_lists_and_dicts():
     shapes = [tuple(w.shape) for w in m.weights]
     assert shapes == [(4, 6), (6,), (6, 5), (5,), (5, 3), (3,)]
     assert m.count_params() == 4 * 6 + 6 + 6 * 5 + 5 + 5 * 3 + 3
-    # later appends to a tracked list are seen too
+    # later appends to a tracked list are seen too, also to a list that started empty
     m.hidden.append(Dense(2))
     assert len(m.layers) == 4
+    m.extra = []
+    m.extra.append(Dense(1))
+    m.notes = ["not a layer"]
+    assert m.layers[-1] is m.extra[0] and len(m.layers) == 5
 
 
 def test_trains_like_the_functional_model_from_the_same_weights():

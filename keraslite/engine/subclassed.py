@@ -73,10 +73,15 @@ def track(model, name: str, value) -> None:
         if all(w is not value for w in own):
             own.append(value)
         return
-    found: list = []
-    if name not in tracked and (isinstance(value, Layer) or (isinstance(value, (list, tuple, dict))
-                                                           and _layers_in(value, found) and found)):
+    if name in tracked:
+        return
+    if isinstance(value, Layer):
         tracked.append(name)
+    elif isinstance(value, (list, tuple, dict)):
+        found: list = []
+        # an empty public container may be filled with layers later (self.blocks = [] then append)
+        if (_layers_in(value, found) and found) or (not value and not name.startswith("_")):
+            tracked.append(name)
 
 
 def collect_layers(model) -> list:
@@ -85,7 +90,8 @@ def collect_layers(model) -> list:
     out, seen = [], set()
     for name in d.get("_tracked_attrs", []):
         found: list = []
-        _layers_in(d.get(name), found)
+        if not _layers_in(d.get(name), found):
+            continue  # the attribute no longer holds only layers
         for layer in found:
             if id(layer) not in seen and layer is not model:
                 seen.add(id(layer))
