@@ -1,6 +1,7 @@
 """fit/evaluate/predict on Python generators and Sequences (tf.keras style), with workers in
 threads or processes: same results as arrays, the generator's own errors, no leftover workers."""
 import multiprocessing
+import os
 import threading
 import traceback
 
@@ -52,9 +53,26 @@ def make_model(seed=0):
     return model
 
 
+def _os_children() -> int:
+    """Processes whose parent is this one (Linux /proc; 0 elsewhere): also counts helpers that
+    multiprocessing does not list."""
+    me, count = os.getpid(), 0
+    if not os.path.isdir("/proc"):
+        return 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            count += int(fields[1]) == me
+    return count
+
+
 def workers_alive():
     names = sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())
-    return names, len(multiprocessing.active_children())
+    return names, len(multiprocessing.active_children()), _os_children()
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
