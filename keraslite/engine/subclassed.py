@@ -171,11 +171,17 @@ def ensure_built(model, x) -> None:
     set_inputs(model, shapes, single)
 
 
+def _is_shape_list(input_shape) -> bool:
+    """A list (or tuple) of shapes, one per input, rather than one shape."""
+    return (isinstance(input_shape, (list, tuple)) and len(input_shape) > 0
+            and all(isinstance(s, (list, tuple)) for s in input_shape))
+
+
 def build(model, input_shape) -> None:
     """Model.build(input_shape) of a subclassed model: a batch shape, or a list of them."""
     if input_shape is None:
         raise ValueError("Input shape must be defined when calling build on a model subclass network.")
-    if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple)):
+    if _is_shape_list(input_shape):
         shapes, single = [tuple(s) for s in input_shape], False
     else:
         shapes, single = [tuple(input_shape)], True
@@ -188,7 +194,7 @@ def build(model, input_shape) -> None:
 def compute_output_shape(model, input_shape):
     """Output shape(s) of a subclassed model without its own compute_output_shape: trace `call`
     on placeholders of `input_shape`."""
-    multi = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple))
+    multi = _is_shape_list(input_shape)
     shapes = [tuple(s) for s in input_shape] if multi else [tuple(input_shape)]
     xs = [K.placeholder(shape=s, dtype=K.floatx()) for s in shapes]
     with _scratch(model):
