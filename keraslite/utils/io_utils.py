@@ -77,7 +77,10 @@ class HDF5Matrix:
 
     def __getitem__(self, key):
         rows = self._rows(key)
-        if isinstance(rows, np.ndarray):
+        if isinstance(rows, np.ndarray) and rows.ndim == 1 and rows.size and \
+                np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):
+            values = self.data[int(rows[0]):int(rows[0]) + rows.size]  # a batch of shuffle='batch': one block
+        elif isinstance(rows, np.ndarray):
             # h5py reads only increasing, distinct indices: read those, then restore the order
             unique, inverse = np.unique(rows, return_inverse=True)
             values = self.data[unique.tolist()][inverse.reshape(rows.shape)] if unique.size else \
