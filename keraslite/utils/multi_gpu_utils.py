@@ -4,6 +4,11 @@ The returned model feeds slice i of every batch to a replica of the template (th
 so the same weights) and concatenates the replicas' outputs along the batch axis: it computes
 exactly what the template computes, and training it trains the template. GPUs exist for the
 `cuda` backend only; with fewer devices than asked, the error is Keras 2's.
+
+Placement: keraslite compiles each training step into one plan that runs on the cuda backend's
+current device, so the replicas' slices are computed one after another on that device; the
+model is Keras-2 compatible (same outputs, names, training) but does not yet spread the work
+over several GPUs.
 """
 from __future__ import annotations
 
