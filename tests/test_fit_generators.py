@@ -215,7 +215,7 @@ def test_generator_argument_errors():
     model = make_model()
     with pytest.raises(ValueError, match="`steps_per_epoch=None` is only valid for a generator based on the "
                                          "`keras.utils.Sequence` class"):
-        model.fit(batches_forever(), epochs=1, verbose=0)
+        model.fit_generator(batches_forever(), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="`y` is not supported when x is a generator"):
         model.fit(batches_forever(), Y, steps_per_epoch=2, verbose=0)
     with pytest.raises(ValueError, match="validation_split"):
@@ -248,3 +248,17 @@ def test_fit_arrays_with_generator_validation(shuffle):
     np.testing.assert_allclose(hist.history["val_loss"], ref_hist.history["val_loss"], rtol=1e-5)
     for a, b in zip(model.get_weights(), ref.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_on_finite_generator_without_steps_runs_to_its_end():
+    ref, model = make_model(), make_model()
+    ref_hist = ref.fit(X, Y, batch_size=10, epochs=1, shuffle=False, verbose=0)
+    finite = ((X[i:i + 10], Y[i:i + 10]) for i in range(0, 40, 10))
+    hist = model.fit(finite, epochs=1, verbose=0)
+    np.testing.assert_allclose(hist.history["loss"], ref_hist.history["loss"], rtol=1e-5)
+    for a, b in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    finite = ((X[i:i + 10], Y[i:i + 10]) for i in range(0, 40, 10))
+    with pytest.warns(UserWarning, match="ran out of data"):
+        hist = make_model().fit(finite, epochs=3, verbose=0)
+    assert len(hist.history["loss"]) == 1

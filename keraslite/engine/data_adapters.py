@@ -98,9 +98,10 @@ def _sequence_forever(sequence, shuffle: bool):
 
 
 def warn_out_of_data(steps_total, who: str) -> None:
+    need = "batches for every epoch" if steps_total is None else \
+        f"at least `steps_per_epoch * epochs` batches (in this case, {steps_total} batches)"
     warnings.warn(f"{who}: your input ran out of data; interrupting. Make sure that your generator can "
-                  f"generate at least `steps_per_epoch * epochs` batches (in this case, {steps_total} batches).",
-                  stacklevel=3)
+                  f"generate {need}.", stacklevel=3)
 
 
 def steps_for(data, steps, who: str, arg: str = "steps"):
@@ -133,10 +134,15 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     if validation_split:
         raise ValueError("fit: `validation_split` is not supported when x is a generator or a Sequence; pass "
                          "validation_data")
-    return model.fit_generator(x, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
-                               callbacks=callbacks, validation_data=validation_data,
-                               validation_steps=validation_steps, class_weight=class_weight, shuffle=shuffle,
-                               initial_epoch=initial_epoch, **kwargs)
+    from . import loops
+    for kw in kwargs:
+        if kw not in ("workers", "use_multiprocessing", "max_queue_size", "validation_freq"):
+            raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
+    # steps_per_epoch=None: a Sequence gives len(); a generator's epoch ends where it ends (tf.keras)
+    return loops.fit_generator(model, x, steps_per_epoch, epochs, verbose, callbacks, validation_data,
+                               validation_steps, class_weight, shuffle, initial_epoch,
+                               validation_freq=kwargs.get("validation_freq", 1), until_exhausted=True,
+                               **_worker_kwargs(kwargs))
 
 
 class ArrayBatches(Sequence):

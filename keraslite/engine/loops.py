@@ -3,6 +3,7 @@ training_arrays / training_generator). Each step is one call of a compiled funct
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 import numpy as np
 
@@ -185,10 +186,13 @@ def _validate_now(epoch: int, validation_freq) -> bool:
 
 def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks, validation_data, validation_steps,
                   class_weight, shuffle, initial_epoch, workers=1, use_multiprocessing=False, max_queue_size=10,
-                  validation_freq=1, validation_workers=None):
+                  validation_freq=1, validation_workers=None, until_exhausted=False):
+    """until_exhausted (fit on a generator, tf.keras): steps_per_epoch=None means an epoch ends
+    when the generator does."""
     from . import data_adapters as da
     validation_workers = workers if validation_workers is None else validation_workers
-    steps_per_epoch = da.steps_for(generator, steps_per_epoch, "fit_generator", "steps_per_epoch")
+    if not (until_exhausted and steps_per_epoch is None and not da.is_sequence(generator)):
+        steps_per_epoch = da.steps_for(generator, steps_per_epoch, "fit_generator", "steps_per_epoch")
     val_is_gen = da.is_generator_like(validation_data)
     if val_is_gen:
         validation_steps = da.steps_for(validation_data, validation_steps, "fit_generator", "validation_steps")
@@ -221,12 +225,13 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
             cl.on_epoch_begin(epoch)
             epoch_logs: dict = {}
             steps_done = 0
-            for step in range(steps_per_epoch):
+            for step in range(steps_per_epoch) if steps_per_epoch is not None else itertools.count():
                 try:
                     item = pending if pending is not None else _unpack(stream.next(), "fit_generator")
                 except da.OutOfData:
-                    da.warn_out_of_data(steps_per_epoch * epochs, "fit")
-                    model.stop_training = True
+                    if steps_per_epoch is not None or not steps_done:
+                        da.warn_out_of_data(None if steps_per_epoch is None else steps_per_epoch * epochs, "fit")
+                        model.stop_training = True
                     break
                 pending = None
                 x, y, sw = item
