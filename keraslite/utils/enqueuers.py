@@ -155,6 +155,11 @@ def _next_uid() -> int:
         return _uid[0]
 
 
+def _share(uid: int, sequence) -> None:
+    """Worker process initializer: make the Sequence reachable by its uid."""
+    _SHARED[uid] = sequence
+
+
 def _get_item(uid: int, index: int):
     """Run in a worker process: one batch, or the error with its formatted traceback."""
     try:
@@ -216,7 +221,8 @@ class OrderedEnqueuer(SequenceEnqueuer):
         # a fresh pool per epoch: forked workers then see the Sequence as on_epoch_end left it
         uid = _next_uid()
         _SHARED[uid] = self.sequence
-        pool = _mp_context().Pool(self.workers)
+        # initargs travel by fork (no pickling) or, where only spawn exists, pickled once per worker
+        pool = _mp_context().Pool(self.workers, initializer=_share, initargs=(uid, self.sequence))
         with self._pool_lock:
             self._pool = pool
         try:
