@@ -110,6 +110,8 @@ class SequenceEnqueuer:
     def get(self) -> Iterator[Any]:
         """get(): yield the batches in order; re-raise the data code's own error; end when a
         generator returns. Stops the workers when the consumer stops iterating."""
+        if self.queue is None:
+            raise RuntimeError(f"{type(self).__name__}.get(): call start() first")
         try:
             while True:
                 try:
@@ -135,7 +137,6 @@ class SequenceEnqueuer:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         self._thread = None
-        self.queue = None
 
     def _shutdown_workers(self) -> None:
         pass
