@@ -262,3 +262,26 @@ def test_fit_on_finite_generator_without_steps_runs_to_its_end():
     with pytest.warns(UserWarning, match="ran out of data"):
         hist = make_model().fit(finite, epochs=3, verbose=0)
     assert len(hist.history["loss"]) == 1
+
+
+class Shifting(Sequence):
+    """Each epoch's batches carry the epoch number: on_epoch_end must reach the workers."""
+
+    def __init__(self):
+        self.epoch = 0
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return np.full((2, 1), 10 * self.epoch + i, "float32")
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+def test_on_epoch_end_changes_reach_the_workers(mode):
+    model = Sequential([Dense(1, input_shape=(1,), use_bias=False, kernel_initializer="ones")])
+    out = model.predict_generator(Shifting(), steps=6, **mode)
+    np.testing.assert_array_equal(out[::2, 0], [0, 1, 10, 11, 20, 21])
