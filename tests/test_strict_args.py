@@ -148,7 +148,7 @@ def test_validation_split_must_leave_training_and_validation_samples(trained):
     ((np.zeros((4, 3), complex), np.zeros((4, 2))), TypeError, "validation_data[0]"),
     ((np.zeros((4, 3)), np.array([["a", "b"]] * 4)), TypeError, "validation_data[1]"),
     ((np.zeros((0, 3)), np.zeros((0, 2))), ValueError, "validation_data[0]"),
-    ((b for b in [(np.zeros((4, 3)), np.zeros((4, 2)))]), ValueError, "validation_data"),
+    ((b for b in [(np.zeros((4, 3)), np.zeros((4, 2)))]), ValueError, "validation_steps"),
 ])
 def test_bad_validation_data(trained, bad, exc, fragment):
     model, x, y = trained
@@ -321,7 +321,7 @@ def test_bad_generator_arguments(trained):
     cases = [
         (lambda: model.fit_generator([(x, y)], steps_per_epoch=1), TypeError, ["generator", "list"]),
         (lambda: model.fit_generator(_gen, steps_per_epoch=1), TypeError, ["generator", "call the generator"]),
-        (lambda: model.fit_generator(_gen(x, y)), ValueError, ["steps_per_epoch", "required"]),
+        (lambda: model.fit_generator(_gen(x, y)), ValueError, ["steps_per_epoch=None", "Sequence"]),
         (lambda: model.fit_generator(seq, steps_per_epoch=0), ValueError, ["steps_per_epoch", "0"]),
         (lambda: model.fit_generator(seq, epochs=1.5), TypeError, ["epochs", "1.5"]),
         (lambda: model.fit_generator(seq, initial_epoch=2), ValueError, ["initial_epoch", "2"]),
@@ -336,7 +336,7 @@ def test_bad_generator_arguments(trained):
         (lambda: model.fit_generator(seq, bogus=1), TypeError, ["bogus"]),
         (lambda: model.fit_generator(_Batches(x, y, 0)), ValueError, ["empty"]),
         (lambda: model.evaluate_generator(seq, steps=-1), ValueError, ["evaluate_generator", "steps", "-1"]),
-        (lambda: model.evaluate_generator(_gen(x, y)), ValueError, ["steps", "required"]),
+        (lambda: model.evaluate_generator(_gen(x, y)), ValueError, ["steps=None", "Sequence"]),
         (lambda: model.evaluate_generator(seq, workers=1.0), TypeError, ["workers", "1.0"]),
         (lambda: model.predict_generator(seq, steps="1"), TypeError, ["predict_generator", "steps", "'1'"]),
         (lambda: model.predict_generator(42, steps=1), TypeError, ["generator", "int"]),

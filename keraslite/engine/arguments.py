@@ -4,7 +4,8 @@ point, the argument and the value, so a bad call never builds, trains or moves a
 
 What is accepted follows Keras 2.3: batch_size=None means 32 (or the model's static batch size)
 unless steps are given, steps with arrays feed the whole arrays once per step, numpy integers count
-as integers, and generators or Sequences stand for x when the steps are known. Shapes are checked
+as integers, and generators or Sequences stand for x (fit/evaluate/predict hand them to the
+generator loops, whose batches train_on_batch & co. check as they come). Shapes are checked
 later, against the model, by data.py.
 """
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+
+from .data_adapters import is_generator_like
 
 _REAL_KINDS = "biuf"  # bool, signed and unsigned int, float
 _KIND_NAMES = {"c": "complex numbers", "O": "Python objects", "U": "strings", "S": "bytes", "V": "raw records",
@@ -24,6 +27,10 @@ _KIND_HINTS = {"c": "take the real part or the magnitude explicitly (np.real, np
 
 def _show(value) -> str:
     return f"{value!r} ({type(value).__name__})"
+
+
+def _short(value) -> str:
+    return f"an array of shape {tuple(value.shape)}" if hasattr(value, "shape") else _show(value)
 
 
 def _is_int(value) -> bool:
@@ -44,9 +51,7 @@ def positive_int(value, name: str, who: str, allow_none: bool = True, minimum: i
 
 def is_generator_or_sequence(x) -> bool:
     """True for a utils.Sequence or an iterator (a generator): batches, not arrays."""
-    from ..utils.data_utils import Sequence
-    return isinstance(x, Sequence) or (hasattr(x, "__next__") and hasattr(x, "__iter__")
-                                       and not hasattr(x, "shape"))
+    return is_generator_like(x)
 
 
 # ------------------------------------------------------------------------------- scalars
@@ -229,8 +234,8 @@ def _split_sizes(n, split: float, who: str) -> None:
         raise ValueError(f"{who}: `validation_split`={split!r} leaves no validation samples out of {n}")
 
 
-def _validation_data(value, who: str, generators: bool = True) -> None:
-    if generators and is_generator_or_sequence(value):
+def _validation_data(value, who: str) -> None:
+    if is_generator_or_sequence(value):
         return
     if not isinstance(value, (list, tuple)) or len(value) not in (2, 3):
         count = len(value) if isinstance(value, (list, tuple)) else 1
@@ -264,24 +269,38 @@ def fit(model, x, y, batch_size_value, epochs_value, verbose_value, callbacks_va
             _validation_data(validation_data, who)
         return None
     bs = batch_size(batch_size_value, who, model, steps_per_epoch, "steps_per_epoch")
+    n = data(x, "x", who)
+    data(y, "y", who)
+    data(sample_weight, "sample_weight", who)
+    if is_generator_or_sequence(validation_data):
+        # array batches validated on a generator or Sequence (tf.keras; data_adapters.fit_arrays)
+        if steps_per_epoch is not None:
+            raise ValueError(f"{who}: `steps_per_epoch`={steps_per_epoch} cannot go with validation_data from a "
+                             "generator or Sequence: fit then trains on batches of batch_size samples")
+        _generator_validation_steps(validation_data, validation_steps, who)
+        return bs
     if validation_data is not None:
-        _validation_data(validation_data, who, generators=False)  # arrays validate on arrays
+        _validation_data(validation_data, who)
+    else:
+        _split_sizes(n, split, who)
     has_validation = validation_data is not None or split > 0
     if validation_steps is not None and steps_per_epoch is None:
-        raise ValueError(f"{who}: `validation_steps`={validation_steps} is for step-wise training: give "
-                         "`steps_per_epoch` too")
+        raise ValueError(f"{who}: `validation_steps`={validation_steps} is for step-wise training (give "
+                         "`steps_per_epoch` too) or for validation_data from a generator")
     if validation_steps is not None and not has_validation:
         raise ValueError(f"{who}: `validation_steps`={validation_steps} is given but there is no validation data "
                          "(validation_data or validation_split)")
     if steps_per_epoch is not None and has_validation and validation_steps is None:
         raise ValueError(f"{who}: step-wise training (steps_per_epoch={steps_per_epoch}) validates step-wise too: "
                          "give `validation_steps`")
-    n = data(x, "x", who)
-    data(y, "y", who)
-    data(sample_weight, "sample_weight", who)
-    if validation_data is None:
-        _split_sizes(n, split, who)
     return bs
+
+
+def _generator_validation_steps(validation_data, validation_steps, who: str) -> None:
+    from ..utils.data_utils import Sequence
+    if validation_steps is None and not isinstance(validation_data, Sequence):
+        raise ValueError(f"{who}: `validation_steps` is required when `validation_data` is a generator that is "
+                         "not a keraslite.utils.Sequence")
 
 
 def evaluate(model, x, y, batch_size_value, verbose_value, sample_weight, steps, callbacks_value=None,
@@ -330,14 +349,11 @@ def on_batch(model, who: str, x, y=None, sample_weight=None, class_weight_value=
 
 def _generator_form(who, x, y, batch_size_value, sample_weight, split) -> None:
     """Keras 2.3's rules for a generator or Sequence given as x: it yields whole batches."""
-    if batch_size_value is not None:
-        raise ValueError(f"{who}: `batch_size`={batch_size_value!r} must not be given with a generator or Sequence "
-                         "as x: it yields whole batches")
-    if y is not None:
-        raise ValueError(f"{who}: `y` must not be given with a generator or Sequence as x: yield (x, y) batches")
-    if sample_weight is not None:
-        raise ValueError(f"{who}: `sample_weight` must not be given with a generator or Sequence as x: yield "
-                         "(x, y, sample_weight) batches")
+    for name, value in (("batch_size", batch_size_value), ("y", y), ("sample_weight", sample_weight)):
+        if value is not None:
+            raise ValueError(f"{who}: `{name}` is not supported when x is a generator or a Sequence (got "
+                             f"{name}={_short(value)}): the generator yields (x, y) or (x, y, sample_weight) "
+                             "batches of its own size")
     if split:
         raise ValueError(f"{who}: `validation_split`={split!r} cannot split a generator or Sequence: pass "
                          "validation_data")
@@ -356,8 +372,9 @@ def generator(who: str, gen, steps, steps_name: str = "steps", epochs_value=1, i
     steps = positive_int(steps, steps_name, who)
     if steps is None:
         if not isinstance(gen, Sequence):
-            raise ValueError(f"{who}: `{steps_name}` is required when the generator is not a "
-                             "keraslite.utils.Sequence")
+            raise ValueError(f"{who}: `{steps_name}=None` is only valid for a generator based on the "
+                             f"`keras.utils.Sequence` class. Please specify `{steps_name}` or use the "
+                             "`keras.utils.Sequence` class.")
         if len(gen) == 0:
             raise ValueError(f"{who}: the Sequence is empty (len 0): there is no batch to run")
     epochs(epochs_value, initial_epoch, who)
@@ -373,8 +390,6 @@ def generator(who: str, gen, steps, steps_name: str = "steps", epochs_value=1, i
     validation_steps = positive_int(validation_steps, "validation_steps", who)
     if validation_data is not None:
         _validation_data(validation_data, who)
-        if validation_steps is None and is_generator_or_sequence(validation_data) \
-                and not isinstance(validation_data, Sequence):
-            raise ValueError(f"{who}: `validation_steps` is required when validation_data is a generator that is "
-                             "not a keraslite.utils.Sequence")
+        if is_generator_or_sequence(validation_data):
+            _generator_validation_steps(validation_data, validation_steps, who)
 

@@ -14,7 +14,7 @@ from ..backend.specialize import specialize
 from ..utils.generic_utils import to_list, unpack_singleton
 from . import arguments
 from . import data as data_utils
-from . import loops
+from . import data_adapters, loops, subclassed
 from .network import Network
 
 _FIT_KWARGS = {"steps_per_epoch", "validation_steps", "validation_freq", "max_queue_size", "workers",
@@ -34,7 +34,7 @@ class Model(Network):
         for kw in kwargs:
             if kw not in ("givens",):
                 raise TypeError(f"compile: invalid keyword argument {kw!r}")
-        if hasattr(self, "_ensure_built") and not self.inputs and getattr(self, "_stack", None):
+        if not self.inputs and (getattr(self, "_stack", None) or subclassed.is_subclassed(self)):
             self._compile_pending = (optimizer, loss, metrics, loss_weights, sample_weight_mode, weighted_metrics,
                                      target_tensors, kwargs)
             self.optimizer = optimizers.get(optimizer)
@@ -291,6 +291,14 @@ class Model(Network):
         batch_size = arguments.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
                                    validation_data, shuffle, class_weight, sample_weight, initial_epoch,
                                    steps_per_epoch, validation_steps, validation_freq)
+        if data_adapters.is_generator_like(x):
+            return data_adapters.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                     validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                     steps_per_epoch, validation_steps, kwargs)
+        if data_adapters.is_generator_like(validation_data):
+            return data_adapters.fit_arrays(self, x, y, batch_size, epochs, verbose, callbacks, validation_data,
+                                            shuffle, class_weight, sample_weight, initial_epoch, validation_steps,
+                                            kwargs)
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, class_weight, "fit",
                                                        check_nan=True)
@@ -327,6 +335,8 @@ class Model(Network):
             if kw not in ("callbacks", "max_queue_size", "workers", "use_multiprocessing"):
                 raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
         batch_size = arguments.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, kwargs.get("callbacks"))
+        if data_adapters.is_generator_like(x):
+            return data_adapters.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, kwargs)
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "evaluate")
         f = self._make_test_function()
@@ -340,6 +350,8 @@ class Model(Network):
             if kw not in ("callbacks", "max_queue_size", "workers", "use_multiprocessing"):
                 raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
         batch_size = arguments.predict(self, x, batch_size, verbose, steps, kwargs.get("callbacks"))
+        if data_adapters.is_generator_like(x):
+            return data_adapters.predict(self, x, batch_size, verbose, steps, kwargs)
         self._build_if_needed(x)
         ins = data_utils.standardize_inputs(self, x, "predict")
         f = self._make_predict_function()
@@ -390,7 +402,8 @@ class Model(Network):
                             verbose, callbacks, validation_data, validation_steps, class_weight, shuffle,
                             max_queue_size, workers, use_multiprocessing, validation_freq, model=self)
         return loops.fit_generator(self, generator, steps_per_epoch, epochs, verbose, callbacks, validation_data,
-                                   validation_steps, class_weight, shuffle, initial_epoch, validation_freq)
+                                   validation_steps, class_weight, shuffle, initial_epoch, workers,
+                                   use_multiprocessing, max_queue_size, validation_freq)
 
     def evaluate_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                            verbose=0, **kwargs):
@@ -400,7 +413,7 @@ class Model(Network):
         arguments.generator("evaluate_generator", generator, steps, verbose_value=verbose,
                             callbacks_value=kwargs.get("callbacks"), max_queue_size=max_queue_size, workers=workers,
                             use_multiprocessing=use_multiprocessing, model=self)
-        return loops.evaluate_generator(self, generator, steps, verbose)
+        return loops.evaluate_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
 
     def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                           verbose=0, **kwargs):
@@ -410,12 +423,14 @@ class Model(Network):
         arguments.generator("predict_generator", generator, steps, verbose_value=verbose,
                             callbacks_value=kwargs.get("callbacks"), max_queue_size=max_queue_size, workers=workers,
                             use_multiprocessing=use_multiprocessing, model=self)
-        return loops.predict_generator(self, generator, steps, verbose)
+        return loops.predict_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """save(filepath, overwrite=True, include_optimizer=True): architecture, weights and
         optimizer state in one HDF5 file."""
+        if subclassed.is_subclassed(self):
+            raise NotImplementedError(subclassed.SAVE_ERROR)
         from ..saving import save_model
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
