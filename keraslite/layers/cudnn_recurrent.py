@@ -3,8 +3,14 @@
 Keras 2 runs these layers only through cuDNN on a GPU. keraslite computes the same equations
 with ordinary backend ops, so models (and files) built with them run anywhere:
 
-* the input projection `x_t . kernel + input bias` is one product over the whole sequence (as
-  cuDNN does it), the recurrence then only multiplies the state by `recurrent_kernel`;
+* Keras 2 hands each gate's block of `kernel` and `recurrent_kernel` to cuDNN as a flat buffer,
+  which cuDNN reads as its row-major (units, input) matrix W_g (gate = W_g . x). So the block
+  `kernel[:, g*u:(g+1)*u]` of shape (input_dim, units) holds W_g's buffer: the matrix applied is
+  `reshape(block, (units, input_dim)).T`, and for the square recurrent block it is `block.T`.
+  keraslite applies exactly that, which is why files from Keras 2 GPU models load as they are
+  (and why these weights differ from an LSTM's: Keras converts them when loading into one);
+* the input projection `x_t . W + input bias` is one product over the whole sequence (as cuDNN
+  does it); the recurrence then only multiplies the state by the recurrent matrix;
 * cuDNN keeps two bias vectors, one added to the input projection and one to the recurrent
   projection. `bias` holds both: (8*units,) for the LSTM (input biases i, f, c, o, then recurrent
   biases i, f, c, o), (6*units,) for the GRU (input z, r, h, then recurrent z, r, h);
@@ -90,9 +96,18 @@ class _CuDNNKernel(Layer):
         """The bias added to the input projection (LSTM: both cuDNN biases summed)."""
         raise NotImplementedError
 
+    def _gate_matrices(self, weight, rows: int):
+        """The matrices cuDNN applies, from Keras's storage of its per-gate buffers (see above)."""
+        u = self.units
+        blocks = [K.transpose(K.reshape(weight[:, g * u:(g + 1) * u], (u, rows))) for g in range(self.gates)]
+        return K.concatenate(blocks, axis=1)
+
     def project(self, inputs):
-        """x . kernel + input bias for every timestep at once: (N, T, F) -> (N, T, gates*units)."""
-        return K.bias_add(K.dot(inputs, self.kernel), self.input_bias())
+        """x . W + input bias for every timestep at once: (N, T, F) -> (N, T, gates*units). Also
+        prepares the recurrent matrix the steps of this call use."""
+        input_dim = int(K.int_shape(self.kernel)[0])
+        self._recurrent = self._gate_matrices(self.recurrent_kernel, self.units)
+        return K.bias_add(K.dot(inputs, self._gate_matrices(self.kernel, input_dim)), self.input_bias())
 
 
 class _CuDNNLSTMKernel(_CuDNNKernel):
@@ -123,7 +138,7 @@ class _CuDNNLSTMKernel(_CuDNNKernel):
     def call(self, inputs, states):
         u = self.units
         h_tm1, c_tm1 = states[0], states[1]
-        z = inputs + K.dot(h_tm1, self.recurrent_kernel)
+        z = inputs + K.dot(h_tm1, self._recurrent)
         i = K.sigmoid(z[:, :u])
         f = K.sigmoid(z[:, u:2 * u])
         c = f * c_tm1 + i * K.tanh(z[:, 2 * u:3 * u])
@@ -146,7 +161,7 @@ class _CuDNNGRUKernel(_CuDNNKernel):
     def call(self, inputs, states):
         u = self.units
         h_tm1 = states[0]
-        rec = K.bias_add(K.dot(h_tm1, self.recurrent_kernel), self.bias[3 * u:])
+        rec = K.bias_add(K.dot(h_tm1, self._recurrent), self.bias[3 * u:])
         z = K.sigmoid(inputs[:, :u] + rec[:, :u])
         r = K.sigmoid(inputs[:, u:2 * u] + rec[:, u:2 * u])
         hh = K.tanh(inputs[:, 2 * u:] + r * rec[:, 2 * u:])
@@ -237,7 +252,8 @@ class CuDNNLSTM(_CuDNNRNN):
     Keras 2's fast LSTM with cuDNN's weights, computed with the same equations on any backend.
 
     Weights `kernel` (input_dim, 4*units), `recurrent_kernel` (units, 4*units) and `bias`
-    (8*units,): the input biases then the recurrent biases, gate blocks i, f, c, o in each.
+    (8*units,): the input biases then the recurrent biases, gate blocks i, f, c, o in each; each
+    kernel block holds cuDNN's buffer of that gate's matrix (see the module docstring).
     `unit_forget_bias` puts 1 in the recurrent forget-gate block at initialisation. States [h, c].
     """
 
@@ -273,7 +289,8 @@ class CuDNNGRU(_CuDNNRNN):
     reset-gate placement, computed with the same equations on any backend.
 
     Weights `kernel` (input_dim, 3*units), `recurrent_kernel` (units, 3*units) and `bias`
-    (6*units,): the input biases then the recurrent biases, gate blocks z, r, h in each.
+    (6*units,): the input biases then the recurrent biases, gate blocks z, r, h in each; each
+    kernel block holds cuDNN's buffer of that gate's matrix (see the module docstring).
     """
 
     def __init__(self, units, kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",

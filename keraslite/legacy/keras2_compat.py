@@ -1,0 +1,454 @@
+"""Translate what the Keras 2 line writes (Keras 2.2/2.3, tf.keras 2.x, tf-keras up to 2.21) into
+keraslite's configurations, before anything is deserialised.
+
+Model files from tf.keras spell some things differently from Keras 2.3; each translation here
+maps a spelling onto the keraslite object with the same Keras semantics, and refuses (ValueError
+naming the layer, key and value) anything whose semantics keraslite does not have:
+
+* initializers by class (`GlorotUniform`, `HeNormal`, ...) become `VarianceScaling` with the
+  same scale/mode/distribution; the `module`/`registered_name` keys tf-keras 2.13+ writes go;
+* dtype policies (`{'class_name': 'Policy', 'config': {'name': 'float32'}}`) become dtype names;
+* `Functional` is `Model`; layer keys whose value is the Keras 2.3 behaviour (`groups=1`,
+  `ragged=False`, `time_major=False`, BatchNormalization's `fused`, ...) are dropped, any other
+  value is an error;
+* optimizer configs (`Custom>Adam`, OptimizerV2 `name`/`decay`, the 2.11+ optimizer keys) map
+  onto keraslite's optimizers, metrics saved as `MeanMetricWrapper` keep their function, and
+  optimizer state saved by name (`Adam/m/dense/kernel:0`, `Adam/dense/kernel/m:0`) is put in
+  keraslite's order.
+
+Only names that keraslite exports are produced: nothing here imports or resolves anything else.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+
+import numpy as np
+
+__all__ = ["translate_model_config", "translate_training_config", "optimizer_weights_in_order",
+           "check_not_foreign_format"]
+
+_META_KEYS = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
+
+# tf.keras initializer classes -> (scale, mode, distribution) of VarianceScaling
+_VARIANCE_SCALING = {
+    "GlorotUniform": (1.0, "fan_avg", "uniform"), "GlorotNormal": (1.0, "fan_avg", "truncated_normal"),
+    "HeUniform": (2.0, "fan_in", "uniform"), "HeNormal": (2.0, "fan_in", "truncated_normal"),
+    "LecunUniform": (1.0, "fan_in", "uniform"), "LecunNormal": (1.0, "fan_in", "truncated_normal"),
+}
+_INITIALIZER_RENAMES = {"ZerosV2": "Zeros", "OnesV2": "Ones", "ConstantV2": "Constant",
+                        "RandomNormalV2": "RandomNormal", "RandomUniformV2": "RandomUniform",
+                        "TruncatedNormalV2": "TruncatedNormal", "VarianceScalingV2": "VarianceScaling",
+                        "OrthogonalV2": "Orthogonal", "IdentityV2": "Identity"}
+_MODEL_CLASSES = {"Functional": "Model"}
+
+# Layer keys written by tf.keras whose given value means exactly Keras 2.3's behaviour: dropped
+# when they hold it, an error otherwise. (class name or '*', key) -> accepted values.
+_NEUTRAL_KEYS = {
+    ("*", "groups"): (1,),
+    ("*", "ragged"): (False,),
+    ("*", "time_major"): (False,),
+    ("*", "zero_output_for_mask"): (False,),  # True (zeros at masked steps) is not Keras 2.3's rule
+    ("InputLayer", "optional"): (False,),
+    ("Embedding", "sparse"): (False,),
+    ("BatchNormalization", "fused"): (None, True, False),  # an implementation choice, same maths
+    ("BatchNormalization", "renorm"): (False,),
+    ("BatchNormalization", "renorm_clipping"): (None,),
+    ("BatchNormalization", "renorm_momentum"): None,  # any value: unused without renorm
+    ("BatchNormalization", "virtual_batch_size"): (None,),
+    ("BatchNormalization", "adjustment"): (None,),
+    ("BatchNormalization", "synchronized"): (False, True),  # one replica: identical
+}
+
+# Layers only TensorFlow can rebuild: say so instead of 'Unknown layer'.
+_TF_ONLY_LAYERS = {"TFOpLambda": "a TensorFlow op applied to Keras tensors",
+                   "SlicingOpLambda": "tensor slicing applied to Keras tensors",
+                   "TensorFlowOpLayer": "a TensorFlow op applied to Keras tensors"}
+
+
+def _strip_meta(obj: dict) -> dict:
+    return {k: v for k, v in obj.items() if k not in _META_KEYS}
+
+
+def _is_serialized(obj) -> bool:
+    return isinstance(obj, dict) and "class_name" in obj and "config" in obj
+
+
+# ---------------------------------------------------------------------------------------------
+# objects inside layer configs
+
+
+def _initializer(obj, where: str):
+    if not _is_serialized(obj):
+        return obj
+    obj = _strip_meta(obj)
+    name = _INITIALIZER_RENAMES.get(obj["class_name"], obj["class_name"])
+    config = dict(obj["config"] or {})
+    config.pop("dtype", None)  # tf.keras 1.x initializers carry a dtype; the layer decides it
+    if name in _VARIANCE_SCALING:
+        scale, mode, distribution = _VARIANCE_SCALING[name]
+        unknown = set(config) - {"seed"}
+        if unknown:
+            raise ValueError(f"{where}: initializer {name} with unexpected arguments {sorted(unknown)}")
+        return {"class_name": "VarianceScaling",
+                "config": {"scale": scale, "mode": mode, "distribution": distribution, "seed": config.get("seed")}}
+    return {"class_name": name, "config": config}
+
+
+def _regularizer(obj, where: str):
+    if not _is_serialized(obj):
+        return obj
+    obj = _strip_meta(obj)
+    name, config = obj["class_name"], dict(obj["config"] or {})
+    if name in ("L1", "L2"):  # tf.keras classes: one coefficient named after the class
+        key = name.lower()
+        value = config.pop(key, None)
+        if config:
+            raise ValueError(f"{where}: regularizer {name} with unexpected arguments {sorted(config)}")
+        return {"class_name": "L1L2", "config": {"l1": float(value or 0.0) if key == "l1" else 0.0,
+                                                 "l2": float(value or 0.0) if key == "l2" else 0.0}}
+    if name == "L1L2":
+        config = {"l1": float(config.get("l1") or 0.0), "l2": float(config.get("l2") or 0.0)}
+    return {"class_name": name, "config": config}
+
+
+def _constraint(obj, where: str):
+    return _strip_meta(obj) if _is_serialized(obj) else obj
+
+
+def _activation(obj, where: str):
+    if _is_serialized(obj):
+        raise ValueError(f"{where}: the activation is a serialized object ({obj.get('class_name')}); keraslite "
+                         "reads activations by name (e.g. 'relu')")
+    return obj
+
+
+_MIXED = ("mixed_float16", "mixed_bfloat16")
+
+
+def _dtype(obj, where: str):
+    """A tf.keras dtype policy -> the dtype name of the layer's variables."""
+    if not isinstance(obj, dict):
+        return obj
+    config = obj.get("config") if _is_serialized(obj) else obj
+    name = (config or {}).get("name")
+    if not isinstance(name, str):
+        raise ValueError(f"{where}: cannot read the dtype policy {obj!r}")
+    if name in _MIXED:
+        warnings.warn(f"{where}: dtype policy {name!r}: keraslite has no mixed precision; the layer computes in "
+                      "float32 (its variables' dtype)")
+        return "float32"
+    return name
+
+
+_OBJECT_KEYS = (("_initializer", _initializer), ("_regularizer", _regularizer), ("_constraint", _constraint))
+
+
+def _layer_config(class_name: str, config: dict, where: str, custom: frozenset) -> dict:
+    out = {}
+    for key, value in config.items():
+        rule = _NEUTRAL_KEYS.get((class_name, key), _NEUTRAL_KEYS.get(("*", key), False))
+        if rule is not False:
+            if rule is None or any(value is v or (type(value) is type(v) and value == v) for v in rule):
+                continue
+            raise ValueError(f"{where}: {key}={value!r} is not supported by keraslite (Keras 2.3 has no such "
+                             f"option; only {key}={rule[0]!r} can be loaded)")
+        if key == "dtype":
+            value = _dtype(value, where)
+        elif key in ("layer", "backward_layer", "cell") and _is_serialized(value):
+            value = _layer(value, f"{where}, {key}", custom)
+        elif key in ("cells", "layers") and isinstance(value, list):
+            value = [_layer(v, f"{where}, {key}[{i}]", custom) if _is_serialized(v) else v
+                     for i, v in enumerate(value)]
+        elif key in ("activation", "recurrent_activation"):
+            value = _activation(value, where)
+        else:
+            for suffix, fn in _OBJECT_KEYS:
+                if key.endswith(suffix) or key == suffix[1:]:
+                    value = fn(value, f"{where}, {key}")
+                    break
+        out[key] = value
+    if class_name == "BatchNormalization" and isinstance(out.get("axis"), list):
+        axis = out["axis"]
+        if len(axis) != 1:
+            raise ValueError(f"{where}: BatchNormalization over several axes {axis} is not supported (Keras 2.3 "
+                             "normalizes over one axis)")
+        out["axis"] = axis[0]
+    return out
+
+
+def _layer(obj: dict, where: str, custom: frozenset) -> dict:
+    obj = _strip_meta(obj)
+    class_name = obj["class_name"]
+    if class_name in custom or not isinstance(obj.get("config"), dict):
+        return obj
+    config = obj["config"]
+    name = config.get("name", "?")
+    here = f"layer {name!r} ({class_name})" if not where else f"{where}: layer {name!r} ({class_name})"
+    if class_name in _TF_ONLY_LAYERS:
+        raise ValueError(f"{here} is {_TF_ONLY_LAYERS[class_name]}; only TensorFlow can rebuild it. In Keras, "
+                         "wrap that computation in a layer keraslite has (or rebuild the model in keraslite and "
+                         "load the weights with load_weights(by_name=True))")
+    class_name = _MODEL_CLASSES.get(class_name, class_name)
+    out = dict(obj, class_name=class_name)
+    if class_name in ("Model", "Sequential"):
+        new = dict(config)
+        layers = config.get("layers")
+        if isinstance(layers, list):
+            new["layers"] = [_layer(l, here, custom) if _is_serialized(l) else l for l in layers]
+        new.pop("build_input_shape", None)
+        new.pop("trainable", None) if class_name == "Model" and config.get("trainable", True) is True else None
+        out["config"] = new
+    else:
+        out["config"] = _layer_config(class_name, config, here, custom)
+    return out
+
+
+def translate_model_config(config: dict, custom_objects=None) -> dict:
+    """translate_model_config(config, custom_objects=None): a `{'class_name', 'config'}` model
+    (or layer) configuration written by any Keras 2 release, rewritten into keraslite's
+    spelling. Classes named in custom_objects are left untouched. A keraslite configuration
+    comes back unchanged. ValueError names the layer and the option keraslite cannot honour."""
+    if not _is_serialized(config):
+        return config
+    custom = frozenset(custom_objects or ())
+    return _layer(config, "", custom)
+
+
+# ---------------------------------------------------------------------------------------------
+# training configuration
+
+
+_OPTIMIZERS = ("SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "Adamax", "Nadam")
+# tf.keras keys that carry no behaviour when they hold these values (None: any value)
+_OPTIMIZER_NEUTRAL = {"name": None, "jit_compile": None, "is_legacy_optimizer": None, "use_ema": (False,),
+                      "ema_momentum": None, "ema_overwrite_frequency": None, "weight_decay": (None, 0, 0.0),
+                      "global_clipnorm": (None,), "clipnorm": (None,), "clipvalue": (None,)}
+_OPTIMIZER_SPECIFIC = {"RMSprop": {"momentum": (0, 0.0), "centered": (False,)},
+                       "Adagrad": {"initial_accumulator_value": None}}
+
+
+def _optimizer_config(obj, where: str):
+    if not _is_serialized(obj):
+        return obj
+    obj = _strip_meta(obj)
+    name = str(obj["class_name"])
+    tf_keras = name.startswith("Custom>")
+    name = name.split(">", 1)[1] if tf_keras else name
+    config = dict(obj["config"] or {})
+    # tf.keras optimizers (OptimizerV2 and the 2.11+ ones) write 'name'; Keras 2.3 does not. Their
+    # clipnorm clips each gradient on its own, Keras 2.3's (keraslite's) the global norm.
+    tf_keras = tf_keras or "name" in config or "is_legacy_optimizer" in config
+    canonical = {n.lower(): n for n in _OPTIMIZERS}.get(name.lower())
+    if canonical is None:
+        raise ValueError(f"{where}: the optimizer {name!r} is not one keraslite has ({', '.join(_OPTIMIZERS)}); "
+                         "load the model with compile=False and compile it with a keraslite optimizer")
+    out = {}
+    for key, value in config.items():
+        rule = _OPTIMIZER_SPECIFIC.get(canonical, {}).get(key, _OPTIMIZER_NEUTRAL.get(key, False))
+        if key == "global_clipnorm" and value is not None:
+            out["clipnorm"] = float(value)  # the global norm: keraslite's clipnorm
+            continue
+        if key == "clipnorm" and not tf_keras:
+            out[key] = value
+            continue
+        if key == "clipvalue" and value is not None:
+            out[key] = value
+            continue
+        if key == "initial_accumulator_value" and value:
+            warnings.warn(f"{where}: Adagrad's initial_accumulator_value={value} is not a Keras 2.3 option; "
+                          "accumulators restored from the file carry it, fresh ones start at 0")
+            continue
+        if rule is not False:
+            if rule is None or value in rule:
+                continue
+            raise ValueError(f"{where}: optimizer {name} with {key}={value!r} cannot be reproduced by keraslite "
+                             "(Keras 2.3 optimizers have no such option); load the model with compile=False and "
+                             "compile it yourself")
+        if key in ("learning_rate", "lr") and isinstance(value, dict):
+            raise ValueError(f"{where}: the learning rate is a schedule ({value.get('class_name')}); keraslite "
+                             "optimizers take a number (use a LearningRateScheduler callback); load the model "
+                             "with compile=False")
+        out[key] = value
+    return {"class_name": canonical, "config": out}
+
+
+_LOSS_DEFAULTS = {"axis": (-1,), "fn": None}
+
+
+def _loss(obj, where: str):
+    if isinstance(obj, list):
+        return [_loss(v, where) for v in obj]
+    if isinstance(obj, dict) and not _is_serialized(obj):
+        return {k: _loss(v, f"{where}, output {k!r}") for k, v in obj.items()}
+    if not _is_serialized(obj):
+        return obj
+    obj = _strip_meta(obj)
+    config = {}
+    for key, value in (obj["config"] or {}).items():
+        rule = _LOSS_DEFAULTS.get(key, False)
+        if rule is not False:
+            if rule is None or value in rule:
+                continue
+            raise ValueError(f"{where}: loss {obj['class_name']} with {key}={value!r} is not supported")
+        config[key] = value
+    return {"class_name": obj["class_name"], "config": config}
+
+
+def _metric(obj, where: str):
+    if isinstance(obj, list):
+        return [_metric(v, where) for v in obj]
+    if isinstance(obj, dict) and not _is_serialized(obj):
+        return {k: _metric(v, where) for k, v in obj.items()}
+    if not _is_serialized(obj):
+        return obj
+    obj = _strip_meta(obj)
+    config = dict(obj["config"] or {})
+    if obj["class_name"] == "MeanMetricWrapper" and isinstance(config.get("fn"), dict):
+        raise ValueError(f"{where}: metric {config.get('name')!r} wraps a serialized function object")
+    return {"class_name": obj["class_name"], "config": config}
+
+
+def translate_training_config(training_config: dict, where: str = "the file") -> dict:
+    """translate_training_config(training_config, where): the `training_config` of a Keras 2
+    file (any release) in keraslite's spelling: optimizer, loss and metrics."""
+    if not isinstance(training_config, dict):
+        return training_config
+    out = dict(training_config)
+    if "optimizer_config" in out:
+        out["optimizer_config"] = _optimizer_config(out["optimizer_config"], where)
+    if "loss" in out:
+        out["loss"] = _loss(out["loss"], where)
+    for key in ("metrics", "weighted_metrics"):
+        if out.get(key) is not None:
+            out[key] = _metric(out[key], where)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# optimizer state saved by name
+
+
+# keraslite optimizer -> its per-parameter state kinds in `weights` order, each with the slot
+# names tf.keras uses for it (OptimizerV2 and the 2.11+ optimizers).
+_STATE_KINDS = {
+    "SGD": [("momentum", "m")],
+    "RMSprop": [("rms", "velocity")],
+    "Adagrad": [("accumulator",)],
+    "Adadelta": [("accum_grad", "accumulated_grad"), ("accum_var", "accumulated_delta_var")],
+    "Adam": [("m",), ("v",), ("vhat",)],
+    "Adamax": [("m",), ("v", "u")],
+    "Nadam": [("m",), ("v",)],
+}
+_ITERATIONS = ("iteration", "iter", "iterations")
+_SCHEDULE = ("momentum_cache", "u_product")
+
+
+def _parse_state_name(name: str, slots: dict):
+    """'Adam/m/dense/kernel:0' (2.11+) or 'Adam/dense/kernel/m:0' (OptimizerV2) ->
+    (kind index, 'dense/kernel'); iterations -> ('iterations', None); None if not recognised."""
+    name = name.rpartition(":")[0] if name.rpartition(":")[2].isdigit() else name
+    parts = [p for p in name.split("/") if p]
+    if not parts:
+        return None
+    if parts[-1] in _ITERATIONS and len(parts) <= 2:
+        return "iterations", None
+    if parts[-1] in _SCHEDULE and len(parts) <= 2:
+        return "schedule", None
+    if len(parts) >= 3 and parts[1] in slots:
+        return slots[parts[1]], "/".join(parts[2:])
+    if len(parts) >= 3 and parts[-1] in slots:
+        return slots[parts[-1]], "/".join(parts[1:-1])
+    return None
+
+
+def _param_key(name: str):
+    """(layer, weight) of a variable name: 'lstm/lstm_cell/kernel' and 'lstm/kernel' agree."""
+    parts = [p for p in str(name).split("/") if p]
+    parts[-1] = parts[-1].rpartition(":")[0] if parts[-1].rpartition(":")[2].isdigit() else parts[-1]
+    return parts[0], parts[-1]
+
+
+def optimizer_weights_in_order(names, values, optimizer, params):
+    """optimizer_weights_in_order(names, values, optimizer, params): the saved optimizer state
+    `values` (named `names`, as tf.keras saves it) in the order of keraslite's
+    `optimizer.weights` for `params`, or None when the names do not say where each belongs (the
+    caller then loads by position, as Keras does)."""
+    kinds = _STATE_KINDS.get(type(optimizer).__name__)
+    if kinds is None or not params:
+        return None
+    slots = {slot: i for i, group in enumerate(kinds) for slot in group}
+    parsed = [_parse_state_name(n, slots) for n in names]
+    if any(p is None for p in parsed) or not any(p[1] is not None for p in parsed):
+        return None
+    keys = [_param_key(getattr(p, "name", "") or "") for p in params]
+    if len(set(keys)) != len(keys):
+        return None
+    index = {k: i for i, k in enumerate(keys)}
+    found: dict = {}
+    iterations = schedule = None
+    for (kind, var), value in zip(parsed, values):
+        if kind == "iterations":
+            iterations = value
+        elif kind == "schedule":
+            schedule = value
+        else:
+            i = index.get(_param_key(var))
+            if i is None or (kind, i) in found:
+                return None
+            found[(kind, i)] = value
+    from .. import backend as K
+    state = []
+    for kind in range(len(kinds)):
+        for i, p in enumerate(params):
+            value = found.get((kind, i))
+            if value is None:
+                # a state the file does not hold: Adam's vhat without amsgrad (keraslite keeps (1,)
+                # placeholders), or a parameter the optimizer had not updated yet
+                shape = (1,) if (kinds[kind] == ("vhat",) and not getattr(optimizer, "amsgrad", False)) \
+                    else tuple(K.int_shape(p))
+                value = np.zeros(shape, dtype=K.dtype(p))
+            state.append(value)
+    it = np.asarray(0 if iterations is None else iterations).astype("int64").reshape(())
+    head = [it]
+    if type(optimizer).__name__ == "Nadam":
+        if schedule is None:
+            return optimizer._fill_keras22([it] + state)
+        head.append(np.asarray(schedule).reshape(()))
+    return head + state
+
+
+# ---------------------------------------------------------------------------------------------
+# files that are not Keras 2 HDF5
+
+
+def check_not_foreign_format(path: str, what: str, error=ValueError) -> None:
+    """check_not_foreign_format(path, what, error=ValueError): raise `error` when `path` is a
+    TensorFlow SavedModel folder or a Keras 3 `.keras` archive, saying what it is and how to get
+    a file keraslite reads."""
+    if os.path.isdir(path):
+        marks = [m for m in ("saved_model.pb", "saved_model.pbtxt", "keras_metadata.pb", "fingerprint.pb")
+                 if os.path.exists(os.path.join(path, m))]
+        if marks:
+            raise error(f"Cannot {what}: {path!r} is a TensorFlow SavedModel folder (it has {marks[0]}), not a "
+                        "Keras HDF5 file; keraslite cannot read SavedModels. In TensorFlow, load it "
+                        "(tf.keras.models.load_model) and save it as HDF5: model.save('model.h5') (or "
+                        "save_format='h5'), then load that file")
+        return
+    base = os.path.basename(path)
+    if base in ("saved_model.pb", "saved_model.pbtxt"):
+        raise error(f"Cannot {what}: {path!r} is the graph of a TensorFlow SavedModel, not a Keras HDF5 file; in "
+                    "TensorFlow load the SavedModel folder and save it with model.save('model.h5')")
+    if os.path.isfile(path) and zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                members = set(z.namelist())
+        except (OSError, zipfile.BadZipFile):
+            members = set()
+        if "config.json" in members or "model.weights.h5" in members or path.endswith(".keras"):
+            raise error(f"Cannot {what}: {path!r} is a Keras 3 '.keras' archive (a zip with config.json and "
+                        "model.weights.h5), not a Keras 2 HDF5 file; keraslite reads Keras 2 files. In Keras 3 "
+                        "save the model in the legacy HDF5 format, model.save('model.h5'), or its weights with "
+                        "model.save_weights and rebuild the architecture in keraslite")
+        raise error(f"Cannot {what}: {path!r} is a zip archive, not a Keras HDF5 file")
