@@ -49,6 +49,9 @@ _NEUTRAL_KEYS = {
     ("*", "groups"): (1,),
     ("*", "ragged"): (False,),
     ("*", "time_major"): (False,),
+    ("*", "keepdims"): (False,),  # global pooling (tf.keras 2.6+)
+    ("GaussianNoise", "seed"): None,  # which random numbers, not the distribution
+    ("GaussianDropout", "seed"): None,
     ("*", "zero_output_for_mask"): (False,),  # True (zeros at masked steps) is not Keras 2.3's rule
     ("InputLayer", "optional"): (False,),
     ("Embedding", "sparse"): (False,),
@@ -129,6 +132,8 @@ _MIXED = ("mixed_float16", "mixed_bfloat16")
 
 def _dtype(obj, where: str):
     """A tf.keras dtype policy -> the dtype name of the layer's variables."""
+    if isinstance(obj, str) and obj in _MIXED:
+        obj = {"name": obj}
     if not isinstance(obj, dict):
         return obj
     config = obj.get("config") if _is_serialized(obj) else obj
@@ -181,6 +186,8 @@ def _layer_config(class_name: str, config: dict, where: str, custom: frozenset) 
 def _layer(obj: dict, where: str, custom: frozenset) -> dict:
     obj = _strip_meta(obj)
     class_name = obj["class_name"]
+    if class_name == "Sequential" and isinstance(obj.get("config"), list):  # Keras 2.2: a bare list
+        obj = dict(obj, config={"layers": obj["config"]})
     if class_name in custom or not isinstance(obj.get("config"), dict):
         return obj
     config = obj["config"]
