@@ -479,7 +479,8 @@ def _weights_root(f, where: str):
             return _child(f, "model_weights", where, "group"), where + ", group /model_weights"
         keys = sorted(list(f.keys()))[:8]
         raise ModelFileError(f"{where} is an HDF5 file but not a Keras model or weights file: it has no "
-                             f"'layer_names' attribute and no 'model_weights' group (top-level entries: {keys})")
+                             f"'layer_names' attribute and no 'model_weights' group (top-level entries: {keys})"
+                             + keras2_compat.foreign_hdf5_hint(f))
     return f, where
 
 

@@ -220,3 +220,31 @@ def test_adam_without_amsgrad_gets_placeholders_and_rnn_cell_names_match():
         assert all((g == 1.0).all() for g in got[1:1 + n]) and all((g == 2.0).all() for g in got[1 + n:1 + 2 * n])
         assert [g.shape for g in got[1 + 2 * n:]] == [(1,)] * n
         opt.set_weights(got)
+
+
+def test_tf_metric_objects_translate():
+    from keraslite import metrics
+    tc = {"metrics": [_meta("AUC", {"name": "auc", "dtype": "float32", "num_thresholds": 50, "curve": "PR",
+                                    "summation_method": "interpolation", "multi_label": False, "num_labels": None,
+                                    "label_weights": None, "from_logits": False, "thresholds": None},
+                            "keras.metrics"),
+                      _meta("CategoricalCrossentropy", {"name": "cce", "dtype": "float32", "from_logits": False,
+                                                        "label_smoothing": 0, "axis": -1}, "keras.metrics")]}
+    out = translate_training_config(tc)
+    auc, cce = [metrics.deserialize(m) for m in out["metrics"]]
+    assert type(auc).__name__ == "AUC" and auc.name == "auc"
+    assert type(cce).__name__ == "CategoricalCrossentropy"
+    tc["metrics"][0]["config"]["multi_label"] = True
+    with pytest.raises(ValueError, match="metric AUC with multi_label=True"):
+        translate_training_config(tc)
+
+
+def test_keras3_weights_file_named(tmp_path):
+    import h5py
+    target = str(tmp_path / "m.weights.h5")
+    with h5py.File(target, "w") as f:
+        f.create_group("layers/dense/vars").create_dataset("0", data=np.zeros((2, 3)))
+        f.create_group("vars")
+    model = models.Sequential([L.Dense(3, input_shape=(2,))])
+    with pytest.raises(ValueError, match="Keras 3 weights file.*model.save\\('model.h5'\\)"):
+        model.load_weights(target)

@@ -281,40 +281,37 @@ def _optimizer_config(obj, where: str):
     return {"class_name": canonical, "config": out}
 
 
-_LOSS_DEFAULTS = {"axis": (-1,), "fn": None}
+# tf.keras keys of loss and metric objects that hold Keras 2.3's behaviour at these values
+_LOSS_NEUTRAL = {("*", "axis"): (-1,), ("*", "fn"): None, ("*", "ignore_class"): (None,)}
+_METRIC_NEUTRAL = {("*", "ignore_class"): (None,), ("CategoricalCrossentropy", "axis"): (-1,),
+                   ("BinaryCrossentropy", "axis"): (-1,), ("AUC", "multi_label"): (False,),
+                   ("AUC", "num_labels"): (None,), ("AUC", "label_weights"): (None,),
+                   ("AUC", "from_logits"): (False,), ("MeanIoU", "ignore_class"): (None,),
+                   ("MeanIoU", "sparse_y_true"): (True,), ("MeanIoU", "sparse_y_pred"): (True,),
+                   ("MeanIoU", "axis"): (-1,)}
 
 
-def _loss(obj, where: str):
+def _objects(obj, where: str, what: str, neutral: dict):
+    """Loss or metric entries (a name, an object config, or lists/dicts of them per output)."""
     if isinstance(obj, list):
-        return [_loss(v, where) for v in obj]
+        return [_objects(v, where, what, neutral) for v in obj]
     if isinstance(obj, dict) and not _is_serialized(obj):
-        return {k: _loss(v, f"{where}, output {k!r}") for k, v in obj.items()}
+        return {k: _objects(v, f"{where}, output {k!r}", what, neutral) for k, v in obj.items()}
     if not _is_serialized(obj):
         return obj
     obj = _strip_meta(obj)
+    name = obj["class_name"]
     config = {}
     for key, value in (obj["config"] or {}).items():
-        rule = _LOSS_DEFAULTS.get(key, False)
+        rule = neutral.get((name, key), neutral.get(("*", key), False))
         if rule is not False:
-            if rule is None or value in rule:
+            if rule is None or any(value is v or (type(value) is type(v) and value == v) for v in rule):
                 continue
-            raise ValueError(f"{where}: loss {obj['class_name']} with {key}={value!r} is not supported")
+            raise ValueError(f"{where}: {what} {name} with {key}={value!r} is not supported by keraslite")
         config[key] = value
-    return {"class_name": obj["class_name"], "config": config}
-
-
-def _metric(obj, where: str):
-    if isinstance(obj, list):
-        return [_metric(v, where) for v in obj]
-    if isinstance(obj, dict) and not _is_serialized(obj):
-        return {k: _metric(v, where) for k, v in obj.items()}
-    if not _is_serialized(obj):
-        return obj
-    obj = _strip_meta(obj)
-    config = dict(obj["config"] or {})
-    if obj["class_name"] == "MeanMetricWrapper" and isinstance(config.get("fn"), dict):
+    if name == "MeanMetricWrapper" and isinstance(config.get("fn"), dict):
         raise ValueError(f"{where}: metric {config.get('name')!r} wraps a serialized function object")
-    return {"class_name": obj["class_name"], "config": config}
+    return {"class_name": name, "config": config}
 
 
 def translate_training_config(training_config: dict, where: str = "the file") -> dict:
@@ -326,10 +323,10 @@ def translate_training_config(training_config: dict, where: str = "the file") ->
     if "optimizer_config" in out:
         out["optimizer_config"] = _optimizer_config(out["optimizer_config"], where)
     if "loss" in out:
-        out["loss"] = _loss(out["loss"], where)
+        out["loss"] = _objects(out["loss"], where, "loss", _LOSS_NEUTRAL)
     for key in ("metrics", "weighted_metrics"):
         if out.get(key) is not None:
-            out[key] = _metric(out[key], where)
+            out[key] = _objects(out[key], where, "metric", _METRIC_NEUTRAL)
     return out
 
 
@@ -459,3 +456,17 @@ def check_not_foreign_format(path: str, what: str, error=ValueError) -> None:
                         "save the model in the legacy HDF5 format, model.save('model.h5'), or its weights with "
                         "model.save_weights and rebuild the architecture in keraslite")
         raise error(f"Cannot {what}: {path!r} is a zip archive, not a Keras HDF5 file")
+
+
+def foreign_hdf5_hint(f) -> str:
+    """foreign_hdf5_hint(h5py_file): a sentence naming the HDF5 layout Keras 3 writes
+    (`.weights.h5`: groups 'layers'/'vars'), else ''."""
+    try:
+        keys = set(f.keys())
+    except Exception:  # a corrupt file: the caller's message stands alone
+        return ""
+    if "layers" in keys or "vars" in keys or "_layer_checkpoint_dependencies" in keys:
+        return (". It looks like a Keras 3 weights file ('.weights.h5', weights under 'layers/<name>/vars'), "
+                "which keraslite cannot map onto Keras 2 layers; in Keras 3 save a legacy HDF5 file with "
+                "model.save('model.h5') instead")
+    return ""
