@@ -708,7 +708,8 @@ def _load_optimizer_weights(model, f, where: str) -> None:
         return
     model._make_train_function()
     # state saved by name by tf.keras (Adam/m/dense/kernel:0, Adam/dense/kernel/m:0): keraslite's order
-    ordered = keras2_compat.optimizer_weights_in_order(names, values, optimizer, model._collected_trainable_weights)
+    params = getattr(model, "_collected_trainable_weights", None) or getattr(model, "trainable_weights", None) or []
+    ordered = keras2_compat.optimizer_weights_in_order(names, values, optimizer, params)
     values = values if ordered is None else ordered
     try:
         optimizer.set_weights(values)
