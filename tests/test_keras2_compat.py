@@ -248,3 +248,9 @@ def test_keras3_weights_file_named(tmp_path):
     model = models.Sequential([L.Dense(3, input_shape=(2,))])
     with pytest.raises(ValueError, match="Keras 3 weights file.*model.save\\('model.h5'\\)"):
         model.load_weights(target)
+
+
+def test_activations_outside_keras23_are_named():
+    with pytest.raises(ValueError, match=r"layer 'd' \(Dense\), activation: activation 'gelu' is not one of"):
+        translate_model_config(dense_config(activation="gelu"))
+    assert translate_model_config(dense_config(activation="gelu"), {"gelu": abs})["config"]["activation"] == "gelu"

@@ -50,6 +50,8 @@ _NEUTRAL_KEYS = {
     ("*", "ragged"): (False,),
     ("*", "time_major"): (False,),
     ("*", "keepdims"): (False,),  # global pooling (tf.keras 2.6+)
+    ("LocallyConnected1D", "implementation"): None,  # memory layouts of the same maths
+    ("LocallyConnected2D", "implementation"): None,
     ("GaussianNoise", "seed"): None,  # which random numbers, not the distribution
     ("GaussianDropout", "seed"): None,
     ("*", "zero_output_for_mask"): (False,),  # True (zeros at masked steps) is not Keras 2.3's rule
@@ -120,10 +122,18 @@ def _constraint(obj, where: str):
     return _strip_meta(obj) if _is_serialized(obj) else obj
 
 
-def _activation(obj, where: str):
+def _activation(obj, where: str, custom: frozenset = frozenset()):
     if _is_serialized(obj):
         raise ValueError(f"{where}: the activation is a serialized object ({obj.get('class_name')}); keraslite "
                          "reads activations by name (e.g. 'relu')")
+    if isinstance(obj, str) and obj not in custom:
+        from .. import activations
+        try:
+            activations.deserialize(obj)
+        except ValueError:
+            raise ValueError(f"{where}: activation {obj!r} is not one of Keras 2.3's, which keraslite has "
+                             f"({', '.join(sorted(activations._MODULE_OBJECTS))}); pass an implementation in "
+                             f"custom_objects={{{obj!r}: fn}}") from None
     return obj
 
 
@@ -167,7 +177,7 @@ def _layer_config(class_name: str, config: dict, where: str, custom: frozenset) 
             value = [_layer(v, f"{where}, {key}[{i}]", custom) if _is_serialized(v) else v
                      for i, v in enumerate(value)]
         elif key in ("activation", "recurrent_activation"):
-            value = _activation(value, where)
+            value = _activation(value, f"{where}, {key}", custom)
         else:
             for suffix, fn in _OBJECT_KEYS:
                 if key.endswith(suffix) or key == suffix[1:]:
