@@ -254,3 +254,74 @@ def test_activations_outside_keras23_are_named():
     with pytest.raises(ValueError, match=r"layer 'd' \(Dense\), activation: activation 'gelu' is not one of"):
         translate_model_config(dense_config(activation="gelu"))
     assert translate_model_config(dense_config(activation="gelu"), {"gelu": abs})["config"]["activation"] == "gelu"
+
+
+def _tfify(obj, parent_key=None):
+    """Rewrite a keraslite config the way tf-keras 2.21 writes the same model (README list):
+    module/registered_name keys, initializers by class, dtype policies, groups/keepdims/
+    time_major/ragged keys, 'Functional'."""
+    if isinstance(obj, list):
+        return [_tfify(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {k: _tfify(v, k) for k, v in obj.items()}
+    if "class_name" in out and "config" in out:
+        cls, cfg = out["class_name"], out["config"]
+        if cls == "VarianceScaling" and (cfg["scale"], cfg["mode"], cfg["distribution"]) == (1.0, "fan_avg",
+                                                                                            "uniform"):
+            out = {"class_name": "GlorotUniform", "config": {"seed": cfg["seed"]}}
+        if cls == "Model":
+            out["class_name"] = "Functional"
+        if isinstance(out["config"], dict) and cls not in ("Model", "Sequential") and parent_key is None:
+            cfg = out["config"]
+            if cls.startswith("Conv") or cls == "DepthwiseConv2D":
+                cfg["groups"] = 1
+            if cls.startswith("Global"):
+                cfg["keepdims"] = False
+            if cls in ("LSTM", "GRU", "SimpleRNN", "CuDNNGRU", "CuDNNLSTM"):
+                cfg["time_major"] = False
+            if cls == "InputLayer":
+                cfg.update(ragged=False, optional=False)
+            if cfg.get("dtype") == "float32":
+                cfg["dtype"] = {"module": "keras", "class_name": "Policy", "config": {"name": "float32"},
+                                "registered_name": None}
+        out["module"], out["registered_name"] = "keras.layers", None
+    return out
+
+
+def test_tf_keras_spelling_of_many_layers_round_trips(rng):
+    with keraslite.use_backend("numpy"):  # the translation is under test, not the kernels: no compiling
+        _many_layers(rng)
+
+
+def _many_layers(rng):
+    inp = L.Input((12, 6), name="seq")
+    img = L.Input((10, 10, 3), name="img")
+    a = L.Conv1D(4, 3, padding="causal", activation="relu")(inp)
+    a = L.Bidirectional(L.LSTM(3, return_sequences=True, recurrent_activation="sigmoid"))(a)
+    a = L.TimeDistributed(L.Dense(2))(a)
+    a = L.SpatialDropout1D(0.1)(a)
+    a = L.CuDNNGRU(3)(a)
+    b = L.DepthwiseConv2D(3, depth_multiplier=2)(img)
+    b = L.BatchNormalization()(b)
+    b = L.LeakyReLU(0.2)(b)
+    b = L.SeparableConv2D(4, 3, padding="same")(b)
+    b = L.Conv2DTranspose(2, 3, strides=2)(b)
+    b = L.GlobalAveragePooling2D()(b)
+    b = L.PReLU()(b)
+    c = L.Concatenate()([a, b])
+    c = L.GaussianNoise(0.1)(c)
+    out = L.Dense(2, activation="softmax", name="out")(c)
+    model = models.Model([inp, img], [out, a])
+    for w in model.weights:
+        K.set_value(w, rng.standard_normal(K.int_shape(w)).astype("float32") * 0.3)
+    config = json.loads(json.dumps({"class_name": "Model", "config": model.get_config()}))
+    tf_config = _tfify(config)
+    text = json.dumps(tf_config)
+    assert "GlorotUniform" in text and '"groups": 1' in text and "Functional" in text and "keepdims" in text
+    loaded = models.model_from_json(text)
+    loaded.set_weights(model.get_weights())
+    xs = [rng.standard_normal((2, 12, 6)).astype("float32"), rng.standard_normal((2, 10, 10, 3)).astype("float32")]
+    for got, want in zip(loaded.predict(xs), model.predict(xs)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
