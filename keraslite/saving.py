@@ -39,7 +39,7 @@ import warnings
 import numpy as np
 
 from . import backend as K
-from .legacy import keras2_compat
+from .legacy import cudnn_weights, keras2_compat
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_config", "model_from_json",
            "save_weights_to_hdf5_group", "load_weights_from_hdf5_group", "load_weights_from_hdf5_group_by_name",
@@ -521,6 +521,10 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
                         f"{len(symbolic)} weights, but the saved weights have {len(weight_names)} elements")
     dsets = [_child(group, n, where, "dataset") for n in weight_names]
     targets = [tuple(K.int_shape(w)) for w in symbolic]
+    convert = cudnn_weights.recurrent_weight_converter(layer, [d.shape for d in dsets], targets)
+    if convert is not None:  # Keras 2 loads CuDNNLSTM weights into LSTM (and back), decided by shapes
+        arrays = convert([_read_dataset(d, where, n) for n, d in zip(weight_names, dsets)])
+        return [np.asarray(a, dtype=K.dtype(w)) for w, a in zip(symbolic, arrays)]
     plans = []
     for n, d, w, target in zip(weight_names, dsets, symbolic, targets):
         shape = tuple(d.shape)

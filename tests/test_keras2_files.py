@@ -422,3 +422,22 @@ def test_translation_leaves_keraslite_configs_alone():
     model = models.Sequential([L.Conv2D(2, 3, input_shape=(5, 5, 1)), L.Flatten(), L.Dense(2)])
     config = {"class_name": "Sequential", "config": model.get_config()}
     assert keras2_compat.translate_model_config(json.loads(json.dumps(config))) == json.loads(json.dumps(config))
+
+
+def test_cudnn_weights_load_into_lstm_twin_and_back(tmp_path):
+    """Keras 2 loads CuDNNLSTM weights into an LSTM (the README's 'plain LSTM twin') and LSTM
+    weights into a CuDNNLSTM, converting the layout."""
+    from keraslite import layers as L
+    x, y = expected("cudnn_lstm")
+    twin = models.Sequential([L.LSTM(12, recurrent_activation="sigmoid", input_shape=(10, 8)), L.Dense(1)])
+    twin.load_weights(path("cudnn_lstm"))
+    np.testing.assert_allclose(twin.predict(x), y, rtol=1e-5, atol=2e-6)
+    twin2 = models.Sequential([L.LSTM(12, recurrent_activation="sigmoid", input_shape=(10, 8), name="cu_dnnlstm"),
+                               L.Dense(1, name="dense")])
+    twin2.load_weights(path("cudnn_lstm"), by_name=True)
+    np.testing.assert_allclose(twin2.predict(x), y, rtol=1e-5, atol=2e-6)
+    target = str(tmp_path / "lstm.h5")
+    twin.save_weights(target)
+    back = models.Sequential([L.CuDNNLSTM(12, input_shape=(10, 8)), L.Dense(1)])
+    back.load_weights(target)
+    np.testing.assert_allclose(back.predict(x), y, rtol=1e-5, atol=2e-6)

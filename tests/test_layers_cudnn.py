@@ -247,3 +247,33 @@ def test_errors():
         L.CuDNNLSTM(2)(emb)
     with pytest.raises(ValueError, match="timesteps"):
         L.CuDNNLSTM(2)(L.Input((None, 3)))
+
+
+def test_weights_files_convert_between_cudnn_and_plain_layers(tmp_path, rng):
+    x = rng.standard_normal((2, 5, 3))
+    cudnn = models.Sequential([L.Bidirectional(L.CuDNNGRU(4, return_sequences=True), input_shape=(5, 3)),
+                               L.CuDNNLSTM(2)])
+    for w in cudnn.weights:
+        K.set_value(w, rng.standard_normal(K.int_shape(w)) * 0.5)
+    target = str(tmp_path / "cudnn.h5")
+    cudnn.save_weights(target)
+    plain = models.Sequential([
+        L.Bidirectional(L.GRU(4, return_sequences=True, reset_after=True, recurrent_activation="sigmoid"),
+                        input_shape=(5, 3)),
+        L.LSTM(2, recurrent_activation="sigmoid")])
+    plain.load_weights(target)
+    np.testing.assert_allclose(plain.predict(x), cudnn.predict(x), rtol=1e-10, atol=1e-12)
+    back = str(tmp_path / "plain.h5")
+    plain.save_weights(back)
+    again = models.Sequential([L.Bidirectional(L.CuDNNGRU(4, return_sequences=True), input_shape=(5, 3)),
+                               L.CuDNNLSTM(2)])
+    again.load_weights(back)
+    np.testing.assert_allclose(again.predict(x), cudnn.predict(x), rtol=1e-10, atol=1e-12)
+    # GRU(reset_after=False) applies the reset gate before the product: no cuDNN counterpart
+    old_gru = models.Sequential([L.Bidirectional(L.GRU(4, return_sequences=True), input_shape=(5, 3)),
+                                 L.LSTM(2)])
+    before = [w.copy() for w in old_gru.get_weights()]
+    with pytest.raises(ValueError, match="shape"):
+        old_gru.load_weights(target)
+    for a, b in zip(before, old_gru.get_weights()):
+        np.testing.assert_array_equal(a, b)
