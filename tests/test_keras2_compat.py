@@ -3,7 +3,6 @@ object with the same Keras semantics, what has none is a clear ValueError, and o
 saved by name (tf.keras 2.11+ interleaved per variable, OptimizerV2 slot-major) is put back into
 keraslite's order for every optimizer."""
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -325,3 +324,26 @@ def _many_layers(rng):
     for got, want in zip(loaded.predict(xs), model.predict(xs)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
+
+
+def test_state_names_of_wrapped_layers_match_by_path_or_order():
+    with keraslite.use_backend("numpy"):
+        model = models.Sequential([
+            L.Bidirectional(L.LSTM(2, return_sequences=True, name="lstm"), input_shape=(3, 2), name="bidirectional"),
+            L.TimeDistributed(L.Dense(2, name="dense"), name="time_distributed")])
+        model.compile(optimizers.RMSprop(), "mse")
+        model._make_train_function()
+        opt = model.optimizer
+        params = model._collected_trainable_weights
+        shapes = [K.int_shape(p) for p in params]
+        # tf.keras paths: the Bidirectional halves under the wrapper with the cell scope
+        paths = ["bidirectional/forward_lstm/lstm_cell/" + w for w in ("kernel", "recurrent_kernel", "bias")] + \
+                ["bidirectional/backward_lstm/lstm_cell/" + w for w in ("kernel", "recurrent_kernel", "bias")] + \
+                ["time_distributed/kernel", "time_distributed/bias"]
+        values = [np.full(s, float(i), "float32") for i, s in enumerate(shapes)]
+        names = ["iteration:0"] + [f"RMSprop/velocity/{p}:0" for p in paths]
+        got = optimizer_weights_in_order(names, [np.asarray(3)] + values, opt, params)
+        assert int(got[0]) == 3
+        for i, g in enumerate(got[1:]):
+            assert g.shape == shapes[i] and (g == i).all()
+        opt.set_weights(got)

@@ -377,18 +377,53 @@ def _parse_state_name(name: str, slots: dict):
     return None
 
 
-def _param_key(name: str):
-    """(layer, weight) of a variable name: 'lstm/lstm_cell/kernel' and 'lstm/kernel' agree."""
+def _path(name: str) -> tuple:
+    """A variable's path without ':0' and without tf.keras's RNN cell scope:
+    'bidirectional/forward_lstm/lstm_cell/kernel:0' -> ('bidirectional', 'forward_lstm', 'kernel')."""
     parts = [p for p in str(name).split("/") if p]
-    parts[-1] = parts[-1].rpartition(":")[0] if parts[-1].rpartition(":")[2].isdigit() else parts[-1]
-    return parts[0], parts[-1]
+    if parts and parts[-1].rpartition(":")[2].isdigit():
+        parts[-1] = parts[-1].rpartition(":")[0]
+    return tuple(p for i, p in enumerate(parts) if not (p.endswith("_cell") and 0 < i < len(parts) - 1))
+
+
+def _same_variable(saved: tuple, mine: tuple) -> bool:
+    """One path ends with the other ('bidirectional/forward_lstm/kernel' and keraslite's
+    'forward_lstm/kernel'), or both name the same layer and weight."""
+    n = min(len(saved), len(mine))
+    return saved[-n:] == mine[-n:] or (saved[0], saved[-1]) == (mine[0], mine[-1])
+
+
+def _match_by_name(entries, params):
+    mine = [_path(getattr(p, "name", "") or "") for p in params]
+    found = {}
+    for kind, var, value in entries:
+        hits = [i for i, m in enumerate(mine) if m and _same_variable(_path(var), m)]
+        if len(hits) != 1 or (kind, hits[0]) in found:
+            return None
+        found[(kind, hits[0])] = value
+    return found
+
+
+def _match_by_order(entries, params):
+    """tf.keras lists each state kind in the order of the model's trainable variables, which is
+    keraslite's order too: the i-th saved entry of a kind belongs to the i-th parameter."""
+    from .. import backend as K
+    found, seen = {}, {}
+    for kind, _, value in entries:
+        i = seen.get(kind, 0)
+        seen[kind] = i + 1
+        if i >= len(params) or tuple(np.shape(value)) != tuple(K.int_shape(params[i])):
+            return None
+        found[(kind, i)] = value
+    return found
 
 
 def optimizer_weights_in_order(names, values, optimizer, params):
     """optimizer_weights_in_order(names, values, optimizer, params): the saved optimizer state
     `values` (named `names`, as tf.keras saves it) in the order of keraslite's
-    `optimizer.weights` for `params`, or None when the names do not say where each belongs (the
-    caller then loads by position, as Keras does)."""
+    `optimizer.weights` for `params`, or None when the names do not say what each entry is (the
+    caller then loads by position, as Keras does). Entries are matched to parameters by variable
+    path, else by their order within each kind."""
     kinds = _STATE_KINDS.get(type(optimizer).__name__)
     if kinds is None or not params:
         return None
@@ -396,22 +431,20 @@ def optimizer_weights_in_order(names, values, optimizer, params):
     parsed = [_parse_state_name(n, slots) for n in names]
     if any(p is None for p in parsed) or not any(p[1] is not None for p in parsed):
         return None
-    keys = [_param_key(getattr(p, "name", "") or "") for p in params]
-    if len(set(keys)) != len(keys):
-        return None
-    index = {k: i for i, k in enumerate(keys)}
-    found: dict = {}
     iterations = schedule = None
+    entries = []
     for (kind, var), value in zip(parsed, values):
         if kind == "iterations":
             iterations = value
         elif kind == "schedule":
             schedule = value
         else:
-            i = index.get(_param_key(var))
-            if i is None or (kind, i) in found:
-                return None
-            found[(kind, i)] = value
+            entries.append((kind, var, value))
+    found = _match_by_name(entries, params)
+    if found is None:
+        found = _match_by_order(entries, params)
+    if found is None:
+        return None
     from .. import backend as K
     state = []
     for kind in range(len(kinds)):
@@ -427,7 +460,7 @@ def optimizer_weights_in_order(names, values, optimizer, params):
     it = np.asarray(0 if iterations is None else iterations).astype("int64").reshape(())
     head = [it]
     if type(optimizer).__name__ == "Nadam":
-        if schedule is None:
+        if schedule is None:  # tf.keras 2.11+ does not save it: rebuilt from the step count
             return optimizer._fill_keras22([it] + state)
         head.append(np.asarray(schedule).reshape(()))
     return head + state
