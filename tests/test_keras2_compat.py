@@ -347,3 +347,18 @@ def test_state_names_of_wrapped_layers_match_by_path_or_order():
         for i, g in enumerate(got[1:]):
             assert g.shape == shapes[i] and (g == i).all()
         opt.set_weights(got)
+
+
+def test_single_triple_io_and_build_input_shape():
+    with keraslite.use_backend("numpy"):
+        inp = L.Input((3,), name="x")
+        model = models.Model(inp, L.Dense(2, name="d")(inp))
+        cfg = json.loads(json.dumps({"class_name": "Model", "config": model.get_config()}))
+        cfg["config"]["input_layers"] = cfg["config"]["input_layers"][0]
+        cfg["config"]["output_layers"] = cfg["config"]["output_layers"][0]
+        cfg["class_name"] = "Functional"
+        assert models.model_from_config(cfg).output_shape == (None, 2)
+        seq = {"class_name": "Sequential", "config": {"name": "s", "build_input_shape": [None, 4],
+                                                       "layers": [dense_config()]}}
+        built = models.model_from_config(seq)
+        assert built.built and built.output_shape == (None, 3)

@@ -17,6 +17,8 @@ naming the layer, key and value) anything whose semantics keraslite does not hav
   keraslite's order.
 
 Only names that keraslite exports are produced: nothing here imports or resolves anything else.
+One difference stays: tf.keras's RMSprop divides by sqrt(v + epsilon), Keras 2.3's (keraslite's)
+by sqrt(v) + epsilon; the loaded optimizer follows Keras 2.3.
 """
 from __future__ import annotations
 
@@ -214,8 +216,12 @@ def _layer(obj: dict, where: str, custom: frozenset) -> dict:
         layers = config.get("layers")
         if isinstance(layers, list):
             new["layers"] = [_layer(l, here, custom) if _is_serialized(l) else l for l in layers]
-        new.pop("build_input_shape", None)
-        new.pop("trainable", None) if class_name == "Model" and config.get("trainable", True) is True else None
+        for key in ("input_layers", "output_layers"):
+            coords = new.get(key)
+            # tf.keras writes one [name, node, tensor] triple, not a list, for a model built on a
+            # single tensor
+            if isinstance(coords, list) and len(coords) == 3 and isinstance(coords[0], str):
+                new[key] = [coords]
         out["config"] = new
     else:
         out["config"] = _layer_config(class_name, config, here, custom)
