@@ -39,7 +39,7 @@ import warnings
 import numpy as np
 
 from . import backend as K
-from .legacy import cudnn_weights, keras2_compat
+from .legacy import cudnn_weights, keras2_compat, optimizer_state
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_config", "model_from_json",
            "save_weights_to_hdf5_group", "load_weights_from_hdf5_group", "load_weights_from_hdf5_group_by_name",
@@ -713,7 +713,7 @@ def _load_optimizer_weights(model, f, where: str) -> None:
     model._make_train_function()
     # state saved by name by tf.keras (Adam/m/dense/kernel:0, Adam/dense/kernel/m:0): keraslite's order
     params = getattr(model, "_collected_trainable_weights", None) or getattr(model, "trainable_weights", None) or []
-    ordered = keras2_compat.optimizer_weights_in_order(names, values, optimizer, params)
+    ordered = optimizer_state.optimizer_weights_in_order(names, values, optimizer, params)
     values = values if ordered is None else ordered
     try:
         optimizer.set_weights(values)

@@ -11,8 +11,8 @@ import keraslite
 from keraslite import backend as K
 from keraslite import layers as L
 from keraslite import models, optimizers
-from keraslite.legacy.keras2_compat import (optimizer_weights_in_order, translate_model_config,
-                                            translate_training_config)
+from keraslite.legacy.keras2_compat import translate_model_config, translate_training_config
+from keraslite.legacy.optimizer_state import optimizer_weights_in_order
 
 
 def _meta(class_name, config, module="keras.initializers"):
@@ -164,8 +164,14 @@ _OLD_SLOTS = {"SGD": ["momentum"], "RMSprop": ["rms"], "Adagrad": ["accumulator"
               "Nadam": ["m", "v"]}
 
 
+_KERAS3_SLOTS = {"SGD": ["momentum"], "RMSprop": ["velocity"], "Adagrad": ["accumulator"],
+                 "Adadelta": ["accumulated_grad", "accumulated_delta_var"],
+                 "Adam": ["momentum", "velocity", "velocity_hat"], "Adamax": ["momentum", "norm"],
+                 "Nadam": ["momentum", "velocity"]}
+
+
 @pytest.mark.parametrize("name", sorted(_NEW_SLOTS))
-@pytest.mark.parametrize("style", ["new", "old"])
+@pytest.mark.parametrize("style", ["new", "old", "keras3"])
 def test_named_state_goes_back_in_keraslite_order(name, style):
     with keraslite.use_backend("numpy"):
         opt = getattr(optimizers, name)(amsgrad=True) if name == "Adam" else getattr(optimizers, name)()
@@ -178,17 +184,25 @@ def test_named_state_goes_back_in_keraslite_order(name, style):
         params = model._collected_trainable_weights
         n = len(params)
         head = 2 if name == "Nadam" else 1
-        slots = (_NEW_SLOTS if style == "new" else _OLD_SLOTS)[name]
+        slots = {"new": _NEW_SLOTS, "old": _OLD_SLOTS, "keras3": _KERAS3_SLOTS}[style][name]
         per = {(s, i): state[head + k * n + i] for k, s in enumerate(slots) for i in range(n)}
-        names, values = ["iteration:0" if style == "new" else f"{name}/iter:0"], [state[0]]
+        names, values = [{"new": "iteration:0", "old": f"{name}/iter:0", "keras3": "x/iteration"}[style]], [state[0]]
+        if style == "keras3":  # Keras 3 also saves the learning rate, and Nadam's product unnamed
+            names.append("x/learning_rate")
+            values.append(np.asarray(0.5, "float32"))
         if name == "Nadam":
-            names.append(f"{name}/momentum_cache:0")
+            names.append("variable" if style == "keras3" else f"{name}/momentum_cache:0")
             values.append(state[1])
-        if style == "new":  # interleaved per variable
+        if style == "keras3":
+            order = [(s, i) for i in range(n) for s in slots]
+            for s, i in order:
+                names.append("x/sequential_" + params[i].name.replace("/", "_") + "_" + s)
+                values.append(per[(s, i)])
+        elif style == "new":  # interleaved per variable
             order = [(s, i) for i in range(n) for s in slots]
         else:  # slot-major
             order = [(s, i) for s in slots for i in range(n)]
-        for s, i in order:
+        for s, i in (order if style != "keras3" else []):
             var = params[i].name
             names.append(f"{name}/{s}/{var}:0" if style == "new" else f"{name}/{var}/{s}:0")
             values.append(per[(s, i)])

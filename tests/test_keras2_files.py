@@ -19,6 +19,7 @@ from keraslite.legacy import keras2_compat
 from keraslite.saving import ModelFileError
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "keras2")
+KERAS3 = os.path.join(os.path.dirname(__file__), "data", "keras3")
 FILES = ["mlp_adam", "convnet_bn", "lstm_gru", "cudnn_lstm"]
 
 
@@ -405,6 +406,38 @@ def test_keras3_archive_is_a_clear_error(tmp_path):
     model = models.load_model(path("mlp_adam"))
     with pytest.raises(ModelFileError, match="Keras 3"):
         model.load_weights(target)
+
+
+def test_real_keras3_archive_is_a_clear_error():
+    target = os.path.join(KERAS3, "k3_mlp.keras")
+    with pytest.raises(ModelFileError, match=r"Keras 3 '\.keras' archive"):
+        models.load_model(target)
+
+
+def test_keras3_legacy_h5_loads_with_optimizer_state():
+    target = os.path.join(KERAS3, "k3_mlp_trained.h5")
+    model = models.load_model(target)
+    with np.load(os.path.join(KERAS3, "k3_mlp_trained.expected.npz")) as z:
+        x, y = z["x"], z["y"]
+    np.testing.assert_allclose(model.predict(x), y, rtol=1e-5, atol=2e-6)
+    assert model.metrics_names == ["loss", "accuracy"]
+    assert type(model.optimizer).__name__ == "Adam"
+    assert model.optimizer.get_config()["learning_rate"] == pytest.approx(0.01)
+    saved = saved_optimizer_state(target)
+    params = model._collected_trainable_weights
+    weights = model.optimizer.get_weights()
+    n = len(params)
+    assert int(weights[0]) == int(saved["adam/iteration"]) == 4
+    for i, p in enumerate(params):
+        key = "adam/sequential_" + p.name.replace("/", "_")
+        np.testing.assert_array_equal(weights[1 + i], saved[key + "_momentum"])
+        np.testing.assert_array_equal(weights[1 + n + i], saved[key + "_velocity"])
+
+
+def test_keras3_legacy_h5_functional_nodes():
+    model = models.load_model(os.path.join(KERAS3, "k3_func.h5"), compile=False)
+    with np.load(os.path.join(KERAS3, "k3_func.expected.npz")) as z:
+        np.testing.assert_allclose(model.predict(z["x"]), z["y"], rtol=1e-5, atol=2e-6)
 
 
 def test_savedmodel_folder_is_a_clear_error(tmp_path):

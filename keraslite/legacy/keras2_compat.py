@@ -12,9 +12,10 @@ naming the layer, key and value) anything whose semantics keraslite does not hav
   `ragged=False`, `time_major=False`, BatchNormalization's `fused`, ...) are dropped, any other
   value is an error;
 * optimizer configs (`Custom>Adam`, OptimizerV2 `name`/`decay`, the 2.11+ optimizer keys) map
-  onto keraslite's optimizers, metrics saved as `MeanMetricWrapper` keep their function, and
-  optimizer state saved by name (`Adam/m/dense/kernel:0`, `Adam/dense/kernel/m:0`) is put in
-  keraslite's order.
+  onto keraslite's optimizers, metrics saved as `MeanMetricWrapper` keep their function
+  (optimizer state saved by name is put in order by keraslite.legacy.optimizer_state);
+* the legacy HDF5 files Keras 3 writes (`model.save('m.h5')`) are read too: their nodes
+  (`{'args': [...], 'kwargs': {...}}`) become Keras 2's node lists.
 
 Only names that keraslite exports are produced: nothing here imports or resolves anything else.
 One difference stays: tf.keras's RMSprop divides by sqrt(v + epsilon), Keras 2.3's (keraslite's)
@@ -26,10 +27,9 @@ import os
 import warnings
 import zipfile
 
-import numpy as np
 
-__all__ = ["translate_model_config", "translate_training_config", "optimizer_weights_in_order",
-           "check_not_foreign_format"]
+__all__ = ["translate_model_config", "translate_training_config", "check_not_foreign_format",
+           "foreign_hdf5_hint"]
 
 _META_KEYS = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 
@@ -66,7 +66,13 @@ _NEUTRAL_KEYS = {
     ("BatchNormalization", "virtual_batch_size"): (None,),
     ("BatchNormalization", "adjustment"): (None,),
     ("BatchNormalization", "synchronized"): (False, True),  # one replica: identical
+    # Keras 3 (its legacy HDF5 files): quantisation and LoRA off, the RNG seed of RNN dropout
+    ("*", "quantization_config"): (None,),
+    ("*", "lora_rank"): (None,),
+    ("*", "lora_alpha"): None,
 }
+for _rnn in ("SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell"):
+    _NEUTRAL_KEYS[(_rnn, "seed")] = None
 
 # Layers only TensorFlow can rebuild: say so instead of 'Unknown layer'.
 _TF_ONLY_LAYERS = {"TFOpLambda": "a TensorFlow op applied to Keras tensors",
@@ -93,6 +99,9 @@ def _initializer(obj, where: str):
     name = _INITIALIZER_RENAMES.get(obj["class_name"], obj["class_name"])
     config = dict(obj["config"] or {})
     config.pop("dtype", None)  # tf.keras 1.x initializers carry a dtype; the layer decides it
+    for key in ("input_axes", "output_axes"):  # Keras 3: None means Keras 2's fans
+        if key in config and config[key] is None:
+            del config[key]
     if name in _VARIANCE_SCALING:
         scale, mode, distribution = _VARIANCE_SCALING[name]
         unknown = set(config) - {"seed"}
@@ -195,6 +204,50 @@ def _layer_config(class_name: str, config: dict, where: str, custom: frozenset) 
     return out
 
 
+def _history(obj, out: list) -> None:
+    """The [layer, node, tensor] of every Keras 3 '__keras_tensor__' inside obj, in order."""
+    if isinstance(obj, dict):
+        if obj.get("class_name") == "__keras_tensor__":
+            out.append(list(obj["config"]["keras_history"]))
+            return
+        for v in obj.values():
+            _history(v, out)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            _history(v, out)
+
+
+def _inbound_nodes(nodes, where: str):
+    """Keras 3's nodes ({'args': [...], 'kwargs': {...}}) in Keras 2's form: a list of
+    [layer, node, tensor, kwargs] entries per call; initial states and constants join the list,
+    as Keras 2 records them."""
+    if not isinstance(nodes, list):
+        return nodes
+    out = []
+    for node in nodes:
+        if not isinstance(node, dict):
+            out.append(node)
+            continue
+        entries: list = []
+        _history(node.get("args", []), entries)
+        kwargs = {}
+        for key, value in (node.get("kwargs") or {}).items():
+            if key == "training" or value is None:
+                continue  # the learning phase decides, as in Keras 2
+            if key in ("initial_state", "constants"):
+                _history(value, entries)
+                continue
+            found: list = []
+            _history(value, found)
+            if found:
+                raise ValueError(f"{where}: a tensor passed as the keyword {key!r} cannot be rebuilt by keraslite")
+            kwargs[key] = value
+        if entries:
+            entries[0] = entries[0] + [kwargs]
+        out.append(entries)
+    return out
+
+
 def _layer(obj: dict, where: str, custom: frozenset) -> dict:
     obj = _strip_meta(obj)
     class_name = obj["class_name"]
@@ -211,6 +264,8 @@ def _layer(obj: dict, where: str, custom: frozenset) -> dict:
                          "load the weights with load_weights(by_name=True))")
     class_name = _MODEL_CLASSES.get(class_name, class_name)
     out = dict(obj, class_name=class_name)
+    if "inbound_nodes" in out:
+        out["inbound_nodes"] = _inbound_nodes(out["inbound_nodes"], here)
     if class_name in ("Model", "Sequential"):
         new = dict(config)
         layers = config.get("layers")
@@ -247,7 +302,8 @@ _OPTIMIZERS = ("SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "Adamax", "Nadam
 # tf.keras keys that carry no behaviour when they hold these values (None: any value)
 _OPTIMIZER_NEUTRAL = {"name": None, "jit_compile": None, "is_legacy_optimizer": None, "use_ema": (False,),
                       "ema_momentum": None, "ema_overwrite_frequency": None, "weight_decay": (None, 0, 0.0),
-                      "global_clipnorm": (None,), "clipnorm": (None,), "clipvalue": (None,)}
+                      "global_clipnorm": (None,), "clipnorm": (None,), "clipvalue": (None,),
+                      "loss_scale_factor": (None,), "gradient_accumulation_steps": (None,)}
 _OPTIMIZER_SPECIFIC = {"RMSprop": {"momentum": (0, 0.0), "centered": (False,)},
                        "Adagrad": {"initial_accumulator_value": None}}
 
@@ -344,132 +400,6 @@ def translate_training_config(training_config: dict, where: str = "the file") ->
         if out.get(key) is not None:
             out[key] = _objects(out[key], where, "metric", _METRIC_NEUTRAL)
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# optimizer state saved by name
-
-
-# keraslite optimizer -> its per-parameter state kinds in `weights` order, each with the slot
-# names tf.keras uses for it (OptimizerV2 and the 2.11+ optimizers).
-_STATE_KINDS = {
-    "SGD": [("momentum", "m")],
-    "RMSprop": [("rms", "velocity")],
-    "Adagrad": [("accumulator",)],
-    "Adadelta": [("accum_grad", "accumulated_grad"), ("accum_var", "accumulated_delta_var")],
-    "Adam": [("m",), ("v",), ("vhat",)],
-    "Adamax": [("m",), ("v", "u")],
-    "Nadam": [("m",), ("v",)],
-}
-_ITERATIONS = ("iteration", "iter", "iterations")
-_SCHEDULE = ("momentum_cache", "u_product")
-
-
-def _parse_state_name(name: str, slots: dict):
-    """'Adam/m/dense/kernel:0' (2.11+) or 'Adam/dense/kernel/m:0' (OptimizerV2) ->
-    (kind index, 'dense/kernel'); iterations -> ('iterations', None); None if not recognised."""
-    name = name.rpartition(":")[0] if name.rpartition(":")[2].isdigit() else name
-    parts = [p for p in name.split("/") if p]
-    if not parts:
-        return None
-    if parts[-1] in _ITERATIONS and len(parts) <= 2:
-        return "iterations", None
-    if parts[-1] in _SCHEDULE and len(parts) <= 2:
-        return "schedule", None
-    if len(parts) >= 3 and parts[1] in slots:
-        return slots[parts[1]], "/".join(parts[2:])
-    if len(parts) >= 3 and parts[-1] in slots:
-        return slots[parts[-1]], "/".join(parts[1:-1])
-    return None
-
-
-def _path(name: str) -> tuple:
-    """A variable's path without ':0' and without tf.keras's RNN cell scope:
-    'bidirectional/forward_lstm/lstm_cell/kernel:0' -> ('bidirectional', 'forward_lstm', 'kernel')."""
-    parts = [p for p in str(name).split("/") if p]
-    if parts and parts[-1].rpartition(":")[2].isdigit():
-        parts[-1] = parts[-1].rpartition(":")[0]
-    return tuple(p for i, p in enumerate(parts) if not (p.endswith("_cell") and 0 < i < len(parts) - 1))
-
-
-def _same_variable(saved: tuple, mine: tuple) -> bool:
-    """One path ends with the other ('bidirectional/forward_lstm/kernel' and keraslite's
-    'forward_lstm/kernel'), or both name the same layer and weight."""
-    n = min(len(saved), len(mine))
-    return saved[-n:] == mine[-n:] or (saved[0], saved[-1]) == (mine[0], mine[-1])
-
-
-def _match_by_name(entries, params):
-    mine = [_path(getattr(p, "name", "") or "") for p in params]
-    found = {}
-    for kind, var, value in entries:
-        hits = [i for i, m in enumerate(mine) if m and _same_variable(_path(var), m)]
-        if len(hits) != 1 or (kind, hits[0]) in found:
-            return None
-        found[(kind, hits[0])] = value
-    return found
-
-
-def _match_by_order(entries, params):
-    """tf.keras lists each state kind in the order of the model's trainable variables, which is
-    keraslite's order too: the i-th saved entry of a kind belongs to the i-th parameter."""
-    from .. import backend as K
-    found, seen = {}, {}
-    for kind, _, value in entries:
-        i = seen.get(kind, 0)
-        seen[kind] = i + 1
-        if i >= len(params) or tuple(np.shape(value)) != tuple(K.int_shape(params[i])):
-            return None
-        found[(kind, i)] = value
-    return found
-
-
-def optimizer_weights_in_order(names, values, optimizer, params):
-    """optimizer_weights_in_order(names, values, optimizer, params): the saved optimizer state
-    `values` (named `names`, as tf.keras saves it) in the order of keraslite's
-    `optimizer.weights` for `params`, or None when the names do not say what each entry is (the
-    caller then loads by position, as Keras does). Entries are matched to parameters by variable
-    path, else by their order within each kind."""
-    kinds = _STATE_KINDS.get(type(optimizer).__name__)
-    if kinds is None or not params:
-        return None
-    slots = {slot: i for i, group in enumerate(kinds) for slot in group}
-    parsed = [_parse_state_name(n, slots) for n in names]
-    if any(p is None for p in parsed) or not any(p[1] is not None for p in parsed):
-        return None
-    iterations = schedule = None
-    entries = []
-    for (kind, var), value in zip(parsed, values):
-        if kind == "iterations":
-            iterations = value
-        elif kind == "schedule":
-            schedule = value
-        else:
-            entries.append((kind, var, value))
-    found = _match_by_name(entries, params)
-    if found is None:
-        found = _match_by_order(entries, params)
-    if found is None:
-        return None
-    from .. import backend as K
-    state = []
-    for kind in range(len(kinds)):
-        for i, p in enumerate(params):
-            value = found.get((kind, i))
-            if value is None:
-                # a state the file does not hold: Adam's vhat without amsgrad (keraslite keeps (1,)
-                # placeholders), or a parameter the optimizer had not updated yet
-                shape = (1,) if (kinds[kind] == ("vhat",) and not getattr(optimizer, "amsgrad", False)) \
-                    else tuple(K.int_shape(p))
-                value = np.zeros(shape, dtype=K.dtype(p))
-            state.append(value)
-    it = np.asarray(0 if iterations is None else iterations).astype("int64").reshape(())
-    head = [it]
-    if type(optimizer).__name__ == "Nadam":
-        if schedule is None:  # tf.keras 2.11+ does not save it: rebuilt from the step count
-            return optimizer._fill_keras22([it] + state)
-        head.append(np.asarray(schedule).reshape(()))
-    return head + state
 
 
 # ---------------------------------------------------------------------------------------------
