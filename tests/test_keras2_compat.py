@@ -376,3 +376,15 @@ def test_single_triple_io_and_build_input_shape():
                                                        "layers": [dense_config()]}}
         built = models.model_from_config(seq)
         assert built.built and built.output_shape == (None, 3)
+
+
+def test_state_saved_before_training_needs_no_slots():
+    with keraslite.use_backend("numpy"):
+        model = models.Sequential([L.Dense(2, input_shape=(3,), name="dense")])
+        model.compile(optimizers.Adam(), "mse")
+        model._make_train_function()
+        got = optimizer_weights_in_order(["adam/iteration", "adam/learning_rate"],
+                                         [np.asarray(0), np.asarray(0.001, "float32")], model.optimizer,
+                                         model._collected_trainable_weights)
+        assert int(got[0]) == 0 and len(got) == len(model.optimizer.weights)
+        assert all(not np.any(g) for g in got[1:])

@@ -123,7 +123,7 @@ def optimizer_weights_in_order(names, values, optimizer, params):
     keras3 = {slot: i for i, group in enumerate(_KERAS3_SLOTS[type(optimizer).__name__]) for slot in group}
     nadam = type(optimizer).__name__ == "Nadam"
     parsed = [_parse_state_name(n, slots, keras3, nadam) for n in names]
-    if any(p is None for p in parsed) or not any(p[0] not in ("iterations", "schedule", "skip") for p in parsed):
+    if any(p is None for p in parsed):
         return None
     iterations = schedule = None
     entries = []
@@ -134,7 +134,8 @@ def optimizer_weights_in_order(names, values, optimizer, params):
             schedule = value
         elif kind != "skip":
             entries.append((kind, var, value))
-    found = _match_by_name(entries, params)
+    # no per-parameter entry at all (saved before the first step): the state starts at zero
+    found = _match_by_name(entries, params) if entries else {}
     if found is None:
         found = _match_by_order(entries, params)
     if found is None:
