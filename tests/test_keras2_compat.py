@@ -388,3 +388,20 @@ def test_state_saved_before_training_needs_no_slots():
                                          model._collected_trainable_weights)
         assert int(got[0]) == 0 and len(got) == len(model.optimizer.weights)
         assert all(not np.any(g) for g in got[1:])
+
+
+def test_backward_layer_accepted_only_as_the_mirror():
+    def gru(name, backwards, units=2):
+        return {"class_name": "GRU", "config": {"name": name, "units": units, "go_backwards": backwards,
+                                               "return_sequences": True, "zero_output_for_mask": True}}
+    bidi = {"class_name": "Bidirectional", "config": {"name": "b", "merge_mode": "concat",
+                                                      "layer": gru("forward_gru", False),
+                                                      "backward_layer": gru("backward_gru", True)}}
+    out = translate_model_config(bidi)["config"]
+    assert "backward_layer" not in out and "zero_output_for_mask" not in out["layer"]["config"]
+    bidi["config"]["backward_layer"] = gru("backward_gru", True, units=3)
+    with pytest.raises(ValueError, match="not the mirror"):
+        translate_model_config(bidi)
+    # outside Bidirectional, zeros at masked steps are not Keras 2.3's rule
+    with pytest.raises(ValueError, match="zero_output_for_mask=True"):
+        translate_model_config(gru("g", False))

@@ -468,9 +468,10 @@ def test_keras3_legacy_h5_loads_with_optimizer_state():
         np.testing.assert_array_equal(weights[1 + n + i], saved[key + "_velocity"])
 
 
-def test_keras3_legacy_h5_functional_nodes():
-    model = models.load_model(os.path.join(KERAS3, "k3_func.h5"), compile=False)
-    with np.load(os.path.join(KERAS3, "k3_func.expected.npz")) as z:
+@pytest.mark.parametrize("name", ["k3_func", "k3_bidir"])
+def test_keras3_legacy_h5_functional(name):
+    model = models.load_model(os.path.join(KERAS3, name + ".h5"), compile=False)
+    with np.load(os.path.join(KERAS3, name + ".expected.npz")) as z:
         np.testing.assert_allclose(model.predict(z["x"]), z["y"], rtol=1e-5, atol=2e-6)
 
 

@@ -171,9 +171,31 @@ def _dtype(obj, where: str):
 _OBJECT_KEYS = (("_initializer", _initializer), ("_regularizer", _regularizer), ("_constraint", _constraint))
 
 
-def _layer_config(class_name: str, config: dict, where: str, custom: frozenset) -> dict:
+def _mirror(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in ("name", "go_backwards")}
+
+
+def _bidirectional(out: dict, where: str) -> dict:
+    """Keras 3 (and a tf.keras model given an explicit backward layer) saves `backward_layer`;
+    keraslite's Bidirectional, like Keras 2.2, builds the mirror of `layer` itself: accepted when
+    the saved one is that mirror."""
+    backward = out.pop("backward_layer", None)
+    if backward is None:
+        return out
+    forward = out.get("layer") or {}
+    fc, bc = forward.get("config") or {}, backward.get("config") or {}
+    if backward.get("class_name") != forward.get("class_name") or _mirror(fc) != _mirror(bc) or \
+            bool(bc.get("go_backwards")) == bool(fc.get("go_backwards")):
+        raise ValueError(f"{where}: a backward_layer that is not the mirror of the forward layer is not "
+                         "supported by keraslite")
+    return out
+
+
+def _layer_config(class_name: str, config: dict, where: str, custom: frozenset, parent: str = "") -> dict:
     out = {}
     for key, value in config.items():
+        if key == "zero_output_for_mask" and parent == "Bidirectional":
+            continue  # Keras 2 sets it on the layers Bidirectional wraps: the wrapper's own rule
         rule = _NEUTRAL_KEYS.get((class_name, key), _NEUTRAL_KEYS.get(("*", key), False))
         if rule is not False:
             if rule is None or any(value is v or (type(value) is type(v) and value == v) for v in rule):
@@ -183,7 +205,7 @@ def _layer_config(class_name: str, config: dict, where: str, custom: frozenset) 
         if key == "dtype":
             value = _dtype(value, where)
         elif key in ("layer", "backward_layer", "cell") and _is_serialized(value):
-            value = _layer(value, f"{where}, {key}", custom)
+            value = _layer(value, f"{where}, {key}", custom, parent=class_name)
         elif key in ("cells", "layers") and isinstance(value, list):
             value = [_layer(v, f"{where}, {key}[{i}]", custom) if _is_serialized(v) else v
                      for i, v in enumerate(value)]
@@ -201,6 +223,8 @@ def _layer_config(class_name: str, config: dict, where: str, custom: frozenset) 
             raise ValueError(f"{where}: BatchNormalization over several axes {axis} is not supported (Keras 2.3 "
                              "normalizes over one axis)")
         out["axis"] = axis[0]
+    if class_name == "Bidirectional":
+        out = _bidirectional(out, where)
     return out
 
 
@@ -248,7 +272,7 @@ def _inbound_nodes(nodes, where: str):
     return out
 
 
-def _layer(obj: dict, where: str, custom: frozenset) -> dict:
+def _layer(obj: dict, where: str, custom: frozenset, parent: str = "") -> dict:
     obj = _strip_meta(obj)
     class_name = obj["class_name"]
     if class_name == "Sequential" and isinstance(obj.get("config"), list):  # Keras 2.2: a bare list
@@ -279,7 +303,7 @@ def _layer(obj: dict, where: str, custom: frozenset) -> dict:
                 new[key] = [coords]
         out["config"] = new
     else:
-        out["config"] = _layer_config(class_name, config, here, custom)
+        out["config"] = _layer_config(class_name, config, here, custom, parent)
     return out
 
 
