@@ -405,3 +405,14 @@ def test_backward_layer_accepted_only_as_the_mirror():
     # outside Bidirectional, zeros at masked steps are not Keras 2.3's rule
     with pytest.raises(ValueError, match="zero_output_for_mask=True"):
         translate_model_config(gru("g", False))
+
+
+def test_loss_scale_optimizer_unwrapped():
+    tc = {"optimizer_config": {"class_name": "LossScaleOptimizer", "config": {
+        "inner_optimizer": {"class_name": "Custom>SGD", "config": {"name": "SGD", "learning_rate": 0.5,
+                                                                   "momentum": 0.0, "nesterov": False}},
+        "dynamic": True, "initial_scale": 32768.0, "dynamic_growth_steps": 2000}}}
+    with pytest.warns(UserWarning, match="without loss scaling"):
+        out = translate_training_config(tc)
+    opt = optimizers.deserialize(out["optimizer_config"])
+    assert isinstance(opt, optimizers.SGD) and opt.get_config()["learning_rate"] == pytest.approx(0.5)

@@ -340,6 +340,11 @@ def _optimizer_config(obj, where: str):
     tf_keras = name.startswith("Custom>")
     name = name.split(">", 1)[1] if tf_keras else name
     config = dict(obj["config"] or {})
+    if name.endswith("LossScaleOptimizer") and _is_serialized(config.get("inner_optimizer")):
+        # mixed precision's loss scaling only guards float16 gradients; keraslite trains in float32
+        warnings.warn(f"{where}: LossScaleOptimizer: keraslite trains in float32 and uses its inner optimizer "
+                      f"({config['inner_optimizer'].get('class_name')}) without loss scaling")
+        return _optimizer_config(config["inner_optimizer"], where)
     # tf.keras optimizers (OptimizerV2 and the 2.11+ ones) write 'name'; Keras 2.3 does not. Their
     # clipnorm clips each gradient on its own, Keras 2.3's (keraslite's) the global norm.
     tf_keras = tf_keras or "name" in config or "is_legacy_optimizer" in config
