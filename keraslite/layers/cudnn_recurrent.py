@@ -54,7 +54,8 @@ def _init_part(init, n: int, dtype):
 
 class _CuDNNKernel(Layer):
     """The weights and the recurrent step of a cuDNN layer (internal: `call` takes the projected
-    inputs, x_t . kernel + input bias, not the raw x_t)."""
+    inputs, x_t . kernel + input bias, not the raw x_t). Subclasses give `gates`, `input_bias()`
+    (the bias added to the input projection) and `call`."""
 
     gates = 0
 
@@ -91,10 +92,6 @@ class _CuDNNKernel(Layer):
         self.bias = self.add_weight(shape=(2 * g * u,), name="bias", initializer=self._bias_initializer(),
                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.built = True
-
-    def input_bias(self):
-        """The bias added to the input projection (LSTM: both cuDNN biases summed)."""
-        raise NotImplementedError
 
     def _gate_matrices(self, weight, rows: int):
         """The matrices cuDNN applies, from Keras's storage of its per-gate buffers (see above)."""
