@@ -19,10 +19,15 @@ kind of file. Attribute lists over the HDF5 object-header limit (64512 bytes) ar
 backend) load here for the same architecture, and files written here load in Keras 2.
 
 Safety: writes go to a temporary file in the target's directory, renamed over the target only
-when complete (a crash leaves the old file intact). Reading never unpickles or evaluates anything;
-a file that is not HDF5, is truncated, or is not a Keras file raises `ModelFileError` (both an
-OSError and a ValueError) naming the file and the problem, and every count and shape is checked
-before any weight is assigned, so a failed load leaves the model unchanged.
+when complete (a crash leaves the old file intact; the next save to the path removes temporary
+files of killed saves: saving_files.py). Reading never unpickles or evaluates anything and a file
+names only what keraslite.serialization allows; a file that is not HDF5, is truncated, or is not
+a Keras file raises `ModelFileError` (both an OSError and a ValueError) naming the file and the
+problem. Dimensions, saved shapes and sizes are checked before memory is requested
+(saving_checks.py), non-finite weights are refused unless allow_nonfinite=True, and every count
+and shape is checked before any weight is assigned, so a failed load leaves the model unchanged.
+Module map: saving_h5.py (checked HDF5 access), saving_files.py (atomic writes),
+saving_checks.py (limits and the weight plan), this file (the Keras layout and the entry points).
 """
 from __future__ import annotations
 
@@ -33,10 +38,12 @@ import warnings
 import numpy as np
 
 from . import backend as K
+from .saving_checks import WeightPlan, check_finite, check_model_config
 from .saving_files import _write_hdf5
 from .saving_h5 import (HDF5_OBJECT_HEADER_LIMIT, ModelFileError, _attr_json, _child, _file_versions,  # noqa: F401
                         _open_for_reading, _read_dataset, _weight_save_names, _weights_root, _where,
                         load_attributes_from_hdf5_group, save_attributes_to_hdf5_group, strip_output_index)
+from .serialization import CustomObjectScope, SafeModeScope, deserialize_keras_object, get_registered_object
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_config", "model_from_json",
            "save_weights_to_hdf5_group", "load_weights_from_hdf5_group", "load_weights_from_hdf5_group_by_name",
@@ -180,10 +187,12 @@ def _convert_kernel(kernel: np.ndarray) -> np.ndarray:
     return np.copy(kernel[tuple(slices)])
 
 
-def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backend, reshape, strict=True):
+def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backend, reshape, strict=True,
+                  allow_nonfinite=False, taken=None):
     """Read and check the arrays of one saved layer for `symbolic` (the layer's weights).
-    Returns the list of arrays (cast to the variables' dtypes), or a string saying what does not
-    fit when strict is False; raises ValueError when strict."""
+    Returns the list of arrays (cast to the variables' dtypes; None for a variable that
+    `taken` says already holds this very dataset), or a string saying what does not fit when
+    strict is False; raises ValueError when strict. Shapes are compared before anything is read."""
     def mismatch(msg):
         if strict:
             raise ValueError(msg)
@@ -206,25 +215,38 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
             return mismatch(f"Layer {layer.name!r}: weight {strip_output_index(getattr(w, 'name', '') or n)!r} "
                             f"has shape {target}, but the saved weight {n!r} of layer {saved_name!r} in {where} "
                             f"has shape {shape}{how}")
+    taken = taken or {}
+    flip = backend == "theano" and type(layer).__name__ in _CONV_LAYERS
     values = []
-    for n, d, w, target, do_reshape in zip(weight_names, dsets, symbolic, targets, plans):
+    for i, (n, d, w, target, do_reshape) in enumerate(zip(weight_names, dsets, symbolic, targets, plans)):
+        if not flip and not do_reshape and taken.get(getattr(w, "name", None)) == d.name:
+            values.append(None)  # built from this dataset already (load_model's WeightPlan)
+            continue
         arr = _read_dataset(d, where, n)
         if do_reshape:
             arr = arr.reshape(target)
         values.append(arr)
-    if backend == "theano" and type(layer).__name__ in _CONV_LAYERS and values:
+    if flip and values:
         values[0] = _convert_kernel(values[0])
     out = []
-    for w, arr in zip(symbolic, values):
-        out.append(np.asarray(arr, dtype=K.dtype(w)) if hasattr(w, "dtype") else arr)
+    for n, w, arr in zip(weight_names, symbolic, values):
+        if arr is not None:
+            arr = check_finite(arr, K.dtype(w) if hasattr(w, "dtype") else None, allow_nonfinite,
+                               f"{where}: weight {n!r} of layer {saved_name!r}")
+        out.append(arr)
     return out
 
 
-def load_weights_from_hdf5_group(f, layers, reshape: bool = False) -> None:
-    """load_weights_from_hdf5_group(f, layers, reshape=False): assign the weights of a
-    `save_weights_to_hdf5_group` group to `layers`, matching layers that have weights in order to
-    saved layers with weights. Counts and shapes are checked first (ValueError); nothing is
-    assigned unless everything fits."""
+def _assign(pairs) -> None:
+    K.batch_set_value([(w, v) for w, v in pairs if v is not None])
+
+
+def load_weights_from_hdf5_group(f, layers, reshape: bool = False, allow_nonfinite: bool = False,
+                                 _taken: dict | None = None) -> None:
+    """load_weights_from_hdf5_group(f, layers, reshape=False, allow_nonfinite=False): assign the
+    weights of a `save_weights_to_hdf5_group` group to `layers`, matching layers that have weights
+    in order to saved layers with weights. Counts, shapes and finiteness are checked first
+    (ValueError); nothing is assigned unless everything fits."""
     where = _where(f)
     backend = _versions_and_backend(f, where)
     filtered_layers = [layer for layer in layers if layer.weights]
@@ -236,9 +258,10 @@ def load_weights_from_hdf5_group(f, layers, reshape: bool = False) -> None:
     pairs = []
     for (name, g, weight_names), layer in zip(saved, filtered_layers):
         symbolic = list(layer.weights)
-        values = _layer_values(layer, g, weight_names, symbolic, where, name, backend, reshape)
+        values = _layer_values(layer, g, weight_names, symbolic, where, name, backend, reshape,
+                               allow_nonfinite=allow_nonfinite, taken=_taken)
         pairs.extend(zip(symbolic, values))
-    K.batch_set_value(pairs)
+    _assign(pairs)
 
 
 def _versions_and_backend(f, where: str):
@@ -251,10 +274,12 @@ def _versions_and_backend(f, where: str):
     return backend
 
 
-def load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch: bool = False, reshape: bool = False) -> None:
-    """load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch=False, reshape=False): only
-    layers whose name is in the file get weights; a layer whose count or shapes differ raises
-    ValueError, or is skipped with a warning when skip_mismatch. Nothing is assigned unless every
+def load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch: bool = False, reshape: bool = False,
+                                         allow_nonfinite: bool = False) -> None:
+    """load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch=False, reshape=False,
+    allow_nonfinite=False): only layers whose name is in the file get weights; a layer whose count
+    or shapes differ raises ValueError, or is skipped with a warning when skip_mismatch.
+    Non-finite weights raise ValueError unless allow_nonfinite. Nothing is assigned unless every
     layer that is not skipped fits."""
     where = _where(f)
     backend = _versions_and_backend(f, where)
@@ -267,27 +292,31 @@ def load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch: bool = False,
         for layer in index.get(name, []):
             symbolic = list(layer.weights)
             values = _layer_values(layer, g, weight_names, symbolic, where, name, backend, reshape,
-                                   strict=not skip_mismatch)
+                                   strict=not skip_mismatch, allow_nonfinite=allow_nonfinite)
             if isinstance(values, str):
                 warnings.warn(f"Skipping loading of weights for layer {layer.name}: {values}")
                 continue
             pairs.extend(zip(symbolic, values))
-    K.batch_set_value(pairs)
+    _assign(pairs)
 
 
-def load_weights(model, filepath, by_name: bool = False, skip_mismatch: bool = False, reshape: bool = False):
-    """load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=False): load a
-    file written by save_weights or save_model (Keras 2's or keraslite's) into `model.layers`.
-    by_name=False: layers with weights are matched in order; by_name=True: by layer name
-    (skip_mismatch skips layers that do not fit, with a warning)."""
+def load_weights(model, filepath, by_name: bool = False, skip_mismatch: bool = False, reshape: bool = False,
+                 allow_nonfinite: bool = False):
+    """load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=False,
+    allow_nonfinite=False): load a file written by save_weights or save_model (Keras 2's or
+    keraslite's) into `model.layers`. by_name=False: layers with weights are matched in order;
+    by_name=True: by layer name (skip_mismatch skips layers that do not fit, with a warning).
+    Weights holding inf/nan (or too large for the variable's dtype) are a ValueError unless
+    allow_nonfinite=True."""
     if skip_mismatch and not by_name:
         warnings.warn("load_weights: skip_mismatch only applies with by_name=True; it is ignored")
     with _open_for_reading(filepath, "load weights") as (f, where):
         group, _ = _weights_root(f, where)
         if by_name:
-            load_weights_from_hdf5_group_by_name(group, model.layers, skip_mismatch=skip_mismatch, reshape=reshape)
+            load_weights_from_hdf5_group_by_name(group, model.layers, skip_mismatch=skip_mismatch, reshape=reshape,
+                                                 allow_nonfinite=allow_nonfinite)
         else:
-            load_weights_from_hdf5_group(group, model.layers, reshape=reshape)
+            load_weights_from_hdf5_group(group, model.layers, reshape=reshape, allow_nonfinite=allow_nonfinite)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,31 +325,36 @@ def load_weights(model, filepath, by_name: bool = False, skip_mismatch: bool = F
 _MODEL_CLASSES = ("Sequential", "Model", "Functional", "Network")
 
 
-def model_from_config(config, custom_objects=None):
-    """model_from_config(config, custom_objects=None): a model (or layer) from
-    {'class_name', 'config'}; `custom_objects` maps names of custom classes and functions."""
+def model_from_config(config, custom_objects=None, safe_mode: bool | None = None):
+    """model_from_config(config, custom_objects=None, safe_mode=None): a model (or layer) from
+    {'class_name', 'config'}; `custom_objects` maps names of custom classes and functions. Names
+    resolve by keraslite.serialization's policy; safe_mode=False also lets Lambda layers name
+    functions of imported modules (None: the process default, safe unless
+    enable_unsafe_deserialization() was called)."""
     if isinstance(config, list):
         raise TypeError("`model_from_config` expects a dictionary, not a list. Maybe you meant to use "
                         "`Sequential.from_config(config)`?")
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise ValueError(f"model_from_config: expected a dict with 'class_name' and 'config', got {config!r:.200}")
-    from .utils.generic_utils import deserialize_keras_object, get_custom_objects
-    custom_objects = dict(custom_objects or {})
     class_name = config["class_name"]
-    if class_name in custom_objects or class_name in get_custom_objects():
-        return deserialize_keras_object(config, custom_objects=custom_objects, printable_module_name="layer")
-    if class_name in _MODEL_CLASSES:
-        if class_name == "Sequential":
-            from .engine.sequential import Sequential as cls
-        else:
-            from .engine.training import Model as cls
-        return _from_config(cls, config["config"], custom_objects)
-    from .layers import deserialize
-    return deserialize(config, custom_objects=custom_objects)
+    if not isinstance(class_name, str):
+        raise ValueError(f"model_from_config: 'class_name' should be a string, got {class_name!r:.100}")
+    check_model_config(config)
+    custom_objects = dict(custom_objects or {})
+    with SafeModeScope(safe_mode):
+        if get_registered_object(class_name, custom_objects) is not None:
+            return deserialize_keras_object(config, custom_objects=custom_objects, printable_module_name="layer")
+        if class_name in _MODEL_CLASSES:
+            if class_name == "Sequential":
+                from .engine.sequential import Sequential as cls
+            else:
+                from .engine.training import Model as cls
+            return _from_config(cls, config["config"], custom_objects)
+        from .layers import deserialize
+        return deserialize(config, custom_objects=custom_objects)
 
 
 def _from_config(cls, config, custom_objects):
-    from .utils.generic_utils import CustomObjectScope
     try:
         takes_custom = "custom_objects" in inspect.signature(cls.from_config).parameters
     except (TypeError, ValueError):
@@ -331,17 +365,18 @@ def _from_config(cls, config, custom_objects):
         return cls.from_config(config)
 
 
-def model_from_json(json_string, custom_objects=None):
-    """model_from_json(json_string, custom_objects=None): a model from `model.to_json()`."""
+def model_from_json(json_string, custom_objects=None, safe_mode: bool | None = None):
+    """model_from_json(json_string, custom_objects=None, safe_mode=None): a model from
+    `model.to_json()` (see model_from_config for safe_mode)."""
     if isinstance(json_string, (bytes, bytearray)):
         json_string = bytes(json_string).decode("utf8")
     if not isinstance(json_string, str):
         raise TypeError(f"model_from_json expects a JSON string, got {type(json_string).__name__}")
     try:
         config = json.loads(json_string)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise ValueError(f"model_from_json: the string is not valid JSON ({e})") from None
-    return model_from_config(config, custom_objects=custom_objects)
+    return model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
 def _convert_custom_objects(obj, custom_objects: dict, deserialize=None):
@@ -359,25 +394,37 @@ def _convert_custom_objects(obj, custom_objects: dict, deserialize=None):
     return obj
 
 
-def _load_optimizer_weights(model, f, where: str) -> None:
+def _load_optimizer_weights(model, f, where: str, allow_nonfinite: bool) -> None:
     if "optimizer_weights" not in f:
         return
     group = _child(f, "optimizer_weights", where, "group")
     names = load_attributes_from_hdf5_group(group, "weight_names")
-    values = [_read_dataset(_child(group, n, where, "dataset"), where, n) for n in names]
+    dsets = [_child(group, n, where, "dataset") for n in names]
     if getattr(model, "_is_graph_network", True) is False or getattr(model, "built", True) is False:
         warnings.warn(f"{where}: the optimizer state was not loaded: the model is not built yet, so its "
                       "optimizer has no state variables. Your model starts with a freshly initialized optimizer.")
         return
     optimizer = model.optimizer
+    saved_shapes = [tuple(d.shape) for d in dsets]
+
+    def fits(current):
+        return len(current) == len(saved_shapes) and all(
+            tuple(K.int_shape(w)) == s for w, s in zip(current, saved_shapes))
+
+    # Saved before the optimizer had made its per-parameter state (only `iterations`): set it now;
+    # else the state variables are made first. Shapes are compared before anything is read.
     current = list(getattr(optimizer, "weights", None) or [])
-    if current and len(current) == len(values) and all(
-            tuple(K.int_shape(w)) == tuple(v.shape) for w, v in zip(current, values)):
-        # Saved before the optimizer had made its per-parameter state (only `iterations`): set it
-        # now; the state variables start at zero when the training function is built, as saved.
-        optimizer.set_weights(values)
-        return
-    model._make_train_function()
+    if not (current and fits(current)):
+        model._make_train_function()
+        current = list(getattr(optimizer, "weights", None) or [])
+        if not fits(current):
+            warnings.warn(f"Error in loading the saved optimizer state ({where} holds {len(saved_shapes)} optimizer "
+                          f"weights of shapes {saved_shapes[:6]}, the optimizer has {len(current)} of shapes "
+                          f"{[tuple(K.int_shape(w)) for w in current][:6]}). As a result, your model is starting "
+                          "with a freshly initialized optimizer.")
+            return
+    values = [check_finite(_read_dataset(d, where, n), K.dtype(w), allow_nonfinite, f"{where}: optimizer weight {n!r}")
+              for d, n, w in zip(dsets, names, current)]
     try:
         optimizer.set_weights(values)
     except ValueError as e:
@@ -385,13 +432,38 @@ def _load_optimizer_weights(model, f, where: str) -> None:
                       "with a freshly initialized optimizer.")
 
 
-def load_model(filepath, custom_objects=None, compile: bool = True):
-    """load_model(filepath, custom_objects=None, compile=True): the model saved by save_model
-    (or Keras 2's model.save): rebuilt from its config, weights set and, when compile and the file
-    has a training configuration, compiled with the saved optimizer (state included), loss,
-    metrics, loss weights and sample-weight mode."""
+def _weight_plan(group, where: str, allow_nonfinite: bool) -> WeightPlan:
+    """The saved weights by variable name, every dataset checked (numeric, in this file, as large
+    as it says) before the model is built."""
+    found, ambiguous = {}, set()
+    for layer_name, g, weight_names in _saved_layers(group, where):
+        for n in weight_names:
+            var_name = strip_output_index(n)
+            if var_name in found:
+                ambiguous.add(var_name)
+            found[var_name] = (_child(g, n, where, "dataset"), n, layer_name)
+    for var_name in ambiguous:
+        del found[var_name]
+    return WeightPlan(found, where, _read_dataset, allow_nonfinite=allow_nonfinite)
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool | None = None,
+               allow_nonfinite: bool = False):
+    """load_model(filepath, custom_objects=None, compile=True, safe_mode=None,
+    allow_nonfinite=False): the model saved by save_model (or Keras 2's model.save): rebuilt from
+    its config, weights set and, when compile and the file has a training configuration, compiled
+    with the saved optimizer (state included), loss, metrics, loss weights and sample-weight mode.
+
+    The file may name only keraslite's public classes and functions and what `custom_objects` (or
+    the custom-object scope, or the registry) offers; safe_mode=False also lets Lambda layers name
+    functions of modules already imported (only for files you trust; None means the process
+    default, safe unless enable_unsafe_deserialization() was called). Python code stored in a file
+    is never run. Dimensions are checked and each weight's saved shape is compared with the config
+    before memory is requested for it; weights are read in their saved dtype. Weights holding
+    inf/nan, or values too large for the variable's dtype, are a ValueError unless
+    allow_nonfinite=True."""
     custom_objects = dict(custom_objects or {})
-    with _open_for_reading(filepath, "load the model") as (f, where):
+    with _open_for_reading(filepath, "load the model") as (f, where), SafeModeScope(safe_mode):
         _file_versions(f, where)
         config = _attr_json(f, "model_config", where)
         if config is None:
@@ -403,8 +475,11 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
         training_config = _attr_json(f, "training_config", where) if compile else None
         if "model_weights" not in f:
             raise ModelFileError(f"{where} has a model_config but no 'model_weights' group: the file is incomplete")
-        model = model_from_config(config, custom_objects=custom_objects)
-        load_weights_from_hdf5_group(_child(f, "model_weights", where, "group"), model.layers)
+        weights_group = _child(f, "model_weights", where, "group")
+        plan = _weight_plan(weights_group, where, allow_nonfinite)
+        with plan.active():
+            model = model_from_config(config, custom_objects=custom_objects)
+        load_weights_from_hdf5_group(weights_group, model.layers, allow_nonfinite=allow_nonfinite, _taken=plan.taken)
         if not compile:
             return model
         if training_config is None:
@@ -425,5 +500,5 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
         if weighted:
             kwargs["weighted_metrics"] = _convert_custom_objects(weighted, custom_objects)
         model.compile(**kwargs)
-        _load_optimizer_weights(model, f, where)
+        _load_optimizer_weights(model, f, where, allow_nonfinite)
     return model

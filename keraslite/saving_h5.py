@@ -230,7 +230,32 @@ def _child(group, name: str, where: str, kind: str):
         raise ModelFileError(f"{where}: weight {name!r} has dtype {node.dtype}, expected numbers")
     if virtual or external:
         raise ModelFileError(f"{where}: weight {name!r} keeps its data outside the file; refused")
+    _check_dataset_size(node, where, name)
     return node
+
+
+def _check_dataset_size(node, where: str, name: str) -> None:
+    """A dataset may not declare more data than this process may hold, nor (uncompressed) more
+    than the file stores: HDF5 lets a tiny file declare terabytes of never-written data."""
+    from .saving_checks import memory_limit_bytes
+    shape = tuple(int(d) for d in node.shape)
+    nbytes = node.dtype.itemsize
+    for d in shape:
+        nbytes *= d
+    limit = memory_limit_bytes()
+    if nbytes > limit:
+        raise ModelFileError(f"{where}: weight {name!r} declares shape {shape} ({nbytes} bytes), more than the "
+                             f"{limit} bytes of memory this process may use; the file is corrupt or hostile")
+    if nbytes == 0:
+        return
+    try:
+        filtered = node.id.get_create_plist().get_nfilters() > 0
+        stored = node.id.get_storage_size()
+    except (OSError, RuntimeError, ValueError, TypeError, AttributeError) as e:
+        raise ModelFileError(f"{where}: cannot read weight {name!r} ({e}); the file is corrupt") from None
+    if not filtered and stored < nbytes:
+        raise ModelFileError(f"{where}: weight {name!r} declares shape {shape} ({nbytes} bytes) but the file "
+                             f"stores only {stored} bytes of it; the file is truncated or hostile")
 
 
 def _read_dataset(dset, where: str, name: str) -> np.ndarray:
