@@ -182,7 +182,7 @@ def _offer_hint(name: str) -> str:
 def _unknown(printable_module_name: str, name, module_objects: dict | None) -> ValueError:
     if not isinstance(name, str):
         return ValueError(f"Unknown {printable_module_name}: {name!r} (a name must be a string)")
-    return ValueError(f"Unknown {printable_module_name}: {name!r}. A config may name only keraslite's own "
+    return ValueError(f"Unknown {printable_module_name}: {name}. A config may name only keraslite's own "
                       f"{printable_module_name}s and objects you offer. " + _offer_hint(name))
 
 
@@ -238,13 +238,17 @@ def _parameters(fn) -> dict:
 # ---------------------------------------------------------------------------------------------
 # functions by (module, name): Lambda layers
 
-# Modules whose functions change files, settings or the process, and name patterns of setters:
-# public, but never what a model file needs to call.
-_NOT_FROM_FILES = ("keraslite.saving", "keraslite.serialization", "keraslite.models", "keraslite.config",
-                   "keraslite.backend.registry", "keraslite.backend.config", "keraslite.utils.data_utils",
-                   "keraslite.utils.io_utils", "keraslite.datasets", "keraslite.distributed", "keraslite.callbacks",
+# Where the functions a Lambda config may name live: keraslite's tensor functions (the K namespace
+# is defined in backend.ops and backend.autodiff) and the public families. Settings, files, the
+# registry, callbacks, the engine and the backend plumbing are not here: a model file has no
+# business calling them. From applications only `preprocess_input` (their other functions
+# download weights).
+_FUNCTION_HOMES = ("keraslite.backend.ops", "keraslite.backend.autodiff", "keraslite.activations",
+                   "keraslite.losses", "keraslite.metrics", "keraslite.layers", "keraslite.initializers",
+                   "keraslite.regularizers", "keraslite.constraints", "keraslite.utils.np_utils",
                    "keraslite.applications")
-_SETTER = re.compile(r"^(set_|clear_|reset_|load_|save_|enable_|disable_|register_)")
+_SETTER = re.compile(r"^(set_|clear_|reset_|load_|save_|enable_|disable_|register_|plot_|write_|export_|"
+                     r"download|get_file|dump|batch_set_value$|manual_variable_initialization$)")
 
 
 def _in(module: str, prefixes) -> bool:
@@ -262,20 +266,21 @@ def _keraslite_function(name: str, module: str | None):
     if not _IDENTIFIER.match(name) or name.startswith("_"):
         return f"{name!r} is not a public name (no dotted paths, no '_' names)"
     if _SETTER.match(name):
-        return f"{name!r} changes settings or files, which a model file may not do"
+        return f"{name!r} changes settings, files or the process, which a model file may not do"
     if module is None:
         module = "keraslite.backend"
     elif module.split(".", 1)[0] in ("keras", "tensorflow"):
         # a Keras 2 file naming a Keras function: keraslite's function of the same name
         module = "keraslite.backend" if ".backend" in module or module == "keras" else "keraslite" + \
             module.split("keras", 1)[1]
-    if not isinstance(module, str) or not all(_IDENTIFIER.match(p) and not p.startswith("_")
-                                              for p in module.split(".")):
+    if not all(_IDENTIFIER.match(p) and not p.startswith("_") for p in module.split(".")):
         return f"module {module!r} is not a public keraslite module"
     if not _is_keraslite_module(module):
         return f"module {module!r} is not part of keraslite"
-    if _in(module, _NOT_FROM_FILES):
-        return f"functions of {module!r} change files or settings, which a model file may not do"
+    if module != "keraslite.backend" and not _in(module, _FUNCTION_HOMES):
+        return f"functions of {module!r} are not among those a model file may name"
+    if module.startswith("keraslite.applications") and name != "preprocess_input":
+        return "from keraslite.applications a model file may name only preprocess_input"
     mod = sys.modules.get(module)
     if mod is None:
         try:
@@ -294,8 +299,8 @@ def _keraslite_function(name: str, module: str | None):
     owner = getattr(obj, "__module__", None) or ""
     if not isinstance(owner, str) or not _is_keraslite_module(owner):
         return f"{module}.{name} is {owner or 'an outside'}'s object, not keraslite's"
-    if _in(owner, _NOT_FROM_FILES):
-        return f"functions of {owner!r} change files or settings, which a model file may not do"
+    if not _in(owner, _FUNCTION_HOMES):
+        return f"{module}.{name} is defined in {owner!r}, whose functions a model file may not name"
     public = getattr(mod, "__all__", None)
     if module != "keraslite.backend" and public is not None and name not in public:
         return f"{name!r} is not among the public names of {module!r}"

@@ -74,6 +74,16 @@ HOSTILE = [
     ("keraslite.utils.generic_utils", "np.save", {}),
     ("keraslite..backend", "sum", {}),
     ("numpy", "save", {}),
+    ("keraslite.utils.vis_utils", "plot_model", {"to_file": "/tmp/x.png"}),
+    ("keraslite.utils.data_utils", "get_file", {}),
+    ("keraslite.callbacks", "CSVLogger", {"filename": "/tmp/x.csv"}),
+    ("keraslite.engine.training", "Model", {}),
+    ("keraslite.backend", "function", {}),
+    ("keraslite.backend", "batch_set_value", {}),
+    ("keraslite.backend", "reset_uids", {}),
+    ("keraslite.backend.ops.compat", "set_session", {}),
+    ("keraslite.backend.registry", "set_backend", {}),
+    ("keraslite.applications.resnet50", "ResNet50", {"weights": "imagenet"}),
     (__name__, "double_it", {}),  # imported, but only safe_mode=False may name it
 ]
 
@@ -169,6 +179,9 @@ def test_keraslite_public_functions_load_and_compute(tmp_path):
         assert np.allclose(model_from_json(json.dumps(cfg)).predict(x), expected), module
     cfg = _config_with("keraslite.activations", "relu", {})
     assert np.allclose(model_from_json(json.dumps(cfg)).predict(x - 2), np.maximum(x - 2, 0))
+    for module in (None, "keraslite.backend.autodiff"):
+        cfg = _config_with(module, "stop_gradient", {})
+        assert np.allclose(model_from_json(json.dumps(cfg)).predict(x), x)
 
 
 def test_offered_functions_load(tmp_path):
