@@ -269,10 +269,11 @@ def _keraslite_function(name: str, module: str | None):
         return f"{name!r} changes settings, files or the process, which a model file may not do"
     if module is None:
         module = "keraslite.backend"
-    elif module.split(".", 1)[0] in ("keras", "tensorflow"):
+    elif isinstance(module, str) and module.split(".")[0] in ("keras", "tensorflow") and "keras" in module.split("."):
         # a Keras 2 file naming a Keras function: keraslite's function of the same name
-        module = "keraslite.backend" if ".backend" in module or module == "keras" else "keraslite" + \
-            module.split("keras", 1)[1]
+        parts = module.split(".")
+        rest = parts[parts.index("keras") + 1:]
+        module = "keraslite.backend" if not rest or rest[0] == "backend" else ".".join(["keraslite"] + rest)
     if not all(_IDENTIFIER.match(p) and not p.startswith("_") for p in module.split(".")):
         return f"module {module!r} is not a public keraslite module"
     if not _is_keraslite_module(module):
