@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import sys
-import re
 import tempfile
 import threading
 
@@ -154,8 +154,10 @@ def remove_stale_temporaries(path) -> list[str]:
     """remove_stale_temporaries(path): delete stale_temporaries(path); returns what was removed."""
     removed = []
     for tmp in stale_temporaries(path):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(tmp)
-            removed.append(tmp)
+        except OSError:  # gone already, or not ours to remove: the save itself must not fail
+            continue
+        removed.append(tmp)
     return removed
 
