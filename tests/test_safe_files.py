@@ -243,6 +243,10 @@ def test_safe_mode_false_is_the_opt_in_for_imported_modules(tmp_path):
     serialization._disable_unsafe_deserialization()
     with pytest.raises(ValueError):
         model_from_json(text)
+    assert keraslite.config.in_safe_mode()
+    keraslite.config.enable_unsafe_deserialization()  # Keras 3's name for the switch
+    assert not keraslite.config.in_safe_mode()
+    assert np.allclose(model_from_json(text).predict(x), 2 * x)
 
 
 def test_safe_mode_false_still_refuses_unimported_modules():
