@@ -179,7 +179,7 @@ def _offer_hint(name: str) -> str:
             "get_custom_objects(), or @keraslite.serialization.register_keras_serializable())")
 
 
-def _unknown(printable_module_name: str, name, module_objects: dict | None) -> ValueError:
+def _unknown(printable_module_name: str, name) -> ValueError:
     if not isinstance(name, str):
         return ValueError(f"Unknown {printable_module_name}: {name!r} (a name must be a string)")
     return ValueError(f"Unknown {printable_module_name}: {name}. A config may name only keraslite's own "
@@ -200,12 +200,12 @@ def deserialize_keras_object(identifier, module_objects: dict | None = None, cus
         class_name = identifier["class_name"]
         cls = get_registered_object(class_name, custom_objects, module_objects)
         if cls is None:
-            raise _unknown(printable_module_name, class_name, module_objects)
+            raise _unknown(printable_module_name, class_name)
         config = identifier["config"]
         if not isinstance(config, dict):
             raise ValueError(f"{printable_module_name} {class_name!r}: 'config' should be a JSON object, got "
                              f"{type(config).__name__}")
-        bad = [k for k in config if not isinstance(k, str) or not _IDENTIFIER.match(k) or k.startswith("__")]
+        bad = [k for k in config if not isinstance(k, str) or k.startswith("__")]
         if bad:
             raise ValueError(f"{printable_module_name} {class_name!r}: invalid argument names in its config: "
                              f"{bad[:5]!r}")
@@ -223,7 +223,7 @@ def deserialize_keras_object(identifier, module_objects: dict | None = None, cus
     if isinstance(identifier, str):
         obj = get_registered_object(identifier, custom_objects, module_objects)
         if obj is None:
-            raise _unknown(printable_module_name, identifier, module_objects)
+            raise _unknown(printable_module_name, identifier)
         return obj
     raise ValueError(f"Could not interpret serialized {printable_module_name}: {identifier!r:.300}")
 
