@@ -359,3 +359,13 @@ def test_registered_class_resolves_and_unregistered_is_refused():
         layers.deserialize(cfg)
     with pytest.raises(ValueError):
         serialization.register_keras_serializable(package="a>b")
+
+
+def test_yaml_python_tags_never_build_objects(tmp_path):
+    marker = tmp_path / "ran"
+    for text in (f"!!python/object/apply:os.system ['touch {marker}']",
+                 f"class_name: !!python/object/apply:os.system ['touch {marker}']\nconfig: {{}}",
+                 "!!python/name:os.system"):
+        with pytest.raises(ValueError):
+            model_from_yaml(text)
+    assert not marker.exists()
