@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import math
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -136,6 +137,21 @@ def _fields_giving(layer, dims) -> str:
     return f" (from its config: {', '.join(hits)})" if hits else ""
 
 
+def _who(layer) -> str:
+    """"Layer 'lstm_cell_3' (LSTMCell), inside layer 'lstm_1' (LSTM)": a cell or wrapped layer
+    is named with the layer of the file that builds it (found on the call stack; error path only)."""
+    owners = [layer]
+    frame = sys._getframe(1)
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if owner is not None and all(owner is not o for o in owners) and hasattr(owner, "add_weight") \
+                and hasattr(owner, "name") and frame.f_code.co_name in ("build", "__call__"):
+            owners.append(owner)
+        frame = frame.f_back
+    return ", inside ".join(f"{'Layer ' if i == 0 else 'layer '}{getattr(o, 'name', None)!r} ({type(o).__name__})"
+                            for i, o in enumerate(owners))
+
+
 def _shape_str(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
@@ -147,11 +163,9 @@ def planned_weight_value(layer, name: str, shape: tuple, dtype) -> np.ndarray | 
     """Checks a weight about to be created (negative or absurd shape: ValueError naming the layer,
     the weight and the config fields); returns its saved value when a WeightPlan has one, else None
     (the initializer then runs)."""
-    layer_name = getattr(layer, "name", None)
-    kind = type(layer).__name__
     negative = [d for d in shape if d < 0]
     if negative:
-        raise ValueError(f"Layer {layer_name!r} ({kind}): weight {name!r} would have shape {_shape_str(shape)} with "
+        raise ValueError(f"{_who(layer)}: weight {name!r} would have shape {_shape_str(shape)} with "
                          f"a negative dimension{_fields_giving(layer, negative)}")
     itemsize = np.dtype(dtype).itemsize
     nbytes = math.prod(int(d) for d in shape) * itemsize
@@ -159,7 +173,7 @@ def planned_weight_value(layer, name: str, shape: tuple, dtype) -> np.ndarray | 
     limit = memory_limit_bytes() if plan is None else plan.bytes_left()
     if nbytes > limit:
         big = [d for d in shape if d > 1]
-        raise ValueError(f"Layer {layer_name!r} ({kind}): weight {name!r} of shape {_shape_str(shape)} would need "
+        raise ValueError(f"{_who(layer)}: weight {name!r} of shape {_shape_str(shape)} would need "
                          f"{_human(nbytes)}, more than the {_human(limit)} of memory this process may use"
                          f"{_fields_giving(layer, big)}; the config is corrupt or hostile")
     if plan is None:

@@ -247,3 +247,14 @@ def test_non_finite_optimizer_state_refused(saved, tmp_path):
     assert target in str(ei.value) and "allow_nonfinite" in str(ei.value)
     loaded = load_model(bad, allow_nonfinite=True)
     assert any(np.isnan(w).any() for w in loaded.optimizer.get_weights())
+
+
+def test_absurd_cell_weight_names_the_layer_of_the_file():
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "Bidirectional", "config": {"name": "bidi", "batch_input_shape": [None, 5, 3], "layer": {
+            "class_name": "LSTM", "config": {"name": "lstm_x", "units": 10 ** 6}}}}]}}
+    peak, err = _peak_during(lambda: model_from_json(json.dumps(cfg)))
+    assert err is not None
+    msg = str(err)
+    assert "'bidi'" in msg and "lstm_x" in msg and "recurrent_kernel" in msg and "units=1000000" in msg, msg
+    assert peak < 200 * 2 ** 20
