@@ -43,7 +43,8 @@ from .saving_files import _write_hdf5
 from .saving_h5 import (HDF5_OBJECT_HEADER_LIMIT, ModelFileError, _attr_json, _child, _file_versions,  # noqa: F401
                         _open_for_reading, _read_dataset, _weight_save_names, _weights_root, _where,
                         load_attributes_from_hdf5_group, save_attributes_to_hdf5_group, strip_output_index)
-from .serialization import CustomObjectScope, SafeModeScope, deserialize_keras_object, get_registered_object
+from .serialization import (CustomObjectScope, SafeModeScope, deserialize_keras_object, get_registered_object,
+                            offered_names)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_config", "model_from_json",
            "save_weights_to_hdf5_group", "load_weights_from_hdf5_group", "load_weights_from_hdf5_group_by_name",
@@ -339,8 +340,8 @@ def model_from_config(config, custom_objects=None, safe_mode: bool | None = None
     class_name = config["class_name"]
     if not isinstance(class_name, str):
         raise ValueError(f"model_from_config: 'class_name' should be a string, got {class_name!r:.100}")
-    check_model_config(config)
     custom_objects = dict(custom_objects or {})
+    check_model_config(config, offered_names(custom_objects))
     with SafeModeScope(safe_mode):
         if get_registered_object(class_name, custom_objects) is not None:
             return deserialize_keras_object(config, custom_objects=custom_objects, printable_module_name="layer")

@@ -100,22 +100,24 @@ def _check_layer(class_name, config):
         _check_field(class_name, name, "target_shape", config["target_shape"], 1)
 
 
-def check_model_config(config: Any, _depth: int = 0) -> None:
-    """check_model_config(config): ValueError naming the layer and field for a negative,
-    non-integer or absurd dimension anywhere in a (model or layer) config."""
+def check_model_config(config: Any, offered=(), _depth: int = 0) -> None:
+    """check_model_config(config, offered=()): ValueError naming the layer and field for a
+    negative, non-integer or absurd dimension anywhere in a (model or layer) config. The fields of
+    classes named in `offered` (the caller's custom objects) are theirs and not checked."""
     if _depth > 200:
         raise ValueError("The model config is nested more than 200 levels deep; the file is corrupt or hostile")
     if isinstance(config, dict):
         inner = config.get("config")
-        if isinstance(config.get("class_name"), str) and isinstance(inner, dict):
-            _check_layer(config["class_name"], inner)
+        name = config.get("class_name")
+        if isinstance(name, str) and isinstance(inner, dict) and name not in offered:
+            _check_layer(name, inner)
         for value in config.values():
             if isinstance(value, (dict, list)):
-                check_model_config(value, _depth + 1)
+                check_model_config(value, offered, _depth + 1)
     elif isinstance(config, list):
         for value in config:
             if isinstance(value, (dict, list)):
-                check_model_config(value, _depth + 1)
+                check_model_config(value, offered, _depth + 1)
 
 
 # ---------------------------------------------------------------------------------------------

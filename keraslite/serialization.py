@@ -91,6 +91,13 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
     return decorator
 
 
+def offered_names(custom_objects: dict | None = None) -> set:
+    """offered_names(custom_objects=None): every name the caller offers (custom_objects, the
+    custom-object scope, the registry, as 'package>name' and as name)."""
+    names = set(custom_objects or {}) | set(_GLOBAL_CUSTOM_OBJECTS) | set(_REGISTERED)
+    return names | {key.split(">", 1)[1] for key in _REGISTERED}
+
+
 def get_registered_name(obj) -> str:
     """get_registered_name(obj): 'package>name' for a registered object, else its __name__."""
     return _REGISTERED_NAMES.get(id(obj)) or getattr(obj, "__name__", type(obj).__name__)

@@ -258,3 +258,23 @@ def test_absurd_cell_weight_names_the_layer_of_the_file():
     msg = str(err)
     assert "'bidi'" in msg and "lstm_x" in msg and "recurrent_kernel" in msg and "units=1000000" in msg, msg
     assert peak < 200 * 2 ** 20
+
+
+def test_fields_of_offered_classes_are_theirs():
+    class Shift(layers.Layer):
+        def __init__(self, n=0, **kwargs):
+            super().__init__(**kwargs)
+            self.n = n
+
+        def call(self, inputs):
+            return inputs + float(self.n)
+
+        def get_config(self):
+            return dict(super().get_config(), n=self.n)
+
+    layer = layers.deserialize({"class_name": "Shift", "config": {"name": "shift", "n": -3}},
+                               custom_objects={"Shift": Shift})
+    assert layer.n == -3
+    with pytest.raises(ValueError, match="'n'"):
+        layers.deserialize({"class_name": "RepeatVector", "config": {"name": "rv", "n": -3}},
+                           custom_objects={"Shift": Shift})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..engine.base_layer import InputSpec, Layer
 from ..engine.input_layer import Input, InputLayer
 from ..saving_checks import check_model_config
-from ..serialization import SafeModeScope, deserialize_keras_object
+from ..serialization import SafeModeScope, deserialize_keras_object, offered_names
 from .advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
 from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D, Convolution2D,
                             Convolution2DTranspose, Convolution3D, Convolution3DTranspose, Cropping1D, Cropping2D,
@@ -53,7 +53,7 @@ def deserialize(config, custom_objects=None, safe_mode=None):
     from serialize()'s dict; class names resolve through custom_objects, the custom-object scope,
     the registry and keraslite's layers (keraslite.serialization's policy; safe_mode=False lets
     Lambda layers name functions of imported modules). Dimensions are checked first."""
-    check_model_config(config)
+    check_model_config(config, offered_names(custom_objects))
     with SafeModeScope(safe_mode):
         return deserialize_keras_object(config, module_objects=_module_objects(), custom_objects=custom_objects,
                                         printable_module_name="layer")
