@@ -194,8 +194,10 @@ class WeightPlan:
         self.where = where
         self.read = read
         self.allow_nonfinite = allow_nonfinite
-        self.preloaded: dict[int, str] = {}  # id(variable value array) -> dataset path
-        self.taken: dict[str, str] = {}      # variable name -> dataset path
+        # variable name -> dataset path, for load_weights_from_hdf5_group to skip re-reading;
+        # a name created twice (nested layers that share names) is never skipped
+        self.taken: dict[str, str] = {}
+        self._seen: set[str] = set()
         self._budget = memory_limit_bytes()
 
     def bytes_left(self) -> int:
@@ -204,6 +206,10 @@ class WeightPlan:
     def take(self, layer, name: str, shape: tuple, dtype, nbytes: int):
         self._budget -= nbytes
         var_name = f"{layer.name}/{name}"
+        if var_name in self._seen:
+            self.taken.pop(var_name, None)
+            return None
+        self._seen.add(var_name)
         entry = self.datasets.pop(var_name, None)
         if entry is None:
             return None

@@ -278,3 +278,15 @@ def test_fields_of_offered_classes_are_theirs():
     with pytest.raises(ValueError, match="'n'"):
         layers.deserialize({"class_name": "RepeatVector", "config": {"name": "rv", "n": -3}},
                            custom_objects={"Shift": Shift})
+
+
+def test_nested_layers_sharing_a_name_load_their_own_weights(tmp_path):
+    inner = Sequential([layers.Dense(3, input_shape=(3,), name="twin")], name="inner")
+    inp = layers.Input((3,))
+    out = layers.Dense(2, name="twin")(inner(inp))
+    model = Model(inp, out)
+    path = str(tmp_path / "twins.h5")
+    model.save(path)
+    loaded = load_model(path)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
