@@ -248,12 +248,13 @@ def _parameters(fn) -> dict:
 # Where the functions a Lambda config may name live: keraslite's tensor functions (the K namespace
 # is defined in backend.ops and backend.autodiff) and the public families. Settings, files, the
 # registry, callbacks, the engine and the backend plumbing are not here: a model file has no
-# business calling them. From applications only `preprocess_input` (their other functions
-# download weights).
+# business calling them. From applications only lower-case tensor functions (preprocess_input,
+# the functions their Lambda layers wrap): model builders and decode_predictions download files.
 _FUNCTION_HOMES = ("keraslite.backend.ops", "keraslite.backend.autodiff", "keraslite.activations",
                    "keraslite.losses", "keraslite.metrics", "keraslite.layers", "keraslite.initializers",
                    "keraslite.regularizers", "keraslite.constraints", "keraslite.utils.np_utils",
                    "keraslite.applications")
+_APPLICATION_FUNCTION = re.compile(r"^(?!decode_predictions$|build_|make_)[a-z][a-z0-9_]*$")
 _SETTER = re.compile(r"^(set_|clear_|reset_|load_|save_|enable_|disable_|register_|plot_|write_|export_|"
                      r"download|get_file|dump|batch_set_value$|manual_variable_initialization$)")
 
@@ -287,8 +288,9 @@ def _keraslite_function(name: str, module: str | None):
         return f"module {module!r} is not part of keraslite"
     if module != "keraslite.backend" and not _in(module, _FUNCTION_HOMES):
         return f"functions of {module!r} are not among those a model file may name"
-    if module.startswith("keraslite.applications") and name != "preprocess_input":
-        return "from keraslite.applications a model file may name only preprocess_input"
+    if module.startswith("keraslite.applications") and not _APPLICATION_FUNCTION.match(name):
+        return ("from keraslite.applications a model file may name only tensor functions (preprocess_input, "
+                "the blocks' Lambda functions), not model builders or downloaders")
     mod = sys.modules.get(module)
     if mod is None:
         try:

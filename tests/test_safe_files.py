@@ -84,6 +84,9 @@ HOSTILE = [
     ("keraslite.backend.ops.compat", "set_session", {}),
     ("keraslite.backend.registry", "set_backend", {}),
     ("keraslite.applications.resnet50", "ResNet50", {"weights": "imagenet"}),
+    ("keraslite.applications.imagenet_utils", "decode_predictions", {}),
+    ("keraslite.applications.vgg16", "build_vgg", {}),
+    ("keraslite.applications._builder", "make_model", {}),
     (__name__, "double_it", {}),  # imported, but only safe_mode=False may name it
 ]
 
@@ -182,6 +185,8 @@ def test_keraslite_public_functions_load_and_compute(tmp_path):
     for module in (None, "keraslite.backend.autodiff"):
         cfg = _config_with(module, "stop_gradient", {})
         assert np.allclose(model_from_json(json.dumps(cfg)).predict(x), x)
+    cfg = _config_with("keraslite.applications.imagenet_utils", "preprocess_input", {"mode": "tf"})
+    assert np.allclose(model_from_json(json.dumps(cfg)).predict(x), x / 127.5 - 1.0, atol=1e-6)
 
 
 def test_offered_functions_load(tmp_path):
