@@ -1,0 +1,99 @@
+"""DistributedOptimizer: any keraslite optimizer whose gradients are averaged over all ranks.
+
+The average is one graph primitive, `distributed_allreduce`, placed between the gradients and the
+ordinary update rule inside the single compiled training step (docs/architecture.md, section
+"Data-parallel training", says why and what it costs). It is a multi-output node without an
+elementwise template (never fused), without a VJP (never differentiated), with a `build` hook (the
+compiler runs our callable, not a backend kernel). Every update of the step reads its outputs, so
+the plan cannot drop it, and a plan runs each of its steps exactly once per call: one training step
+is one collective, and the loops guarantee the same number of steps on every rank (sharding.py).
+"""
+from __future__ import annotations
+
+from ..backend.graph import apply, defop
+from ..optimizers import Optimizer
+from . import _state
+from .collectives import engine_for
+
+
+def _infer(*grads):
+    return [(g.shape, g.dtype) for g in grads]
+
+
+def _build(node, backend):
+    key = node.id
+
+    def run(*grads):
+        engine = engine_for(grads)
+        engine.layout_check(grads, key)  # once per plan: the ranks compiled the same model
+        return tuple(engine.reduce_mean(grads, _state.world("DistributedOptimizer").step_weight))
+    return run
+
+
+# num_outputs=0: variadic (one output per input); any value but 1 makes apply() return a tuple
+defop("distributed_allreduce", _infer, None, num_outputs=0, build=_build)
+
+
+def allreduce_gradients(grads: list) -> list:
+    """The gradient tensors averaged over all ranks by one packed allreduce; unchanged (no graph
+    node at all) when there is a single rank."""
+    if not _state.active() or not grads:
+        return list(grads)
+    return list(apply("distributed_allreduce", *grads))
+
+
+class _Distributed:
+    """Mixed in front of an optimizer class: averages the raw gradients over the ranks before the
+    class's own clipping and update rule, so clipnorm sees the global gradient as with one rank."""
+
+    def get_gradients(self, loss, params):
+        base = type(self).__mro__[2]
+        if base.get_gradients is not Optimizer.get_gradients:
+            # the class computes its gradients its own way: average what it returns
+            return allreduce_gradients(base.get_gradients(self, loss, params))
+        return self._clip_gradients(allreduce_gradients(self._raw_gradients(loss, params)))
+
+
+_classes: dict = {}
+
+
+def _distributed_class(base: type) -> type:
+    cls = _classes.get(base)
+    if cls is None:
+        # the same name and module as the wrapped class: saved models record e.g. "SGD" and load
+        # with plain keraslite, without keraslite.distributed
+        cls = type(base.__name__, (_Distributed, base), {"__module__": base.__module__,
+                                                          "__qualname__": base.__qualname__,
+                                                          "__doc__": base.__doc__})
+        _classes[base] = cls
+    return cls
+
+
+def DistributedOptimizer(optimizer, name: str | None = None, **kwargs):
+    """DistributedOptimizer(optimizer, name=None): a new optimizer of the same class and config
+    whose every step averages the gradients of all ranks (one allreduce per dtype) before the
+    ordinary update. Call keraslite.distributed.init() first and wrap before compile()."""
+    from .. import optimizers
+    w = _state.world("DistributedOptimizer")
+    for key, value in kwargs.items():
+        if key in ("device_dense", "device_sparse") and value in ("", None):
+            continue  # Horovod's TensorFlow device hints: keraslite has no device strings
+        raise TypeError(f"DistributedOptimizer: unsupported argument {key}={value!r}")
+    opt = optimizers.get(optimizer)
+    if isinstance(opt, _Distributed):
+        raise ValueError("DistributedOptimizer: the optimizer is already distributed; wrap it once")
+    if len(opt.weights) > 1:
+        raise ValueError(f"DistributedOptimizer: the {type(opt).__name__} optimizer already trained a model (it has "
+                         "slot variables); wrap a fresh optimizer before compile() and copy its state with "
+                         "BroadcastGlobalVariablesCallback or set_weights")
+    new = _distributed_class(type(opt)).from_config(opt.get_config())
+    # the running step count survives the wrap (the rest of the state is the config)
+    _set_value(new.iterations, opt.iterations)
+    new._distributed_name = name or f"Distributed{type(opt).__name__}"
+    new._distributed_world_size = w.size
+    return new
+
+
+def _set_value(target, source) -> None:
+    from .. import backend as K
+    K.set_value(target, K.get_value(source))

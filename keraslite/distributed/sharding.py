@@ -1,0 +1,187 @@
+"""What the training loops (engine/loops.py) ask of the process group. Every function here is an
+identity, and touches no MPI, unless init() was called with several ranks.
+
+Under size() > 1:
+
+* fit(x, y): `batch_size` is per rank; a global batch is `batch_size * size()` consecutive
+  positions of the epoch's order, and rank r trains on its r-th contiguous slice. The order is one
+  permutation for all ranks: rank 0 shuffles (np.random, exactly as a single process would) and
+  broadcasts it, so `np.random.seed(s)` on rank 0 gives the batches of a 1-rank run with
+  `batch_size * size()`.
+* A last global batch of r < batch_size * size() samples is split as evenly as possible (the
+  first r % size() ranks take one sample more) and each rank's gradient is weighted by its share,
+  so the averaged gradient is the mean over those r samples, as in one process. A last global
+  batch with fewer samples than ranks (r < size()) is skipped on every rank.
+* fit_generator: `steps_per_epoch` counts synchronous steps; a step consumes size() consecutive
+  items of the generator's stream and rank r takes the r-th. A Sequence is read by index (each rank
+  loads only its own items) and lasts len(sequence) // size() steps by default; a plain generator
+  must produce the same stream on every rank (each rank skips the others' items).
+* Deadlock freedom: all ranks first compare the loop's parameters (sample count, batch size,
+  epochs, steps, shuffle, validation, the number of collective callbacks) and raise the same
+  ValueError on every rank when they differ. Then the step count per epoch is a function of those
+  values alone, and `stop_training` is agreed on (any rank stops: all stop) after each step and
+  epoch, so every rank calls the compiled step, which holds exactly one allreduce, equally often.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from . import _state
+
+# callbacks that print or write files: rank 0 only unless log_on_all_ranks() or cb.all_ranks = True
+_WRITERS = ("ProgbarLogger", "ModelCheckpoint", "CSVLogger", "TensorBoard", "RemoteMonitor")
+
+
+def shard_batches(n: int, batch_size: int, rank: int, size: int) -> list[tuple[int, int, float]]:
+    """(start, end, weight) of rank `rank`'s part of each global batch: positions in the epoch's
+    order; weight = this part's share of the global batch times size (1.0 for equal parts)."""
+    out = []
+    global_batch = batch_size * size
+    for start in range(0, n, global_batch):
+        r = min(global_batch, n - start)
+        if r < size:
+            break
+        base, extra = divmod(r, size)
+        count = base + (1 if rank < extra else 0)
+        lo = start + rank * base + min(rank, extra)
+        out.append((lo, lo + count, 1.0 if count * size == r else count * size / r))
+    return out
+
+
+def fit_batches(n: int, batch_size: int) -> Iterator[tuple[int, int]]:
+    """This rank's (start, end) of every batch of one epoch; sets the gradient weight of each step
+    (reset to 1 when the epoch ends or the loop leaves early)."""
+    if not _state.active():
+        for start in range(0, n, batch_size):
+            yield start, min(n, start + batch_size)
+        return
+    w = _state.world()
+    try:
+        for start, end, weight in shard_batches(n, batch_size, w.rank, w.size):
+            w.step_weight = weight
+            yield start, end
+    finally:
+        w.step_weight = 1.0
+
+
+def local_samples(n: int, batch_size: int) -> int:
+    """The number of samples this rank trains on per epoch (n for a single process)."""
+    if not _state.active():
+        return n
+    w = _state.world()
+    return sum(e - s for s, e, _ in shard_batches(n, batch_size, w.rank, w.size))
+
+
+def global_batch_size(batch_size: int) -> int:
+    return batch_size * _state.world().size if _state.active() else batch_size
+
+
+def shared_order(index_array: np.ndarray, shuffle) -> np.ndarray:
+    """Rank 0's shuffled order of the samples, on every rank."""
+    if not _state.active() or not shuffle:
+        return index_array
+    w = _state.world()
+    order = np.ascontiguousarray(index_array, dtype=np.int64)
+    w.comm.Bcast(order, root=0)
+    return order
+
+
+def verbosity(verbose):
+    """0 on ranks that do not print (every rank but 0 unless log_on_all_ranks())."""
+    return verbose if (not _state.active() or _state.logs_here()) else 0
+
+
+def rank_filter(callbacks: list) -> list:
+    """The callbacks that run here: printing and file-writing ones on rank 0 only, unless
+    log_on_all_ranks() or the callback has all_ranks = True."""
+    if not _state.active() or _state.logs_here():
+        return list(callbacks)
+    return [cb for cb in callbacks if getattr(cb, "all_ranks", False)
+            or not any(k.__name__ in _WRITERS for k in type(cb).__mro__)]
+
+
+def check_loop(who: str, callbacks, **values) -> None:
+    """The same ValueError on every rank unless all ranks run the loop with the same values."""
+    if not _state.active():
+        return
+    w = _state.world()
+    values["collective_callbacks"] = sum(1 for cb in callbacks or [] if getattr(cb, "_collective", False))
+    names = sorted(values)
+    mine = np.array([_as_int(values[k]) for k in names], dtype=np.int64)
+    lo, hi = mine.copy(), mine.copy()
+    w.comm.Allreduce(w.mpi.IN_PLACE, lo, op=w.mpi.MIN)
+    w.comm.Allreduce(w.mpi.IN_PLACE, hi, op=w.mpi.MAX)
+    differ = [f"{k} ({lo[i]}..{hi[i]})" for i, k in enumerate(names) if lo[i] != hi[i]]
+    if differ:
+        raise ValueError(f"{who}: the {w.size} ranks were called differently: " + ", ".join(differ) +
+                         f"; this rank (rank {w.rank}) has " + ", ".join(f"{k}={values[k]}" for k in names) +
+                         ". Every rank must pass data of the same length and the same arguments and callbacks "
+                         "(the ones from keraslite.distributed on all ranks), or the ranks' collectives would not "
+                         "match")
+
+
+def _as_int(v) -> int:
+    if v is None:
+        return -1
+    if isinstance(v, str):
+        return {"batch": 2}.get(v, 3)
+    return int(v)
+
+
+def stop(model) -> bool:
+    """model.stop_training, agreed on by all ranks (one rank stopping stops all)."""
+    flag = bool(getattr(model, "stop_training", False))
+    if not _state.active():
+        return flag
+    w = _state.world()
+    buf = np.array([1 if flag else 0], dtype=np.int64)
+    w.comm.Allreduce(w.mpi.IN_PLACE, buf, op=w.mpi.MAX)
+    model.stop_training = bool(buf[0])
+    return model.stop_training
+
+
+# ---------------------------------------------------------------------------------------------
+# generators and Sequences
+
+def generator_steps(generator, steps_per_epoch, steps: int, is_sequence: bool) -> int:
+    """Steps per epoch: a Sequence without steps_per_epoch lasts len(sequence) // size() steps."""
+    if not _state.active() or steps_per_epoch is not None or not is_sequence:
+        return steps
+    w = _state.world()
+    if steps < w.size:
+        raise ValueError(f"fit_generator: the Sequence has {steps} batches, fewer than the {w.size} ranks; each rank "
+                         "needs at least one batch per step")
+    return steps // w.size
+
+
+def shard_iterator(generator, default: Iterator, is_sequence: bool) -> Iterator:
+    """The stream this rank trains on: items rank, rank + size, rank + 2*size, ... of the
+    generator's stream (a Sequence: by index, without loading the other ranks' items)."""
+    if not _state.active():
+        return default
+    w = _state.world()
+    if is_sequence:
+        return _sequence_shard(generator, w.rank, w.size)
+    return _stream_shard(default, w.rank, w.size)
+
+
+def _sequence_shard(seq, rank: int, size: int) -> Iterator:
+    position = rank
+    while True:
+        length = len(seq)
+        while position >= length:  # crossed the end of the Sequence: on_epoch_end, as Keras does
+            position -= length
+            seq.on_epoch_end()
+        yield seq[position]
+        position += size
+
+
+def _stream_shard(it: Iterator, rank: int, size: int) -> Iterator:
+    while True:
+        try:
+            chunk = [next(it) for _ in range(size)]
+        except StopIteration:
+            return
+        yield chunk[rank]
