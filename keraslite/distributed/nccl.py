@@ -65,31 +65,36 @@ class NcclEngine:
         return out
 
 
-def _nccl_usable(world: _state.World, cupy) -> tuple[bool, object]:
-    """(True, nccl module) where this rank can join an NCCL communicator."""
-    if os.environ.get("KERASLITE_DIST_NCCL", "1") == "0":
-        return False, None
-    try:
-        from cupy.cuda import nccl
-    except Exception:
-        return False, None
+def _import_nccl():
+    from cupy.cuda import nccl
+    return nccl
+
+
+def _nccl_usable(world: _state.World, cupy, nccl) -> bool:
+    """True where this rank can join an NCCL communicator."""
+    if os.environ.get("KERASLITE_DIST_NCCL", "1") == "0" or nccl is None:
+        return False
     if not getattr(nccl, "available", True):
-        return False, None
+        return False
     try:
         devices = cupy.cuda.runtime.getDeviceCount()
     except Exception:
-        return False, None
-    return world.local_size <= devices, nccl
+        return False
+    return world.local_size <= devices  # NCCL refuses two ranks on one GPU
 
 
-def device_engine(world: _state.World, cupy=None):
+def device_engine(world: _state.World, cupy=None, nccl=None, **engine_kwargs):
     """NcclEngine when every rank can use NCCL, else StagedEngine (decided together)."""
     if cupy is None:
         import cupy
-    ok, nccl = _nccl_usable(world, cupy)
-    if not _agree(world, ok):
+    if nccl is None:
+        try:
+            nccl = _import_nccl()
+        except Exception:  # CuPy without NCCL (pip install nvidia-nccl-cu12 / -cu13 brings it)
+            nccl = None
+    if not _agree(world, _nccl_usable(world, cupy, nccl)):
         return StagedEngine(world, cupy)
-    return NcclEngine(world, cupy, nccl)
+    return NcclEngine(world, cupy, nccl, **engine_kwargs)
 
 
 def pin_device(world: _state.World) -> None:
