@@ -64,6 +64,21 @@ def init(comm: Any = None) -> None:
         _install_abort_hook(own)
         from .nccl import pin_device
         pin_device(_world)
+    if _world.local_size > 1:
+        _share_cores(_world.local_size)
+
+
+def _share_cores(local_size: int) -> None:
+    """Ranks on one machine split its cores for the CPU backend (unless NUMBA_NUM_THREADS says
+    otherwise): k ranks each with all cores' threads would spin against each other."""
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        from .. import config
+        config.set_num_threads(max(1, cores // local_size))
+    except Exception:  # Numba unusable here: only the numpy/cuda backends run, nothing to share
+        pass
 
 
 def _install_abort_hook(comm) -> None:
