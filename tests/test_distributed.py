@@ -112,6 +112,25 @@ def test_size_one_distributed_optimizer_is_the_plain_optimizer(kbackend, tmp_pat
         np.testing.assert_array_equal(a, b)
 
 
+def test_load_model_resumes_with_a_distributed_optimizer_and_its_state(tmp_path):
+    x, y = _xy()
+    plain = _mlp(optimizers.Adam(0.01))
+    plain.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    path = str(tmp_path / "m.h5")
+    plain.save(path)
+    w, comm = fake_world(size=2)  # identical replicas: the average is this rank's gradient
+    with _state.using_world(w):
+        m = hvd.load_model(path)
+        assert type(m.optimizer).__name__ == "Adam" and type(m.optimizer) is not optimizers.Adam
+        for a, b in zip(plain.optimizer.get_weights(), m.optimizer.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        m.train_on_batch(x[:8], y[:8])
+    plain.train_on_batch(x[:8], y[:8])
+    assert m.train_function.last_plan.kernels().count("distributed_allreduce") == 1
+    for a, b in zip(plain.get_weights() + plain.optimizer.get_weights(), m.get_weights() + m.optimizer.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
 def test_distributed_optimizer_checks_its_arguments():
     with _state.using_world(_state.World(None, 0, 1, 0, 1)):
         opt = hvd.DistributedOptimizer("sgd")

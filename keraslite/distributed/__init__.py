@@ -17,6 +17,7 @@ from .collectives import allgather, allreduce, broadcast
 
 _LAZY = {
     "DistributedOptimizer": ("optimizer", "DistributedOptimizer"),
+    "load_model": ("optimizer", "load_model"),
     "BroadcastGlobalVariablesCallback": ("callbacks", "BroadcastGlobalVariablesCallback"),
     "MetricAverageCallback": ("callbacks", "MetricAverageCallback"),
     "LearningRateScheduleCallback": ("callbacks", "LearningRateScheduleCallback"),

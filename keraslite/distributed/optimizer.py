@@ -97,3 +97,28 @@ def DistributedOptimizer(optimizer, name: str | None = None, **kwargs):
 def _set_value(target, source) -> None:
     from .. import backend as K
     K.set_value(target, K.get_value(source))
+
+
+def load_model(filepath, custom_optimizers=None, custom_objects=None, compile: bool = True):
+    """load_model(filepath, custom_optimizers=None, custom_objects=None, compile=True):
+    keraslite.models.load_model with the saved optimizer made distributed, its state (slots and
+    iterations) kept, to resume training on several ranks. `custom_optimizers` lists optimizer
+    classes the file may name."""
+    from ..models import load_model as _load
+    _state.world("load_model")
+    objects = dict(custom_objects or {})
+    for cls in custom_optimizers or []:
+        objects[cls.__name__] = cls
+    model = _load(filepath, custom_objects=objects, compile=compile)
+    opt = getattr(model, "optimizer", None)
+    if opt is None or not hasattr(model, "train_function") or isinstance(opt, _Distributed):
+        return model
+    state = opt.get_weights()
+    # the optimizer belongs to this freshly loaded model alone: it changes class in place (its
+    # variables stay) and the training function is rebuilt with the allreduce
+    opt.__class__ = _distributed_class(type(opt))
+    model.train_function = None
+    if len(state) > 1:
+        model._make_train_function()
+        opt.set_weights(state)
+    return model
