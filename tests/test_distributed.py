@@ -5,6 +5,7 @@ The real 2-rank runs are in test_distributed_mpi.py."""
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from keraslite.layers import Dense
 from keraslite.models import Sequential, load_model
 import keraslite.distributed as hvd
 
-from distributed_fakes import FakeMPI, fake_world
+from distributed_fakes import fake_world
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -317,7 +318,7 @@ def test_learning_rate_warmup_follows_horovods_formula(size, momentum):
     steps, warmup, lr0 = 5, 2, 0.2
     seen = []
     with _state.using_world(fake_world(size=size)[0] if size > 1 else _state.World(None, 0, 1, 0, 1)):
-        m = _mlp(optimizers.SGD(lr0, momentum=momentum))  # plain optimizer: no collectives needed
+        m = _mlp(hvd.DistributedOptimizer(optimizers.SGD(lr0, momentum=momentum)))
         warm = hvd.LearningRateWarmupCallback(lr0, warmup_epochs=warmup, verbose=0)
         probe = cbks.LambdaCallback(on_batch_begin=lambda b, logs: seen.append(
             (float(K.get_value(m.optimizer.lr)), float(K.get_value(m.optimizer.momentum)))))
@@ -353,14 +354,46 @@ class _Items(keraslite.utils.Sequence):
         self.ends += 1
 
 
+_DIST_MODEL = types.SimpleNamespace(optimizer=types.SimpleNamespace(_keraslite_distributed=True))
+
+
 def test_sequences_and_generators_shard_by_index():
+    m = _DIST_MODEL
     with _state.using_world(fake_world(rank=1, size=2)[0]):
         seq = _Items(7)
-        assert sharding.generator_steps(seq, None, 7, True) == 3
-        assert sharding.generator_steps(seq, 5, 5, True) == 5
-        it = sharding.shard_iterator(seq, None, True)
+        assert sharding.generator_steps(m, seq, None, 7, True) == 3
+        assert sharding.generator_steps(m, seq, 5, 5, True) == 5
+        it = sharding.shard_iterator(m, seq, None, True)
         assert [next(it) for _ in range(6)] == [1, 3, 5, 0, 2, 4] and seq.ends == 1
-        gen = sharding.shard_iterator(None, iter(range(9)), False)
+        gen = sharding.shard_iterator(m, None, iter(range(9)), False)
         assert list(gen) == [1, 3, 5, 7]
         with pytest.raises(ValueError, match="fewer than the 2 ranks"):
-            sharding.generator_steps(_Items(1), None, 1, True)
+            sharding.generator_steps(m, _Items(1), None, 1, True)
+
+
+def test_fit_generator_on_a_sequence_trains_this_ranks_batches():
+    x, y = _xy(n=48)
+
+    class Batches(keraslite.utils.Sequence):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return x[8 * i:8 * (i + 1)], y[8 * i:8 * (i + 1)]
+    seen = []
+    with _state.using_world(fake_world(rank=1, size=2)[0]):
+        m = _mlp(hvd.DistributedOptimizer(optimizers.SGD(0.1)))
+        f = m._make_train_function()
+        m.train_function = lambda arrays: (seen.append(arrays[0][0, 0]), f(arrays))[1]
+        m.fit_generator(Batches(), epochs=1, verbose=0)
+    assert seen == [x[8, 0], x[24, 0], x[40, 0]]  # batches 1, 3, 5: 6 // 2 steps
+
+
+def test_a_plain_optimizer_under_several_ranks_trains_unsharded_with_a_warning():
+    x, y = _xy(n=40)
+    w, comm = fake_world(rank=1, size=2)
+    with _state.using_world(w):
+        m = _mlp(optimizers.SGD(0.1))
+        with pytest.warns(RuntimeWarning, match="not a DistributedOptimizer"):
+            hist = m.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert comm.calls == [] and len(hist.epoch) == 1

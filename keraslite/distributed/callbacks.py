@@ -14,8 +14,7 @@ import numpy as np
 from .. import backend as K
 from ..callbacks import Callback
 from . import _state
-from .collectives import _check_root, _dtype_code, dtype_groups
-from .sharding import check_loop  # noqa: F401  (documented partner: the loops count these callbacks)
+from .collectives import check_root, check_same, dtype_code, dtype_groups
 
 
 def _digest(items) -> int:
@@ -29,9 +28,8 @@ def broadcast_arrays(arrays: list, root: int, who: str) -> list:
     w = _state.world(who)
     if w.size == 1:
         return [np.array(a, copy=True) for a in arrays]
-    sig = [len(arrays)] + [v for a in arrays for v in (_dtype_code(a.dtype, who), a.ndim, *a.shape)]
-    from .collectives import _check_same
-    _check_same(w, np.array([len(sig), _digest(sig)], dtype=np.int64), who,
+    sig = [len(arrays)] + [v for a in arrays for v in (dtype_code(a.dtype, who), a.ndim, *a.shape)]
+    check_same(w, np.array([len(sig), _digest(sig)], dtype=np.int64), who,
                 "weights (are all ranks training the same model with the same optimizer?)")
     out: list = [None] * len(arrays)
     for name, idx in dtype_groups(arrays).items():
@@ -59,7 +57,7 @@ class BroadcastGlobalVariablesCallback(Callback):
 
     def on_train_begin(self, logs=None):
         w = _state.world("BroadcastGlobalVariablesCallback")
-        _check_root(w, self.root_rank, "BroadcastGlobalVariablesCallback")
+        check_root(w, self.root_rank, "BroadcastGlobalVariablesCallback")
         model = self.model
         optimizer = getattr(model, "optimizer", None)
         weights = [np.asarray(v) for v in model.get_weights()]
@@ -87,8 +85,7 @@ class MetricAverageCallback(Callback):
         keys = sorted(k for k, v in logs.items() if np.ndim(v) == 0 and isinstance(v, (int, float, np.number)))
         if w.size == 1 or not keys:
             return
-        from .collectives import _check_same
-        _check_same(w, np.array([len(keys), _digest(keys)], dtype=np.int64), "MetricAverageCallback",
+        check_same(w, np.array([len(keys), _digest(keys)], dtype=np.int64), "MetricAverageCallback",
                     "log entries")
         values = np.array([float(logs[k]) for k in keys], dtype=np.float64)
         w.comm.Allreduce(w.mpi.IN_PLACE, values, op=w.mpi.SUM)

@@ -20,7 +20,7 @@ _DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32
            "float32", "float64", "complex64", "complex128"]
 
 
-def _dtype_code(dtype, who: str) -> int:
+def dtype_code(dtype, who: str) -> int:
     name = np.dtype(dtype).name
     if name not in _DTYPES:
         raise TypeError(f"{who}: unsupported dtype {name}")
@@ -44,14 +44,14 @@ def _to_host(a, who: str) -> tuple[np.ndarray, Any]:
     return arr, None
 
 
-def _agree(w: _state.World, ok: bool) -> bool:
+def agree(w: _state.World, ok: bool) -> bool:
     """True on every rank when `ok` is true on every rank."""
     flag = np.array([1 if ok else 0], dtype=np.int64)
     w.comm.Allreduce(w.mpi.IN_PLACE, flag, op=w.mpi.MIN)
     return bool(flag[0])
 
 
-def _check_same(w: _state.World, header: np.ndarray, who: str, what: str) -> None:
+def check_same(w: _state.World, header: np.ndarray, who: str, what: str) -> None:
     """ValueError on every rank unless `header` (int64) is the same on all ranks."""
     lo, hi = header.copy(), header.copy()
     w.comm.Allreduce(w.mpi.IN_PLACE, lo, op=w.mpi.MIN)
@@ -65,7 +65,7 @@ def _header(arr: np.ndarray, who: str, skip_first: bool = False) -> np.ndarray:
     if arr.ndim > _MAX_NDIM:
         raise ValueError(f"{who}: arrays of more than {_MAX_NDIM} dimensions are not supported")
     dims = list(arr.shape[1:] if skip_first else arr.shape)
-    return np.array([arr.ndim, _dtype_code(arr.dtype, who)] + dims + [-1] * (_MAX_NDIM - len(dims)), dtype=np.int64)
+    return np.array([arr.ndim, dtype_code(arr.dtype, who)] + dims + [-1] * (_MAX_NDIM - len(dims)), dtype=np.int64)
 
 
 def allreduce(array, average: bool = True, name: str | None = None):
@@ -76,7 +76,7 @@ def allreduce(array, average: bool = True, name: str | None = None):
     if host.dtype == np.bool_:
         raise TypeError("allreduce: boolean arrays cannot be summed; cast them first")
     if w.size > 1:
-        _check_same(w, _header(host, "allreduce"), "allreduce", "shapes or dtypes")
+        check_same(w, _header(host, "allreduce"), "allreduce", "shapes or dtypes")
         work = np.array(host, dtype=np.float32 if host.dtype == np.float16 else host.dtype, order="C", copy=True)
         w.comm.Allreduce(w.mpi.IN_PLACE, work, op=w.mpi.SUM)
         work = work.astype(host.dtype, copy=False)
@@ -91,14 +91,14 @@ def broadcast(array, root: int = 0, name: str | None = None):
     """broadcast(array, root=0, name=None): rank `root`'s array on every rank, as a new array on
     the same device (all ranks pass arrays of the same shape and dtype)."""
     w = _state.world("broadcast")
-    _check_root(w, root, "broadcast")
+    check_root(w, root, "broadcast")
     host, cupy = _to_host(array, "broadcast")
     work = np.array(host, order="C", copy=True)
     if w.size > 1:
         header = _header(work, "broadcast")
         root_header = header.copy()
         w.comm.Bcast(root_header, root=root)
-        if not _agree(w, np.array_equal(header, root_header)):
+        if not agree(w, np.array_equal(header, root_header)):
             raise ValueError(f"broadcast: the ranks passed arrays of different shapes or dtypes (this rank "
                              f"{work.shape} {work.dtype}); every rank must pass an array shaped like rank {root}'s")
         w.comm.Bcast(work.reshape(-1).view(np.uint8), root=root)
@@ -114,7 +114,7 @@ def allgather(array, name: str | None = None):
     if work.ndim == 0:
         raise ValueError("allgather: scalars cannot be concatenated; pass arrays with a first dimension")
     if w.size > 1:
-        _check_same(w, _header(work, "allgather", skip_first=True), "allgather", "trailing shapes or dtypes")
+        check_same(w, _header(work, "allgather", skip_first=True), "allgather", "trailing shapes or dtypes")
         counts = np.zeros(w.size, dtype=np.int64)
         w.comm.Allgather(np.array([work.shape[0]], dtype=np.int64), counts)
         row = work.dtype.itemsize * int(np.prod(work.shape[1:], dtype=np.int64))
@@ -127,7 +127,7 @@ def allgather(array, name: str | None = None):
     return cupy.asarray(work) if cupy is not None else work
 
 
-def _check_root(w, root, who):
+def check_root(w, root, who):
     if not isinstance(root, (int, np.integer)) or not 0 <= int(root) < w.size:
         raise ValueError(f"{who}: root must be a rank in [0, {w.size}), got {root!r}")
 
@@ -158,8 +158,8 @@ class HostEngine:
             return
         sig = [len(arrays)]
         for name, idx in dtype_groups(arrays).items():
-            sig += [_dtype_code(name, "DistributedOptimizer"), sum(int(np.prod(arrays[i].shape)) for i in idx)]
-        _check_same(self.world, np.array(sig, dtype=np.int64), "DistributedOptimizer",
+            sig += [dtype_code(name, "DistributedOptimizer"), sum(int(np.prod(arrays[i].shape)) for i in idx)]
+        check_same(self.world, np.array(sig, dtype=np.int64), "DistributedOptimizer",
                     "gradient layouts (are all ranks training the same model?)")
         self._checked.add(key)
 

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from . import _state
-from .collectives import HostEngine, StagedEngine, _agree, dtype_groups
+from .collectives import HostEngine, StagedEngine, agree, dtype_groups
 
 _NCCL_TYPES = {"float16": "NCCL_FLOAT16", "float32": "NCCL_FLOAT32", "float64": "NCCL_FLOAT64",
                "int8": "NCCL_INT8", "uint8": "NCCL_UINT8", "int32": "NCCL_INT32", "uint32": "NCCL_UINT32",
@@ -92,7 +92,7 @@ def device_engine(world: _state.World, cupy=None, nccl=None, **engine_kwargs):
             nccl = _import_nccl()
         except Exception:  # CuPy without NCCL (pip install nvidia-nccl-cu12 / -cu13 brings it)
             nccl = None
-    if not _agree(world, _nccl_usable(world, cupy, nccl)):
+    if not agree(world, _nccl_usable(world, cupy, nccl)):
         return StagedEngine(world, cupy)
     return NcclEngine(world, cupy, nccl, **engine_kwargs)
 

@@ -46,6 +46,8 @@ class _Distributed:
     """Mixed in front of an optimizer class: averages the raw gradients over the ranks before the
     class's own clipping and update rule, so clipnorm sees the global gradient as with one rank."""
 
+    _keraslite_distributed = True  # read by sharding.sharded (which must not import this module)
+
     def get_gradients(self, loss, params):
         base = type(self).__mro__[2]
         if base.get_gradients is not Optimizer.get_gradients:

@@ -1,7 +1,9 @@
 """What the training loops (engine/loops.py) ask of the process group. Every function here is an
-identity, and touches no MPI, unless init() was called with several ranks.
+identity, and touches no MPI, unless init() was called with several ranks and the model's optimizer
+is a DistributedOptimizer (`sharded`); the rank-0 filter of printing/writing callbacks only needs
+several ranks.
 
-Under size() > 1:
+When sharded:
 
 * fit(x, y): `batch_size` is per rank; a global batch is `batch_size * size()` consecutive
   positions of the epoch's order, and rank r trains on its r-th contiguous slice. The order is one
@@ -50,10 +52,25 @@ def shard_batches(n: int, batch_size: int, rank: int, size: int) -> list[tuple[i
     return out
 
 
-def fit_batches(n: int, batch_size: int) -> Iterator[tuple[int, int]]:
+def sharded(model) -> bool:
+    """True when `model` trains data-parallel: several ranks and a DistributedOptimizer. With a
+    plain optimizer each rank trains its own replica on all the data, without collectives."""
+    if not _state.active():
+        return False
+    if getattr(getattr(model, "optimizer", None), "_keraslite_distributed", False):
+        return True
+    if not getattr(model, "_warned_not_distributed", False):
+        import warnings
+        warnings.warn(f"keraslite.distributed runs {_state.world().size} ranks but the model's optimizer is not a "
+                      "DistributedOptimizer: each rank trains its own replica on all of its data", RuntimeWarning)
+        model._warned_not_distributed = True
+    return False
+
+
+def fit_batches(model, n: int, batch_size: int) -> Iterator[tuple[int, int]]:
     """This rank's (start, end) of every batch of one epoch; sets the gradient weight of each step
     (reset to 1 when the epoch ends or the loop leaves early)."""
-    if not _state.active():
+    if not sharded(model):
         for start in range(0, n, batch_size):
             yield start, min(n, start + batch_size)
         return
@@ -66,21 +83,21 @@ def fit_batches(n: int, batch_size: int) -> Iterator[tuple[int, int]]:
         w.step_weight = 1.0
 
 
-def local_samples(n: int, batch_size: int) -> int:
+def local_samples(model, n: int, batch_size: int) -> int:
     """The number of samples this rank trains on per epoch (n for a single process)."""
-    if not _state.active():
+    if not sharded(model):
         return n
     w = _state.world()
     return sum(e - s for s, e, _ in shard_batches(n, batch_size, w.rank, w.size))
 
 
-def global_batch_size(batch_size: int) -> int:
-    return batch_size * _state.world().size if _state.active() else batch_size
+def global_batch_size(model, batch_size: int) -> int:
+    return batch_size * _state.world().size if sharded(model) else batch_size
 
 
-def shared_order(index_array: np.ndarray, shuffle) -> np.ndarray:
+def shared_order(model, index_array: np.ndarray, shuffle) -> np.ndarray:
     """Rank 0's shuffled order of the samples, on every rank."""
-    if not _state.active() or not shuffle:
+    if not shuffle or not sharded(model):
         return index_array
     w = _state.world()
     order = np.ascontiguousarray(index_array, dtype=np.int64)
@@ -102,9 +119,9 @@ def rank_filter(callbacks: list) -> list:
             or not any(k.__name__ in _WRITERS for k in type(cb).__mro__)]
 
 
-def check_loop(who: str, callbacks, **values) -> None:
+def check_loop(model, who: str, callbacks, **values) -> None:
     """The same ValueError on every rank unless all ranks run the loop with the same values."""
-    if not _state.active():
+    if not sharded(model):
         return
     w = _state.world()
     values["collective_callbacks"] = sum(1 for cb in callbacks or [] if getattr(cb, "_collective", False))
@@ -133,7 +150,7 @@ def _as_int(v) -> int:
 def stop(model) -> bool:
     """model.stop_training, agreed on by all ranks (one rank stopping stops all)."""
     flag = bool(getattr(model, "stop_training", False))
-    if not _state.active():
+    if not sharded(model):
         return flag
     w = _state.world()
     buf = np.array([1 if flag else 0], dtype=np.int64)
@@ -145,9 +162,9 @@ def stop(model) -> bool:
 # ---------------------------------------------------------------------------------------------
 # generators and Sequences
 
-def generator_steps(generator, steps_per_epoch, steps: int, is_sequence: bool) -> int:
+def generator_steps(model, generator, steps_per_epoch, steps: int, is_sequence: bool) -> int:
     """Steps per epoch: a Sequence without steps_per_epoch lasts len(sequence) // size() steps."""
-    if not _state.active() or steps_per_epoch is not None or not is_sequence:
+    if steps_per_epoch is not None or not is_sequence or not sharded(model):
         return steps
     w = _state.world()
     if steps < w.size:
@@ -156,10 +173,10 @@ def generator_steps(generator, steps_per_epoch, steps: int, is_sequence: bool) -
     return steps // w.size
 
 
-def shard_iterator(generator, default: Iterator, is_sequence: bool) -> Iterator:
+def shard_iterator(model, generator, default: Iterator, is_sequence: bool) -> Iterator:
     """The stream this rank trains on: items rank, rank + size, rank + 2*size, ... of the
     generator's stream (a Sequence: by index, without loading the other ranks' items)."""
-    if not _state.active():
+    if not sharded(model):
         return default
     w = _state.world()
     if is_sequence:

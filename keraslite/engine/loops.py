@@ -44,15 +44,15 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
     n = int(ins[0].shape[0])
     do_validation = val_f is not None and val_ins is not None and len(val_ins) and val_ins[0].shape[0] > 0
     # several ranks (keraslite.distributed): the same loop everywhere, rank 0 prints
-    _dist.check_loop("fit", callbacks, samples=n, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
-                     shuffle=shuffle, validation=bool(do_validation))
+    _dist.check_loop(model, "fit", callbacks, samples=n, batch_size=batch_size, epochs=epochs,
+                     initial_epoch=initial_epoch, shuffle=shuffle, validation=bool(do_validation))
     verbose = _dist.verbosity(verbose)
     if do_validation and verbose:
         print(f"Train on {n} samples, validate on {val_ins[0].shape[0]} samples")
     cl = _callback_list(model, callbacks, verbose)
     callback_metrics = list(out_labels) + (["val_" + l for l in out_labels] if do_validation else [])
     cl.set_params({"batch_size": batch_size, "epochs": epochs, "steps": None,
-                   "samples": _dist.local_samples(n, batch_size), "verbose": verbose,
+                   "samples": _dist.local_samples(model, n, batch_size), "verbose": verbose,
                    "do_validation": bool(do_validation), "metrics": callback_metrics})
     model.stop_training = False
     for cb in cl.callbacks:
@@ -64,12 +64,12 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
         cl.on_epoch_begin(epoch)
         epoch_logs: dict = {}
         if shuffle == "batch":
-            index_array = _batch_shuffle(index_array, _dist.global_batch_size(batch_size))
+            index_array = _batch_shuffle(index_array, _dist.global_batch_size(model, batch_size))
         elif shuffle:
             np.random.shuffle(index_array)
-        index_array = _dist.shared_order(index_array, shuffle)
+        index_array = _dist.shared_order(model, index_array, shuffle)
         # this rank's part of each batch (all of it in a single process)
-        for batch_index, (start, end) in enumerate(_dist.fit_batches(n, batch_size)):
+        for batch_index, (start, end) in enumerate(_dist.fit_batches(model, n, batch_size)):
             batch_ids = index_array[start:end]
             # consecutive unshuffled batches are views: no copy
             batch = [a[start:end] for a in ins] if not shuffle else _slice(ins, batch_ids)
@@ -198,16 +198,16 @@ def _unpack(item, who):
 
 def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks, validation_data, validation_steps,
                   class_weight, shuffle, initial_epoch):
-    steps_per_epoch = _dist.generator_steps(generator, steps_per_epoch, _steps(generator, steps_per_epoch,
-                                                                              "fit_generator"), _is_sequence(generator))
+    steps = _steps(generator, steps_per_epoch, "fit_generator")
+    steps_per_epoch = _dist.generator_steps(model, generator, steps_per_epoch, steps, _is_sequence(generator))
     val_is_gen = validation_data is not None and (hasattr(validation_data, "__next__") or _is_sequence(validation_data))
     if val_is_gen:
         validation_steps = _steps(validation_data, validation_steps, "fit_generator (validation)")
-    _dist.check_loop("fit_generator", callbacks, steps=steps_per_epoch, epochs=epochs, initial_epoch=initial_epoch,
-                     validation=validation_data is not None)
+    _dist.check_loop(model, "fit_generator", callbacks, steps=steps_per_epoch, epochs=epochs,
+                     initial_epoch=initial_epoch, validation=validation_data is not None)
     verbose = _dist.verbosity(verbose)
     # several ranks: each takes its own items of the stream (a Sequence: by index)
-    it = _dist.shard_iterator(generator, _iterate(generator), _is_sequence(generator))
+    it = _dist.shard_iterator(model, generator, _iterate(generator), _is_sequence(generator))
     first = _unpack(next(it), "fit_generator")
     model._build_if_needed(first[0])
     model._make_train_function()
