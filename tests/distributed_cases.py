@@ -48,3 +48,31 @@ def reference(backend, opt_name, dtype):
         np.random.seed(SHUFFLE_SEED)
         m.fit(x, y, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=True, verbose=0)
         return m.get_weights(), int(m.optimizer.iterations.numpy())
+
+
+# fit_generator on a Sequence: 2 ranks take items 2k and 2k+1 of a batch-32 Sequence, which
+# together are item k of the batch-64 Sequence of one process (576 samples: 9 full batches)
+SEQ_N = 64 * 9
+SEQ_CASES = [("numpy", "sgd", "float64"), ("numba", "adam", "float32")]
+
+
+def batches(dtype, batch):
+    from keraslite.utils import Sequence
+    x, y = data(dtype)
+    x, y = x[:SEQ_N], y[:SEQ_N]
+
+    class Batches(Sequence):
+        def __len__(self):
+            return (len(x) + batch - 1) // batch
+
+        def __getitem__(self, i):
+            return x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]
+    return Batches()
+
+
+def reference_sequence(backend, opt_name, dtype):
+    import keraslite
+    with keraslite.use_backend(backend):
+        m = model(opt_name, dtype)
+        m.fit_generator(batches(dtype, GLOBAL_BATCH), epochs=EPOCHS, verbose=0)
+        return m.get_weights(), int(m.optimizer.iterations.numpy())

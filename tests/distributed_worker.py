@@ -1,6 +1,7 @@
 """Run by tests/test_distributed_mpi.py as `mpiexec -n 2 python -m mpi4py distributed_worker.py
-OUTDIR MODE`. MODE 'equiv': every case of distributed_cases.CASES trained with DistributedOptimizer
-and batch 32 per rank, the final weights saved per rank. MODE 'fail': rank 1 raises while rank 0
+OUTDIR MODE`. MODE 'equiv': every case of distributed_cases.CASES trained by fit with
+DistributedOptimizer and batch 32 per rank, and the SEQ_CASES by fit_generator on a Sequence of
+batch-32 items; the final weights saved per rank. MODE 'fail': rank 1 raises while rank 0
 waits in fit's first collective; the job must end within seconds showing rank 1's error."""
 import os
 import sys
@@ -16,6 +17,7 @@ from keraslite.callbacks import CSVLogger  # noqa: E402
 
 
 def equiv(out):
+    sequences(out)
     r = hvd.rank()
     for backend, opt_name, dtype in cases.CASES:
         name = cases.case_name(backend, opt_name, dtype)
@@ -35,6 +37,18 @@ def equiv(out):
                                                CSVLogger(os.path.join(out, f"{name}_log_rank{r}.csv"))])
             np.savez(os.path.join(out, f"{name}_rank{r}.npz"), *m.get_weights(),
                      iterations=m.optimizer.iterations.numpy(), loss=np.array(hist.history["loss"]))
+
+
+def sequences(out):
+    r = hvd.rank()
+    for backend, opt_name, dtype in cases.SEQ_CASES:
+        name = "seq_" + cases.case_name(backend, opt_name, dtype)
+        with keraslite.use_backend(backend):
+            m = cases.model(opt_name, dtype, distributed=hvd)
+            m.fit_generator(cases.batches(dtype, cases.GLOBAL_BATCH // hvd.size()), epochs=cases.EPOCHS, verbose=0,
+                            callbacks=[hvd.BroadcastGlobalVariablesCallback(0)])
+            np.savez(os.path.join(out, f"{name}_rank{r}.npz"), *m.get_weights(),
+                     iterations=m.optimizer.iterations.numpy())
 
 
 def fail(out):

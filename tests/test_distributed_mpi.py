@@ -58,6 +58,7 @@ def two_rank_run(tmp_path_factory):
     # the single-process references first: they compile (and cache on disk) the Numba kernels the
     # ranks then load instead of compiling them twice over
     refs = {cases.case_name(*c): cases.reference(*c) for c in cases.CASES}
+    refs.update({"seq_" + cases.case_name(*c): cases.reference_sequence(*c) for c in cases.SEQ_CASES})
     out = tmp_path_factory.mktemp("ranks")
     proc, _ = _launch(out, "equiv")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -83,6 +84,21 @@ def test_two_ranks_match_one_rank_with_the_global_batch(two_rank_run, case):
     np.testing.assert_array_equal(ranks[0]["loss"], ranks[1]["loss"])
     # CSVLogger writes on rank 0 only
     assert (out / f"{name}_log_rank0.csv").exists() and not (out / f"{name}_log_rank1.csv").exists()
+
+
+@pytest.mark.parametrize("case", cases.SEQ_CASES, ids=[cases.case_name(*c) for c in cases.SEQ_CASES])
+def test_two_ranks_shard_a_sequence_by_index(two_rank_run, case):
+    refs, out = two_rank_run
+    name = "seq_" + cases.case_name(*case)
+    ref, iterations = refs[name]
+    ranks = [np.load(out / f"{name}_rank{r}.npz") for r in (0, 1)]
+    tol = 1e-12 if case[2] == "float64" else 1e-6
+    for saved in ranks:
+        assert int(saved["iterations"]) == iterations == 2 * 9
+        for i, w in enumerate(ref):
+            np.testing.assert_allclose(saved[f"arr_{i}"], w, rtol=0, atol=tol, err_msg=f"{name}, weight {i}")
+    for i in range(len(ref)):
+        assert ranks[0][f"arr_{i}"].tobytes() == ranks[1][f"arr_{i}"].tobytes()
 
 
 @pytest.mark.parametrize("via_mpi4py", [True, False], ids=["python-m-mpi4py", "plain-python"])
