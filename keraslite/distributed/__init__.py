@@ -12,7 +12,8 @@ every collective is an identity. fit(x, y) shards each global batch over the ran
 rank 0 alone prints progress and writes checkpoints, CSV logs and TensorBoard files unless
 log_on_all_ranks() is called. GPU ranks (the cuda backend) reduce through NCCL (nccl.py).
 """
-from ._state import (init, is_initialized, local_rank, local_size, log_on_all_ranks, rank, shutdown, size)
+from ._state import (init, is_initialized, local_rank, local_size, log_on_all_ranks, rank, set_data_sharding,
+                     shutdown, size)
 from .collectives import allgather, allreduce, broadcast
 
 _LAZY = {
@@ -39,4 +40,5 @@ def __getattr__(name):
 
 
 __all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "local_size", "log_on_all_ranks",
+           "set_data_sharding",
            "allreduce", "broadcast", "allgather", *_LAZY]

@@ -34,6 +34,7 @@ class World:
 
 _world: World | None = None
 _log_all_ranks = False
+_shard_data = True
 
 
 def _launched_by_mpi() -> bool:
@@ -144,6 +145,18 @@ def log_on_all_ranks(enabled: bool = True) -> None:
     callbacks (ModelCheckpoint, CSVLogger, TensorBoard, RemoteMonitor), not rank 0 alone."""
     global _log_all_ranks
     _log_all_ranks = bool(enabled)
+
+
+def set_data_sharding(enabled: bool = True) -> None:
+    """set_data_sharding(enabled=True): with False, fit/fit_generator train each rank on all the
+    data it is given (data sharded by hand, as in Horovod scripts), still averaging the gradients;
+    the ranks must then have the same number of steps per epoch (checked before training)."""
+    global _shard_data
+    _shard_data = bool(enabled)
+
+
+def shards_data() -> bool:
+    return _shard_data
 
 
 def logs_here() -> bool:

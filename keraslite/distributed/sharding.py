@@ -18,6 +18,8 @@ When sharded:
   items of the generator's stream and rank r takes the r-th. A Sequence is read by index (each rank
   loads only its own items) and lasts len(sequence) // size() steps by default; a plain generator
   must produce the same stream on every rank (each rank skips the others' items).
+* set_data_sharding(False) turns the splitting off (data sharded by hand): each rank trains on
+  everything it is given, and the ranks must agree on the number of steps instead of the samples.
 * Deadlock freedom: all ranks first compare the loop's parameters (sample count, batch size,
   epochs, steps, shuffle, validation, the number of collective callbacks) and raise the same
   ValueError on every rank when they differ. Then the step count per epoch is a function of those
@@ -67,10 +69,15 @@ def sharded(model) -> bool:
     return False
 
 
+def splits(model) -> bool:
+    """True when the loops split the data over the ranks (sharded, and set_data_sharding not off)."""
+    return sharded(model) and _state.shards_data()
+
+
 def fit_batches(model, n: int, batch_size: int) -> Iterator[tuple[int, int]]:
     """This rank's (start, end) of every batch of one epoch; sets the gradient weight of each step
     (reset to 1 when the epoch ends or the loop leaves early)."""
-    if not sharded(model):
+    if not splits(model):
         for start in range(0, n, batch_size):
             yield start, min(n, start + batch_size)
         return
@@ -85,19 +92,19 @@ def fit_batches(model, n: int, batch_size: int) -> Iterator[tuple[int, int]]:
 
 def local_samples(model, n: int, batch_size: int) -> int:
     """The number of samples this rank trains on per epoch (n for a single process)."""
-    if not sharded(model):
+    if not splits(model):
         return n
     w = _state.world()
     return sum(e - s for s, e, _ in shard_batches(n, batch_size, w.rank, w.size))
 
 
 def global_batch_size(model, batch_size: int) -> int:
-    return batch_size * _state.world().size if sharded(model) else batch_size
+    return batch_size * _state.world().size if splits(model) else batch_size
 
 
 def shared_order(model, index_array: np.ndarray, shuffle) -> np.ndarray:
     """Rank 0's shuffled order of the samples, on every rank."""
-    if not shuffle or not sharded(model):
+    if not shuffle or not splits(model):
         return index_array
     w = _state.world()
     order = np.ascontiguousarray(index_array, dtype=np.int64)
@@ -124,6 +131,8 @@ def check_loop(model, who: str, callbacks, **values) -> None:
     if not sharded(model):
         return
     w = _state.world()
+    if "samples" in values and not _state.shards_data():  # data split by hand: equal step counts suffice
+        values["steps"] = -(-int(values.pop("samples")) // int(values["batch_size"]))
     values["collective_callbacks"] = sum(1 for cb in callbacks or [] if getattr(cb, "_collective", False))
     names = sorted(values)
     mine = np.array([_as_int(values[k]) for k in names], dtype=np.int64)
@@ -164,7 +173,7 @@ def stop(model) -> bool:
 
 def generator_steps(model, generator, steps_per_epoch, steps: int, is_sequence: bool) -> int:
     """Steps per epoch: a Sequence without steps_per_epoch lasts len(sequence) // size() steps."""
-    if steps_per_epoch is not None or not is_sequence or not sharded(model):
+    if steps_per_epoch is not None or not is_sequence or not splits(model):
         return steps
     w = _state.world()
     if steps < w.size:
@@ -176,7 +185,7 @@ def generator_steps(model, generator, steps_per_epoch, steps: int, is_sequence: 
 def shard_iterator(model, generator, default: Iterator, is_sequence: bool) -> Iterator:
     """The stream this rank trains on: items rank, rank + size, rank + 2*size, ... of the
     generator's stream (a Sequence: by index, without loading the other ranks' items)."""
-    if not sharded(model):
+    if not splits(model):
         return default
     w = _state.world()
     if is_sequence:
