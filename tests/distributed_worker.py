@@ -16,7 +16,23 @@ import keraslite.distributed as hvd  # noqa: E402
 from keraslite.callbacks import CSVLogger  # noqa: E402
 
 
+def collectives(out):
+    """The public collectives with known per-rank values; a shape mismatch must raise everywhere."""
+    r = hvd.rank()
+    a = np.arange(6, dtype="float32").reshape(2, 3) * (r + 1)
+    res = {"avg": hvd.allreduce(a), "sum": hvd.allreduce(a, average=False),
+           "int_avg": hvd.allreduce(np.array([r, 3], dtype="int64")),
+           "bcast": hvd.broadcast(np.full(3, float(r)), root=1),
+           "gather": hvd.allgather(np.full((r + 1, 2), r, dtype="int32"))}
+    try:
+        hvd.broadcast(np.zeros(2 + r))
+    except ValueError as e:
+        res["mismatch"] = np.array(str(e))
+    np.savez(os.path.join(out, f"collectives_rank{r}.npz"), **res)
+
+
 def equiv(out):
+    collectives(out)
     sequences(out)
     r = hvd.rank()
     for backend, opt_name, dtype in cases.CASES:

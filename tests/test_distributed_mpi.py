@@ -86,6 +86,20 @@ def test_two_ranks_match_one_rank_with_the_global_batch(two_rank_run, case):
     assert (out / f"{name}_log_rank0.csv").exists() and not (out / f"{name}_log_rank1.csv").exists()
 
 
+def test_public_collectives_on_two_ranks(two_rank_run):
+    _, out = two_rank_run
+    base = np.arange(6, dtype="float32").reshape(2, 3)
+    for r in (0, 1):
+        got = np.load(out / f"collectives_rank{r}.npz")
+        assert got["avg"].dtype == np.float32
+        np.testing.assert_array_equal(got["avg"], base * 1.5)       # (1x + 2x) / 2
+        np.testing.assert_array_equal(got["sum"], base * 3)
+        np.testing.assert_array_equal(got["int_avg"], [0.5, 3.0])
+        np.testing.assert_array_equal(got["bcast"], [1.0, 1.0, 1.0])  # root 1's values
+        np.testing.assert_array_equal(got["gather"], [[0, 0], [1, 1], [1, 1]])
+        assert "different shapes" in str(got["mismatch"])            # raised on both ranks
+
+
 @pytest.mark.parametrize("case", cases.SEQ_CASES, ids=[cases.case_name(*c) for c in cases.SEQ_CASES])
 def test_two_ranks_shard_a_sequence_by_index(two_rank_run, case):
     refs, out = two_rank_run
