@@ -65,6 +65,17 @@ def test_importable_without_mpi4py_and_size_one_without_a_launcher():
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
 
 
+def test_with_mpi4py_but_without_mpiexec_the_world_has_size_one():
+    pytest.importorskip("mpi4py")
+    code = ("import numpy as np, keraslite.distributed as d\n"
+            "d.init(); a = np.arange(4.0)\n"
+            "assert d.is_initialized() and (d.rank(), d.size(), d.local_size()) == (0, 1, 1)\n"
+            "assert (d.allreduce(a) == a).all() and (d.broadcast(a) == a).all() and (d.allgather(a) == a).all()\n"
+            "print('ok')")
+    proc = _python(code)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
+
+
 def test_mpi4py_is_imported_by_init_only():
     proc = _python("import sys, keraslite.distributed, keraslite.engine; print('mpi4py' in sys.modules)")
     assert proc.returncode == 0, proc.stderr
@@ -160,6 +171,15 @@ def test_host_engine_packs_by_dtype_in_parameter_order_and_averages():
     for a, p, o in zip(arrays, peer, out):
         assert o.shape == a.shape and o.dtype == a.dtype
         np.testing.assert_allclose(o, (0.5 * a + p) / 2, rtol=1e-6)
+
+
+def test_host_engine_reduces_float16_through_float32():
+    a = np.array([1.0, 2.5, 65000.0], dtype="float16")
+    w, comm = fake_world(size=2, peer_sum=lambda buf: np.full_like(buf, 3.0))
+    out = HostEngine(w).reduce_mean([a])
+    assert comm.calls == [("Allreduce", "SUM", "float32", 3)]  # the sum travels in float32
+    assert out[0].dtype == np.float16
+    np.testing.assert_array_equal(out[0], ((a.astype("float32") + 3.0) / 2).astype("float16"))
 
 
 def test_the_train_step_holds_one_allreduce_and_uses_the_average(kbackend):
