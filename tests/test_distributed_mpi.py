@@ -36,10 +36,16 @@ pytestmark = [
 
 
 def _env():
+    import keraslite
+    import keraslite_numba
     env = dict(os.environ)
-    root = HERE.parent
-    # the ranks import keraslite as this process does (installed, or from the source tree)
-    extra = [str(root), str(root / "backends")]
+    # the ranks import the very files this process imported (installed or from the source tree),
+    # so they find the Numba kernels this process compiled in the same on-disk cache
+    extra = []
+    for module in (keraslite, keraslite_numba):
+        folder = str(Path(module.__file__).resolve().parent.parent)
+        if folder not in extra:
+            extra.append(folder)
     env["PYTHONPATH"] = os.pathsep.join(extra + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["NUMBA_NUM_THREADS"] = "1"  # 2 ranks on 2 cores; the kernels come from the on-disk cache
     return env
