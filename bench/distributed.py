@@ -6,7 +6,8 @@ batch 128 per rank) and the tutorial convnet of bench/convmodel.py (SGD, batch 5
 
 Run: python bench/distributed.py [--quick] [--models mlp,convnet] [--backend numba] [--epochs 4]
 (the driver starts `mpiexec -n 1` and `mpiexec -n 2` of this file itself). --quick is a smoke run
-with a few steps, not a measurement. The PyTorch DDP peer is bench/distributed_torch.py.
+with a few steps, not a measurement. Where PyTorch is installed, the same table gets the
+DistributedDataParallel (gloo) peer, bench/distributed_torch.py under torchrun, each in its own run.
 """
 from __future__ import annotations
 
@@ -118,6 +119,26 @@ def launch(ranks: int, model: str, args) -> dict:
     raise RuntimeError(f"{ranks}-rank run of {model} failed:\n{proc.stdout}\n{proc.stderr}")
 
 
+def launch_torch(ranks: int, model: str, args) -> dict | None:
+    """bench/distributed_torch.py under torchrun (its own run), or None without PyTorch."""
+    try:
+        import torch  # noqa: F401  (only: is it installed?)
+    except ImportError:
+        return None
+    local = Path(sys.executable).parent / "torchrun"
+    torchrun = str(local) if local.exists() else shutil.which("torchrun")
+    if torchrun is None:
+        return None
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [torchrun, "--standalone", "--nproc_per_node", str(ranks), str(HERE / "distributed_torch.py"),
+           "--model", model, "--epochs", str(args.epochs)] + (["--samples", str(args.samples)] if args.samples else [])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"torchrun with {ranks} rank(s) for {model} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="mlp,convnet")
@@ -126,6 +147,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=None, help="samples per epoch (both rank counts)")
     p.add_argument("--quick", action="store_true", help="a smoke run: 2 epochs of a few steps")
     p.add_argument("--timeout", type=int, default=1800)
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch DDP runs (bench/distributed_torch.py)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -137,12 +159,19 @@ def main() -> None:
     for model in args.models.split(","):
         one, two = launch(1, model, args), launch(2, model, args)
         eff = two["sps"] / (2 * one["sps"])
-        rows.append([model, f"{one['sps']:.0f}", f"{two['sps']:.0f}", f"{two['allreduce_ms']:.2f}",
-                     f"{100 * eff:.0f}%"])
+        rows.append([model, "keraslite (MPICH)", f"{one['sps']:.0f}", f"{two['sps']:.0f}",
+                     f"{two['allreduce_ms']:.2f}", f"{100 * eff:.0f}%"])
+        if not args.no_torch:
+            t1 = launch_torch(1, model, args)
+            t2 = launch_torch(2, model, args) if t1 else None
+            if t1 and t2:
+                rows.append([model, "PyTorch DDP (gloo)", f"{t1['sps']:.0f}", f"{t2['sps']:.0f}", "in backward",
+                             f"{100 * t2['sps'] / (2 * t1['sps']):.0f}%"])
     print(machine_line().split(",")[0] + f", backend {args.backend}, 1 thread per rank, "
           f"{'QUICK SMOKE RUN (not a measurement)' if args.quick else f'{args.epochs} epochs, first excluded'}")
-    print_table("keraslite.distributed (MPICH, host Allreduce)",
-                ["model", "1 rank samples/s", "2 ranks samples/s", "allreduce ms/step (2 ranks)", "efficiency"], rows)
+    print_table("Data-parallel training, 2 ranks vs 1 (allreduce time includes waiting for the other rank)",
+                ["model", "framework", "1 rank samples/s", "2 ranks samples/s", "allreduce ms/step (2 ranks)",
+                 "efficiency"], rows)
 
 
 if __name__ == "__main__":
