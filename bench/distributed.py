@@ -121,9 +121,8 @@ def launch(ranks: int, model: str, args) -> dict:
 
 def launch_torch(ranks: int, model: str, args) -> dict | None:
     """bench/distributed_torch.py under torchrun (its own run), or None without PyTorch."""
-    try:
-        import torch  # noqa: F401  (only: is it installed?)
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
         return None
     local = Path(sys.executable).parent / "torchrun"
     torchrun = str(local) if local.exists() else shutil.which("torchrun")
