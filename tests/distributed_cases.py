@@ -74,5 +74,5 @@ def reference_sequence(backend, opt_name, dtype):
     import keraslite
     with keraslite.use_backend(backend):
         m = model(opt_name, dtype)
-        m.fit_generator(batches(dtype, GLOBAL_BATCH), epochs=EPOCHS, verbose=0)
+        m.fit_generator(batches(dtype, GLOBAL_BATCH), epochs=EPOCHS, verbose=0, shuffle=False)
         return m.get_weights(), int(m.optimizer.iterations.numpy())

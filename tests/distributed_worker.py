@@ -62,7 +62,7 @@ def sequences(out):
         with keraslite.use_backend(backend):
             m = cases.model(opt_name, dtype, distributed=hvd)
             m.fit_generator(cases.batches(dtype, cases.GLOBAL_BATCH // hvd.size()), epochs=cases.EPOCHS, verbose=0,
-                            callbacks=[hvd.BroadcastGlobalVariablesCallback(0)])
+                            shuffle=False, callbacks=[hvd.BroadcastGlobalVariablesCallback(0)])
             np.savez(os.path.join(out, f"{name}_rank{r}.npz"), *m.get_weights(),
                      iterations=m.optimizer.iterations.numpy())
 

@@ -403,14 +403,19 @@ def test_sequences_and_generators_shard_by_index():
     m = _DIST_MODEL
     with _state.using_world(fake_world(rank=1, size=2)[0]):
         seq = _Items(7)
-        assert sharding.generator_steps(m, seq, None, 7, True) == 3
-        assert sharding.generator_steps(m, seq, 5, 5, True) == 5
-        it = sharding.shard_iterator(m, seq, None, True)
-        assert [next(it) for _ in range(6)] == [1, 3, 5, 0, 2, 4] and seq.ends == 1
-        gen = sharding.shard_iterator(m, None, iter(range(9)), False)
+        view = sharding.shard_source(m, seq)
+        assert isinstance(view, keraslite.utils.Sequence) and len(view) == 3
+        assert [view[i] for i in range(3)] == [1, 3, 5]
+        with pytest.raises(IndexError):
+            view[3]
+        view.on_epoch_end()
+        assert seq.ends == 1
+        gen = sharding.shard_source(m, iter(range(9)), steps_per_epoch=4)
         assert list(gen) == [1, 3, 5, 7]
         with pytest.raises(ValueError, match="fewer than the 2 ranks"):
-            sharding.generator_steps(m, _Items(1), None, 1, True)
+            sharding.shard_source(m, _Items(1))
+        with pytest.raises(ValueError, match="steps_per_epoch"):
+            sharding.shard_source(m, iter(range(9)))
 
 
 def test_fit_generator_on_a_sequence_trains_this_ranks_batches():
@@ -427,7 +432,7 @@ def test_fit_generator_on_a_sequence_trains_this_ranks_batches():
         m = _mlp(hvd.DistributedOptimizer(optimizers.SGD(0.1)))
         f = m._make_train_function()
         m.train_function = lambda arrays: (seen.append(arrays[0][0, 0]), f(arrays))[1]
-        m.fit_generator(Batches(), epochs=1, verbose=0)
+        m.fit_generator(Batches(), epochs=1, verbose=0, shuffle=False)
     assert seen == [x[8, 0], x[24, 0], x[40, 0]]  # batches 1, 3, 5: 6 // 2 steps
 
 

@@ -14,10 +14,13 @@ When sharded:
   first r % size() ranks take one sample more) and each rank's gradient is weighted by its share,
   so the averaged gradient is the mean over those r samples, as in one process. A last global
   batch with fewer samples than ranks (r < size()) is skipped on every rank.
-* fit_generator: `steps_per_epoch` counts synchronous steps; a step consumes size() consecutive
-  items of the generator's stream and rank r takes the r-th. A Sequence is read by index (each rank
-  loads only its own items) and lasts len(sequence) // size() steps by default; a plain generator
-  must produce the same stream on every rank (each rank skips the others' items).
+* fit_generator (and fit on a generator/Sequence): a Sequence is read by index, rank r taking
+  items r, r + size, r + 2*size, ... (it loads only its own items), so an epoch lasts
+  len(sequence) // size() steps (the last len % size() items are not used); with shuffle=True each
+  rank shuffles the order of its own items (every item is still used once per epoch, but the steps
+  group them differently from one process: shuffle=False reproduces it). A plain generator must
+  produce the same stream on every rank and needs steps_per_epoch; a step consumes size()
+  consecutive items and rank r keeps the r-th.
 * set_data_sharding(False) turns the splitting off (data sharded by hand): each rank trains on
   everything it is given, and the ranks must agree on the number of steps instead of the samples.
 * Deadlock freedom: all ranks first compare the loop's parameters (sample count, batch size,
@@ -171,37 +174,42 @@ def stop(model) -> bool:
 # ---------------------------------------------------------------------------------------------
 # generators and Sequences
 
-def generator_steps(model, generator, steps_per_epoch, steps: int, is_sequence: bool) -> int:
-    """Steps per epoch: a Sequence without steps_per_epoch lasts len(sequence) // size() steps."""
-    if steps_per_epoch is not None or not is_sequence or not splits(model):
-        return steps
-    w = _state.world()
-    if steps < w.size:
-        raise ValueError(f"fit_generator: the Sequence has {steps} batches, fewer than the {w.size} ranks; each rank "
-                         "needs at least one batch per step")
-    return steps // w.size
-
-
-def shard_iterator(model, generator, default: Iterator, is_sequence: bool) -> Iterator:
-    """The stream this rank trains on: items rank, rank + size, rank + 2*size, ... of the
-    generator's stream (a Sequence: by index, without loading the other ranks' items)."""
+def shard_source(model, data, steps_per_epoch=None):
+    """What this rank reads in fit_generator: for a Sequence, a Sequence of its items rank,
+    rank + size, ... (len(data) // size() of them, loaded by index only); for a generator, the
+    items rank, rank + size, ... of its stream (every rank must produce the same stream). `data`
+    itself when the data is not split. ValueError when a generator has no steps_per_epoch: ranks
+    that run until their generator ends could run different numbers of steps."""
     if not splits(model):
-        return default
+        return data
+    from ..utils.data_utils import Sequence
     w = _state.world()
-    if is_sequence:
-        return _sequence_shard(generator, w.rank, w.size)
-    return _stream_shard(default, w.rank, w.size)
+    if isinstance(data, Sequence):
+        if len(data) < w.size:
+            raise ValueError(f"fit_generator: the Sequence has {len(data)} batches, fewer than the {w.size} ranks; "
+                             "each rank needs at least one batch per step")
+        return _RankView(data, w.rank, w.size, Sequence)
+    if steps_per_epoch is None:
+        raise ValueError("fit_generator: with several ranks a generator needs steps_per_epoch (the ranks must run "
+                         "the same number of steps); a keraslite.utils.Sequence knows its length")
+    return _stream_shard(iter(data), w.rank, w.size)
 
 
-def _sequence_shard(seq, rank: int, size: int) -> Iterator:
-    position = rank
-    while True:
-        length = len(seq)
-        while position >= length:  # crossed the end of the Sequence: on_epoch_end, as Keras does
-            position -= length
+def _RankView(seq, rank: int, size: int, base: type):
+    class RankView(base):
+        """Items rank, rank + size, ... of a Sequence (one rank's share of every global step)."""
+
+        def __len__(self):
+            return len(seq) // size
+
+        def __getitem__(self, index):
+            if not 0 <= index < len(self):
+                raise IndexError(f"index {index} out of range for this rank's {len(self)} batches")
+            return seq[index * size + rank]
+
+        def on_epoch_end(self):
             seq.on_epoch_end()
-        yield seq[position]
-        position += size
+    return RankView()
 
 
 def _stream_shard(it: Iterator, rank: int, size: int) -> Iterator:

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend as K
 from ..backend.graph import shape_str
+from ..utils.io_utils import HDF5Matrix
 
 
 def num_samples(arrays) -> int:
@@ -64,6 +65,13 @@ def standardize_inputs(model, x, who: str, check_nan: bool = False) -> list:
     arrays = _as_list(x, names, "input", who)
     out = []
     for arr, name, tensor in zip(arrays, names, model.inputs):
+        if isinstance(arr, HDF5Matrix):  # read batch by batch, never whole
+            arr = arr.rows(tensor.dtype, expand=arr.ndim == 1 and tensor.ndim == 2)
+            _check_array(arr, K.int_shape(tensor), name, "input", who)
+            if check_nan:
+                arr.check_finite(f"input '{name}'", who)
+            out.append(arr)
+            continue
         arr = np.asarray(arr)
         if arr.ndim == 1 and tensor.ndim == 2:
             arr = arr[:, None]

@@ -13,7 +13,7 @@ from ..backend.graph import Placeholder
 from ..backend.specialize import specialize
 from ..utils.generic_utils import to_list, unpack_singleton
 from . import data as data_utils
-from . import loops
+from . import data_adapters, loops, subclassed
 from .network import Network
 
 _FIT_KWARGS = {"steps_per_epoch", "validation_steps", "validation_freq", "max_queue_size", "workers",
@@ -33,7 +33,7 @@ class Model(Network):
         for kw in kwargs:
             if kw not in ("givens",):
                 raise TypeError(f"compile: invalid keyword argument {kw!r}")
-        if hasattr(self, "_ensure_built") and not self.inputs and getattr(self, "_stack", None):
+        if not self.inputs and (getattr(self, "_stack", None) or subclassed.is_subclassed(self)):
             self._compile_pending = (optimizer, loss, metrics, loss_weights, sample_weight_mode, weighted_metrics,
                                      target_tensors, kwargs)
             self.optimizer = optimizers.get(optimizer)
@@ -286,6 +286,14 @@ class Model(Network):
         for kw in kwargs:
             if kw not in _FIT_KWARGS:
                 raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
+        if data_adapters.is_generator_like(x):
+            return data_adapters.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                     validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                     steps_per_epoch, validation_steps, kwargs)
+        if data_adapters.is_generator_like(validation_data):
+            return data_adapters.fit_arrays(self, x, y, batch_size, epochs, verbose, callbacks, validation_data,
+                                            shuffle, class_weight, sample_weight, initial_epoch, validation_steps,
+                                            kwargs)
         if steps_per_epoch is not None:
             raise ValueError("fit: steps_per_epoch is for symbolic-tensor inputs, which keraslite does not take; "
                              "use fit_generator for step-based training")
@@ -332,6 +340,8 @@ class Model(Network):
         for kw in kwargs:
             if kw not in ("callbacks", "max_queue_size", "workers", "use_multiprocessing"):
                 raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
+        if data_adapters.is_generator_like(x):
+            return data_adapters.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, kwargs)
         batch_size = 32 if batch_size is None else int(batch_size)
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "evaluate")
@@ -344,6 +354,8 @@ class Model(Network):
         for kw in kwargs:
             if kw not in ("callbacks", "max_queue_size", "workers", "use_multiprocessing"):
                 raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
+        if data_adapters.is_generator_like(x):
+            return data_adapters.predict(self, x, batch_size, verbose, steps, kwargs)
         batch_size = 32 if batch_size is None else int(batch_size)
         self._build_if_needed(x)
         ins = data_utils.standardize_inputs(self, x, "predict")
@@ -386,25 +398,31 @@ class Model(Network):
         """fit_generator(generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
         validation_data=None, validation_steps=None, class_weight=None, max_queue_size=10,
         workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0) -> History"""
+        for kw in kwargs:
+            if kw != "validation_freq":
+                raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
         return loops.fit_generator(self, generator, steps_per_epoch, epochs, verbose, callbacks, validation_data,
-                                   validation_steps, class_weight, shuffle, initial_epoch)
+                                   validation_steps, class_weight, shuffle, initial_epoch, workers,
+                                   use_multiprocessing, max_queue_size, kwargs.get("validation_freq", 1))
 
     def evaluate_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                            verbose=0, **kwargs):
         """evaluate_generator(generator, steps=None, max_queue_size=10, workers=1,
         use_multiprocessing=False, verbose=0)"""
-        return loops.evaluate_generator(self, generator, steps, verbose)
+        return loops.evaluate_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
 
     def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                           verbose=0, **kwargs):
         """predict_generator(generator, steps=None, max_queue_size=10, workers=1,
         use_multiprocessing=False, verbose=0)"""
-        return loops.predict_generator(self, generator, steps, verbose)
+        return loops.predict_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """save(filepath, overwrite=True, include_optimizer=True): architecture, weights and
         optimizer state in one HDF5 file."""
+        if subclassed.is_subclassed(self):
+            raise NotImplementedError(subclassed.SAVE_ERROR)
         from ..saving import save_model
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
