@@ -143,6 +143,39 @@ def test_load_model_resumes_with_a_distributed_optimizer_and_its_state(tmp_path)
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "Adamax", "Nadam"])
+def test_every_optimizer_wraps_and_steps_like_the_plain_one(name):
+    # identical replicas on the other rank: the averaged gradient is this rank's, bit for bit
+    x, y = _xy()
+    plain = _mlp(getattr(optimizers, name)())
+    with _state.using_world(fake_world(size=2)[0]):
+        dist = _mlp(hvd.DistributedOptimizer(getattr(optimizers, name)()))
+        assert type(dist.optimizer).__name__ == name
+        for _ in range(2):
+            dist.train_on_batch(x, y)
+    for _ in range(2):
+        plain.train_on_batch(x, y)
+    assert dist.train_function.last_plan.kernels().count("distributed_allreduce") == 1
+    for a, b in zip(plain.get_weights() + plain.optimizer.get_weights(),
+                    dist.get_weights() + dist.optimizer.get_weights()):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+def test_the_wrap_keeps_hyper_parameter_dtypes_and_values_and_owns_its_variables():
+    K.set_floatx("float32")
+    opt = optimizers.SGD(0.1, momentum=0.9, decay=0.01)
+    K.set_value(opt.iterations, 5)
+    K.set_floatx("float64")  # a rebuild from the config would make float64 hyper-parameters
+    with _state.using_world(_state.World(None, 0, 1, 0, 1)):
+        dist = hvd.DistributedOptimizer(opt)
+    for name in ("learning_rate", "momentum", "decay", "iterations"):
+        a, b = getattr(opt, name), getattr(dist, name)
+        assert a is not b and a.dtype == b.dtype and K.get_value(a) == K.get_value(b)
+    assert dist.weights == [dist.iterations] and dist.get_config() == opt.get_config()
+    K.set_value(dist.lr, 0.5)
+    assert K.get_value(opt.lr) == np.float32(0.1)
+
+
 def test_distributed_optimizer_checks_its_arguments():
     with _state.using_world(_state.World(None, 0, 1, 0, 1)):
         opt = hvd.DistributedOptimizer("sgd")

@@ -84,21 +84,35 @@ def DistributedOptimizer(optimizer, name: str | None = None, **kwargs):
     opt = optimizers.get(optimizer)
     if isinstance(opt, _Distributed):
         raise ValueError("DistributedOptimizer: the optimizer is already distributed; wrap it once")
-    if len(opt.weights) > 1:
+    attributes = {id(v) for v in vars(opt).values()}
+    if any(id(v) not in attributes for v in opt.weights):  # slot variables made by get_updates
         raise ValueError(f"DistributedOptimizer: the {type(opt).__name__} optimizer already trained a model (it has "
                          "slot variables); wrap a fresh optimizer before compile() and copy its state with "
                          "BroadcastGlobalVariablesCallback or set_weights")
-    new = _distributed_class(type(opt)).from_config(opt.get_config())
-    # the running step count survives the wrap (the rest of the state is the config)
-    _set_value(new.iterations, opt.iterations)
+    # a copy of the optimizer, not a rebuild from its config: every hyper-parameter variable keeps
+    # its exact value and dtype (a float32 learning rate stays float32 whatever floatx is now), so
+    # the wrapped optimizer computes bit for bit what the plain one would
+    new = object.__new__(_distributed_class(type(opt)))
+    state, copies = _copied_state(vars(opt))
+    new.__dict__.update(state)
+    new.updates = []
+    new.weights = [copies[id(v)] for v in opt.weights]
     new._distributed_name = name or f"Distributed{type(opt).__name__}"
     new._distributed_world_size = w.size
     return new
 
 
-def _set_value(target, source) -> None:
+def _copied_state(state: dict) -> tuple[dict, dict]:
+    """(the attributes with each variable replaced by a new one of the same dtype and value,
+    {id(old variable): new variable})."""
     from .. import backend as K
-    K.set_value(target, K.get_value(source))
+    out, copies = {}, {}
+    for key, value in state.items():
+        if isinstance(value, K.Variable):
+            copies[id(value)] = K.variable(value.numpy(), dtype=value.dtype, name=value.name)
+            value = copies[id(value)]
+        out[key] = value
+    return out, copies
 
 
 def load_model(filepath, custom_optimizers=None, custom_objects=None, compile: bool = True):
