@@ -42,6 +42,16 @@ def model(opt_name, dtype, distributed=None):
 def reference(backend, opt_name, dtype):
     """Final weights of the single-process run with the global batch."""
     import keraslite
+    from keraslite import backend as K
+    saved = K.floatx()
+    try:
+        return _reference(backend, opt_name, dtype)
+    finally:
+        K.set_floatx(saved)  # model() sets floatx; the test session must not see it change
+
+
+def _reference(backend, opt_name, dtype):
+    import keraslite
     with keraslite.use_backend(backend):
         m = model(opt_name, dtype)
         x, y = data(dtype)
@@ -72,7 +82,16 @@ def batches(dtype, batch):
 
 def reference_sequence(backend, opt_name, dtype):
     import keraslite
-    with keraslite.use_backend(backend):
-        m = model(opt_name, dtype)
-        m.fit_generator(batches(dtype, GLOBAL_BATCH), epochs=EPOCHS, verbose=0, shuffle=False)
-        return m.get_weights(), int(m.optimizer.iterations.numpy())
+    from keraslite import backend as K
+    saved = K.floatx()
+    try:
+        with keraslite.use_backend(backend):
+            return _sequence_run(opt_name, dtype)
+    finally:
+        K.set_floatx(saved)
+
+
+def _sequence_run(opt_name, dtype):
+    m = model(opt_name, dtype)
+    m.fit_generator(batches(dtype, GLOBAL_BATCH), epochs=EPOCHS, verbose=0, shuffle=False)
+    return m.get_weights(), int(m.optimizer.iterations.numpy())
