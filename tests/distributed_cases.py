@@ -41,7 +41,6 @@ def model(opt_name, dtype, distributed=None):
 
 def reference(backend, opt_name, dtype):
     """Final weights of the single-process run with the global batch."""
-    import keraslite
     from keraslite import backend as K
     saved = K.floatx()
     try:
