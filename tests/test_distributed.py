@@ -311,8 +311,8 @@ def test_data_sharded_by_hand_trains_on_all_of_it_with_equal_step_counts():
     x, y = _xy(n=37)  # 5 batches of 8 here; the other rank has 5 batches too (of its own data)
 
     def other_rank(buf, op):
-        if buf.size == 7:  # fit's loop parameters, sorted by name: "steps" is the 6th
-            buf[5] = 5
+        if buf.size == 8:  # fit's loop parameters, sorted by name: "batches" is the 2nd
+            buf[1] = 5
         return buf
     w, comm = fake_world(rank=1, size=2, peer_minmax=other_rank)
     sizes = []
@@ -323,7 +323,7 @@ def test_data_sharded_by_hand_trains_on_all_of_it_with_equal_step_counts():
             m.fit(x, y, batch_size=8, epochs=1, verbose=0,
                   callbacks=[cbks.LambdaCallback(on_batch_end=lambda b, logs: sizes.append(logs["size"]))])
             assert sizes == [8, 8, 8, 8, 5]
-            with pytest.raises(ValueError, match="steps"):  # 6 batches here, 5 on the other rank
+            with pytest.raises(ValueError, match="batches"):  # 6 batches here, 5 on the other rank
                 m.fit(np.concatenate([x, x[:4]]), np.concatenate([y, y[:4]]), batch_size=8, verbose=0)
         finally:
             hvd.set_data_sharding(True)

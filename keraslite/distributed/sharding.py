@@ -134,8 +134,10 @@ def check_loop(model, who: str, callbacks, **values) -> None:
     if not sharded(model):
         return
     w = _state.world()
-    if "samples" in values and not _state.shards_data():  # data split by hand: equal step counts suffice
-        values["steps"] = -(-int(values.pop("samples")) // int(values["batch_size"]))
+    if values.get("samples") is not None and not _state.shards_data():  # data split by hand:
+        samples = int(values.pop("samples"))                              # equal step counts suffice
+        if values.get("batch_size") is not None:
+            values["batches"] = -(-samples // int(values["batch_size"]))
     values["collective_callbacks"] = sum(1 for cb in callbacks or [] if getattr(cb, "_collective", False))
     names = sorted(values)
     mine = np.array([_as_int(values[k]) for k in names], dtype=np.int64)
