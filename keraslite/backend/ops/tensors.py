@@ -272,7 +272,7 @@ def batch_set_value(tuples) -> None:
             raise TypeError(f"set_value: cannot assign {type(value).__name__} to variable '{var.name}'")
         var.check_value(arr.shape)
         checked.append((var, arr))
-    swap_in(checked, Variable.assign_host)  # all or none, a Ctrl-C included
+    swap_in(checked, lambda var, arr: var.assign_host(arr))  # all or none, a Ctrl-C included; sparse too
 
 
 def print_tensor(x, message=""):
