@@ -169,3 +169,25 @@ def test_sparse_variable_moves_between_backends_and_set_value():
     np.testing.assert_array_equal(K.eval(v), other)
     with pytest.raises(ValueError, match="shape"):
         K.set_value(v, sp.csr_matrix((2, 2), dtype="float32"))
+
+
+def test_model_with_sparse_input_fits_and_predicts():
+    from keraslite import models, optimizers
+    from keraslite.layers import Dense, Input
+    rng = np.random.default_rng(15)
+    dense = ((rng.random((48, 20)) < 0.15) * rng.random((48, 20))).astype("float32")
+    x = sp.csr_matrix(dense)
+    y = dense @ rng.standard_normal((20, 1))
+    inp = Input(shape=(20,), sparse=True)
+    assert K.is_sparse(inp)
+    model = models.Model(inp, Dense(1)(inp))
+    model.compile(optimizers.Adam(0.05), "mse")
+    hist = model.fit(x, y, epochs=15, batch_size=16, verbose=0, validation_data=(x[:8], y[:8]))
+    assert hist.history["loss"][-1] < 0.3 * hist.history["loss"][0]
+    kernel, bias = model.get_weights()
+    np.testing.assert_allclose(model.predict(x), dense @ kernel + bias, rtol=1e-5, atol=1e-5)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(float(np.mean((dense @ kernel + bias - y) ** 2)),
+                                                           rel=1e-4)
+    assert model.layers[0].get_config()["sparse"] is True
+    with pytest.raises(ValueError, match="sparse input is 2-D"):
+        Input(shape=(3, 4), sparse=True)
