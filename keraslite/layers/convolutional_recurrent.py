@@ -134,6 +134,15 @@ class ConvLSTM2DCell(_DropoutCell):
         f = self.filters
         h_tm1, c_tm1 = states[0], states[1]
         dp_mask, rec_dp_mask = self._masks(inputs, h_tm1, training, count=4)
+        if dp_mask is None and rec_dp_mask is None:
+            # no per-gate masks: one convolution of each kind for all four gates, then split
+            zz = self.input_conv(inputs, self.kernel, self.bias, padding=self.padding) \
+                + self.recurrent_conv(h_tm1, self.recurrent_kernel)
+            if self.data_format == "channels_first":
+                z = [zz[:, g * f:(g + 1) * f] for g in range(4)]
+            else:
+                z = [zz[..., g * f:(g + 1) * f] for g in range(4)]
+            return self._gates(z, c_tm1)
         z = []
         for g in range(4):
             x_g = inputs * dp_mask[g] if dp_mask is not None else inputs
@@ -141,6 +150,9 @@ class ConvLSTM2DCell(_DropoutCell):
             bias = self.bias[g * f:(g + 1) * f] if self.use_bias else None
             z.append(self.input_conv(x_g, self.kernel[:, :, :, g * f:(g + 1) * f], bias, padding=self.padding)
                      + self.recurrent_conv(h_g, self.recurrent_kernel[:, :, :, g * f:(g + 1) * f]))
+        return self._gates(z, c_tm1)
+
+    def _gates(self, z, c_tm1):
         ra, act = self.recurrent_activation, self.activation
         i, fg, o = ra(z[0]), ra(z[1]), ra(z[3])
         c = fg * c_tm1 + i * act(z[2])
