@@ -293,3 +293,16 @@ def test_spatial_dropout3d_gradient_matches_finite_differences(rng):
 def f64():
     K.set_floatx("float64")  # restored by the conftest's config fixture
     yield
+
+
+def test_save_and_load_model_file(tmp_path, rng):
+    model = models.Sequential([L.ConvLSTM2D(2, 3, padding="same", return_sequences=True, input_shape=(3, 5, 5, 1)),
+                               L.SpatialDropout3D(0.3)])
+    model.compile("sgd", "mse")
+    _randomize(model.layers[0], rng)
+    path = str(tmp_path / "convlstm.h5")
+    model.save(path)
+    loaded = models.load_model(path)
+    assert [type(layer).__name__ for layer in loaded.layers] == ["ConvLSTM2D", "SpatialDropout3D"]
+    x = rng.standard_normal((2, 3, 5, 5, 1))
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-12)
