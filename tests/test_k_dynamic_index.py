@@ -59,6 +59,8 @@ def test_index_errors():
         x[K.placeholder(shape=(2,), dtype="int32")]
     with pytest.raises(TypeError, match="scalar integer tensor"):
         x[K.placeholder(shape=(), dtype="float32")]
+    with pytest.raises(TypeError, match="slice bounds must be Python ints"):
+        x[K.placeholder(shape=(), dtype="int32"):]
 
 
 @pytest.mark.parametrize("x_shape, y_shape, axes", [

@@ -283,6 +283,9 @@ def _normalize_key(key, ndim: int, who: str = "indexing"):
                 raise TypeError(f"{who}: a tensor index must be a scalar integer tensor, got {k!r}; "
                                 "use K.gather to index with an array of indices")
             continue
+        if isinstance(k, builtins.slice) and any(isinstance(v, Tensor) for v in (k.start, k.stop, k.step)):
+            raise TypeError(f"{who}: slice bounds must be Python ints, got {k!r}; index with a scalar integer "
+                            "tensor or use K.gather(x, K.arange(start, stop)) for a run-time range")
         if not (k is None or k is Ellipsis or isinstance(k, (builtins.slice, int, np.integer))):
             raise TypeError(f"{who}: unsupported index {k!r} (ints, slices, None and ... are allowed)")
     n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
