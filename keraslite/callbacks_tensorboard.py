@@ -234,7 +234,8 @@ class TensorBoard(Callback):
                     continue  # shared or never-called layers have no single output
                 for i, tensor in enumerate(out if isinstance(out, list) else [out]):
                     outs.append(tensor)
-                    self._out_names.append(f"{layer.name}_out" if not isinstance(out, list) else f"{layer.name}_out_{i}")
+                    suffix = f"_out_{i}" if isinstance(out, list) else "_out"
+                    self._out_names.append(layer.name + suffix)
             self._out_fn = K.function(model.inputs, outs, givens=model._phase_givens(False)) if outs else False
         if self._out_fn:
             parts = [self._out_fn(batch) for batch in self._batches(val[:n_in], n)]
