@@ -306,3 +306,14 @@ def test_save_and_load_model_file(tmp_path, rng):
     assert [type(layer).__name__ for layer in loaded.layers] == ["ConvLSTM2D", "SpatialDropout3D"]
     x = rng.standard_normal((2, 3, 5, 5, 1))
     np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-12)
+
+
+def test_initial_state_as_keras_tensors(rng):
+    x, h0, c0 = L.Input((2, 4, 4, 1)), L.Input((4, 4, 3)), L.Input((4, 4, 3))
+    layer = L.ConvLSTM2D(3, 3, padding="same")
+    model = models.Model([x, h0, c0], layer(x, initial_state=[h0, c0]))
+    _randomize(layer, rng)
+    xs, hs, cs = rng.standard_normal((2, 2, 4, 4, 1)), rng.standard_normal((2, 4, 4, 3)), rng.standard_normal((2, 4, 4, 3))
+    kernel, rk, bias = layer.get_weights()
+    _, h, _ = np_convlstm(xs, kernel, rk, bias, padding="same", states=(hs, cs))
+    np.testing.assert_allclose(model.predict([xs, hs, cs]), h, rtol=1e-9, atol=1e-10)
