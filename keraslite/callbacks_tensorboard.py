@@ -150,11 +150,7 @@ class TensorBoard(Callback):
     # -- setup --------------------------------------------------------------------------------
     def set_model(self, model) -> None:
         super().set_model(model)
-        if self.writer is None:
-            self.writer = self._tbx.SummaryWriter(logdir=self.log_dir)
         self._grad_fn = self._out_fn = self._emb_fn = None
-        if self.write_graph:
-            self._write_model_config()
 
     def _write_model_config(self) -> None:
         try:
@@ -171,12 +167,17 @@ class TensorBoard(Callback):
         self.writer._get_file_writer().add_summary(summary, step)
 
     def on_train_begin(self, logs=None):
+        # every check before the writer opens: a refused run leaves no file and no writer thread
         if self.histogram_freq and not self.validation_data:
             raise ValueError("If printing histograms, validation_data must be provided, and cannot be a generator.")
         if self.embeddings_freq:
             if self.embeddings_data is None:
                 raise ValueError("To visualize embeddings, embeddings_data must be provided.")
             self._prepare_embeddings()
+        if self.writer is None:
+            self.writer = self._tbx.SummaryWriter(logdir=self.log_dir)
+        if self.write_graph:
+            self._write_model_config()
 
     # -- scalars ------------------------------------------------------------------------------
     def _write_logs(self, logs: dict, index: int) -> None:

@@ -248,6 +248,7 @@ def test_bad_arguments_and_missing_validation_data(tmp_path):
                   callbacks=[callbacks.TensorBoard(str(tmp_path), embeddings_freq=1, embeddings_data=x)])
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+    assert not any(name.startswith("events.") for name in os.listdir(tmp_path))  # refused before writing
 
 
 def test_without_tensorboardx_names_the_extra(tmp_path, monkeypatch):
