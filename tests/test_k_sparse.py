@@ -114,6 +114,8 @@ def test_gradient_through_sparse_product_is_for_the_dense_operand():
     loss = K.sum(K.square(K.dot(p, wv)))
     grad_w = K.function([p], K.gradients(loss, [wv]))([matrix])[0]
     np.testing.assert_allclose(grad_w, 2 * dense64.T @ (dense64 @ w), rtol=1e-10)
+    with pytest.raises(TypeError, match="sparse"):
+        K.gradients(loss, [p])
     # dense x sparse: d/dx sum((x S)^2) = 2 (x S) S^T, by finite differences too
     x = np.random.default_rng(12).standard_normal((3, 6))
     xp = K.placeholder(shape=(3, 6), dtype="float64")
