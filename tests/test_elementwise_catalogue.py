@@ -312,3 +312,16 @@ def test_numba_header_binds_each_called_function_to_its_catalogue_implementation
     assert "abs" not in env  # Python's builtin, which Numba compiles
     with pytest.raises(ValueError, match="not a scalar function"):
         numba_fused._header(ElementwiseProgram(1, (("t0", "nosuch(a0)"),), ("t0",), ("float32",)))
+
+
+def test_registered_op_without_vjp_passes_no_gradient(kbackend):
+    """vjp=None: non-differentiable by design (like sign or floor), not an error."""
+    with registered("floor_t", arity=1, array=lambda xp, x: xp.floor(x), expr="floor({0})",
+                    dtype=E.follows_numpy("floor")) as entry:
+        x = np.array([[-1.5, 0.25, 2.75]], np.float32)
+        xt = K.placeholder(shape=(1, 3))
+        y = E.function(entry.name)(xt)
+        (gx,) = K.gradients(K.sum(y * 3.0 + xt), [xt])
+        got_y, got_g = K.function([xt], [y, gx])([x])
+        np.testing.assert_array_equal(got_y, np.floor(x))
+        np.testing.assert_array_equal(got_g, np.ones_like(x))

@@ -67,7 +67,8 @@ _unary("cos", "cos", "cos({0})", lambda g, y, x: [neg(mul(g, sin(x)))], call="co
 _unary("tanh", "tanh", "tanh({0})", lambda g, y, x: [mul(g, sub(1.0, square(y)))], call="tanh",
        cuda=libm("tanh"), float_inputs=True, doc="tanh(x).")
 # round's result dtype is rint's (integers give float64); its formula is rint too
-_unary("round", "rint", "rint({0})", call="rint", cuda=libm("rint"), doc="round(x): to the nearest integer, ties to even.")
+_unary("round", "rint", "rint({0})", call="rint", cuda=libm("rint"),
+       doc="round(x): to the nearest integer, ties to even.")
 _unary("floor", "floor", "floor({0})", call="floor", cuda=libm("floor"), doc="floor(x).")
 _unary("ceil", "ceil", "ceil({0})", call="ceil", cuda=libm("ceil"), doc="ceil(x).")
 _unary("logical_not", "logical_not", "(not {0})", doc="logical_not(x): elementwise not.")
