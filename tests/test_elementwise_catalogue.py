@@ -202,6 +202,9 @@ def test_register_rejects_malformed_entries_before_changing_anything():
     assert (len(OPS), len(E.entries()), E.version()) == (n_ops, n_entries, version)
     with pytest.raises(KeyError):
         E.unregister("t_op")
+    with pytest.raises(ValueError, match="keraslite's own"):
+        E.unregister("add")
+    assert E.lookup("add") is not None and "add" in OPS
 
 
 # =============================================================================================

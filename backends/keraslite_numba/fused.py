@@ -8,6 +8,10 @@ SMALL_THRESHOLD elements (scalars, losses of a batch, biases) run as NumPy array
 generated once per program instead: no Numba compile (~0.1 s cold each) for work of microseconds.
 float32 exp (and sigmoid, softplus) use scalar.exp, a branch-free expf that vectorises (this
 Numba has no SVML, so np.exp would be a libm call per element).
+
+The program's expressions are written into the kernel verbatim; each scalar function they call
+is imported from the Numba implementation its elementwise catalogue entry names
+(keraslite/backend/elementwise), and the NumPy path uses the entry's array formula.
 """
 from __future__ import annotations
 

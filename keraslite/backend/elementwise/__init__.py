@@ -7,6 +7,9 @@ from .core import (BOOL, SAME, CudaForm, DtypeRule, ElementwiseOp, call, cast, e
                    function, libm, lookup, numba_object, pow, promotes, register, scalar_function, unregister,
                    version, where)
 from . import builtin as _builtin  # noqa: F401  (registers keraslite's ops)
+from .core import seal_builtins as _seal
+
+_seal()
 
 __all__ = ["BOOL", "SAME", "CudaForm", "DtypeRule", "ElementwiseOp", "call", "cast", "entries", "follows_numpy",
            "from_attr", "function", "libm", "lookup", "numba_object", "pow", "promotes", "register",

@@ -188,6 +188,7 @@ class ElementwiseOp:
 _ENTRIES: dict[str, ElementwiseOp] = {}
 _FUNCTIONS: dict[str, ElementwiseOp] = {}
 _state = {"version": 0}
+_BUILTIN: set = set()  # keraslite's own entries (builtin.py): never unregistered
 
 
 def register(name: str, *, arity: int, array: Callable, expr, dtype: DtypeRule, vjp: Callable | None = None,
@@ -211,6 +212,8 @@ def register(name: str, *, arity: int, array: Callable, expr, dtype: DtypeRule, 
 
 def unregister(name: str) -> None:
     """Remove a catalogue op and its primitive (e.g. one a test registered for its duration)."""
+    if name in _BUILTIN:
+        raise ValueError(f"unregister: {name!r} is one of keraslite's own elementwise ops")
     entry = _ENTRIES.pop(name, None)
     if entry is None:
         raise KeyError(f"unregister: no elementwise op named {name!r}")
@@ -257,6 +260,11 @@ def _check(e: ElementwiseOp) -> None:
             raise ValueError(f"register({e.name!r}): np.{e.call} does not exist: give numba='module:attribute'")
     elif e.numba is not None or e.cuda is not None:
         raise ValueError(f"register({e.name!r}): numba/cuda forms belong to a scalar function: give call=")
+
+
+def seal_builtins() -> None:
+    """Mark every entry registered so far as keraslite's own (called once by the package)."""
+    _BUILTIN.update(_ENTRIES)
 
 
 def lookup(name: str) -> ElementwiseOp | None:
@@ -324,7 +332,8 @@ def function(name: str) -> Callable:
             args = tuple(_floatx(a) for a in args)
         return call(name, *args, **attrs)
 
-    params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in "xyz"[:entry.arity]]
+    names = ["x", "y", "z"] if entry.arity <= 3 else [f"x{i}" for i in range(entry.arity)]
+    params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in names[:entry.arity]]
     fn.__signature__ = inspect.Signature(params)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = entry.doc or f"{name}: elementwise op of the catalogue."
