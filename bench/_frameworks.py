@@ -45,9 +45,15 @@ def import_keras3():
 
 
 def examples_module(name: str):
-    if str(EXAMPLES) not in sys.path:
-        sys.path.insert(0, str(EXAMPLES))
-    return __import__(name)
+    """examples/<name>.py, loaded under its own module name (bench/resnet50.py would shadow it)."""
+    import importlib.util
+    key = f"_keraslite_examples_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
 
 
 def steady(n: int, times: list[float]) -> float:

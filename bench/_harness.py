@@ -55,6 +55,8 @@ class Workload:
     keraslite_variants: tuple[str, ...] = ("",)
     extra_env: Callable[[str, dict], dict] = field(default=lambda contender, cfg: {})
     prepare: Callable | None = None
+    keraslite_backends: tuple[str, ...] | None = None  # the backends it supports (None: every one)
+    by_metric: bool = False  # tables with a row per metric (for many metrics: the kernel benchmarks)
 
 
 def default_threads() -> int:
@@ -127,6 +129,8 @@ def contenders_for(workload: Workload, avail: dict, backends: list[str] | None, 
     missing = [b for b in backends if b not in usable]
     if missing:
         raise SystemExit(f"keraslite backend(s) {missing} not usable here (usable: {usable})")
+    if workload.keraslite_backends is not None:
+        backends = [b for b in backends if b in workload.keraslite_backends]
     out = [f"keraslite-{b}{v}" for b in backends for v in workload.keraslite_variants]
     for peer in workload.peers:
         if peer not in peers and peer.split("-")[0] not in peers:

@@ -121,40 +121,52 @@ def frameworks_section(report: dict) -> str:
         ["contender", "versions", "threads", "BLAS / OpenMP libraries loaded", "notes"], rows)
 
 
+def _ratio(a: dict | None, b: dict | None, higher_is_better: bool) -> str:
+    """Speed ratio of keraslite's median (a) to a peer's (b): > 1 means keraslite faster."""
+    if not (a and b and a["median"] and b["median"]):
+        return "-"
+    return f"{(a['median'] / b['median'] if higher_is_better else b['median'] / a['median']):.2f}×"
+
+
+def _pairs(contenders: list[str], workload) -> list[tuple[str, str]]:
+    mine = [c for c in contenders if c.startswith("keraslite-")]
+    peers = [c for c in contenders if not c.startswith("keraslite-")]
+    variants = workload.keraslite_variants != ("",)  # e.g. cold against warm
+    return [(k, p) for k in mine for p in peers + [m for m in mine if variants and m != k]]
+
+
+RATIO_NOTE = ("Ratios of medians, same run (speed: > 1 means keraslite faster; memory: keraslite's peak RSS / "
+              "the peer's, < 1 means keraslite uses less):")
+
+
 def workload_section(name: str, w: dict, workload) -> str:
-    s = w["summary"]
+    s, cs = w["summary"], w["contenders"]
     out = [f"## {name}: {w['title']}", ""]
-    header = ["contender"] + [m.label for m in workload.metrics] + ["peak RSS MiB", "RSS before model MiB"]
-    rows = []
-    for c in w["contenders"]:
-        e = s[c]
-        rows.append([c] + [fmt_stat(e.get(m.key), m.digits) for m in workload.metrics]
-                    + [fmt_stat(e.get("rss_peak_mb"), 0), fmt_stat(e.get("rss_before_model_mb"), 0)])
-    out.append(table(header, rows))
-    mine = [c for c in w["contenders"] if c.startswith("keraslite-")]
-    peers = [c for c in w["contenders"] if not c.startswith("keraslite-")]
-    ratio_rows = []
-    for k in mine:
-        for p in peers + [m for m in mine if m != k and workload.keraslite_variants != ("",)]:
-            row = [k, p]
-            for m in workload.metrics:
-                a, b = s[k].get(m.key), s[p].get(m.key)
-                if a and b and a["median"] and b["median"]:
-                    r = a["median"] / b["median"] if m.higher_is_better else b["median"] / a["median"]
-                    row.append(f"{r:.2f}×")
-                else:
-                    row.append("-")
-            a, b = s[k].get("rss_peak_mb"), s[p].get("rss_peak_mb")
-            row.append(f"{a['median'] / b['median']:.2f}×" if a and b else "-")
-            ratio_rows.append(row)
-    if ratio_rows:
-        out += ["", "Ratios of medians, same run (speed: > 1 means keraslite faster; memory: keraslite's peak "
-                "RSS / the peer's, < 1 means keraslite uses less):", ""]
-        out.append(table(["keraslite", "vs", *[m.label for m in workload.metrics], "peak RSS ratio"], ratio_rows))
-    errors = [f"- {c}: {err}" for c in w["contenders"] for err in s[c]["errors"]]
+    pairs = _pairs(cs, workload)
+    if workload.by_metric:
+        header = ["case", *cs, *[f"{k} vs {p}" for k, p in pairs]]
+        rows = [[m.label] + [fmt_stat(s[c].get(m.key), m.digits) for c in cs]
+                + [_ratio(s[k].get(m.key), s[p].get(m.key), m.higher_is_better) for k, p in pairs]
+                for m in workload.metrics]
+        rows.append(["peak RSS MiB"] + [fmt_stat(s[c].get("rss_peak_mb"), 0) for c in cs]
+                    + [_ratio(s[k].get("rss_peak_mb"), s[p].get("rss_peak_mb"), True) for k, p in pairs])
+        out += [table(header, rows), "", RATIO_NOTE.replace("Ratios", "Ratio columns: ratios")]
+    else:
+        header = ["contender"] + [m.label for m in workload.metrics] + ["peak RSS MiB", "RSS before model MiB"]
+        rows = [[c] + [fmt_stat(s[c].get(m.key), m.digits) for m in workload.metrics]
+                + [fmt_stat(s[c].get("rss_peak_mb"), 0), fmt_stat(s[c].get("rss_before_model_mb"), 0)] for c in cs]
+        out.append(table(header, rows))
+        ratio_rows = [[k, p] + [_ratio(s[k].get(m.key), s[p].get(m.key), m.higher_is_better)
+                                for m in workload.metrics]
+                      + [_ratio(s[k].get("rss_peak_mb"), s[p].get("rss_peak_mb"), True)] for k, p in pairs]
+        if ratio_rows:
+            out += ["", RATIO_NOTE, ""]
+            out.append(table(["keraslite", "vs", *[m.label for m in workload.metrics], "peak RSS ratio"],
+                             ratio_rows))
+    errors = [f"- {c}: {err}" for c in cs for err in s[c]["errors"]]
     if errors:
         out += ["", "Failed runs:", *errors]
-    notes = [(c, n) for c in w["contenders"] for r in w["runs"][c][:1] if "error" not in r for n in r["notes"]]
+    notes = [(c, n) for c in cs for r in w["runs"][c][:1] if "error" not in r for n in r["notes"]]
     if notes:
         out += ["", "Notes (first round):", "```", *[f"{c}: {n}" for c, n in notes], "```"]
     return "\n".join(out)

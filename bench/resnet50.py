@@ -25,7 +25,7 @@ CLASSES = 6
 def config(quick: bool) -> dict:
     if quick:
         return {"n": 64, "batch": 32, "epochs": 2}
-    return {"n": 256, "batch": 32, "epochs": 5}
+    return {"n": 192, "batch": 32, "epochs": 5}
 
 
 def data(n: int):
