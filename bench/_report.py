@@ -131,8 +131,8 @@ def _ratio(a: dict | None, b: dict | None, higher_is_better: bool) -> str:
 def _pairs(contenders: list[str], workload) -> list[tuple[str, str]]:
     mine = [c for c in contenders if c.startswith("keraslite-")]
     peers = [c for c in contenders if not c.startswith("keraslite-")]
-    variants = workload.keraslite_variants != ("",)  # e.g. cold against warm
-    return [(k, p) for k in mine for p in peers + [m for m in mine if variants and m != k]]
+    variants = workload.keraslite_variants != ("",)  # e.g. cold against warm, once
+    return [(k, p) for i, k in enumerate(mine) for p in peers + (mine[i + 1:] if variants else [])]
 
 
 RATIO_NOTE = ("Ratios of medians, same run (speed: > 1 means keraslite faster; memory: keraslite's peak RSS / "
