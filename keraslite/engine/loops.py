@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 
+from ..distributed import sharding as _dist
 from ..utils.generic_utils import to_list, unpack_singleton
 
 
@@ -28,7 +29,7 @@ def _callback_list(model, callbacks, verbose, count_mode="samples"):
     base = [cbks.BaseLogger(stateful_metrics=stateful)]
     if verbose:
         base.append(cbks.ProgbarLogger(count_mode=count_mode, stateful_metrics=stateful))
-    cl = cbks.CallbackList(base + list(callbacks or []) + [model.history])
+    cl = cbks.CallbackList(_dist.rank_filter(base + list(callbacks or [])) + [model.history])
     cl.set_model(getattr(model, "callback_model", None) or model)
     return cl
 
@@ -42,14 +43,23 @@ def _batch_shuffle(index_array, batch_size):
 
 
 def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, val_f, val_ins, shuffle,
-             initial_epoch):
+             initial_epoch, steps_per_epoch=None, validation_steps=None, validation_freq=1):
+    """Batches of `batch_size` samples, or (steps_per_epoch given, batch_size None) the whole
+    arrays once per step, as Keras 2.3 does for arrays with steps."""
     n = int(ins[0].shape[0])
     do_validation = val_f is not None and val_ins is not None and len(val_ins) and val_ins[0].shape[0] > 0
-    if do_validation and verbose:
+    # several ranks (keraslite.distributed): the same loop everywhere, rank 0 prints
+    _dist.check_loop(model, "fit", callbacks, samples=n, batch_size=batch_size, epochs=epochs,
+                     initial_epoch=initial_epoch, shuffle=shuffle, validation=bool(do_validation),
+                     steps=steps_per_epoch)
+    verbose = _dist.verbosity(verbose)
+    if do_validation and verbose and steps_per_epoch is None:
         print(f"Train on {n} samples, validate on {val_ins[0].shape[0]} samples")
-    cl = _callback_list(model, callbacks, verbose)
+    cl = _callback_list(model, callbacks, verbose, count_mode="samples" if steps_per_epoch is None else "steps")
     callback_metrics = list(out_labels) + (["val_" + l for l in out_labels] if do_validation else [])
-    cl.set_params({"batch_size": batch_size, "epochs": epochs, "steps": None, "samples": n, "verbose": verbose,
+    cl.set_params({"batch_size": batch_size, "epochs": epochs, "steps": steps_per_epoch,
+                   "samples": _dist.local_samples(model, n, batch_size) if steps_per_epoch is None else None,
+                   "verbose": verbose,
                    "do_validation": bool(do_validation), "metrics": callback_metrics})
     model.stop_training = False
     for cb in cl.callbacks:
@@ -60,11 +70,16 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
         _reset_metrics(model)
         cl.on_epoch_begin(epoch)
         epoch_logs: dict = {}
-        if shuffle == "batch":
-            index_array = _batch_shuffle(index_array, batch_size)
+        if steps_per_epoch is not None:
+            _fit_steps(model, f, ins, out_labels, steps_per_epoch, cl)
+        elif shuffle == "batch":
+            index_array = _batch_shuffle(index_array, _dist.global_batch_size(model, batch_size))
         elif shuffle:
             np.random.shuffle(index_array)
-        batches = make_batches(n, batch_size)
+        if steps_per_epoch is None:
+            index_array = _dist.shared_order(model, index_array, shuffle)
+        # this rank's part of each batch (all of it in a single process)
+        batches = _dist.fit_batches(model, n, batch_size) if steps_per_epoch is None else []
         for batch_index, (start, end) in enumerate(batches):
             batch_ids = index_array[start:end]
             # consecutive unshuffled batches are views: no copy
@@ -75,17 +90,29 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
             for label, o in zip(out_labels, outs):
                 batch_logs[label] = float(o) if np.ndim(o) == 0 else o
             cl.on_batch_end(batch_index, batch_logs)
-            if model.stop_training:
+            if _dist.stop(model):
                 break
-        if do_validation:
-            val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0, model=model)
+        if do_validation and _validate_now(epoch, validation_freq):
+            val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0, model=model, steps=validation_steps)
             for label, o in zip(out_labels, val_outs):
                 epoch_logs["val_" + label] = o
         cl.on_epoch_end(epoch, epoch_logs)
-        if model.stop_training:
+        if _dist.stop(model):
             break
     cl.on_train_end()
     return model.history
+
+
+def _fit_steps(model, f, ins, out_labels, steps, cl) -> None:
+    for step in range(steps):
+        batch_logs = {"batch": step, "size": 1}
+        cl.on_batch_begin(step, batch_logs)
+        outs = to_list(f(ins))
+        for label, o in zip(out_labels, outs):
+            batch_logs[label] = float(o) if np.ndim(o) == 0 else o
+        cl.on_batch_end(step, batch_logs)
+        if _dist.stop(model):
+            break
 
 
 def _progbar(n, verbose):
@@ -114,18 +141,20 @@ def _final(value):
     return float(value) if value.ndim == 0 else value
 
 
-def test_loop(f, ins, batch_size, verbose=0, model=None) -> list:
+def test_loop(f, ins, batch_size, verbose=0, model=None, steps=None) -> list:
     """Batch means weighted by batch size; the outputs of metric objects (when `model` is given:
-    their states are reset first) are running values, so their last value is the result."""
+    their states are reset first) are running values, so their last value is the result. With
+    `steps` (batch_size None) the whole arrays are fed `steps` times and the means are per step."""
     n = int(ins[0].shape[0])
-    progbar = _progbar(n, verbose)
+    progbar = _progbar(n if steps is None else steps, verbose)
     totals = None
     stateful = _stateful_indices(model)
     if model is not None:
         _reset_metrics(model)
-    for start, end in make_batches(n, batch_size):
-        outs = to_list(f([a[start:end] for a in ins]))
-        size = end - start
+    batches = make_batches(n, batch_size) if steps is None else [(0, n)] * steps
+    for k, (start, end) in enumerate(batches):
+        outs = to_list(f([a[start:end] for a in ins] if steps is None else ins))
+        size = end - start if steps is None else 1
         if totals is None:
             totals = [0.0] * len(outs)
         for i, o in enumerate(outs):
@@ -134,13 +163,24 @@ def test_loop(f, ins, batch_size, verbose=0, model=None) -> list:
             else:
                 totals[i] += float(o) * size
         if progbar is not None:
-            progbar.update(end)
+            progbar.update(end if steps is None else k + 1)
     if totals is None:
         raise ValueError("evaluate: no samples to evaluate")
-    return [t if i in stateful else t / n for i, t in enumerate(totals)]
+    count = n if steps is None else steps
+    return [t if i in stateful else t / count for i, t in enumerate(totals)]
 
 
-def predict_loop(f, ins, batch_size, verbose=0) -> list:
+def predict_loop(f, ins, batch_size, verbose=0, steps=None) -> list:
+    """Outputs batch by batch; with `steps` (batch_size None) the whole arrays are fed `steps`
+    times and the outputs of the steps are concatenated, as in Keras 2.3."""
+    if steps is not None:
+        progbar = _progbar(steps, verbose)
+        per_step = []
+        for step in range(steps):
+            per_step.append(to_list(f(ins)))
+            if progbar is not None:
+                progbar.update(step + 1)
+        return [np.concatenate([outs[i] for outs in per_step]) for i in range(len(per_step[0]))]
     n = int(ins[0].shape[0])
     progbar = _progbar(n, verbose)
     results = None
@@ -174,7 +214,7 @@ def _batch_size(x) -> int:
 
 def _validate_now(epoch: int, validation_freq) -> bool:
     """Keras 2.3's validation_freq: an int N (every N-th epoch) or the 1-based epochs to run."""
-    if isinstance(validation_freq, int) and not isinstance(validation_freq, bool):
+    if isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, (bool, np.bool_)):
         if validation_freq < 1:
             raise ValueError("`validation_freq` can not be less than 1.")
         return (epoch + 1) % validation_freq == 0
@@ -191,6 +231,8 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
     when the generator does."""
     from . import data_adapters as da
     validation_workers = workers if validation_workers is None else validation_workers
+    # several ranks (keraslite.distributed): each reads its own items (a Sequence: by index)
+    generator = _dist.shard_source(model, generator, steps_per_epoch)
     if not (until_exhausted and steps_per_epoch is None and not da.is_sequence(generator)):
         steps_per_epoch = da.steps_for(generator, steps_per_epoch, "fit_generator", "steps_per_epoch")
     val_is_gen = da.is_generator_like(validation_data)
@@ -203,6 +245,9 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
     do_validation = validation_data is not None
     if do_validation:
         _validate_now(0, validation_freq)  # a bad validation_freq fails before any work
+    _dist.check_loop(model, "fit_generator", callbacks, steps=steps_per_epoch, epochs=epochs,
+                     initial_epoch=initial_epoch, validation=do_validation)
+    verbose = _dist.verbosity(verbose)
     with da.BatchStream(generator, workers, use_multiprocessing, max_queue_size, shuffle=bool(shuffle)) as stream, \
             contextlib.ExitStack() as val_streams:
         try:
@@ -243,7 +288,7 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                     batch_logs[label] = o
                 cl.on_batch_end(step, batch_logs)
                 steps_done += 1
-                if model.stop_training:
+                if _dist.stop(model):
                     break
             if not steps_done:
                 break
@@ -260,7 +305,7 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                 for label, o in zip(out_labels, to_list(val_outs)):
                     epoch_logs["val_" + label] = o
             cl.on_epoch_end(epoch, epoch_logs)
-            if model.stop_training:
+            if _dist.stop(model):
                 break
         cl.on_train_end()
     return model.history
