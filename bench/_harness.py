@@ -188,6 +188,7 @@ def add_common_args(ap: argparse.ArgumentParser) -> None:
 def run_workloads(workloads: list[Workload], args: argparse.Namespace) -> dict:
     """Run every workload's contenders for args.rounds rounds, alternating; return all results."""
     from _report import machine_info, render, write_outputs
+    t_start = time.perf_counter()
     threads = args.threads or default_threads()
     rounds = args.rounds or (1 if args.quick else 3)
     base_env = child_env(threads, args.keep_openblas_coretype)
@@ -207,7 +208,6 @@ def run_workloads(workloads: list[Workload], args: argparse.Namespace) -> dict:
         if w.prepare is not None:
             cleanups.append(w.prepare(cs, cfg, lambda c, extra, w=w, cfg=cfg: run_child(
                 w.module, c, cfg, child_env(threads, args.keep_openblas_coretype, extra), args.timeout)))
-    t_start = time.perf_counter()
     try:
         for r in range(rounds):
             for w, cfg, cs in plans:

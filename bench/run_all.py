@@ -3,10 +3,10 @@ first step, each contender in its own fresh process, alternating, rounds outermo
 noisy minute hits every workload alike). Prints Markdown tables and, with --out, writes them
 beside a JSON file of every measurement.
 
-Run (the full measurement, about 10-12 minutes on 2 cores with PyTorch and Keras 3/jax installed):
-    python bench/run_all.py --rounds 3 --out bench/results.json
-Check that every contender runs (tiny sizes, one round, about 4 minutes):
+Check that every contender runs (tiny sizes, one round; also fills keraslite's kernel caches):
     python bench/run_all.py --quick
+The full measurement (about 8-10 minutes on 2 quiet cores with PyTorch and Keras 3/jax installed):
+    python bench/run_all.py --rounds 3 --out bench/results.json
 Add the kernel micro-benchmarks with --kernels (not part of the default run).
 """
 from __future__ import annotations
