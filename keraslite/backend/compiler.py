@@ -13,6 +13,7 @@ import numpy as np
 
 from .fusion import FusedGroup, fuse
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
+from .ops.state import update
 from .registry import get_backend_object
 from .specialize import specialize
 
@@ -233,7 +234,6 @@ def _second(a, b):
 
 
 def _as_update(u) -> Tensor:
-    from .ops.tensors import update
     if isinstance(u, Tensor):
         if u.op != "update":
             raise TypeError(f"K.function: updates must be update ops or (variable, value) pairs, got {u!r}")

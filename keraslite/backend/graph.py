@@ -292,9 +292,21 @@ def as_tensor(x, dtype: str | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (list, tuple)) and any(isinstance(e, Tensor) for e in x):
-        from .ops import shape as _shape_ops  # a list of scalar tensors: stack them
-        return _shape_ops.stack([as_tensor(e, dtype) for e in x], axis=0)
+        # a list of scalar tensors: stacked by K.stack, which ops/shape.py installs here (the graph
+        # sits below the ops and does not import them)
+        if _stack is None:
+            raise RuntimeError("as_tensor: a list of tensors needs keraslite.backend.ops.shape imported")
+        return _stack([as_tensor(e, dtype) for e in x], axis=0)
     return as_constant(x, dtype)
+
+
+_stack: Callable | None = None
+
+
+def set_stack(fn: Callable) -> None:
+    """Install the function that turns a list of tensors into one tensor (ops/shape.py's stack)."""
+    global _stack
+    _stack = fn
 
 
 def apply(name: str, *inputs, **attrs):

@@ -12,7 +12,7 @@ import numpy as np
 from .. import backend as K
 from ..backend.graph import Tensor, topological_order
 from ..utils.generic_utils import has_arg, to_list, unpack_singleton
-from .base_layer import Layer, Node
+from .base_layer import Layer, Node, _node_key
 from .input_layer import InputLayer
 
 
@@ -478,10 +478,6 @@ class Network(Layer):
         for layer in self._layers:
             if hasattr(layer, "reset_states") and getattr(layer, "stateful", False):
                 layer.reset_states()
-
-
-def _node_key(layer, node_index) -> str:
-    return f"{layer.name}_ib-{node_index}"
 
 
 def _json_safe_kwargs(kwargs: dict) -> dict:

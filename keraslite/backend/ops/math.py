@@ -55,9 +55,26 @@ for _name, (_uf, _tmpl, _vjp) in _UNARY.items():
     defop(_name, _unary_infer(_uf) if _uf else _same_float, _vjp, elementwise=_tmpl)
 
 
+def sum_to(g, x):
+    """Sum the broadcast gradient `g` down to the shape of operand `x` (and cast to its dtype)."""
+    if g.shape == x.shape and None not in g.shape:
+        out = g
+    elif None not in x.shape and g.ndim >= x.ndim:
+        lead = g.ndim - x.ndim
+        axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(x.shape)
+                                          if d == 1 and g.shape[i + lead] != 1)
+        out = apply("sum", g, axes=axes, keepdims=True) if axes else g
+        if out.shape != x.shape:
+            out = apply("reshape", out, shape=x.shape)
+    else:
+        out = apply("sum_to_like", g, x)
+    if out.dtype != x.dtype and is_float(x.dtype):
+        out = cast(out, x.dtype)
+    return out
+
+
 def _sum_to(g: Tensor, x: Tensor) -> Tensor:
     """Reduce the gradient `g` of a broadcast result to the shape (and dtype) of operand `x`."""
-    from .shape import sum_to
     return sum_to(g, x)
 
 
