@@ -284,3 +284,8 @@ def _extract_archive(file_path: str, path: str = ".", archive_format="auto") -> 
     tar or zip archive into `path` (refusing members outside it); True if a format matched."""
     return extract_archive(file_path, path, archive_format)
 
+
+
+# the enqueuers import nothing from here, so this import at the end makes no cycle
+from .enqueuers import GeneratorEnqueuer, OrderedEnqueuer, SequenceEnqueuer  # noqa: E402
+__all__ += ["GeneratorEnqueuer", "OrderedEnqueuer", "SequenceEnqueuer"]
