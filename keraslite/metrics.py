@@ -12,6 +12,7 @@ import numpy as np
 
 from . import backend as K
 from . import losses as _losses
+from .backend.graph import substitute
 from .losses import (MAE, MAPE, MSE, MSLE, KLD, binary_crossentropy, categorical_crossentropy,  # noqa: F401
                      categorical_hinge, cosine, cosine_proximity, cosine_similarity, hinge, kld,
                      kullback_leibler_divergence, logcosh, mae, mape, mean_absolute_error,
@@ -174,42 +175,6 @@ def _as_tensor(x, dtype=None):
     return x
 
 
-def _substitute(targets, mapping: dict):
-    """`targets` rewritten with each tensor whose id is in `mapping` replaced by mapping[id]
-    (used to read a metric's result from the state values an update is about to assign)."""
-    import copy
-    from .backend.graph import _ids
-    memo: dict = {}
-
-    def rewrite(node):
-        stack = [(node, False)]
-        while stack:
-            n, expanded = stack.pop()
-            if n.id in memo:
-                continue
-            if n.id in mapping:
-                memo[n.id] = mapping[n.id]
-                continue
-            if not n.inputs:
-                memo[n.id] = n
-                continue
-            if not expanded:
-                stack.append((n, True))
-                stack.extend((i, False) for i in n.inputs if i.id not in memo)
-                continue
-            inputs = [memo[i.id] for i in n.inputs]
-            if all(a is b for a, b in zip(inputs, n.inputs)):
-                memo[n.id] = n
-            else:
-                new = copy.copy(n)
-                new.inputs = tuple(inputs)
-                new.id = next(_ids)
-                memo[n.id] = new
-        return memo[node.id]
-
-    return [rewrite(t) for t in targets]
-
-
 def _has_placeholder(tensors) -> bool:
     from .backend.graph import Placeholder
     seen, stack = set(), [t for t in tensors if isinstance(t, K.Tensor)]
@@ -315,8 +280,8 @@ class Metric:
         mapping = {}
         for u in updates:
             if isinstance(u, K.Tensor) and u.op == "update":
-                mapping[u.inputs[0].id] = u.inputs[1]
-        return _substitute([self.result()], mapping)[0]
+                mapping[u.inputs[0]] = u.inputs[1]
+        return substitute([self.result()], mapping)[0]
 
     def __call__(self, *args, **kwargs):
         """m(y_true, y_pred, sample_weight=None): update the state and return the result tensor.
