@@ -27,7 +27,6 @@ OVER_LIMIT = {
     "keraslite/layers/convolutional.py": 767,
     "keraslite/saving.py": 753,
     "keraslite/callbacks.py": 718,
-    "keraslite/backend/ops/conv.py": 686,
 }
 
 
