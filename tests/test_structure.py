@@ -21,7 +21,6 @@ MAX_LINES = 600
 # Files still over MAX_LINES, with their length when listed: the debt this test documents. An
 # entry may only shrink; remove it once the file is split. The goal is an empty dict.
 OVER_LIMIT = {
-    "keraslite/layers/convolutional.py": 767,
     "keraslite/saving.py": 753,
     "keraslite/callbacks.py": 718,
 }
