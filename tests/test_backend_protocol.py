@@ -47,6 +47,7 @@ def test_backend_declares_the_protocol(name, backend):
     assert isinstance(backend, Backend)
     assert isinstance(backend.name, str) and backend.name
     assert isinstance(backend.fuses_elementwise, bool)
+    assert isinstance(backend.supports_sparse, bool)
     for hook in HOOKS + CORE:
         assert callable(getattr(backend, hook)), hook
         assert _params(getattr(type(backend), hook)) == _params(getattr(Backend, hook)), \
@@ -145,6 +146,7 @@ def test_defaults_mean_no_feature():
     assert b.fusable(y) is True
     assert b.fold(x, y) is None
     assert b.fuses_elementwise is False
+    assert b.supports_sparse is False
     with b.running():
         pass
     with pytest.raises(NotImplementedError, match="bare"):

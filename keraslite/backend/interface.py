@@ -8,7 +8,8 @@ xp = numpy, the CUDA backend the same with xp = cupy, and fast backends override
 Gradients are never a backend's business: autodiff composes them from these primitives.
 
 Besides the primitives, the compiler (compiler.py) calls the hooks declared on `Backend` below,
-always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold` and `running`.
+always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold`, `running` and
+`supports_sparse`.
 Each has a default that means "no such feature", so a backend overrides only what it offers;
 tests/test_backend_protocol.py checks every registered backend against these declarations.
 """
@@ -22,6 +23,7 @@ import numpy as np
 from .xp import core as xcore
 from .xp.ctc import CTCPrimitives
 from .xp.nn_primitives import NNPrimitives
+from .xp.sparse import SparsePrimitives
 
 
 class Backend:
@@ -31,6 +33,10 @@ class Backend:
     #: True when the backend compiles fused elementwise chains (`compile_elementwise`): the
     #: compiler then groups chains of elementwise ops (fusion.py) into one kernel each.
     fuses_elementwise: bool = False
+    #: True when the backend holds sparse tensors (the sparse_* primitives, backend/sparse.py);
+    #: a plan with a sparse tensor on a backend without it is a ValueError naming the backend.
+    #: ArrayBackend answers by whether its xp has a SciPy-style sparse package.
+    supports_sparse: bool = False
 
     # ------------------------------------------------------------------ compiler hooks
     def fusable(self, node) -> bool:
@@ -79,7 +85,7 @@ class Backend:
         return lambda *arrays: fn(*arrays, **attrs)
 
 
-class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, Backend):
+class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePrimitives, Backend):
     """Every primitive written once against `self.xp`."""
 
     xp: Any = np
