@@ -16,6 +16,7 @@ from .commit import swap_in
 from .fusion import FusedGroup, fuse
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .ops.state import update
+from .interface import Backend
 from .registry import get_backend_object
 from .specialize import specialize
 
@@ -37,6 +38,8 @@ class Plan:
 
     def __init__(self, backend, inputs: Sequence[Tensor], outputs: Sequence[Tensor], updates: Sequence[Tensor]):
         self.backend = backend
+        # the protocol's default running() does nothing: skip entering it on every call
+        self._default_running = type(backend).running is Backend.running
         fed = {t.id: i for i, t in enumerate(inputs)}
         order = topological_order(list(outputs) + list(updates), stop=set(fed))
         if not backend.supports_sparse and any(n.sparse for n in order):
@@ -115,6 +118,9 @@ class Plan:
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow
         # inside the backend's per-run context (e.g. the CPU backend's thread settings)
+        if self._default_running:
+            with np.errstate(all="ignore"):
+                return self._run(feeds)
         with np.errstate(all="ignore"), self.backend.running():
             return self._run(feeds)
 
@@ -180,6 +186,8 @@ def _folds(backend, order, needed, fed):
     autodiff's sum_to_like(grad, p) does) and read c's value in p's place, which folds of the same
     shape and dtype guarantee (the backend checks). Returns ({c.id: (p, fn, inputs, shape_readers)},
     {p.id})."""
+    if type(backend).fold is Backend.fold:  # the protocol's default: no fused forms
+        return {}, set()
     fold = backend.fold
     readers: dict[int, list] = {}
     for node in order:
