@@ -12,11 +12,16 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TREES = {"keraslite": ROOT / "keraslite", "keraslite_numpy": ROOT / "backends" / "keraslite_numpy",
          "keraslite_numba": ROOT / "backends" / "keraslite_numba",
          "keraslite_cuda": ROOT / "backends" / "keraslite_cuda"}
 MAX_LINES = 600
+
+if not (ROOT / "keraslite").is_dir():  # an installed copy without the source tree
+    pytest.skip("no keraslite/ source tree next to tests/", allow_module_level=True)
 
 # Files still over MAX_LINES, with their length when listed: the debt this test documents. An
 # entry may only shrink; remove it once the file is split. The goal is an empty dict.

@@ -9,9 +9,9 @@ Gradients are never a backend's business: autodiff composes them from these prim
 
 Besides the primitives, the compiler (compiler.py) calls the hooks declared on `Backend` below,
 always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold`, `running` and
-`supports_sparse`.
-Each has a default that means "no such feature", so a backend overrides only what it offers;
-tests/test_backend_protocol.py checks every registered backend against these declarations.
+`supports_sparse`. Each has a default that means "no such feature", so a backend overrides only
+what it offers; tests/test_backend_protocol.py checks every registered backend against these
+declarations.
 """
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ class Backend:
     # ------------------------------------------------------------------ arrays
 
     def from_numpy(self, array: np.ndarray) -> Any:
+        """The backend's native array holding a copy of (or, where safe, sharing) `array`."""
         raise NotImplementedError
 
     def to_numpy(self, array: Any, copy: bool = True) -> np.ndarray:
@@ -73,6 +74,7 @@ class Backend:
         raise NotImplementedError
 
     def rng(self, seed: int):
+        """A seeded random generator that the backend's random primitives accept as `rng`."""
         raise NotImplementedError
 
     def primitive(self, op: str, attrs: dict):
