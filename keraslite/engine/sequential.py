@@ -1,5 +1,9 @@
 """Sequential: a linear stack of layers, built eagerly when the first layer knows its input shape
-and lazily (on first data) otherwise."""
+and lazily (on first data) otherwise.
+
+A recurrent layer on an input whose time axis is unknown (`Embedding(n, d)` without
+`input_length`, then `LSTM`) cannot be unrolled yet: the model then defers building to the first
+data, whose shape fixes the time axis, as Keras 2 defers a model without an input shape."""
 from __future__ import annotations
 
 from .. import backend as K
@@ -17,6 +21,7 @@ class Sequential(Model):
         super().__init__(name=name)
         self._stack: list[Layer] = []
         self._build_input_shape = None
+        self._deferred_input = None  # (batch_shape, dtype) of an input whose time axis data will fix
         if layers is not None:
             if isinstance(layers, Layer):
                 layers = [layers]
@@ -52,9 +57,24 @@ class Sequential(Model):
                 self.outputs = [x]
         self._stack.append(layer)
         if self.outputs:
-            self._connect(layer)
+            try:
+                self._connect(layer)
+            except ValueError as err:
+                from ..layers._utils import UnknownTimestepsError  # layers import the engine: no cycle
+                if not isinstance(err, UnknownTimestepsError):
+                    raise
+                self._defer(layer)
         else:
             self.built = False
+
+    def _defer(self, layer: Layer) -> None:  # noqa: ARG002  (the layer stays on the stack)
+        """Forget the graph built so far and wait for data: its shape gives the unknown axes."""
+        x = self.inputs[0]
+        self._deferred_input = (K.int_shape(x), K.dtype(x))
+        self.inputs, self.outputs = [], []
+        self._layers = []
+        self._is_graph_network = False
+        self.built = False
 
     def _connect(self, layer: Layer) -> None:
         out = layer(self.outputs[0])
@@ -86,7 +106,9 @@ class Sequential(Model):
 
     def build(self, input_shape=None) -> None:
         """build(input_shape=None): connect the layers on an input of `input_shape` (with batch)."""
-        if input_shape is not None and not self.inputs:
+        if input_shape is not None and not self.inputs and self._deferred_input is not None:
+            self._build_deferred(tuple(input_shape))
+        elif input_shape is not None and not self.inputs:
             x = Input(batch_shape=tuple(input_shape), name=self._stack[0].name + "_input" if self._stack else None)
             self._build_input_shape = tuple(input_shape)
             self._rebuild([x])
@@ -101,7 +123,24 @@ class Sequential(Model):
         if not self.inputs or not self._is_graph_network:
             import numpy as np
             first = x[0] if isinstance(x, (list, tuple)) else x
-            self.build((None,) + tuple(np.shape(first))[1:])
+            shape = (None,) + tuple(np.shape(first))[1:]
+            if self._deferred_input is not None:
+                self._build_deferred(shape)
+            else:
+                self.build(shape)
+
+    def _build_deferred(self, data_shape: tuple) -> None:
+        """Build on an input of the data's shape where the first layer's shape left axes unknown."""
+        want, dtype = self._deferred_input
+        if len(want) != len(data_shape) or any(w is not None and w != d for w, d in zip(want[1:], data_shape[1:])):
+            raise ValueError(f"Sequential model {self.name}: expected input of shape {want[1:]} (None: any), got data "
+                             f"of shape {data_shape[1:]}")
+        batch_shape = (want[0],) + tuple(data_shape[1:])
+        x = Input(batch_shape=batch_shape, dtype=dtype, name=self._stack[0].name + "_input")
+        self._rebuild([x])
+        self._deferred_input = None
+        self._build_input_shape = batch_shape
+        self.built = True
 
     def get_config(self) -> dict:
         from ..layers import serialize as serialize_layer

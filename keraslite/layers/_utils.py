@@ -6,6 +6,12 @@ import numpy as np
 from .. import backend as K
 
 
+class UnknownTimestepsError(ValueError):
+    """A recurrent layer met an input whose time axis is unknown: keraslite unrolls recurrent loops,
+    so the number of timesteps must be known when the graph is built. A Sequential model catches
+    it and builds on the first data instead (whose shape fixes the time axis)."""
+
+
 def normalize_tuple(value, n: int, name: str, who: str = "") -> tuple:
     """An int -> (value,) * n; a sequence of n ints -> a tuple; else ValueError."""
     where = f" (layer {who})" if who else ""

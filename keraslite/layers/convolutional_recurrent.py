@@ -13,7 +13,7 @@ from .. import activations, constraints, initializers, regularizers
 from .. import backend as K
 from ..engine.base_layer import InputSpec
 from ..utils.generic_utils import has_arg
-from ._utils import conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, shape_str
+from ._utils import conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, shape_str, UnknownTimestepsError
 from .recurrent import RNN, _as_array, _clamp_rate, _DropoutCell
 
 __all__ = ["ConvLSTM2DCell", "ConvRNN2D", "ConvLSTM2D"]
@@ -229,7 +229,7 @@ class ConvRNN2D(RNN):
             raise ValueError(f"{self._who()}: expected an input of rank 5 (batch, timesteps, rows, cols, channels) "
                              f"or (batch, timesteps, channels, rows, cols), got shape {shape_str(input_shape)}")
         if input_shape[1] is None:
-            raise ValueError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
+            raise UnknownTimestepsError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
                              f"loops), got input shape {shape_str(input_shape)}")
         self._batch_size = input_shape[0]
         if self.stateful:

@@ -15,7 +15,7 @@ from .. import backend as K
 from .. import regularizers
 from ..engine.base_layer import InputSpec, Layer
 from ..utils.generic_utils import has_arg, to_list
-from ._utils import shape_str
+from ._utils import UnknownTimestepsError, shape_str
 from ._recurrent_cells import (GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells,  # noqa: F401  (public here too)
                                _as_array, _check_units, _clamp_rate, _DropoutCell, _generate_dropout_mask,
                                _reset_dropout_masks, _state_sizes)
@@ -161,7 +161,7 @@ class RNN(Layer):
             raise ValueError(f"{self._who()}: expected an input of rank 3 (batch, timesteps, features), got shape "
                              f"{shape_str(input_shape)}")
         if input_shape[1] is None:
-            raise ValueError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
+            raise UnknownTimestepsError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
                              f"loops), got input shape {shape_str(input_shape)}; give input_shape=(timesteps, "
                              "features), input_length, or an Input with a fixed time axis")
         if input_shape[2] is None:
@@ -250,7 +250,7 @@ class RNN(Layer):
                              f"{len(initial_state)} initial states")
         timesteps = K.int_shape(inputs)[1]
         if timesteps is None:
-            raise ValueError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
+            raise UnknownTimestepsError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
                              f"loops), got input shape {shape_str(K.int_shape(inputs))}")
         _reset_dropout_masks(self.cell)
         cell_kwargs = {}
