@@ -132,13 +132,17 @@ class _DownloadProgress:
         self.total = total
         self.bar = Progbar(total)
         self._last = 0.0
+        self._reported = -1
 
     def update(self, received: int, done: bool = False) -> None:
         now = time.time()
         # with no Content-Length the bar writes a line per update: keep those few
         if self.total is None and not done and now - self._last < 0.5:
             return
+        if done and self.total is not None and received == self._reported:
+            return  # the loop's last update already drew the finished bar: draw it once
         self._last = now
+        self._reported = received
         if self.total is None and done:
             self.bar.target = received  # so the last line is a finished bar
         self.bar.update(received)
