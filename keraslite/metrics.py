@@ -66,7 +66,14 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
     return K.cast(K.in_top_k(y_pred, K.cast(K.flatten(y_true), "int32"), k), K.floatx())
 
 
-_FUNCTIONS = [binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
+def accuracy(y_true, y_pred):
+    """accuracy(y_true, y_pred): 1.0 where y_pred equals y_true elementwise, else 0.0 (Keras 2.3's
+    `keras.metrics.accuracy`; the string 'accuracy' in compile() picks a form by the output)."""
+    y_pred = _pred_float(y_pred)
+    return K.cast(K.equal(K.cast(y_true, K.dtype(y_pred)), y_pred), K.floatx())
+
+
+_FUNCTIONS = [accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
               sparse_top_k_categorical_accuracy]
 
 # Names deserialization resolves: the metric functions and every loss name and alias.
@@ -200,8 +207,7 @@ class MeanMetricWrapper(Mean):
 
 
 def _accuracy(y_true, y_pred):
-    y_pred = _pred_float(y_pred)
-    return K.cast(K.equal(K.cast(y_true, K.dtype(y_pred)), y_pred), K.floatx())
+    return accuracy(y_true, y_pred)
 
 
 def _cosine_similarity(y_true, y_pred, axis=-1):

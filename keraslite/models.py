@@ -47,5 +47,12 @@ def model_from_config(config: dict, custom_objects=None, safe_mode: bool | None 
     return _from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
-__all__ = ["Model", "Sequential", "save_model", "load_model", "model_from_json", "model_from_yaml",
+def clone_model(model, input_tensors=None):
+    """clone_model(model, input_tensors=None): the architecture of `model` on new layers (new
+    weights); see keraslite.engine.cloning."""
+    from .engine.cloning import clone_model as _clone
+    return _clone(model, input_tensors)
+
+
+__all__ = ["Model", "Sequential", "clone_model", "save_model", "load_model", "model_from_json", "model_from_yaml",
            "model_from_config"]

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from keraslite import backend as K
-from keraslite.layers import LSTM, Dense, Embedding, GRU, Input, SimpleRNN
-from keraslite.models import Model, Sequential, load_model
+from keraslite.engine.base_layer import Layer
+from keraslite.layers import LSTM, Dense, Embedding, GRU, Input, Lambda, SimpleRNN, add, concatenate
+from keraslite.models import Model, Sequential, clone_model, load_model
 from keraslite.utils.data_utils import get_file
 from loopback_http import LoopbackServer
 
@@ -111,3 +112,138 @@ def test_download_progress_bar_is_drawn_once(tmp_path, monkeypatch, capsys):
         get_file("blob.bin", url)
     out = capsys.readouterr().out
     assert out.count("%d/%d [" % (len(payload), len(payload))) == 1
+
+
+# -- clone_model (transfer-learning scripts) -------------------------------------------------------
+
+class _Scale(Layer):
+    """A custom layer with a weight and a config: cloning must recreate it from its own class."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def build(self, input_shape):
+        self.w = self.add_weight(name="w", shape=(input_shape[-1],), initializer="ones")
+        super().build(input_shape)
+
+    def call(self, x):
+        return x * self.w * self.factor
+
+    def get_config(self):
+        config = super().get_config()
+        config["factor"] = self.factor
+        return config
+
+
+def _functional():
+    a = Input(shape=(4,), name="a")
+    b = Input(shape=(3,), name="b")
+    shared = Dense(3, name="shared")
+    h = concatenate([shared(a), b])
+    h = Lambda(lambda t: t * 0.5, name="halve")(h)
+    h = _Scale(3.0, name="scale")(h)
+    out = Dense(2, activation="softmax", name="out")(add([h, Dense(6)(h)]))
+    return Model([a, b], [out, shared(Dense(4)(a))])
+
+
+def test_clone_model_functional_new_weights_same_function():
+    rng = np.random.RandomState(3)
+    model = _functional()
+    clone = clone_model(model)
+    assert [l.name for l in clone.layers] == [l.name for l in model.layers]
+    assert [type(l) for l in clone.layers] == [type(l) for l in model.layers]
+    assert not {id(w) for w in clone.weights} & {id(w) for w in model.weights}
+    assert clone.layers[-1] is not model.layers[-1]
+    xs = [rng.rand(5, 4).astype("float32"), rng.rand(5, 3).astype("float32")]
+    clone.set_weights([w * 1.5 for w in model.get_weights()])
+    clone.set_weights(model.get_weights())
+    for got, want in zip(clone.predict(xs), model.predict(xs)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # NumPy check of the first output with the clone's own weights
+    W = {l.name: l.get_weights() for l in clone.layers if l.get_weights()}
+    sw, sb = W["shared"]
+    h = np.concatenate([xs[0] @ sw + sb, xs[1]], axis=1) * 0.5 * W["scale"][0] * 3.0
+    side = [l for l in clone.layers if isinstance(l, Dense) and l.name not in ("shared", "out")]
+    dw, db = [l for l in side if l.input_shape == (None, 6)][0].get_weights()
+    z = (h + h @ dw + db) @ W["out"][0] + W["out"][1]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(clone.predict(xs)[0], e / e.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+    # training the clone leaves the original alone
+    before = [w.copy() for w in model.get_weights()]
+    clone.compile("sgd", ["categorical_crossentropy", "mse"])
+    clone.fit(xs, [np.eye(2)[rng.randint(0, 2, 5)], rng.rand(5, 3)], epochs=1, verbose=0)
+    for w0, w1 in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(w0, w1)
+
+
+def test_clone_model_sequential_and_input_tensors():
+    rng = np.random.RandomState(4)
+    seq = Sequential([Dense(5, activation="relu", input_shape=(3,)), Dense(2)])
+    clone = clone_model(seq)
+    assert isinstance(clone, Sequential) and clone.input_shape == (None, 3)
+    clone.set_weights(seq.get_weights())
+    x = rng.rand(4, 3).astype("float32")
+    (w1, b1), (w2, b2) = [l.get_weights() for l in seq.layers]
+    np.testing.assert_allclose(clone.predict(x), np.maximum(x @ w1 + b1, 0) @ w2 + b2, rtol=1e-5, atol=1e-6)
+    new_in = Input(shape=(3,), name="fresh")
+    on_input = clone_model(seq, input_tensors=new_in)
+    assert on_input.inputs[0] is new_in
+    func = clone_model(_functional(), input_tensors=[Input(shape=(4,)), Input(shape=(3,))])
+    assert func.output_shape == [(None, 2), (None, 3)]
+    with pytest.raises(ValueError, match="input_tensors"):
+        clone_model(_functional(), input_tensors=[new_in])
+
+
+def test_clone_model_refuses_subclassed_models():
+    class Sub(Model):
+        def __init__(self):
+            super().__init__()
+            self.d = Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+    with pytest.raises(ValueError, match="subclass"):
+        clone_model(Sub())
+
+
+# -- module paths of Keras 2.3 that older scripts import -------------------------------------------
+
+def test_keras_2_module_paths():
+    from keraslite.engine import topology, saving as engine_saving
+    from keraslite import engine
+    assert topology.Layer is Layer and topology.InputSpec is engine.InputSpec
+    assert topology.get_source_inputs is engine.get_source_inputs
+    assert engine_saving.load_model is load_model
+    from keraslite.models import model_from_json
+    assert engine_saving.model_from_json is model_from_json
+
+
+def test_metrics_accuracy_function():
+    from keraslite import metrics
+    y_true = np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 1.0]], dtype="float32")
+    y_pred = np.array([[1.0, 2.5, 3.0], [0.0, 1.0, 0.0]], dtype="float32")
+    got = K.eval(metrics.accuracy(K.constant(y_true), K.constant(y_pred)))
+    np.testing.assert_array_equal(got, (y_true == y_pred).astype("float32"))
+    assert metrics.get("accuracy") is metrics.accuracy
+
+
+@pytest.mark.parametrize("length,k,pad,s,d", [(10, 3, "valid", 1, 1), (10, 3, "same", 2, 1), (11, 4, "full", 3, 1),
+                                                (9, 3, "causal", 1, 2), (None, 3, "same", 1, 1)])
+def test_conv_utils_lengths(length, k, pad, s, d):
+    from keraslite.utils import conv_utils
+    got = conv_utils.conv_output_length(length, k, pad, s, d)
+    if length is None:
+        assert got is None
+        return
+    span = (k - 1) * d + 1
+    full = {"valid": length - span + 1, "same": length, "causal": length, "full": length + span - 1}[pad]
+    assert got == -(-full // s)
+    if pad != "causal" and d == 1:
+        back = conv_utils.conv_input_length(got, k, pad, s)
+        # a convolution of the recovered length gives the same output length
+        assert conv_utils.conv_output_length(back, k, pad, s) == got
+    assert conv_utils.normalize_tuple(3, 2, "strides") == (3, 3)
+    assert conv_utils.normalize_padding("Causal") == "causal"
+    with pytest.raises(ValueError):
+        conv_utils.normalize_padding("reflect")

@@ -4,5 +4,6 @@ from .input_layer import Input, InputLayer
 from .network import Network
 from .training import Model
 from .sequential import Sequential
+from ..utils.layer_utils import get_source_inputs
 
-__all__ = ["InputSpec", "Layer", "Node", "Input", "InputLayer", "Network", "Model", "Sequential"]
+__all__ = ["InputSpec", "Layer", "Node", "Input", "InputLayer", "Network", "Model", "Sequential", "get_source_inputs"]
