@@ -1,0 +1,63 @@
+"""The OpInfo table: every row, keyed by name, and its coverage of the primitive registry."""
+from __future__ import annotations
+
+from ..backend.graph import OPS
+from .opinfo import OpInfo
+
+_TABLE: dict | None = None
+
+
+def _modules():
+    from . import rows_elementwise, rows_tensor
+    return [rows_elementwise, rows_tensor]
+
+
+def table() -> dict:
+    """{name: OpInfo} for every row (primitives by their registered name, composites as 'K.<fn>')."""
+    global _TABLE
+    if _TABLE is None:
+        import keraslite.backend  # noqa: F401  (registers every primitive)
+        rows: dict = {}
+        for module in _modules():
+            for row in module.rows():
+                if row.name in rows:
+                    raise RuntimeError(f"keraslite.testing: two rows are named {row.name!r}")
+                rows[row.name] = row
+        _TABLE = rows
+    return _TABLE
+
+
+def primitive_rows() -> dict:
+    return {k: r for k, r in table().items() if r.primitive}
+
+
+def composite_rows() -> dict:
+    return {k: r for k, r in table().items() if not r.primitive}
+
+
+def registered_primitives() -> set:
+    """The names of every `defop` registration (importing keraslite.backend registers them all)."""
+    import keraslite.backend  # noqa: F401
+    return set(OPS)
+
+
+def missing_rows() -> list:
+    """Registered primitives without a row: each one is a conformance failure."""
+    return sorted(registered_primitives() - set(primitive_rows()))
+
+
+def stale_rows() -> list:
+    """Primitive rows naming no registered primitive (renamed or removed ops)."""
+    return sorted(set(primitive_rows()) - registered_primitives())
+
+
+def flag_mismatches() -> list:
+    """Primitive rows whose differentiable flag disagrees with the registry (an op with a VJP rule
+    is differentiable; one without passes no gradient)."""
+    out = []
+    for name, row in primitive_rows().items():
+        od = OPS.get(name)
+        if od is not None and row.differentiable != (od.vjp is not None):
+            out.append(f"{name}: row says differentiable={row.differentiable}, the registry has "
+                       f"{'a' if od.vjp is not None else 'no'} VJP rule")
+    return out
