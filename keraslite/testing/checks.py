@@ -51,9 +51,10 @@ def build(row: OpInfo, sample, none_batch: bool = False):
     """(placeholders, outputs) for a sample; `none_batch` leaves axis 0 of every input unknown."""
     phs = []
     none_batch = none_batch or row.unknown_batch
-    for a in sample.args:
+    for n, a in enumerate(sample.args):
         a = np.asarray(a)
-        shape = tuple(None if (none_batch and i == 0) else d for i, d in enumerate(a.shape))
+        unknown = none_batch and (row.batch_args is None or n in row.batch_args)
+        shape = tuple(None if (unknown and i == 0) else d for i, d in enumerate(a.shape))
         phs.append(Placeholder(shape, a.dtype.name))
     outs = as_list(row.fn(*phs, **sample.kwargs))
     return phs, outs

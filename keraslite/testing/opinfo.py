@@ -47,7 +47,8 @@ class OpInfo:
     primitive row), so a row cannot silently stop testing its primitive;
     fused: whether the fused-against-unfused check applies;
     dynamic_batch: whether the shape rule is also checked with axis 0 of every input unknown;
-    unknown_batch: build every check with axis 0 unknown (ops that exist only for dynamic shapes).
+    unknown_batch: build every check with axis 0 unknown (ops that exist only for dynamic shapes);
+    batch_args: the inputs whose axis 0 is the batch axis made unknown (default: all of them).
     """
 
     name: str
@@ -65,6 +66,7 @@ class OpInfo:
     fused: bool = True
     dynamic_batch: bool = True
     unknown_batch: bool = False
+    batch_args: tuple | None = None
 
     def tolerance(self, dtype: str) -> tuple:
         if dtype in self.tol:

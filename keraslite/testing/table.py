@@ -8,8 +8,8 @@ _TABLE: dict | None = None
 
 
 def _modules():
-    from . import rows_elementwise, rows_tensor
-    return [rows_elementwise, rows_tensor]
+    from . import rows_elementwise, rows_nn, rows_tensor
+    return [rows_elementwise, rows_tensor, rows_nn]
 
 
 def table() -> dict:
