@@ -8,8 +8,8 @@ _TABLE: dict | None = None
 
 
 def _modules():
-    from . import rows_elementwise, rows_nn, rows_tensor
-    return [rows_elementwise, rows_tensor, rows_nn]
+    from . import rows_composite, rows_elementwise, rows_nn, rows_tensor
+    return [rows_elementwise, rows_tensor, rows_nn, rows_composite]
 
 
 def table() -> dict:
