@@ -367,7 +367,7 @@ def rows() -> list:
     add = t.append
     loose = {"float32": (1e-4, 1e-5)}
     add(OpInfo("conv2d", _conv2d, lambda x, k, **kw: R.conv2d(x, k, data_format=CL, **kw), _conv_samples(_CONV2D),
-               dtypes=("float32", "float64"), differentiable=True, tol=loose, batch_args=(0,)))
+               differentiable=True, tol=loose, batch_args=(0,)))
     add(OpInfo("conv2d_backprop_input", _conv_transpose(2), _conv_transpose_ref(2), _transpose_samples(2),
                differentiable=True, tol=loose, dynamic_batch=False))
     add(OpInfo("conv2d_backprop_filter", _grad_fn(_conv2d, 1), _filter_grad_ref(2), _conv_samples(_CONV2D, True, True),
@@ -382,7 +382,7 @@ def rows() -> list:
         for mode in ("max", "avg"):
             name = f"{mode}_pool{rank}d"
             add(OpInfo(name, _pool(rank, mode), _pool_ref(rank, mode), _pool_samples(cases, mode=mode),
-                       dtypes=("float32", "float64"), differentiable=True))
+                       differentiable=True))
             bp = max_pool_backprop_ref if mode == "max" else _avg_bp_ref(rank)
             add(OpInfo(name + "_backprop", _grad_fn(_pool(rank, mode), 0), bp, _pool_samples(cases, True, mode),
                        differentiable=mode == "avg", grad_args=(1,), dynamic_batch=False))
