@@ -26,7 +26,7 @@ def _grad_of(forward, wrt=0):
 # --------------------------------------------------------------------------------- reductions
 
 _RED_CASES = [((2, 3, 4), 1, False), ((2, 3, 4), None, False), ((2, 3, 4), (0, 2), True), ((0, 3), 1, False),
-              ((1, 5), -1, True), ((4,), 0, False)]
+              ((1, 5), -1, True), ((4,), 0, False), ((0, 3), 0, False), ((2, 0), None, True)]
 
 
 def _red_samples(gen, allow_empty=True):
@@ -34,7 +34,6 @@ def _red_samples(gen, allow_empty=True):
         return [Sample((gen(rng, s, dtype),), {"axis": a, "keepdims": k}) for s, a, k in _RED_CASES
                 if allow_empty or 0 not in s or (a is not None and s[a if isinstance(a, int) else 0] != 0)]
     return samples
-
 
 def _red_ref(fn):
     def ref(x, axis, keepdims):

@@ -99,6 +99,9 @@ class ArrayPrimitives:
     def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis, dtype=_acc(x))
 
     def mean(self, x, axes, keepdims):
+        if x.size == 0:  # nan where nothing is averaged, without NumPy's "mean of empty slice" warning
+            s = self.xp.sum(x, axis=axes, keepdims=keepdims)
+            return self.xp.full(s.shape, self.xp.nan if x.dtype.kind == "f" else 0, dtype=x.dtype)
         return self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
 
     # ---------------------------------------------------------------- layout
