@@ -20,6 +20,22 @@ def test_every_primitive_has_a_row():
     assert len(registered_primitives()) == len(OPS) > 0
 
 
+def test_every_primitive_named_in_the_sources_has_a_row():
+    """defop("name", ...) anywhere in keraslite (even in a module nothing has imported yet)."""
+    import re
+
+    import keraslite
+    root = os.path.dirname(keraslite.__file__)
+    named = set()
+    for folder, _, files in os.walk(root):
+        for f in files:
+            if f.endswith(".py"):
+                with open(os.path.join(folder, f), encoding="utf-8") as handle:
+                    named |= set(re.findall(r'defop\(\s*"([a-z0-9_]+)"', handle.read()))
+    assert len(named) > 50
+    assert sorted(named - set(ROWS)) == []
+
+
 def test_no_row_names_an_unregistered_primitive():
     assert not stale_rows()
 

@@ -13,6 +13,7 @@ AssertionError (with the sample described) on a disagreement.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from ..backend.compiler import Plan
 from ..backend.graph import Constant, Placeholder, Tensor, topological_order
 from ..backend.registry import get_backend_object
-from .opinfo import FD_EPS, OpInfo, as_list, is_float_dtype
+from .opinfo import FD_EPS, OpInfo, as_input, as_list, dense, is_float_dtype, is_sparse
 
 CHECKS = ("forward", "vjp", "fused", "shape")
 MAX_FD_COORDS = 24  # finite differences per input: enough to see a wrong rule, cheap to run
@@ -54,10 +55,14 @@ def build(row: OpInfo, sample, none_batch: bool = False):
     phs = []
     none_batch = none_batch or row.unknown_batch
     for n, a in enumerate(sample.args):
-        a = np.asarray(a)
+        a = as_input(a)
         unknown = none_batch and (row.batch_args is None or n in row.batch_args)
         shape = tuple(None if (unknown and i == 0) else d for i, d in enumerate(a.shape))
-        phs.append(Placeholder(shape, a.dtype.name))
+        if is_sparse(a):
+            from ..backend.sparse import sparse_placeholder
+            phs.append(sparse_placeholder(shape, np.dtype(a.dtype).name))
+        else:
+            phs.append(Placeholder(shape, a.dtype.name))
     outs = as_list(row.fn(*phs, **sample.kwargs))
     return phs, outs
 
@@ -66,8 +71,21 @@ def evaluate(backend, phs, outs, arrays, fused: bool = True):
     """Run outputs on `backend` (a backend object) through a compiler Plan; returns (values, plan)."""
     target = backend if fused else Unfused(backend)
     plan = Plan(target, phs, outs, [])
-    feeds = [backend.from_numpy(np.array(a, dtype=p.dtype, order="C")) for a, p in zip(arrays, phs)]
-    return plan.run(feeds), plan
+    return plan.run(feeds_for(backend, phs, arrays)), plan
+
+
+def feeds_for(backend, phs, arrays) -> list:
+    """The backend's values for the placeholders (sparse ones through keraslite's sparse feed)."""
+    feeds = []
+    for i, (a, p) in enumerate(zip(arrays, phs)):
+        if getattr(p, "sparse", False):
+            if not getattr(backend, "supports_sparse", False):
+                raise Skip(f"backend '{backend.name}' has no sparse tensor support")
+            from ..backend.sparse import feed
+            feeds.append(feed(p, a, i, backend)[0])
+        else:
+            feeds.append(backend.from_numpy(np.array(a, dtype=p.dtype, order="C")))
+    return feeds
 
 
 def graph_ops(outs) -> set:
@@ -75,7 +93,7 @@ def graph_ops(outs) -> set:
 
 
 def assert_close(got, want, rtol, atol, msg=""):
-    got, want = np.asarray(got), np.asarray(want)
+    got, want = dense(got), dense(want)
     assert got.shape == want.shape, f"{msg}: shape {got.shape}, expected {want.shape}"
     if got.dtype.kind in "biu" and want.dtype.kind in "biu":
         np.testing.assert_array_equal(got, want, err_msg=msg)
@@ -106,7 +124,7 @@ def check_forward(row: OpInfo, backend_name: str) -> str:
             else:
                 with warnings.catch_warnings():  # e.g. NumPy's "mean of empty slice": nan is the answer
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    want = as_list(row.ref(*[np.asarray(a) for a in sample.args], **sample.kwargs))
+                    want = as_list(row.ref(*[as_input(a) for a in sample.args], **sample.kwargs))
                 assert len(want) == len(got), f"{row.name}: {len(got)} outputs, the formula gives {len(want)}"
                 for k, (g, w) in enumerate(zip(got, want)):
                     assert_close(g, w, rtol, atol, f"{row.name} output {k} on {sample.describe()}")
@@ -123,7 +141,7 @@ def check_shape(row: OpInfo, backend_name: str) -> str:
             got, _ = evaluate(backend, phs, outs, sample.args)
             for k, (t, v) in enumerate(zip(outs, got)):
                 where = f"{row.name} output {k} on {sample.describe()}"
-                v = np.asarray(v)
+                v = dense(v)
                 assert _compatible(t.shape, v.shape), f"{where}: inferred shape {t.shape}, computed {v.shape}"
                 if all(d is not None for d in t.shape):
                     assert tuple(t.shape) == v.shape, f"{where}: inferred shape {t.shape}, computed {v.shape}"
@@ -134,7 +152,7 @@ def check_shape(row: OpInfo, backend_name: str) -> str:
             phs, outs = build(row, sample, none_batch=True)
             got, _ = evaluate(backend, phs, outs, sample.args)
             for k, (t, v) in enumerate(zip(outs, got)):
-                v = np.asarray(v)
+                v = dense(v)
                 assert _compatible(t.shape, v.shape), \
                     f"{row.name} output {k} (batch axis unknown) on {sample.describe()}: inferred {t.shape}, computed {v.shape}"
                 assert np.dtype(t.dtype) == v.dtype, \
@@ -148,7 +166,7 @@ def _compatible(static, actual) -> bool:
 
 def _epilogue(t: Tensor) -> Tensor:
     """An elementwise tail (multiply-add) the compiler may fuse with, or fold into, the op."""
-    if not is_float_dtype(t.dtype):
+    if not is_float_dtype(t.dtype) or getattr(t, "sparse", False):
         return t
     from ..backend.ops.math import add, mul
     return add(mul(t, 1.5), 0.25)
@@ -189,16 +207,16 @@ def check_vjp(row: OpInfo, backend_name: str) -> str:
     rtol, atol = row.grad_tol
     checked = 0
     for sample in _samples(row, "float64", "vjp"):
-        args = [np.asarray(a) for a in sample.args]
+        args = [as_input(a) for a in sample.args]
         idx = row.grad_args if row.grad_args is not None else \
-            tuple(i for i, a in enumerate(args) if is_float_dtype(a.dtype))
+            tuple(i for i, a in enumerate(args) if is_float_dtype(a.dtype) and not is_sparse(a))
         idx = tuple(i for i in idx if args[i].size)
         if not idx:
             continue
         phs, outs = build(row, sample)
         rng = seeded(row, "cotangent" + sample.describe())
         values, _ = evaluate(backend, phs, outs, args)
-        terms = [reduce_sum(mul(o, Constant(rng.standard_normal(np.shape(v)).astype(o.dtype))))
+        terms = [reduce_sum(mul(o, Constant(rng.standard_normal(dense(v).shape).astype(o.dtype))))
                  for o, v in zip(outs, values) if is_float_dtype(o.dtype)]
         assert terms, f"{row.name}: a differentiable row needs a float output"
         loss = terms[0]
@@ -209,8 +227,7 @@ def check_vjp(row: OpInfo, backend_name: str) -> str:
         loss_plan = Plan(backend, phs, [loss], [])
 
         def loss_at(values):
-            feeds = [backend.from_numpy(np.array(v, order="C")) for v in values]
-            return float(loss_plan.run(feeds)[0])
+            return float(loss_plan.run(feeds_for(backend, phs, values))[0])
 
         for i, g in zip(idx, analytic):
             g = np.asarray(g, dtype=np.float64)
@@ -218,7 +235,8 @@ def check_vjp(row: OpInfo, backend_name: str) -> str:
             coords = rng.permutation(args[i].size)[:MAX_FD_COORDS]
             fd = []
             for c in coords:
-                plus, minus = [a.copy() for a in args], [a.copy() for a in args]
+                plus, minus = list(args), list(args)
+                plus[i], minus[i] = args[i].copy(), args[i].copy()
                 plus[i].flat[c] += FD_EPS
                 minus[i].flat[c] -= FD_EPS
                 fd.append((loss_at(plus) - loss_at(minus)) / (2 * FD_EPS))
@@ -238,5 +256,6 @@ def run_check(check: str, row: OpInfo, backend_name: str) -> str:
     """Run one named check ('forward', 'vjp', 'fused' or 'shape') of a row on a backend."""
     if check not in RUNNERS:
         raise ValueError(f"unknown check {check!r}; expected one of {CHECKS}")
-    with np.errstate(all="ignore"):
+    context = row.context() if row.context is not None else contextlib.nullcontext()
+    with np.errstate(all="ignore"), context:
         return RUNNERS[check](row, backend_name)

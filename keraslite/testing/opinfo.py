@@ -8,7 +8,7 @@ the dtypes to try, the tolerance per dtype, and whether gradients are checked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -29,7 +29,8 @@ class Sample:
     label: str = ""
 
     def describe(self) -> str:
-        shapes = ", ".join(f"{np.asarray(a).dtype.name}{list(np.shape(a))}" for a in self.args)
+        shapes = ", ".join(("sparse " if is_sparse(a) else "") + f"{np.dtype(a.dtype).name}{list(a.shape)}"
+                           for a in map(as_input, self.args))
         extra = f" {self.kwargs}" if self.kwargs else ""
         return (self.label + ": " if self.label else "") + f"({shapes}){extra}"
 
@@ -48,7 +49,8 @@ class OpInfo:
     fused: whether the fused-against-unfused check applies;
     dynamic_batch: whether the shape rule is also checked with axis 0 of every input unknown;
     unknown_batch: build every check with axis 0 unknown (ops that exist only for dynamic shapes);
-    batch_args: the inputs whose axis 0 is the batch axis made unknown (default: all of them).
+    batch_args: the inputs whose axis 0 is the batch axis made unknown (default: all of them);
+    context: a context-manager factory entered around every check of the row (state an op needs).
     """
 
     name: str
@@ -67,6 +69,7 @@ class OpInfo:
     dynamic_batch: bool = True
     unknown_batch: bool = False
     batch_args: tuple | None = None
+    context: Callable | None = None
 
     def tolerance(self, dtype: str) -> tuple:
         if dtype in self.tol:
@@ -109,6 +112,21 @@ def distinct(rng, shape, dtype, low=-2.0, high=2.0) -> np.ndarray:
     return rng.permutation(grid).reshape(shape).astype(np.dtype(dtype))
 
 
+def is_sparse(value) -> bool:
+    """A scipy.sparse matrix (an input fed through a sparse placeholder)."""
+    return type(value).__module__.startswith("scipy.sparse")
+
+
+def as_input(value):
+    """Sample inputs as they are fed: sparse matrices stay sparse, everything else an ndarray."""
+    return value if is_sparse(value) else np.asarray(value)
+
+
+def dense(value) -> np.ndarray:
+    """A computed value as an ndarray (sparse outputs come back as scipy.sparse matrices)."""
+    return np.asarray(value.toarray()) if is_sparse(value) else np.asarray(value)
+
+
 def is_float_dtype(dtype) -> bool:
     return np.dtype(dtype).kind == "f"
 
@@ -117,5 +135,3 @@ def as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def cotangent_like(rng, array: Any) -> np.ndarray:
-    return rng.standard_normal(np.shape(array))

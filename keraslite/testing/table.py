@@ -8,15 +8,15 @@ _TABLE: dict | None = None
 
 
 def _modules():
-    from . import rows_composite, rows_elementwise, rows_nn, rows_tensor
-    return [rows_elementwise, rows_tensor, rows_nn, rows_composite]
+    from . import rows_composite, rows_distributed, rows_elementwise, rows_nn, rows_sparse, rows_tensor
+    return [rows_elementwise, rows_tensor, rows_nn, rows_sparse, rows_distributed, rows_composite]
 
 
 def table() -> dict:
     """{name: OpInfo} for every row (primitives by their registered name, composites as 'K.<fn>')."""
     global _TABLE
     if _TABLE is None:
-        import keraslite.backend  # noqa: F401  (registers every primitive)
+        registered_primitives()
         rows: dict = {}
         for module in _modules():
             for row in module.rows():
@@ -35,9 +35,15 @@ def composite_rows() -> dict:
     return {k: r for k, r in table().items() if not r.primitive}
 
 
+#: every module that registers primitives (importing them completes the registry)
+PRIMITIVE_MODULES = ("keraslite.backend", "keraslite.backend.sparse", "keraslite.distributed.optimizer")
+
+
 def registered_primitives() -> set:
-    """The names of every `defop` registration (importing keraslite.backend registers them all)."""
-    import keraslite.backend  # noqa: F401
+    """The names of every `defop` registration, after importing every module that makes some."""
+    import importlib
+    for name in PRIMITIVE_MODULES:
+        importlib.import_module(name)
     return set(OPS)
 
 
