@@ -74,6 +74,17 @@ def test_fused_form(form, kbackend):
         assert note == "fused kernel taken", f"numba declares {form} but did not fuse it"
 
 
+def test_integer_pow_with_a_negative_exponent_raises(kbackend):
+    """Found by the conformance table: the fused Numba kernel crashed the process here."""
+    import numpy as np
+
+    from keraslite import backend as K
+    x = K.placeholder(shape=(2,), dtype="int32")
+    f = K.function([x], [K.pow(x, -1) + 1])
+    with pytest.raises(ValueError, match="negative integer powers"):
+        f([np.array([2, 3], dtype="int32")])
+
+
 def test_rows_are_deterministic():
     from keraslite.testing.checks import seeded
     row = ROWS["conv2d"]

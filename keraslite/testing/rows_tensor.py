@@ -274,7 +274,7 @@ def rows() -> list:
                grad_args=(0,), dynamic_batch=False))
     add(OpInfo("sum_to_like", lambda x, r: apply("sum_to_like", x, r), _sum_to_ref,
                _like_samples([((2, 3), (3,)), ((2, 4), (2, 1)), ((0, 2), (2,)), ((3, 2, 2), (1, 2))]),
-               differentiable=True, grad_args=(0,), dynamic_batch=False))
+               dtypes=("float32", "int32"), differentiable=True, grad_args=(0,), dynamic_batch=False))
     add(OpInfo("transpose", lambda x, perm: K.permute_dimensions(x, perm), lambda x, perm: np.transpose(x, perm),
                lambda rng, d: [Sample((u(rng, s, d),), {"perm": p}) for s, p in
                                [((2, 3), (1, 0)), ((2, 3, 4), (2, 0, 1)), ((0, 2, 1), (1, 2, 0))]],

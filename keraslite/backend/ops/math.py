@@ -51,8 +51,18 @@ _UNARY = {
     "relu": (None, "relu({0})", lambda g, y, x: [mul(g, cast(greater(x, 0.0), g.dtype))]),
 }
 
+
+
+def _round_infer(x):
+    # integers round to themselves, in their own dtype (as the backends compute and TensorFlow gives)
+    if np.dtype(x.dtype).kind in "iu":
+        return x.shape, x.dtype
+    return x.shape, numpy_result_dtype("rint", x.dtype)
+
+
 for _name, (_uf, _tmpl, _vjp) in _UNARY.items():
-    defop(_name, _unary_infer(_uf) if _uf else _same_float, _vjp, elementwise=_tmpl)
+    _infer = _round_infer if _name == "round" else _unary_infer(_uf) if _uf else _same_float
+    defop(_name, _infer, _vjp, elementwise=_tmpl)
 
 
 def _sum_to(g: Tensor, x: Tensor) -> Tensor:

@@ -119,8 +119,8 @@ class ArrayPrimitives:
         shape = ref.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
-        if axes:
-            x = self.xp.sum(x, axis=axes, keepdims=True)
+        if axes:  # in x's dtype, as inferred (NumPy would widen int32 to int64)
+            x = self.xp.sum(x, axis=axes, keepdims=True, dtype=x.dtype)
         return self.xp.reshape(x, shape)
 
     def concatenate(self, *xs, axis): return self.xp.concatenate(xs, axis=axis)
