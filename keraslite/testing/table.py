@@ -8,8 +8,9 @@ _TABLE: dict | None = None
 
 
 def _modules():
-    from . import rows_composite, rows_distributed, rows_elementwise, rows_nn, rows_sparse, rows_tensor
-    return [rows_elementwise, rows_tensor, rows_nn, rows_sparse, rows_distributed, rows_composite]
+    from . import (rows_composite, rows_composite2, rows_distributed, rows_elementwise, rows_nn, rows_sparse,
+                   rows_tensor)
+    return [rows_elementwise, rows_tensor, rows_nn, rows_sparse, rows_distributed, rows_composite, rows_composite2]
 
 
 def table() -> dict:
