@@ -152,6 +152,7 @@ def _logsumexp_ref(x, axis, keepdims):
 
 
 def rows() -> list:
+    """The rows of this module."""
     K = _K()
     u = uniform
     t = []

@@ -41,6 +41,7 @@ def _samples(rng, dtype):
 
 
 def rows() -> list:
+    """The rows of this module."""
     from ..distributed import optimizer  # noqa: F401  (registers the primitive)
     return [OpInfo("distributed_allreduce", lambda *gs: apply("distributed_allreduce", *gs),
                    lambda *gs: tuple(g.copy() for g in gs), _samples, context=one_rank_world)]

@@ -139,6 +139,7 @@ def _cast_samples(rng, dtype):
 
 
 def rows() -> list:
+    """The rows of this module."""
     table = []
     for name, (ref, gen, dtypes, diff) in _UNARY.items():
         table.append(OpInfo(name, _prim(name), ref, _unary_samples(gen), dtypes=dtypes, differentiable=diff,

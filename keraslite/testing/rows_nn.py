@@ -362,6 +362,7 @@ def _no_input(rng, dtype):
 
 
 def rows() -> list:
+    """The rows of this module."""
     K = _K()
     t = []
     add = t.append

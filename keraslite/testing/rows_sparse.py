@@ -53,6 +53,7 @@ def _concat_samples(rng, dtype):
 
 
 def rows() -> list:
+    """The rows of this module."""
     K = _K()
     return [
         OpInfo("sparse_to_dense", lambda x: K.to_dense(x), lambda x: x.toarray(), _to_dense_samples,

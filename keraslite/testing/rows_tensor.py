@@ -235,6 +235,7 @@ def _tuple_get_fn(x):
 
 
 def rows() -> list:
+    """The rows of this module."""
     K = _K()
     u = uniform
     t = []
