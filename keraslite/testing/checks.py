@@ -164,12 +164,20 @@ def _compatible(static, actual) -> bool:
     return len(static) == len(actual) and all(s is None or s == a for s, a in zip(static, actual))
 
 
-def _epilogue(t: Tensor) -> Tensor:
-    """An elementwise tail (multiply-add) the compiler may fuse with, or fold into, the op."""
+def _epilogue(t: Tensor, kind: str) -> Tensor:
+    """A tail the compiler may fuse with the op ('muladd': elementwise multiply-add) or fold into
+    it ('bias': the add of a vector along the last axis, as a backend's conv+bias fold takes)."""
     if not is_float_dtype(t.dtype) or getattr(t, "sparse", False):
         return t
     from ..backend.ops.math import add, mul
-    return add(mul(t, 1.5), 0.25)
+    if kind == "muladd":
+        return add(mul(t, 1.5), 0.25)
+    bias = np.linspace(-0.5, 0.5, t.shape[-1]).astype(t.dtype)
+    return add(t, Constant(bias))
+
+
+def _bias_ok(outs) -> bool:
+    return any(is_float_dtype(o.dtype) and o.ndim and o.shape[-1] for o in outs)
 
 
 def _fuses(backend) -> bool:
@@ -186,16 +194,20 @@ def check_fused(row: OpInfo, backend_name: str) -> str:
     rtol, atol = row.tolerance(dtype)
     n, kernels = 0, set()
     for sample in _samples(row, dtype, "fused"):
-        # one graph per plan: an op with state (a variable update) starts from the same value
-        phs, outs = build(row, sample)
-        fused, plan = evaluate(backend, phs, [_epilogue(o) for o in outs], sample.args, fused=True)
-        phs, outs = build(row, sample)
-        plain, _ = evaluate(backend, phs, [_epilogue(o) for o in outs], sample.args, fused=False)
-        kernels |= {k for k in plan.kernels() if "+" in k or k.startswith("fused[")}
-        for k, (a, b) in enumerate(zip(fused, plain)):
-            assert_close(a, b, rtol, atol, f"{row.name} output {k}, fused against unfused, on {sample.describe()}")
+        for kind in ("muladd", "bias"):
+            # one graph per plan: an op with state (a variable update) starts from the same value
+            phs, outs = build(row, sample)
+            if kind == "bias" and not _bias_ok(outs):
+                continue
+            fused, plan = evaluate(backend, phs, [_epilogue(o, kind) for o in outs], sample.args, fused=True)
+            phs, outs = build(row, sample)
+            plain, _ = evaluate(backend, phs, [_epilogue(o, kind) for o in outs], sample.args, fused=False)
+            kernels |= {k for k in plan.kernels() if "+" in k or k.startswith("fused[")}
+            for k, (a, b) in enumerate(zip(fused, plain)):
+                assert_close(a, b, rtol, atol, f"{row.name} output {k} + {kind} epilogue, fused against unfused, "
+                                               f"on {sample.describe()}")
         n += 1
-    return f"{n} samples, {len(kernels)} fused kernels"
+    return f"{n} samples, fused steps: {', '.join(sorted(kernels)) or 'none'}"
 
 
 def check_vjp(row: OpInfo, backend_name: str) -> str:
