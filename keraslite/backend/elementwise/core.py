@@ -368,7 +368,9 @@ def pow(x, a) -> Tensor:
 
 
 def sum_to(g: Tensor, x: Tensor) -> Tensor:
-    """Reduce the gradient `g` of a broadcast result to the shape (and dtype) of operand `x`."""
+    """Reduce the gradient `g` of a broadcast result to the shape (and dtype) of operand `x`
+    (and cast to its dtype). Lives here because every broadcasting VJP needs it, and the graph
+    ops that import the catalogue (ops/math, ops/shape) re-export it."""
     if g.shape == x.shape and None not in g.shape:
         out = g
     elif None not in x.shape and g.ndim >= x.ndim:
@@ -379,7 +381,7 @@ def sum_to(g: Tensor, x: Tensor) -> Tensor:
         if out.shape != x.shape:
             out = apply("reshape", out, shape=x.shape)
     else:
-        out = apply("sum_to_like", g, x)  # defined with the broadcasting helpers in ops.shape
+        out = apply("sum_to_like", g, x)
     if out.dtype != x.dtype and is_float(x.dtype):
         out = cast(out, x.dtype)
     return out
