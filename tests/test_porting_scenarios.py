@@ -247,3 +247,52 @@ def test_conv_utils_lengths(length, k, pad, s, d):
     assert conv_utils.normalize_padding("Causal") == "causal"
     with pytest.raises(ValueError):
         conv_utils.normalize_padding("reflect")
+
+
+# -- long unrolled recurrences compile in bounded pieces ---------------------------------------------
+
+def test_fused_groups_are_bounded_and_long_chains_stay_exact():
+    # the T per-step gradients of an RNN's shared weights are summed in a chain that grows with T;
+    # fused whole it was one kernel per sequence length with thousands of lines
+    from keraslite.backend.fusion import MAX_GROUP_SIZE, group_elementwise
+    from keraslite.backend.graph import topological_order
+    n = 3 * MAX_GROUP_SIZE + 5
+    xs = [K.placeholder((2, 3)) for _ in range(n)]
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x * 0.5
+    stop = {t.id for t in xs}
+    groups, _ = group_elementwise(topological_order([total], stop=stop), stop)
+    sizes = [len(g) for g in groups if g]
+    assert max(sizes) <= MAX_GROUP_SIZE and sum(sizes) == 2 * (n - 1)
+    values = [np.random.RandomState(i).rand(2, 3).astype("float32") for i in range(n)]
+    got = K.function(xs, [total])(values)[0]
+    np.testing.assert_allclose(got, values[0] + 0.5 * np.sum(values[1:], axis=0), rtol=1e-5)
+
+
+@pytest.mark.usefixtures("kbackend")
+def test_long_lstm_gradient_matches_numpy():
+    # 70 unrolled steps: the weight gradients sum 70 terms across several fused pieces
+    rng = np.random.RandomState(5)
+    T, D, U = 70, 2, 3
+    inp = Input(shape=(T, D))
+    lstm = LSTM(U, recurrent_activation="sigmoid")
+    model = Model(inp, lstm(inp))
+    x = rng.uniform(-1, 1, (2, T, D)).astype("float32")
+    loss = K.sum(model.output)
+    grads = K.gradients(loss, lstm.trainable_weights)
+    got = K.function([inp], grads)([x])
+    kernel, recurrent, bias = [w.astype("float64") for w in lstm.get_weights()]
+
+    def f(k, r, b):
+        return _np_lstm(x.astype("float64"), k, r, b, U, "sigmoid").sum()
+    eps = 1e-4
+    for idx, (value, g) in enumerate(zip((kernel, recurrent, bias), got)):
+        num = np.zeros_like(value)
+        for pos in np.ndindex(value.shape):
+            args = [kernel.copy(), recurrent.copy(), bias.copy()]
+            args[idx][pos] += eps
+            hi = f(*args)
+            args[idx][pos] -= 2 * eps
+            num[pos] = (hi - f(*args)) / (2 * eps)
+        np.testing.assert_allclose(g, num, rtol=2e-3, atol=2e-4)

@@ -58,6 +58,13 @@ def fuse(order: list, needed: set, stop: set, min_size: int = 1, accept=None) ->
     return schedule_units(order, group_of, fused), fused
 
 
+# Members per fused group. A backend compiles each program it has not seen (Numba: seconds, and
+# superlinear in its length); without a bound, a chain that grows with the graph (the T per-step
+# gradients of an unrolled RNN's shared weights, summed) became one program per sequence length
+# with thousands of lines. Chunks of a long chain share one program, so they compile once.
+MAX_GROUP_SIZE = 32
+
+
 def group_elementwise(order: list, stop: set, accept=None) -> tuple[list, dict]:
     """Pass 1: assign elementwise nodes to groups, greedily in topological order.
 
@@ -73,8 +80,8 @@ def group_elementwise(order: list, stop: set, accept=None) -> tuple[list, dict]:
       acyclic: no group reaches itself. A node joins group g only if none of its inputs outside g
       reaches g (`joinable`), and two sibling groups merge only if neither reaches the other; both
       rules keep the relation acyclic, which is what lets pass 3 find an order.
-    * All members of a group have one static shape, carry an elementwise template, are accepted by
-      the backend and are not fed.
+    * A group has at most MAX_GROUP_SIZE members, all of one static shape, which carry an
+      elementwise template, are accepted by the backend and are not fed.
     """
     group_of: dict[int, int] = {}
     groups: list[list] = []
@@ -120,12 +127,15 @@ def group_elementwise(order: list, stop: set, accept=None) -> tuple[list, dict]:
         candidates = []
         for i in node.inputs:
             g = group_of.get(i.id)
-            if g is not None and g not in candidates and shape_of[g] == node.shape and joinable(g, node):
+            if (g is not None and g not in candidates and shape_of[g] == node.shape
+                    and len(groups[g]) < MAX_GROUP_SIZE and joinable(g, node)):
                 candidates.append(g)
         if candidates:
             chosen = candidates[0]
             # sibling groups feeding the same node merge when neither waits for the other
             for g in candidates[1:]:
+                if len(groups[chosen]) + len(groups[g]) >= MAX_GROUP_SIZE:
+                    continue
                 if (reach(group_anc[chosen]) >> g) & 1 or (reach(group_anc[g]) >> chosen) & 1:
                     continue
                 for m in groups[g]:
