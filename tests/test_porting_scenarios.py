@@ -296,3 +296,37 @@ def test_long_lstm_gradient_matches_numpy():
             args[idx][pos] -= 2 * eps
             num[pos] = (hi - f(*args)) / (2 * eps)
         np.testing.assert_allclose(g, num, rtol=2e-3, atol=2e-4)
+
+
+# -- a model trained on add_loss alone (the VAE examples) --------------------------------------------
+
+@pytest.mark.usefixtures("kbackend")
+def test_compile_without_loss_trains_on_added_losses():
+    rng = np.random.RandomState(6)
+    inp = Input(shape=(4,))
+    out = Dense(3, name="d")(inp)
+    model = Model(inp, out)
+    model.add_loss(K.mean(K.square(out - 1.0)))
+    model.compile(optimizer="sgd")
+    assert model.metrics_names == ["loss"]
+    x = rng.rand(16, 4).astype("float32")
+    w, b = model.get_layer("d").get_weights()
+    want = np.mean((x @ w + b - 1.0) ** 2)
+    np.testing.assert_allclose(model.evaluate(x, verbose=0, batch_size=16), want, rtol=1e-5)
+    # one full-batch SGD step: the gradient of the mean square, by hand
+    err = x @ w + b - 1.0
+    gw = 2.0 * x.T @ err / err.size
+    gb = 2.0 * err.sum(axis=0) / err.size
+    model.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=False, validation_data=(x, None))
+    w1, b1 = model.get_layer("d").get_weights()
+    np.testing.assert_allclose(w1, w - 0.01 * gw, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(b1, b - 0.01 * gb, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.fit(x, sample_weight=np.ones(16), verbose=0)
+
+
+def test_compile_without_any_loss_is_refused():
+    inp = Input(shape=(2,))
+    model = Model(inp, Dense(1)(inp))
+    with pytest.raises(ValueError, match="no loss to optimize"):
+        model.compile(optimizer="adam")

@@ -112,11 +112,20 @@ def _loss_name(fn) -> str:
     return loss_name(fn)
 
 
+def _no_weights(who: str):
+    raise ValueError(f"{who}: sample_weight was given, but no output has a loss to weight (the model trains "
+                     "on add_loss losses)")
+
+
 def standardize(model, x, y, sample_weight, class_weight, who: str, check_nan: bool = False):
     """(inputs, targets, sample weights) for the trained outputs, each a list of arrays."""
     model._check_compiled(who)
     ins = standardize_inputs(model, x, who, check_nan=check_nan)
     names = [model.output_names[i] for i in model._trained]
+    if y is None and not names:  # trained on add_loss losses alone
+        if sample_weight is not None:
+            _no_weights(who)
+        return ins, [], []
     if y is None:
         raise ValueError(f"{who}: targets (y) are needed for the outputs {names}")
     if isinstance(y, dict) or len(names) > 1 or not isinstance(y, (list, tuple)) or \

@@ -67,9 +67,8 @@ class Model(Network):
                                  f"has {n_out} outputs, but you passed loss={loss}")
             loss_functions = [losses_mod.get(l) for l in loss]
         else:
-            if loss is None:
-                raise ValueError("compile: a loss is needed to train the model")
-            loss_functions = [losses_mod.get(loss)] * n_out
+            # no loss: Keras 2 trains on the losses the layers added (add_loss), and fit takes no y
+            loss_functions = [losses_mod.get(loss)] * n_out if loss is not None else [None] * n_out
         self.loss_functions = loss_functions
 
         if loss_weights is None:
@@ -132,10 +131,11 @@ class Model(Network):
                 self.metrics_names.append(name + "_loss")
             term = output_loss * weights[i] if weights[i] != 1.0 else output_loss
             total_loss = term if total_loss is None else total_loss + term
-        if total_loss is None:
-            raise ValueError("The model cannot be compiled because it has no loss to optimize.")
         for reg in self.losses:
-            total_loss = total_loss + reg
+            total_loss = reg if total_loss is None else total_loss + reg
+        if total_loss is None:
+            raise ValueError("The model cannot be compiled because it has no loss to optimize: give `loss` to "
+                             "compile, or add losses to the model with add_loss.")
         self.total_loss = total_loss
 
         # stateful metric objects (keras.metrics.Metric): their update ops join the train and test
