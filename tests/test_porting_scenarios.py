@@ -330,3 +330,27 @@ def test_compile_without_any_loss_is_refused():
     model = Model(inp, Dense(1)(inp))
     with pytest.raises(ValueError, match="no loss to optimize"):
         model.compile(optimizer="adam")
+
+
+# -- a Lambda returning a one-element list (K.gradients) gives a tensor, as in Keras 2 ---------------
+
+def _max_switches(x):
+    pre, post = x
+    return K.gradients(K.sum(post), pre)  # a list of one tensor
+
+
+@pytest.mark.usefixtures("kbackend")
+def test_lambda_returning_a_one_element_list_gives_a_tensor():
+    from keraslite.layers import MaxPooling2D, UpSampling2D, multiply
+    inp = Input(shape=(4, 4, 1))
+    pooled = MaxPooling2D((2, 2))(inp)
+    where = Lambda(_max_switches, output_shape=lambda s: s[0])([inp, pooled])
+    assert K.is_keras_tensor(where) and K.int_shape(where) == (None, 4, 4, 1)
+    out = multiply([UpSampling2D((2, 2))(pooled), where])  # Keras's mnist_swwae unpooling
+    model = Model(inp, out)
+    x = np.random.RandomState(7).permutation(32).reshape(2, 4, 4, 1).astype("float32")
+    blocks = x.reshape(2, 2, 2, 2, 2, 1).transpose(0, 1, 3, 2, 4, 5).reshape(2, 2, 2, 4, 1)
+    # the max of each 2x2 block stays where it was, everything else is zero
+    peak = blocks.max(axis=3, keepdims=True)
+    want = np.where(blocks == peak, blocks, 0.0).reshape(2, 2, 2, 2, 2, 1).transpose(0, 1, 3, 2, 4, 5)
+    np.testing.assert_allclose(model.predict(x), want.reshape(2, 4, 4, 1), rtol=1e-6)

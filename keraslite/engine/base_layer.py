@@ -345,9 +345,9 @@ class Layer:
             self._add_inbound_node(input_list, outputs, previous_mask, masks, kwargs)
         if getattr(self, "activity_regularizer", None) is not None:
             self.add_loss([self.activity_regularizer(o) for o in outputs], inputs=input_list)
-        if isinstance(output, (list, tuple)):
+        if isinstance(output, (list, tuple)) and len(outputs) != 1:
             return outputs
-        return outputs[0]
+        return outputs[0]  # Keras 2 unpacks a one-element list (e.g. a Lambda returning K.gradients)
 
     def _add_inbound_node(self, input_tensors, output_tensors, input_masks, output_masks, arguments):
         inbound_layers, node_indices, tensor_indices = [], [], []
