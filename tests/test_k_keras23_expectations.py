@@ -41,3 +41,24 @@ def test_placeholder_one_dim_with_tuple_is_fed_any_length(kbackend):
     x = K.placeholder(shape=(None,), dtype="int64")
     f = K.function([x], [x * 2])
     np.testing.assert_array_equal(f([np.array([1, 2, 3])])[0], [2, 4, 6])
+
+
+def test_activation_get_warns_for_a_layer_instance_and_returns_it():
+    from keraslite import activations
+    from keraslite.layers import Dense, LeakyReLU
+    for layer in (Dense(4), LeakyReLU(0.2)):
+        with pytest.warns(UserWarning, match=type(layer).__name__):
+            assert activations.get(layer) is layer
+
+
+def test_activation_get_plain_callable_does_not_warn():
+    import warnings
+    from keraslite import activations
+
+    def fn(x):
+        return x
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert activations.get(fn) is fn
+        assert activations.get("relu") is activations.relu
