@@ -62,3 +62,56 @@ def test_activation_get_plain_callable_does_not_warn():
         warnings.simplefilter("error")
         assert activations.get(fn) is fn
         assert activations.get("relu") is activations.relu
+
+
+def _nested_twice(layer_factory):
+    from keraslite.layers import Average, Input
+    from keraslite.models import Model
+    inner_in = Input(shape=(5,))
+    layer = layer_factory()
+    inner = Model(inner_in, layer(inner_in))
+    a, b = Input(shape=(5,)), Input(shape=(5,))
+    outer = Model([a, b], Average()([inner(a), inner(b)]))
+    return layer, inner, outer
+
+
+def test_model_called_twice_counts_each_regularisation_once(kbackend):
+    # Keras 2.3: one kernel penalty (shared weights) plus one activity penalty per call
+    from keraslite import regularizers
+    from keraslite.layers import Dense
+    layer, inner, outer = _nested_twice(lambda: Dense(
+        2, kernel_regularizer=regularizers.l1(0.1), activity_regularizer=regularizers.l2(0.01)))
+    assert len(outer.losses) == 3
+    assert len(layer._inbound_nodes) == 3  # its own model's call, then one per outer call
+    xa = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    xb = np.random.default_rng(1).normal(size=(4, 5)).astype("float32")
+    w, bias = (np.asarray(v) for v in layer.get_weights())
+    want = 0.1 * np.abs(w).sum() + sum(0.01 * np.square(x @ w + bias).sum() for x in (xa, xb))
+    f = K.function(outer.inputs, [sum(outer.losses)])
+    np.testing.assert_allclose(f([xa, xb])[0], want, rtol=1e-5)
+
+
+def test_model_called_twice_adds_one_update_set_per_call():
+    from keraslite.layers import BatchNormalization
+    layer, inner, outer = _nested_twice(BatchNormalization)
+    per_call = len(layer.get_updates_for(inner.inputs))
+    assert per_call == 2  # moving mean and moving variance
+    assert len(outer.updates) == 2 * per_call
+
+
+def test_model_masks_still_flow_through_a_nested_model():
+    from keraslite.layers import Embedding, Input, LSTM
+    from keraslite.models import Model
+    i = Input(shape=(3,))
+    emb = Embedding(5, 2, mask_zero=True)
+    inner = Model(i, emb(i))
+    j = Input(shape=(3,))
+    e = inner(j)
+    assert e._keras_mask is not None
+    out = Model(j, LSTM(2)(e))
+    x = np.array([[1, 2, 0], [3, 0, 0]])
+    before = out.predict(x)
+    table = emb.get_weights()[0].copy()
+    table[0] += 5.0  # the padding row: masked steps must not see it
+    emb.set_weights([table])
+    np.testing.assert_allclose(out.predict(x), before, rtol=1e-6)
