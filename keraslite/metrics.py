@@ -275,7 +275,24 @@ SparseCategoricalCrossentropy = _wrapper("SparseCategoricalCrossentropy", sparse
                                          "dtype=None, from_logits=False, axis=-1).", from_logits=False, axis=-1)
 
 
-_CLASSES = [Metric, Reduce, Sum, Mean, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy,
+class RootMeanSquaredError(Mean):
+    """RootMeanSquaredError(name='root_mean_squared_error', dtype=None): sqrt of the weighted mean
+    of (y_pred - y_true) ** 2 over every element seen (Keras 2.3)."""
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """update_state(y_true, y_pred, sample_weight=None): fold in the squared errors."""
+        y_pred = K.cast(_as_tensor(y_pred), self.dtype)
+        y_true = _match_ranks(K.cast(_as_tensor(y_true), self.dtype), y_pred)
+        return super().update_state(K.square(y_pred - y_true), sample_weight=sample_weight)
+
+    def result(self):
+        return K.sqrt(super().result())
+
+
+_CLASSES = [Metric, Reduce, Sum, Mean, MeanMetricWrapper, RootMeanSquaredError, Accuracy, BinaryAccuracy, CategoricalAccuracy,
             SparseCategoricalAccuracy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError,
             MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Hinge, SquaredHinge,
             CategoricalHinge, LogCoshError, Poisson, KLDivergence, CosineSimilarity, BinaryCrossentropy,

@@ -115,3 +115,36 @@ def test_model_masks_still_flow_through_a_nested_model():
     table[0] += 5.0  # the padding row: masked steps must not see it
     emb.set_weights([table])
     np.testing.assert_allclose(out.predict(x), before, rtol=1e-6)
+
+
+def test_root_mean_squared_error_over_batches_with_weights(kbackend):
+    from keraslite import metrics
+    rng = np.random.default_rng(3)
+    t, p = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    w = rng.uniform(0, 2, size=12)
+    m = metrics.RootMeanSquaredError()
+    assert m.name == "root_mean_squared_error"
+    for s in (slice(0, 5), slice(5, 12)):
+        K.batch_get_value(m.update_state(t[s], p[s], sample_weight=w[s]))
+    sq = (p - t) ** 2
+    want = np.sqrt((sq * w[:, None]).sum() / (3 * w.sum()))
+    np.testing.assert_allclose(K.eval(m.result()), want, rtol=1e-5)
+    m.reset_states()
+    K.batch_get_value(m.update_state(t, p))
+    np.testing.assert_allclose(K.eval(m.result()), np.sqrt(sq.mean()), rtol=1e-5)
+
+
+def test_root_mean_squared_error_config_and_fit(kbackend):
+    from keraslite import metrics
+    from keraslite.layers import Dense
+    from keraslite.models import Sequential
+    m = metrics.RootMeanSquaredError(name="rmse", dtype="float64")
+    again = metrics.RootMeanSquaredError.from_config(m.get_config())
+    assert (again.name, again.dtype) == ("rmse", "float64")
+    assert type(metrics.deserialize(metrics.serialize(m))) is metrics.RootMeanSquaredError
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 1)).astype("float32")
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile("sgd", "mse", metrics=[metrics.RootMeanSquaredError()])
+    loss, rmse = model.evaluate(x, y, batch_size=16, verbose=0)
+    np.testing.assert_allclose(rmse, np.sqrt(np.mean((model.predict(x) - y) ** 2)), rtol=1e-5)
