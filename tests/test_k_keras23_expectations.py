@@ -148,3 +148,30 @@ def test_root_mean_squared_error_config_and_fit(kbackend):
     model.compile("sgd", "mse", metrics=[metrics.RootMeanSquaredError()])
     loss, rmse = model.evaluate(x, y, batch_size=16, verbose=0)
     np.testing.assert_allclose(rmse, np.sqrt(np.mean((model.predict(x) - y) ** 2)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("wshape", [(4,), (4, 1), (4, 3), ()])
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none"])
+def test_loss_object_sample_weight_shapes(kbackend, wshape, reduction):
+    # Keras 2.3: per-sample losses (4,) weighted by (4,), (4, 1) - its last axis dropped - or a scalar;
+    # elementwise losses (4, 3) by weights of that shape
+    from keraslite import losses
+    rng = np.random.default_rng(5)
+    t, p = rng.normal(size=(4, 3)).astype("float32"), rng.normal(size=(4, 3)).astype("float32")
+    w = rng.uniform(0.5, 2, size=wshape).astype("float32")
+    per_sample = ((p - t) ** 2).mean(-1)
+    if wshape == (4, 3):
+        obj = losses.LossFunctionWrapper(lambda a, b: K.square(b - a), reduction=reduction)
+        weighted = (p - t) ** 2 * w
+    else:
+        obj = losses.MeanSquaredError(reduction=reduction)
+        weighted = per_sample * (w.reshape(-1) if w.ndim else w)
+    got = K.eval(obj(K.constant(t), K.constant(p), sample_weight=K.constant(w)))
+    want = {"none": weighted, "sum": weighted.sum(), "sum_over_batch_size": weighted.mean()}[reduction]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_loss_object_sample_weight_of_wrong_rank_is_named():
+    from keraslite import losses
+    with pytest.raises(ValueError, match="sample_weight of shape"):
+        losses.MeanSquaredError()(np.zeros((4, 3)), np.zeros((4, 3)), sample_weight=np.ones((4, 2, 2)))
