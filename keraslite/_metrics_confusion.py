@@ -14,6 +14,8 @@ from ._metrics_base import _NEG_INF, Metric, _as_tensor, _broadcast_weights, _di
 def _parse_thresholds(thresholds, default):
     if thresholds is None:
         return [float(default)]
+    if isinstance(thresholds, (list, tuple)) and any(t is None for t in thresholds):
+        raise ValueError(f"Threshold values must be in [0, 1]. Invalid values: {list(thresholds)}")
     values = [float(t) for t in to_list_ops(list(thresholds) if isinstance(thresholds, (list, tuple, np.ndarray))
                                             else thresholds)]
     for t in values:

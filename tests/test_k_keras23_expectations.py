@@ -175,3 +175,11 @@ def test_loss_object_sample_weight_of_wrong_rank_is_named():
     from keraslite import losses
     with pytest.raises(ValueError, match="sample_weight of shape"):
         losses.MeanSquaredError()(np.zeros((4, 3)), np.zeros((4, 3)), sample_weight=np.ones((4, 2, 2)))
+
+
+@pytest.mark.parametrize("thresholds", [[None], [0.5, None], [-1, 0.5, 2], 1.5])
+def test_confusion_metric_thresholds_outside_unit_interval_rejected(thresholds):
+    from keraslite import metrics
+    for cls in (metrics.FalsePositives, metrics.TruePositives, metrics.Precision, metrics.Recall):
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            cls(thresholds=thresholds)
