@@ -183,3 +183,52 @@ def test_confusion_metric_thresholds_outside_unit_interval_rejected(thresholds):
     for cls in (metrics.FalsePositives, metrics.TruePositives, metrics.Precision, metrics.Recall):
         with pytest.raises(ValueError, match=r"\[0, 1\]"):
             cls(thresholds=thresholds)
+
+
+def _np_rate_at(t, p, w, value, n, sens_at_spec):
+    """Brute force: counts at each of n thresholds, pick the first closest given rate."""
+    thr = [0.5] if n == 1 else [0.0] + [(i + 1) / (n - 1) for i in range(n - 2)] + [1.0]
+    rows = []
+    for h in thr:
+        pos = p > h
+        tp, fn = (w * (t == 1) * pos).sum(), (w * (t == 1) * ~pos).sum()
+        tn, fp = (w * (t == 0) * ~pos).sum(), (w * (t == 0) * pos).sum()
+        rows.append((tp, fn, tn, fp))
+    rows = np.array(rows, dtype="float64")
+
+    def rate(a, b):
+        return np.where(a + b > 0, a / np.where(a + b > 0, a + b, 1), 0.0)
+
+    sens, spec = rate(rows[:, 0], rows[:, 1]), rate(rows[:, 2], rows[:, 3])
+    given, other = (spec, sens) if sens_at_spec else (sens, spec)
+    return other[int(np.argmin(np.abs(given - value)))]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 200])
+@pytest.mark.parametrize("value", [0.0, 0.4, 0.8, 1.0])
+def test_sensitivity_specificity_at_value(kbackend, n, value):
+    from keraslite import metrics
+    rng = np.random.default_rng(n)
+    t = rng.integers(0, 2, size=(30, 1)).astype("float32")
+    p = np.clip(t * 0.3 + rng.uniform(0, 0.7, size=(30, 1)), 0, 1).astype("float32")
+    w = rng.uniform(0, 2, size=(30, 1)).astype("float32")
+    for cls, sens_at_spec in ((metrics.SensitivityAtSpecificity, True), (metrics.SpecificityAtSensitivity, False)):
+        m = cls(value, num_thresholds=n)
+        for s in (slice(0, 12), slice(12, 30)):
+            K.batch_get_value(m.update_state(t[s], p[s], sample_weight=w[s]))
+        np.testing.assert_allclose(K.eval(m.result()), _np_rate_at(t, p, w, value, n, sens_at_spec), rtol=1e-5)
+
+
+def test_sensitivity_specificity_config_and_bad_arguments():
+    from keraslite import metrics
+    m = metrics.SensitivityAtSpecificity(0.3, num_thresholds=50, name="s")
+    again = metrics.deserialize(metrics.serialize(m))
+    assert type(again) is metrics.SensitivityAtSpecificity
+    assert (again.specificity, again.num_thresholds, again.name) == (0.3, 50, "s")
+    assert metrics.SpecificityAtSensitivity(0.7).get_config()["sensitivity"] == 0.7
+    with pytest.raises(ValueError, match="specificity"):
+        metrics.SensitivityAtSpecificity(1.5)
+    with pytest.raises(ValueError, match="sensitivity"):
+        metrics.SpecificityAtSensitivity(-0.1)
+    with pytest.raises(ValueError, match="num_thresholds"):
+        metrics.SpecificityAtSensitivity(0.5, num_thresholds=0)
