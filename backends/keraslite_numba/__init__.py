@@ -3,6 +3,7 @@ replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
 import numpy as np
 
 from keraslite.backend.interface import ArrayBackend
+from keraslite.backend.xp.core import OUT_MODES
 
 from .threads import SerialBlas, set_openmp_defaults
 
@@ -16,6 +17,8 @@ class NumbaBackend(ArrayBackend):
     name = "numba"
     xp = np
     fuses_elementwise = True
+    # primitives and fused kernels that write into the compiler's pooled buffers (interface.py)
+    out_modes = {**OUT_MODES, "elementwise": "inplace"}
 
     def __init__(self):
         from .memory import keep_freed_memory
@@ -34,21 +37,27 @@ class NumbaBackend(ArrayBackend):
         return array if array.flags.writeable else array.copy()
 
     # ------------------------------------------------------------ reductions
-    def sum(self, x, axes, keepdims):
+    def sum(self, x, axes, keepdims, out=None):
         R = _k("reduce").leading_split(x, axes) if axes is not None else None
         if R is None:
-            return super().sum(x, axes, keepdims)
+            return super().sum(x, axes, keepdims, out=out)
+        if out is not None:  # C-contiguous: its elements are the (C,) sums in order
+            _k("reduce").sum_leading(x, R, out=out.reshape(-1))
+            return out
         s = _k("reduce").sum_leading(x, R)
         k = len(set(int(a) % x.ndim for a in ((axes,) if np.ndim(axes) == 0 else axes)))
         return s.reshape(((1,) * k if keepdims else ()) + x.shape[k:])
 
-    def sum_to_like(self, x, ref):
+    def sum_to_like(self, x, ref, out=None):
         shape = tuple(ref.shape)
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
         R = _k("reduce").leading_split(x, axes) if axes else None
         if R is None:
-            return super().sum_to_like(x, ref)
+            return super().sum_to_like(x, ref, out=out)
+        if out is not None:
+            _k("reduce").sum_leading(x, R, out=out.reshape(-1))
+            return out
         return _k("reduce").sum_leading(x, R).reshape(shape)
 
     # ------------------------------------------------------------ nn kernels (float32/float64)

@@ -4,28 +4,44 @@ A plan is built once per backend and per feed signature (shapes and dtypes) and 
 it is one Python loop over the steps. Updates are computed with the outputs and assigned only
 after every step succeeded, so an exception mid-call leaves every variable as it was; the
 assignments themselves are one commit that a Ctrl-C cannot cut in half (commit.py).
+
+Memory (memplan.py): every slot is dropped right after its last reader, and from the second run
+on, steps whose primitive can write into a given array write into buffers pooled by the plan, so
+that a steady-state run allocates no activations. Values leaving a run never alias the pool: an
+output that may share a pooled buffer is copied, and an update value that *is* a pooled buffer
+is handed to its variable, the variable's previous array taking its place in the pool when
+nothing else references it (otherwise the pool allocates a new buffer on the next run).
 """
 from __future__ import annotations
 
 import operator
+import threading
 from typing import Any, Sequence
 
 import numpy as np
 
 from .commit import swap_in
 from .fusion import FusedGroup, fuse
+from .memplan import assign_buffers, release_lists, unshared
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .registry import get_backend_object
 from .specialize import specialize
 
 
 class Step:
-    """One backend call: out_slot = fn(*[slots[i] for i in in_slots])."""
+    """One backend call: out_slot = fn(*[slots[i] for i in in_slots]).
 
-    __slots__ = ("op", "fn", "in_slots", "out_slot", "node")
+    `out_mode`: whether fn takes `out=` (the backend's out_mode); `bufs`: the pooled buffer (a
+    tuple of them for several outputs) it writes into once the plan is laid out, for inputs of
+    `in_shapes`; `release`: slots whose last reader this step is."""
 
-    def __init__(self, op, fn, in_slots, out_slot, node):
+    __slots__ = ("op", "fn", "in_slots", "out_slot", "node", "out_mode", "bufs", "in_shapes", "release")
+
+    def __init__(self, op, fn, in_slots, out_slot, node, out_mode=None):
         self.op, self.fn, self.in_slots, self.out_slot, self.node = op, fn, in_slots, out_slot, node
+        self.out_mode = out_mode
+        self.bufs = self.in_shapes = None
+        self.release = ()
 
     def __repr__(self):
         return f"Step({self.op}, in={list(self.in_slots)}, out={self.out_slot})"
@@ -37,6 +53,7 @@ class Plan:
     def __init__(self, backend, inputs: Sequence[Tensor], outputs: Sequence[Tensor], updates: Sequence[Tensor]):
         self.backend = backend
         self._running = getattr(backend, "running", None)
+        out_mode = getattr(backend, "out_mode", None) or _allocates
         fed = {t.id: i for i, t in enumerate(inputs)}
         order = topological_order(list(outputs) + list(updates), stop=set(fed))
         schedule = order
@@ -62,7 +79,8 @@ class Plan:
                     slot[o.id] = len(slot)
                     outs.append(slot[o.id])
                 self.steps.append(Step("fused[" + ",".join(m.op for m in node.members) + "]", fn,
-                                       tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs))
+                                       tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs,
+                                       out_mode("elementwise")))
                 continue
             if node.id in absorbed:  # computed inside the folded step of its only reader
                 continue
@@ -103,12 +121,22 @@ class Plan:
                     attrs.pop("seed", None)
                     attrs["rng"] = _node_rng(node, backend)
                 fn = backend.primitive(node.op, attrs)
-                self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node))
+                self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node,
+                                       None if od.stateful else out_mode(node.op)))
         self.n_slots = len(slot)
         self.output_slots = [slot[t.id] for t in outputs]
         leaves = {s for s, _ in self.feed_slots} | {s for s, _ in self.var_slots} | {s for s, _ in self.const_slots}
         # outputs the caller may mutate must not share memory with variables, constants or feeds
         self.copy_output = [s in leaves for s in self.output_slots]
+        keep = set(self.output_slots) | {s for _, s in self.updates}
+        for step, drop in zip(self.steps, release_lists(self.steps, self.n_slots, keep)):
+            step.release = drop
+        # the memory plan: laid out after the first successful run (which observes the shapes)
+        self._plannable = any(step.out_mode for step in self.steps)
+        self._layout = None
+        self._pool: list = []
+        self._specs: list = []
+        self._busy = threading.Lock()  # a second, concurrent run of this plan runs unpooled
 
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow
@@ -120,17 +148,54 @@ class Plan:
                 return self._run(feeds)
 
     def _run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
-        backend = self.backend
+        pooled = self._layout is not None and self._busy.acquire(False)
+        try:
+            return self._run_pooled(feeds) if pooled else self._run_plain(feeds)
+        finally:
+            if pooled:
+                self._busy.release()
+
+    def _leaves(self, feeds):
         vals: list[Any] = [None] * self.n_slots
         for s, i in self.feed_slots:
             vals[s] = feeds[i]
+        backend = self.backend
         for s, var in self.var_slots:
             vals[s] = var.native(backend)
         for s, c in self.const_slots:
             vals[s] = c
-        for step in self.steps:
+        return vals
+
+    def _run_plain(self, feeds):
+        """Every step allocates its results (the first run, which records their shapes for the
+        memory plan, and concurrent runs)."""
+        vals = self._leaves(feeds)
+        record = {} if self._plannable and self._layout is None else None
+        self._execute(vals, None, record)
+        outputs = [self.backend.to_numpy(vals[s], copy) for s, copy in zip(self.output_slots, self.copy_output)]
+        self._apply_updates(vals)
+        if record is not None and self._layout is None:
+            self._lay_out(record)
+        return outputs
+
+    def _run_pooled(self, feeds):
+        vals = self._leaves(feeds)
+        self._execute(vals, self._pool, None)
+        outputs = [self.backend.to_numpy(vals[s], copy) for s, copy in zip(self.output_slots, self._copy_pooled)]
+        self._apply_updates(vals, pooled=True)
+        return outputs
+
+    def _execute(self, vals, pool, record):
+        backend = self.backend
+        for k, step in enumerate(self.steps):
+            args = [vals[i] for i in step.in_slots]
             try:
-                out = step.fn(*[vals[i] for i in step.in_slots])
+                if pool is None or step.bufs is None:
+                    out = step.fn(*args)
+                    if record is not None and step.out_mode is not None:
+                        _record(record, k, step, args, out)
+                else:
+                    out = self._into(step, args, pool)
                 if type(step.out_slot) is tuple:
                     for s, v in zip(step.out_slot, out):
                         vals[s] = v
@@ -142,24 +207,85 @@ class Plan:
                                f"'{backend.name}' backend; inputs: "
                                + ", ".join(f"{tuple(getattr(vals[i], 'shape', ()))}" for i in step.in_slots))
                 raise
-        outputs = [backend.to_numpy(vals[s], copy) for s, copy in zip(self.output_slots, self.copy_output)]
-        self._apply_updates(vals)
-        return outputs
+            for s in step.release:
+                vals[s] = None
 
-    def _apply_updates(self, vals):
-        pending = []
-        for var, s in self.updates:
+    def _into(self, step, args, pool):
+        """Run a step writing into its pooled buffers (allocated on first use), or allocating as
+        usual when its inputs do not have the shapes the layout was made for (a shape that
+        depends on data)."""
+        for a, shape in zip(args, step.in_shapes):
+            if a.shape != shape:
+                return step.fn(*args)
+        bufs = step.bufs
+        if type(bufs) is int:
+            buf = pool[bufs]
+            if buf is None:
+                buf = pool[bufs] = self.backend.empty(*self._specs[bufs])
+            return step.fn(*args, out=buf)
+        outs = []
+        for b in bufs:
+            buf = pool[b]
+            if buf is None:
+                buf = pool[b] = self.backend.empty(*self._specs[b])
+            outs.append(buf)
+        return step.fn(*args, out=outs)
+
+    def _lay_out(self, record):
+        outputs = set(self.output_slots)
+        lay = assign_buffers(self.steps, self.n_slots, record, outputs,
+                             outputs | {s for _, s in self.updates})
+        for k, step in enumerate(self.steps):
+            bufs = lay.step_bufs.get(k)
+            step.bufs = step.in_shapes = None
+            if bufs is not None:
+                step.in_shapes = record[k][0]
+                step.bufs = bufs if type(step.out_slot) is tuple else bufs[0]
+        self._specs = lay.specs
+        self._pool = [None] * len(lay.specs)
+        self._copy_pooled = [c or s in lay.alias for s, c in zip(self.output_slots, self.copy_output)]
+        # per update: the buffer its value is (>= 0), -1 when it may only alias one, else None
+        self._update_bufs = [lay.direct.get(s, -1) if s in lay.alias else None for _, s in self.updates]
+        self._layout = lay
+
+    def _apply_updates(self, vals, pooled=False):
+        pending, swaps = [], []
+        for j, (var, s) in enumerate(self.updates):
             value = vals[s]
             if tuple(value.shape) != var.shape:
                 raise ValueError(f"update of variable '{var.name}' {shape_str(var.shape)} computed a value of "
                                  f"shape {shape_str(tuple(value.shape))}; no variable was changed")
             if value.dtype != var.dtype:
                 value = value.astype(var.dtype)
+            elif pooled and self._update_bufs[j] is not None:
+                b = self._update_bufs[j]
+                if b >= 0 and value is self._pool[b] and b not in swaps:
+                    swaps.append(b)  # the variable takes the buffer itself (_swap)
+                    pending.append((var, b))
+                    continue
+                value = value.copy()  # a view of a pooled buffer, or one already taken
             pending.append((var, value))
-        swap_in(pending, self._assign)
+        if swaps:
+            vals.clear()  # the run's references to the variables' previous arrays (see _swap)
+            swap_in(pending, self._assign_or_swap)
+        else:
+            swap_in(pending, self._assign)
 
     def _assign(self, var, value):
         var.assign_native(self.backend, value)
+
+    def _assign_or_swap(self, var, value):
+        """Assign, or (for an int: a buffer id) hand the pooled buffer to the variable: it leaves
+        the pool, and the variable's previous array takes its place when it fits and nothing
+        else holds it; otherwise the next run allocates the buffer anew. Inside the commit, so a
+        Ctrl-C cannot leave a variable's array in the pool."""
+        if type(value) is not int:
+            var.assign_native(self.backend, value)
+            return
+        pool, backend = self._pool, self.backend
+        olds = [var.native(backend)]
+        var.assign_native(backend, pool[value])
+        pool[value] = olds[0] if _fits(olds, self._specs[value]) and unshared(olds, 0) else None
 
     def kernels(self) -> list[str]:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""
@@ -243,6 +369,30 @@ def _node_rng(node, backend):
 
 def _second(a, b):
     return b
+
+
+def _allocates(op):
+    """out_mode of a backend that declares none: every primitive allocates its result."""
+    return None
+
+
+def _record(record, k, step, args, out):
+    """Note the input shapes and result shapes/dtypes of a step that can write into a given
+    array (only arrays: a step returning NumPy scalars or Python numbers is left to allocate)."""
+    outs = out if type(step.out_slot) is tuple else (out,)
+    if all(_is_array(o) for o in outs) and all(hasattr(a, "shape") for a in args):
+        record[k] = (tuple(a.shape for a in args), [(o.shape, o.dtype) for o in outs])
+
+
+def _fits(olds, spec) -> bool:
+    """Whether a variable's previous array can serve as the pooled buffer of `spec`."""
+    a = olds[0]
+    return (isinstance(a, np.ndarray) and a.shape == spec[0] and a.dtype == spec[1] and a.base is None
+            and a.flags.c_contiguous and a.flags.writeable)
+
+
+def _is_array(v) -> bool:
+    return getattr(v, "ndim", None) is not None and not isinstance(v, np.generic)
 
 
 def _as_update(u) -> Tensor:

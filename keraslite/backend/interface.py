@@ -6,10 +6,17 @@ arrays positionally and the op's static attributes as keywords. `ArrayBackend` i
 primitive once against `self.xp`, the NumPy API: the reference backend is that class with
 xp = numpy, the CUDA backend the same with xp = cupy, and fast backends override the hot methods.
 Gradients are never a backend's business: autodiff composes them from these primitives.
+
+Optional hook for the memory plan (compiler.py, memplan.py): `out_mode(op)` says whether the
+primitive `op` can write its result into an array the compiler gives it (`out=`); the default is
+that it allocates its own, and backends that declare nothing keep working unchanged.
 """
 from __future__ import annotations
 
 from typing import Any
+
+import functools
+import inspect
 
 import numpy as np
 
@@ -37,13 +44,25 @@ class Backend:
         raise NotImplementedError
 
     def primitive(self, op: str, attrs: dict):
-        """A callable(*arrays) evaluating `op` with its static `attrs` bound."""
+        """A callable(*arrays) evaluating `op` with its static `attrs` bound (keywords given at
+        call time, such as `out=`, pass through)."""
         fn = getattr(self, op, None)
         if fn is None:
             raise NotImplementedError(f"backend '{self.name}' does not implement the primitive '{op}'")
         if not attrs:
             return fn
-        return lambda *arrays: fn(*arrays, **attrs)
+        return functools.partial(fn, **attrs)
+
+    def out_mode(self, op: str) -> str | None:
+        """How the primitive `op` takes a caller-given result array; "elementwise" names the
+        callables of `compile_elementwise`.
+
+        None (the default): it allocates its result. "out": it accepts `out=`, an array of the
+        result's shape and dtype (a list of them for several outputs) that overlaps none of its
+        inputs, fills it and returns it. "inplace": as "out", and `out` may also be one of its
+        inputs of the same shape and dtype (elementwise work). A backend declaring any op also
+        implements `empty(shape, dtype)`, which allocates the buffers."""
+        return None
 
 
 class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, Backend):
@@ -62,3 +81,22 @@ class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, Backend):
 
     def rng(self, seed: int):
         return np.random.default_rng(seed)
+
+    #: ops whose methods accept `out=` (see Backend.out_mode); subclasses declare theirs
+    out_modes: dict = {}
+
+    def out_mode(self, op):
+        mode = self.out_modes.get(op)
+        if mode is None or op == "elementwise":
+            return mode
+        # an override in a subclass that does not take `out=` keeps allocating
+        fn = getattr(type(self), op, None)
+        return mode if fn is not None and _takes_out(fn) else None
+
+    def empty(self, shape, dtype):
+        return self.xp.empty(shape, dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_out(fn) -> bool:
+    return "out" in inspect.signature(fn).parameters

@@ -25,27 +25,41 @@ def _host_shape(shape_array) -> tuple:
     return tuple(int(d) for d in np.asarray(shape_array.get() if hasattr(shape_array, "get") else shape_array))
 
 
+def _fill(xp, out, value):
+    """Write `value` into the caller's `out` (for the cases computed elsewhere first)."""
+    xp.copyto(out, value)
+    return out
+
+
+# primitives above that accept `out=` (Backend.out_mode): elementwise ones also work in place
+OUT_MODES = {op: "inplace" for op in (
+    "neg abs sign sqrt square exp log log1p expm1 sin cos tanh round floor ceil logical_not reciprocal "
+    "relu add sub mul pow maximum minimum equal not_equal greater greater_equal less less_equal "
+    "logical_and logical_or floordiv mod div").split()}
+OUT_MODES.update(sum="out", mean="out", sum_to_like="out", matmul="out")
+
+
 class ArrayPrimitives:
     xp = np
 
     # ---------------------------------------------------------------- elementwise, one input
-    def neg(self, x): return self.xp.negative(x)
-    def abs(self, x): return self.xp.abs(x)
-    def sign(self, x): return self.xp.sign(x)
-    def sqrt(self, x): return self.xp.sqrt(x)
-    def square(self, x): return self.xp.square(x)
-    def exp(self, x): return self.xp.exp(x)
-    def log(self, x): return self.xp.log(x)
-    def log1p(self, x): return self.xp.log1p(x)
-    def expm1(self, x): return self.xp.expm1(x)
-    def sin(self, x): return self.xp.sin(x)
-    def cos(self, x): return self.xp.cos(x)
-    def tanh(self, x): return self.xp.tanh(x)
-    def round(self, x): return self.xp.round(x)
-    def floor(self, x): return self.xp.floor(x)
-    def ceil(self, x): return self.xp.ceil(x)
-    def logical_not(self, x): return self.xp.logical_not(x)
-    def reciprocal(self, x): return self.xp.reciprocal(x)
+    def neg(self, x, out=None): return self.xp.negative(x, out=out)
+    def abs(self, x, out=None): return self.xp.abs(x, out=out)
+    def sign(self, x, out=None): return self.xp.sign(x, out=out)
+    def sqrt(self, x, out=None): return self.xp.sqrt(x, out=out)
+    def square(self, x, out=None): return self.xp.square(x, out=out)
+    def exp(self, x, out=None): return self.xp.exp(x, out=out)
+    def log(self, x, out=None): return self.xp.log(x, out=out)
+    def log1p(self, x, out=None): return self.xp.log1p(x, out=out)
+    def expm1(self, x, out=None): return self.xp.expm1(x, out=out)
+    def sin(self, x, out=None): return self.xp.sin(x, out=out)
+    def cos(self, x, out=None): return self.xp.cos(x, out=out)
+    def tanh(self, x, out=None): return self.xp.tanh(x, out=out)
+    def round(self, x, out=None): return self.xp.round(x, out=out)
+    def floor(self, x, out=None): return self.xp.floor(x, out=out)
+    def ceil(self, x, out=None): return self.xp.ceil(x, out=out)
+    def logical_not(self, x, out=None): return self.xp.logical_not(x, out=out)
+    def reciprocal(self, x, out=None): return self.xp.reciprocal(x, out=out)
 
     def sigmoid(self, x):
         xp = self.xp
@@ -57,37 +71,40 @@ class ArrayPrimitives:
         xp = self.xp
         return (xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
 
-    def relu(self, x): return self.xp.maximum(x, 0).astype(x.dtype, copy=False)
+    def relu(self, x, out=None):
+        if out is not None:
+            return self.xp.maximum(x, x.dtype.type(0), out=out)
+        return self.xp.maximum(x, 0).astype(x.dtype, copy=False)
 
     def cast(self, x, dtype): return x.astype(dtype)
 
     # ---------------------------------------------------------------- elementwise, two inputs
-    def add(self, a, b): return self.xp.add(a, b)
-    def sub(self, a, b): return self.xp.subtract(a, b)
-    def mul(self, a, b): return self.xp.multiply(a, b)
-    def pow(self, a, b): return self.xp.power(a, b)
-    def maximum(self, a, b): return self.xp.maximum(a, b)
-    def minimum(self, a, b): return self.xp.minimum(a, b)
-    def equal(self, a, b): return self.xp.equal(a, b)
-    def not_equal(self, a, b): return self.xp.not_equal(a, b)
-    def greater(self, a, b): return self.xp.greater(a, b)
-    def greater_equal(self, a, b): return self.xp.greater_equal(a, b)
-    def less(self, a, b): return self.xp.less(a, b)
-    def less_equal(self, a, b): return self.xp.less_equal(a, b)
-    def logical_and(self, a, b): return self.xp.logical_and(a, b)
-    def logical_or(self, a, b): return self.xp.logical_or(a, b)
-    def floordiv(self, a, b): return self.xp.floor_divide(a, b)
-    def mod(self, a, b): return self.xp.mod(a, b)
+    def add(self, a, b, out=None): return self.xp.add(a, b, out=out)
+    def sub(self, a, b, out=None): return self.xp.subtract(a, b, out=out)
+    def mul(self, a, b, out=None): return self.xp.multiply(a, b, out=out)
+    def pow(self, a, b, out=None): return self.xp.power(a, b, out=out)
+    def maximum(self, a, b, out=None): return self.xp.maximum(a, b, out=out)
+    def minimum(self, a, b, out=None): return self.xp.minimum(a, b, out=out)
+    def equal(self, a, b, out=None): return self.xp.equal(a, b, out=out)
+    def not_equal(self, a, b, out=None): return self.xp.not_equal(a, b, out=out)
+    def greater(self, a, b, out=None): return self.xp.greater(a, b, out=out)
+    def greater_equal(self, a, b, out=None): return self.xp.greater_equal(a, b, out=out)
+    def less(self, a, b, out=None): return self.xp.less(a, b, out=out)
+    def less_equal(self, a, b, out=None): return self.xp.less_equal(a, b, out=out)
+    def logical_and(self, a, b, out=None): return self.xp.logical_and(a, b, out=out)
+    def logical_or(self, a, b, out=None): return self.xp.logical_or(a, b, out=out)
+    def floordiv(self, a, b, out=None): return self.xp.floor_divide(a, b, out=out)
+    def mod(self, a, b, out=None): return self.xp.mod(a, b, out=out)
 
-    def div(self, a, b):
-        out = self.xp.true_divide(a, b)
+    def div(self, a, b, out=None):
         # int / int stays in the inputs' float promotion, as NumPy does; floats keep their width
-        return out
+        return self.xp.true_divide(a, b, out=out)
 
     def where(self, c, a, b): return self.xp.where(c, a, b)
 
     # ---------------------------------------------------------------- reductions
-    def sum(self, x, axes, keepdims): return self.xp.sum(x, axis=axes, keepdims=keepdims, dtype=_acc(x))
+    def sum(self, x, axes, keepdims, out=None):
+        return self.xp.sum(x, axis=axes, keepdims=keepdims, dtype=_acc(x), out=out)
     def max(self, x, axes, keepdims): return self.xp.max(x, axis=axes, keepdims=keepdims)
     def min(self, x, axes, keepdims): return self.xp.min(x, axis=axes, keepdims=keepdims)
     def any(self, x, axes, keepdims): return self.xp.any(x, axis=axes, keepdims=keepdims)
@@ -98,8 +115,11 @@ class ArrayPrimitives:
     def cumsum(self, x, axis): return self.xp.cumsum(x, axis=axis, dtype=_acc(x))
     def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis, dtype=_acc(x))
 
-    def mean(self, x, axes, keepdims):
-        return self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
+    def mean(self, x, axes, keepdims, out=None):
+        if out is not None and out.dtype == x.dtype and x.dtype.kind == "f":
+            return self.xp.mean(x, axis=axes, keepdims=keepdims, out=out)
+        y = self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
+        return y if out is None else _fill(self.xp, out, y)
 
     # ---------------------------------------------------------------- layout
     def reshape(self, x, shape): return self.xp.reshape(x, shape)
@@ -111,11 +131,18 @@ class ArrayPrimitives:
     def broadcast_to(self, x, shape): return self.xp.broadcast_to(x, shape)
     def broadcast_like(self, x, ref): return self.xp.broadcast_to(x, ref.shape)
 
-    def sum_to_like(self, x, ref):
+    def sum_to_like(self, x, ref, out=None):
         """Sum `x` down to ref's shape, undoing NumPy broadcasting."""
         shape = ref.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
+        if out is not None:
+            if not axes:
+                return _fill(self.xp, out, self.xp.reshape(x, shape))
+            # the keepdims result has the same elements in the same order: sum into a view of out
+            self.xp.sum(x, axis=axes, keepdims=True, out=out.reshape(tuple(1 if i in axes else d
+                                                                          for i, d in enumerate(x.shape))))
+            return out
         if axes:
             x = self.xp.sum(x, axis=axes, keepdims=True)
         return self.xp.reshape(x, shape)
@@ -183,7 +210,7 @@ class ArrayPrimitives:
     def eye(self, n, m, dtype): return self.xp.eye(n, m, dtype=dtype)
 
     # ---------------------------------------------------------------- linear algebra
-    def matmul(self, a, b): return self.xp.matmul(a, b)
+    def matmul(self, a, b, out=None): return self.xp.matmul(a, b, out=out)
 
     # ---------------------------------------------------------------- random
     # Draws come from a NumPy generator on the host: the same seed gives the same numbers on
