@@ -14,6 +14,7 @@ nothing else references it (otherwise the pool allocates a new buffer on the nex
 """
 from __future__ import annotations
 
+import functools
 import operator
 import threading
 from typing import Any, Sequence
@@ -88,10 +89,11 @@ class Plan:
             if node.id in folded:
                 producer, fn, ins, shape_read = folded[node.id]
                 in_slots = tuple(slot[i.id] for i in ins)
+                name = f"{producer.op}+{node.op}"  # a backend's folded form may take out= too
+                self.steps.append(Step(name, fn, in_slots, s, node, out_mode(name)))
                 if shape_read:  # the producer's shape readers see the folded value instead
                     slot[producer.id] = len(slot)
-                    fn, s = _twice(fn), (s, slot[producer.id])
-                self.steps.append(Step(f"{producer.op}+{node.op}", fn, in_slots, s, node))
+                    self.steps.append(Step("alias", _same, (s,), slot[producer.id], producer))
                 continue
             if node.id in fed:
                 self.feed_slots.append((s, fed[node.id]))
@@ -114,7 +116,9 @@ class Plan:
             else:
                 od = OPS[node.op]
                 if od.build is not None:
-                    self.steps.append(Step(node.op, od.build(node, backend), tuple(slot[i.id] for i in node.inputs), s, node))
+                    fn = od.build(node, backend)
+                    self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node,
+                                           out_mode(node.op) if _forwards_out(fn, backend, node.op) else None))
                     continue
                 attrs = dict(node.attrs)
                 if od.stateful:
@@ -289,7 +293,7 @@ class Plan:
 
     def kernels(self) -> list[str]:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""
-        return [s.op for s in self.steps]
+        return [s.op for s in self.steps if s.fn is not _same]
 
 
 # inputs that an op reads for their shape (and dtype) only, never their values
@@ -350,11 +354,8 @@ def _folds(backend, order, needed, fed):
     return folded, absorbed
 
 
-def _twice(fn):
-    def step(*arrays):
-        y = fn(*arrays)
-        return y, y
-    return step
+def _same(a):
+    return a
 
 
 def _node_rng(node, backend):
@@ -374,6 +375,15 @@ def _second(a, b):
 def _allocates(op):
     """out_mode of a backend that declares none: every primitive allocates its result."""
     return None
+
+
+def _forwards_out(fn, backend, op) -> bool:
+    """Whether an op's built step passes `out=` on to the backend's primitive `op`: it is that
+    primitive (as Backend.primitive returns it) or says so (`forwards_out`)."""
+    if getattr(fn, "forwards_out", False):
+        return True
+    f = fn.func if isinstance(fn, functools.partial) else fn
+    return getattr(f, "__self__", None) is backend and getattr(f, "__name__", None) == op
 
 
 def _record(record, k, step, args, out):

@@ -36,7 +36,7 @@ OUT_MODES = {op: "inplace" for op in (
     "neg abs sign sqrt square exp log log1p expm1 sin cos tanh round floor ceil logical_not reciprocal "
     "relu add sub mul pow maximum minimum equal not_equal greater greater_equal less less_equal "
     "logical_and logical_or floordiv mod div").split()}
-OUT_MODES.update(sum="out", mean="out", sum_to_like="out", matmul="out")
+OUT_MODES.update(sum="out", mean="out", sum_to_like="out", matmul="out", where="out", cast="inplace")
 
 
 class ArrayPrimitives:
@@ -76,7 +76,11 @@ class ArrayPrimitives:
             return self.xp.maximum(x, x.dtype.type(0), out=out)
         return self.xp.maximum(x, 0).astype(x.dtype, copy=False)
 
-    def cast(self, x, dtype): return x.astype(dtype)
+    def cast(self, x, dtype, out=None):
+        if out is None:
+            return x.astype(dtype)
+        self.xp.copyto(out, x, casting="unsafe")
+        return out
 
     # ---------------------------------------------------------------- elementwise, two inputs
     def add(self, a, b, out=None): return self.xp.add(a, b, out=out)
@@ -100,7 +104,13 @@ class ArrayPrimitives:
         # int / int stays in the inputs' float promotion, as NumPy does; floats keep their width
         return self.xp.true_divide(a, b, out=out)
 
-    def where(self, c, a, b): return self.xp.where(c, a, b)
+    def where(self, c, a, b, out=None):
+        if out is None:
+            return self.xp.where(c, a, b)
+        # out overlaps no input (out_mode "out"): b everywhere, then a where c holds
+        self.xp.copyto(out, b)
+        self.xp.copyto(out, a, where=self.xp.asarray(c, dtype=bool))
+        return out
 
     # ---------------------------------------------------------------- reductions
     def sum(self, x, axes, keepdims, out=None):
