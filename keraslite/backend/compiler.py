@@ -23,6 +23,7 @@ import numpy as np
 
 from .commit import swap_in
 from .fusion import FusedGroup, fuse
+from . import memplan
 from .memplan import assign_buffers, release_lists, unshared
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .registry import get_backend_object
@@ -136,7 +137,7 @@ class Plan:
         for step, drop in zip(self.steps, release_lists(self.steps, self.n_slots, keep)):
             step.release = drop
         # the memory plan: laid out after the first successful run (which observes the shapes)
-        self._plannable = any(step.out_mode for step in self.steps)
+        self._plannable = memplan.ENABLED and any(step.out_mode for step in self.steps)
         self._layout = None
         self._pool: list = []
         self._specs: list = []
@@ -185,7 +186,11 @@ class Plan:
     def _run_pooled(self, feeds):
         vals = self._leaves(feeds)
         self._execute(vals, self._pool, None)
-        outputs = [self.backend.to_numpy(vals[s], copy) for s, copy in zip(self.output_slots, self._copy_pooled)]
+        pool = self._pool
+        # an output computed from pooled buffers is handed out as is only when it owns its memory
+        # (to_numpy copies views) and is none of the buffers themselves (an identity op)
+        outputs = [self.backend.to_numpy(vals[s], copy or any(vals[s] is pool[b] for b in bufs))
+                   for s, copy, bufs in zip(self.output_slots, self.copy_output, self._out_alias)]
         self._apply_updates(vals, pooled=True)
         return outputs
 
@@ -247,7 +252,7 @@ class Plan:
                 step.bufs = bufs if type(step.out_slot) is tuple else bufs[0]
         self._specs = lay.specs
         self._pool = [None] * len(lay.specs)
-        self._copy_pooled = [c or s in lay.alias for s, c in zip(self.output_slots, self.copy_output)]
+        self._out_alias = [tuple(lay.alias.get(s, ())) for s in self.output_slots]
         # per update: the buffer its value is (>= 0), -1 when it may only alias one, else None
         self._update_bufs = [lay.direct.get(s, -1) if s in lay.alias else None for _, s in self.updates]
         self._layout = lay
@@ -264,10 +269,11 @@ class Plan:
             elif pooled and self._update_bufs[j] is not None:
                 b = self._update_bufs[j]
                 if b >= 0 and value is self._pool[b] and b not in swaps:
-                    swaps.append(b)  # the variable takes the buffer itself (_swap)
+                    swaps.append(b)  # the variable takes the buffer itself (_assign_or_swap)
                     pending.append((var, b))
                     continue
-                value = value.copy()  # a view of a pooled buffer, or one already taken
+                if value.base is not None or any(value is buf for buf in self._pool):
+                    value = value.copy()  # a view of a pooled buffer, or one already taken
             pending.append((var, value))
         if swaps:
             vals.clear()  # the run's references to the variables' previous arrays (see _swap)

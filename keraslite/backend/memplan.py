@@ -20,7 +20,12 @@ exactly the buffer, in which case the commit hands the buffer to the variable (c
 """
 from __future__ import annotations
 
+import os
 import sys
+
+# KERASLITE_PLAN_MEMORY=0 turns the pool off (every step allocates its results, as before plans
+# managed memory): a switch for comparisons and for bisecting a suspected aliasing bug
+ENABLED = os.environ.get("KERASLITE_PLAN_MEMORY", "1") != "0"
 
 # a buffer that something reads after the run (an output, an update value): never freed in a run
 _TO_THE_END = 1 << 60
