@@ -179,8 +179,13 @@ class Plan:
         self._execute(vals, None, record)
         outputs = [self.backend.to_numpy(vals[s], copy) for s, copy in zip(self.output_slots, self.copy_output)]
         self._apply_updates(vals)
-        if record is not None and self._layout is None:
-            self._lay_out(record)
+        # laid out under the run lock: a pooled run in another thread never sees half a layout
+        if record is not None and self._layout is None and self._busy.acquire(False):
+            try:
+                if self._layout is None:
+                    self._lay_out(record)
+            finally:
+                self._busy.release()
         return outputs
 
     def _run_pooled(self, feeds):
