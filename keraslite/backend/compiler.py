@@ -58,6 +58,9 @@ class Plan:
         out_mode = getattr(backend, "out_mode", None) or _allocates
         fed = {t.id: i for i, t in enumerate(inputs)}
         order = topological_order(list(outputs) + list(updates), stop=set(fed))
+        if not getattr(backend, "supports_sparse", False) and any(n.sparse for n in order):
+            from .sparse import _check_backend
+            _check_backend(backend, "K.function: the graph holds sparse tensors and")
         schedule = order
         needed = {t.id for t in outputs} | {u.inputs[1].id for u in updates}
         folded, absorbed = _folds(backend, order, needed, set(fed))
@@ -130,6 +133,7 @@ class Plan:
                                        None if od.stateful else out_mode(node.op)))
         self.n_slots = len(slot)
         self.output_slots = [slot[t.id] for t in outputs]
+        self.sparse_outputs = [t.sparse for t in outputs]
         leaves = {s for s, _ in self.feed_slots} | {s for s, _ in self.var_slots} | {s for s, _ in self.const_slots}
         # outputs the caller may mutate must not share memory with variables, constants or feeds
         self.copy_output = [s in leaves for s in self.output_slots]
@@ -177,7 +181,9 @@ class Plan:
         vals = self._leaves(feeds)
         record = {} if self._plannable and self._layout is None else None
         self._execute(vals, None, record)
-        outputs = [self.backend.to_numpy(vals[s], copy) for s, copy in zip(self.output_slots, self.copy_output)]
+        backend = self.backend
+        outputs = [backend.sparse_to_host(vals[s]) if sp else backend.to_numpy(vals[s], copy)
+                   for s, copy, sp in zip(self.output_slots, self.copy_output, self.sparse_outputs)]
         self._apply_updates(vals)
         # laid out under the run lock: a pooled run in another thread never sees half a layout
         if record is not None and self._layout is None and self._busy.acquire(False):
@@ -194,8 +200,11 @@ class Plan:
         pool = self._pool
         # an output computed from pooled buffers is handed out as is only when it owns its memory
         # (to_numpy copies views) and is none of the buffers themselves (an identity op)
-        outputs = [self.backend.to_numpy(vals[s], copy or any(vals[s] is pool[b] for b in bufs))
-                   for s, copy, bufs in zip(self.output_slots, self.copy_output, self._out_alias)]
+        backend = self.backend
+        outputs = [backend.sparse_to_host(vals[s]) if sp else
+                   backend.to_numpy(vals[s], copy or any(vals[s] is pool[b] for b in bufs))
+                   for s, copy, bufs, sp in zip(self.output_slots, self.copy_output, self._out_alias,
+                                                self.sparse_outputs)]
         self._apply_updates(vals, pooled=True)
         return outputs
 
@@ -413,7 +422,9 @@ def _fits(olds, spec) -> bool:
 
 
 def _is_array(v) -> bool:
-    return getattr(v, "ndim", None) is not None and not isinstance(v, np.generic)
+    """A dense array (NumPy-like: it has flags); not a NumPy scalar, nor a sparse matrix."""
+    return getattr(v, "flags", None) is not None and getattr(v, "ndim", None) is not None \
+        and not isinstance(v, np.generic)
 
 
 def _as_update(u) -> Tensor:
@@ -458,6 +469,12 @@ class Function:
             raise ValueError(f"K.function: expected {len(self.inputs)} input values, got {len(values)}")
         feeds, sig = [], []
         for i, (t, v) in enumerate(zip(self.inputs, values)):
+            if t.sparse:
+                from .sparse import feed
+                arr, s = feed(t, v, i, backend)
+                feeds.append(arr)
+                sig.append(s)
+                continue
             if _is_native(v, backend):  # already on the device: no transfer
                 arr = v if v.dtype == t.dtype else v.astype(t.dtype)
             else:
@@ -512,4 +529,7 @@ def eval(x) -> np.ndarray:
     x = as_tensor(x)
     if isinstance(x, Variable):
         return x.numpy()
+    if x.sparse:  # the dense value, as Keras's TensorFlow backend gives
+        from .sparse import to_dense
+        x = to_dense(x)
     return Function([], [x])([])[0]

@@ -13,16 +13,16 @@ that it allocates its own, and backends that declare nothing keep working unchan
 """
 from __future__ import annotations
 
-from typing import Any
-
 import functools
 import inspect
+from typing import Any
 
 import numpy as np
 
 from .xp import core as xcore
 from .xp.ctc import CTCPrimitives
 from .xp.nn_primitives import NNPrimitives
+from .xp.sparse import SparsePrimitives
 
 
 class Backend:
@@ -65,7 +65,7 @@ class Backend:
         return None
 
 
-class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, Backend):
+class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePrimitives, Backend):
     """Every primitive written once against `self.xp`."""
 
     xp: Any = np

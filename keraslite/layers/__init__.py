@@ -11,8 +11,9 @@ from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, Conv3DTrans
                             Cropping3D, Deconv2D, Deconvolution2D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
                             SeparableConvolution1D, SeparableConvolution2D, UpSampling1D, UpSampling2D, UpSampling3D,
                             ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from .convolutional_recurrent import ConvLSTM2D, ConvLSTM2DCell, ConvRNN2D
 from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, Lambda, Masking, Permute, RepeatVector,
-                   Reshape, SpatialDropout1D, SpatialDropout2D)
+                   Reshape, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .cudnn_recurrent import CuDNNGRU, CuDNNLSTM
 from .embeddings import Embedding
 from .local import LocallyConnected1D, LocallyConnected2D

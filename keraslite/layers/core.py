@@ -95,6 +95,26 @@ class SpatialDropout2D(Dropout):
         return dict(list(super().get_config().items()) + list(config.items()))
 
 
+class SpatialDropout3D(Dropout):
+    """SpatialDropout3D(rate, data_format=None): drops whole 3-D feature maps of
+    (N, dim1, dim2, dim3, channels) (channels_last) or (N, channels, dim1, dim2, dim3): one keep/drop
+    draw per sample and channel, kept maps scaled by 1 / (1 - rate), in the training phase only."""
+
+    def __init__(self, rate, data_format=None, **kwargs):
+        super().__init__(rate, **kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.input_spec = InputSpec(ndim=5)
+
+    def _get_noise_shape(self, inputs):
+        if self.data_format == "channels_first":
+            return (None, None, 1, 1, 1)
+        return (None, 1, 1, 1, None)
+
+    def get_config(self):
+        config = {"data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
 class Activation(Layer):
     """Activation(activation): applies an activation function (a name or a callable)."""
 
