@@ -154,6 +154,32 @@ def test_training_gives_the_same_numbers_as_the_unplanned_path(build, unplanned)
         np.testing.assert_array_equal(a, b)
 
 
+def _many_ops():
+    x = K.placeholder((None, 5))
+    w = K.variable(np.random.default_rng(1).standard_normal((5, 5)).astype("float32"))
+    h = K.dot(x, w)
+    a = K.softmax(h, axis=0) + K.softmax(h)
+    b = K.switch(K.greater(h, 0.0), h * 2.0, K.square(h))
+    c = K.cast(K.cast(h * 10.0, "int32"), "float32") / 3.0
+    d = K.mean(K.pow(K.abs(h) + 1.0, 1.5), axis=0, keepdims=True) - K.sum(h, axis=1, keepdims=True)
+    loss = K.sum(a * b + c * d)
+    g = K.gradients(loss, [w, x])
+    return K.function([x], [loss, K.exp(g[0]) * 1.0, g[1] * 2.0, K.maximum(a, d)])
+
+
+@backends
+def test_declared_primitives_write_the_same_numbers_into_buffers(unplanned):
+    feeds = [np.random.default_rng(i).standard_normal((6, 5)).astype("float32") for i in range(4)]
+    planned = _many_ops()
+    got = [planned([f]) for f in feeds]
+    assert any(s.bufs is not None for s in planned.last_plan.steps)
+    unplanned()
+    reference = _many_ops()
+    for f, outs in zip(feeds, got):
+        for a, b in zip(outs, reference([f])):
+            np.testing.assert_array_equal(a, b)
+
+
 @backends
 def test_the_pool_is_laid_out_after_the_first_run_and_used_from_the_second():
     model = _mlp(1)
@@ -341,7 +367,8 @@ def test_concurrent_runs_of_one_plan_do_not_share_buffers():
 
 # the bound on memory a steady-state training step newly needs (tracemalloc's peak over what was
 # allocated before the step): Python objects, the NumPy temporaries of small fused programs (at
-# most 1024 elements each) and NumPy's ufunc buffers (8192 elements); no activation
+# most 1024 elements each) and NumPy's ufunc buffer for broadcast operands (8192 elements, 32 KiB
+# in float32); no activation. Measured: 22-40 KiB planned, 135-290 KiB unplanned.
 STEP_BOUND = 64 * 1024
 
 
@@ -362,7 +389,7 @@ def _step_bytes(model, x, y, steps=5):
 
 
 @backends
-@pytest.mark.parametrize("build,n", [(_mlp, 256), (_convnet, 64)])
+@pytest.mark.parametrize("build,n", [(_mlp, 512), (_convnet, 128)])
 def test_the_steady_state_step_allocates_no_activations(build, n, kbackend, unplanned):
     if build is _convnet and kbackend == "numpy":
         pytest.skip("the reference conv/pool primitives allocate their im2col workspace (no out=)")
@@ -373,4 +400,5 @@ def test_the_steady_state_step_allocates_no_activations(build, n, kbackend, unpl
     model = build(3)
     before = _step_bytes(model, x, y)
     assert planned < STEP_BOUND, f"{planned} bytes per step (unplanned: {before})"
-    assert before > 2 * STEP_BOUND, before  # the measurement sees activations when they are allocated
+    # the measurement sees activations when they are allocated (about 4x the bound here)
+    assert before > planned + 2 * STEP_BOUND, (before, planned)

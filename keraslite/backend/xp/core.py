@@ -36,7 +36,8 @@ OUT_MODES = {op: "inplace" for op in (
     "neg abs sign sqrt square exp log log1p expm1 sin cos tanh round floor ceil logical_not reciprocal "
     "relu add sub mul pow maximum minimum equal not_equal greater greater_equal less less_equal "
     "logical_and logical_or floordiv mod div").split()}
-OUT_MODES.update(sum="out", mean="out", sum_to_like="out", matmul="out", where="out", cast="inplace")
+OUT_MODES.update(sum="out", mean="out", sum_to_like="out", matmul="out", where="out", cast="inplace",
+                 softmax="inplace")  # softmax: nn_primitives.py
 
 
 class ArrayPrimitives:

@@ -71,10 +71,15 @@ class NNPrimitives:
     def resize_bilinear_backprop(self, g, input_shape, factors):
         return nn.resize_bilinear_backprop(self.xp, g, (g.shape[0],) + tuple(input_shape), factors)
 
-    def softmax(self, x, axis):
+    def softmax(self, x, axis, out=None):
         xp = self.xp
-        e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
-        return e / xp.sum(e, axis=axis, keepdims=True)
+        if out is None:
+            e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+            return e / xp.sum(e, axis=axis, keepdims=True)
+        # the same three passes written into `out` (which may be x: the max is taken first)
+        xp.subtract(x, xp.max(x, axis=axis, keepdims=True), out=out)
+        xp.exp(out, out=out)
+        return xp.divide(out, xp.sum(out, axis=axis, keepdims=True), out=out)
 
     def log_softmax(self, x, axis):
         xp = self.xp
