@@ -63,7 +63,11 @@ class NumbaBackend(ArrayBackend):
         return _k("reduce").sum_leading(x, R).reshape(shape)
 
     # ------------------------------------------------------------ nn kernels (float32/float64)
-    def conv2d(self, x, w, strides, padding, dilation, groups, bias=None, out=None):
+    def conv2d(self, x, w, strides, padding, dilation, groups, out=None):
+        return self._conv2d(x, w, strides, padding, dilation, groups, out=out)
+
+    def _conv2d(self, x, w, strides, padding, dilation, groups, bias=None, out=None):
+        """conv2d, plus a (Cout,) bias where the sums start when `bias` is given (see fold)."""
         if not _fast(x, w, bias):
             y = super().conv2d(x, w, strides, padding, dilation, groups)
             return _into(out, y if bias is None else self.add(y, bias))
@@ -84,7 +88,7 @@ class NumbaBackend(ArrayBackend):
         attrs = dict(producer.attrs)
         if isinstance(attrs.get("padding"), str):  # 'same' resolved per call (ops/conv.py)
             return None
-        conv = self.conv2d
+        conv = self._conv2d
         return lambda x, w, b, out=None: conv(x, w, bias=b, out=out, **attrs)
 
     def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):

@@ -7,15 +7,18 @@ primitive once against `self.xp`, the NumPy API: the reference backend is that c
 xp = numpy, the CUDA backend the same with xp = cupy, and fast backends override the hot methods.
 Gradients are never a backend's business: autodiff composes them from these primitives.
 
-Optional hook for the memory plan (compiler.py, memplan.py): `out_mode(op)` says whether the
-primitive `op` can write its result into an array the compiler gives it (`out=`); the default is
-that it allocates its own, and backends that declare nothing keep working unchanged.
+Besides the primitives, the compiler (compiler.py) calls the hooks declared on `Backend` below,
+always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold`, `running`,
+`supports_sparse` and, for the memory plan (memplan.py), `out_mode` (with `empty`). Each has a
+default that means "no such feature", so a backend overrides only what it offers;
+tests/test_backend_protocol.py checks every registered backend against these declarations.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 
@@ -29,10 +32,59 @@ class Backend:
     """Protocol every backend satisfies (see the module docstring)."""
 
     name: str = "abstract"
-    #: Ops whose chains a backend can fuse into one kernel (see compiler.py); empty: no fusion.
+    #: True when the backend compiles fused elementwise chains (`compile_elementwise`): the
+    #: compiler then groups chains of elementwise ops (fusion.py) into one kernel each.
     fuses_elementwise: bool = False
+    #: True when the backend holds sparse tensors (the sparse_* primitives, backend/sparse.py);
+    #: a plan with a sparse tensor on a backend without it is a ValueError naming the backend.
+    #: ArrayBackend answers by whether its xp has a SciPy-style sparse package.
+    supports_sparse: bool = False
+
+    # ------------------------------------------------------------------ compiler hooks
+    def fusable(self, node) -> bool:
+        """Whether the elementwise graph node `node` may join a fused group (asked only when
+        `fuses_elementwise`); a refused node runs as its plain primitive. Default: every node."""
+        return True
+
+    def compile_elementwise(self, program) -> Callable:
+        """A callable(*arrays) -> list of output arrays running the fusion.ElementwiseProgram
+        `program` (inputs broadcast against the output shape, one output per program output).
+        Required when `fuses_elementwise` is True; never called otherwise."""
+        raise NotImplementedError(f"backend '{self.name}' declares no elementwise fusion")
+
+    def fold(self, producer, consumer) -> Callable | None:
+        """A fused form of two graph nodes: `producer`, whose values only `consumer` reads, and
+        `consumer`. Returns a callable computing consumer's value from producer's inputs followed
+        by consumer's other inputs, with consumer's shape and dtype, or None (the default) when
+        the backend has no fused form for the pair (see compiler._folds)."""
+        return None
+
+    def running(self) -> ContextManager:
+        """A context manager entered around each plan run (e.g. thread settings for the run).
+        Default: one that does nothing."""
+        return contextlib.nullcontext()
+
+    def out_mode(self, op: str) -> str | None:
+        """How the primitive `op` takes a caller-given result array; "elementwise" names the
+        callables of `compile_elementwise`.
+
+        None (the default): it allocates its result. "out": it accepts `out=`, an array of the
+        result's shape and dtype (a list of them for several outputs) that overlaps none of its
+        inputs, fills it and returns it. "inplace": as "out", and `out` may also be one of its
+        inputs of the same shape and dtype (elementwise work). A backend declaring any op also
+        implements `empty`. A folded form (`fold`) is named "producer+consumer" (e.g.
+        "conv2d+add"). The compiler's memory plan (memplan.py) gives such steps pooled buffers."""
+        return None
+
+    def empty(self, shape: tuple, dtype) -> Any:
+        """An uninitialised native array: the memory plan's buffers (asked only when `out_mode`
+        declares an op)."""
+        raise NotImplementedError(f"backend '{self.name}' declares out= primitives but no empty()")
+
+    # ------------------------------------------------------------------ arrays
 
     def from_numpy(self, array: np.ndarray) -> Any:
+        """The backend's native array holding a copy of (or, where safe, sharing) `array`."""
         raise NotImplementedError
 
     def to_numpy(self, array: Any, copy: bool = True) -> np.ndarray:
@@ -41,6 +93,7 @@ class Backend:
         raise NotImplementedError
 
     def rng(self, seed: int):
+        """A seeded random generator that the backend's random primitives accept as `rng`."""
         raise NotImplementedError
 
     def primitive(self, op: str, attrs: dict):
@@ -52,17 +105,6 @@ class Backend:
         if not attrs:
             return fn
         return functools.partial(fn, **attrs)
-
-    def out_mode(self, op: str) -> str | None:
-        """How the primitive `op` takes a caller-given result array; "elementwise" names the
-        callables of `compile_elementwise`.
-
-        None (the default): it allocates its result. "out": it accepts `out=`, an array of the
-        result's shape and dtype (a list of them for several outputs) that overlaps none of its
-        inputs, fills it and returns it. "inplace": as "out", and `out` may also be one of its
-        inputs of the same shape and dtype (elementwise work). A backend declaring any op also
-        implements `empty(shape, dtype)`, which allocates the buffers."""
-        return None
 
 
 class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePrimitives, Backend):
@@ -89,9 +131,11 @@ class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePri
         mode = self.out_modes.get(op)
         if mode is None or op == "elementwise" or "+" in op:  # compiled kernels and folded forms
             return mode
-        # an override in a subclass that does not take `out=` keeps allocating
         fn = getattr(type(self), op, None)
-        return mode if fn is not None and _takes_out(fn) else None
+        if fn is None:  # an elementwise primitive from the catalogue (ArrayPrimitives.__getattr__)
+            return mode if xcore.catalogue_takes_out(op) else None
+        # an override in a subclass that does not take `out=` keeps allocating
+        return mode if _takes_out(fn) else None
 
     def empty(self, shape, dtype):
         return self.xp.empty(shape, dtype)

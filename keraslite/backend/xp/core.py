@@ -31,7 +31,15 @@ def _fill(xp, out, value):
     return out
 
 
-# primitives above that accept `out=` (Backend.out_mode): elementwise ones also work in place
+def catalogue_takes_out(op: str) -> bool:
+    """Whether the catalogue's array formula of the elementwise primitive `op` accepts `out=`."""
+    from ..elementwise import lookup
+    entry = lookup(op)
+    return entry is not None and getattr(entry.array, "takes_out", False)
+
+
+# primitives that accept `out=` (Backend.out_mode; elementwise ones through their catalogue
+# formula, see catalogue_takes_out): elementwise ones also work in place
 OUT_MODES = {op: "inplace" for op in (
     "neg abs sign sqrt square exp log log1p expm1 sin cos tanh round floor ceil logical_not reciprocal "
     "relu add sub mul pow maximum minimum equal not_equal greater greater_equal less less_equal "
@@ -43,75 +51,17 @@ OUT_MODES.update(sum="out", mean="out", sum_to_like="out", matmul="out", where="
 class ArrayPrimitives:
     xp = np
 
-    # ---------------------------------------------------------------- elementwise, one input
-    def neg(self, x, out=None): return self.xp.negative(x, out=out)
-    def abs(self, x, out=None): return self.xp.abs(x, out=out)
-    def sign(self, x, out=None): return self.xp.sign(x, out=out)
-    def sqrt(self, x, out=None): return self.xp.sqrt(x, out=out)
-    def square(self, x, out=None): return self.xp.square(x, out=out)
-    def exp(self, x, out=None): return self.xp.exp(x, out=out)
-    def log(self, x, out=None): return self.xp.log(x, out=out)
-    def log1p(self, x, out=None): return self.xp.log1p(x, out=out)
-    def expm1(self, x, out=None): return self.xp.expm1(x, out=out)
-    def sin(self, x, out=None): return self.xp.sin(x, out=out)
-    def cos(self, x, out=None): return self.xp.cos(x, out=out)
-    def tanh(self, x, out=None): return self.xp.tanh(x, out=out)
-    def round(self, x, out=None): return self.xp.round(x, out=out)
-    def floor(self, x, out=None): return self.xp.floor(x, out=out)
-    def ceil(self, x, out=None): return self.xp.ceil(x, out=out)
-    def logical_not(self, x, out=None): return self.xp.logical_not(x, out=out)
-    def reciprocal(self, x, out=None): return self.xp.reciprocal(x, out=out)
-
-    def sigmoid(self, x):
-        xp = self.xp
-        # exp of a non-positive number never overflows
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-    def softplus(self, x):
-        xp = self.xp
-        return (xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
-
-    def relu(self, x, out=None):
-        if out is not None:
-            return self.xp.maximum(x, x.dtype.type(0), out=out)
-        return self.xp.maximum(x, 0).astype(x.dtype, copy=False)
-
-    def cast(self, x, dtype, out=None):
-        if out is None:
-            return x.astype(dtype)
-        self.xp.copyto(out, x, casting="unsafe")
-        return out
-
-    # ---------------------------------------------------------------- elementwise, two inputs
-    def add(self, a, b, out=None): return self.xp.add(a, b, out=out)
-    def sub(self, a, b, out=None): return self.xp.subtract(a, b, out=out)
-    def mul(self, a, b, out=None): return self.xp.multiply(a, b, out=out)
-    def pow(self, a, b, out=None): return self.xp.power(a, b, out=out)
-    def maximum(self, a, b, out=None): return self.xp.maximum(a, b, out=out)
-    def minimum(self, a, b, out=None): return self.xp.minimum(a, b, out=out)
-    def equal(self, a, b, out=None): return self.xp.equal(a, b, out=out)
-    def not_equal(self, a, b, out=None): return self.xp.not_equal(a, b, out=out)
-    def greater(self, a, b, out=None): return self.xp.greater(a, b, out=out)
-    def greater_equal(self, a, b, out=None): return self.xp.greater_equal(a, b, out=out)
-    def less(self, a, b, out=None): return self.xp.less(a, b, out=out)
-    def less_equal(self, a, b, out=None): return self.xp.less_equal(a, b, out=out)
-    def logical_and(self, a, b, out=None): return self.xp.logical_and(a, b, out=out)
-    def logical_or(self, a, b, out=None): return self.xp.logical_or(a, b, out=out)
-    def floordiv(self, a, b, out=None): return self.xp.floor_divide(a, b, out=out)
-    def mod(self, a, b, out=None): return self.xp.mod(a, b, out=out)
-
-    def div(self, a, b, out=None):
-        # int / int stays in the inputs' float promotion, as NumPy does; floats keep their width
-        return self.xp.true_divide(a, b, out=out)
-
-    def where(self, c, a, b, out=None):
-        if out is None:
-            return self.xp.where(c, a, b)
-        # out overlaps no input (out_mode "out"): b everywhere, then a where c holds
-        self.xp.copyto(out, b)
-        self.xp.copyto(out, a, where=self.xp.asarray(c, dtype=bool))
-        return out
+    # ---------------------------------------------------------------- elementwise
+    def __getattr__(self, name):
+        """The elementwise primitives: the catalogue entry's array formula on `self.xp`
+        (backend/elementwise); a backend overrides one by defining the method."""
+        from ..elementwise import lookup
+        entry = lookup(name)
+        if entry is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        xp, formula = self.xp, entry.array
+        # `out=` (the memory plan) reaches formulas that take it (catalogue_takes_out)
+        return lambda *arrays, **attrs: formula(xp, *arrays, **attrs)
 
     # ---------------------------------------------------------------- reductions
     def sum(self, x, axes, keepdims, out=None):
