@@ -17,6 +17,7 @@ from keraslite import backend as K
 from keraslite import layers, models
 from keraslite.backend import memplan
 from keraslite.backend.registry import get_backend_object
+from keraslite.backend.xp.core import catalogue_takes_out
 
 
 def _step(ins, out, mode=None):
@@ -337,7 +338,11 @@ def test_declared_primitives_take_out():
         if op == "elementwise" or "+" in op:
             continue
         assert backend.out_mode(op) == mode, f"{op} is declared but its method takes no out="
-        assert "out" in inspect.signature(getattr(backend, op)).parameters
+        method = getattr(type(backend), op, None)
+        if method is None:  # an elementwise op served by the catalogue's array formula
+            assert catalogue_takes_out(op), op
+        else:
+            assert "out" in inspect.signature(method).parameters, op
 
 
 @backends
