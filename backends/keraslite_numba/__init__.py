@@ -136,7 +136,11 @@ class NumbaBackend(ArrayBackend):
                                                         _w(gvar), axes, epsilon)
 
     def fusable(self, node) -> bool:
-        """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels."""
+        """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels.
+        Integer powers run as NumPy too: NumPy raises for a negative integer exponent, where a
+        Numba kernel crashes the process."""
+        if node.op == "pow" and np.dtype(node.dtype).kind in "iub":
+            return False
         return node.dtype != "float16" and all(i.dtype != "float16" for i in node.inputs)
 
     def compile_elementwise(self, program):

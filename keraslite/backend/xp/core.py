@@ -77,6 +77,10 @@ class ArrayPrimitives:
     def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis, dtype=_acc(x))
 
     def mean(self, x, axes, keepdims, out=None):
+        if x.size == 0:  # nan where nothing is averaged, without NumPy's "mean of empty slice" warning
+            s = self.xp.sum(x, axis=axes, keepdims=keepdims)
+            y = self.xp.full(s.shape, self.xp.nan if x.dtype.kind == "f" else 0, dtype=x.dtype)
+            return y if out is None else _fill(self.xp, out, y)
         if out is not None and out.dtype == x.dtype and x.dtype.kind == "f":
             return self.xp.mean(x, axis=axes, keepdims=keepdims, out=out)
         y = self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
@@ -101,11 +105,11 @@ class ArrayPrimitives:
             if not axes:
                 return _fill(self.xp, out, self.xp.reshape(x, shape))
             # the keepdims result has the same elements in the same order: sum into a view of out
-            self.xp.sum(x, axis=axes, keepdims=True, out=out.reshape(tuple(1 if i in axes else d
-                                                                          for i, d in enumerate(x.shape))))
+            self.xp.sum(x, axis=axes, keepdims=True, dtype=x.dtype,
+                        out=out.reshape(tuple(1 if i in axes else d for i, d in enumerate(x.shape))))
             return out
-        if axes:
-            x = self.xp.sum(x, axis=axes, keepdims=True)
+        if axes:  # in x's dtype, as inferred (NumPy would widen int32 to int64)
+            x = self.xp.sum(x, axis=axes, keepdims=True, dtype=x.dtype)
         return self.xp.reshape(x, shape)
 
     def concatenate(self, *xs, axis): return self.xp.concatenate(xs, axis=axis)
