@@ -232,3 +232,37 @@ def test_sensitivity_specificity_config_and_bad_arguments():
         metrics.SpecificityAtSensitivity(-0.1)
     with pytest.raises(ValueError, match="num_thresholds"):
         metrics.SpecificityAtSensitivity(0.5, num_thresholds=0)
+
+
+def _two_output_model():
+    from keraslite.layers import Dense, Input
+    from keraslite.models import Model
+    a = Input(shape=(1,), name="in_a")
+    shared = Dense(3, kernel_initializer="ones", trainable=False)
+    h = shared(a)
+    out_1 = Dense(1, kernel_initializer="ones", name="out_1", trainable=False)(h)
+    out_2 = Dense(1, kernel_initializer="ones", name="out_2", trainable=False)(h)
+    model = Model(a, [out_1, out_2])
+    model.compile("sgd", "mse")
+    return model
+
+
+def test_sample_weight_dict_may_leave_an_output_unweighted(kbackend):
+    model = _two_output_model()  # both outputs predict 3 * x
+    x = np.array([[1.0], [2.0], [3.0], [4.0]], "float32")
+    y1, y2 = 2 * x, x
+    w2 = np.array([3.5, 2.5, 1.5, 0.5], "float32")
+    err1, err2 = ((3 * x - y1) ** 2).ravel(), ((3 * x - y2) ** 2).ravel()
+    # Keras 2: a weighted output loss is mean(w * err) over the batch
+    want_1, want_2 = err1.mean(), (w2 * err2).mean()
+    loss, l1, l2 = model.evaluate(x, [y1, y2], batch_size=4, sample_weight={"out_2": w2}, verbose=0)
+    np.testing.assert_allclose([l1, l2, loss], [want_1, want_2, want_1 + want_2], rtol=1e-5)
+    loss, l1, l2 = model.test_on_batch(x, [y1, y2], sample_weight={"out_2": w2})
+    np.testing.assert_allclose([l1, l2], [want_1, want_2], rtol=1e-5)
+
+
+def test_sample_weight_dict_with_an_unknown_output_is_named():
+    model = _two_output_model()
+    x = np.ones((4, 1), "float32")
+    with pytest.raises(ValueError, match="no output named \"out_3\""):
+        model.evaluate(x, [x, x], sample_weight={"out_3": np.ones(4)}, verbose=0)
