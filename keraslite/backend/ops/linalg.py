@@ -68,8 +68,10 @@ def dot(x, y):
 
 
 def _reshape_partial(t, x, target):
-    """Reshape to `target`, whose None entries are x's leading (batch) dims taken at run time."""
-    if sum(d is None for d in target) <= 1:
+    """Reshape to `target`, whose None entries are x's dims at the same positions, taken at run
+    time. -1 stands for a single unknown, unless another entry is 0 (then -1 is undetermined)."""
+    unknown = sum(d is None for d in target)
+    if unknown == 0 or (unknown == 1 and 0 not in target):
         return reshape(t, tuple(-1 if d is None else d for d in target))
     from .tensors import shape as shape_
     s = shape_(x)
@@ -109,10 +111,10 @@ def batch_dot(x, y, axes=None):
                          f"{shape_str(x.shape)} and {shape_str(y.shape)}")
     k = kx if kx is not None else ky
     nx, ny = num_elements(tuple(xs)), num_elements(tuple(ys))
-    x3 = reshape(permute_dimensions(x, [0] + xrest + [ax]), (-1, nx, k))
-    y3 = reshape(permute_dimensions(y, [0, ay] + yrest), (-1, k, ny))
+    # the batch size is spelled out (not -1): with a zero-size axis, -1 would be undetermined
+    batch = bx if bx is not None else by
+    x3 = _reshape_partial(permute_dimensions(x, [0] + xrest + [ax]), x, [batch, nx, k])
+    y3 = _reshape_partial(permute_dimensions(y, [0, ay] + yrest), y, [batch, k, ny])
     out = matmul(x3, y3)
     target = xs + ys
-    if not target:
-        return reshape(out, (-1, 1))
-    return reshape(out, (-1,) + tuple(target))
+    return _reshape_partial(out, x if bx is not None or by is None else y, [batch] + (target or [1]))

@@ -73,10 +73,14 @@ class NNPrimitives:
 
     def softmax(self, x, axis):
         xp = self.xp
+        if x.size == 0:  # nothing to normalise (the max over an empty axis has no value)
+            return xp.empty_like(x)
         e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
         return e / xp.sum(e, axis=axis, keepdims=True)
 
     def log_softmax(self, x, axis):
         xp = self.xp
+        if x.size == 0:
+            return xp.empty_like(x)
         z = x - xp.max(x, axis=axis, keepdims=True)
         return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
