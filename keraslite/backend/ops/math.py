@@ -41,7 +41,8 @@ _UNARY = {
     "sin": ("sin", "sin({0})", lambda g, y, x: [mul(g, cos(x))]),
     "cos": ("cos", "cos({0})", lambda g, y, x: [neg(mul(g, sin(x)))]),
     "tanh": ("tanh", "tanh({0})", lambda g, y, x: [mul(g, sub(1.0, square(y)))]),
-    "round": ("rint", "rint({0})", None),
+    # dtype as np.round (integers stay integers, as tf.round), computed as rint (ties to even)
+    "round": ("round", "rint({0})", None),
     "floor": ("floor", "floor({0})", None),
     "ceil": ("ceil", "ceil({0})", None),
     "logical_not": ("logical_not", "(not {0})", None),
