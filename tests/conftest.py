@@ -50,7 +50,7 @@ if _hsettings is not None:
     # kbackend and the config fixture are function-scoped on purpose: one backend for all of a
     # test's examples; examples do not mutate what the fixtures set up
     _suppress = [_HealthCheck.function_scoped_fixture, _HealthCheck.too_slow]
-    _hsettings.register_profile("ci", max_examples=40, derandomize=True, deadline=None,
+    _hsettings.register_profile("ci", max_examples=40, derandomize=True, deadline=None, database=None,
                                 suppress_health_check=_suppress, print_blob=True)
     _hsettings.register_profile("dev", max_examples=60, deadline=None, suppress_health_check=_suppress,
                                 print_blob=True)

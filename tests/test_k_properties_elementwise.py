@@ -197,3 +197,16 @@ def test_like_constructors(shape, dtype, s, which, out, ):
     want_dtype = out or K.floatx()
     run(lambda t: getattr(K, which)(t, dtype=out), lambda a: np.full(a.shape, fill, dtype=want_dtype), [x],
         want_dtype)
+
+
+@given(name=st.sampled_from(sorted(BINARY)), pair=broadcast_pair(), da=float_dtype, db=float_dtype, s=seed,
+       kernels=st.booleans())
+def test_binary_mixed_float_dtypes(name, pair, da, db, s, kernels):
+    """Two tensors of different float dtypes meet in NumPy's promoted dtype (the wider one)."""
+    kfn, npfn = BINARY[name]
+    rng = np.random.default_rng(s)
+    a = values(rng, pair[0], da, 0.5, 2, grid=True)
+    b = values(rng, pair[1], db, -2, 2, grid=True, specials=(0.0,))
+    out = np.promote_types(da, db).name
+    run(kfn, npfn, [a, b], out, kernels=kernels, tol=None if "float16" not in (da, db) else (1e-2, 1e-2),
+        msg=f"{name} {da} {db}")
