@@ -169,3 +169,44 @@ def test_eye(n, m, dtype):
     count()
     t = K.eye(n if m is None else (n, m), dtype=dtype)
     check(K.eval(t), np.eye(n, n if m is None else m), dtype)
+
+
+@given(shape=shapes(), src=st.sampled_from(["float64", "int32", "bool"]), fx=float_dtype, s=seed)
+def test_cast_to_floatx_and_print_tensor(shape, src, fx, s):
+    """cast_to_floatx: a NumPy array of floatx; print_tensor: the same values (it only prints)."""
+    count()
+    x = np.random.default_rng(s).integers(0, 3, size=shape).astype(src)
+    K.set_floatx(fx)  # undone by the conftest's config fixture
+    got = K.cast_to_floatx(x)
+    assert isinstance(got, np.ndarray)
+    check(got, x.astype(fx), fx)
+    check(K.eval(K.print_tensor(K.variable(got), message="x:")), x.astype(fx), fx)
+
+
+@given(shape=shapes(max_rank=3), s=st.integers(0, 1000), dtype=float_dtype)
+def test_random_variables(shape, s, dtype):
+    count()
+    u = K.random_uniform_variable(shape, -2.0, 3.0, dtype=dtype, seed=s)
+    nrm = K.random_normal_variable(shape, 1.0, 0.5, dtype=dtype, seed=s)
+    for v in (u, nrm):
+        assert K.is_variable(v) and K.int_shape(v) == shape and K.get_variable_shape(v) == shape
+        assert K.dtype(v) == dtype
+    a = K.get_value(u).astype(np.float64)
+    assert np.all((a >= -2.0) & (a <= 3.0))
+    assert np.all(np.isfinite(K.get_value(nrm).astype(np.float64)))
+    np.testing.assert_array_equal(K.get_value(K.random_uniform_variable(shape, -2.0, 3.0, dtype=dtype, seed=s)),
+                                  K.get_value(u))
+
+
+@given(n=st.integers(0, 3), width=st.integers(0, 4), s=seed, dtype=st.sampled_from(["int32", "int64"]))
+def test_ctc_label_dense_to_sparse(n, width, s, dtype):
+    """The (row, column) of the first label_lengths[row] entries of each row, their values, the shape."""
+    rng = np.random.default_rng(s)
+    labels = rng.integers(0, 5, size=(n, width)).astype(dtype)
+    lengths = rng.integers(0, width + 1, size=(n,)).astype("int32")
+    count()
+    idx, vals, dense_shape = K.ctc_label_dense_to_sparse(K.variable(labels, dtype=dtype), K.variable(lengths, dtype="int32"))
+    want_idx = np.array([(r, c) for r in range(n) for c in range(lengths[r])], dtype=np.int64).reshape(-1, 2)
+    check(K.eval(idx), want_idx, "int64")
+    check(K.eval(vals), labels[want_idx[:, 0], want_idx[:, 1]] if len(want_idx) else np.zeros(0, dtype), dtype)
+    check(K.eval(dense_shape), np.array([n, width], dtype=np.int64), "int64")
