@@ -1,4 +1,4 @@
-"""The Keras tutorial of shared/seed (Korean; "케라스 튜토리얼"), section by section, through
+"""The Keras tutorial summarised in docs/tutorial.md (Korean; "케라스 튜토리얼"), section by section, through
 `import keraslite as keras`, with its typos mended (each mend is noted where it happens).
 
 Run: python examples/tutorial.py [backend]     (default: the numba backend)

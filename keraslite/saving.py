@@ -39,6 +39,7 @@ import warnings
 import numpy as np
 
 from . import backend as K
+from .legacy import cudnn_weights, keras2_compat, optimizer_state
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_config", "model_from_json",
            "save_weights_to_hdf5_group", "load_weights_from_hdf5_group", "load_weights_from_hdf5_group_by_name",
@@ -395,6 +396,7 @@ def _open_for_reading(filepath, what: str):
     path = os.fspath(filepath)
     if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, f"Cannot {what}: no such file {path!r}", path)
+    keras2_compat.check_not_foreign_format(path, what, ModelFileError)  # SavedModel, Keras 3 .keras
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"Cannot {what}: {path!r} is a directory", path)
     try:
@@ -477,7 +479,8 @@ def _weights_root(f, where: str):
             return _child(f, "model_weights", where, "group"), where + ", group /model_weights"
         keys = sorted(list(f.keys()))[:8]
         raise ModelFileError(f"{where} is an HDF5 file but not a Keras model or weights file: it has no "
-                             f"'layer_names' attribute and no 'model_weights' group (top-level entries: {keys})")
+                             f"'layer_names' attribute and no 'model_weights' group (top-level entries: {keys})"
+                             + keras2_compat.foreign_hdf5_hint(f))
     return f, where
 
 
@@ -518,6 +521,10 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
                         f"{len(symbolic)} weights, but the saved weights have {len(weight_names)} elements")
     dsets = [_child(group, n, where, "dataset") for n in weight_names]
     targets = [tuple(K.int_shape(w)) for w in symbolic]
+    convert = cudnn_weights.recurrent_weight_converter(layer, [d.shape for d in dsets], targets)
+    if convert is not None:  # Keras 2 loads CuDNNLSTM weights into LSTM (and back), decided by shapes
+        arrays = convert([_read_dataset(d, where, n) for n, d in zip(weight_names, dsets)])
+        return [np.asarray(a, dtype=K.dtype(w)) for w, a in zip(symbolic, arrays)]
     plans = []
     for n, d, w, target in zip(weight_names, dsets, symbolic, targets):
         shape = tuple(d.shape)
@@ -630,6 +637,8 @@ def model_from_config(config, custom_objects=None):
         raise ValueError(f"model_from_config: expected a dict with 'class_name' and 'config', got {config!r:.200}")
     from .utils.generic_utils import deserialize_keras_object, get_custom_objects
     custom_objects = dict(custom_objects or {})
+    # tf.keras / Keras 2.2-2.3 spellings (GlorotUniform, Functional, groups=1, ...) -> keraslite's
+    config = keras2_compat.translate_model_config(config, set(custom_objects) | set(get_custom_objects()))
     class_name = config["class_name"]
     if class_name in custom_objects or class_name in get_custom_objects():
         return deserialize_keras_object(config, custom_objects=custom_objects, printable_module_name="layer")
@@ -702,6 +711,10 @@ def _load_optimizer_weights(model, f, where: str) -> None:
         optimizer.set_weights(values)
         return
     model._make_train_function()
+    # state saved by name by tf.keras (Adam/m/dense/kernel:0, Adam/dense/kernel/m:0): keraslite's order
+    params = getattr(model, "_collected_trainable_weights", None) or getattr(model, "trainable_weights", None) or []
+    ordered = optimizer_state.optimizer_weights_in_order(names, values, optimizer, params)
+    values = values if ordered is None else ordered
     try:
         optimizer.set_weights(values)
     except ValueError as e:
@@ -737,6 +750,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
             return model
         if not isinstance(training_config, dict) or "optimizer_config" not in training_config:
             raise ModelFileError(f"{where}: 'training_config' has no 'optimizer_config'")
+        training_config = keras2_compat.translate_training_config(training_config, where)
         from . import losses, metrics, optimizers
         optimizer = optimizers.deserialize(training_config["optimizer_config"], custom_objects=custom_objects)
         kwargs = dict(optimizer=optimizer,

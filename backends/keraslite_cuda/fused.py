@@ -129,7 +129,10 @@ class _Weak:
 
 
 def _sample(t):
-    return t.value if isinstance(t, _Weak) else np.ones((), dtype=t)
+    # a 1-element array, not a 0-d one: NumPy 1.x's value-based casting treats 0-d arrays as
+    # scalars (float32 0-d / 1.0 -> float64) but arrays as arrays (float32 array / 1.0 -> float32),
+    # and the kernel works on arrays; NumPy 2 gives the same either way
+    return t.value if isinstance(t, _Weak) else np.ones((1,), dtype=t)
 
 
 def _result(fn, *types):

@@ -2,7 +2,8 @@
 
 A plan is built once per backend and per feed signature (shapes and dtypes) and reused. Running
 it is one Python loop over the steps. Updates are computed with the outputs and assigned only
-after every step succeeded, so an exception mid-call leaves every variable as it was.
+after every step succeeded, so an exception mid-call leaves every variable as it was; the
+assignments themselves are one commit that a Ctrl-C cannot cut in half (commit.py).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .commit import swap_in
 from .fusion import FusedGroup, fuse
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .registry import get_backend_object
@@ -154,8 +156,10 @@ class Plan:
             if value.dtype != var.dtype:
                 value = value.astype(var.dtype)
             pending.append((var, value))
-        for var, value in pending:
-            var.assign_native(self.backend, value)
+        swap_in(pending, self._assign)
+
+    def _assign(self, var, value):
+        var.assign_native(self.backend, value)
 
     def kernels(self) -> list[str]:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""

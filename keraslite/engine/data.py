@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend as K
 from ..backend.graph import shape_str
+from ..utils.io_utils import HDF5Matrix
 
 
 def num_samples(arrays) -> int:
@@ -27,7 +28,10 @@ def _as_list(data, names: list[str], what: str, who: str) -> list:
         return [data[n] for n in names]
     if isinstance(data, (list, tuple)):
         if len(names) == 1 and len(data) != 1 and not hasattr(data[0], "shape"):
-            return [np.asarray(data)]
+            try:
+                return [np.asarray(data)]
+            except ValueError as e:  # nested lists of unequal lengths
+                raise ValueError(f"{who}: the {what} list cannot be read as one array ({e})") from None
         if len(data) != len(names):
             raise ValueError(f"{who}: the model expects {len(names)} {what} array(s) ({names}), but it received a "
                              f"list of {len(data)} arrays")
@@ -64,6 +68,13 @@ def standardize_inputs(model, x, who: str, check_nan: bool = False) -> list:
     arrays = _as_list(x, names, "input", who)
     out = []
     for arr, name, tensor in zip(arrays, names, model.inputs):
+        if isinstance(arr, HDF5Matrix):  # read batch by batch, never whole
+            arr = arr.rows(tensor.dtype, expand=arr.ndim == 1 and tensor.ndim == 2)
+            _check_array(arr, K.int_shape(tensor), name, "input", who)
+            if check_nan:
+                arr.check_finite(f"input '{name}'", who)
+            out.append(arr)
+            continue
         arr = np.asarray(arr)
         if arr.ndim == 1 and tensor.ndim == 2:
             arr = arr[:, None]
@@ -161,14 +172,17 @@ def _sample_weights(model, targets, sample_weight, class_weight, names, who) -> 
                                                                        or n_out > 1) else [sample_weight]
     else:
         sws = [None] * n_out
-    if isinstance(class_weight, dict) and class_weight and all(k in names for k in class_weight) and n_out > 1:
-        cws = [class_weight.get(n) for n in names]
+    if isinstance(class_weight, dict) and class_weight and all(isinstance(k, str) and k in names
+                                                               for k in class_weight):
+        cws = [class_weight.get(n) for n in names]  # by output name (Keras 2.3, one output too)
     elif isinstance(class_weight, (list, tuple)):
         cws = list(class_weight)
     else:
         cws = [class_weight] * n_out
     out = []
     for j, (t, sw, cw) in enumerate(zip(targets, sws, cws)):
+        if isinstance(cw, dict) and not cw:  # Keras 2.3: an empty dict weighs nothing
+            cw = None
         i = model._trained[j]
         temporal = model.sample_weight_modes[i] == "temporal"
         n = t.shape[0]

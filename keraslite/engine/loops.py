@@ -2,6 +2,9 @@
 training_arrays / training_generator). Each step is one call of a compiled function."""
 from __future__ import annotations
 
+import contextlib
+import itertools
+
 import numpy as np
 
 from ..utils.generic_utils import to_list, unpack_singleton
@@ -39,14 +42,17 @@ def _batch_shuffle(index_array, batch_size):
 
 
 def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, val_f, val_ins, shuffle,
-             initial_epoch):
+             initial_epoch, steps_per_epoch=None, validation_steps=None, validation_freq=1):
+    """Batches of `batch_size` samples, or (steps_per_epoch given, batch_size None) the whole
+    arrays once per step, as Keras 2.3 does for arrays with steps."""
     n = int(ins[0].shape[0])
     do_validation = val_f is not None and val_ins is not None and len(val_ins) and val_ins[0].shape[0] > 0
-    if do_validation and verbose:
+    if do_validation and verbose and steps_per_epoch is None:
         print(f"Train on {n} samples, validate on {val_ins[0].shape[0]} samples")
-    cl = _callback_list(model, callbacks, verbose)
+    cl = _callback_list(model, callbacks, verbose, count_mode="samples" if steps_per_epoch is None else "steps")
     callback_metrics = list(out_labels) + (["val_" + l for l in out_labels] if do_validation else [])
-    cl.set_params({"batch_size": batch_size, "epochs": epochs, "steps": None, "samples": n, "verbose": verbose,
+    cl.set_params({"batch_size": batch_size, "epochs": epochs, "steps": steps_per_epoch,
+                   "samples": n if steps_per_epoch is None else None, "verbose": verbose,
                    "do_validation": bool(do_validation), "metrics": callback_metrics})
     model.stop_training = False
     for cb in cl.callbacks:
@@ -57,11 +63,13 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
         _reset_metrics(model)
         cl.on_epoch_begin(epoch)
         epoch_logs: dict = {}
-        if shuffle == "batch":
+        if steps_per_epoch is not None:
+            _fit_steps(model, f, ins, out_labels, steps_per_epoch, cl)
+        elif shuffle == "batch":
             index_array = _batch_shuffle(index_array, batch_size)
         elif shuffle:
             np.random.shuffle(index_array)
-        batches = make_batches(n, batch_size)
+        batches = make_batches(n, batch_size) if steps_per_epoch is None else []
         for batch_index, (start, end) in enumerate(batches):
             batch_ids = index_array[start:end]
             # consecutive unshuffled batches are views: no copy
@@ -74,8 +82,8 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
             cl.on_batch_end(batch_index, batch_logs)
             if model.stop_training:
                 break
-        if do_validation:
-            val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0, model=model)
+        if do_validation and _validate_now(epoch, validation_freq):
+            val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0, model=model, steps=validation_steps)
             for label, o in zip(out_labels, val_outs):
                 epoch_logs["val_" + label] = o
         cl.on_epoch_end(epoch, epoch_logs)
@@ -83,6 +91,18 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
             break
     cl.on_train_end()
     return model.history
+
+
+def _fit_steps(model, f, ins, out_labels, steps, cl) -> None:
+    for step in range(steps):
+        batch_logs = {"batch": step, "size": 1}
+        cl.on_batch_begin(step, batch_logs)
+        outs = to_list(f(ins))
+        for label, o in zip(out_labels, outs):
+            batch_logs[label] = float(o) if np.ndim(o) == 0 else o
+        cl.on_batch_end(step, batch_logs)
+        if model.stop_training:
+            break
 
 
 def _progbar(n, verbose):
@@ -111,18 +131,20 @@ def _final(value):
     return float(value) if value.ndim == 0 else value
 
 
-def test_loop(f, ins, batch_size, verbose=0, model=None) -> list:
+def test_loop(f, ins, batch_size, verbose=0, model=None, steps=None) -> list:
     """Batch means weighted by batch size; the outputs of metric objects (when `model` is given:
-    their states are reset first) are running values, so their last value is the result."""
+    their states are reset first) are running values, so their last value is the result. With
+    `steps` (batch_size None) the whole arrays are fed `steps` times and the means are per step."""
     n = int(ins[0].shape[0])
-    progbar = _progbar(n, verbose)
+    progbar = _progbar(n if steps is None else steps, verbose)
     totals = None
     stateful = _stateful_indices(model)
     if model is not None:
         _reset_metrics(model)
-    for start, end in make_batches(n, batch_size):
-        outs = to_list(f([a[start:end] for a in ins]))
-        size = end - start
+    batches = make_batches(n, batch_size) if steps is None else [(0, n)] * steps
+    for k, (start, end) in enumerate(batches):
+        outs = to_list(f([a[start:end] for a in ins] if steps is None else ins))
+        size = end - start if steps is None else 1
         if totals is None:
             totals = [0.0] * len(outs)
         for i, o in enumerate(outs):
@@ -131,13 +153,24 @@ def test_loop(f, ins, batch_size, verbose=0, model=None) -> list:
             else:
                 totals[i] += float(o) * size
         if progbar is not None:
-            progbar.update(end)
+            progbar.update(end if steps is None else k + 1)
     if totals is None:
         raise ValueError("evaluate: no samples to evaluate")
-    return [t if i in stateful else t / n for i, t in enumerate(totals)]
+    count = n if steps is None else steps
+    return [t if i in stateful else t / count for i, t in enumerate(totals)]
 
 
-def predict_loop(f, ins, batch_size, verbose=0) -> list:
+def predict_loop(f, ins, batch_size, verbose=0, steps=None) -> list:
+    """Outputs batch by batch; with `steps` (batch_size None) the whole arrays are fed `steps`
+    times and the outputs of the steps are concatenated, as in Keras 2.3."""
+    if steps is not None:
+        progbar = _progbar(steps, verbose)
+        per_step = []
+        for step in range(steps):
+            per_step.append(to_list(f(ins)))
+            if progbar is not None:
+                progbar.update(step + 1)
+        return [np.concatenate([outs[i] for outs in per_step]) for i in range(len(per_step[0]))]
     n = int(ins[0].shape[0])
     progbar = _progbar(n, verbose)
     results = None
@@ -155,32 +188,7 @@ def predict_loop(f, ins, batch_size, verbose=0) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# generators
-
-def _is_sequence(g) -> bool:
-    from ..utils.data_utils import Sequence
-    return isinstance(g, Sequence)
-
-
-def _steps(generator, steps, who):
-    if steps is None:
-        if _is_sequence(generator):
-            return len(generator)
-        raise ValueError(f"{who}: `steps` (or steps_per_epoch) is required when the generator is not a "
-                         "keraslite.utils.Sequence")
-    return int(steps)
-
-
-def _iterate(generator):
-    if _is_sequence(generator):
-        def gen():
-            while True:
-                for i in range(len(generator)):
-                    yield generator[i]
-                generator.on_epoch_end()
-        return gen()
-    return iter(generator)
-
+# generators (data_adapters.BatchStream reads them; its `with` stops every worker)
 
 def _unpack(item, who):
     if not isinstance(item, tuple) or len(item) not in (2, 3):
@@ -189,69 +197,138 @@ def _unpack(item, who):
     return item if len(item) == 3 else (item[0], item[1], None)
 
 
+def _batch_size(x) -> int:
+    first = next(iter(x.values())) if isinstance(x, dict) else to_list(x)[0]
+    return int(np.shape(first)[0])
+
+
+def _validate_now(epoch: int, validation_freq) -> bool:
+    """Keras 2.3's validation_freq: an int N (every N-th epoch) or the 1-based epochs to run."""
+    if isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, (bool, np.bool_)):
+        if validation_freq < 1:
+            raise ValueError("`validation_freq` can not be less than 1.")
+        return (epoch + 1) % validation_freq == 0
+    if isinstance(validation_freq, (list, tuple, set)):
+        return (epoch + 1) in validation_freq
+    raise ValueError(f"`validation_freq` must be an Integer or `collections.Container` (e.g. list, tuple, etc.). "
+                     f"Found {validation_freq!r}")
+
+
 def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks, validation_data, validation_steps,
-                  class_weight, shuffle, initial_epoch):
-    steps_per_epoch = _steps(generator, steps_per_epoch, "fit_generator")
-    val_is_gen = validation_data is not None and (hasattr(validation_data, "__next__") or _is_sequence(validation_data))
+                  class_weight, shuffle, initial_epoch, workers=1, use_multiprocessing=False, max_queue_size=10,
+                  validation_freq=1, validation_workers=None, until_exhausted=False):
+    """until_exhausted (fit on a generator, tf.keras): steps_per_epoch=None means an epoch ends
+    when the generator does."""
+    from . import data_adapters as da
+    validation_workers = workers if validation_workers is None else validation_workers
+    if not (until_exhausted and steps_per_epoch is None and not da.is_sequence(generator)):
+        steps_per_epoch = da.steps_for(generator, steps_per_epoch, "fit_generator", "steps_per_epoch")
+    val_is_gen = da.is_generator_like(validation_data)
     if val_is_gen:
-        validation_steps = _steps(validation_data, validation_steps, "fit_generator (validation)")
-    it = _iterate(generator)
-    first = _unpack(next(it), "fit_generator")
-    model._build_if_needed(first[0])
-    model._make_train_function()
-    out_labels = list(model.metrics_names)
-    cl = _callback_list(model, callbacks, verbose, count_mode="steps")
+        validation_steps = da.steps_for(validation_data, validation_steps, "fit_generator", "validation_steps")
+    elif validation_data is not None and (not isinstance(validation_data, (list, tuple))
+                                          or len(validation_data) not in (2, 3)):
+        raise ValueError("`validation_data` should be a tuple `(val_x, val_y, val_sample_weight)` or "
+                         f"`(val_x, val_y)`. Found: {validation_data!r}")
     do_validation = validation_data is not None
-    cl.set_params({"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose, "do_validation": do_validation,
-                   "metrics": out_labels + (["val_" + l for l in out_labels] if do_validation else [])})
-    model.stop_training = False
-    cl.on_train_begin()
-    pending = first
-    for epoch in range(initial_epoch, epochs):
-        _reset_metrics(model)
-        cl.on_epoch_begin(epoch)
-        epoch_logs: dict = {}
-        for step in range(steps_per_epoch):
-            item = pending if pending is not None else _unpack(next(it), "fit_generator")
-            pending = None
-            x, y, sw = item
-            batch_logs = {"batch": step, "size": int(np.shape(to_list(x)[0])[0])}
-            cl.on_batch_begin(step, batch_logs)
-            outs = to_list(model.train_on_batch(x, y, sample_weight=sw, class_weight=class_weight,
-                                                reset_metrics=False))
-            for label, o in zip(out_labels, outs):
-                batch_logs[label] = o
-            cl.on_batch_end(step, batch_logs)
+    if do_validation:
+        _validate_now(0, validation_freq)  # a bad validation_freq fails before any work
+    with da.BatchStream(generator, workers, use_multiprocessing, max_queue_size, shuffle=bool(shuffle)) as stream, \
+            contextlib.ExitStack() as val_streams:
+        try:
+            first = _unpack(stream.next(), "fit_generator")
+        except da.OutOfData:
+            raise ValueError("fit_generator: the generator yielded no batches") from None
+        model._build_if_needed(first[0])
+        model._make_train_function()
+        out_labels = list(model.metrics_names)
+        cl = _callback_list(model, callbacks, verbose, count_mode="steps")
+        cl.set_params({"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose,
+                       "do_validation": do_validation,
+                       "metrics": out_labels + (["val_" + l for l in out_labels] if do_validation else [])})
+        model.stop_training = False
+        val_stream = None
+        cl.on_train_begin()
+        pending = first
+        for epoch in range(initial_epoch, epochs):
+            _reset_metrics(model)
+            cl.on_epoch_begin(epoch)
+            epoch_logs: dict = {}
+            steps_done = 0
+            for step in range(steps_per_epoch) if steps_per_epoch is not None else itertools.count():
+                try:
+                    item = pending if pending is not None else _unpack(stream.next(), "fit_generator")
+                except da.OutOfData:
+                    if steps_per_epoch is not None or not steps_done:
+                        da.warn_out_of_data(None if steps_per_epoch is None else steps_per_epoch * epochs, "fit")
+                        model.stop_training = True
+                    break
+                pending = None
+                x, y, sw = item
+                batch_logs = {"batch": step, "size": _batch_size(x)}
+                cl.on_batch_begin(step, batch_logs)
+                outs = to_list(model.train_on_batch(x, y, sample_weight=sw, class_weight=class_weight,
+                                                    reset_metrics=False))
+                for label, o in zip(out_labels, outs):
+                    batch_logs[label] = o
+                cl.on_batch_end(step, batch_logs)
+                steps_done += 1
+                if model.stop_training:
+                    break
+            if not steps_done:
+                break
+            if do_validation and _validate_now(epoch, validation_freq):
+                if val_is_gen:
+                    if val_stream is None:  # one stream for all epochs: no batch is skipped between them
+                        val_stream = val_streams.enter_context(da.BatchStream(
+                            validation_data, validation_workers, use_multiprocessing, max_queue_size))
+                    val_outs = _evaluate_stream(model, val_stream, validation_steps, 0, "fit (validation)")
+                else:
+                    vx, vy = validation_data[0], validation_data[1]
+                    vsw = validation_data[2] if len(validation_data) == 3 else None
+                    val_outs = model.evaluate(vx, vy, sample_weight=vsw, verbose=0)
+                for label, o in zip(out_labels, to_list(val_outs)):
+                    epoch_logs["val_" + label] = o
+            cl.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:
                 break
-        if do_validation:
-            if val_is_gen:
-                val_outs = to_list(evaluate_generator(model, validation_data, validation_steps, 0))
-            else:
-                vx, vy = validation_data[0], validation_data[1]
-                vsw = validation_data[2] if len(validation_data) == 3 else None
-                val_outs = to_list(model.evaluate(vx, vy, sample_weight=vsw, verbose=0))
-            for label, o in zip(out_labels, val_outs):
-                epoch_logs["val_" + label] = o
-        cl.on_epoch_end(epoch, epoch_logs)
-        if model.stop_training:
-            break
-    cl.on_train_end()
+        cl.on_train_end()
     return model.history
 
 
-def evaluate_generator(model, generator, steps, verbose):
-    steps = _steps(generator, steps, "evaluate_generator")
-    it = _iterate(generator)
-    totals, count = None, 0
+def _open_steps(generator, steps, until_exhausted, who):
+    from . import data_adapters as da
+    if steps is None and until_exhausted and not da.is_sequence(generator):
+        return None
+    return da.steps_for(generator, steps, who)
+
+
+def evaluate_generator(model, generator, steps, verbose, workers=1, use_multiprocessing=False, max_queue_size=10,
+                       until_exhausted=False):
+    from . import data_adapters as da
+    steps = _open_steps(generator, steps, until_exhausted, "evaluate_generator")
+    with da.BatchStream(generator, workers, use_multiprocessing, max_queue_size) as stream:
+        return _evaluate_stream(model, stream, steps, verbose, "evaluate")
+
+
+def _evaluate_stream(model, stream, steps, verbose, who):
+    """Batch means weighted by batch size over `steps` batches (None: until the data ends)."""
+    from . import data_adapters as da
+    totals, count, done = None, 0, 0
     _reset_metrics(model)
     stateful = None
-    for _ in range(steps):
-        x, y, sw = _unpack(next(it), "evaluate_generator")
+    progbar = _progbar(steps, verbose) if steps else None
+    while steps is None or done < steps:
+        try:
+            x, y, sw = _unpack(stream.next(), who)
+        except da.OutOfData:
+            if steps is not None:
+                da.warn_out_of_data(steps, who)
+            break
         outs = to_list(model.test_on_batch(x, y, sample_weight=sw, reset_metrics=False))
         if stateful is None:
             stateful = _stateful_indices(model)
-        size = int(np.shape(to_list(x)[0] if not isinstance(x, dict) else next(iter(x.values())))[0])
+        size = _batch_size(x)
         totals = [0.0] * len(outs) if totals is None else totals
         for i, o in enumerate(outs):
             if i in stateful:
@@ -259,22 +336,36 @@ def evaluate_generator(model, generator, steps, verbose):
             else:
                 totals[i] += float(o) * size
         count += size
+        done += 1
+        if progbar is not None:
+            progbar.update(done)
     if not count:
-        raise ValueError("evaluate_generator: the generator yielded no samples")
+        raise ValueError(f"{who}: the generator yielded no samples")
     return unpack_singleton([t if i in stateful else t / count for i, t in enumerate(totals)])
 
 
-def predict_generator(model, generator, steps, verbose):
-    steps = _steps(generator, steps, "predict_generator")
-    it = _iterate(generator)
-    results = None
-    for _ in range(steps):
-        item = next(it)
-        x = item[0] if isinstance(item, tuple) and len(item) in (2, 3) else item
-        outs = to_list(model.predict_on_batch(x))
-        results = [[] for _ in outs] if results is None else results
-        for r, o in zip(results, outs):
-            r.append(o)
+def predict_generator(model, generator, steps, verbose, workers=1, use_multiprocessing=False, max_queue_size=10,
+                      until_exhausted=False):
+    from . import data_adapters as da
+    steps = _open_steps(generator, steps, until_exhausted, "predict_generator")
+    results, done = None, 0
+    progbar = _progbar(steps, verbose) if steps else None
+    with da.BatchStream(generator, workers, use_multiprocessing, max_queue_size) as stream:
+        while steps is None or done < steps:
+            try:
+                item = stream.next()
+            except da.OutOfData:
+                if steps is not None:
+                    da.warn_out_of_data(steps, "predict")
+                break
+            x = item[0] if isinstance(item, tuple) and len(item) in (2, 3) else item
+            outs = to_list(model.predict_on_batch(x))
+            results = [[] for _ in outs] if results is None else results
+            for r, o in zip(results, outs):
+                r.append(o)
+            done += 1
+            if progbar is not None:
+                progbar.update(done)
     if results is None:
         raise ValueError("predict_generator: the generator yielded nothing")
     return unpack_singleton([np.concatenate(r) for r in results])

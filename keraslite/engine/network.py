@@ -12,16 +12,23 @@ import numpy as np
 from .. import backend as K
 from ..backend.graph import Tensor, topological_order
 from ..utils.generic_utils import has_arg, to_list, unpack_singleton
+from . import subclassed
 from .base_layer import Layer, Node
 from .input_layer import InputLayer
 
 
 class Network(Layer):
-    """Network(inputs, outputs, name=None): layers connected from `inputs` to `outputs`."""
+    """Network(inputs, outputs, name=None): layers connected from `inputs` to `outputs`.
+
+    Network(name=None) in a subclass that defines `call`: a subclassed model (see subclassed.py)."""
+
+    # a subclass defining `call` tracks the layers and variables assigned to its attributes
+    _tracks_attributes = True
 
     def __init__(self, *args, **kwargs):
         if (len(args) == 2 or ("inputs" in kwargs and "outputs" in kwargs)
                 or (len(args) == 1 and "outputs" in kwargs)):
+            self.__dict__["_is_graph_network"] = True
             inputs = args[0] if args else kwargs.pop("inputs")
             outputs = args[1] if len(args) > 1 else kwargs.pop("outputs")
             name = kwargs.pop("name", None)
@@ -31,13 +38,32 @@ class Network(Layer):
             self._init_graph_network(inputs, outputs)
         else:
             name = kwargs.pop("name", None)
+            trainable = kwargs.pop("trainable", True)  # a subclassed model also takes these (Keras 2.3)
+            dtype = kwargs.pop("dtype", None)
             if args or kwargs:
                 raise TypeError("Model(inputs, outputs, name=None): give both inputs and outputs "
                                 f"(got positional {len(args)}, keywords {sorted(kwargs)})")
+            self.__dict__["_is_graph_network"] = False
             self._base_init(name)
-            self._is_graph_network = False
+            self.trainable = trainable
+            if dtype is not None:
+                self.dtype = dtype
             self.inputs, self.outputs = [], []
             self.built = False
+
+    def __setattr__(self, name, value):
+        subclassed.track(self, name, value)
+        object.__setattr__(self, name, value)
+
+    @property
+    def _layers(self) -> list:
+        if subclassed.is_subclassed(self):
+            return subclassed.collect_layers(self)
+        return self.__dict__["_layer_list"]
+
+    @_layers.setter
+    def _layers(self, layers) -> None:
+        self.__dict__["_layer_list"] = layers
 
     def _base_init(self, name):
         if not name:
@@ -172,6 +198,17 @@ class Network(Layer):
                 raise ValueError(f"The name \"{n}\" is used {names.count(n)} times in the model. All layer names "
                                  "should be unique.")
 
+    def build(self, input_shape=None) -> None:
+        """build(input_shape=None): a subclassed model traces `call` on placeholders of
+        `input_shape` (a batch shape, or a list of them); a graph network has nothing to build."""
+        if subclassed.is_subclassed(self):
+            subclassed.build(self, input_shape)
+        self.built = True
+
+    def _ensure_built(self, x) -> None:
+        if subclassed.is_subclassed(self):
+            subclassed.ensure_built(self, x)
+
     # ------------------------------------------------------------------ layer access
     @property
     def layers(self) -> list:
@@ -266,16 +303,21 @@ class Network(Layer):
     def updates(self) -> list:
         """Update ops of the layers that act on this network's own graph (e.g. BatchNormalization
         moving statistics), in layer order."""
+        if subclassed.is_subclassed(self):
+            return subclassed.relevant(self, [u for _, u in self._keyed_updates()])
         return self._relevant(self._keyed_updates()) if self._is_graph_network else []
 
     @property
     def losses(self) -> list:
         """Regularisation losses of this network's layers for its own graph."""
+        if subclassed.is_subclassed(self):
+            return subclassed.relevant(self, [l for _, l in self._keyed_losses()])
         return self._relevant(self._keyed_losses()) if self._is_graph_network else []
 
     @property
     def state_updates(self) -> list:
-        return [u for l in self._layers if getattr(l, "stateful", False) for u in l.updates]
+        updates = [u for l in self._layers if getattr(l, "stateful", False) for u in l.updates]
+        return subclassed.relevant(self, updates) if subclassed.is_subclassed(self) else updates
 
     # ------------------------------------------------------------------ as a layer
     @property
@@ -287,18 +329,24 @@ class Network(Layer):
         pass
 
     def call(self, inputs, mask=None):
+        if subclassed.is_subclassed(self):
+            raise NotImplementedError(subclassed.NO_CALL_ERROR)
         inputs = to_list(inputs)
         masks = [None] * len(inputs) if mask is None else to_list(mask)
         outputs, _ = self.run_internal_graph(inputs, masks)
         return unpack_singleton(outputs) if len(outputs) == 1 else outputs
 
     def compute_mask(self, inputs, mask=None):
+        if subclassed.is_subclassed(self):
+            return None  # Keras 2: a subclassed model produces no mask
         inputs = to_list(inputs)
         masks = [None] * len(inputs) if mask is None else to_list(mask)
         _, out_masks = self.run_internal_graph(inputs, masks, dry=True)
         return unpack_singleton(out_masks) if len(out_masks) == 1 else out_masks
 
     def compute_output_shape(self, input_shape):
+        if subclassed.is_subclassed(self):
+            return subclassed.compute_output_shape(self, input_shape)
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         if len(shapes) != len(self._input_layers):
             raise ValueError(f"Model {self.name} expects {len(self._input_layers)} input shapes, got {len(shapes)}")
@@ -377,6 +425,8 @@ class Network(Layer):
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
         """get_config(): {'name', 'layers' (with inbound_nodes), 'input_layers', 'output_layers'}."""
+        if subclassed.is_subclassed(self):
+            raise NotImplementedError(subclassed.CONFIG_ERROR)
         from ..layers import serialize as serialize_layer  # layers import the engine
         node_conversion = {}
         for layer in self._layers:
@@ -472,6 +522,10 @@ class Network(Layer):
     def summary(self, line_length=None, positions=None, print_fn=None) -> None:
         """summary(line_length=None, positions=None, print_fn=None): Keras 2's table of layers."""
         from .summary import print_summary
+        if not self.built:
+            raise ValueError("This model has not yet been built. Build the model first by calling build() or "
+                             "calling fit() with some data. Or specify input_shape or batch_input_shape in the "
+                             "first layer for automatic build. ")
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
     def reset_states(self) -> None:

@@ -11,6 +11,8 @@ from .training import Model
 class Sequential(Model):
     """Sequential(layers=None, name=None): `add(layer)`, `pop()`, and everything a Model does."""
 
+    _tracks_attributes = False
+
     def __init__(self, layers=None, name=None):
         super().__init__(name=name)
         self._stack: list[Layer] = []

@@ -14,7 +14,7 @@ def _count(weights) -> int:
 
 
 def _is_chain(model) -> bool:
-    if type(model).__name__ == "Sequential":
+    if type(model).__name__ == "Sequential" or not getattr(model, "_is_graph_network", True):
         return True
     for depth_nodes in model._nodes_by_depth.values():
         if len(depth_nodes) > 1:

@@ -12,8 +12,9 @@ from .. import backend as K
 from ..backend.graph import Placeholder
 from ..backend.specialize import specialize
 from ..utils.generic_utils import to_list, unpack_singleton
+from . import arguments
 from . import data as data_utils
-from . import loops
+from . import data_adapters, loops, subclassed
 from .network import Network
 
 _FIT_KWARGS = {"steps_per_epoch", "validation_steps", "validation_freq", "max_queue_size", "workers",
@@ -33,7 +34,7 @@ class Model(Network):
         for kw in kwargs:
             if kw not in ("givens",):
                 raise TypeError(f"compile: invalid keyword argument {kw!r}")
-        if hasattr(self, "_ensure_built") and not self.inputs and getattr(self, "_stack", None):
+        if not self.inputs and (getattr(self, "_stack", None) or subclassed.is_subclassed(self)):
             self._compile_pending = (optimizer, loss, metrics, loss_weights, sample_weight_mode, weighted_metrics,
                                      target_tensors, kwargs)
             self.optimizer = optimizers.get(optimizer)
@@ -286,24 +287,24 @@ class Model(Network):
         for kw in kwargs:
             if kw not in _FIT_KWARGS:
                 raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
-        if steps_per_epoch is not None:
-            raise ValueError("fit: steps_per_epoch is for symbolic-tensor inputs, which keraslite does not take; "
-                             "use fit_generator for step-based training")
-        if x is None:
-            raise ValueError("fit: x is needed (arrays, a list of arrays or a dict by input name)")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"fit: batch_size must be a positive int, got {batch_size}")
+        validation_freq = kwargs.get("validation_freq", 1)
+        batch_size = arguments.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                   validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                   steps_per_epoch, validation_steps, validation_freq)
+        if data_adapters.is_generator_like(x):
+            return data_adapters.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                     validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                     steps_per_epoch, validation_steps, kwargs)
+        if data_adapters.is_generator_like(validation_data):
+            return data_adapters.fit_arrays(self, x, y, batch_size, epochs, verbose, callbacks, validation_data,
+                                            shuffle, class_weight, sample_weight, initial_epoch, validation_steps,
+                                            kwargs)
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, class_weight, "fit",
                                                        check_nan=True)
         do_validation = False
         val_ins = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-                raise ValueError("When passing validation_data, it must contain 2 (x_val, y_val) or 3 (x_val, y_val, "
-                                 "val_sample_weights) items, however it contains "
-                                 f"{len(validation_data) if isinstance(validation_data, (list, tuple)) else 1} items")
+        if validation_data is not None:  # a 2- or 3-tuple (arguments.fit checked it)
             vx, vy = validation_data[0], validation_data[1]
             vsw = validation_data[2] if len(validation_data) == 3 else None
             v_ins, v_targets, v_weights = data_utils.standardize(self, vx, vy, vsw, None, "validation_data",
@@ -324,7 +325,8 @@ class Model(Network):
         val_f = self._make_test_function() if do_validation else None
         return loops.fit_loop(self, f, fit_ins, out_labels=list(self.metrics_names), batch_size=batch_size,
                               epochs=epochs, verbose=verbose, callbacks=callbacks, val_f=val_f, val_ins=val_ins,
-                              shuffle=shuffle, initial_epoch=initial_epoch)
+                              shuffle=shuffle, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                              validation_steps=validation_steps, validation_freq=validation_freq)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None, **kwargs):
         """evaluate(x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None)
@@ -332,11 +334,14 @@ class Model(Network):
         for kw in kwargs:
             if kw not in ("callbacks", "max_queue_size", "workers", "use_multiprocessing"):
                 raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
-        batch_size = 32 if batch_size is None else int(batch_size)
+        batch_size = arguments.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, kwargs.get("callbacks"))
+        if data_adapters.is_generator_like(x):
+            return data_adapters.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, kwargs)
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "evaluate")
         f = self._make_test_function()
-        outs = loops.test_loop(f, ins + targets + weights, batch_size=batch_size, verbose=verbose, model=self)
+        outs = loops.test_loop(f, ins + targets + weights, batch_size=batch_size, verbose=verbose, model=self,
+                               steps=steps)
         return unpack_singleton(outs)
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, **kwargs):
@@ -344,17 +349,20 @@ class Model(Network):
         for kw in kwargs:
             if kw not in ("callbacks", "max_queue_size", "workers", "use_multiprocessing"):
                 raise TypeError(f"Unrecognized keyword arguments: {kw!r}")
-        batch_size = 32 if batch_size is None else int(batch_size)
+        batch_size = arguments.predict(self, x, batch_size, verbose, steps, kwargs.get("callbacks"))
+        if data_adapters.is_generator_like(x):
+            return data_adapters.predict(self, x, batch_size, verbose, steps, kwargs)
         self._build_if_needed(x)
         ins = data_utils.standardize_inputs(self, x, "predict")
         f = self._make_predict_function()
-        outs = loops.predict_loop(f, ins, batch_size=batch_size, verbose=verbose)
+        outs = loops.predict_loop(f, ins, batch_size=batch_size, verbose=verbose, steps=steps)
         return unpack_singleton(outs)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, reset_metrics=True):
         """train_on_batch(x, y, sample_weight=None, class_weight=None, reset_metrics=True): one
         update; loss or [loss, metrics...]. Metric objects report their value including this batch
         and are reset afterwards unless reset_metrics=False (then they keep accumulating)."""
+        arguments.on_batch(self, "train_on_batch", x, y, sample_weight, class_weight)
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, class_weight, "train_on_batch",
                                                        check_nan=True)
@@ -366,6 +374,7 @@ class Model(Network):
     def test_on_batch(self, x, y, sample_weight=None, reset_metrics=True):
         """test_on_batch(x, y, sample_weight=None, reset_metrics=True): loss or [loss, metrics...]
         on one batch (metric objects: as in train_on_batch)."""
+        arguments.on_batch(self, "test_on_batch", x, y, sample_weight)
         self._build_if_needed(x)
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "test_on_batch")
         outs = self._make_test_function()(ins + targets + weights)
@@ -375,6 +384,7 @@ class Model(Network):
 
     def predict_on_batch(self, x):
         """predict_on_batch(x): the outputs for one batch."""
+        arguments.on_batch(self, "predict_on_batch", x)
         self._build_if_needed(x)
         ins = data_utils.standardize_inputs(self, x, "predict_on_batch")
         return unpack_singleton(self._make_predict_function()(ins))
@@ -385,26 +395,42 @@ class Model(Network):
                       use_multiprocessing=False, shuffle=True, initial_epoch=0, **kwargs):
         """fit_generator(generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
         validation_data=None, validation_steps=None, class_weight=None, max_queue_size=10,
-        workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0) -> History"""
+        workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0, validation_freq=1) -> History"""
+        _no_other_kwargs("fit_generator", kwargs, ("validation_freq",))
+        validation_freq = kwargs.get("validation_freq", 1)
+        arguments.generator("fit_generator", generator, steps_per_epoch, "steps_per_epoch", epochs, initial_epoch,
+                            verbose, callbacks, validation_data, validation_steps, class_weight, shuffle,
+                            max_queue_size, workers, use_multiprocessing, validation_freq, model=self)
         return loops.fit_generator(self, generator, steps_per_epoch, epochs, verbose, callbacks, validation_data,
-                                   validation_steps, class_weight, shuffle, initial_epoch)
+                                   validation_steps, class_weight, shuffle, initial_epoch, workers,
+                                   use_multiprocessing, max_queue_size, validation_freq)
 
     def evaluate_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                            verbose=0, **kwargs):
         """evaluate_generator(generator, steps=None, max_queue_size=10, workers=1,
         use_multiprocessing=False, verbose=0)"""
-        return loops.evaluate_generator(self, generator, steps, verbose)
+        _no_other_kwargs("evaluate_generator", kwargs, ("callbacks",))
+        arguments.generator("evaluate_generator", generator, steps, verbose_value=verbose,
+                            callbacks_value=kwargs.get("callbacks"), max_queue_size=max_queue_size, workers=workers,
+                            use_multiprocessing=use_multiprocessing, model=self)
+        return loops.evaluate_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
 
     def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                           verbose=0, **kwargs):
         """predict_generator(generator, steps=None, max_queue_size=10, workers=1,
         use_multiprocessing=False, verbose=0)"""
-        return loops.predict_generator(self, generator, steps, verbose)
+        _no_other_kwargs("predict_generator", kwargs, ("callbacks",))
+        arguments.generator("predict_generator", generator, steps, verbose_value=verbose,
+                            callbacks_value=kwargs.get("callbacks"), max_queue_size=max_queue_size, workers=workers,
+                            use_multiprocessing=use_multiprocessing, model=self)
+        return loops.predict_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """save(filepath, overwrite=True, include_optimizer=True): architecture, weights and
         optimizer state in one HDF5 file."""
+        if subclassed.is_subclassed(self):
+            raise NotImplementedError(subclassed.SAVE_ERROR)
         from ..saving import save_model
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
@@ -417,6 +443,12 @@ class Model(Network):
         """load_weights(filepath, by_name=False, skip_mismatch=False, reshape=False)."""
         from ..saving import load_weights
         return load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, reshape=reshape)
+
+
+def _no_other_kwargs(who: str, kwargs: dict, allowed) -> None:
+    for kw in kwargs:
+        if kw not in allowed:
+            raise TypeError(f"{who}: unrecognized keyword argument {kw!r}")
 
 
 def _expand_to(weights, values):

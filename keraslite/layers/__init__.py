@@ -12,6 +12,7 @@ from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, Conv3DTrans
                             ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, Lambda, Masking, Permute, RepeatVector,
                    Reshape, SpatialDropout1D, SpatialDropout2D)
+from .cudnn_recurrent import CuDNNGRU, CuDNNLSTM
 from .embeddings import Embedding
 from .local import LocallyConnected1D, LocallyConnected2D
 from .merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,

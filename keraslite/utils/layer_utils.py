@@ -38,3 +38,20 @@ def get_source_inputs(tensor, layer=None, node_index=None) -> list:
             if all(s is not t for t in sources):
                 sources.append(s)
     return sources
+
+
+# Keras 2 converts exactly these classes (SeparableConv2D existed only on TensorFlow)
+_CONV_CLASSES = {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose"}
+
+
+def convert_all_kernels_in_model(model) -> None:
+    """convert_all_kernels_in_model(model): flip the kernels of the Conv1D, Conv2D, Conv3D and
+    Conv2DTranspose layers of `model.layers` between the Theano and TensorFlow conventions
+    (Keras 2 semantics: the model's own layers, matched by class name; all set in one batch)."""
+    from .. import backend as K
+    from .conv_utils import convert_kernel
+    to_assign = []
+    for layer in model.layers:
+        if type(layer).__name__ in _CONV_CLASSES:
+            to_assign.append((layer.kernel, convert_kernel(K.get_value(layer.kernel))))
+    K.batch_set_value(to_assign)

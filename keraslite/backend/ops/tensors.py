@@ -6,6 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import config
+from ..commit import swap_in
 from ..graph import (Constant, Placeholder, Tensor, Variable, apply, as_tensor, canonical_dtype,
                      defop, num_elements)
 from .math import add, cast, mul, sub
@@ -255,8 +256,7 @@ def batch_set_value(tuples) -> None:
             raise TypeError(f"set_value: cannot assign {type(value).__name__} to variable '{var.name}'")
         var.check_value(arr.shape)
         checked.append((var, arr))
-    for var, arr in checked:
-        var.assign_host(arr)
+    swap_in(checked, Variable.assign_host)  # all or none, a Ctrl-C included
 
 
 def print_tensor(x, message=""):

@@ -1,0 +1,72 @@
+"""What every application constructor does around its architecture: argument checks, the image
+input, the optional pooling head, the Model, and loading ImageNet weights or a weights file."""
+from __future__ import annotations
+
+import numbers
+import os
+
+from .. import backend as K
+
+_WEIGHTS_ERROR = ("The `weights` argument should be either `None` (random initialization), `imagenet` "
+                  "(pre-training on ImageNet), or the path to the weights file to be loaded.")
+
+
+def check_arguments(weights, include_top, classes, pooling, model_name: str) -> None:
+    """Keras 2's checks on weights/classes, plus clear errors for arguments Keras would only
+    trip over later (a non-integer `classes`, an unknown `pooling`)."""
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if weights is not None and not isinstance(weights, str):
+        raise ValueError(f"{model_name}: {_WEIGHTS_ERROR} Got {weights!r}.")
+    if weights not in (None, "imagenet") and not os.path.exists(weights):
+        raise ValueError(f"{model_name}: {_WEIGHTS_ERROR} Got {weights!r}, which is not an existing file.")
+    if isinstance(classes, bool) or not isinstance(classes, numbers.Integral) or classes < 1:
+        raise ValueError(f"{model_name}: `classes` must be a positive integer, got {classes!r}")
+    if weights == "imagenet" and include_top and classes != 1000:
+        raise ValueError("If using `weights` as `\"imagenet\"` with `include_top` as true, `classes` should be 1000")
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"{model_name}: `pooling` must be None, 'avg' or 'max', got {pooling!r}")
+
+
+def image_input(input_tensor, input_shape):
+    """The Keras tensor the network starts from: a new Input, or `input_tensor` itself (wrapped
+    in an Input when it is a plain backend tensor)."""
+    from ..engine.input_layer import Input
+    if input_tensor is None:
+        return Input(shape=input_shape)
+    if not K.is_keras_tensor(input_tensor):  # raises ValueError for non-tensors
+        return Input(tensor=input_tensor, shape=input_shape)
+    return input_tensor
+
+
+def channel_axis() -> int:
+    return 1 if K.image_data_format() == "channels_first" else -1
+
+
+def pooling_head(x, pooling, avg_name=None, max_name=None):
+    """include_top=False: optional global pooling of the last feature map."""
+    from ..layers import GlobalAveragePooling2D, GlobalMaxPooling2D
+    if pooling == "avg":
+        return GlobalAveragePooling2D(name=avg_name)(x)
+    if pooling == "max":
+        return GlobalMaxPooling2D(name=max_name)(x)
+    return x
+
+
+def make_model(input_tensor, img_input, x, name: str):
+    """Model from the source inputs of `input_tensor` (so its predecessors count) or the Input."""
+    from ..engine.training import Model
+    from ..utils.layer_utils import get_source_inputs
+    inputs = get_source_inputs(input_tensor) if input_tensor is not None else img_input
+    return Model(inputs, x, name=name)
+
+
+def load_weights(model, weights, fname: str, origin: str, file_hash=None) -> None:
+    """weights='imagenet': fetch `origin` through get_file (cached under ~/.keras/models, checked
+    against `file_hash` when Keras gives one) and load it; a path: load that file."""
+    if weights == "imagenet":
+        from ..utils.data_utils import get_file
+        path = get_file(fname, origin, cache_subdir="models", file_hash=file_hash)
+        model.load_weights(path)
+    elif weights is not None:
+        model.load_weights(os.fspath(weights))

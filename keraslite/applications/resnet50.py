@@ -1,0 +1,98 @@
+"""ResNet50 (`keras.applications.resnet50`): He et al., "Deep Residual Learning for Image
+Recognition" (2015), with Keras 2.3's layer names (res2a_branch2a, bn_conv1, fc1000, ...)."""
+from __future__ import annotations
+
+import warnings
+
+from . import _builder
+from .imagenet_utils import _obtain_input_shape, decode_predictions  # noqa: F401
+from .vgg16 import preprocess_input  # noqa: F401  ('caffe' mode, as in Keras)
+
+WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.2/"
+                "resnet50_weights_tf_dim_ordering_tf_kernels.h5")
+WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.2/"
+                       "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_HASH = "a7b3fe01876f51b976af0dea6bc144eb"
+WEIGHTS_HASH_NO_TOP = "a268eb855778b3df3c7506639542a6af"
+
+
+def _bottleneck(input_tensor, kernel_size, filters, stage, block, strides=None):
+    """1x1 / kxk / 1x1 bottleneck; with `strides` the shortcut is a projection (conv_block),
+    without it the identity (identity_block)."""
+    from ..layers import Activation, BatchNormalization, Conv2D, add
+    bn_axis = _builder.channel_axis()
+    conv_name = f"res{stage}{block}_branch"
+    bn_name = f"bn{stage}{block}_branch"
+    filters1, filters2, filters3 = filters
+    first_strides = strides if strides is not None else (1, 1)
+    x = Conv2D(filters1, (1, 1), strides=first_strides, kernel_initializer="he_normal",
+               name=conv_name + "2a")(input_tensor)
+    x = BatchNormalization(axis=bn_axis, name=bn_name + "2a")(x)
+    x = Activation("relu")(x)
+    x = Conv2D(filters2, kernel_size, padding="same", kernel_initializer="he_normal", name=conv_name + "2b")(x)
+    x = BatchNormalization(axis=bn_axis, name=bn_name + "2b")(x)
+    x = Activation("relu")(x)
+    x = Conv2D(filters3, (1, 1), kernel_initializer="he_normal", name=conv_name + "2c")(x)
+    x = BatchNormalization(axis=bn_axis, name=bn_name + "2c")(x)
+    if strides is None:
+        shortcut = input_tensor
+    else:
+        shortcut = Conv2D(filters3, (1, 1), strides=strides, kernel_initializer="he_normal",
+                          name=conv_name + "1")(input_tensor)
+        shortcut = BatchNormalization(axis=bn_axis, name=bn_name + "1")(shortcut)
+    x = add([x, shortcut])
+    return Activation("relu")(x)
+
+
+def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000):
+    """ResNet50(include_top=True, weights='imagenet', input_tensor=None, input_shape=None,
+    pooling=None, classes=1000): the 50-layer residual network (25,636,712 parameters with its top).
+
+    # Arguments
+        include_top: whether to include the fully-connected layer at the top.
+        weights: None (random initialization), 'imagenet' (Keras's ImageNet weights, fetched
+            through get_file) or the path to a weights file.
+        input_tensor: optional Keras tensor to use as the image input.
+        input_shape: optional shape tuple, only when include_top is False (otherwise
+            (224, 224, 3)); 3 channels for ImageNet weights, width and height at least 32.
+        pooling: None, 'avg' or 'max': global pooling of the last block when include_top is False.
+        classes: number of classes when include_top is True and no weights are loaded.
+
+    # Raises
+        ValueError: invalid `weights`, `classes`, `pooling` or input shape.
+    """
+    from .. import backend as K
+    from ..layers import (Activation, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D,
+                          ZeroPadding2D)
+    _builder.check_arguments(weights, include_top, classes, pooling, "ResNet50")
+    input_shape = _obtain_input_shape(input_shape, default_size=224, min_size=32, data_format=K.image_data_format(),
+                                      require_flatten=include_top, weights=weights)
+    img_input = _builder.image_input(input_tensor, input_shape)
+    bn_axis = _builder.channel_axis()
+    x = ZeroPadding2D(padding=(3, 3), name="conv1_pad")(img_input)
+    x = Conv2D(64, (7, 7), strides=(2, 2), padding="valid", kernel_initializer="he_normal", name="conv1")(x)
+    x = BatchNormalization(axis=bn_axis, name="bn_conv1")(x)
+    x = Activation("relu")(x)
+    x = ZeroPadding2D(padding=(1, 1), name="pool1_pad")(x)
+    x = MaxPooling2D((3, 3), strides=(2, 2))(x)
+    stages = ((2, (64, 64, 256), "abc"), (3, (128, 128, 512), "abcd"), (4, (256, 256, 1024), "abcdef"),
+              (5, (512, 512, 2048), "abc"))
+    for stage, filters, blocks in stages:
+        first_strides = (1, 1) if stage == 2 else (2, 2)
+        x = _bottleneck(x, 3, filters, stage, blocks[0], strides=first_strides)
+        for block in blocks[1:]:
+            x = _bottleneck(x, 3, filters, stage, block)
+    if include_top:
+        x = GlobalAveragePooling2D(name="avg_pool")(x)
+        x = Dense(classes, activation="softmax", name="fc1000")(x)
+    elif pooling is None:
+        warnings.warn("The output shape of `ResNet50(include_top=False)` has been changed since Keras 2.2.0.")
+    else:
+        x = _builder.pooling_head(x, pooling)
+    model = _builder.make_model(input_tensor, img_input, x, "resnet50")
+    if include_top:
+        files = ("resnet50_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH, WEIGHTS_HASH)
+    else:
+        files = ("resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP)
+    _builder.load_weights(model, weights, *files)
+    return model
