@@ -146,3 +146,16 @@ def test_resize_images_nearest(n, c, h, w, fh, fw, df, dtype, s):
         a = last(a, df)
         return first(np.repeat(np.repeat(a, fh, axis=1), fw, axis=2), df)
     run(lambda a: K.resize_images(a, fh, fw, df), ref, [x], dtype)
+
+
+@pytest.mark.parametrize("size1,k1,size2,k2", [(8, 3, 7, 4), (2, 3, 1, 4)])
+def test_same_padding_buffers_do_not_leak_between_shapes(size1, k1, size2, k2):
+    """Found by test_conv2d: two 'same' convolutions whose padded inputs have the same shape and
+    leading pads but different interiors (8 + (1, 1) and 7 + (1, 2) rows) must not see each
+    other's data in the padding."""
+    rng = np.random.default_rng(5)
+    for size, k in ((size1, k1), (size2, k2)):
+        x = rng.uniform(-1, 1, size=(2, size, size, 3))
+        w = rng.uniform(-1, 1, size=(k, k, 3, 2))
+        got = K.eval(K.conv2d(K.variable(x), K.variable(w), (1, 1), "same", "channels_last"))
+        np.testing.assert_allclose(got, conv_ref(x, w, (1, 1), "same", (1, 1)), rtol=1e-5, atol=1e-5)
