@@ -106,8 +106,6 @@ def rnn(step_function, inputs, initial_states, go_backwards=False, mask=None, co
     if inputs.ndim < 3:
         raise ValueError(f"rnn: inputs must have rank >= 3 (samples, time, ...), got {shape_str(inputs.shape)}")
     steps = _static_length(inputs.shape[1] if inputs.shape[1] is not None else input_length, "rnn", "the time axis")
-    if steps == 0:  # there would be no last output to return
-        raise ValueError(f"rnn: the time axis of inputs {shape_str(inputs.shape)} is empty: no step to run")
     states = [as_tensor(s) for s in initial_states]
     constants = list(constants or [])
     if mask is not None:
@@ -143,7 +141,7 @@ def map_fn(fn, elems, name=None, dtype=None):
     if elems.ndim == 0:
         raise ValueError("map_fn: elems must have at least one axis")
     n = elems.shape[0]
-    if n:  # known and non-empty (an empty map takes the run-time path: no slice to stack)
+    if n:  # known and non-zero (an empty map runs the op below, which knows the body's shape)
         out = stack([as_tensor(fn(elems[i])) for i in range(n)], axis=0)
         return cast(out, dtype) if dtype is not None else out
     item = Placeholder(elems.shape[1:], elems.dtype, name="map_fn_item")

@@ -76,7 +76,7 @@ def _reshape_partial(t, x, target):
     unknown = sum(d is None for d in target)
     if unknown == 0 or (unknown == 1 and 0 not in target):
         return reshape(t, tuple(-1 if d is None else d for d in target))
-    from .tensors import shape as shape_
+    from .shape import shape as shape_
     s = shape_(x)
     return reshape(t, tuple(s[i] if d is None else d for i, d in enumerate(target)))
 
