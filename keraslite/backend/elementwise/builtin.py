@@ -74,7 +74,17 @@ _unary("tanh", "tanh", "tanh({0})", lambda g, y, x: [mul(g, sub(1.0, square(y)))
        cuda=libm("tanh"), float_inputs=True, doc="tanh(x).")
 # round keeps the input dtype, as np.round and tf.round do (integers stay integers; rint would make
 # them float64); floats round half to even through rint
-register("round", arity=1, array=lambda xp, x: x.copy() if x.dtype.kind in "biu" else xp.round(x),
+@_takes_out
+def _round(xp, x, out=None):
+    if x.dtype.kind in "biu":
+        if out is None:
+            return x.copy()
+        out[...] = x
+        return out
+    return xp.round(x, out=out)
+
+
+register("round", arity=1, array=_round,
          expr="rint({0})", dtype=SAME, call="rint",
          cuda=libm("rint"), doc="round(x): to the nearest integer, ties to even (integers unchanged).")
 _unary("floor", "floor", "floor({0})", call="floor", cuda=libm("floor"), doc="floor(x).")
