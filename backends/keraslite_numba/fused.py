@@ -4,8 +4,8 @@ per-user cache directory so that Numba's `cache=True` lets the next process comp
 Inputs are classified at call time: full (the output's shape), scalar (one element) or row (a
 trailing slice of the output's shape, e.g. a bias). One kernel is generated per program and
 input classification: a serial loop over a chunk of the output, run on the calling thread for
-medium outputs and in one chunk per thread on the thread team (team.py) for large ones. Outputs under
-SMALL_THRESHOLD elements (scalars, losses of a batch, biases) run as NumPy array expressions
+medium outputs and in one chunk per thread on the thread team (team.py) for large ones. Outputs
+under SMALL_THRESHOLD elements (scalars, losses of a batch, biases) run as NumPy array expressions
 generated once per program instead: no Numba compile (~0.1 s cold each) for work of microseconds.
 float32 exp (and sigmoid, softplus) use scalar.exp, a branch-free expf that vectorises (this
 Numba has no SVML, so np.exp would be a libm call per element).
@@ -23,7 +23,9 @@ import numpy as np
 
 from . import team
 
-PARALLEL_THRESHOLD = 1 << 15
+# outputs of at least this many elements are split over the thread team: waking a worker thread
+# costs tens of microseconds (a futex wake and the GIL), the work of ~1e5 elements
+PARALLEL_THRESHOLD = 1 << 17
 ROW_TILE = 4096
 # outputs of fewer elements run as NumPy array expressions (the reference semantics): a Numba
 # kernel would cost ~0.1 s of cold compile each for a few microseconds saved per call

@@ -109,6 +109,9 @@ class Plan:
         leaves = {s for s, _ in self.feed_slots} | {s for s, _ in self.var_slots} | {s for s, _ in self.const_slots}
         # outputs the caller may mutate must not share memory with variables, constants or feeds
         self.copy_output = [s in leaves for s in self.output_slots]
+        prepare = getattr(backend, "prepare_plan", None)
+        if prepare is not None:  # e.g. the CPU backend starts compiling the plan's kernels
+            prepare(self)
 
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow
