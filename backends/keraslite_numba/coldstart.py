@@ -169,7 +169,8 @@ def plan_keys(steps) -> list[str]:
         node = step.node
         if not fams or isinstance(node, (list, tuple)):
             continue
-        char = {"float32": "f", "float64": "d"}.get(str(node.dtype))
+        # the kernels run in the dtype of the first input (x or the incoming gradient)
+        char = {"float32": "f", "float64": "d"}.get(str(node.inputs[0].dtype)) if node.inputs else None
         if char is None:
             continue
         if step.op == "conv2d_backprop_input" and node.shape and node.shape[-1] is not None \
