@@ -42,6 +42,11 @@ class NumbaBackend(ArrayBackend):
         array = np.asarray(array)
         return array if array.flags.writeable else array.copy()
 
+    def matmul(self, a, b):
+        """a @ b, large 2-D float products split over the thread team (gemm.py)."""
+        from .gemm import matmul
+        return matmul(a, b)
+
     # ------------------------------------------------------------ reductions
     def sum(self, x, axes, keepdims):
         R = _k("reduce").leading_split(x, axes) if axes is not None else None
