@@ -716,3 +716,15 @@ class LambdaCallback(Callback):
         self.on_batch_end = on_batch_end if on_batch_end is not None else (lambda batch, logs: None)
         self.on_train_begin = on_train_begin if on_train_begin is not None else (lambda logs: None)
         self.on_train_end = on_train_end if on_train_end is not None else (lambda logs: None)
+
+
+# TensorBoard and RemoteMonitor live in their own modules (which import this one): loaded on first use
+_ELSEWHERE = {"TensorBoard": "callbacks_tensorboard", "RemoteMonitor": "callbacks_remote"}
+__all__ += list(_ELSEWHERE)
+
+
+def __getattr__(name):
+    if name in _ELSEWHERE:
+        import importlib
+        return getattr(importlib.import_module(f"{__package__}.{_ELSEWHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

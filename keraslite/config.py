@@ -35,3 +35,17 @@ def _limit_blas(n: int) -> None:
     except ImportError:  # without threadpoolctl BLAS keeps its own setting (OPENBLAS_NUM_THREADS)
         return
     threadpool_limits(limits=n, user_api="blas")
+
+
+def enable_unsafe_deserialization() -> None:
+    """enable_unsafe_deserialization(): Keras 3's process-wide switch to safe_mode=False: model
+    files and configs may then name functions of any imported module in Lambda layers. Only for
+    files you trust; Python bytecode is never run. (keraslite.serialization holds the policy.)"""
+    from .serialization import enable_unsafe_deserialization as enable
+    enable()
+
+
+def in_safe_mode() -> bool:
+    """in_safe_mode(): whether configs may name only offered objects and keraslite's own."""
+    from .serialization import in_safe_mode as current
+    return current()

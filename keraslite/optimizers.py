@@ -86,12 +86,19 @@ class Optimizer:
 
     def get_gradients(self, loss, params: Sequence) -> list:
         """get_gradients(loss, params): K.gradients with the optimizer's norm and value clipping."""
-        params = list(params)
-        grads = K.gradients(loss, params)
+        return self._clip_gradients(self._raw_gradients(loss, params))
+
+    def _raw_gradients(self, loss, params: Sequence) -> list:
+        """K.gradients of loss with respect to params; ValueError when one is missing."""
+        grads = K.gradients(loss, list(params))
         if any(g is None for g in grads):
             raise ValueError("An operation has `None` for gradient. Please make sure that all of your ops "
                              "have a gradient defined (i.e. are differentiable). Common ops without "
                              "gradient: K.argmax, K.round, K.eval.")
+        return grads
+
+    def _clip_gradients(self, grads: list) -> list:
+        """clipnorm (all gradients scaled together), then clipvalue (element-wise)."""
         if self.clipnorm is not None and self.clipnorm > 0:
             norm = K.sqrt(sum(K.sum(K.square(g)) for g in grads))
             # c / max(n, c) is c/n when n >= c and 1 otherwise: the Keras rule without a branch,

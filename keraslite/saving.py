@@ -19,78 +19,44 @@ kind of file. Attribute lists over the HDF5 object-header limit (64512 bytes) ar
 backend) load here for the same architecture, and files written here load in Keras 2.
 
 Safety: writes go to a temporary file in the target's directory, renamed over the target only
-when complete (a crash leaves the old file intact). Reading never unpickles or evaluates anything;
-a file that is not HDF5, is truncated, or is not a Keras file raises `ModelFileError` (both an
-OSError and a ValueError) naming the file and the problem, and every count and shape is checked
-before any weight is assigned, so a failed load leaves the model unchanged.
+when complete (a crash leaves the old file intact; the next save to the path removes temporary
+files of killed saves: saving_files.py). Reading never unpickles or evaluates anything and a file
+names only what keraslite.serialization allows; a file that is not HDF5, is truncated, or is not
+a Keras file raises `ModelFileError` (both an OSError and a ValueError) naming the file and the
+problem. Dimensions, saved shapes and sizes are checked before memory is requested
+(saving_checks.py), non-finite weights are refused unless allow_nonfinite=True, and every count
+and shape is checked before any weight is assigned, so a failed load leaves the model unchanged.
+Module map: saving_h5.py (checked HDF5 access), saving_files.py (atomic writes),
+saving_checks.py (limits and the weight plan), this file (the Keras layout and the entry points).
 """
 from __future__ import annotations
 
-import contextlib
-import errno
 import inspect
 import json
-import os
-import stat
-import sys
-import tempfile
 import warnings
 
 import numpy as np
 
 from . import backend as K
+from .legacy import cudnn_weights, keras2_compat, optimizer_state
+from .saving_checks import WeightPlan, check_finite, check_model_config
+from .saving_files import _write_hdf5
+from .saving_h5 import (HDF5_OBJECT_HEADER_LIMIT, ModelFileError, _attr_json, _child, _file_versions,  # noqa: F401
+                        _open_for_reading, _read_dataset, _weight_save_names, _weights_root, _where,
+                        load_attributes_from_hdf5_group, save_attributes_to_hdf5_group, strip_output_index)
+from .serialization import (CustomObjectScope, SafeModeScope, deserialize_keras_object, get_registered_object,
+                            offered_names)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_config", "model_from_json",
            "save_weights_to_hdf5_group", "load_weights_from_hdf5_group", "load_weights_from_hdf5_group_by_name",
            "save_attributes_to_hdf5_group", "load_attributes_from_hdf5_group", "ModelFileError",
            "HDF5_OBJECT_HEADER_LIMIT"]
 
-HDF5_OBJECT_HEADER_LIMIT = 64512
-
 # The Keras file-format version written in `keras_version` (readers of Keras 2 files use it only to
 # recognise Keras 1 files); keraslite's own version goes into `keraslite_version`.
 KERAS_FORMAT_VERSION = "2.2.4"
 
 _CONV_LAYERS = ("Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "ConvLSTM2D")
-
-
-class ModelFileError(OSError, ValueError):
-    """A file that cannot be read as a Keras model or weights file (not HDF5, truncated, corrupt,
-    or of another kind). Both an OSError and a ValueError."""
-
-    def __str__(self):
-        return str(self.args[0]) if self.args else ""
-
-
-def _h5py():
-    try:
-        import h5py
-    except ImportError as e:  # pragma: no cover - h5py is in the test extra
-        raise ImportError("keraslite saving needs h5py: pip install h5py (or keraslite[test])") from e
-    return h5py
-
-
-# ---------------------------------------------------------------------------------------------
-# small helpers
-
-def _to_str(value) -> str:
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, (bytes, np.bytes_)):
-        return bytes(value).decode("utf8")
-    if isinstance(value, str):
-        return str(value)
-    raise TypeError(f"expected a string, found {type(value).__name__}")
-
-
-def _where(group) -> str:
-    """'file 'x.h5'' or 'file 'x.h5', group /model_weights' for messages."""
-    try:
-        filename = group.file.filename
-        name = group.name
-    except Exception:  # pragma: no cover - a closed or odd object
-        return repr(group)
-    return f"file {filename!r}" + ("" if name in ("/", None) else f", group {name}")
 
 
 def get_json_type(obj):
@@ -106,120 +72,6 @@ def get_json_type(obj):
     if type(obj).__name__ == type.__name__:
         return obj.__name__
     raise TypeError(f"Not JSON Serializable: {obj!r}")
-
-
-def _read_attr(obj, name: str, where: str):
-    try:
-        return obj.attrs[name]
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
-        raise ModelFileError(f"{where}: cannot read attribute {name!r} ({e}); the file is corrupt") from None
-
-
-def _attr_string(obj, name: str, where: str) -> str | None:
-    """A string attribute (bytes or str), None when absent."""
-    if name not in obj.attrs:
-        return None
-    value = _read_attr(obj, name, where)
-    try:
-        return _to_str(value)
-    except (TypeError, UnicodeDecodeError) as e:
-        raise ModelFileError(f"{where}: attribute {name!r} should be a UTF-8 string ({e})") from None
-
-
-def _attr_json(obj, name: str, where: str):
-    text = _attr_string(obj, name, where)
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError as e:
-        raise ModelFileError(f"{where}: attribute {name!r} is not valid JSON ({e})") from None
-
-
-def save_attributes_to_hdf5_group(group, name: str, data) -> None:
-    """save_attributes_to_hdf5_group(group, name, data): store a list of byte strings as the
-    attribute `name`, split into `name0`, `name1`, ... when over the object-header limit."""
-    data = [d.encode("utf8") if isinstance(d, str) else bytes(d) for d in data]
-    bad = [x for x in data if len(x) > HDF5_OBJECT_HEADER_LIMIT]
-    if bad:
-        raise RuntimeError("The following attributes cannot be saved to HDF5 file because they are larger than "
-                           f"{HDF5_OBJECT_HEADER_LIMIT} bytes: {bad[:3]}")
-    data_npy = np.asarray(data)
-    num_chunks = 1
-    chunked = np.array_split(data_npy, num_chunks)
-    while any(c.nbytes > HDF5_OBJECT_HEADER_LIMIT for c in chunked):
-        num_chunks += 1
-        chunked = np.array_split(data_npy, num_chunks)
-    if num_chunks > 1:
-        for i, chunk in enumerate(chunked):
-            group.attrs["%s%d" % (name, i)] = chunk
-    else:
-        group.attrs[name] = data if data else np.zeros((0,), dtype="float64")  # Keras's empty list
-
-
-def load_attributes_from_hdf5_group(group, name: str) -> list:
-    """load_attributes_from_hdf5_group(group, name): the list of strings saved under `name`
-    (joining `name0`, `name1`, ... chunks). ModelFileError when neither exists or it is not a
-    list of strings."""
-    where = _where(group)
-    if name in group.attrs:
-        values = [_read_attr(group, name, where)]
-    elif f"{name}0" in group.attrs:
-        values, i = [], 0
-        while f"{name}{i}" in group.attrs:
-            values.append(_read_attr(group, f"{name}{i}", where))
-            i += 1
-    else:
-        raise ModelFileError(f"{where}: attribute {name!r} not found")
-    out = []
-    for v in values:
-        arr = np.asarray(v)
-        if arr.ndim == 0:
-            arr = arr.reshape(1)
-        if arr.ndim != 1:
-            raise ModelFileError(f"{where}: attribute {name!r} should be a list of names, found shape {arr.shape}")
-        if arr.size == 0:
-            continue
-        for item in arr:
-            try:
-                out.append(_to_str(item))
-            except (TypeError, UnicodeDecodeError):
-                raise ModelFileError(f"{where}: attribute {name!r} should be a list of strings, found "
-                                     f"{arr.dtype} values") from None
-    return out
-
-
-def _weight_save_names(weights, prefix: str | None = None) -> list[str]:
-    """TensorFlow-style names: 'dense_1/kernel' -> 'dense_1/kernel:0'; unnamed -> 'param_<i>';
-    duplicates get '_1', '_2' suffixes."""
-    names: list[str] = []
-    for i, w in enumerate(weights):
-        name = getattr(w, "name", None)
-        if name:
-            name = str(name)
-            if prefix and "/" not in name:
-                name = prefix + "/" + name
-            if not _has_output_index(name):
-                name += ":0"
-        else:
-            name = "param_" + str(i)
-        if name in names:
-            k = 1
-            while f"{name}_{k}" in names:
-                k += 1
-            name = f"{name}_{k}"
-        names.append(name)
-    return names
-
-
-def _has_output_index(name: str) -> bool:
-    head, sep, tail = name.rpartition(":")
-    return bool(sep) and tail.isdigit()
-
-
-def strip_output_index(name: str) -> str:
-    """'dense_1/kernel:0' -> 'dense_1/kernel' (keraslite's variable names)."""
-    return name.rpartition(":")[0] if _has_output_index(name) else name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,77 +150,6 @@ def _write_model(f, model, include_optimizer: bool) -> None:
         _save_optimizer_weights(f, optimizer)
 
 
-def _ask_to_proceed_with_overwrite(path: str) -> bool:
-    stdin = sys.stdin
-    if stdin is None or not hasattr(stdin, "isatty") or not stdin.isatty():
-        raise FileExistsError(errno.EEXIST, f"{path!r} already exists and overwrite=False (no terminal to ask "
-                                            "whether to overwrite it); pass overwrite=True", path)
-    answer = input("[WARNING] %s already exists - overwrite? [y/n]" % path)
-    while answer not in ("y", "n"):
-        answer = input('Enter "y" (overwrite) or "n" (cancel).')
-    if answer == "n":
-        return False
-    print("[TIP] Next time specify overwrite=True!")
-    return True
-
-
-def _umask() -> int:
-    try:  # Linux: read it without changing it (os.umask would, briefly, for every thread)
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-def _new_file_mode(existing: str) -> int:
-    """The mode a plain open() would give: the old file's, else 0o666 less the umask (mkstemp
-    makes 0o600 files)."""
-    try:
-        return stat.S_IMODE(os.stat(existing).st_mode)
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def _write_hdf5(filepath, overwrite: bool, write, what: str) -> None:
-    """Run write(h5py.File) on a temporary file next to `filepath`, then rename it over
-    `filepath`; an h5py File or Group is written in place."""
-    h5py = _h5py()
-    if isinstance(filepath, h5py.Group):
-        write(filepath)
-        filepath.file.flush()
-        return
-    path = os.fspath(filepath)
-    if os.path.islink(path):
-        path = os.path.realpath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, f"Cannot save {what}: {path!r} is a directory", path)
-    if not overwrite and os.path.exists(path) and not _ask_to_proceed_with_overwrite(path):
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(errno.ENOENT, f"Cannot save {what} to {path!r}: the directory {directory!r} does "
-                                              "not exist", path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            write(f)
-            f.flush()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """save_model(model, filepath, overwrite=True, include_optimizer=True): architecture,
     weights and (when compiled and include_optimizer) the training configuration and optimizer
@@ -384,102 +165,6 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # reading
-
-@contextlib.contextmanager
-def _open_for_reading(filepath, what: str):
-    """Yield (h5py group, description) for a path or an h5py File/Group."""
-    h5py = _h5py()
-    if isinstance(filepath, h5py.Group):
-        yield filepath, _where(filepath)
-        return
-    path = os.fspath(filepath)
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, f"Cannot {what}: no such file {path!r}", path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, f"Cannot {what}: {path!r} is a directory", path)
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, RuntimeError, ValueError) as e:
-        size = os.path.getsize(path)
-        raise ModelFileError(f"Cannot {what}: {path!r} ({size} bytes) is not a readable HDF5 file: it is not HDF5 "
-                             f"(Keras model files are HDF5), or it is truncated or corrupt. h5py said: {e}") from None
-    try:
-        yield f, f"file {path!r}"
-    finally:
-        with contextlib.suppress(Exception):
-            f.close()
-
-
-def _child(group, name: str, where: str, kind: str):
-    """group[name] following hard and soft links only (never another file), checked to be a
-    Group (kind 'group') or a numeric Dataset (kind 'dataset')."""
-    h5py = _h5py()
-    node = group
-    parts = [p for p in name.split("/") if p]
-    if not parts:
-        raise ModelFileError(f"{where}: invalid {kind} name {name!r}")
-    try:
-        for part in parts:
-            if not isinstance(node, h5py.Group):
-                raise ModelFileError(f"{where}: {kind} {name!r} not found ({part!r} is not inside a group)")
-            link = node.get(part, getlink=True)
-            if link is None:
-                raise ModelFileError(f"{where}: {kind} {name!r} not found; the file is incomplete or not a "
-                                     "Keras file")
-            if isinstance(link, h5py.ExternalLink):
-                raise ModelFileError(f"{where}: {kind} {name!r} is a link to another file; refused")
-            node = node[part]
-    except ModelFileError:
-        raise
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
-        raise ModelFileError(f"{where}: cannot read {kind} {name!r} ({e}); the file is corrupt") from None
-    if kind == "group":
-        if not isinstance(node, h5py.Group):
-            raise ModelFileError(f"{where}: {name!r} should be a group, found {type(node).__name__}")
-        return node
-    if not isinstance(node, h5py.Dataset):
-        raise ModelFileError(f"{where}: weight {name!r} should be a dataset, found {type(node).__name__}")
-    try:
-        kind_char = node.dtype.kind
-        virtual = node.is_virtual
-        external = node.external
-    except (OSError, RuntimeError, ValueError, TypeError) as e:
-        raise ModelFileError(f"{where}: cannot read weight {name!r} ({e}); the file is corrupt") from None
-    if kind_char not in "biuf":
-        raise ModelFileError(f"{where}: weight {name!r} has dtype {node.dtype}, expected numbers")
-    if virtual or external:
-        raise ModelFileError(f"{where}: weight {name!r} keeps its data outside the file; refused")
-    return node
-
-
-def _read_dataset(dset, where: str, name: str) -> np.ndarray:
-    try:
-        return np.asarray(dset[()])
-    except (OSError, RuntimeError, ValueError, TypeError) as e:
-        raise ModelFileError(f"{where}: cannot read the data of weight {name!r} ({e}); the file is truncated or "
-                             "corrupt") from None
-
-
-def _file_versions(f, where: str):
-    version = _attr_string(f, "keras_version", where)
-    backend = _attr_string(f, "backend", where)
-    if version is not None and (version == "1" or version.startswith("1.")):
-        raise ModelFileError(f"{where} was written by Keras {version}; keraslite reads Keras 2 files only (load it "
-                             "with Keras 2 and save it again)")
-    return version, backend
-
-
-def _weights_root(f, where: str):
-    """The group holding `layer_names`: the root of a weights file or `model_weights`."""
-    attrs = f.attrs
-    if "layer_names" not in attrs and "layer_names0" not in attrs:
-        if "model_weights" in f:
-            return _child(f, "model_weights", where, "group"), where + ", group /model_weights"
-        keys = sorted(list(f.keys()))[:8]
-        raise ModelFileError(f"{where} is an HDF5 file but not a Keras model or weights file: it has no "
-                             f"'layer_names' attribute and no 'model_weights' group (top-level entries: {keys})")
-    return f, where
-
 
 def _saved_layers(f, where: str) -> list:
     """[(layer name, group, [weight names])] for every saved layer, in file order."""
@@ -504,10 +189,12 @@ def _convert_kernel(kernel: np.ndarray) -> np.ndarray:
     return np.copy(kernel[tuple(slices)])
 
 
-def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backend, reshape, strict=True):
+def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backend, reshape, strict=True,
+                  allow_nonfinite=False, taken=None):
     """Read and check the arrays of one saved layer for `symbolic` (the layer's weights).
-    Returns the list of arrays (cast to the variables' dtypes), or a string saying what does not
-    fit when strict is False; raises ValueError when strict."""
+    Returns the list of arrays (cast to the variables' dtypes; None for a variable that
+    `taken` says already holds this very dataset), or a string saying what does not fit when
+    strict is False; raises ValueError when strict. Shapes are compared before anything is read."""
     def mismatch(msg):
         if strict:
             raise ValueError(msg)
@@ -518,6 +205,11 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
                         f"{len(symbolic)} weights, but the saved weights have {len(weight_names)} elements")
     dsets = [_child(group, n, where, "dataset") for n in weight_names]
     targets = [tuple(K.int_shape(w)) for w in symbolic]
+    convert = cudnn_weights.recurrent_weight_converter(layer, [d.shape for d in dsets], targets)
+    if convert is not None:  # Keras 2 loads CuDNNLSTM weights into LSTM (and back), decided by shapes
+        arrays = convert([_read_dataset(d, where, n) for n, d in zip(weight_names, dsets)])
+        return [check_finite(np.asarray(a), K.dtype(w), allow_nonfinite, f"{where}: weight {n!r} of layer {saved_name!r}")
+                for n, w, a in zip(weight_names, symbolic, arrays)]
     plans = []
     for n, d, w, target in zip(weight_names, dsets, symbolic, targets):
         shape = tuple(d.shape)
@@ -530,25 +222,38 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
             return mismatch(f"Layer {layer.name!r}: weight {strip_output_index(getattr(w, 'name', '') or n)!r} "
                             f"has shape {target}, but the saved weight {n!r} of layer {saved_name!r} in {where} "
                             f"has shape {shape}{how}")
+    taken = taken or {}
+    flip = backend == "theano" and type(layer).__name__ in _CONV_LAYERS
     values = []
-    for n, d, w, target, do_reshape in zip(weight_names, dsets, symbolic, targets, plans):
+    for i, (n, d, w, target, do_reshape) in enumerate(zip(weight_names, dsets, symbolic, targets, plans)):
+        if not flip and not do_reshape and taken.get(getattr(w, "name", None)) == d.name:
+            values.append(None)  # built from this dataset already (load_model's WeightPlan)
+            continue
         arr = _read_dataset(d, where, n)
         if do_reshape:
             arr = arr.reshape(target)
         values.append(arr)
-    if backend == "theano" and type(layer).__name__ in _CONV_LAYERS and values:
+    if flip and values:
         values[0] = _convert_kernel(values[0])
     out = []
-    for w, arr in zip(symbolic, values):
-        out.append(np.asarray(arr, dtype=K.dtype(w)) if hasattr(w, "dtype") else arr)
+    for n, w, arr in zip(weight_names, symbolic, values):
+        if arr is not None:
+            arr = check_finite(arr, K.dtype(w) if hasattr(w, "dtype") else None, allow_nonfinite,
+                               f"{where}: weight {n!r} of layer {saved_name!r}")
+        out.append(arr)
     return out
 
 
-def load_weights_from_hdf5_group(f, layers, reshape: bool = False) -> None:
-    """load_weights_from_hdf5_group(f, layers, reshape=False): assign the weights of a
-    `save_weights_to_hdf5_group` group to `layers`, matching layers that have weights in order to
-    saved layers with weights. Counts and shapes are checked first (ValueError); nothing is
-    assigned unless everything fits."""
+def _assign(pairs) -> None:
+    K.batch_set_value([(w, v) for w, v in pairs if v is not None])
+
+
+def load_weights_from_hdf5_group(f, layers, reshape: bool = False, allow_nonfinite: bool = False,
+                                 _taken: dict | None = None) -> None:
+    """load_weights_from_hdf5_group(f, layers, reshape=False, allow_nonfinite=False): assign the
+    weights of a `save_weights_to_hdf5_group` group to `layers`, matching layers that have weights
+    in order to saved layers with weights. Counts, shapes and finiteness are checked first
+    (ValueError); nothing is assigned unless everything fits."""
     where = _where(f)
     backend = _versions_and_backend(f, where)
     filtered_layers = [layer for layer in layers if layer.weights]
@@ -560,9 +265,10 @@ def load_weights_from_hdf5_group(f, layers, reshape: bool = False) -> None:
     pairs = []
     for (name, g, weight_names), layer in zip(saved, filtered_layers):
         symbolic = list(layer.weights)
-        values = _layer_values(layer, g, weight_names, symbolic, where, name, backend, reshape)
+        values = _layer_values(layer, g, weight_names, symbolic, where, name, backend, reshape,
+                               allow_nonfinite=allow_nonfinite, taken=_taken)
         pairs.extend(zip(symbolic, values))
-    K.batch_set_value(pairs)
+    _assign(pairs)
 
 
 def _versions_and_backend(f, where: str):
@@ -575,10 +281,12 @@ def _versions_and_backend(f, where: str):
     return backend
 
 
-def load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch: bool = False, reshape: bool = False) -> None:
-    """load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch=False, reshape=False): only
-    layers whose name is in the file get weights; a layer whose count or shapes differ raises
-    ValueError, or is skipped with a warning when skip_mismatch. Nothing is assigned unless every
+def load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch: bool = False, reshape: bool = False,
+                                         allow_nonfinite: bool = False) -> None:
+    """load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch=False, reshape=False,
+    allow_nonfinite=False): only layers whose name is in the file get weights; a layer whose count
+    or shapes differ raises ValueError, or is skipped with a warning when skip_mismatch.
+    Non-finite weights raise ValueError unless allow_nonfinite. Nothing is assigned unless every
     layer that is not skipped fits."""
     where = _where(f)
     backend = _versions_and_backend(f, where)
@@ -591,27 +299,31 @@ def load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch: bool = False,
         for layer in index.get(name, []):
             symbolic = list(layer.weights)
             values = _layer_values(layer, g, weight_names, symbolic, where, name, backend, reshape,
-                                   strict=not skip_mismatch)
+                                   strict=not skip_mismatch, allow_nonfinite=allow_nonfinite)
             if isinstance(values, str):
                 warnings.warn(f"Skipping loading of weights for layer {layer.name}: {values}")
                 continue
             pairs.extend(zip(symbolic, values))
-    K.batch_set_value(pairs)
+    _assign(pairs)
 
 
-def load_weights(model, filepath, by_name: bool = False, skip_mismatch: bool = False, reshape: bool = False):
-    """load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=False): load a
-    file written by save_weights or save_model (Keras 2's or keraslite's) into `model.layers`.
-    by_name=False: layers with weights are matched in order; by_name=True: by layer name
-    (skip_mismatch skips layers that do not fit, with a warning)."""
+def load_weights(model, filepath, by_name: bool = False, skip_mismatch: bool = False, reshape: bool = False,
+                 allow_nonfinite: bool = False):
+    """load_weights(model, filepath, by_name=False, skip_mismatch=False, reshape=False,
+    allow_nonfinite=False): load a file written by save_weights or save_model (Keras 2's or
+    keraslite's) into `model.layers`. by_name=False: layers with weights are matched in order;
+    by_name=True: by layer name (skip_mismatch skips layers that do not fit, with a warning).
+    Weights holding inf/nan (or too large for the variable's dtype) are a ValueError unless
+    allow_nonfinite=True."""
     if skip_mismatch and not by_name:
         warnings.warn("load_weights: skip_mismatch only applies with by_name=True; it is ignored")
     with _open_for_reading(filepath, "load weights") as (f, where):
         group, _ = _weights_root(f, where)
         if by_name:
-            load_weights_from_hdf5_group_by_name(group, model.layers, skip_mismatch=skip_mismatch, reshape=reshape)
+            load_weights_from_hdf5_group_by_name(group, model.layers, skip_mismatch=skip_mismatch, reshape=reshape,
+                                                 allow_nonfinite=allow_nonfinite)
         else:
-            load_weights_from_hdf5_group(group, model.layers, reshape=reshape)
+            load_weights_from_hdf5_group(group, model.layers, reshape=reshape, allow_nonfinite=allow_nonfinite)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -620,31 +332,38 @@ def load_weights(model, filepath, by_name: bool = False, skip_mismatch: bool = F
 _MODEL_CLASSES = ("Sequential", "Model", "Functional", "Network")
 
 
-def model_from_config(config, custom_objects=None):
-    """model_from_config(config, custom_objects=None): a model (or layer) from
-    {'class_name', 'config'}; `custom_objects` maps names of custom classes and functions."""
+def model_from_config(config, custom_objects=None, safe_mode: bool | None = None):
+    """model_from_config(config, custom_objects=None, safe_mode=None): a model (or layer) from
+    {'class_name', 'config'}; `custom_objects` maps names of custom classes and functions. Names
+    resolve by keraslite.serialization's policy; safe_mode=False also lets Lambda layers name
+    functions of imported modules (None: the process default, safe unless
+    enable_unsafe_deserialization() was called)."""
     if isinstance(config, list):
         raise TypeError("`model_from_config` expects a dictionary, not a list. Maybe you meant to use "
                         "`Sequential.from_config(config)`?")
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise ValueError(f"model_from_config: expected a dict with 'class_name' and 'config', got {config!r:.200}")
-    from .utils.generic_utils import deserialize_keras_object, get_custom_objects
-    custom_objects = dict(custom_objects or {})
     class_name = config["class_name"]
-    if class_name in custom_objects or class_name in get_custom_objects():
-        return deserialize_keras_object(config, custom_objects=custom_objects, printable_module_name="layer")
-    if class_name in _MODEL_CLASSES:
-        if class_name == "Sequential":
-            from .engine.sequential import Sequential as cls
-        else:
-            from .engine.training import Model as cls
-        return _from_config(cls, config["config"], custom_objects)
-    from .layers import deserialize
-    return deserialize(config, custom_objects=custom_objects)
+    if not isinstance(class_name, str):
+        raise ValueError(f"model_from_config: 'class_name' should be a string, got {class_name!r:.100}")
+    custom_objects = dict(custom_objects or {})
+    # tf.keras / Keras 2.2-2.3 spellings (GlorotUniform, Functional, groups=1, ...) -> keraslite's
+    config = keras2_compat.translate_model_config(config, offered_names(custom_objects))
+    check_model_config(config, offered_names(custom_objects))
+    with SafeModeScope(safe_mode):
+        if get_registered_object(class_name, custom_objects) is not None:
+            return deserialize_keras_object(config, custom_objects=custom_objects, printable_module_name="layer")
+        if class_name in _MODEL_CLASSES:
+            if class_name == "Sequential":
+                from .engine.sequential import Sequential as cls
+            else:
+                from .engine.training import Model as cls
+            return _from_config(cls, config["config"], custom_objects)
+        from .layers import deserialize
+        return deserialize(config, custom_objects=custom_objects)
 
 
 def _from_config(cls, config, custom_objects):
-    from .utils.generic_utils import CustomObjectScope
     try:
         takes_custom = "custom_objects" in inspect.signature(cls.from_config).parameters
     except (TypeError, ValueError):
@@ -655,17 +374,18 @@ def _from_config(cls, config, custom_objects):
         return cls.from_config(config)
 
 
-def model_from_json(json_string, custom_objects=None):
-    """model_from_json(json_string, custom_objects=None): a model from `model.to_json()`."""
+def model_from_json(json_string, custom_objects=None, safe_mode: bool | None = None):
+    """model_from_json(json_string, custom_objects=None, safe_mode=None): a model from
+    `model.to_json()` (see model_from_config for safe_mode)."""
     if isinstance(json_string, (bytes, bytearray)):
         json_string = bytes(json_string).decode("utf8")
     if not isinstance(json_string, str):
         raise TypeError(f"model_from_json expects a JSON string, got {type(json_string).__name__}")
     try:
         config = json.loads(json_string)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise ValueError(f"model_from_json: the string is not valid JSON ({e})") from None
-    return model_from_config(config, custom_objects=custom_objects)
+    return model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
 def _convert_custom_objects(obj, custom_objects: dict, deserialize=None):
@@ -683,25 +403,53 @@ def _convert_custom_objects(obj, custom_objects: dict, deserialize=None):
     return obj
 
 
-def _load_optimizer_weights(model, f, where: str) -> None:
+def _load_optimizer_weights(model, f, where: str, allow_nonfinite: bool) -> None:
     if "optimizer_weights" not in f:
         return
     group = _child(f, "optimizer_weights", where, "group")
     names = load_attributes_from_hdf5_group(group, "weight_names")
-    values = [_read_dataset(_child(group, n, where, "dataset"), where, n) for n in names]
+    dsets = [_child(group, n, where, "dataset") for n in names]
     if getattr(model, "_is_graph_network", True) is False or getattr(model, "built", True) is False:
         warnings.warn(f"{where}: the optimizer state was not loaded: the model is not built yet, so its "
                       "optimizer has no state variables. Your model starts with a freshly initialized optimizer.")
         return
     optimizer = model.optimizer
+    saved_shapes = [tuple(d.shape) for d in dsets]
+
+    def fits(current):
+        return len(current) == len(saved_shapes) and all(
+            tuple(K.int_shape(w)) == s for w, s in zip(current, saved_shapes))
+
+    # Saved before the optimizer had made its per-parameter state (only `iterations`): set it now;
+    # else the state variables are made first. Shapes are compared before anything is read.
     current = list(getattr(optimizer, "weights", None) or [])
-    if current and len(current) == len(values) and all(
-            tuple(K.int_shape(w)) == tuple(v.shape) for w, v in zip(current, values)):
-        # Saved before the optimizer had made its per-parameter state (only `iterations`): set it
-        # now; the state variables start at zero when the training function is built, as saved.
-        optimizer.set_weights(values)
-        return
-    model._make_train_function()
+    if not (current and fits(current)):
+        model._make_train_function()
+        current = list(getattr(optimizer, "weights", None) or [])
+        # state saved by name by tf.keras (Adam/m/dense/kernel:0, Adam/dense/kernel/m:0): keraslite's order
+        params = (getattr(model, "_collected_trainable_weights", None) or getattr(model, "trainable_weights", None)
+                  or [])
+        if optimizer_state.optimizer_weights_in_order(names, [np.broadcast_to(np.float32(0), s) for s in saved_shapes], optimizer,
+                                                      params) is not None:
+            raw = [check_finite(_read_dataset(d, where, n), None, allow_nonfinite, f"{where}: optimizer weight {n!r}")
+                   for d, n in zip(dsets, names)]
+            ordered = optimizer_state.optimizer_weights_in_order(names, raw, optimizer, params)
+            if len(ordered) == len(current) and all(tuple(K.int_shape(w)) == tuple(np.shape(v))
+                                                    for w, v in zip(current, ordered)):
+                values = [np.asarray(v, dtype=K.dtype(w)) for w, v in zip(current, ordered)]
+                try:
+                    optimizer.set_weights(values)
+                    return
+                except ValueError:
+                    pass
+        if not fits(current):
+            warnings.warn(f"Error in loading the saved optimizer state ({where} holds {len(saved_shapes)} optimizer "
+                          f"weights of shapes {saved_shapes[:6]}, the optimizer has {len(current)} of shapes "
+                          f"{[tuple(K.int_shape(w)) for w in current][:6]}). As a result, your model is starting "
+                          "with a freshly initialized optimizer.")
+            return
+    values = [check_finite(_read_dataset(d, where, n), K.dtype(w), allow_nonfinite, f"{where}: optimizer weight {n!r}")
+              for d, n, w in zip(dsets, names, current)]
     try:
         optimizer.set_weights(values)
     except ValueError as e:
@@ -709,13 +457,38 @@ def _load_optimizer_weights(model, f, where: str) -> None:
                       "with a freshly initialized optimizer.")
 
 
-def load_model(filepath, custom_objects=None, compile: bool = True):
-    """load_model(filepath, custom_objects=None, compile=True): the model saved by save_model
-    (or Keras 2's model.save): rebuilt from its config, weights set and, when compile and the file
-    has a training configuration, compiled with the saved optimizer (state included), loss,
-    metrics, loss weights and sample-weight mode."""
+def _weight_plan(group, where: str, allow_nonfinite: bool) -> WeightPlan:
+    """The saved weights by variable name, every dataset checked (numeric, in this file, as large
+    as it says) before the model is built."""
+    found, ambiguous = {}, set()
+    for layer_name, g, weight_names in _saved_layers(group, where):
+        for n in weight_names:
+            var_name = strip_output_index(n)
+            if var_name in found:
+                ambiguous.add(var_name)
+            found[var_name] = (_child(g, n, where, "dataset"), n, layer_name)
+    for var_name in ambiguous:
+        del found[var_name]
+    return WeightPlan(found, where, _read_dataset, allow_nonfinite=allow_nonfinite)
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool | None = None,
+               allow_nonfinite: bool = False):
+    """load_model(filepath, custom_objects=None, compile=True, safe_mode=None,
+    allow_nonfinite=False): the model saved by save_model (or Keras 2's model.save): rebuilt from
+    its config, weights set and, when compile and the file has a training configuration, compiled
+    with the saved optimizer (state included), loss, metrics, loss weights and sample-weight mode.
+
+    The file may name only keraslite's public classes and functions and what `custom_objects` (or
+    the custom-object scope, or the registry) offers; safe_mode=False also lets Lambda layers name
+    functions of modules already imported (only for files you trust; None means the process
+    default, safe unless enable_unsafe_deserialization() was called). Python code stored in a file
+    is never run. Dimensions are checked and each weight's saved shape is compared with the config
+    before memory is requested for it; weights are read in their saved dtype. Weights holding
+    inf/nan, or values too large for the variable's dtype, are a ValueError unless
+    allow_nonfinite=True."""
     custom_objects = dict(custom_objects or {})
-    with _open_for_reading(filepath, "load the model") as (f, where):
+    with _open_for_reading(filepath, "load the model") as (f, where), SafeModeScope(safe_mode):
         _file_versions(f, where)
         config = _attr_json(f, "model_config", where)
         if config is None:
@@ -727,8 +500,11 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
         training_config = _attr_json(f, "training_config", where) if compile else None
         if "model_weights" not in f:
             raise ModelFileError(f"{where} has a model_config but no 'model_weights' group: the file is incomplete")
-        model = model_from_config(config, custom_objects=custom_objects)
-        load_weights_from_hdf5_group(_child(f, "model_weights", where, "group"), model.layers)
+        weights_group = _child(f, "model_weights", where, "group")
+        plan = _weight_plan(weights_group, where, allow_nonfinite)
+        with plan.active():
+            model = model_from_config(config, custom_objects=custom_objects)
+        load_weights_from_hdf5_group(weights_group, model.layers, allow_nonfinite=allow_nonfinite, _taken=plan.taken)
         if not compile:
             return model
         if training_config is None:
@@ -737,6 +513,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
             return model
         if not isinstance(training_config, dict) or "optimizer_config" not in training_config:
             raise ModelFileError(f"{where}: 'training_config' has no 'optimizer_config'")
+        training_config = keras2_compat.translate_training_config(training_config, where)
         from . import losses, metrics, optimizers
         optimizer = optimizers.deserialize(training_config["optimizer_config"], custom_objects=custom_objects)
         kwargs = dict(optimizer=optimizer,
@@ -749,5 +526,5 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
         if weighted:
             kwargs["weighted_metrics"] = _convert_custom_objects(weighted, custom_objects)
         model.compile(**kwargs)
-        _load_optimizer_weights(model, f, where)
+        _load_optimizer_weights(model, f, where, allow_nonfinite)
     return model

@@ -8,6 +8,7 @@ import pytest
 
 from keraslite import backend as K
 from keraslite import layers as L
+from keraslite.serialization import SafeModeScope, custom_object_scope
 
 pytestmark = pytest.mark.usefixtures("kbackend")
 
@@ -282,11 +283,14 @@ def test_lambda_function_arguments_and_config(rng):
     x = _r(rng, 3, 4)
     layer = L.Lambda(scale_by, arguments={"factor": 3.0})
     np.testing.assert_allclose(run(layer, x), 3 * x)
-    cfg = roundtrip(layer)
+    with SafeModeScope(False):  # a config naming a function of this module is an explicit opt-in
+        cfg = roundtrip(layer)
     assert cfg["function"] == "scale_by" and cfg["function_type"] == "function"
     assert cfg["module"] == __name__ and cfg["arguments"] == {"factor": 3.0}
-    again = L.Lambda.from_config(cfg)
-    assert again.function is scale_by
+    with pytest.raises(ValueError, match="scale_by"):  # configs name only offered or keraslite functions
+        L.Lambda.from_config(cfg)
+    assert L.Lambda.from_config(cfg, custom_objects={"scale_by": scale_by}).function is scale_by
+    assert L.Lambda.from_config(cfg, safe_mode=False).function is scale_by
 
 
 def test_lambda_output_shape_forms(rng):
@@ -298,9 +302,11 @@ def test_lambda_output_shape_forms(rng):
     np.testing.assert_array_equal(run(given, x), x.reshape(2, 3, 2))
     fn_shape = L.Lambda(scale_by, output_shape=pair_shape)
     np.testing.assert_array_equal(run(fn_shape, x), 2 * x)
-    cfg = roundtrip(fn_shape)
+    with custom_object_scope({"scale_by": scale_by, "pair_shape": pair_shape}):
+        cfg = roundtrip(fn_shape)
     assert cfg["output_shape"] == "pair_shape" and cfg["output_shape_type"] == "function"
-    cfg = roundtrip(given)
+    with custom_object_scope({"to_3x2": to_3x2}):
+        cfg = roundtrip(given)
     assert cfg["output_shape"] == (3, 2) and cfg["output_shape_type"] == "raw"
 
 

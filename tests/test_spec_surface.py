@@ -279,7 +279,7 @@ def test_model_method_signatures():
     assert arg_names(M.Model.evaluate_generator)[1:] == ["generator", "steps", "max_queue_size", "workers",
                                                          "use_multiprocessing", "verbose"]
     assert defaults(M.Model.load_weights) == dict(self="<required>", filepath="<required>", by_name=False,
-                                                  skip_mismatch=False, reshape=False)
+                                                  skip_mismatch=False, reshape=False, allow_nonfinite=False)
     assert defaults(M.Model.save) == dict(self="<required>", filepath="<required>", overwrite=True,
                                           include_optimizer=True)
     assert defaults(M.Model.summary) == dict(self="<required>", line_length=None, positions=None, print_fn=None)
@@ -289,10 +289,12 @@ def test_model_method_signatures():
                                                           verbose=0)
     assert defaults(M.Sequential.predict_proba) == dict(self="<required>", x="<required>", batch_size=32,
                                                         verbose=0)
-    assert defaults(M.load_model) == dict(filepath="<required>", custom_objects=None, compile=True)
+    # Keras 2's arguments, then safe_mode (Keras 3's name) and allow_nonfinite (issue 12)
+    assert defaults(M.load_model) == dict(filepath="<required>", custom_objects=None, compile=True, safe_mode=None,
+                                          allow_nonfinite=False)
     assert defaults(M.save_model) == dict(model="<required>", filepath="<required>", overwrite=True,
                                           include_optimizer=True)
-    assert defaults(M.model_from_json) == dict(json_string="<required>", custom_objects=None)
+    assert defaults(M.model_from_json) == dict(json_string="<required>", custom_objects=None, safe_mode=None)
     assert arg_names(L.Layer.add_weight)[1:] == ["name", "shape", "dtype", "initializer", "regularizer",
                                                  "trainable", "constraint"]
 

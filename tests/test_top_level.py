@@ -97,7 +97,7 @@ def test_every_public_module_has_an_api_page():
         except ModuleNotFoundError:
             continue
         expected.add(module.__name__)
-        if name in ("layers", "utils", "preprocessing", "datasets", "applications"):
+        if name in ("layers", "utils", "preprocessing", "datasets", "applications", "wrappers"):
             expected |= {f"{module.__name__}.{m.name}" for m in pkgutil.iter_modules(module.__path__)
                          if not m.name.startswith("_")}
     assert sorted(expected - documented) == []

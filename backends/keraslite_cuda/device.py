@@ -33,7 +33,23 @@ def import_cupy():
     except Exception as e:
         raise BackendUnavailableError(f"the 'cuda' backend could not open CUDA device 0 ({e}); check "
                                       "`nvidia-smi`") from None
+    _smoke_test(cupy)
     return cupy
+
+
+def _smoke_test(cupy) -> None:
+    """One tiny kernel, compiled and run: CuPy can import and see a device yet be unable to compile
+    (NVRTC missing or of another CUDA version) or launch kernels; that must show now, as
+    BackendUnavailableError, not at the first training step."""
+    try:
+        value = float((cupy.arange(4, dtype=cupy.float32) * 2).sum())
+    except Exception as e:
+        raise BackendUnavailableError(
+            f"the 'cuda' backend found CuPy and device 0 but could not run a kernel ({type(e).__name__}: {e}); "
+            "check that the CUDA libraries (NVRTC, cuBLAS) match your cupy-cuda package") from None
+    if value != 12.0:
+        raise BackendUnavailableError(f"the 'cuda' backend ran a test kernel on device 0 and got {value} instead "
+                                      "of 12.0; the device or driver is faulty")
 
 
 def memory_info(cupy) -> dict:

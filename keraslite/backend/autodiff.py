@@ -43,6 +43,8 @@ def gradients(loss, variables) -> list:
     for t in targets:
         if not isinstance(t, Tensor):
             raise TypeError(f"gradients: variables must be tensors, got {type(t).__name__}")
+        if t.sparse:  # sparse tensors are data: a product passes gradients to its dense operand only
+            raise TypeError(f"gradients: {t!r} is sparse; gradients are taken with respect to dense tensors only")
     loss = as_tensor(loss)
     if not is_float(loss.dtype):
         raise TypeError(f"gradients: the loss must be a float tensor, got dtype {loss.dtype}")

@@ -39,6 +39,9 @@ class Plan:
         self._running = getattr(backend, "running", None)
         fed = {t.id: i for i, t in enumerate(inputs)}
         order = topological_order(list(outputs) + list(updates), stop=set(fed))
+        if not getattr(backend, "supports_sparse", False) and any(n.sparse for n in order):
+            from .sparse import _check_backend
+            _check_backend(backend, "K.function: the graph holds sparse tensors and")
         schedule = order
         needed = {t.id for t in outputs} | {u.inputs[1].id for u in updates}
         folded, absorbed = _folds(backend, order, needed, set(fed))
@@ -106,6 +109,7 @@ class Plan:
                 self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node))
         self.n_slots = len(slot)
         self.output_slots = [slot[t.id] for t in outputs]
+        self.sparse_outputs = [t.sparse for t in outputs]
         leaves = {s for s, _ in self.feed_slots} | {s for s, _ in self.var_slots} | {s for s, _ in self.const_slots}
         # outputs the caller may mutate must not share memory with variables, constants or feeds
         self.copy_output = [s in leaves for s in self.output_slots]
@@ -145,7 +149,8 @@ class Plan:
                                f"'{backend.name}' backend; inputs: "
                                + ", ".join(f"{tuple(getattr(vals[i], 'shape', ()))}" for i in step.in_slots))
                 raise
-        outputs = [backend.to_numpy(vals[s], copy) for s, copy in zip(self.output_slots, self.copy_output)]
+        outputs = [backend.sparse_to_host(vals[s]) if sp else backend.to_numpy(vals[s], copy)
+                   for s, copy, sp in zip(self.output_slots, self.copy_output, self.sparse_outputs)]
         self._apply_updates(vals)
         return outputs
 
@@ -290,6 +295,12 @@ class Function:
             raise ValueError(f"K.function: expected {len(self.inputs)} input values, got {len(values)}")
         feeds, sig = [], []
         for i, (t, v) in enumerate(zip(self.inputs, values)):
+            if t.sparse:
+                from .sparse import feed
+                arr, s = feed(t, v, i, backend)
+                feeds.append(arr)
+                sig.append(s)
+                continue
             if _is_native(v, backend):  # already on the device: no transfer
                 arr = v if v.dtype == t.dtype else v.astype(t.dtype)
             else:
@@ -344,4 +355,7 @@ def eval(x) -> np.ndarray:
     x = as_tensor(x)
     if isinstance(x, Variable):
         return x.numpy()
+    if x.sparse:  # the dense value, as Keras's TensorFlow backend gives
+        from .sparse import to_dense
+        x = to_dense(x)
     return Function([], [x])([])[0]

@@ -44,6 +44,8 @@ class OpDef:
 
 
 OPS: dict[str, OpDef] = {}
+# the ops that take sparse operands (backend/sparse.py); any other op refuses them at build time
+SPARSE_OPS: set = set()
 
 
 def defop(name: str, infer: Callable, vjp: Callable | None = None, *, num_outputs: int = 1,
@@ -154,6 +156,7 @@ class Tensor:
     """
 
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
+    sparse = False  # True for a 2-D sparse matrix (backend/sparse.py)
 
     def __init__(self, op: str, inputs: Sequence["Tensor"] = (), attrs: dict | None = None,
                  shape: Shape = (), dtype: str = "float32", name: str | None = None):
@@ -301,6 +304,9 @@ def apply(name: str, *inputs, **attrs):
     """Build the node(s) for primitive `name`: inference runs now, so errors surface at build time."""
     od = OPS[name]
     inputs = tuple(as_tensor(i) for i in inputs)
+    if name not in SPARSE_OPS and any(i.sparse for i in inputs):
+        raise TypeError(f"'{name}' does not take sparse tensors (only K.dot, K.concatenate, K.to_dense and "
+                        "K.shape do): convert with K.to_dense first")
     inferred = od.infer(*inputs, **attrs)
     if od.num_outputs == 1:
         shape, dtype = inferred

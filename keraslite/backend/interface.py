@@ -16,6 +16,7 @@ import numpy as np
 from .xp import core as xcore
 from .xp.ctc import CTCPrimitives
 from .xp.nn_primitives import NNPrimitives
+from .xp.sparse import SparsePrimitives
 
 
 class Backend:
@@ -46,7 +47,7 @@ class Backend:
         return lambda *arrays: fn(*arrays, **attrs)
 
 
-class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, Backend):
+class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePrimitives, Backend):
     """Every primitive written once against `self.xp`."""
 
     xp: Any = np

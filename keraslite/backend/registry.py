@@ -88,7 +88,15 @@ def resolve_name(name: str) -> str:
 
 def _instance(name: str):
     if name not in _instances:
-        _instances[name] = _factories[name]()
+        try:
+            backend = _factories[name]()
+        except BackendUnavailableError:
+            raise
+        except Exception as e:
+            # A backend that cannot start (a broken CuPy or driver raising its own errors, a
+            # missing module) is unavailable, with the reason, never a bare error from deep inside.
+            raise BackendUnavailableError(f"the {name!r} backend cannot run here: {type(e).__name__}: {e}") from e
+        _instances[name] = backend
     return _instances[name]
 
 

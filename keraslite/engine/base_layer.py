@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend as K
 from ..backend.graph import Tensor, shape_str
+from ..saving_checks import planned_weight_value
 from ..utils.generic_utils import has_arg, to_list, to_snake_case, unpack_singleton
 
 _BASE_KWARGS = {"input_shape", "batch_input_shape", "batch_size", "dtype", "name", "trainable", "weights",
@@ -154,7 +155,10 @@ class Layer:
         if dtype is None:
             dtype = K.floatx()
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
-        value = init(shape, dtype=dtype) if has_arg(init, "dtype") else init(shape)
+        # shape checked and, while load_model builds from a file, the saved value used (no initializer)
+        value = planned_weight_value(self, name, shape, dtype)
+        if value is None:
+            value = init(shape, dtype=dtype) if has_arg(init, "dtype") else init(shape)
         if isinstance(value, Tensor):
             value = K.eval(value)
         value = np.asarray(value)

@@ -63,6 +63,11 @@ def _check_nan(arr, name: str, who: str) -> None:
                              "before training")
 
 
+def _is_scipy_sparse(arr) -> bool:
+    from ..backend.sparse import is_scipy_sparse
+    return is_scipy_sparse(arr)
+
+
 def standardize_inputs(model, x, who: str, check_nan: bool = False) -> list:
     names = list(model.input_names)
     arrays = _as_list(x, names, "input", who)
@@ -73,6 +78,13 @@ def standardize_inputs(model, x, who: str, check_nan: bool = False) -> list:
             _check_array(arr, K.int_shape(tensor), name, "input", who)
             if check_nan:
                 arr.check_finite(f"input '{name}'", who)
+            out.append(arr)
+            continue
+        if tensor.sparse and _is_scipy_sparse(arr):  # Input(sparse=True): rows sliced as CSR
+            _check_array(arr, K.int_shape(tensor), name, "input", who)
+            arr = arr.tocsr().astype(tensor.dtype)
+            if check_nan:
+                _check_nan(arr.data, f"input '{name}'", who)
             out.append(arr)
             continue
         arr = np.asarray(arr)

@@ -20,9 +20,7 @@ class InputLayer(Layer):
         if input_shape is not None and batch_input_shape is not None:
             raise ValueError("Only provide the input_shape OR batch_input_shape argument to InputLayer, not both "
                              f"(layer {name})")
-        if sparse:
-            raise ValueError(f"InputLayer {name}: sparse inputs are not supported by keraslite")
-        self.sparse = False
+        self.sparse = bool(sparse)
         self.trainable = False
         self.built = True
         if input_tensor is not None and batch_input_shape is None:
@@ -36,7 +34,10 @@ class InputLayer(Layer):
                 batch_input_shape = (batch_size,) + tuple(input_shape)
             batch_input_shape = tuple(None if d is None else int(d) for d in batch_input_shape)
             dtype = K.floatx() if dtype is None else dtype
-            input_tensor = K.placeholder(shape=batch_input_shape, dtype=dtype, name=self.name)
+            if self.sparse and len(batch_input_shape) != 2:
+                raise ValueError(f"InputLayer {name}: a sparse input is 2-D (batch, features), fed with "
+                                 f"scipy.sparse matrices; got batch_input_shape {batch_input_shape}")
+            input_tensor = K.placeholder(shape=batch_input_shape, dtype=dtype, sparse=self.sparse, name=self.name)
         else:
             dtype = input_tensor.dtype if dtype is None else dtype
         self.batch_input_shape = tuple(batch_input_shape)

@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 
+from ..distributed import sharding as _dist
 from ..utils.generic_utils import to_list, unpack_singleton
 
 
@@ -28,7 +29,7 @@ def _callback_list(model, callbacks, verbose, count_mode="samples"):
     base = [cbks.BaseLogger(stateful_metrics=stateful)]
     if verbose:
         base.append(cbks.ProgbarLogger(count_mode=count_mode, stateful_metrics=stateful))
-    cl = cbks.CallbackList(base + list(callbacks or []) + [model.history])
+    cl = cbks.CallbackList(_dist.rank_filter(base + list(callbacks or [])) + [model.history])
     cl.set_model(getattr(model, "callback_model", None) or model)
     return cl
 
@@ -47,12 +48,18 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
     arrays once per step, as Keras 2.3 does for arrays with steps."""
     n = int(ins[0].shape[0])
     do_validation = val_f is not None and val_ins is not None and len(val_ins) and val_ins[0].shape[0] > 0
+    # several ranks (keraslite.distributed): the same loop everywhere, rank 0 prints
+    _dist.check_loop(model, "fit", callbacks, samples=n, batch_size=batch_size, epochs=epochs,
+                     initial_epoch=initial_epoch, shuffle=shuffle, validation=bool(do_validation),
+                     steps=steps_per_epoch)
+    verbose = _dist.verbosity(verbose)
     if do_validation and verbose and steps_per_epoch is None:
         print(f"Train on {n} samples, validate on {val_ins[0].shape[0]} samples")
     cl = _callback_list(model, callbacks, verbose, count_mode="samples" if steps_per_epoch is None else "steps")
     callback_metrics = list(out_labels) + (["val_" + l for l in out_labels] if do_validation else [])
     cl.set_params({"batch_size": batch_size, "epochs": epochs, "steps": steps_per_epoch,
-                   "samples": n if steps_per_epoch is None else None, "verbose": verbose,
+                   "samples": _dist.local_samples(model, n, batch_size) if steps_per_epoch is None else None,
+                   "verbose": verbose,
                    "do_validation": bool(do_validation), "metrics": callback_metrics})
     model.stop_training = False
     for cb in cl.callbacks:
@@ -66,10 +73,13 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
         if steps_per_epoch is not None:
             _fit_steps(model, f, ins, out_labels, steps_per_epoch, cl)
         elif shuffle == "batch":
-            index_array = _batch_shuffle(index_array, batch_size)
+            index_array = _batch_shuffle(index_array, _dist.global_batch_size(model, batch_size))
         elif shuffle:
             np.random.shuffle(index_array)
-        batches = make_batches(n, batch_size) if steps_per_epoch is None else []
+        if steps_per_epoch is None:
+            index_array = _dist.shared_order(model, index_array, shuffle)
+        # this rank's part of each batch (all of it in a single process)
+        batches = _dist.fit_batches(model, n, batch_size) if steps_per_epoch is None else []
         for batch_index, (start, end) in enumerate(batches):
             batch_ids = index_array[start:end]
             # consecutive unshuffled batches are views: no copy
@@ -80,14 +90,14 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
             for label, o in zip(out_labels, outs):
                 batch_logs[label] = float(o) if np.ndim(o) == 0 else o
             cl.on_batch_end(batch_index, batch_logs)
-            if model.stop_training:
+            if _dist.stop(model):
                 break
         if do_validation and _validate_now(epoch, validation_freq):
             val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0, model=model, steps=validation_steps)
             for label, o in zip(out_labels, val_outs):
                 epoch_logs["val_" + label] = o
         cl.on_epoch_end(epoch, epoch_logs)
-        if model.stop_training:
+        if _dist.stop(model):
             break
     cl.on_train_end()
     return model.history
@@ -101,7 +111,7 @@ def _fit_steps(model, f, ins, out_labels, steps, cl) -> None:
         for label, o in zip(out_labels, outs):
             batch_logs[label] = float(o) if np.ndim(o) == 0 else o
         cl.on_batch_end(step, batch_logs)
-        if model.stop_training:
+        if _dist.stop(model):
             break
 
 
@@ -221,6 +231,8 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
     when the generator does."""
     from . import data_adapters as da
     validation_workers = workers if validation_workers is None else validation_workers
+    # several ranks (keraslite.distributed): each reads its own items (a Sequence: by index)
+    generator = _dist.shard_source(model, generator, steps_per_epoch)
     if not (until_exhausted and steps_per_epoch is None and not da.is_sequence(generator)):
         steps_per_epoch = da.steps_for(generator, steps_per_epoch, "fit_generator", "steps_per_epoch")
     val_is_gen = da.is_generator_like(validation_data)
@@ -233,6 +245,9 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
     do_validation = validation_data is not None
     if do_validation:
         _validate_now(0, validation_freq)  # a bad validation_freq fails before any work
+    _dist.check_loop(model, "fit_generator", callbacks, steps=steps_per_epoch, epochs=epochs,
+                     initial_epoch=initial_epoch, validation=do_validation)
+    verbose = _dist.verbosity(verbose)
     with da.BatchStream(generator, workers, use_multiprocessing, max_queue_size, shuffle=bool(shuffle)) as stream, \
             contextlib.ExitStack() as val_streams:
         try:
@@ -273,7 +288,7 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                     batch_logs[label] = o
                 cl.on_batch_end(step, batch_logs)
                 steps_done += 1
-                if model.stop_training:
+                if _dist.stop(model):
                     break
             if not steps_done:
                 break
@@ -290,7 +305,7 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                 for label, o in zip(out_labels, to_list(val_outs)):
                     epoch_logs["val_" + label] = o
             cl.on_epoch_end(epoch, epoch_logs)
-            if model.stop_training:
+            if _dist.stop(model):
                 break
         cl.on_train_end()
     return model.history

@@ -439,10 +439,13 @@ class Model(Network):
         from ..saving import save_weights
         save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False, reshape: bool = False):
-        """load_weights(filepath, by_name=False, skip_mismatch=False, reshape=False)."""
+    def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False, reshape: bool = False,
+                     allow_nonfinite: bool = False):
+        """load_weights(filepath, by_name=False, skip_mismatch=False, reshape=False,
+        allow_nonfinite=False): inf/nan weights are refused unless allow_nonfinite=True."""
         from ..saving import load_weights
-        return load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, reshape=reshape)
+        return load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, reshape=reshape,
+                            allow_nonfinite=allow_nonfinite)
 
 
 def _no_other_kwargs(who: str, kwargs: dict, allowed) -> None:

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from ..engine.base_layer import InputSpec, Layer
 from ..engine.input_layer import Input, InputLayer
-from ..utils.generic_utils import deserialize_keras_object
+from ..saving_checks import check_model_config
+from ..serialization import SafeModeScope, deserialize_keras_object, offered_names
 from .advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
 from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D, Convolution2D,
                             Convolution2DTranspose, Convolution3D, Convolution3DTranspose, Cropping1D, Cropping2D,
                             Cropping3D, Deconv2D, Deconvolution2D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
                             SeparableConvolution1D, SeparableConvolution2D, UpSampling1D, UpSampling2D, UpSampling3D,
                             ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from .convolutional_recurrent import ConvLSTM2D, ConvLSTM2DCell, ConvRNN2D
 from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, Lambda, Masking, Permute, RepeatVector,
-                   Reshape, SpatialDropout1D, SpatialDropout2D)
+                   Reshape, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
+from .cudnn_recurrent import CuDNNGRU, CuDNNLSTM
 from .embeddings import Embedding
 from .local import LocallyConnected1D, LocallyConnected2D
 from .merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
@@ -47,12 +50,15 @@ def serialize(layer) -> dict:
     return {"class_name": layer.__class__.__name__, "config": layer.get_config()}
 
 
-def deserialize(config, custom_objects=None):
-    """deserialize(config, custom_objects=None): a layer (or Model/Sequential) from serialize()'s
-    dict; class names resolve through custom_objects, the custom-object scope and keraslite's
-    layers."""
-    return deserialize_keras_object(config, module_objects=_module_objects(), custom_objects=custom_objects,
-                                    printable_module_name="layer")
+def deserialize(config, custom_objects=None, safe_mode=None):
+    """deserialize(config, custom_objects=None, safe_mode=None): a layer (or Model/Sequential)
+    from serialize()'s dict; class names resolve through custom_objects, the custom-object scope,
+    the registry and keraslite's layers (keraslite.serialization's policy; safe_mode=False lets
+    Lambda layers name functions of imported modules). Dimensions are checked first."""
+    check_model_config(config, offered_names(custom_objects))
+    with SafeModeScope(safe_mode):
+        return deserialize_keras_object(config, module_objects=_module_objects(), custom_objects=custom_objects,
+                                        printable_module_name="layer")
 
 
 __all__ = sorted([n for n in _LAYER_CLASSES] + ["Input", "InputSpec", "serialize", "deserialize", "add", "subtract",

@@ -2,14 +2,13 @@
 ActivityRegularization, SpatialDropout1D/2D, Masking (Keras 2.2/2.3 semantics)."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from .. import activations, constraints, initializers, regularizers
 from .. import backend as K
 from ..engine.base_layer import InputSpec, Layer
-from ..utils.generic_utils import get_custom_objects, has_arg
+from ..serialization import resolve_function
+from ..utils.generic_utils import has_arg
 from ._utils import weight_args_config, normalize_data_format, shape_str
 
 
@@ -90,6 +89,26 @@ class SpatialDropout2D(Dropout):
         if self.data_format == "channels_first":
             return (None, None, 1, 1)
         return (None, 1, 1, None)
+
+    def get_config(self):
+        config = {"data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class SpatialDropout3D(Dropout):
+    """SpatialDropout3D(rate, data_format=None): drops whole 3-D feature maps of
+    (N, dim1, dim2, dim3, channels) (channels_last) or (N, channels, dim1, dim2, dim3): one keep/drop
+    draw per sample and channel, kept maps scaled by 1 / (1 - rate), in the training phase only."""
+
+    def __init__(self, rate, data_format=None, **kwargs):
+        super().__init__(rate, **kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.input_spec = InputSpec(ndim=5)
+
+    def _get_noise_shape(self, inputs):
+        if self.data_format == "channels_first":
+            return (None, None, 1, 1, 1)
+        return (None, 1, 1, 1, None)
 
     def get_config(self):
         config = {"data_format": self.data_format}
@@ -261,37 +280,10 @@ def _function_reference(fn):
     return name, "function", module
 
 
-def _resolve_function(name, ftype, module, custom_objects, layer_name, what):
-    if not isinstance(name, str):
-        raise ValueError(f"Lambda layer {layer_name!r}: its {what} is stored as Python bytecode, which keraslite "
-                         "never loads (no pickle/marshal). Pass the function itself through "
-                         "custom_objects={name: fn} and a config naming it, or rebuild the layer in code.")
-    short = name.rsplit(".", 1)[-1]
-    for source in (custom_objects or {}, get_custom_objects()):
-        for key in (name, short):
-            if key in source:
-                return source[key]
-    if ftype == "function" and module is not None and module in sys.modules:
-        obj = sys.modules[module]
-        try:
-            for part in name.split("."):
-                obj = getattr(obj, part)
-            return obj
-        except AttributeError:
-            pass
-    if ftype == "function" and module is None:
-        obj = getattr(K, name, None)
-        if callable(obj):
-            return obj
-    if ftype != "function":
-        reason = (f"it wraps {name!r}, a lambda, local function or callable object, which keraslite cannot "
-                  "rebuild from a config because it never serialises Python code (no pickle/marshal)")
-    elif module is not None and module not in sys.modules:
-        reason = f"the module {module!r} that defines {name!r} is not imported"
-    else:
-        reason = f"no function {name!r} was found in module {module!r}"
-    raise ValueError(f"Lambda layer {layer_name!r}: cannot deserialize its {what}: {reason}. Define the function "
-                     f"at module level and import its module first, or pass custom_objects={{{short!r}: fn}}.")
+def _resolve_function(name, ftype, module, custom_objects, layer_name, what, safe_mode=None):
+    # one policy for every config: keraslite.serialization.resolve_function
+    return resolve_function(name, module, custom_objects, function_type=ftype, layer_name=layer_name, what=what,
+                            safe_mode=safe_mode)
 
 
 class Lambda(Layer):
@@ -362,18 +354,24 @@ class Lambda(Layer):
         return dict(list(super().get_config().items()) + list(config.items()))
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config, custom_objects=None, safe_mode=None):
+        """from_config(config, custom_objects=None, safe_mode=None): functions are resolved by
+        keraslite.serialization's policy (offered objects and keraslite's public functions;
+        safe_mode=False adds functions of imported modules); bytecode is never run."""
         config = dict(config)
         name = config.get("name")
+        if "function" not in config:
+            raise ValueError(f"Lambda layer {name!r}: its config has no 'function'")
         module = config.pop("module", None)
         function_type = config.pop("function_type", "function")
         config["function"] = _resolve_function(config["function"], function_type, module, custom_objects, name,
-                                               "function")
+                                               "function", safe_mode)
         output_shape_module = config.pop("output_shape_module", None)
         output_shape_type = config.pop("output_shape_type", "raw")
         if output_shape_type in ("function", "lambda"):
             config["output_shape"] = _resolve_function(config["output_shape"], output_shape_type,
-                                                       output_shape_module, custom_objects, name, "output_shape")
+                                                       output_shape_module, custom_objects, name, "output_shape",
+                                                       safe_mode)
         elif isinstance(config.get("output_shape"), list):
             shape = config["output_shape"]
             config["output_shape"] = ([tuple(s) for s in shape] if shape and isinstance(shape[0], (list, tuple))

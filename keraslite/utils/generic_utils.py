@@ -1,8 +1,6 @@
-"""Serialisation of Keras objects by name, the custom-object scope, and the progress bar.
-
-Every configurable family (layers, initializers, regularizers, constraints, activations, losses,
-metrics, optimizers) resolves identifiers through `deserialize_keras_object`, so `custom_objects`
-and `CustomObjectScope` work the same everywhere, as in Keras 2.
+"""Keras 2's generic utilities: the custom-object scope and deserialisation (re-exported from
+keraslite.serialization, where the policy of what a config may name lives), has_arg, to_list and
+the progress bar.
 """
 from __future__ import annotations
 
@@ -14,37 +12,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+
 from keraslite.backend import compile_clock
 
-_GLOBAL_CUSTOM_OBJECTS: dict[str, Any] = {}
-
-
-class CustomObjectScope:
-    """with CustomObjectScope({'name': obj}): names resolved by deserialisation inside the block."""
-
-    def __init__(self, *args: dict):
-        self.custom_objects = args
-        self.backup: dict | None = None
-
-    def __enter__(self):
-        self.backup = dict(_GLOBAL_CUSTOM_OBJECTS)
-        for objects in self.custom_objects:
-            _GLOBAL_CUSTOM_OBJECTS.update(objects)
-        return self
-
-    def __exit__(self, *exc):
-        _GLOBAL_CUSTOM_OBJECTS.clear()
-        _GLOBAL_CUSTOM_OBJECTS.update(self.backup or {})
-
-
-def custom_object_scope(*args: dict) -> CustomObjectScope:
-    """custom_object_scope(*args): a CustomObjectScope."""
-    return CustomObjectScope(*args)
-
-
-def get_custom_objects() -> dict:
-    """get_custom_objects(): the global dict of custom objects (mutable)."""
-    return _GLOBAL_CUSTOM_OBJECTS
+# The name-resolution policy lives in keraslite.serialization; these are its Keras 2 names.
+from ..serialization import (_GLOBAL_CUSTOM_OBJECTS, CustomObjectScope, custom_object_scope,  # noqa: F401
+                             deserialize_keras_object, get_custom_objects, register_keras_serializable,
+                             serialize_keras_object)
 
 
 def to_snake_case(name: str) -> str:
@@ -54,58 +28,6 @@ def to_snake_case(name: str) -> str:
     if insecure[0] != "_":
         return insecure
     return "private" + insecure
-
-
-def serialize_keras_object(instance) -> Any:
-    """A JSON-able description: {'class_name', 'config'} for objects with get_config, else the
-    function's __name__."""
-    if instance is None:
-        return None
-    if hasattr(instance, "get_config"):
-        return {"class_name": instance.__class__.__name__, "config": instance.get_config()}
-    if hasattr(instance, "__name__"):
-        return instance.__name__
-    raise ValueError(f"Cannot serialize {instance!r}: it has neither get_config() nor __name__")
-
-
-def deserialize_keras_object(identifier, module_objects: dict | None = None, custom_objects: dict | None = None,
-                             printable_module_name: str = "object") -> Any:
-    """Resolve a config dict ({'class_name', 'config'}) or a name through custom_objects, the
-    custom-object scope and module_objects; ValueError naming the unknown identifier."""
-    module_objects = module_objects or {}
-    custom_objects = custom_objects or {}
-
-    def lookup(name):
-        if name in custom_objects:
-            return custom_objects[name]
-        if name in _GLOBAL_CUSTOM_OBJECTS:
-            return _GLOBAL_CUSTOM_OBJECTS[name]
-        return module_objects.get(name)
-
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier or "config" not in identifier:
-            raise ValueError(f"Improper config format for {printable_module_name}: {identifier!r}")
-        class_name = identifier["class_name"]
-        cls = lookup(class_name)
-        if cls is None:
-            raise ValueError(f"Unknown {printable_module_name}: {class_name}")
-        config = identifier["config"]
-        if hasattr(cls, "from_config"):
-            sig = inspect.signature(cls.from_config)
-            if "custom_objects" in sig.parameters:
-                merged = dict(_GLOBAL_CUSTOM_OBJECTS)
-                merged.update(custom_objects)
-                return cls.from_config(config, custom_objects=merged)
-            with CustomObjectScope(custom_objects):
-                return cls.from_config(config)
-        with CustomObjectScope(custom_objects):
-            return cls(**config)
-    if isinstance(identifier, str):
-        obj = lookup(identifier)
-        if obj is None:
-            raise ValueError(f"Unknown {printable_module_name}: {identifier}")
-        return obj
-    raise ValueError(f"Could not interpret serialized {printable_module_name}: {identifier!r}")
 
 
 def has_arg(fn: Callable, name: str, accept_all: bool = False) -> bool:

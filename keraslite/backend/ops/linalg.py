@@ -38,6 +38,9 @@ def dot(x, y):
     """dot(x, y): matrix product; for N-D tensors contracts the last axis of x with the
     second-to-last axis of y (result x.shape[:-1] + y.shape[:-2] + y.shape[-1:])."""
     x, y = as_tensor(x), as_tensor(y)
+    if x.sparse or y.sparse:
+        from ..sparse import dot as sparse_dot
+        return sparse_dot(x, y)
     if x.ndim == 0 or y.ndim == 0:
         from .math import mul
         return mul(x, y)
@@ -104,15 +107,40 @@ def batch_dot(x, y, axes=None):
     yrest = [i for i in range(1, y.ndim) if i != ay]
     xs = [x.shape[i] for i in xrest]
     ys = [y.shape[i] for i in yrest]
-    if None in xs or None in ys:
-        raise ValueError("batch_dot: all non-batch dimensions must be known, got "
-                         f"{shape_str(x.shape)} and {shape_str(y.shape)}")
+    if None in xs or None in ys or (kx is None and ky is None):
+        return _batch_dot_dynamic(x, y, ax, ay, xrest, yrest)
     k = kx if kx is not None else ky
     nx, ny = num_elements(tuple(xs)), num_elements(tuple(ys))
     x3 = reshape(permute_dimensions(x, [0] + xrest + [ax]), (-1, nx, k))
     y3 = reshape(permute_dimensions(y, [0, ay] + yrest), (-1, k, ny))
     out = matmul(x3, y3)
     target = xs + ys
+    if not target:
+        return reshape(out, (-1, 1))
+    return reshape(out, (-1,) + tuple(target))
+
+
+def _batch_dot_dynamic(x, y, ax, ay, xrest, yrest):
+    """batch_dot when some non-batch dimensions are known only at run time: the same
+    (batch, rest_x, k) @ (batch, k, rest_y) product with sizes read from K.shape."""
+    from .tensors import shape as shape_
+    sx, sy = shape_(x), shape_(y)
+
+    def dim(t, s, i):
+        return t.shape[i] if t.shape[i] is not None else s[i]
+
+    def prod(dims):
+        out = 1
+        for d in dims:
+            out = d * out if not isinstance(out, int) or not isinstance(d, int) else out * d
+        return out
+    xdims = [dim(x, sx, i) for i in xrest]
+    ydims = [dim(y, sy, i) for i in yrest]
+    k = dim(x, sx, ax) if x.shape[ax] is not None or y.shape[ay] is None else dim(y, sy, ay)
+    x3 = reshape(permute_dimensions(x, [0] + xrest + [ax]), (-1, prod(xdims), k))
+    y3 = reshape(permute_dimensions(y, [0, ay] + yrest), (-1, k, prod(ydims)))
+    out = matmul(x3, y3)
+    target = xdims + ydims
     if not target:
         return reshape(out, (-1, 1))
     return reshape(out, (-1,) + tuple(target))

@@ -247,6 +247,9 @@ def concatenate(tensors, axis=-1):
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
+    if any(t.sparse for t in tensors):
+        from ..sparse import concatenate as sparse_concatenate
+        return sparse_concatenate(tensors, axis)
     axis = normalize_axis(axis, tensors[0].ndim, "concatenate")
     if len(tensors) == 1:
         return tensors[0]
@@ -275,7 +278,14 @@ def _normalize_key(key, ndim: int, who: str = "indexing"):
         key = (key,)
     for k in key:
         if isinstance(k, Tensor):
-            raise TypeError(f"{who}: indexing with a tensor is not supported; use K.gather")
+            # a symbolic integer (e.g. the item of K.map_fn(fn, K.arange(n))) picks one entry
+            if k.ndim != 0 or np.dtype(k.dtype).kind not in "iu":
+                raise TypeError(f"{who}: a tensor index must be a scalar integer tensor, got {k!r}; "
+                                "use K.gather to index with an array of indices")
+            continue
+        if isinstance(k, builtins.slice) and any(isinstance(v, Tensor) for v in (k.start, k.stop, k.step)):
+            raise TypeError(f"{who}: slice bounds must be Python ints, got {k!r}; index with a scalar integer "
+                            "tensor or use K.gather(x, K.arange(start, stop)) for a run-time range")
         if not (k is None or k is Ellipsis or isinstance(k, (builtins.slice, int, np.integer))):
             raise TypeError(f"{who}: unsupported index {k!r} (ints, slices, None and ... are allowed)")
     n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
@@ -289,6 +299,8 @@ def _normalize_key(key, ndim: int, who: str = "indexing"):
             out.extend([builtins.slice(None)] * (ndim - n_real))
         elif isinstance(k, builtins.slice):
             out.append(builtins.slice(*(None if v is None else int(v) for v in (k.start, k.stop, k.step))))
+        elif isinstance(k, Tensor):
+            out.append(k)
         else:
             out.append(None if k is None else int(k))
     if Ellipsis not in key:
@@ -319,10 +331,34 @@ defop("strided_slice_grad", lambda g, ref, key: (ref.shape, g.dtype),
       lambda gg, y, g, ref, key: [apply("strided_slice", gg, key=key), None])
 
 
+def _take_scalar(x, index, axis):
+    """x with `axis` replaced by its entry at the scalar int tensor `index` (negative counts from
+    the end, as in TensorFlow's strided slice)."""
+    from .math import less
+    from .tensors import shape as shape_
+    dim = x.shape[axis] if x.shape[axis] is not None else shape_(x)[axis]
+    index = index + cast(less(index, 0), index.dtype) * cast(dim, index.dtype)
+    if axis:
+        x = permute_dimensions(x, [axis] + [a for a in range(x.ndim) if a != axis])
+    return apply("gather", x, index)
+
+
 def getitem(x, key):
-    """x[key] with ints, slices, None and Ellipsis (NumPy basic indexing)."""
+    """x[key] with ints, slices, None and Ellipsis (NumPy basic indexing), and scalar integer
+    tensors, each picking one entry of its axis at run time."""
     x = as_tensor(x)
     key = _normalize_key(key, x.ndim)
+    if any(isinstance(k, Tensor) for k in key):
+        taken, out_axis = [], 0
+        for k in key:
+            if isinstance(k, Tensor):
+                taken.append((out_axis, k))
+            if k is None or isinstance(k, (builtins.slice, Tensor)):
+                out_axis += 1
+        y = getitem(x, tuple(builtins.slice(None) if isinstance(k, Tensor) else k for k in key))
+        for axis, index in reversed(taken):
+            y = _take_scalar(y, index, axis)
+        return y
     if all(isinstance(k, builtins.slice) and k == builtins.slice(None) for k in key) and len(key) == x.ndim:
         return x
     return apply("strided_slice", x, key=key)

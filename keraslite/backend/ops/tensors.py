@@ -18,6 +18,10 @@ from .random import host_rng
 
 def variable(value, dtype=None, name=None, constraint=None) -> Variable:
     """variable(value, dtype=None, name=None, constraint=None): a mutable tensor holding `value`."""
+    from ..sparse import is_scipy_sparse
+    if is_scipy_sparse(value):
+        from ..sparse import sparse_variable
+        return sparse_variable(value, dtype=dtype, name=name)
     dtype = canonical_dtype(dtype, "variable")
     if isinstance(value, Tensor):
         from ..compiler import eval as eval_
@@ -43,15 +47,18 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
 
 
 def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None) -> Placeholder:
-    """placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None): a graph input."""
-    if sparse:
-        raise ValueError("placeholder: sparse placeholders are not supported by keraslite")
+    """placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None): a graph input;
+    `sparse=True` makes a 2-D sparse input fed with scipy.sparse matrices."""
     dtype = canonical_dtype(dtype, "placeholder")
     if not shape:
         if shape is None and ndim is None:
             raise ValueError("placeholder: give a shape or an ndim")
         shape = (None,) * int(ndim or 0) if not shape else ()
-    return Placeholder(tuple(None if d is None else int(d) for d in shape), dtype, name=name)
+    shape = tuple(None if d is None else int(d) for d in shape)
+    if sparse:
+        from ..sparse import sparse_placeholder
+        return sparse_placeholder(shape, dtype, name=name)
+    return Placeholder(shape, dtype, name=name)
 
 
 def _filled(shape, value, dtype, name):
@@ -156,12 +163,16 @@ def is_keras_tensor(x) -> bool:
 
 
 def is_sparse(tensor) -> bool:
-    """is_sparse(tensor): keraslite has no sparse tensors, so always False."""
-    return False
+    """is_sparse(tensor): True for a sparse tensor (K.variable of a scipy.sparse matrix,
+    K.placeholder(sparse=True), K.concatenate of sparse tensors)."""
+    return bool(getattr(tensor, "sparse", False))
 
 
 def to_dense(tensor):
-    """to_dense(tensor): dense tensors pass through."""
+    """to_dense(tensor): the dense tensor of a sparse one; dense tensors pass through."""
+    if getattr(tensor, "sparse", False):
+        from ..sparse import to_dense as sparse_to_dense
+        return sparse_to_dense(tensor)
     return tensor
 
 
@@ -251,12 +262,17 @@ def batch_set_value(tuples) -> None:
     for var, value in tuples:
         if not isinstance(var, Variable):
             raise TypeError(f"set_value: {var!r} is not a variable")
+        if var.sparse:  # a scipy.sparse matrix or a dense array, kept sparse
+            from ..sparse import sparse_value
+            arr = sparse_value(value, var)
+            checked.append((var, arr))
+            continue
         arr = np.asarray(value)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"set_value: cannot assign {type(value).__name__} to variable '{var.name}'")
         var.check_value(arr.shape)
         checked.append((var, arr))
-    swap_in(checked, Variable.assign_host)  # all or none, a Ctrl-C included
+    swap_in(checked, lambda var, arr: var.assign_host(arr))  # all or none, a Ctrl-C included; sparse too
 
 
 def print_tensor(x, message=""):

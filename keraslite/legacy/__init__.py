@@ -1,0 +1,1 @@
+"""Readers for the dialects that other Keras releases write (see keras2_compat)."""
