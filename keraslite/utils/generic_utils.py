@@ -12,7 +12,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-
 from keraslite.backend import compile_clock
 
 # The name-resolution policy lives in keraslite.serialization; these are its Keras 2 names.
