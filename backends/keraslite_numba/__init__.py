@@ -28,8 +28,8 @@ class NumbaBackend(ArrayBackend):
         """Called once per new plan: on a CPU whose kernel cache lacks some of the plan's kernels,
         tell the user and compile them in worker processes meanwhile (coldstart.py)."""
         from . import coldstart
+        coldstart.prepare(plan.steps)  # first: workers start before this process imports Numba
         coldstart.install_listener()
-        coldstart.prepare(plan.steps)
 
     def running(self):
         """Context around one plan run: BLAS on one thread, so that only Numba's pool runs
