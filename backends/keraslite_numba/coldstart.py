@@ -20,6 +20,7 @@ that the progress bar's ETA leaves it out.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
@@ -233,6 +234,20 @@ def prepare(steps) -> None:
             _workers.append(spawn(order[w::n], quiet=True))
         except OSError:  # cannot start a process: compile in-process
             break
+
+
+@atexit.register
+def _stop_workers() -> None:
+    """At exit, stop workers still compiling: nothing is left running behind the user's program
+    (an interrupted compile leaves no marker, and Numba's cache files are replaced atomically)."""
+    for p in _workers:
+        if p.poll() is None:
+            p.terminate()
+    for p in _workers:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a worker ignoring SIGTERM
+            p.kill()
 
 
 def spawn(keys, quiet: bool = False) -> subprocess.Popen:
