@@ -9,17 +9,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .graph import OPS, MultiOutput, Tensor, apply, as_tensor, defop, is_float, topological_order
-
-defop("stop_gradient", lambda x: (x.shape, x.dtype))
-
-
-def stop_gradient(variables):
-    """stop_gradient(variables): identity forward, zero gradient backward; a list in gives a list out."""
-    if isinstance(variables, (list, tuple)):
-        return [apply("stop_gradient", as_tensor(v)) for v in variables]
-    return apply("stop_gradient", as_tensor(variables))
-
+from .graph import OPS, MultiOutput, Tensor, as_tensor, is_float, topological_order
+from .ops.tensors import stop_gradient  # noqa: F401  (K.stop_gradient; defined with the ops)
 
 # Ops with no VJP on purpose: their gradient is zero (or they have no float output). Elementwise
 # ops are not listed: an elementwise catalogue entry without a vjp is non-differentiable by design.

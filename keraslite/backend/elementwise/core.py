@@ -368,6 +368,20 @@ def pow(x, a) -> Tensor:
 
 
 def sum_to(g: Tensor, x: Tensor) -> Tensor:
-    """Reduce the gradient `g` of a broadcast result to the shape (and dtype) of operand `x`."""
-    from ..ops.shape import sum_to as _sum_to  # ops.shape imports the catalogue's builders
-    return _sum_to(g, x)
+    """Reduce the gradient `g` of a broadcast result to the shape (and dtype) of operand `x`
+    (and cast to its dtype). Lives here because every broadcasting VJP needs it, and the graph
+    ops that import the catalogue (ops/math, ops/shape) re-export it."""
+    if g.shape == x.shape and None not in g.shape:
+        out = g
+    elif None not in x.shape and g.ndim >= x.ndim:
+        lead = g.ndim - x.ndim
+        axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(x.shape)
+                                          if d == 1 and g.shape[i + lead] != 1)
+        out = apply("sum", g, axes=axes, keepdims=True) if axes else g
+        if out.shape != x.shape:
+            out = apply("reshape", out, shape=x.shape)
+    else:
+        out = apply("sum_to_like", g, x)
+    if out.dtype != x.dtype and is_float(x.dtype):
+        out = cast(out, x.dtype)
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config, elementwise
+from ..elementwise.core import sum_to  # noqa: F401  (gradients of broadcasting ops import it from here)
 from ..graph import Tensor, apply, as_tensor, is_float  # noqa: F401  (apply: operators.py)
 
 # ---------------------------------------------------------------------------------------------

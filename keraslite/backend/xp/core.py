@@ -52,6 +52,9 @@ class ArrayPrimitives:
     def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis, dtype=_acc(x))
 
     def mean(self, x, axes, keepdims):
+        if x.size == 0:  # nan where nothing is averaged, without NumPy's "mean of empty slice" warning
+            s = self.xp.sum(x, axis=axes, keepdims=keepdims)
+            return self.xp.full(s.shape, self.xp.nan if x.dtype.kind == "f" else 0, dtype=x.dtype)
         return self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
 
     # ---------------------------------------------------------------- layout
@@ -69,8 +72,8 @@ class ArrayPrimitives:
         shape = ref.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
-        if axes:
-            x = self.xp.sum(x, axis=axes, keepdims=True)
+        if axes:  # in x's dtype, as inferred (NumPy would widen int32 to int64)
+            x = self.xp.sum(x, axis=axes, keepdims=True, dtype=x.dtype)
         return self.xp.reshape(x, shape)
 
     def concatenate(self, *xs, axis): return self.xp.concatenate(xs, axis=axis)
