@@ -45,7 +45,6 @@ from ..llvmattrs import wide_vectors
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
 
 
-
 def _has_avx512() -> bool:
     try:
         feats = numba.config.CPU_FEATURES
