@@ -52,3 +52,15 @@ def test_non_float_or_batched_products_are_plain_matmul():
     np.testing.assert_array_equal(gemm.matmul(a, a.T), a @ a.T)
     x = np.ones((2, 3, 4), np.float32)
     np.testing.assert_array_equal(gemm.matmul(x, np.ones((4, 5), np.float32)), np.full((2, 3, 5), 4, np.float32))
+
+
+def test_split_gemm_writes_into_out():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(200, 300)).astype(np.float32)
+    b = rng.normal(size=(300, 100)).astype(np.float32)
+    out = np.full((200, 100), np.nan, np.float32)
+    got = gemm.matmul(a, b, out=out)
+    assert got is out
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="out must be"):
+        gemm.matmul(a, b, out=np.empty((200, 99), np.float32))

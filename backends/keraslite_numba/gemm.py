@@ -32,18 +32,22 @@ def _cols(chunk, nchunks, a, b, out):
     out[:, c0:c1] = np.matmul(a, b[:, c0:c1])
 
 
-def matmul(a, b):
-    """a @ b; 2-D float products of at least MIN_SPLIT_MACS multiply-adds split over the team."""
+def matmul(a, b, out=None):
+    """a @ b (into `out` when given); 2-D float products of at least MIN_SPLIT_MACS
+    multiply-adds split over the team."""
     if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype not in _FLOATS:
-        return np.matmul(a, b)
+        return np.matmul(a, b, out=out)
     m, k = a.shape
     n = b.shape[1]
     if m * n * k < MIN_SPLIT_MACS or k != b.shape[0]:
-        return np.matmul(a, b)
+        return np.matmul(a, b, out=out)
     by_rows = m >= 64 or m >= n
     nch = team.chunks(m if by_rows else n, 16)
     if nch <= 1:
-        return np.matmul(a, b)
-    out = np.empty((m, n), a.dtype)
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((m, n), a.dtype)
+    elif out.shape != (m, n) or out.dtype != a.dtype:
+        raise ValueError(f"matmul: out must be a {a.dtype} array of shape {(m, n)}, got {out.dtype} {out.shape}")
     team.run(_rows if by_rows else _cols, nch, a, b, out)
     return out
