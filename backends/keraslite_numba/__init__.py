@@ -146,13 +146,14 @@ class NumbaBackend(ArrayBackend):
                                                   padding, out=out)
 
     def batchnorm_train(self, x, gamma, beta, axes, epsilon):
-        if not _fast(x, gamma, beta):
+        # the kernels need a non-empty reduction; an empty one gives NaN statistics as in NumPy
+        if not _fast(x, gamma, beta) or x.size == 0:
             return super().batchnorm_train(x, gamma, beta, axes, epsilon)
         with _cold("bn_fwd", x):
             return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon)
 
     def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
-        if not _fast(x, gamma, mean, var, gy, gmean, gvar):
+        if not _fast(x, gamma, mean, var, gy, gmean, gvar) or x.size == 0:
             return super().batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon)
         with _cold("bn_bwd", x):
             return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),

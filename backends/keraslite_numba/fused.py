@@ -173,6 +173,8 @@ class FusedKernel:
         n = 1
         for d in out_shape:
             n *= d
+        if n == 0:  # nothing to compute (and a size-0 row input would make the row tile 0 long)
+            return out if out is not None else [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
         if n < SMALL_THRESHOLD and self._numpy is not False:
             try:
                 if self._numpy is None:

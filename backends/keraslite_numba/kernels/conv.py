@@ -393,7 +393,9 @@ def _padded(x, pt, pl, Hp, Wp):
     N, H, W, C = x.shape
     if Hp == H and Wp == W:
         return x
-    xp = _scratch(("pad", pt, pl), (N, Hp, Wp, C), x.dtype)
+    # the key fixes the interior written below (H, W too: the same Hp, Wp and leading pads can hold
+    # a smaller interior, and cells another shape wrote there would not be padding zeros)
+    xp = _scratch(("pad", pt, pl, H, W), (N, Hp, Wp, C), x.dtype)
     xp[:, pt:pt + H, pl:pl + W, :] = x
     return xp
 
