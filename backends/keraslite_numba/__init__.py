@@ -1,8 +1,11 @@
 """keraslite_numba: the default CPU backend. NumPy arrays as the native type; hot primitives
 replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
+import contextlib
+
 import numpy as np
 
 from keraslite.backend.interface import ArrayBackend
+from keraslite.backend.xp.core import OUT_MODES
 
 from .threads import SerialBlas, set_openmp_defaults
 
@@ -16,11 +19,22 @@ class NumbaBackend(ArrayBackend):
     name = "numba"
     xp = np
     fuses_elementwise = True
+    # primitives and fused kernels that write into the compiler's pooled buffers (interface.py)
+    out_modes = {**OUT_MODES, "elementwise": "inplace", "conv2d+add": "out", **{op: "out" for op in (
+        "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool2d", "max_pool2d_backprop",
+        "avg_pool2d", "avg_pool2d_backprop")}}
 
     def __init__(self):
         from .memory import keep_freed_memory
         self._fused: dict = {}
         keep_freed_memory()
+
+    def prepare_plan(self, plan):
+        """Called once per new plan: on a CPU whose kernel cache lacks some of the plan's kernels,
+        tell the user and compile them in worker processes meanwhile (coldstart.py)."""
+        from . import coldstart
+        coldstart.prepare(plan.steps)  # first: workers start before this process imports Numba
+        coldstart.install_listener()
 
     def running(self):
         """Context around one plan run: BLAS on one thread, so that only Numba's pool runs
@@ -33,34 +47,46 @@ class NumbaBackend(ArrayBackend):
         array = np.asarray(array)
         return array if array.flags.writeable else array.copy()
 
+    def matmul(self, a, b, out=None):
+        """a @ b, large 2-D float products split over the thread team (gemm.py)."""
+        from .gemm import matmul
+        return matmul(a, b, out=out)
+
     # ------------------------------------------------------------ reductions
-    def sum(self, x, axes, keepdims):
+    def sum(self, x, axes, keepdims, out=None):
         R = _k("reduce").leading_split(x, axes) if axes is not None else None
         if R is None:
-            return super().sum(x, axes, keepdims)
+            return super().sum(x, axes, keepdims, out=out)
+        if out is not None:  # C-contiguous: its elements are the (C,) sums in order
+            _k("reduce").sum_leading(x, R, out=out.reshape(-1))
+            return out
         s = _k("reduce").sum_leading(x, R)
         k = len(set(int(a) % x.ndim for a in ((axes,) if np.ndim(axes) == 0 else axes)))
         return s.reshape(((1,) * k if keepdims else ()) + x.shape[k:])
 
-    def sum_to_like(self, x, ref):
+    def sum_to_like(self, x, ref, out=None):
         shape = tuple(ref.shape)
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
         R = _k("reduce").leading_split(x, axes) if axes else None
         if R is None:
-            return super().sum_to_like(x, ref)
+            return super().sum_to_like(x, ref, out=out)
+        if out is not None:
+            _k("reduce").sum_leading(x, R, out=out.reshape(-1))
+            return out
         return _k("reduce").sum_leading(x, R).reshape(shape)
 
     # ------------------------------------------------------------ nn kernels (float32/float64)
-    def conv2d(self, x, w, strides, padding, dilation, groups):
-        return self._conv2d(x, w, strides, padding, dilation, groups)
+    def conv2d(self, x, w, strides, padding, dilation, groups, out=None):
+        return self._conv2d(x, w, strides, padding, dilation, groups, out=out)
 
-    def _conv2d(self, x, w, strides, padding, dilation, groups, bias=None):
+    def _conv2d(self, x, w, strides, padding, dilation, groups, bias=None, out=None):
         """conv2d, plus a (Cout,) bias where the sums start when `bias` is given (see fold)."""
         if not _fast(x, w, bias):
             y = super().conv2d(x, w, strides, padding, dilation, groups)
-            return y if bias is None else self.add(y, bias)
-        return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias)
+            return _into(out, y if bias is None else self.add(y, bias))
+        with _cold("conv_fwd", x):
+            return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
 
     # ------------------------------------------------------------ folded forms (compiler.py)
     def fold(self, producer, consumer):
@@ -78,49 +104,60 @@ class NumbaBackend(ArrayBackend):
         if isinstance(attrs.get("padding"), str):  # 'same' resolved per call (ops/conv.py)
             return None
         conv = self._conv2d
-        return lambda x, w, b: conv(x, w, bias=b, **attrs)
+        return lambda x, w, b, out=None: conv(x, w, bias=b, out=out, **attrs)
 
-    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups):
+    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
         if not _fast(g, w):
-            return super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups)
+            return _into(out, super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups))
         shape = (g.shape[0],) + tuple(input_shape)
-        return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups)
+        with _cold("conv_fwd", g), _cold("col2im", g):
+            return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
 
-    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups):
+    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
         if not _fast(x, g):
-            return super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups)
-        return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation, groups)
+            return _into(out, super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups))
+        with _cold("conv_bwd_filter", x):
+            return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
+                                                     groups, out=out)
 
-    def max_pool2d(self, x, pool_size, strides, padding):
+    def max_pool2d(self, x, pool_size, strides, padding, out=None):
         if not _fast(x):
-            return super().max_pool2d(x, pool_size, strides, padding)
-        return _k("pool").max_pool2d(_w(x), pool_size, strides, padding)
+            return _into(out, super().max_pool2d(x, pool_size, strides, padding))
+        with _cold("max_fwd", x):
+            return _k("pool").max_pool2d(_w(x), pool_size, strides, padding, out=out)
 
-    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding):
+    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding, out=None):
         if not _fast(x, y, g):
-            return super().max_pool2d_backprop(x, y, g, pool_size, strides, padding)
-        return _k("pool").max_pool2d_backprop(_w(x), _w(y), _w(g), pool_size, strides, padding)
+            return _into(out, super().max_pool2d_backprop(x, y, g, pool_size, strides, padding))
+        with _cold("max_bwd", x):
+            return _k("pool").max_pool2d_backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
 
-    def avg_pool2d(self, x, pool_size, strides, padding):
+    def avg_pool2d(self, x, pool_size, strides, padding, out=None):
         if not _fast(x):
-            return super().avg_pool2d(x, pool_size, strides, padding)
-        return _k("pool").avg_pool2d(_w(x), pool_size, strides, padding)
+            return _into(out, super().avg_pool2d(x, pool_size, strides, padding))
+        with _cold("avg_fwd", x):
+            return _k("pool").avg_pool2d(_w(x), pool_size, strides, padding, out=out)
 
-    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding):
+    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding, out=None):
         if not _fast(g):
-            return super().avg_pool2d_backprop(g, input_shape, pool_size, strides, padding)
-        return _k("pool").avg_pool2d_backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides, padding)
+            return _into(out, super().avg_pool2d_backprop(g, input_shape, pool_size, strides, padding))
+        with _cold("avg_bwd", g):
+            return _k("pool").avg_pool2d_backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides,
+                                                  padding, out=out)
 
     def batchnorm_train(self, x, gamma, beta, axes, epsilon):
-        if not _fast(x, gamma, beta):
+        # the kernels need a non-empty reduction; an empty one gives NaN statistics as in NumPy
+        if not _fast(x, gamma, beta) or x.size == 0:
             return super().batchnorm_train(x, gamma, beta, axes, epsilon)
-        return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon)
+        with _cold("bn_fwd", x):
+            return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon)
 
     def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
-        if not _fast(x, gamma, mean, var, gy, gmean, gvar):
+        if not _fast(x, gamma, mean, var, gy, gmean, gvar) or x.size == 0:
             return super().batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon)
-        return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
-                                                        _w(gvar), axes, epsilon)
+        with _cold("bn_bwd", x):
+            return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
+                                                            _w(gvar), axes, epsilon)
 
     def fusable(self, node) -> bool:
         """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels.
@@ -146,11 +183,31 @@ def _fast(*arrays) -> bool:
     return dt in (np.float32, np.float64) and all(a is None or a.dtype == dt for a in arrays)
 
 
+def _into(out, y):
+    """A result computed elsewhere, written into the caller's `out` when one is given."""
+    if out is None:
+        return y
+    np.copyto(out, y)
+    return out
+
+
 def _w(a):
     """A writeable array (read-only ones would compile a second copy of every kernel)."""
     if a is None or a.flags.writeable:
         return a
     return a.copy()
+
+
+_NO_WAIT = contextlib.nullcontext()
+
+
+def _cold(family, a):
+    """coldstart.first_use for the kernel family called on array a's dtype (a no-op once no
+    worker of this process is compiling anything)."""
+    from . import coldstart
+    if not coldstart._pending:
+        return _NO_WAIT
+    return coldstart.first_use(f"{family}-{a.dtype.char}")
 
 
 def _k(name):
