@@ -354,3 +354,38 @@ def test_lambda_returning_a_one_element_list_gives_a_tensor():
     peak = blocks.max(axis=3, keepdims=True)
     want = np.where(blocks == peak, blocks, 0.0).reshape(2, 2, 2, 2, 2, 1).transpose(0, 1, 3, 2, 4, 5)
     np.testing.assert_allclose(model.predict(x), want.reshape(2, 4, 4, 1), rtol=1e-6)
+
+
+@pytest.mark.usefixtures("kbackend")
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_second_order_gradient_through_max_pooling(padding):
+    # mnist_swwae trains through K.gradients of a max pool: the gradient of that gradient
+    rng = np.random.RandomState(8)
+    x = rng.permutation(2 * 5 * 5 * 2).reshape(2, 5, 5, 2).astype("float32") / 10.0  # no ties
+    u = rng.uniform(-1, 1, size=x.shape).astype("float32")
+    xt = K.placeholder(shape=x.shape)
+    pooled = K.pool2d(xt, (2, 2), strides=(2, 2), padding=padding)
+    scale = K.variable(np.float32(1.3))
+    switches = K.gradients(K.sum(pooled * scale), [xt])[0]  # scale * (1 at each window's max)
+    loss = K.sum(switches * u)
+    got = K.function([xt], K.gradients(loss, [scale]))([x])[0]
+    # NumPy: d loss / d scale = sum of u over the winning cells
+    h = 5 if padding == "valid" else 6
+    xp_ = np.full((2, h, h, 2), -np.inf, dtype="float64")
+    xp_[:, :5, :5] = x
+    up = np.zeros_like(xp_)
+    up[:, :5, :5] = u
+    covered = 4 if padding == "valid" else 6  # valid drops the last row and column
+    total = 0.0
+    for i in range(0, covered, 2):
+        for j in range(0, covered, 2):
+            block = xp_[:, i:i + 2, j:j + 2].reshape(2, 4, 2)
+            k = block.argmax(axis=1)
+            ub = up[:, i:i + 2, j:j + 2].reshape(2, 4, 2)
+            total += np.take_along_axis(ub, k[:, None, :], axis=1).sum()
+    np.testing.assert_allclose(got, total, rtol=1e-5)
+    # overlapping windows say what they lack
+    over = K.pool2d(xt, (3, 3), strides=(1, 1))
+    inner = K.gradients(K.sum(over * scale), [xt])[0]
+    with pytest.raises(NotImplementedError, match="strides equal to pool_size"):
+        K.gradients(K.sum(inner * u), [scale])

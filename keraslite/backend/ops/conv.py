@@ -219,7 +219,25 @@ def _avgpool_vjp(g, y, x, **geo):
 
 defop("max_pool2d", _pool_infer, _maxpool_vjp, build=_runtime_geometry)
 defop("avg_pool2d", _pool_infer, _avgpool_vjp, build=_runtime_geometry)
-defop("max_pool2d_backprop", lambda x, y, g, **geo: (x.shape, x.dtype), build=_runtime_geometry)
+def _maxpool_backprop_vjp(gg, dx, x, y, g, **geo):
+    """Second-order rule: max_pool2d_backprop routes each window's g to its winning cell, so its
+    VJP in g reads the upstream gradient at each window's winner (zero in x and y almost
+    everywhere). With windows that do not overlap (strides == pool_size, Keras's default) a cell
+    wins at most one window: mark the winners (the backprop of ones) and max-pool the upstream
+    gradient over them alone."""
+    from .math import greater, where
+    from .tensors import _like  # conv is imported before tensors: bind on use
+    if tuple(geo["strides"]) != tuple(geo["pool_size"]):
+        raise NotImplementedError("gradients: second-order gradients through max pooling need strides equal to "
+                                  f"pool_size (non-overlapping windows); got pool_size {tuple(geo['pool_size'])}, "
+                                  f"strides {tuple(geo['strides'])}")
+    winners = apply("max_pool2d_backprop", x, y, _like(g, 1, g.dtype), **geo)
+    picked = where(greater(winners, 0.0), gg, _like(gg, float("-inf"), gg.dtype))
+    return [None, None, apply("max_pool2d", picked, **geo)]
+
+
+defop("max_pool2d_backprop", lambda x, y, g, **geo: (x.shape, x.dtype), _maxpool_backprop_vjp,
+      build=_runtime_geometry)
 defop("avg_pool2d_backprop", _avgpool_bp_infer,
       lambda gg, y, g, *ref, input_shape, **geo: [apply("avg_pool2d", gg, **geo)] + [None] * len(ref),
       build=_runtime_geometry)
