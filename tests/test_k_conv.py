@@ -662,8 +662,21 @@ def test_second_order_through_conv2d_matches_finite_differences():
     check_grad(inner_grad, [x])
 
 
-def test_second_order_through_max_pool_raises_clearly():
+def test_second_order_through_max_pool():
+    # non-overlapping windows: sum(d/dx sum(pool(x)^2)) = sum of 2 * max per window, whose
+    # gradient is 2 at each window's winner (tests/test_porting_scenarios.py checks more)
     x = K.placeholder(shape=(1, 4, 4, 1), dtype="float32")
     g = K.gradients(K.sum(K.square(K.pool2d(x, (2, 2), (2, 2)))), [x])[0]
-    with pytest.raises(NotImplementedError, match="max_pool2d_backprop"):
-        K.gradients(K.sum(g), [x])
+    value = np.random.RandomState(0).permutation(16).reshape(1, 4, 4, 1).astype("float32")
+    got = K.function([x], K.gradients(K.sum(g), [x]))([value])[0]
+    want = np.zeros_like(value)
+    for i in (0, 2):
+        for j in (0, 2):
+            block = value[0, i:i + 2, j:j + 2, 0]
+            r, c = np.unravel_index(block.argmax(), block.shape)
+            want[0, i + r, j + c, 0] = 2.0
+    np.testing.assert_allclose(got, want)
+    # overlapping windows are not supported: a clear error
+    g2 = K.gradients(K.sum(K.square(K.pool2d(x, (3, 3), (1, 1)))), [x])[0]
+    with pytest.raises(NotImplementedError, match="max pooling"):
+        K.gradients(K.sum(g2), [x])
