@@ -72,6 +72,11 @@ def test_embedding_without_input_length_then_lstm_builds_on_first_data(tmp_path)
     # the data fixed the time axis: other lengths get Keras's input-shape error
     with pytest.raises(ValueError, match="shape"):
         model.predict(rng.randint(1, 40, size=(2, 9)))
+    # the same layers in a new model run another length, sharing the weights
+    longer = rng.randint(1, 40, size=(3, 11))
+    other = Sequential(model.layers)
+    assert all(a is b for a, b in zip(other.weights, model.weights))
+    np.testing.assert_allclose(other.predict(longer), _expected(model, longer), rtol=1e-4, atol=1e-5)
     path = str(tmp_path / "m.h5")
     model.save(path)
     again = load_model(path)
