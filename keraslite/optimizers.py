@@ -210,6 +210,15 @@ class Optimizer:
         return config
 
 
+def _denominator(opt: Optimizer, a):
+    """sqrt(a) + epsilon (Keras 2.3), or sqrt(a + epsilon) for tf.keras's rule."""
+    return K.sqrt(a + opt.epsilon) if opt.epsilon_in_sqrt else K.sqrt(a) + opt.epsilon
+
+
+def _in_sqrt_config(opt: Optimizer) -> dict:
+    return {"epsilon_in_sqrt": True} if opt.epsilon_in_sqrt else {}
+
+
 def _init_lr(opt: Optimizer, learning_rate, lr) -> None:
     # 2.3 semantics: an explicit lr= keyword takes precedence over the positional value.
     opt.learning_rate = learning_rate if lr is None else lr
@@ -259,18 +268,21 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop(learning_rate=0.001, rho=0.9, epsilon=None, decay=0.0, lr=None, **kwargs):
-    a = rho*a + (1-rho)*g^2; p -= lr*g/(sqrt(a)+epsilon)."""
+    """RMSprop(learning_rate=0.001, rho=0.9, epsilon=None, decay=0.0, lr=None, *,
+    epsilon_in_sqrt=False, **kwargs): a = rho*a + (1-rho)*g^2; p -= lr*g/(sqrt(a)+epsilon), or
+    with epsilon_in_sqrt=True (tf.keras's rule, kept by models loaded from tf.keras files)
+    p -= lr*g/sqrt(a+epsilon)."""
 
     _absent_in_keras22 = (0,)
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float | None = None,
-                 decay: float = 0.0, lr: float | None = None, **kwargs: Any):
+                 decay: float = 0.0, lr: float | None = None, *, epsilon_in_sqrt: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         _init_lr(self, learning_rate, lr)
         self.rho = _float_hyper(rho, "rho")
         _init_decay(self, decay)
         self.epsilon = float(K.epsilon() if epsilon is None else epsilon)
+        self.epsilon_in_sqrt = bool(epsilon_in_sqrt)
 
     def get_updates(self, loss, params: Sequence) -> list:
         params = list(params)
@@ -283,26 +295,29 @@ class RMSprop(Optimizer):
             rho = self._as(self.rho, p)
             new_a = rho * a + (1.0 - rho) * K.square(g)
             self.updates.append(K.update(a, new_a))
-            new_p = p - self._as(lr, p) * g / (K.sqrt(new_a) + self.epsilon)
+            new_p = p - self._as(lr, p) * g / _denominator(self, new_a)
             self.updates.append(K.update(p, self._constrained(p, new_p)))
         return self.updates
 
     def get_config(self) -> dict:
-        return self._base_config(rho=_value(self.rho), decay=_value(self.decay), epsilon=self.epsilon)
+        return self._base_config(rho=_value(self.rho), decay=_value(self.decay), epsilon=self.epsilon,
+                                 **_in_sqrt_config(self))
 
 
 class Adagrad(Optimizer):
-    """Adagrad(learning_rate=0.01, epsilon=None, decay=0.0, lr=None, **kwargs):
-    a += g^2; p -= lr*g/(sqrt(a)+epsilon)."""
+    """Adagrad(learning_rate=0.01, epsilon=None, decay=0.0, lr=None, *, epsilon_in_sqrt=False,
+    **kwargs): a += g^2; p -= lr*g/(sqrt(a)+epsilon), or p -= lr*g/sqrt(a+epsilon) with
+    epsilon_in_sqrt=True (tf.keras 2.11+'s rule, kept by models loaded from its files)."""
 
     _absent_in_keras22 = (0,)
 
     def __init__(self, learning_rate: float = 0.01, epsilon: float | None = None, decay: float = 0.0,
-                 lr: float | None = None, **kwargs: Any):
+                 lr: float | None = None, *, epsilon_in_sqrt: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         _init_lr(self, learning_rate, lr)
         _init_decay(self, decay)
         self.epsilon = float(K.epsilon() if epsilon is None else epsilon)
+        self.epsilon_in_sqrt = bool(epsilon_in_sqrt)
 
     def get_updates(self, loss, params: Sequence) -> list:
         params = list(params)
@@ -314,12 +329,12 @@ class Adagrad(Optimizer):
         for p, g, a in zip(params, grads, accumulators):
             new_a = a + K.square(g)
             self.updates.append(K.update(a, new_a))
-            new_p = p - self._as(lr, p) * g / (K.sqrt(new_a) + self.epsilon)
+            new_p = p - self._as(lr, p) * g / _denominator(self, new_a)
             self.updates.append(K.update(p, self._constrained(p, new_p)))
         return self.updates
 
     def get_config(self) -> dict:
-        return self._base_config(decay=_value(self.decay), epsilon=self.epsilon)
+        return self._base_config(decay=_value(self.decay), epsilon=self.epsilon, **_in_sqrt_config(self))
 
 
 class Adadelta(Optimizer):

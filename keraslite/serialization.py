@@ -335,6 +335,48 @@ def _imported_module_function(name: str, module: str | None):
     return obj
 
 
+def _marshal_name_tokens(name: str) -> tuple:
+    """The byte strings by which marshal writes `name` (short ASCII, with or without interning
+    and the reference flag; or UTF-8 with a 4-byte length)."""
+    raw = name.encode("utf-8")
+    tokens = []
+    if len(raw) < 256 and name.isascii():
+        tokens += [bytes([t, len(raw)]) + raw for t in (0x7A, 0x5A, 0xFA, 0xDA)]
+    tokens += [bytes([t]) + len(raw).to_bytes(4, "little") + raw for t in (0x75, 0x74, 0xF5, 0xF4, 0x61, 0x41,
+                                                                            0xE1, 0xC1)]
+    return tuple(tokens)
+
+
+def _offered_for_bytecode(stored, custom_objects: dict | None, where: str, what: str):
+    """Keras 2 saves every Python function of a Lambda as marshalled bytecode (func_dump:
+    [base64 code, defaults, closure]). keraslite never unmarshals it; it only looks, in the raw
+    bytes, for the name of a function the caller offered through custom_objects (or the
+    custom-object scope). Exactly one offered function must be named there: it is used."""
+    import base64
+    import binascii
+    code = stored[0] if isinstance(stored, (list, tuple)) and stored else stored
+    if not isinstance(code, str):
+        return None
+    try:
+        raw = base64.b64decode(code.encode("ascii"), validate=False)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+    offered = dict(_GLOBAL_CUSTOM_OBJECTS)
+    offered.update(custom_objects or {})
+    hits = {}
+    for key, obj in offered.items():
+        if not callable(obj) or isinstance(obj, type):
+            continue
+        names = {key, getattr(obj, "__name__", None)} - {None}
+        if any(token in raw for n in names if isinstance(n, str) and n for token in _marshal_name_tokens(n)):
+            hits[key] = obj
+    if len(hits) > 1:
+        raise ValueError(f"{where}: its {what} is stored as Python bytecode that names several functions offered in "
+                         f"custom_objects ({', '.join(sorted(hits))}); keraslite never runs bytecode and cannot tell "
+                         "which one it is: offer only the Lambda's own function")
+    return next(iter(hits.values()), None)
+
+
 def resolve_function(name, module, custom_objects: dict | None = None, *, function_type: str = "function",
                      layer_name=None, what: str = "function", safe_mode: bool | None = None) -> Callable:
     """resolve_function(name, module, custom_objects=None, *, function_type='function',
@@ -343,6 +385,9 @@ def resolve_function(name, module, custom_objects: dict | None = None, *, functi
     imported modules. Bytecode is never run. ValueError naming the layer, function and module."""
     where = f"Lambda layer {layer_name!r}"
     if not isinstance(name, str):
+        offered = _offered_for_bytecode(name, custom_objects, where, what)
+        if offered is not None:
+            return offered
         raise ValueError(f"{where}: its {what} is stored as Python bytecode, which keraslite never runs (no "
                          "pickle/marshal). Pass the function itself through custom_objects={name: fn} with a config "
                          "naming it, or rebuild the layer in code.")

@@ -18,8 +18,9 @@ naming the layer, key and value) anything whose semantics keraslite does not hav
   (`{'args': [...], 'kwargs': {...}}`) become Keras 2's node lists.
 
 Only names that keraslite exports are produced: nothing here imports or resolves anything else.
-One difference stays: tf.keras's RMSprop divides by sqrt(v + epsilon), Keras 2.3's (keraslite's)
-by sqrt(v) + epsilon; the loaded optimizer follows Keras 2.3.
+Where a tf.keras optimizer's rule differs from Keras 2.3's, the loaded optimizer is given the
+option that follows the file (RMSprop/Adagrad `epsilon_in_sqrt`, the 2.11+ Nadam's schedule), so
+training goes on as it would have in tf.keras.
 """
 from __future__ import annotations
 
@@ -332,6 +333,19 @@ _OPTIMIZER_SPECIFIC = {"RMSprop": {"momentum": (0, 0.0), "centered": (False,)},
                        "Adagrad": {"initial_accumulator_value": None}}
 
 
+def _tf_keras_rule(canonical: str, config: dict) -> dict:
+    """Options that make a keraslite optimizer follow the update rule of the tf.keras optimizer
+    that wrote the file: RMSprop (every tf.keras) and the 2.11+ Adagrad add epsilon inside the
+    square root; the 2.11+ Nadam's momentum schedule is beta_1*(1 - 0.5*0.96^t), i.e.
+    schedule_decay=1."""
+    new = config.get("is_legacy_optimizer") is False or "use_ema" in config or "weight_decay" in config
+    if canonical == "RMSprop" or (canonical == "Adagrad" and new):
+        return {"epsilon_in_sqrt": True}
+    if canonical == "Nadam" and new:
+        return {"schedule_decay": 1.0}
+    return {}
+
+
 def _optimizer_config(obj, where: str):
     if not _is_serialized(obj):
         return obj
@@ -352,8 +366,12 @@ def _optimizer_config(obj, where: str):
     if canonical is None:
         raise ValueError(f"{where}: the optimizer {name!r} is not one keraslite has ({', '.join(_OPTIMIZERS)}); "
                          "load the model with compile=False and compile it with a keraslite optimizer")
-    out = {}
+    out = _tf_keras_rule(canonical, config) if tf_keras else {}
     for key, value in config.items():
+        if key == "decay" and canonical == "Nadam" and tf_keras:
+            # tf.keras's OptimizerV2 Nadam saves Keras 2.3's schedule_decay as 'decay'
+            out["schedule_decay"] = value
+            continue
         rule = _OPTIMIZER_SPECIFIC.get(canonical, {}).get(key, _OPTIMIZER_NEUTRAL.get(key, False))
         if key == "global_clipnorm" and value is not None:
             out["clipnorm"] = float(value)  # the global norm: keraslite's clipnorm
