@@ -81,6 +81,16 @@ _TF_ONLY_LAYERS = {"TFOpLambda": "a TensorFlow op applied to Keras tensors",
                    "TensorFlowOpLayer": "a TensorFlow op applied to Keras tensors"}
 
 
+# Layers tf.keras added after Keras 2.3 (keraslite follows 2.3): named in the error, not 'Unknown'.
+_TF_KERAS_LAYERS = frozenset((
+    "LayerNormalization", "GroupNormalization", "UnitNormalization", "SyncBatchNormalization",
+    "MultiHeadAttention", "Attention", "AdditiveAttention", "EinsumDense", "Conv1DTranspose",
+    "DepthwiseConv1D", "Identity", "Rescaling", "Resizing", "CenterCrop", "Normalization", "Discretization",
+    "CategoryEncoding", "Hashing", "HashedCrossing", "StringLookup", "IntegerLookup", "TextVectorization",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomCrop",
+    "RandomHeight", "RandomWidth", "RandomBrightness", "SpectralNormalization"))
+
+
 def _strip_meta(obj: dict) -> dict:
     return {k: v for k, v in obj.items() if k not in _META_KEYS}
 
@@ -287,6 +297,12 @@ def _layer(obj: dict, where: str, custom: frozenset, parent: str = "") -> dict:
         raise ValueError(f"{here} is {_TF_ONLY_LAYERS[class_name]}; only TensorFlow can rebuild it. In Keras, "
                          "wrap that computation in a layer keraslite has (or rebuild the model in keraslite and "
                          "load the weights with load_weights(by_name=True))")
+    if class_name in _TF_KERAS_LAYERS:
+        from .. import layers
+        if not hasattr(layers, class_name):
+            raise ValueError(f"{here}: {class_name} is a tf.keras layer that Keras 2.3, and so keraslite, does not "
+                             f"have. Offer an implementation (custom_objects={{{class_name!r}: cls}}), or rebuild the "
+                             "model without it and load the other layers' weights with load_weights(by_name=True)")
     class_name = _MODEL_CLASSES.get(class_name, class_name)
     out = dict(obj, class_name=class_name)
     if "inbound_nodes" in out:
@@ -410,12 +426,19 @@ _METRIC_NEUTRAL = {("*", "ignore_class"): (None,), ("CategoricalCrossentropy", "
                    ("MeanIoU", "axis"): (-1,)}
 
 
+# tf.keras's names of Keras 2.3 loss/metric functions (its aliases, and the __name__ it saves
+# inside a MeanMetricWrapper)
+_FUNCTION_RENAMES = {"log_cosh": "logcosh", "kl_divergence": "kullback_leibler_divergence", "huber": "huber_loss"}
+
+
 def _objects(obj, where: str, what: str, neutral: dict):
     """Loss or metric entries (a name, an object config, or lists/dicts of them per output)."""
     if isinstance(obj, list):
         return [_objects(v, where, what, neutral) for v in obj]
     if isinstance(obj, dict) and not _is_serialized(obj):
         return {k: _objects(v, f"{where}, output {k!r}", what, neutral) for k, v in obj.items()}
+    if isinstance(obj, str):
+        return _FUNCTION_RENAMES.get(obj, obj)
     if not _is_serialized(obj):
         return obj
     obj = _strip_meta(obj)
@@ -430,6 +453,8 @@ def _objects(obj, where: str, what: str, neutral: dict):
         config[key] = value
     if name == "MeanMetricWrapper" and isinstance(config.get("fn"), dict):
         raise ValueError(f"{where}: metric {config.get('name')!r} wraps a serialized function object")
+    if name == "MeanMetricWrapper" and isinstance(config.get("fn"), str):
+        config["fn"] = _FUNCTION_RENAMES.get(config["fn"], config["fn"])
     return {"class_name": name, "config": config}
 
 

@@ -34,11 +34,11 @@ def scale_up(x):  # the custom function behind the Lambda cases
 CASES = {}
 
 
-def case(name, *, train=True, step=True, int_inputs=(), targets="reg", sample_weight=None, n=6):
+def case(name, *, train=True, step=True, int_inputs=(), targets="reg", sample_weight=None, n=6, step_n=5):
     """targets: per output 'reg' | 'cat' | 'bin' | 'sparse' | 'int'; int_inputs: {index: vocab}."""
     def deco(fn):
         CASES[name] = dict(fn=fn, train=train, step=step, int_inputs=dict(int_inputs), targets=targets,
-                           sample_weight=sample_weight, n=n)
+                           sample_weight=sample_weight, n=n, step_n=step_n)
         return fn
     return deco
 
@@ -46,7 +46,7 @@ def case(name, *, train=True, step=True, int_inputs=(), targets="reg", sample_we
 def _inputs(model, rs, n, int_inputs):
     xs = []
     for i, t in enumerate(model.inputs):
-        shape = (n,) + tuple(t.shape[1:])
+        shape = (n,) + tuple(7 if d is None else d for d in t.shape[1:])
         if i in int_inputs:
             x = rs.randint(0, int_inputs[i], shape).astype("int32")
             x[:, :1] = 0 if shape[-1] > 3 else x[:, :1]  # some padding for mask_zero
@@ -103,9 +103,9 @@ def make(name, spec):
     out.update({f"x{i}": v for i, v in enumerate(x)})
     out.update({f"y{i}": np.asarray(v, "float32") for i, v in enumerate(y)})
     if spec["train"] and spec["step"] and model.optimizer is not None:
-        tx = _inputs(model, rs, 5, spec["int_inputs"])
-        ty = _targets(model, rs, 5, spec["targets"])
-        tw = spec["sample_weight"](rs, 5) if spec["sample_weight"] else None
+        tx = _inputs(model, rs, spec["step_n"], spec["int_inputs"])
+        ty = _targets(model, rs, spec["step_n"], spec["targets"])
+        tw = spec["sample_weight"](rs, spec["step_n"]) if spec["sample_weight"] else None
         # the step is taken by a model loaded from the file, as keraslite's will be
         again = keras.models.load_model(path, custom_objects={"scale_up": scale_up})
         again.train_on_batch(_one(tx), _one(ty), sample_weight=tw)
@@ -463,6 +463,87 @@ def _():
 @case("uncompiled_conv", train=False)
 def _():
     return keras.Sequential([L.Conv2D(2, 3, input_shape=(5, 5, 1)), L.Flatten(), L.Dense(2)])
+
+
+# --- more shapes of models ------------------------------------------------------------------
+@case("masking_real_zeros", step=False)  # dropout in training
+def _():
+    model = keras.Sequential([L.Masking(0.0, input_shape=(6, 2)), L.LSTM(3, return_sequences=True),
+                              L.Bidirectional(L.GRU(2, dropout=0.1, recurrent_dropout=0.1)), L.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    return model
+
+
+@case("dense_3d_variable_length", int_inputs={0: 9})
+def _():
+    inp = L.Input((None,), dtype="int32")
+    h = L.Embedding(9, 3, embeddings_regularizer=keras.regularizers.l2(0.01))(inp)
+    h = L.Conv1D(4, 2, padding="same")(h)
+    h = L.Dense(3, activation="relu")(h)
+    out = L.GlobalMaxPooling1D()(h)
+    model = keras.Model(inp, L.Dense(2)(out))
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    return model
+
+
+@case("sequential_built_later")
+def _():
+    model = keras.Sequential([L.Dense(4, activation="relu"), L.Dense(2)])
+    model.build((None, 3))
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    return model
+
+
+@case("sequential_in_sequential")
+def _():
+    inner = keras.Sequential([L.Dense(4, activation="relu", input_shape=(3,)), L.Dense(3)])
+    model = keras.Sequential([inner, L.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.05, momentum=0.5), "mse")
+    return model
+
+
+@case("fixed_batch_bilinear", step_n=6)
+def _():
+    inp = L.Input((4, 4, 2), batch_size=6)
+    h = L.UpSampling2D(2, interpolation="bilinear")(inp)
+    h = L.Conv2D(2, 3, strides=2)(h)
+    model = keras.Model(inp, L.Dense(2)(L.Flatten()(h)))
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    return model
+
+
+@case("metric_objects", targets="bin")
+def _():
+    model = keras.Sequential([L.Dense(4, activation="relu", input_shape=(3,)), L.Dense(1, activation="sigmoid")])
+    M = keras.metrics
+    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy",
+                  metrics=[M.AUC(), M.Precision(), M.Recall(), M.BinaryAccuracy(threshold=0.4), "mse",
+                           M.BinaryCrossentropy()])
+    return model
+
+
+@case("loss_names_more")
+def _():
+    model = keras.Sequential([L.Dense(4, activation="relu", input_shape=(3,)), L.Dense(3)])
+    model.compile(keras.optimizers.Adam(0.01), "cosine_similarity", metrics=["mae", "mse", "logcosh"])
+    return model
+
+
+@case("layer_normalization")
+def _():
+    model = keras.Sequential([L.Dense(4, input_shape=(3,)), L.LayerNormalization(), L.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    return model
+
+
+@case("rnn_unroll_stacked_return_state", targets=["reg", "reg", "reg"])
+def _():
+    inp = L.Input((4, 3))
+    out, h, c = L.LSTM(3, return_state=True, unroll=True, recurrent_dropout=0.0, dropout=0.0)(inp)
+    out2, hb = L.GRU(3, return_state=True, reset_after=False)(inp, initial_state=[h])
+    model = keras.Model(inp, [out, L.Add()([out2, hb]), c])
+    model.compile(keras.optimizers.RMSprop(0.01), "mse", loss_weights=[1.0, 0.2, 0.3])
+    return model
 
 
 # --- weights only -----------------------------------------------------------------------------
