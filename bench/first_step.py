@@ -1,44 +1,77 @@
-"""First training steps of the tutorial convnet: the cold-cache cost (a fresh Numba and keraslite
-kernel cache) and the warm-cache cost, each in a fresh process, with the slowest plan steps'
-first-call times (where compile time goes).
+"""Cold start: the first training step of the tutorial convnet (batch 50) in a fresh process.
 
-Run: python bench/first_step.py [--warm] [-v]
+Contenders, each in its own fresh process, alternating:
+- keraslite-<backend>-cold: NUMBA_CACHE_DIR and KERASLITE_CACHE_DIR point at new empty
+  directories (made before Numba is imported, removed afterwards): every kernel compiles;
+- keraslite-<backend>-warm: caches filled by one untimed run before the rounds: the second process;
+- torch-nchw / torch-cl: PyTorch eager's first step; keras3-jax: Keras 3's first train_on_batch
+  (jax traces and compiles with XLA; its persistent compilation cache is off by default).
+
+Figures: import s (the framework's import), first step s (build excluded: the first
+train_on_batch, or PyTorch's first forward/backward/update), second step s, and start to first
+step s (from the parent's spawn of the process to the end of the first step: interpreter start,
+imports, data, model build and the first step - what a user waits for).
+
+Run: python bench/first_step.py [--rounds 3] [--quick] [--profile]   (--profile: the slowest
+first calls of keraslite's plan steps, where compile time goes)
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--warm", action="store_true", help="use the existing caches instead of empty ones")
-    ap.add_argument("-v", action="store_true", help="print the slowest first calls of plan steps")
-    args = ap.parse_args()
-    if not args.warm:  # before Numba is imported: it reads NUMBA_CACHE_DIR once
-        d = tempfile.mkdtemp(prefix="keraslite-cold-")
-        os.environ["NUMBA_CACHE_DIR"] = os.path.join(d, "numba")
-        os.environ["KERASLITE_CACHE_DIR"] = os.path.join(d, "keraslite")
-    t_start = time.perf_counter()
-    import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import Metric, Workload, add_common_args, run_workloads  # noqa: E402
 
-    import keraslite
-    from keraslite.backend import compiler
-    t_import = time.perf_counter() - t_start
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-    from tutorial import convmodel
+BATCH = 50
+_WARM_DIR: dict[str, str] = {}  # parent side: backend -> the cache directory the warm runs share
 
-    records = []
+
+def config(quick: bool) -> dict:
+    return {"batch": BATCH, "profile": False}
+
+
+def _cache_env(root: str) -> dict:
+    return {"NUMBA_CACHE_DIR": os.path.join(root, "numba"), "KERASLITE_CACHE_DIR": os.path.join(root, "keraslite")}
+
+
+def extra_env(contender: str, cfg: dict) -> dict:
+    if contender.endswith("-warm"):
+        return _cache_env(_WARM_DIR[contender.split("-")[1]])
+    return {}
+
+
+def prepare(contenders: list[str], cfg: dict, runner):
+    """Fill a private cache directory per backend with one untimed run, for the -warm contenders."""
+    for c in contenders:
+        if c.endswith("-warm"):
+            backend = c.split("-")[1]
+            _WARM_DIR[backend] = tempfile.mkdtemp(prefix="keraslite-warm-")
+            res = runner(c, _cache_env(_WARM_DIR[backend]))
+            print(f"# warmed the {backend} cache: {res.get('error') or 'ok'}", file=sys.stderr)
+
+    def cleanup():
+        for d in _WARM_DIR.values():
+            shutil.rmtree(d, ignore_errors=True)
+        _WARM_DIR.clear()
+    return cleanup
+
+
+def _profile_plans(compiler, records: list):
+    """Time every step of each plan's first run (best effort: follows compiler.Plan's internals)."""
     plain_run = compiler.Plan._run
 
-    def timed_run(self, feeds):  # the first run of each plan times every step once
-        if getattr(self, "_timed", False):
+    def timed_run(self, feeds):
+        if getattr(self, "_bench_timed", False):
             return plain_run(self, feeds)
-        self._timed = True
+        self._bench_timed = True
         originals = [s.fn for s in self.steps]
         for step in self.steps:
             def wrapped(*arrays, _fn=step.fn, _op=step.op):
@@ -52,23 +85,116 @@ def main():
         finally:
             for step, fn in zip(self.steps, originals):
                 step.fn = fn
-
     compiler.Plan._run = timed_run
-    x = np.random.normal(20, 3, size=(50, 32, 32, 3)).astype("float32")
-    y = keraslite.utils.to_categorical(np.random.randint(10, size=(50, 1)), num_classes=10)
-    model = convmodel()
-    model.compile("sgd", "categorical_crossentropy", metrics=["accuracy"])
-    t0 = time.perf_counter()
-    model.train_on_batch(x, y)
-    t1 = time.perf_counter()
-    model.train_on_batch(x, y)
-    t2 = time.perf_counter()
-    kind = "warm" if args.warm else "cold"
-    print(f"# bench/first_step.py ({kind} cache): import {t_import:.2f} s, first step {t1 - t0:.2f} s, "
-          f"second step {t2 - t1:.3f} s")
-    if args.v:
-        for t, op, shapes in sorted(records, key=lambda r: -r[0])[:30]:
-            print(f"{t:7.3f} s  {op[:60]:60s} {shapes}")
+
+
+def _keraslite_first_steps(variant: str, cfg: dict, probe, x, y):
+    backend, _, cache = variant.partition("-")
+    cold_dir = None
+    if cache == "cold":  # before Numba is imported: it reads NUMBA_CACHE_DIR once
+        cold_dir = tempfile.mkdtemp(prefix="keraslite-cold-")
+        os.environ.update(_cache_env(cold_dir))
+    try:
+        import _frameworks as fw
+        t0 = time.perf_counter()
+        fw.import_keraslite(backend)
+        import_s = time.perf_counter() - t0
+        records: list = []
+        if cfg.get("profile"):
+            try:
+                from keraslite.backend import compiler
+                _profile_plans(compiler, records)
+            except (ImportError, AttributeError) as e:
+                probe.note(f"profile unavailable: {e}")
+        probe.mark("before_model")
+        model = fw.examples_module("tutorial").convmodel()
+        model.compile("sgd", "categorical_crossentropy", metrics=["accuracy"])
+        t1 = time.perf_counter()
+        model.train_on_batch(x, y)
+        t2 = time.perf_counter()
+        done = time.time()
+        model.train_on_batch(x, y)
+        t3 = time.perf_counter()
+        for t, op, shapes in sorted(records, key=lambda r: -r[0])[:25]:
+            probe.note(f"{t:7.3f} s  {op[:60]} {shapes}")
+        return import_s, t2 - t1, t3 - t2, done
+    finally:
+        if cold_dir:
+            shutil.rmtree(cold_dir, ignore_errors=True)
+
+
+def run(contender: str, cfg: dict, probe) -> dict:
+    """Child side: import, build, then time the first and second training steps."""
+    import _frameworks as fw
+    family, variant = fw.parse(contender)
+    rng = np.random.default_rng(0)
+    x = rng.normal(20, 3, size=(BATCH, 32, 32, 3)).astype("float32")
+    labels = rng.integers(10, size=BATCH)
+    y = np.eye(10, dtype="float32")[labels]
+    if family == "keraslite":
+        import_s, first, second, done = _keraslite_first_steps(variant, cfg, probe, x, y)
+    elif family == "torch":
+        t0 = time.perf_counter()
+        torch = fw.import_torch(cfg["threads"])
+        import_s = time.perf_counter() - t0
+        from convmodel import torch_convnet
+        probe.mark("before_model")
+        net, xt = fw.torch_prepare(torch, torch_convnet(torch), x, variant, "cpu")
+        yt = torch.from_numpy(labels)
+        opt = torch.optim.SGD(net.parameters(), lr=0.01)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            out = net(xt)
+            loss = loss_fn(out, yt)
+            loss.backward()
+            opt.step()
+            loss.item()
+            (out.argmax(1) == yt).float().mean().item()
+        t1 = time.perf_counter()
+        step()
+        t2 = time.perf_counter()
+        done = time.time()
+        step()
+        first, second = t2 - t1, time.perf_counter() - t2
+    else:
+        t0 = time.perf_counter()
+        keras = fw.import_keras3()
+        import_s = time.perf_counter() - t0
+        from convmodel import keras3_convnet
+        probe.mark("before_model")
+        model = keras3_convnet(keras)
+        model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+        t1 = time.perf_counter()
+        model.train_on_batch(x, y)
+        t2 = time.perf_counter()
+        done = time.time()
+        model.train_on_batch(x, y)
+        first, second = t2 - t1, time.perf_counter() - t2
+    return {"first_step_s": first, "to_first_step_s": done - cfg["spawn_time"], "import_s": import_s,
+            "second_step_s": second}
+
+
+WORKLOAD = Workload(
+    name="first_step", module="first_step",
+    title=lambda c: f"cold start: first training step of the tutorial convnet, batch {c['batch']}, fresh process",
+    metrics=[Metric("first_step_s", "first step s", False, 2), Metric("to_first_step_s", "start to first step s",
+                                                                       False, 2),
+             Metric("import_s", "import s", False, 2), Metric("second_step_s", "second step s", False, 3)],
+    config=config, peers=("torch-nchw", "torch-cl", "keras3-jax"), keraslite_variants=("-cold", "-warm"),
+    keraslite_backends=("numba", "numpy"),
+    extra_env=extra_env, prepare=prepare)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    add_common_args(ap)
+    ap.add_argument("--profile", action="store_true", help="list the slowest first calls of keraslite plan steps")
+    args = ap.parse_args()
+    if args.profile:
+        WORKLOAD.config = lambda quick: {"batch": BATCH, "profile": True}
+    run_workloads([WORKLOAD], args)
 
 
 if __name__ == "__main__":

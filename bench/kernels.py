@@ -1,138 +1,145 @@
-"""Kernel benchmarks at the tutorial convnet's shapes: conv2d forward+backward, max pooling,
-batch norm (training) and a fused elementwise chain, through K.function on every usable backend,
-beside the same work in PyTorch (same thread count) when it is installed.
+"""Kernel benchmarks at the tutorial convnet's shapes: conv2d forward and forward+backward, max
+pooling, batch norm (training) and a fused elementwise chain, through K.function on each usable
+keraslite backend, beside the same work in PyTorch eager (NCHW and channels_last). Each contender
+runs in its own fresh process, alternating; inside it every case is timed `repeats` times,
+round-robin, after two untimed calls, and the median is that process's figure.
 
-Run: python bench/kernels.py [--repeats 7]
+Run: python bench/kernels.py [--rounds 3] [--quick] [--threads N]
 """
 from __future__ import annotations
 
-import argparse
 import statistics
-import time
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_line, print_table, torch_or_none  # noqa: E402
-
-import keraslite  # noqa: E402
-from keraslite import backend as K  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import Metric, Workload, main_for  # noqa: E402
 
 # (name, x shape NHWC, kernel (kh, kw, cin, cout))
 CONVS = [("conv1 50x38x38x3 -> 32", (50, 38, 38, 3), (3, 3, 3, 32)),
          ("conv2 50x17x17x32 -> 64", (50, 17, 17, 32), (3, 3, 32, 64))]
+MAPS = (50, 36, 36, 32)  # the first block's activations
 
 
-def k_cases():
-    """(name, K function, feeds, torch closure factory) for each benchmarked op."""
+def specs() -> dict[str, tuple]:
+    """name -> (kind, x NHWC, kernel or None): the same seeded data for every contender."""
     rng = np.random.default_rng(0)
-    cases = []
+    out = {}
     for name, xs, ks in CONVS:
         xv = rng.normal(size=xs).astype("float32")
         kv = (rng.normal(size=ks) * 0.1).astype("float32")
-        x = K.placeholder(shape=(None,) + xs[1:])
+        out[f"{name} fwd"] = ("conv_fwd", xv, kv)
+        out[f"{name} fwd+bwd"] = ("conv_fwdbwd", xv, kv)
+    xv = rng.normal(size=MAPS).astype("float32")
+    out["maxpool 3x3/2 50x36x36x32 fwd+bwd"] = ("pool", xv, None)
+    out["batchnorm 50x36x36x32 fwd+bwd"] = ("bn", xv, None)
+    out["fused bias+relu+sigmoid chain"] = ("chain", xv, None)
+    return out
+
+
+CASES = [f"{name} {kind}" for name, _, _ in CONVS for kind in ("fwd", "fwd+bwd")] + [
+    "maxpool 3x3/2 50x36x36x32 fwd+bwd", "batchnorm 50x36x36x32 fwd+bwd", "fused bias+relu+sigmoid chain"]
+
+
+def config(quick: bool) -> dict:
+    return {"repeats": 2 if quick else 11}
+
+
+def keraslite_fn(K, spec):
+    """The case as a K.function call; the backward passes differentiate sum(y*y)."""
+    kind, xv, kv = spec
+    x = K.placeholder(shape=(None,) + xv.shape[1:])
+    if kind.startswith("conv"):
         k = K.variable(kv)
         y = K.conv2d(x, k)
-        gx, gk = K.gradients(K.sum(y * y), [x, k])
-        cases.append((f"{name} fwd", K.function([x], [y]), [xv], ("conv_fwd", xv, kv)))
-        cases.append((f"{name} fwd+bwd", K.function([x], [y, gx, gk]), [xv], ("conv_fwdbwd", xv, kv)))
-    xv = rng.normal(size=(50, 36, 36, 32)).astype("float32")
-    x = K.placeholder(shape=(None, 36, 36, 32))
-    p = K.pool2d(x, (3, 3), strides=(2, 2))
-    gp, = K.gradients(K.sum(p * p), [x])
-    cases.append(("maxpool 3x3/2 50x36x36x32 fwd+bwd", K.function([x], [p, gp]), [xv], ("pool", xv, None)))
-    gamma, beta = K.variable(np.ones(32, "float32")), K.variable(np.zeros(32, "float32"))
-    n, m, v = K.normalize_batch_in_training(x, gamma, beta, [0, 1, 2])
-    gn = K.gradients(K.sum(n * n), [x, gamma, beta])
-    cases.append(("batchnorm 50x36x36x32 fwd+bwd", K.function([x], [n] + gn), [xv], ("bn", xv, None)))
-    b = K.variable(np.zeros(32, "float32"))
-    chain = K.relu(x * 1.5 + b) * 0.5 - K.sigmoid(x)
-    cases.append(("fused bias+relu+sigmoid chain", K.function([x], [chain]), [xv], ("chain", xv, None)))
-    return cases
+        outs = [y] if kind == "conv_fwd" else [y, *K.gradients(K.sum(y * y), [x, k])]
+    elif kind == "pool":
+        p = K.pool2d(x, (3, 3), strides=(2, 2))
+        outs = [p, *K.gradients(K.sum(p * p), [x])]
+    elif kind == "bn":
+        c = xv.shape[-1]
+        gamma, beta = K.variable(np.ones(c, "float32")), K.variable(np.zeros(c, "float32"))
+        n, _, _ = K.normalize_batch_in_training(x, gamma, beta, [0, 1, 2])
+        outs = [n, *K.gradients(K.sum(n * n), [x, gamma, beta])]
+    else:
+        b = K.variable(np.zeros(xv.shape[-1], "float32"))
+        outs = [K.relu(x * 1.5 + b) * 0.5 - K.sigmoid(x)]
+    f = K.function([x], outs)
+    return lambda: f([xv])
 
 
-def torch_fn(torch, spec):
+def torch_fn(torch, spec, channels_last: bool):
+    """The same work in PyTorch eager, on NCHW tensors or channels_last memory."""
     kind, xv, kv = spec
     F = torch.nn.functional
-    x = torch.from_numpy(np.ascontiguousarray(xv.transpose(0, 3, 1, 2))).contiguous()
-    if kind in ("conv_fwd", "conv_fwdbwd"):
-        w = torch.from_numpy(np.ascontiguousarray(kv.transpose(3, 2, 0, 1))).contiguous()
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.from_numpy(np.ascontiguousarray(xv.transpose(0, 3, 1, 2))).contiguous(memory_format=fmt)
+    if kind.startswith("conv"):
+        w = torch.from_numpy(np.ascontiguousarray(kv.transpose(3, 2, 0, 1))).contiguous(memory_format=fmt)
         if kind == "conv_fwd":
             return lambda: F.conv2d(x, w)
         xr, wr = x.clone().requires_grad_(), w.clone().requires_grad_()
 
-        def step():
+        def conv_step():
             xr.grad = wr.grad = None
             y = F.conv2d(xr, wr)
             (y * y).sum().backward()
-        return step
+        return conv_step
     xr = x.clone().requires_grad_()
     if kind == "pool":
-        def step():
+        def pool_step():
             xr.grad = None
             y = F.max_pool2d(xr, 3, 2)
             (y * y).sum().backward()
-        return step
+        return pool_step
+    c = xv.shape[-1]
     if kind == "bn":
-        g = torch.ones(32, requires_grad=True)
-        b = torch.zeros(32, requires_grad=True)
+        g, b = torch.ones(c, requires_grad=True), torch.zeros(c, requires_grad=True)
 
-        def step():
+        def bn_step():
             xr.grad = g.grad = b.grad = None
             y = F.batch_norm(xr, None, None, g, b, training=True, eps=1e-3)
             (y * y).sum().backward()
-        return step
-    bias = torch.zeros(1, 32, 1, 1)
+        return bn_step
+    bias = torch.zeros(1, c, 1, 1)
     return lambda: torch.relu(x * 1.5 + bias) * 0.5 - torch.sigmoid(x)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=11)
-    ap.add_argument("--only", default="", help="run only the cases whose name contains this text")
-    args = ap.parse_args()
-    import numba
-    threads = numba.get_num_threads()
-    torch = torch_or_none(threads)
-    print(f"# bench/kernels.py — {machine_line()}; torch {'absent' if torch is None else torch.__version__}")
-    backends = keraslite.available_backends()
-    # every case of every backend and of torch, timed round-robin (one call of each per round,
-    # after one untimed call that follows the switch) so that machine noise hits all alike
-    runners = {}
-    names = None
-    for be in backends:
-        with keraslite.use_backend(be):
-            cases = [c for c in k_cases() if args.only in c[0]]
-            names = [c[0] for c in cases]
-            for name, f, feeds, spec in cases:
-                runners[(be, name)] = (be, (lambda f=f, feeds=feeds: f(feeds)))
-                if torch is not None and ("torch", name) not in runners:
-                    runners[("torch", name)] = (None, torch_fn(torch, spec))
-    times = {k: [] for k in runners}
-    for key, (be, fn) in runners.items():  # compile / warm up
-        with keraslite.use_backend(be or backends[0]):
+def run(contender: str, cfg: dict, probe) -> dict:
+    """Child side: the median ms of every case on one contender."""
+    import _frameworks as fw
+    family, variant = fw.parse(contender)
+    if family == "keraslite":
+        fw.import_keraslite(variant)
+        from keraslite import backend as K
+        fns = {name: keraslite_fn(K, spec) for name, spec in specs().items()}
+    elif family == "torch":
+        torch = fw.import_torch(cfg["threads"])
+        fns = {name: torch_fn(torch, spec, variant == "cl") for name, spec in specs().items()}
+    else:
+        raise ValueError(f"bench/kernels.py has no contender {contender!r}")
+    probe.mark("before_model")
+    for fn in fns.values():  # compile and warm up
+        fn()
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(cfg["repeats"]):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
             fn()
-            fn()
-    for _ in range(args.repeats):
-        for key, (be, fn) in runners.items():
-            with keraslite.use_backend(be or backends[0]):
-                fn()
-                t0 = time.perf_counter()
-                fn()
-                times[key].append(time.perf_counter() - t0)
-    results = {k: statistics.median(v) for k, v in times.items()}
-    header = ["op"] + [f"{b} ms" for b in backends] + (["torch ms", "numba/torch"] if torch else [])
-    rows = []
-    for name in names:
-        row = [name] + [f"{results[(b, name)] * 1e3:.2f}" for b in backends]
-        if torch is not None:
-            t = results[("torch", name)]
-            row += [f"{t * 1e3:.2f}", f"{results[('numba', name)] / t:.2f}x" if "numba" in backends else "-"]
-        rows.append(row)
-    print_table(f"medians of {args.repeats} interleaved rounds (ratio > 1: keraslite slower)", header, rows)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) * 1e3 for name, v in times.items()}
+
+
+WORKLOAD = Workload(
+    name="kernels", module="kernels",
+    title=lambda c: f"ops at the tutorial convnet's shapes, ms, median of {c['repeats']} calls per process",
+    metrics=[Metric(name, f"{name} ms", higher_is_better=False, digits=2) for name in CASES],
+    config=config, peers=("torch-nchw", "torch-cl"), by_metric=True)
 
 
 if __name__ == "__main__":
-    main()
+    main_for([WORKLOAD], __doc__)

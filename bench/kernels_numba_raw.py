@@ -3,160 +3,171 @@
 Shapes are those of the tutorial convnet: input (50, 32, 32, 3) -> ZeroPadding 3 -> conv1 3x3x32
 -> BN -> ReLU -> maxpool 3x3/2 -> conv2 3x3x64 -> BN -> ReLU -> maxpool 3x3/2 -> Dense.
 
-Each figure is the median of --repeats timed runs after warm-up, keraslite and torch runs
-interleaved so that both see the same machine load. torch gets the same number of threads as
-Numba and NCHW tensors made contiguous beforehand (its default layout); backward ops call the
-aten backward kernels directly, so the forward is not timed. keraslite kernels write into
-preallocated outputs (out=), as a compiled plan does. The "torch NHWC" column is torch with
-channels_last tensors, for reference; the ratio is against the NCHW column.
+Each contender runs in its own fresh process, alternating: "keraslite-numba" calls the kernels
+with preallocated outputs (out=), as a compiled plan does; "torch-nchw" and "torch-cl" call the
+aten kernels (backward ones directly, so no forward is timed) on NCHW or channels_last tensors
+made beforehand. Inside a process each case is timed `repeats` times round-robin after three
+untimed calls; the median is that process's figure.
 
-Run: python bench/kernels_numba_raw.py [--repeats 15] [--threads N]
+Run: python bench/kernels_numba_raw.py [--rounds 3] [--quick] [--threads N]
 """
-import argparse
+from __future__ import annotations
+
 import importlib.util
 import os
+import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-_KDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "backends",
-                     "keraslite_numba", "kernels")
-# the kernels import keraslite_numba.llvmattrs: the in-tree package must win over an installed one
-sys.path.insert(0, os.path.normpath(os.path.join(_KDIR, os.pardir, os.pardir)))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import Metric, Workload, main_for  # noqa: E402
+
+_KDIR = Path(__file__).resolve().parent.parent / "backends" / "keraslite_numba" / "kernels"
+V = ((0, 0), (0, 0))
+CONVS = (("conv1", (50, 38, 38, 3), 32), ("conv2", (50, 17, 17, 32), 64))
+POOLS = (("pool1", (50, 36, 36, 32)), ("pool2", (50, 15, 15, 64)))
+BNS = (("bn1", (50, 36, 36, 32)), ("bn2", (50, 15, 15, 64)))
+CASES = ([f"{t} {k}" for t, _, _ in CONVS for k in ("fwd", "backprop input", "backprop filter")]
+         + [f"{t} max 3x3/2 {k}" for t, _ in POOLS for k in ("fwd", "backprop")]
+         + [f"{t} batchnorm {k}" for t, _ in BNS for k in ("fwd", "backward")])
 
 
-def _load(name):
+def config(quick: bool) -> dict:
+    return {"repeats": 2 if quick else 15}
+
+
+def _load(name: str):
+    """A kernel module by file (the in-tree one), without importing the keraslite package."""
     full = f"keraslite_numba.kernels.{name}"
-    if full in sys.modules:
-        return sys.modules[full]
-    spec = importlib.util.spec_from_file_location(full, os.path.join(_KDIR, f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[full] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    if full not in sys.modules:
+        # the kernels import keraslite_numba.llvmattrs: the in-tree package must win
+        sys.path.insert(0, str(_KDIR.parent.parent))
+        spec = importlib.util.spec_from_file_location(full, os.path.join(_KDIR, f"{name}.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[full] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[full]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--threads", type=int, default=None)
-    args = ap.parse_args()
-
-    import numba
-    if args.threads:
-        numba.set_num_threads(args.threads)
-    import torch
-    import torch.nn.functional as F
-    nthreads = numba.get_num_threads()
-    torch.set_num_threads(nthreads)
-
-    conv = _load("conv")
-    pool = _load("pool")
-    bn = _load("batchnorm")
+def _data():
+    """The same seeded inputs for every contender: {tag: arrays}."""
     rng = np.random.default_rng(0)
     f32 = np.float32
-
-    def nchw(a):
-        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
-
-    def nhwc(a):
-        return nchw(a).contiguous(memory_format=torch.channels_last)
-
-    rows = []
-
-    def bench(name, ours, theirs, theirs_cl=None):
-        fns = [ours, theirs] + ([theirs_cl] if theirs_cl else [])
-        for f in fns:  # warm-up (and compile)
-            for _ in range(3):
-                f()
-        times = [[] for _ in fns]
-        for _ in range(args.repeats):
-            for i, f in enumerate(fns):
-                t0 = time.perf_counter()
-                f()
-                times[i].append(time.perf_counter() - t0)
-        med = [float(np.median(t)) * 1e3 for t in times]
-        rows.append((name, med[0], med[1], med[2] if theirs_cl else float("nan")))
-        print(f"  {name}: done", file=sys.stderr)
-
-    V = ((0, 0), (0, 0))
-    for tag, xs, co in (("conv1", (50, 38, 38, 3), 32), ("conv2", (50, 17, 17, 32), 64)):
+    out = {}
+    for tag, xs, co in CONVS:
         x = rng.standard_normal(xs).astype(f32)
         w = (rng.standard_normal((3, 3, xs[3], co)) * 0.1).astype(f32)
-        y = conv.conv2d(x, w, (1, 1), V, (1, 1))
-        g = rng.standard_normal(y.shape).astype(f32)
-        yo, dxo, dwo = np.empty_like(y), np.empty_like(x), np.empty_like(w)
-        xt, gt = nchw(x), nchw(g)
-        wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
-        xc, gc = nhwc(x), nhwc(g)
-        wc = wt.contiguous(memory_format=torch.channels_last)
-        cb = torch.ops.aten.convolution_backward
-        bench(f"{tag} fwd {xs}->{y.shape}",
-              lambda: conv.conv2d(x, w, (1, 1), V, (1, 1), out=yo),
-              lambda: F.conv2d(xt, wt), lambda: F.conv2d(xc, wc))
-        bench(f"{tag} backprop input",
-              lambda: conv.conv2d_backprop_input(g, w, x.shape, (1, 1), V, (1, 1), out=dxo),
-              lambda: cb(gt, xt, wt, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-                         [True, False, False]),
-              lambda: cb(gc, xc, wc, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-                         [True, False, False]))
-        bench(f"{tag} backprop filter",
-              lambda: conv.conv2d_backprop_filter(x, g, w.shape, (1, 1), V, (1, 1), out=dwo),
-              lambda: cb(gt, xt, wt, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-                         [False, True, False]),
-              lambda: cb(gc, xc, wc, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-                         [False, True, False]))
-
-    for tag, xs in (("pool1", (50, 36, 36, 32)), ("pool2", (50, 15, 15, 64))):
+        yshape = (xs[0], xs[1] - 2, xs[2] - 2, co)
+        out[tag] = (x, w, rng.standard_normal(yshape).astype(f32))
+    for tag, xs in POOLS:
         x = rng.standard_normal(xs).astype(f32)
+        yshape = (xs[0], (xs[1] - 3) // 2 + 1, (xs[2] - 3) // 2 + 1, xs[3])
+        out[tag] = (x, rng.standard_normal(yshape).astype(f32))
+    for tag, xs in BNS:
+        c = xs[-1]
+        out[tag] = (rng.standard_normal(xs).astype(f32), rng.standard_normal(xs).astype(f32),
+                    rng.standard_normal((1, 1, 1, c)).astype(f32), rng.standard_normal((1, 1, 1, c)).astype(f32))
+    return out
+
+
+def numba_cases(d: dict) -> dict:
+    conv, pool, bn = _load("conv"), _load("pool"), _load("batchnorm")
+    fns = {}
+    for tag, _, _ in CONVS:
+        x, w, g = d[tag]
+        yo, dxo, dwo = np.empty_like(g), np.empty_like(x), np.empty_like(w)
+        fns[f"{tag} fwd"] = lambda x=x, w=w, yo=yo: conv.conv2d(x, w, (1, 1), V, (1, 1), out=yo)
+        fns[f"{tag} backprop input"] = lambda x=x, w=w, g=g, o=dxo: conv.conv2d_backprop_input(
+            g, w, x.shape, (1, 1), V, (1, 1), out=o)
+        fns[f"{tag} backprop filter"] = lambda x=x, w=w, g=g, o=dwo: conv.conv2d_backprop_filter(
+            x, g, w.shape, (1, 1), V, (1, 1), out=o)
+    for tag, _ in POOLS:
+        x, g = d[tag]
         y = pool.max_pool2d(x, (3, 3), (2, 2), V)
-        g = rng.standard_normal(y.shape).astype(f32)
         yo, dxo = np.empty_like(y), np.empty_like(x)
-        xt, gt, xc, gc = nchw(x), nchw(g), nhwc(x), nhwc(g)
-        _, idx = F.max_pool2d(xt, 3, 2, return_indices=True)
-        _, idxc = F.max_pool2d(xc, 3, 2, return_indices=True)
-        mb = torch.ops.aten.max_pool2d_with_indices_backward
-        bench(f"{tag} max 3x3/2 fwd {xs}->{y.shape}",
-              lambda: pool.max_pool2d(x, (3, 3), (2, 2), V, out=yo),
-              lambda: F.max_pool2d(xt, 3, 2), lambda: F.max_pool2d(xc, 3, 2))
-        bench(f"{tag} max 3x3/2 backprop",
-              lambda: pool.max_pool2d_backprop(x, y, g, (3, 3), (2, 2), V, out=dxo),
-              lambda: mb(gt, xt, [3, 3], [2, 2], [0, 0], [1, 1], False, idx),
-              lambda: mb(gc, xc, [3, 3], [2, 2], [0, 0], [1, 1], False, idxc))
-
-    for tag, xs in (("bn1", (50, 36, 36, 32)), ("bn2", (50, 15, 15, 64))):
-        C = xs[-1]
-        x = rng.standard_normal(xs).astype(f32)
-        gy = rng.standard_normal(xs).astype(f32)
-        gamma = rng.standard_normal((1, 1, 1, C)).astype(f32)
-        beta = rng.standard_normal((1, 1, 1, C)).astype(f32)
+        fns[f"{tag} max 3x3/2 fwd"] = lambda x=x, o=yo: pool.max_pool2d(x, (3, 3), (2, 2), V, out=o)
+        fns[f"{tag} max 3x3/2 backprop"] = lambda x=x, y=y, g=g, o=dxo: pool.max_pool2d_backprop(
+            x, y, g, (3, 3), (2, 2), V, out=o)
+    for tag, _ in BNS:
+        x, gy, gamma, beta = d[tag]
         _, mean, var = bn.batchnorm_train_forward(x, gamma, beta, (0, 1, 2), 1e-3)
         yo, dxo = np.empty_like(x), np.empty_like(x)
-        xt, gyt, xc, gyc = nchw(x), nchw(gy), nhwc(x), nhwc(gy)
-        gm, bt = torch.from_numpy(gamma.ravel().copy()), torch.from_numpy(beta.ravel().copy())
-        nb, nbb = torch.ops.aten.native_batch_norm, torch.ops.aten.native_batch_norm_backward
-        _, sm, si = nb(xt, gm, bt, None, None, True, 0.1, 1e-3)
-        bench(f"{tag} batchnorm fwd {xs}",
-              lambda: bn.batchnorm_train_forward(x, gamma, beta, (0, 1, 2), 1e-3, out=yo),
-              lambda: nb(xt, gm, bt, None, None, True, 0.1, 1e-3),
-              lambda: nb(xc, gm, bt, None, None, True, 0.1, 1e-3))
-        bench(f"{tag} batchnorm backward",
-              lambda: bn.batchnorm_train_backward(x, gamma, mean, var, gy, None, None,
-                                                  (0, 1, 2), 1e-3, out=dxo),
-              lambda: nbb(gyt, xt, gm, None, None, sm, si, True, 1e-3, [True, True, True]),
-              lambda: nbb(gyc, xc, gm, None, None, sm, si, True, 1e-3, [True, True, True]))
+        fns[f"{tag} batchnorm fwd"] = lambda x=x, ga=gamma, be=beta, o=yo: bn.batchnorm_train_forward(
+            x, ga, be, (0, 1, 2), 1e-3, out=o)
+        fns[f"{tag} batchnorm backward"] = lambda x=x, ga=gamma, m=mean, v=var, gy=gy, o=dxo: (
+            bn.batchnorm_train_backward(x, ga, m, v, gy, None, None, (0, 1, 2), 1e-3, out=o))
+    return fns
 
-    print(f"\nkeraslite Numba kernels vs torch {torch.__version__} CPU, {nthreads} threads, "
-          f"float32, median of {args.repeats} (ms); ratio = keraslite / torch NCHW "
-          f"(> 1: keraslite slower)\n")
-    w0 = max(len(r[0]) for r in rows)
-    print(f"{'op':<{w0}}  {'keraslite':>9}  {'torch':>9}  {'ratio':>6}  {'torch NHWC':>10}")
-    for name, ours, theirs, cl in rows:
-        print(f"{name:<{w0}}  {ours:9.3f}  {theirs:9.3f}  {ours / theirs:6.2f}  {cl:10.3f}")
-    tot = [sum(r[i] for r in rows) for i in (1, 2)]
-    print(f"{'total':<{w0}}  {tot[0]:9.3f}  {tot[1]:9.3f}  {tot[0] / tot[1]:6.2f}")
+
+def torch_cases(torch, d: dict, channels_last: bool) -> dict:
+    F, aten = torch.nn.functional, torch.ops.aten
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def t(a):
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).contiguous(memory_format=fmt)
+    fns = {}
+    for tag, _, _ in CONVS:
+        x, w, g = d[tag]
+        xt, gt = t(x), t(g)
+        wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))).contiguous(memory_format=fmt)
+        fns[f"{tag} fwd"] = lambda xt=xt, wt=wt: F.conv2d(xt, wt)
+        for name, mask in (("backprop input", [True, False, False]), ("backprop filter", [False, True, False])):
+            fns[f"{tag} {name}"] = lambda xt=xt, wt=wt, gt=gt, mask=mask: aten.convolution_backward(
+                gt, xt, wt, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, mask)
+    for tag, _ in POOLS:
+        x, g = d[tag]
+        xt, gt = t(x), t(g)
+        _, idx = F.max_pool2d(xt, 3, 2, return_indices=True)
+        fns[f"{tag} max 3x3/2 fwd"] = lambda xt=xt: F.max_pool2d(xt, 3, 2)
+        fns[f"{tag} max 3x3/2 backprop"] = lambda xt=xt, gt=gt, idx=idx: aten.max_pool2d_with_indices_backward(
+            gt, xt, [3, 3], [2, 2], [0, 0], [1, 1], False, idx)
+    for tag, _ in BNS:
+        x, gy, gamma, beta = d[tag]
+        xt, gyt = t(x), t(gy)
+        gm, bt = torch.from_numpy(gamma.ravel().copy()), torch.from_numpy(beta.ravel().copy())
+        _, sm, si = aten.native_batch_norm(xt, gm, bt, None, None, True, 0.1, 1e-3)
+        fns[f"{tag} batchnorm fwd"] = lambda xt=xt, gm=gm, bt=bt: aten.native_batch_norm(
+            xt, gm, bt, None, None, True, 0.1, 1e-3)
+        fns[f"{tag} batchnorm backward"] = lambda xt=xt, gyt=gyt, gm=gm, sm=sm, si=si: (
+            aten.native_batch_norm_backward(gyt, xt, gm, None, None, sm, si, True, 1e-3, [True, True, True]))
+    return fns
+
+
+def run(contender: str, cfg: dict, probe) -> dict:
+    """Child side: the median ms of every case on one contender."""
+    import _frameworks as fw
+    family, variant = fw.parse(contender)
+    d = _data()
+    if contender == "keraslite-numba":
+        import numba
+        fns = numba_cases(d)
+        probe.note(f"Numba threads {numba.get_num_threads()}")
+    elif family == "torch":
+        fns = torch_cases(fw.import_torch(cfg["threads"]), d, variant == "cl")
+    else:
+        raise ValueError(f"bench/kernels_numba_raw.py has no contender {contender!r}")
+    probe.mark("before_model")
+    for fn in fns.values():  # compile and warm up
+        for _ in range(3):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(cfg["repeats"]):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) * 1e3 for name, v in times.items()}
+
+
+WORKLOAD = Workload(
+    name="kernels_numba_raw", module="kernels_numba_raw",
+    title=lambda c: f"raw Numba kernels against aten, ms, median of {c['repeats']} calls per process",
+    metrics=[Metric(name, f"{name} ms", higher_is_better=False, digits=3) for name in CASES],
+    config=config, peers=("torch-nchw", "torch-cl"), keraslite_backends=("numba",), by_metric=True)
 
 
 if __name__ == "__main__":
-    main()
+    main_for([WORKLOAD], __doc__)

@@ -13,7 +13,7 @@ from .backend import registry as _registry  # noqa: F401
 
 _SUBMODULES = ("layers", "models", "optimizers", "losses", "metrics", "initializers", "activations",
                "regularizers", "constraints", "callbacks", "utils", "engine", "saving", "preprocessing",
-               "datasets", "applications", "serialization", "wrappers")
+               "datasets", "applications", "serialization", "wrappers", "testing")
 # Keras 2.3's top-level classes: (module, name), imported on first use
 _LAZY_NAMES = {"Input": ("keraslite.engine.input_layer", "Input"),
                "Model": ("keraslite.engine.training", "Model"),

@@ -317,6 +317,8 @@ def _one_of_each():
         L.GlobalAveragePooling3D(), L.UpSampling3D(), L.ZeroPadding3D(), L.Cropping3D(),
         L.SimpleRNN(2), L.LSTM(2), L.GRU(2), L.RNN(L.LSTMCell(2)), L.TimeDistributed(L.Dense(2)),
         L.Bidirectional(L.LSTM(2)), L.LocallyConnected1D(2, 3), L.LocallyConnected2D(2, 3),
+        L.SpatialDropout3D(0.1), L.ConvLSTM2D(2, 3), L.ConvRNN2D(L.ConvLSTM2DCell(2, 3)), L.CuDNNLSTM(2),
+        L.CuDNNGRU(2),
     ]
 
 
@@ -324,7 +326,7 @@ def test_every_layer_class_round_trips():
     instances = _one_of_each()
     covered = {type(l) for l in instances}
     # abstract bases and cells (not layers users stack) are exercised through the layers above
-    abstract = {L.Wrapper, L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells}
+    abstract = {L.Wrapper, L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells, L.ConvLSTM2DCell}
     classes = {c for c in L._LAYER_CLASSES.values() if c.__module__.startswith("keraslite.layers")} - abstract
     assert classes <= covered, sorted(c.__name__ for c in classes - covered)
     for layer in instances:

@@ -14,10 +14,13 @@ CuPy compiles each distinct source once and keeps the binary in its on-disk kern
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+
+from keraslite.backend import elementwise
 
 # numpy dtype name -> C type used for the computation
 C_TYPES = {
@@ -31,36 +34,10 @@ C_TYPES = {
 # types whose arithmetic C promotes to int: the result is cast back
 _SMALL = {"bool", "int8", "int16", "uint8", "uint16"}
 
-# float functions: numpy ufunc used for the result dtype, C names for float and double
-_FLOAT_FUNCS = {
-    "sqrt": ("sqrt", "sqrtf", "sqrt"),
-    "exp": ("exp", "expf", "exp"),
-    "log": ("log", "logf", "log"),
-    "log1p": ("log1p", "log1pf", "log1p"),
-    "expm1": ("expm1", "expm1f", "expm1"),
-    "sin": ("sin", "sinf", "sin"),
-    "cos": ("cos", "cosf", "cos"),
-    "tanh": ("tanh", "tanhf", "tanh"),
-    "rint": ("rint", "rintf", "rint"),
-    "floor": ("floor", "floorf", "floor"),
-    "ceil": ("ceil", "ceilf", "ceil"),
-}
-
-# helper functions every generated kernel may call (C++; device code on the GPU, plain inline
-# functions when tests compile the same text on the host)
-PREAMBLE = r"""
-template <typename T> __device__ __forceinline__ T kl_max(T a, T b) { return (a > b || a != a) ? a : b; }
-template <typename T> __device__ __forceinline__ T kl_min(T a, T b) { return (a < b || a != a) ? a : b; }
-template <typename T> __device__ __forceinline__ T kl_abs(T x) { return x < 0 ? (T)(-x) : x; }
-__device__ __forceinline__ float kl_abs(float x) { return fabsf(x); }
-__device__ __forceinline__ double kl_abs(double x) { return fabs(x); }
-template <typename T> __device__ __forceinline__ T kl_sign(T x) {
-    return x > 0 ? (T)1 : (x < 0 ? (T)(-1) : x);  /* 0 stays 0, NaN stays NaN */
-}
-__device__ __forceinline__ float kl_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-__device__ __forceinline__ double kl_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-__device__ __forceinline__ float kl_softplus(float x) { return kl_max(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-__device__ __forceinline__ double kl_softplus(double x) { return kl_max(x, 0.0) + log1p(exp(-fabs(x))); }
+# helpers of the expression language's operators (C++; device code on the GPU, plain inline
+# functions when tests compile the same text on the host); the scalar functions' helpers come
+# from their elementwise catalogue entries (see `preamble`)
+_OPERATORS = r"""
 /* NumPy's floor division and modulo (npy_divmod): results round towards -inf */
 __device__ __forceinline__ float kl_floordiv(float a, float b) {
     if (b == 0.0f) return a / b;
@@ -109,6 +86,42 @@ template <typename T> __device__ __forceinline__ T kl_ipow(T a, T b) {
     return r;
 }
 """
+
+
+_PREAMBLE_CACHE: dict = {}
+
+
+def preamble() -> str:
+    """Every helper a generated kernel may call: each catalogue scalar function's CUDA preamble
+    (after those it needs), then the operators' helpers."""
+    key = elementwise.version()
+    text = _PREAMBLE_CACHE.get(key)
+    if text is None:
+        parts, done = [], set()
+
+        def add(entry):
+            if entry.call in done:
+                return
+            done.add(entry.call)
+            for need in entry.cuda.needs:
+                dep = elementwise.scalar_function(need)
+                if dep is None or dep.cuda is None:
+                    raise ValueError(f"the CUDA form of {entry.call}() needs {need}(), which has none")
+                add(dep)
+            if entry.cuda.preamble:
+                parts.append(entry.cuda.preamble.strip("\n") + "\n")
+
+        for entry in elementwise.entries():
+            if entry.call is not None and entry.cuda is not None:
+                add(entry)
+        text = _PREAMBLE_CACHE[key] = "\n" + "".join(parts) + _OPERATORS.lstrip("\n")
+    return text
+
+
+def __getattr__(name):
+    if name == "PREAMBLE":  # the current preamble (the catalogue may grow)
+        return preamble()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UnsupportedExpression(ValueError):
@@ -290,38 +303,23 @@ class _Emitter(ast.NodeVisitor):
             return f"(({_ctype(dt)}){code})", dt
         if not isinstance(f, ast.Name):
             raise UnsupportedExpression("call of a non-name")
-        name = f.id
-        if name in ("max", "min") and len(args) == 2:
-            dt = _result(np.maximum, args[0][1], args[1][1])
-            if dt is None:
-                raise UnsupportedExpression("max/min of two literals")
-            return f"kl_{name}({self.cast(args[0], dt)}, {self.cast(args[1], dt)})", dt
-        if len(args) != 1:
-            raise UnsupportedExpression(f"{name} with {len(args)} arguments")
-        a = args[0]
-        if isinstance(a[1], _Weak):
-            raise UnsupportedExpression(f"{name} of a literal")
-        if name in _FLOAT_FUNCS:
-            ufunc, f32, f64 = _FLOAT_FUNCS[name]
-            dt = _result(getattr(np, ufunc), a[1])
-            if dt.kind != "f":  # floor/ceil/rint of integers are the identity in NumPy
-                return self.cast(a, dt), dt
-            return f"{f32 if _ctype(dt) == 'float' else f64}({self.cast(a, dt)})", dt
-        if name == "abs":
-            dt = _result(np.absolute, a[1])
-            return self.finish(f"kl_abs({self.cast(a, dt)})", dt)
-        if name == "sign":
-            dt = _result(np.sign, a[1])
-            return f"kl_sign({self.cast(a, dt)})", dt
-        if name == "relu":
-            dt = np.dtype(a[1])
-            return f"kl_max({a[0]}, ({_ctype(dt)})0)", dt
-        if name in ("sigmoid", "softplus"):
-            dt = np.dtype(a[1])
-            if dt.kind == "f":
-                return f"kl_{name}({self.cast(a, dt)})", dt
-            return f"(({_ctype(dt)})kl_{name}((double){a[0]}))", dt
-        raise UnsupportedExpression(f"unknown function {name!r} in a fused expression")
+        entry = elementwise.scalar_function(f.id)
+        if entry is None or entry.cuda is None:
+            raise UnsupportedExpression(f"unknown function {f.id!r} in a fused expression")
+        if len(args) != entry.arity:
+            raise UnsupportedExpression(f"{f.id} with {len(args)} arguments")
+        if all(isinstance(t, _Weak) for _, t in args):
+            raise UnsupportedExpression(f"{f.id} of literals only")
+        dt = entry.dtype.of_samples(*[_sample(t) for _, t in args])
+        if dt is None:
+            raise UnsupportedExpression(f"{f.id}: no result dtype for these arguments")
+        dt = np.dtype(dt)
+        ctype = _ctype(dt)
+        template = entry.cuda.template(ctype)
+        if template is None:
+            raise UnsupportedExpression(f"{f.id} has no CUDA form for {dt.name}")
+        code = template.format(*[self.cast(a, dt) for a in args], T=ctype)
+        return self.finish(code, dt) if entry.cuda.narrow else (code, dt)
 
 
 # --------------------------------------------------------------------------- the kernel
@@ -373,13 +371,10 @@ def generate(program, in_dtypes) -> KernelSource:
     out_params = ", ".join(f"{dt.name} o{j}" for j, dt in enumerate(out_dtypes))
     operation = "\n".join(body)
     digest = hashlib.sha1(f"{in_params}|{out_params}|{operation}".encode()).hexdigest()[:16]
-    return KernelSource(in_params, out_params, operation, f"kl_fused_{digest}", PREAMBLE, tuple(types))
+    return KernelSource(in_params, out_params, operation, f"kl_fused_{digest}", preamble(), tuple(types))
 
 
 # ------------------------------------------------------- array fallback (any xp, any dtype)
-
-_XP_FUNCS = {"abs": "absolute", "sign": "sign", "max": "maximum", "min": "minimum"}
-
 
 class _ToXp(ast.NodeTransformer):
     """Rewrites a scalar expression into array calls on `xp`."""
@@ -414,9 +409,9 @@ class _ToXp(ast.NodeTransformer):
                             args=[node.args[0], ast.Constant("bool" if f.attr == "bool_" else f.attr)],
                             keywords=[])
         if isinstance(f, ast.Name):
-            if f.id in ("sigmoid", "softplus", "relu"):
-                return ast.Call(func=ast.Name("_" + f.id, ast.Load()), args=node.args, keywords=[])
-            return self._call(_XP_FUNCS.get(f.id, f.id), *node.args)
+            if elementwise.scalar_function(f.id) is not None:  # the catalogue entry's array formula
+                return ast.Call(func=ast.Name("_fn_" + f.id, ast.Load()), args=node.args, keywords=[])
+            return self._call(f.id, *node.args)
         return node
 
 
@@ -427,16 +422,8 @@ def evaluate_program(xp, program, arrays) -> list:
     def _cast(x, dt):
         return xp.asarray(x).astype(dt)
 
-    def _sigmoid(x):
-        return 1 / (1 + xp.exp(-x))
-
-    def _softplus(x):
-        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
-
-    def _relu(x):
-        return xp.maximum(x, xp.zeros((), dtype=x.dtype))
-
-    env = {"xp": xp, "_cast": _cast, "_sigmoid": _sigmoid, "_softplus": _softplus, "_relu": _relu}
+    env = {"xp": xp, "_cast": _cast}
+    env.update({"_fn_" + e.call: functools.partial(e.array, xp) for e in elementwise.entries() if e.call})
     env.update({f"a{i}": a for i, a in enumerate(arrays)})
     shape = np.broadcast_shapes(*[tuple(a.shape) for a in arrays]) if arrays else ()
     with np.errstate(all="ignore"):

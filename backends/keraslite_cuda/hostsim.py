@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import rawkernels
-from .fused import C_TYPES, PREAMBLE, generate
+from .fused import C_TYPES, generate, preamble
 
 HOST_PRELUDE = r"""
 #include <cmath>
@@ -160,10 +160,10 @@ class HostFusedKernels:
 
     def __init__(self, items):
         self.items = [(p, tuple(np.dtype(d) for d in dts)) for p, dts in items]
-        parts = [HOST_PRELUDE, PREAMBLE]
+        parts = [HOST_PRELUDE, preamble()]
         for k, (program, dts) in enumerate(self.items):
             src = generate(program, dts)
-            assert src.preamble == PREAMBLE
+            assert src.preamble == parts[1]
             parts.append(fused_host_source(src, dts, f"kl_run_{k}") + "\n")
         self.lib = build("".join(parts))
 

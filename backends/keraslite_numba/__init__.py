@@ -52,7 +52,11 @@ class NumbaBackend(ArrayBackend):
         return _k("reduce").sum_leading(x, R).reshape(shape)
 
     # ------------------------------------------------------------ nn kernels (float32/float64)
-    def conv2d(self, x, w, strides, padding, dilation, groups, bias=None):
+    def conv2d(self, x, w, strides, padding, dilation, groups):
+        return self._conv2d(x, w, strides, padding, dilation, groups)
+
+    def _conv2d(self, x, w, strides, padding, dilation, groups, bias=None):
+        """conv2d, plus a (Cout,) bias where the sums start when `bias` is given (see fold)."""
         if not _fast(x, w, bias):
             y = super().conv2d(x, w, strides, padding, dilation, groups)
             return y if bias is None else self.add(y, bias)
@@ -73,7 +77,7 @@ class NumbaBackend(ArrayBackend):
         attrs = dict(producer.attrs)
         if isinstance(attrs.get("padding"), str):  # 'same' resolved per call (ops/conv.py)
             return None
-        conv = self.conv2d
+        conv = self._conv2d
         return lambda x, w, b: conv(x, w, bias=b, **attrs)
 
     def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups):
@@ -119,7 +123,11 @@ class NumbaBackend(ArrayBackend):
                                                         _w(gvar), axes, epsilon)
 
     def fusable(self, node) -> bool:
-        """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels."""
+        """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels.
+        Integer powers run as NumPy too: NumPy raises for a negative integer exponent, where a
+        Numba kernel crashes the process."""
+        if node.op == "pow" and np.dtype(node.dtype).kind in "iub":
+            return False
         return node.dtype != "float16" and all(i.dtype != "float16" for i in node.inputs)
 
     def compile_elementwise(self, program):

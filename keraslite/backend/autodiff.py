@@ -9,25 +9,21 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .graph import OPS, MultiOutput, Tensor, apply, as_tensor, defop, is_float, topological_order
+from .graph import OPS, MultiOutput, Tensor, as_tensor, is_float, topological_order
+from .ops.tensors import stop_gradient  # noqa: F401  (K.stop_gradient; defined with the ops)
 
-defop("stop_gradient", lambda x: (x.shape, x.dtype))
-
-
-def stop_gradient(variables):
-    """stop_gradient(variables): identity forward, zero gradient backward; a list in gives a list out."""
-    if isinstance(variables, (list, tuple)):
-        return [apply("stop_gradient", as_tensor(v)) for v in variables]
-    return apply("stop_gradient", as_tensor(variables))
-
-
-# Ops with no VJP on purpose: their gradient is zero (or they have no float output).
+# Ops with no VJP on purpose: their gradient is zero (or they have no float output). Elementwise
+# ops are not listed: an elementwise catalogue entry without a vjp is non-differentiable by design.
 _NON_DIFFERENTIABLE = {
-    "stop_gradient", "sign", "round", "floor", "ceil", "logical_not", "equal", "not_equal", "greater",
-    "greater_equal", "less", "less_equal", "logical_and", "logical_or", "floordiv", "mod", "argmax",
-    "argmin", "any", "all", "one_hot", "shape", "size", "arange", "fill", "random_uniform",
-    "random_normal", "truncated_normal", "random_binomial", "placeholder", "variable", "constant", "update",
+    "stop_gradient", "argmax", "argmin", "any", "all", "one_hot", "shape", "size", "arange", "fill",
+    "random_uniform", "random_normal", "truncated_normal", "random_binomial", "placeholder", "variable",
+    "constant", "update",
 }
+
+
+def _elementwise_entry(op: str):
+    from .elementwise import lookup
+    return lookup(op)
 
 
 def gradients(loss, variables) -> list:
@@ -80,7 +76,7 @@ def gradients(loss, variables) -> list:
             continue
         od = OPS[node.op]
         if od.vjp is None:
-            if node.op in _NON_DIFFERENTIABLE:
+            if node.op in _NON_DIFFERENTIABLE or _elementwise_entry(node.op) is not None:
                 continue
             raise NotImplementedError(
                 f"gradients: the op '{node.op}' has no gradient rule (this happens when differentiating a "

@@ -15,6 +15,8 @@ import numpy as np
 from .commit import swap_in
 from .fusion import FusedGroup, fuse
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
+from .ops.state import update
+from .interface import Backend
 from .registry import get_backend_object
 from .specialize import specialize
 
@@ -36,20 +38,19 @@ class Plan:
 
     def __init__(self, backend, inputs: Sequence[Tensor], outputs: Sequence[Tensor], updates: Sequence[Tensor]):
         self.backend = backend
-        self._running = getattr(backend, "running", None)
+        # the protocol's default running() does nothing: skip entering it on every call
+        self._default_running = type(backend).running is Backend.running
         fed = {t.id: i for i, t in enumerate(inputs)}
         order = topological_order(list(outputs) + list(updates), stop=set(fed))
-        if not getattr(backend, "supports_sparse", False) and any(n.sparse for n in order):
+        if not backend.supports_sparse and any(n.sparse for n in order):
             from .sparse import _check_backend
             _check_backend(backend, "K.function: the graph holds sparse tensors and")
         schedule = order
         needed = {t.id for t in outputs} | {u.inputs[1].id for u in updates}
         folded, absorbed = _folds(backend, order, needed, set(fed))
-        if getattr(backend, "fuses_elementwise", False):
-            fusable = getattr(backend, "fusable", None)
-
+        if backend.fuses_elementwise:
             def accept(node):
-                return node.id not in folded and (fusable is None or fusable(node))
+                return node.id not in folded and backend.fusable(node)
             schedule, _ = fuse(order, needed, set(fed), accept=accept)
         slot = {}
         self.feed_slots: list[tuple[int, int]] = []
@@ -116,12 +117,12 @@ class Plan:
 
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow
-        with np.errstate(all="ignore"):
-            if self._running is None:
+        # inside the backend's per-run context (e.g. the CPU backend's thread settings)
+        if self._default_running:
+            with np.errstate(all="ignore"):
                 return self._run(feeds)
-            # the backend's per-run context (e.g. the CPU backend's thread settings)
-            with self._running():
-                return self._run(feeds)
+        with np.errstate(all="ignore"), self.backend.running():
+            return self._run(feeds)
 
     def _run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         backend = self.backend
@@ -185,9 +186,9 @@ def _folds(backend, order, needed, fed):
     autodiff's sum_to_like(grad, p) does) and read c's value in p's place, which folds of the same
     shape and dtype guarantee (the backend checks). Returns ({c.id: (p, fn, inputs, shape_readers)},
     {p.id})."""
-    fold = getattr(backend, "fold", None)
-    if fold is None:
+    if type(backend).fold is Backend.fold:  # the protocol's default: no fused forms
         return {}, set()
+    fold = backend.fold
     readers: dict[int, list] = {}
     for node in order:
         for k, i in enumerate(node.inputs):
@@ -217,11 +218,10 @@ def _folds(backend, order, needed, fed):
             if sum(1 for r, _ in rs if r is node) != 1:
                 continue
             shape_readers = [r for r, k in rs if r is not node]
-            if any(k not in _SHAPE_ONLY.get(r.op, ()) for r, k in rs if r is not node) \
-                    or not all(depends(r, node) for r in shape_readers):
+            if any(k not in _SHAPE_ONLY.get(r.op, ()) for r, k in rs if r is not node):
                 continue
-            fn = fold(p, node)
-            if fn is not None:
+            fn = fold(p, node)  # asked before the costlier dependency walk: most pairs have none
+            if fn is not None and all(depends(r, node) for r in shape_readers):
                 others = [i for i in node.inputs if i is not p]
                 folded[node.id] = (p, fn, list(p.inputs) + others, bool(shape_readers))
                 absorbed.add(p.id)
@@ -251,7 +251,6 @@ def _second(a, b):
 
 
 def _as_update(u) -> Tensor:
-    from .ops.tensors import update
     if isinstance(u, Tensor):
         if u.op != "update":
             raise TypeError(f"K.function: updates must be update ops or (variable, value) pairs, got {u!r}")

@@ -49,7 +49,33 @@ def fuse(order: list, needed: set, stop: set, min_size: int = 1, accept=None) ->
     `needed`: ids of nodes whose values the caller reads (outputs, update values). `stop`: ids of
     fed nodes (leaves). Returns (schedule, groups): schedule is a list of nodes and FusedGroups in
     a valid execution order. `accept(node)`, when given, may refuse a node the backend cannot
-    compile (e.g. a dtype its kernels do not support); refused nodes run as plain primitives."""
+    compile (e.g. a dtype its kernels do not support); refused nodes run as plain primitives.
+
+    Three passes: `group_elementwise` (which nodes run together), `build_programs` (the scalar
+    code of each group) and `schedule_units` (an order in which every unit's inputs are ready)."""
+    groups, group_of = group_elementwise(order, stop, accept)
+    fused = build_programs(order, groups, needed, min_size)
+    return schedule_units(order, group_of, fused), fused
+
+
+def group_elementwise(order: list, stop: set, accept=None) -> tuple[list, dict]:
+    """Pass 1: assign elementwise nodes to groups, greedily in topological order.
+
+    Returns (groups, group_of): groups[g] lists the members of group g in topological order
+    (a group merged into another is left empty, so indices stay stable); group_of maps a member's
+    id to its group. Invariants, for the bitsets over group indices kept while grouping:
+
+    * `anc[n]` (every node seen so far) holds the groups that contain an ancestor of n, without
+      n's own group: the OR over n's inputs i of anc[i] and i's group.
+    * `group_anc[g]` is the OR of anc[m] over the members m of g; it never holds bit g.
+    * The waits-for relation between units (a group runs as one kernel, so reading any member waits
+      for every input of the group) is the transitive closure of group_anc (`reach`), and it is
+      acyclic: no group reaches itself. A node joins group g only if none of its inputs outside g
+      reaches g (`joinable`), and two sibling groups merge only if neither reaches the other; both
+      rules keep the relation acyclic, which is what lets pass 3 find an order.
+    * All members of a group have one static shape, carry an elementwise template, are accepted by
+      the backend and are not fed.
+    """
     group_of: dict[int, int] = {}
     groups: list[list] = []
     shape_of: list = []
@@ -129,8 +155,16 @@ def fuse(order: list, needed: set, stop: set, min_size: int = 1, accept=None) ->
 
     # members in topological order (merged groups interleave)
     position = {n.id: k for k, n in enumerate(order)}
-    groups = [sorted(g, key=lambda n: position[n.id]) for g in groups]
+    return [sorted(g, key=lambda n: position[n.id]) for g in groups], group_of
 
+
+def build_programs(order: list, groups: list, needed: set, min_size: int = 1) -> dict:
+    """Pass 2: the ElementwiseProgram of each group of at least `min_size` members.
+
+    A member is an output of its program when the caller needs it or a node outside the group reads
+    it; the program's inputs are the group's external inputs in order of first use, and its lines
+    follow the members' topological order, so every local is assigned before it is read. Returns
+    {group index: FusedGroup}."""
     # who reads each node
     readers: dict[int, set] = {}
     for node in order:
@@ -162,6 +196,16 @@ def fuse(order: list, needed: set, stop: set, min_size: int = 1, accept=None) ->
                                      tuple(o.dtype for o in outs))
         fused[gid] = FusedGroup(members, ins, outs, program)
 
+    return fused
+
+
+def schedule_units(order: list, group_of: dict, fused: dict) -> list:
+    """Pass 3: the execution order of units (plain nodes and FusedGroups).
+
+    Depth-first from the original order, each unit placed after the units producing its inputs, so
+    a group runs once all its external inputs are ready; the original order is kept where it can
+    be. The acyclic waits-for relation of pass 1 guarantees an order exists; finding a unit again
+    on its own dependency path means that invariant was broken (a keraslite bug)."""
     # condensed schedule: a group runs once all its external inputs are ready
     unit_of: dict[int, object] = {}
     placed: set = set()
@@ -206,4 +250,4 @@ def fuse(order: list, needed: set, stop: set, min_size: int = 1, accept=None) ->
             for d in reversed(deps_of(u)):
                 if id(d) not in done:
                     stack.append((d, False))
-    return schedule, fused
+    return schedule

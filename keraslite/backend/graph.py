@@ -7,6 +7,7 @@ autodiff). Values live only in Variables and in the feeds of a compiled call.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -295,9 +296,21 @@ def as_tensor(x, dtype: str | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (list, tuple)) and any(isinstance(e, Tensor) for e in x):
-        from .ops import shape as _shape_ops  # a list of scalar tensors: stack them
-        return _shape_ops.stack([as_tensor(e, dtype) for e in x], axis=0)
+        # a list of scalar tensors: stacked by K.stack, which ops/shape.py installs here (the graph
+        # sits below the ops and does not import them)
+        if _stack is None:
+            raise RuntimeError("as_tensor: a list of tensors needs keraslite.backend.ops.shape imported")
+        return _stack([as_tensor(e, dtype) for e in x], axis=0)
     return as_constant(x, dtype)
+
+
+_stack: Callable | None = None
+
+
+def set_stack(fn: Callable) -> None:
+    """Install the function that turns a list of tensors into one tensor (ops/shape.py's stack)."""
+    global _stack
+    _stack = fn
 
 
 def apply(name: str, *inputs, **attrs):
@@ -337,3 +350,44 @@ def topological_order(targets: Sequence[Tensor], stop: set | None = None) -> lis
             if inp.id not in seen:
                 stack.append((inp, False))
     return order
+
+
+def substitute(targets: Sequence[Tensor], mapping: dict, rewrite: Callable | None = None) -> list[Tensor]:
+    """`targets` with every tensor that is a key of `mapping` replaced by its value.
+
+    Each node downstream of a replacement is copied with its new inputs (a shallow copy keeps
+    everything a node carries: attrs, a random node's generator, a multi-output op's out_specs;
+    only its inputs and identity are new); unchanged subgraphs are shared, and the original graph
+    is left as it was. `rewrite(node, new_inputs)`, when given, is asked first for every node
+    that has inputs and may return a replacement tensor (None: the default copy-if-changed).
+    Iterative, memoised per node: deep graphs exceed Python's recursion limit."""
+    memo: dict[int, Tensor] = {}
+    out = []
+    for target in targets:
+        stack = [(target, False)]
+        while stack:
+            n, expanded = stack.pop()
+            if n.id in memo:
+                continue
+            if n in mapping:
+                memo[n.id] = mapping[n]
+                continue
+            if not n.inputs:
+                memo[n.id] = n
+                continue
+            if not expanded:
+                stack.append((n, True))
+                stack.extend((i, False) for i in n.inputs if i.id not in memo)
+                continue
+            inputs = [memo[i.id] for i in n.inputs]
+            new = rewrite(n, inputs) if rewrite is not None else None
+            if new is None:
+                if all(a is b for a, b in zip(inputs, n.inputs)):
+                    new = n
+                else:
+                    new = copy.copy(n)
+                    new.inputs = tuple(inputs)
+                    new.id = next(_ids)
+            memo[n.id] = new
+        out.append(memo[target.id])
+    return out

@@ -6,10 +6,17 @@ arrays positionally and the op's static attributes as keywords. `ArrayBackend` i
 primitive once against `self.xp`, the NumPy API: the reference backend is that class with
 xp = numpy, the CUDA backend the same with xp = cupy, and fast backends override the hot methods.
 Gradients are never a backend's business: autodiff composes them from these primitives.
+
+Besides the primitives, the compiler (compiler.py) calls the hooks declared on `Backend` below,
+always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold`, `running` and
+`supports_sparse`. Each has a default that means "no such feature", so a backend overrides only
+what it offers; tests/test_backend_protocol.py checks every registered backend against these
+declarations.
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 
@@ -23,10 +30,42 @@ class Backend:
     """Protocol every backend satisfies (see the module docstring)."""
 
     name: str = "abstract"
-    #: Ops whose chains a backend can fuse into one kernel (see compiler.py); empty: no fusion.
+    #: True when the backend compiles fused elementwise chains (`compile_elementwise`): the
+    #: compiler then groups chains of elementwise ops (fusion.py) into one kernel each.
     fuses_elementwise: bool = False
+    #: True when the backend holds sparse tensors (the sparse_* primitives, backend/sparse.py);
+    #: a plan with a sparse tensor on a backend without it is a ValueError naming the backend.
+    #: ArrayBackend answers by whether its xp has a SciPy-style sparse package.
+    supports_sparse: bool = False
+
+    # ------------------------------------------------------------------ compiler hooks
+    def fusable(self, node) -> bool:
+        """Whether the elementwise graph node `node` may join a fused group (asked only when
+        `fuses_elementwise`); a refused node runs as its plain primitive. Default: every node."""
+        return True
+
+    def compile_elementwise(self, program) -> Callable:
+        """A callable(*arrays) -> list of output arrays running the fusion.ElementwiseProgram
+        `program` (inputs broadcast against the output shape, one output per program output).
+        Required when `fuses_elementwise` is True; never called otherwise."""
+        raise NotImplementedError(f"backend '{self.name}' declares no elementwise fusion")
+
+    def fold(self, producer, consumer) -> Callable | None:
+        """A fused form of two graph nodes: `producer`, whose values only `consumer` reads, and
+        `consumer`. Returns a callable computing consumer's value from producer's inputs followed
+        by consumer's other inputs, with consumer's shape and dtype, or None (the default) when
+        the backend has no fused form for the pair (see compiler._folds)."""
+        return None
+
+    def running(self) -> ContextManager:
+        """A context manager entered around each plan run (e.g. thread settings for the run).
+        Default: one that does nothing."""
+        return contextlib.nullcontext()
+
+    # ------------------------------------------------------------------ arrays
 
     def from_numpy(self, array: np.ndarray) -> Any:
+        """The backend's native array holding a copy of (or, where safe, sharing) `array`."""
         raise NotImplementedError
 
     def to_numpy(self, array: Any, copy: bool = True) -> np.ndarray:
@@ -35,6 +74,7 @@ class Backend:
         raise NotImplementedError
 
     def rng(self, seed: int):
+        """A seeded random generator that the backend's random primitives accept as `rng`."""
         raise NotImplementedError
 
     def primitive(self, op: str, attrs: dict):

@@ -29,7 +29,7 @@ def is_scipy_sparse(value) -> bool:
 
 
 def _check_backend(backend, what: str) -> None:
-    if not getattr(backend, "supports_sparse", False):
+    if not backend.supports_sparse:
         hint = " (install scipy)" if getattr(getattr(backend, "xp", None), "__name__", "") == "numpy" else ""
         raise ValueError(f"{what}: the '{backend.name}' backend has no sparse tensor support{hint}; "
                          "convert the value to a dense array (or use K.to_dense) to run on it")
@@ -179,9 +179,12 @@ def to_dense(x) -> Tensor:
     return apply("sparse_to_dense", x)
 
 
+def _transpose2d(x: Tensor) -> Tensor:
+    return apply("transpose", x, perm=(1, 0))
+
+
 def dot(x: Tensor, y: Tensor) -> Tensor:
     """K.dot with a sparse operand (both 2-D)."""
-    from .ops.shape import permute_dimensions
     for t in (x, y):
         if t.ndim != 2:
             raise ValueError(f"dot: a sparse operand multiplies 2-D tensors only, got {shape_str(x.shape)} and "
@@ -190,14 +193,13 @@ def dot(x: Tensor, y: Tensor) -> Tensor:
         dense = to_dense(y) if getattr(y, "sparse", False) else y
         return apply("sparse_dense_matmul", x, dense, transpose_a=False)
     # x y = (y^T x^T)^T with the sparse y on the left
-    return permute_dimensions(apply("sparse_dense_matmul", y, permute_dimensions(x, (1, 0)), transpose_a=True),
-                              (1, 0))
+    return _transpose2d(apply("sparse_dense_matmul", y, _transpose2d(x), transpose_a=True))
 
 
-def concatenate(tensors: list, axis: int) -> Tensor:
-    """K.concatenate with sparse operands: all sparse stay sparse; a mix is joined densely."""
+def concatenate(tensors: list, axis: int, dense_concatenate) -> Tensor:
+    """K.concatenate with sparse operands: all sparse stay sparse; a mix is joined densely by
+    `dense_concatenate` (ops/shape.py's, passed in: this module sits below the ops)."""
     from .graph import normalize_axis
-    from .ops.shape import concatenate as dense_concatenate
     if all(getattr(t, "sparse", False) for t in tensors):
         axis = normalize_axis(axis, 2, "concatenate")
         return _sparse_out(apply("sparse_concat", *tensors, axis=axis))

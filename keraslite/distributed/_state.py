@@ -7,6 +7,7 @@ identity (with or without mpi4py installed).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
 from typing import Any
@@ -63,7 +64,6 @@ def init(comm: Any = None) -> None:
     local.Free()
     if _world.size > 1:
         _install_abort_hook(own)
-        from .nccl import pin_device
         pin_device(_world)
     if _world.local_size > 1:
         _share_cores(_world.local_size)
@@ -175,3 +175,17 @@ def using_world(w: World):
         yield w
     finally:
         _world = saved
+
+
+def pin_device(world: World) -> None:
+    """Make GPU local_rank (modulo the GPU count) current for this rank, where CuPy is installed
+    and sees a GPU. Called by init(), before any device array exists."""
+    if importlib.util.find_spec("cupy") is None:
+        return
+    try:
+        import cupy
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # no driver or no GPU: the CPU backends are unaffected
+        return
+    if count:
+        cupy.cuda.Device(world.local_rank % count).use()

@@ -201,19 +201,3 @@ class StagedEngine:
     def reduce_mean(self, arrays, weight: float = 1.0) -> list:
         host = [self.xp.asnumpy(a) for a in arrays]
         return [self.xp.asarray(r) for r in self.host.reduce_mean(host, weight)]
-
-
-def engine_for(arrays: Sequence):
-    """The reduction engine for these arrays' device, made once per world and array module."""
-    w = _state.world("DistributedOptimizer")
-    device = any(_is_device_array(a) for a in arrays)
-    key = "device" if device else "host"
-    eng = w.engines.get(key)
-    if eng is None:
-        if device:
-            from .nccl import device_engine
-            eng = device_engine(w)
-        else:
-            eng = HostEngine(w)
-        w.engines[key] = eng
-    return eng

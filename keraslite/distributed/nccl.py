@@ -7,14 +7,14 @@ NOTE: this module has been exercised only against a fake NCCL communicator
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from . import _state
-from .collectives import HostEngine, StagedEngine, agree, dtype_groups
+from ._state import pin_device  # noqa: F401  (defined with the state init() sets up)
+from .collectives import HostEngine, StagedEngine, _is_device_array, agree, dtype_groups
 
 _NCCL_TYPES = {"float16": "NCCL_FLOAT16", "float32": "NCCL_FLOAT32", "float64": "NCCL_FLOAT64",
                "int8": "NCCL_INT8", "uint8": "NCCL_UINT8", "int32": "NCCL_INT32", "uint32": "NCCL_UINT32",
@@ -97,15 +97,16 @@ def device_engine(world: _state.World, cupy=None, nccl=None, **engine_kwargs):
     return NcclEngine(world, cupy, nccl, **engine_kwargs)
 
 
-def pin_device(world: _state.World) -> None:
-    """Make GPU local_rank (modulo the GPU count) current for this rank, where CuPy is installed
-    and sees a GPU. Called by init(), before any device array exists."""
-    if importlib.util.find_spec("cupy") is None:
-        return
-    try:
-        import cupy
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception:  # no driver or no GPU: the CPU backends are unaffected
-        return
-    if count:
-        cupy.cuda.Device(world.local_rank % count).use()
+def engine_for(arrays: Sequence):
+    """The reduction engine for these arrays' device, made once per world and array module."""
+    w = _state.world("DistributedOptimizer")
+    device = any(_is_device_array(a) for a in arrays)
+    key = "device" if device else "host"
+    eng = w.engines.get(key)
+    if eng is None:
+        if device:
+            eng = device_engine(w)
+        else:
+            eng = HostEngine(w)
+        w.engines[key] = eng
+    return eng

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..backend.graph import apply, defop
 from ..optimizers import Optimizer
 from . import _state
-from .collectives import engine_for
+from .nccl import engine_for
 
 
 def _infer(*grads):

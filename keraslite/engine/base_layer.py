@@ -64,6 +64,11 @@ class Node:
                 "node_indices": list(self.node_indices), "tensor_indices": list(self.tensor_indices)}
 
 
+def _node_key(layer, node_index) -> str:
+    """The key of a layer's node_index-th inbound node in a network's set of nodes."""
+    return f"{layer.name}_ib-{node_index}"
+
+
 def _shape_of(x) -> tuple:
     return tuple(K.int_shape(x))
 

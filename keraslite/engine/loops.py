@@ -118,7 +118,7 @@ def _fit_steps(model, f, ins, out_labels, steps, cl) -> None:
 def _progbar(n, verbose):
     if verbose != 1:
         return None
-    from ..utils import Progbar
+    from ..utils.generic_utils import Progbar
     return Progbar(target=n)
 
 
@@ -198,7 +198,7 @@ def predict_loop(f, ins, batch_size, verbose=0, steps=None) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# generators (data_adapters.BatchStream reads them; its `with` stops every worker)
+# generators (batch_stream.BatchStream reads them; its `with` stops every worker)
 
 def _unpack(item, who):
     if not isinstance(item, tuple) or len(item) not in (2, 3):
@@ -229,7 +229,7 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                   validation_freq=1, validation_workers=None, until_exhausted=False):
     """until_exhausted (fit on a generator, tf.keras): steps_per_epoch=None means an epoch ends
     when the generator does."""
-    from . import data_adapters as da
+    from . import batch_stream as da
     validation_workers = workers if validation_workers is None else validation_workers
     # several ranks (keraslite.distributed): each reads its own items (a Sequence: by index)
     generator = _dist.shard_source(model, generator, steps_per_epoch)
@@ -312,7 +312,7 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
 
 
 def _open_steps(generator, steps, until_exhausted, who):
-    from . import data_adapters as da
+    from . import batch_stream as da
     if steps is None and until_exhausted and not da.is_sequence(generator):
         return None
     return da.steps_for(generator, steps, who)
@@ -320,7 +320,7 @@ def _open_steps(generator, steps, until_exhausted, who):
 
 def evaluate_generator(model, generator, steps, verbose, workers=1, use_multiprocessing=False, max_queue_size=10,
                        until_exhausted=False):
-    from . import data_adapters as da
+    from . import batch_stream as da
     steps = _open_steps(generator, steps, until_exhausted, "evaluate_generator")
     with da.BatchStream(generator, workers, use_multiprocessing, max_queue_size) as stream:
         return _evaluate_stream(model, stream, steps, verbose, "evaluate")
@@ -328,7 +328,7 @@ def evaluate_generator(model, generator, steps, verbose, workers=1, use_multipro
 
 def _evaluate_stream(model, stream, steps, verbose, who):
     """Batch means weighted by batch size over `steps` batches (None: until the data ends)."""
-    from . import data_adapters as da
+    from . import batch_stream as da
     totals, count, done = None, 0, 0
     _reset_metrics(model)
     stateful = None
@@ -361,7 +361,7 @@ def _evaluate_stream(model, stream, steps, verbose, who):
 
 def predict_generator(model, generator, steps, verbose, workers=1, use_multiprocessing=False, max_queue_size=10,
                       until_exhausted=False):
-    from . import data_adapters as da
+    from . import batch_stream as da
     steps = _open_steps(generator, steps, until_exhausted, "predict_generator")
     results, done = None, 0
     progbar = _progbar(steps, verbose) if steps else None

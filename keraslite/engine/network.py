@@ -13,7 +13,7 @@ from .. import backend as K
 from ..backend.graph import Tensor, topological_order
 from ..utils.generic_utils import has_arg, to_list, unpack_singleton
 from . import subclassed
-from .base_layer import Layer, Node
+from .base_layer import Layer, Node, _node_key
 from .input_layer import InputLayer
 
 
@@ -344,6 +344,7 @@ class Network(Layer):
         _, out_masks = self.run_internal_graph(inputs, masks, dry=True)
         return unpack_singleton(out_masks) if len(out_masks) == 1 else out_masks
 
+    @subclassed.traces_call
     def compute_output_shape(self, input_shape):
         if subclassed.is_subclassed(self):
             return subclassed.compute_output_shape(self, input_shape)
@@ -532,10 +533,6 @@ class Network(Layer):
         for layer in self._layers:
             if hasattr(layer, "reset_states") and getattr(layer, "stateful", False):
                 layer.reset_states()
-
-
-def _node_key(layer, node_index) -> str:
-    return f"{layer.name}_ib-{node_index}"
 
 
 def _json_safe_kwargs(kwargs: dict) -> dict:

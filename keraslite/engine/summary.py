@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base_layer import _node_key
+
 
 def _count(weights) -> int:
     seen, total = set(), 0
@@ -64,7 +66,6 @@ def print_summary(model, line_length=None, positions=None, print_fn=None) -> Non
     print_row(headers)
     print_fn("=" * line_length)
     layers = model.layers
-    from .network import _node_key
     for i, layer in enumerate(layers):
         name = f"{layer.name} ({type(layer).__name__})"
         params = layer.count_params() if layer.built else 0

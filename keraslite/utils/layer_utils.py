@@ -6,8 +6,8 @@ import numpy as np
 
 def print_summary(model, line_length=None, positions=None, print_fn=None) -> None:
     """print_summary(model, line_length=None, positions=None, print_fn=None): model.summary()."""
-    from ..engine.summary import print_summary as _print_summary
-    _print_summary(model, line_length=line_length, positions=positions, print_fn=print_fn)
+    # the table is the engine's (engine/summary.py); utils sits below the engine and asks the model
+    model.summary(line_length=line_length, positions=positions, print_fn=print_fn)
 
 
 def count_params(weights) -> int:

@@ -141,7 +141,7 @@ def map_fn(fn, elems, name=None, dtype=None):
     if elems.ndim == 0:
         raise ValueError("map_fn: elems must have at least one axis")
     n = elems.shape[0]
-    if n is not None:
+    if n:  # known and non-zero (an empty map runs the op below, which knows the body's shape)
         out = stack([as_tensor(fn(elems[i])) for i in range(n)], axis=0)
         return cast(out, dtype) if dtype is not None else out
     item = Placeholder(elems.shape[1:], elems.dtype, name="map_fn_item")

@@ -74,7 +74,7 @@ def _reshape_partial(t, x, target):
     """Reshape to `target`, whose None entries are x's leading (batch) dims taken at run time."""
     if sum(d is None for d in target) <= 1:
         return reshape(t, tuple(-1 if d is None else d for d in target))
-    from .tensors import shape as shape_
+    from .shape import shape as shape_
     s = shape_(x)
     return reshape(t, tuple(s[i] if d is None else d for i, d in enumerate(target)))
 

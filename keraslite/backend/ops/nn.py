@@ -190,7 +190,7 @@ def dropout(x, level, noise_shape=None, seed=None):
     """dropout(x, level, noise_shape=None, seed=None): zero each entry with probability `level`
     and scale the rest by 1 / (1 - level); `noise_shape` shares the mask along its size-1 axes."""
     from .random import random_uniform
-    from .tensors import shape as shape_
+    from .shape import shape as shape_
     x = _float(x, "dropout")
     if isinstance(level, Tensor) or not 0.0 <= float(level) < 1.0:
         raise ValueError(f"dropout: level must be a number in [0, 1), got {level!r}")

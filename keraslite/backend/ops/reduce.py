@@ -45,7 +45,7 @@ def _sum_vjp(g, y, x, axes, keepdims):
 
 
 def _mean_vjp(g, y, x, axes, keepdims):
-    from .tensors import size
+    from .shape import size
     ratio = div(cast(size(y), g.dtype), cast(size(x), g.dtype))
     return [mul(_keep(g, x, axes, keepdims), ratio)]
 
@@ -230,7 +230,7 @@ def cumprod(x, axis=0):
 def logsumexp(x, axis=None, keepdims=False):
     """logsumexp(x, axis=None, keepdims=False): log(sum(exp(x))) computed stably."""
     from .math import equal_
-    from ..autodiff import stop_gradient
+    from .tensors import stop_gradient
     x = _as_float(x)
     m = stop_gradient(max(x, axis=axis, keepdims=True))
     # an all -inf slice would give -inf - -inf = nan; shift by 0 there instead

@@ -5,9 +5,9 @@ import builtins
 
 import numpy as np
 
-from ..graph import (Constant, Tensor, apply, as_tensor, defop, is_float, normalize_axes,
+from ..graph import (Constant, Tensor, apply, as_tensor, defop, normalize_axes, set_stack,
                      normalize_axis, num_elements, shape_str)
-from .math import cast
+from .math import cast, sum_to  # noqa: F401  (sum_to: gradients of broadcasting ops)
 
 # ---------------------------------------------------------------------------------------------
 # reshape family
@@ -125,14 +125,27 @@ def flatten(x):
     return reshape(x, (-1,))
 
 
+defop("shape", lambda x: ((x.ndim,), "int32"))
+defop("size", lambda x: ((), "int32"))
+
+
+def shape(x):
+    """shape(x): the symbolic (run-time) shape, a 1-D int32 tensor."""
+    return apply("shape", as_tensor(x))
+
+
+def size(x, name=None):
+    """size(x, name=None): the number of elements as a scalar int32 tensor."""
+    return apply("size", as_tensor(x))
+
+
 def batch_flatten(x):
     """batch_flatten(x): reshape to (batch, prod(other dims))."""
     x = as_tensor(x)
     rest = num_elements(x.shape[1:])
     if rest is not None:
         return reshape(x, (-1, rest))
-    from .tensors import shape as shape_
-    return reshape(x, (shape_(x)[0], -1))
+    return reshape(x, (shape(x)[0], -1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,24 +172,6 @@ def broadcast_like(x, ref):
     if None not in ref.shape:
         return apply("broadcast_to", x, shape=ref.shape)
     return apply("broadcast_like", x, ref)
-
-
-def sum_to(g, x):
-    """Sum the broadcast gradient `g` down to the shape of operand `x` (and cast to its dtype)."""
-    if g.shape == x.shape and None not in g.shape:
-        out = g
-    elif None not in x.shape and g.ndim >= x.ndim:
-        lead = g.ndim - x.ndim
-        axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(x.shape)
-                                          if d == 1 and g.shape[i + lead] != 1)
-        out = apply("sum", g, axes=axes, keepdims=True) if axes else g
-        if out.shape != x.shape:
-            out = apply("reshape", out, shape=x.shape)
-    else:
-        out = apply("sum_to_like", g, x)
-    if out.dtype != x.dtype and is_float(x.dtype):
-        out = cast(out, x.dtype)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,7 +244,7 @@ def concatenate(tensors, axis=-1):
         raise ValueError("concatenate: needs at least one tensor")
     if any(t.sparse for t in tensors):
         from ..sparse import concatenate as sparse_concatenate
-        return sparse_concatenate(tensors, axis)
+        return sparse_concatenate(tensors, axis, dense_concatenate=concatenate)
     axis = normalize_axis(axis, tensors[0].ndim, "concatenate")
     if len(tensors) == 1:
         return tensors[0]
@@ -266,6 +261,9 @@ def stack(x, axis=0):
         raise ValueError("stack: needs at least one tensor")
     axis = normalize_axis(axis, tensors[0].ndim + 1, "stack")
     return concatenate([expand_axes(t, (axis,)) for t in tensors], axis=axis)
+
+
+set_stack(stack)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,8 +333,7 @@ def _take_scalar(x, index, axis):
     """x with `axis` replaced by its entry at the scalar int tensor `index` (negative counts from
     the end, as in TensorFlow's strided slice)."""
     from .math import less
-    from .tensors import shape as shape_
-    dim = x.shape[axis] if x.shape[axis] is not None else shape_(x)[axis]
+    dim = x.shape[axis] if x.shape[axis] is not None else shape(x)[axis]
     index = index + cast(less(index, 0), index.dtype) * cast(dim, index.dtype)
     if axis:
         x = permute_dimensions(x, [axis] + [a for a in range(x.ndim) if a != axis])

@@ -11,6 +11,8 @@ from ..graph import (Constant, Placeholder, Tensor, Variable, apply, as_tensor, 
                      defop, num_elements)
 from .math import add, cast, mul, sub
 from .random import host_rng
+from .state import update  # noqa: F401  (K.update)
+from .shape import _static_len, shape, size, stack  # noqa: F401  (shape, size: K.shape, K.size)
 
 # ---------------------------------------------------------------------------------------------
 # creation
@@ -89,7 +91,6 @@ defop("fill", lambda shape, value, dtype, static: (static, dtype))
 
 
 def fill(shape, value, dtype):
-    from .shape import _static_len, stack
     if not isinstance(shape, Tensor):
         shape = stack([cast(d, "int32") if isinstance(d, Tensor) else d for d in shape])
     shape = cast(shape, "int32")
@@ -115,6 +116,14 @@ def ones_like(x, dtype=None, name=None):
 
 
 defop("identity", lambda x: (x.shape, x.dtype), lambda g, y, x: [g])
+defop("stop_gradient", lambda x: (x.shape, x.dtype))
+
+
+def stop_gradient(variables):
+    """stop_gradient(variables): identity forward, zero gradient backward; a list in gives a list out."""
+    if isinstance(variables, (list, tuple)):
+        return [apply("stop_gradient", as_tensor(v)) for v in variables]
+    return apply("stop_gradient", as_tensor(variables))
 
 
 def identity(x, name=None):
@@ -208,20 +217,6 @@ def count_params(x) -> int:
     return n
 
 
-defop("shape", lambda x: ((x.ndim,), "int32"))
-defop("size", lambda x: ((), "int32"))
-
-
-def shape(x):
-    """shape(x): the symbolic (run-time) shape, a 1-D int32 tensor."""
-    return apply("shape", as_tensor(x))
-
-
-def size(x, name=None):
-    """size(x, name=None): the number of elements as a scalar int32 tensor."""
-    return apply("size", as_tensor(x))
-
-
 # ---------------------------------------------------------------------------------------------
 # value access
 
@@ -284,27 +279,6 @@ defop("print_tensor", lambda x, message: (x.shape, x.dtype), lambda g, y, x, mes
 
 # ---------------------------------------------------------------------------------------------
 # updates: evaluated after the outputs of the call that runs them
-
-
-def _update_infer(var, value):
-    return var.shape, var.dtype
-
-
-defop("update", _update_infer)
-
-
-def update(x, new_x):
-    """update(x, new_x): an op assigning new_x to the variable x when it is evaluated."""
-    if not isinstance(x, Variable):
-        raise TypeError(f"update: {x!r} is not a variable")
-    new_x = as_tensor(new_x)
-    if new_x.ndim != x.ndim or any(a is not None and b is not None and a != b for a, b in zip(x.shape, new_x.shape)):
-        from ..graph import shape_str
-        raise ValueError(f"update: variable '{x.name}' has shape {shape_str(x.shape)}, "
-                         f"the new value has shape {shape_str(new_x.shape)}")
-    if new_x.dtype != x.dtype:
-        new_x = cast(new_x, x.dtype)
-    return apply("update", x, new_x)
 
 
 def update_add(x, increment):

@@ -28,63 +28,16 @@ def _host_shape(shape_array) -> tuple:
 class ArrayPrimitives:
     xp = np
 
-    # ---------------------------------------------------------------- elementwise, one input
-    def neg(self, x): return self.xp.negative(x)
-    def abs(self, x): return self.xp.abs(x)
-    def sign(self, x): return self.xp.sign(x)
-    def sqrt(self, x): return self.xp.sqrt(x)
-    def square(self, x): return self.xp.square(x)
-    def exp(self, x): return self.xp.exp(x)
-    def log(self, x): return self.xp.log(x)
-    def log1p(self, x): return self.xp.log1p(x)
-    def expm1(self, x): return self.xp.expm1(x)
-    def sin(self, x): return self.xp.sin(x)
-    def cos(self, x): return self.xp.cos(x)
-    def tanh(self, x): return self.xp.tanh(x)
-    def round(self, x): return self.xp.round(x)
-    def floor(self, x): return self.xp.floor(x)
-    def ceil(self, x): return self.xp.ceil(x)
-    def logical_not(self, x): return self.xp.logical_not(x)
-    def reciprocal(self, x): return self.xp.reciprocal(x)
-
-    def sigmoid(self, x):
-        xp = self.xp
-        # exp of a non-positive number never overflows
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-    def softplus(self, x):
-        xp = self.xp
-        return (xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
-
-    def relu(self, x): return self.xp.maximum(x, 0).astype(x.dtype, copy=False)
-
-    def cast(self, x, dtype): return x.astype(dtype)
-
-    # ---------------------------------------------------------------- elementwise, two inputs
-    def add(self, a, b): return self.xp.add(a, b)
-    def sub(self, a, b): return self.xp.subtract(a, b)
-    def mul(self, a, b): return self.xp.multiply(a, b)
-    def pow(self, a, b): return self.xp.power(a, b)
-    def maximum(self, a, b): return self.xp.maximum(a, b)
-    def minimum(self, a, b): return self.xp.minimum(a, b)
-    def equal(self, a, b): return self.xp.equal(a, b)
-    def not_equal(self, a, b): return self.xp.not_equal(a, b)
-    def greater(self, a, b): return self.xp.greater(a, b)
-    def greater_equal(self, a, b): return self.xp.greater_equal(a, b)
-    def less(self, a, b): return self.xp.less(a, b)
-    def less_equal(self, a, b): return self.xp.less_equal(a, b)
-    def logical_and(self, a, b): return self.xp.logical_and(a, b)
-    def logical_or(self, a, b): return self.xp.logical_or(a, b)
-    def floordiv(self, a, b): return self.xp.floor_divide(a, b)
-    def mod(self, a, b): return self.xp.mod(a, b)
-
-    def div(self, a, b):
-        out = self.xp.true_divide(a, b)
-        # int / int stays in the inputs' float promotion, as NumPy does; floats keep their width
-        return out
-
-    def where(self, c, a, b): return self.xp.where(c, a, b)
+    # ---------------------------------------------------------------- elementwise
+    def __getattr__(self, name):
+        """The elementwise primitives: the catalogue entry's array formula on `self.xp`
+        (backend/elementwise); a backend overrides one by defining the method."""
+        from ..elementwise import lookup
+        entry = lookup(name)
+        if entry is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        xp, formula = self.xp, entry.array
+        return lambda *arrays, **attrs: formula(xp, *arrays, **attrs)
 
     # ---------------------------------------------------------------- reductions
     def sum(self, x, axes, keepdims): return self.xp.sum(x, axis=axes, keepdims=keepdims, dtype=_acc(x))
@@ -99,6 +52,9 @@ class ArrayPrimitives:
     def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis, dtype=_acc(x))
 
     def mean(self, x, axes, keepdims):
+        if x.size == 0:  # nan where nothing is averaged, without NumPy's "mean of empty slice" warning
+            s = self.xp.sum(x, axis=axes, keepdims=keepdims)
+            return self.xp.full(s.shape, self.xp.nan if x.dtype.kind == "f" else 0, dtype=x.dtype)
         return self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
 
     # ---------------------------------------------------------------- layout
@@ -116,8 +72,8 @@ class ArrayPrimitives:
         shape = ref.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
-        if axes:
-            x = self.xp.sum(x, axis=axes, keepdims=True)
+        if axes:  # in x's dtype, as inferred (NumPy would widen int32 to int64)
+            x = self.xp.sum(x, axis=axes, keepdims=True, dtype=x.dtype)
         return self.xp.reshape(x, shape)
 
     def concatenate(self, *xs, axis): return self.xp.concatenate(xs, axis=axis)

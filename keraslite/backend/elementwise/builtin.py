@@ -1,0 +1,186 @@
+"""keraslite's elementwise ops: one catalogue entry each (see core.py for the fields).
+
+Gradients are compositions of catalogue ops, built by the builders at the top."""
+from __future__ import annotations
+
+import functools
+
+from .core import BOOL, SAME, CudaForm, call, cast, follows_numpy, from_attr, libm, pow, promotes, register, \
+    sum_to, where
+from ..graph import is_float
+
+
+def _builder(name):
+    fn = functools.partial(call, name)
+    return fn
+
+
+neg, sign, sin, cos, square, log, sigmoid = (_builder(n) for n in ("neg", "sign", "sin", "cos", "square", "log",
+                                                                    "sigmoid"))
+add, sub, mul, div = (_builder(n) for n in ("add", "sub", "mul", "div"))
+greater, greater_equal, less_equal = (_builder(n) for n in ("greater", "greater_equal", "less_equal"))
+
+
+def _ufunc(name):
+    """The array formula np.<name>(...) on the backend's array module."""
+    return lambda xp, *arrays: getattr(xp, name)(*arrays)
+
+
+_SCALAR = "keraslite_numba.scalar"  # Numba implementations with float32-preserving constants
+
+# ------------------------------------------------------------------------- unary, NumPy ufuncs
+
+
+def _unary(name, ufunc, expr, vjp=None, call=None, numba=None, cuda=None, float_inputs=False, doc=""):
+    register(name, arity=1, array=_ufunc(ufunc), expr=expr, dtype=follows_numpy(ufunc), vjp=vjp, call=call,
+             numba=numba, cuda=cuda, float_inputs=float_inputs, doc=doc)
+
+
+_unary("neg", "negative", "(-{0})", lambda g, y, x: [neg(g)], doc="neg(x): -x.")
+_unary("abs", "absolute", "abs({0})", lambda g, y, x: [mul(g, sign(x))], call="abs", numba="builtins:abs",
+       cuda=CudaForm("kl_abs({0})", "kl_abs({0})", "kl_abs({0})", narrow=True, preamble=r"""
+template <typename T> __device__ __forceinline__ T kl_abs(T x) { return x < 0 ? (T)(-x) : x; }
+__device__ __forceinline__ float kl_abs(float x) { return fabsf(x); }
+__device__ __forceinline__ double kl_abs(double x) { return fabs(x); }
+"""), doc="abs(x): elementwise absolute value.")
+_unary("sign", "sign", "sign({0})", call="sign", cuda=CudaForm(
+    "kl_sign({0})", "kl_sign({0})", "kl_sign({0})", preamble=r"""
+template <typename T> __device__ __forceinline__ T kl_sign(T x) {
+    return x > 0 ? (T)1 : (x < 0 ? (T)(-1) : x);  /* 0 stays 0, NaN stays NaN */
+}
+"""), doc="sign(x): -1, 0 or 1 (NaN stays NaN).")
+_unary("sqrt", "sqrt", "sqrt({0})", lambda g, y, x: [div(g, mul(y, 2.0))], call="sqrt", cuda=libm("sqrt"),
+       float_inputs=True, doc="sqrt(x): elementwise square root.")
+_unary("square", "square", "({0} * {0})", lambda g, y, x: [mul(g, mul(x, 2.0))], doc="square(x): x * x.")
+_unary("exp", "exp", "exp({0})", lambda g, y, x: [mul(g, y)], call="exp", numba=f"{_SCALAR}:exp",
+       cuda=libm("exp"), float_inputs=True, doc="exp(x): elementwise e ** x.")
+_unary("log", "log", "log({0})", lambda g, y, x: [div(g, x)], call="log", cuda=libm("log"), float_inputs=True,
+       doc="log(x): natural logarithm (log(0) = -inf, log(<0) = nan).")
+_unary("log1p", "log1p", "log1p({0})", lambda g, y, x: [div(g, add(x, 1.0))], call="log1p", cuda=libm("log1p"),
+       doc="log1p(x): log(1 + x), accurate near 0.")
+_unary("expm1", "expm1", "expm1({0})", lambda g, y, x: [mul(g, add(y, 1.0))], call="expm1", cuda=libm("expm1"),
+       doc="expm1(x): exp(x) - 1, accurate near 0.")
+_unary("sin", "sin", "sin({0})", lambda g, y, x: [mul(g, cos(x))], call="sin", cuda=libm("sin"),
+       float_inputs=True, doc="sin(x).")
+_unary("cos", "cos", "cos({0})", lambda g, y, x: [neg(mul(g, sin(x)))], call="cos", cuda=libm("cos"),
+       float_inputs=True, doc="cos(x).")
+_unary("tanh", "tanh", "tanh({0})", lambda g, y, x: [mul(g, sub(1.0, square(y)))], call="tanh",
+       cuda=libm("tanh"), float_inputs=True, doc="tanh(x).")
+# round's result dtype is rint's (integers give float64); its formula is rint too
+_unary("round", "rint", "rint({0})", call="rint", cuda=libm("rint"),
+       doc="round(x): to the nearest integer, ties to even.")
+_unary("floor", "floor", "floor({0})", call="floor", cuda=libm("floor"), doc="floor(x).")
+_unary("ceil", "ceil", "ceil({0})", call="ceil", cuda=libm("ceil"), doc="ceil(x).")
+_unary("logical_not", "logical_not", "(not {0})", doc="logical_not(x): elementwise not.")
+_unary("reciprocal", "reciprocal", "(1.0 / {0})", lambda g, y, x: [neg(mul(g, square(y)))],
+       doc="reciprocal(x): 1 / x.")
+
+# ------------------------------------------------------------- unary activations (same dtype)
+
+_FLOAT_HELPER = "(({T})kl_{f}((double){0}))"  # integer inputs: computed in double, cast back
+
+
+def _sigmoid(xp, x):
+    e = xp.exp(-xp.abs(x))  # exp of a non-positive number never overflows
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def _softplus(xp, x):
+    return (xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
+
+
+def _relu(xp, x):
+    return xp.maximum(x, 0).astype(x.dtype, copy=False)
+
+
+register("sigmoid", arity=1, array=_sigmoid, expr="sigmoid({0})", dtype=SAME,
+         vjp=lambda g, y, x: [mul(g, mul(y, sub(1.0, y)))], call="sigmoid", numba=f"{_SCALAR}:sigmoid",
+         cuda=CudaForm("kl_sigmoid({0})", "kl_sigmoid({0})", _FLOAT_HELPER.replace("{f}", "sigmoid"), preamble=r"""
+__device__ __forceinline__ float kl_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+__device__ __forceinline__ double kl_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+"""), float_inputs=True, doc="sigmoid(x): 1 / (1 + exp(-x)), computed without overflow.")
+register("softplus", arity=1, array=_softplus, expr="softplus({0})", dtype=SAME,
+         vjp=lambda g, y, x: [mul(g, sigmoid(x))], call="softplus", numba=f"{_SCALAR}:softplus",
+         cuda=CudaForm("kl_softplus({0})", "kl_softplus({0})", _FLOAT_HELPER.replace("{f}", "softplus"),
+                       needs=("max",), preamble=r"""
+__device__ __forceinline__ float kl_softplus(float x) { return kl_max(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+__device__ __forceinline__ double kl_softplus(double x) { return kl_max(x, 0.0) + log1p(exp(-fabs(x))); }
+"""), float_inputs=True, doc="softplus(x): log(exp(x) + 1), computed stably.")
+register("relu", arity=1, array=_relu, expr="relu({0})", dtype=SAME,
+         vjp=lambda g, y, x: [mul(g, cast(greater(x, 0.0), g.dtype))], call="relu", numba=f"{_SCALAR}:relu",
+         cuda=CudaForm("kl_max({0}, ({T})0)", "kl_max({0}, ({T})0)", "kl_max({0}, ({T})0)", needs=("max",)),
+         doc="relu(x): max(x, 0).")
+
+# ---------------------------------------------------------------------------------- binary
+
+
+def _binary(name, ufunc, expr, vjp=None, call=None, numba=None, cuda=None, dtype=None, doc=""):
+    register(name, arity=2, array=_ufunc(ufunc), expr=expr, dtype=dtype or follows_numpy(ufunc), vjp=vjp,
+             call=call, numba=numba, cuda=cuda, doc=doc)
+
+
+def _pow_vjp(g, y, a, b):
+    ga = mul(g, mul(b, pow(a, sub(b, 1.0))))
+    safe_log = where(greater(a, 0.0), log(where(greater(a, 0.0), a, 1.0)), 0.0)
+    gb = mul(g, mul(y, safe_log))
+    return [sum_to(ga, a), sum_to(gb, b)]
+
+
+def _max_vjp(cmp):
+    def vjp(g, y, a, b):
+        mask = cmp(a, b)
+        return [sum_to(where(mask, g, 0.0), a), sum_to(where(mask, 0.0, g), b)]
+    return vjp
+
+
+def _minmax_form(f):
+    # NaN propagates, as in NumPy
+    op = ">" if f == "max" else "<"
+    helper = (f"template <typename T> __device__ __forceinline__ T kl_{f}(T a, T b) "
+              f"{{ return (a {op} b || a != a) ? a : b; }}\n")
+    t = f"kl_{f}({{0}}, {{1}})"
+    return CudaForm(t, t, t, preamble=helper)
+
+
+_binary("add", "add", "({0} + {1})", lambda g, y, a, b: [sum_to(g, a), sum_to(g, b)], doc="add(x, y): x + y.")
+_binary("sub", "subtract", "({0} - {1})", lambda g, y, a, b: [sum_to(g, a), sum_to(neg(g), b)],
+        doc="sub(x, y): x - y.")
+_binary("mul", "multiply", "({0} * {1})", lambda g, y, a, b: [sum_to(mul(g, b), a), sum_to(mul(g, a), b)],
+        doc="mul(x, y): x * y.")
+_binary("div", "true_divide", "({0} / {1})",
+        lambda g, y, a, b: [sum_to(div(g, b), a), sum_to(neg(div(mul(g, y), b)), b)],
+        doc="div(x, y): x / y (integers divide to float, as in NumPy).")
+_binary("pow", "power", "({0} ** {1})", _pow_vjp, doc="pow(x, a): x ** a.")
+_binary("maximum", "maximum", "max({0}, {1})", _max_vjp(lambda a, b: greater_equal(a, b)), call="max",
+        numba="numpy:maximum", cuda=_minmax_form("max"), doc="maximum(x, y): elementwise maximum (NaN wins).")
+_binary("minimum", "minimum", "min({0}, {1})", _max_vjp(lambda a, b: less_equal(a, b)), call="min",
+        numba="numpy:minimum", cuda=_minmax_form("min"), doc="minimum(x, y): elementwise minimum (NaN wins).")
+for _name, _sym in (("equal", "=="), ("not_equal", "!="), ("greater", ">"), ("greater_equal", ">="),
+                    ("less", "<"), ("less_equal", "<=")):
+    _binary(_name, _name, f"({{0}} {_sym} {{1}})", dtype=BOOL, doc=f"{_name}(x, y): x {_sym} y (bool).")
+_binary("logical_and", "logical_and", "({0} and {1})", dtype=BOOL, doc="logical_and(x, y) (bool).")
+_binary("logical_or", "logical_or", "({0} or {1})", dtype=BOOL, doc="logical_or(x, y) (bool).")
+_binary("floordiv", "floor_divide", "({0} // {1})", doc="floordiv(x, y): x // y, rounding towards -inf.")
+_binary("mod", "mod", "({0} % {1})", doc="mod(x, y): x % y with the sign of y.")
+
+# -------------------------------------------------------------------------- where and cast
+
+
+def _where_vjp(g, y, c, a, b):
+    return [None, sum_to(where(c, g, 0.0), a), sum_to(where(c, 0.0, g), b)]
+
+
+register("where", arity=3, array=lambda xp, c, a, b: xp.where(c, a, b), expr="({1} if {0} else {2})",
+         dtype=promotes(1, 2), vjp=_where_vjp, who="switch", doc="where(c, a, b): a where c else b.")
+
+
+def _cast_vjp(g, y, x, dtype):
+    return [cast(g, x.dtype) if is_float(x.dtype) and is_float(dtype) else None]
+
+
+def _cast_expr(attrs):
+    return "np.bool_({0})" if attrs["dtype"] == "bool" else f"np.{attrs['dtype']}({{0}})"
+
+
+register("cast", arity=1, array=lambda xp, x, dtype: x.astype(dtype), expr=_cast_expr, dtype=from_attr("dtype"),
+         vjp=_cast_vjp, doc="cast(x, dtype): x converted to dtype.")

@@ -1,0 +1,533 @@
+"""The recurrent cells (SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells) and the helpers the
+RNN layers share: one step of a recurrence each, with Keras 2.2.4's weights and dropout masks.
+Public through keraslite.layers and keraslite.layers.recurrent."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, constraints, initializers, regularizers
+from .. import backend as K
+from ..backend.graph import Tensor
+from ..engine.base_layer import Layer
+from ..utils.generic_utils import has_arg, to_list
+from ._utils import shape_str
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _generate_dropout_mask(ones, rate, training=None, count=1):
+    """One dropout mask (or `count` of them) shaped like `ones`, active in the training phase only."""
+    def dropped_inputs():
+        return K.dropout(ones, rate)
+    if count > 1:
+        return [K.in_train_phase(dropped_inputs, ones, training=training) for _ in range(count)]
+    return K.in_train_phase(dropped_inputs, ones, training=training)
+
+
+def _state_sizes(cell) -> list:
+    size = cell.state_size
+    return [int(s) for s in size] if hasattr(size, "__len__") else [int(size)]
+
+
+def _clamp_rate(rate) -> float:
+    return min(1.0, max(0.0, float(rate)))
+
+
+def _reset_dropout_masks(cell) -> None:
+    """Forget the dropout masks of a cell (and of the cells it stacks): one mask per sequence."""
+    for sub in getattr(cell, "cells", None) or []:
+        _reset_dropout_masks(sub)
+    if hasattr(cell, "_dropout_mask"):
+        cell._dropout_mask = None
+    if hasattr(cell, "_recurrent_dropout_mask"):
+        cell._recurrent_dropout_mask = None
+
+
+def _as_array(value):
+    if isinstance(value, Tensor):
+        value = K.eval(value)
+    return np.asarray(value)
+
+
+def _check_units(units, who):
+    try:
+        units = int(units)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: units must be a positive integer, got {units!r}") from None
+    if units < 1:
+        raise ValueError(f"{who}: units must be a positive integer, got {units}")
+    return units
+
+
+# ---------------------------------------------------------------------------------------------
+# cells
+
+
+class _DropoutCell(Layer):
+    """Shared pieces of the built-in cells: input checks and the per-sequence dropout masks."""
+
+    def _input_dim(self, input_shape):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
+        input_shape = tuple(input_shape)
+        if input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} ({self.name}): the last axis of the input must be known, "
+                             f"got input shape {shape_str(input_shape)}")
+        return int(input_shape[-1])
+
+    def _masks(self, inputs, h_tm1, training, count):
+        if 0 < self.dropout < 1 and self._dropout_mask is None:
+            self._dropout_mask = _generate_dropout_mask(K.ones_like(inputs), self.dropout, training=training,
+                                                        count=count)
+        if 0 < self.recurrent_dropout < 1 and self._recurrent_dropout_mask is None:
+            self._recurrent_dropout_mask = _generate_dropout_mask(K.ones_like(h_tm1), self.recurrent_dropout,
+                                                                  training=training, count=count)
+        return self._dropout_mask, self._recurrent_dropout_mask
+
+    def _common_config(self):
+        return {
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+class SimpleRNNCell(_DropoutCell):
+    """SimpleRNNCell(units, activation='tanh', use_bias=True, kernel_initializer='glorot_uniform',
+    recurrent_initializer='orthogonal', bias_initializer='zeros', kernel_regularizer=None,
+    recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+    recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0.):
+    one step `h_t = activation(x_t . kernel + bias + h_{t-1} . recurrent_kernel)`.
+    Weights `kernel` (input_dim, units), `recurrent_kernel` (units, units), `bias` (units,)."""
+
+    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0., **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_units(units, f"SimpleRNNCell ({self.name})")
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _clamp_rate(dropout)
+        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        self.state_size = self.units
+        self.output_size = self.units
+        self._dropout_mask = None
+        self._recurrent_dropout_mask = None
+
+    def build(self, input_shape):
+        input_dim = self._input_dim(input_shape)
+        self.kernel = self.add_weight(shape=(input_dim, self.units), name="kernel",
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel",
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.units,), name="bias", initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        else:
+            self.bias = None
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        prev_output = states[0]
+        dp_mask, rec_dp_mask = self._masks(inputs, prev_output, training, count=1)
+        if dp_mask is not None:
+            h = K.dot(inputs * dp_mask, self.kernel)
+        else:
+            h = K.dot(inputs, self.kernel)
+        if self.bias is not None:
+            h = K.bias_add(h, self.bias)
+        if rec_dp_mask is not None:
+            prev_output = prev_output * rec_dp_mask
+        output = h + K.dot(prev_output, self.recurrent_kernel)
+        if self.activation is not None:
+            output = self.activation(output)
+        return output, [output]
+
+    def get_config(self):
+        config = {"units": self.units, "activation": activations.serialize(self.activation),
+                  "use_bias": self.use_bias}
+        config.update(self._common_config())
+        config.update({
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+        })
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class LSTMCell(_DropoutCell):
+    """LSTMCell(units, activation='tanh', recurrent_activation='hard_sigmoid', use_bias=True,
+    kernel_initializer='glorot_uniform', recurrent_initializer='orthogonal',
+    bias_initializer='zeros', unit_forget_bias=True, kernel_regularizer=None,
+    recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+    recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0.,
+    implementation=1): one LSTM step; states [h, c].
+
+    The `recurrent_activation` default is 'hard_sigmoid', as in Keras 2.2.4 (Keras 2.3 uses
+    'sigmoid'). Weights `kernel` (input_dim, 4*units), `recurrent_kernel` (units, 4*units),
+    `bias` (4*units,), gate blocks in the order i, f, c, o; `unit_forget_bias` initialises the f
+    block of the bias to 1. implementation=1 does one product per gate (one dropout mask per
+    gate), implementation=2 one product for all gates (one dropout mask)."""
+
+    def __init__(self, units, activation="tanh", recurrent_activation="hard_sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.,
+                 recurrent_dropout=0., implementation=1, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_units(units, f"LSTMCell ({self.name})")
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _clamp_rate(dropout)
+        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        if int(implementation) not in (0, 1, 2):
+            raise ValueError(f"LSTMCell ({self.name}): implementation must be 1 or 2, got {implementation!r}")
+        self.implementation = max(1, int(implementation))
+        self.state_size = (self.units, self.units)
+        self.output_size = self.units
+        self._dropout_mask = None
+        self._recurrent_dropout_mask = None
+
+    def build(self, input_shape):
+        input_dim = self._input_dim(input_shape)
+        u = self.units
+        self.kernel = self.add_weight(shape=(input_dim, 4 * u), name="kernel", initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), name="recurrent_kernel",
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        if self.use_bias:
+            if self.unit_forget_bias:
+                base = self.bias_initializer
+
+                def bias_initializer(shape, dtype=None):
+                    def part(n):
+                        return _as_array(base((n,), dtype=dtype) if has_arg(base, "dtype") else base((n,)))
+                    dt = dtype or K.floatx()
+                    return np.concatenate([part(u), np.ones((u,), dtype=dt), part(2 * u)]).astype(dt)
+            else:
+                bias_initializer = self.bias_initializer
+            self.bias = self.add_weight(shape=(4 * u,), name="bias", initializer=bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        else:
+            self.bias = None
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        u = self.units
+        h_tm1, c_tm1 = states[0], states[1]
+        dp_mask, rec_dp_mask = self._masks(inputs, h_tm1, training, count=4)
+        ra, act = self.recurrent_activation, self.activation
+        if self.implementation == 1:
+            xs, hs = [], []
+            for g in range(4):
+                x_g = inputs * dp_mask[g] if dp_mask is not None else inputs
+                z = K.dot(x_g, self.kernel[:, g * u:(g + 1) * u])
+                if self.use_bias:
+                    z = K.bias_add(z, self.bias[g * u:(g + 1) * u])
+                xs.append(z)
+                hs.append(h_tm1 * rec_dp_mask[g] if rec_dp_mask is not None else h_tm1)
+            rk = self.recurrent_kernel
+            i = ra(xs[0] + K.dot(hs[0], rk[:, :u]))
+            f = ra(xs[1] + K.dot(hs[1], rk[:, u:2 * u]))
+            c = f * c_tm1 + i * act(xs[2] + K.dot(hs[2], rk[:, 2 * u:3 * u]))
+            o = ra(xs[3] + K.dot(hs[3], rk[:, 3 * u:]))
+        else:
+            x = inputs * dp_mask[0] if dp_mask is not None else inputs
+            z = K.dot(x, self.kernel)
+            h = h_tm1 * rec_dp_mask[0] if rec_dp_mask is not None else h_tm1
+            z = z + K.dot(h, self.recurrent_kernel)
+            if self.use_bias:
+                z = K.bias_add(z, self.bias)
+            i = ra(z[:, :u])
+            f = ra(z[:, u:2 * u])
+            c = f * c_tm1 + i * act(z[:, 2 * u:3 * u])
+            o = ra(z[:, 3 * u:])
+        h = o * act(c)
+        return h, [h, c]
+
+    def get_config(self):
+        config = {"units": self.units, "activation": activations.serialize(self.activation),
+                  "recurrent_activation": activations.serialize(self.recurrent_activation),
+                  "use_bias": self.use_bias}
+        config.update(self._common_config())
+        config.update({
+            "unit_forget_bias": self.unit_forget_bias,
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "implementation": self.implementation,
+        })
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class GRUCell(_DropoutCell):
+    """GRUCell(units, activation='tanh', recurrent_activation='hard_sigmoid', use_bias=True,
+    kernel_initializer='glorot_uniform', recurrent_initializer='orthogonal',
+    bias_initializer='zeros', kernel_regularizer=None, recurrent_regularizer=None,
+    bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+    bias_constraint=None, dropout=0., recurrent_dropout=0., implementation=1,
+    reset_after=False): one GRU step (Keras 2.2.4; 'hard_sigmoid' default as in 2.2.4).
+
+    Weights `kernel` (input_dim, 3*units), `recurrent_kernel` (units, 3*units), `bias` (3*units,)
+    or (2, 3*units) with reset_after (row 0 input bias, row 1 recurrent bias); blocks z, r, h.
+    reset_after=False: hh = act(x W_h + b_h + (r*h) U_h); True: hh = act(x W_h + b_h^in +
+    r*(h U_h + b_h^rec)); h = z*h_prev + (1-z)*hh."""
+
+    def __init__(self, units, activation="tanh", recurrent_activation="hard_sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0., implementation=1,
+                 reset_after=False, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_units(units, f"GRUCell ({self.name})")
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _clamp_rate(dropout)
+        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        if int(implementation) not in (0, 1, 2):
+            raise ValueError(f"GRUCell ({self.name}): implementation must be 1 or 2, got {implementation!r}")
+        self.implementation = max(1, int(implementation))
+        self.reset_after = bool(reset_after)
+        self.state_size = self.units
+        self.output_size = self.units
+        self._dropout_mask = None
+        self._recurrent_dropout_mask = None
+
+    def build(self, input_shape):
+        input_dim = self._input_dim(input_shape)
+        u = self.units
+        self.kernel = self.add_weight(shape=(input_dim, 3 * u), name="kernel", initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(shape=(u, 3 * u), name="recurrent_kernel",
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        if self.use_bias:
+            bias_shape = (2, 3 * u) if self.reset_after else (3 * u,)
+            self.bias = self.add_weight(shape=bias_shape, name="bias", initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            if self.reset_after:
+                self.input_bias, self.recurrent_bias = self.bias[0], self.bias[1]
+            else:
+                self.input_bias, self.recurrent_bias = self.bias, None
+        else:
+            self.bias = self.input_bias = self.recurrent_bias = None
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        u = self.units
+        h_tm1 = states[0]
+        dp_mask, rec_dp_mask = self._masks(inputs, h_tm1, training, count=3)
+        ra, act = self.recurrent_activation, self.activation
+        k, rk = self.kernel, self.recurrent_kernel
+        if self.implementation == 1:
+            x_parts, h_parts = [], []
+            for g in range(3):
+                x_g = inputs * dp_mask[g] if dp_mask is not None else inputs
+                z = K.dot(x_g, k[:, g * u:(g + 1) * u])
+                if self.use_bias:
+                    z = K.bias_add(z, self.input_bias[g * u:(g + 1) * u])
+                x_parts.append(z)
+                h_parts.append(h_tm1 * rec_dp_mask[g] if rec_dp_mask is not None else h_tm1)
+            x_z, x_r, x_h = x_parts
+            rec_z = K.dot(h_parts[0], rk[:, :u])
+            rec_r = K.dot(h_parts[1], rk[:, u:2 * u])
+            if self.reset_after and self.use_bias:
+                rec_z = K.bias_add(rec_z, self.recurrent_bias[:u])
+                rec_r = K.bias_add(rec_r, self.recurrent_bias[u:2 * u])
+            z = ra(x_z + rec_z)
+            r = ra(x_r + rec_r)
+            if self.reset_after:
+                rec_h = K.dot(h_parts[2], rk[:, 2 * u:])
+                if self.use_bias:
+                    rec_h = K.bias_add(rec_h, self.recurrent_bias[2 * u:])
+                rec_h = r * rec_h
+            else:
+                rec_h = K.dot(r * h_parts[2], rk[:, 2 * u:])
+            hh = act(x_h + rec_h)
+        else:
+            x = inputs * dp_mask[0] if dp_mask is not None else inputs
+            matrix_x = K.dot(x, k)
+            if self.use_bias:
+                matrix_x = K.bias_add(matrix_x, self.input_bias)
+            h = h_tm1 * rec_dp_mask[0] if rec_dp_mask is not None else h_tm1
+            if self.reset_after:
+                matrix_inner = K.dot(h, rk)
+                if self.use_bias:
+                    matrix_inner = K.bias_add(matrix_inner, self.recurrent_bias)
+            else:
+                matrix_inner = K.dot(h, rk[:, :2 * u])
+            z = ra(matrix_x[:, :u] + matrix_inner[:, :u])
+            r = ra(matrix_x[:, u:2 * u] + matrix_inner[:, u:2 * u])
+            if self.reset_after:
+                rec_h = r * matrix_inner[:, 2 * u:]
+            else:
+                rec_h = K.dot(r * h, rk[:, 2 * u:])
+            hh = act(matrix_x[:, 2 * u:] + rec_h)
+        h = z * h_tm1 + (1 - z) * hh
+        return h, [h]
+
+    def get_config(self):
+        config = {"units": self.units, "activation": activations.serialize(self.activation),
+                  "recurrent_activation": activations.serialize(self.recurrent_activation),
+                  "use_bias": self.use_bias}
+        config.update(self._common_config())
+        config.update({
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "implementation": self.implementation,
+            "reset_after": self.reset_after,
+        })
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class StackedRNNCells(Layer):
+    """StackedRNNCells(cells): several cells run one after the other at each step, so that an RNN
+    of them behaves as a stack of RNN layers. States are a flat list in reverse order of the
+    stack (Keras 2.2.4), so state_size[0] is the output size of the last cell."""
+
+    def __init__(self, cells, **kwargs):
+        cells = list(cells)
+        if not cells:
+            raise ValueError("StackedRNNCells: expected a non-empty list of cells")
+        for cell in cells:
+            if not hasattr(cell, "call"):
+                raise ValueError(f"StackedRNNCells: all cells must have a `call` method, received {cell!r}")
+            if not hasattr(cell, "state_size"):
+                raise ValueError(f"StackedRNNCells: all cells must have a `state_size` attribute, received {cell!r}")
+        self.cells = cells
+        super().__init__(**kwargs)
+
+    @property
+    def state_size(self):
+        sizes = []
+        for cell in self.cells[::-1]:
+            sizes += _state_sizes(cell)
+        return tuple(sizes)
+
+    @property
+    def output_size(self):
+        last = self.cells[-1]
+        return getattr(last, "output_size", None) or _state_sizes(last)[0]
+
+    def call(self, inputs, states, constants=None, **kwargs):
+        states = list(states)
+        nested = []
+        for cell in self.cells[::-1]:
+            n = len(_state_sizes(cell))
+            nested.append(states[:n])
+            states = states[n:]
+        nested = nested[::-1]
+        new_nested = []
+        for cell, cell_states in zip(self.cells, nested):
+            cell_kwargs = {k: v for k, v in kwargs.items() if has_arg(cell.call, k)}
+            if constants is not None and has_arg(cell.call, "constants"):
+                cell_kwargs["constants"] = constants
+            inputs, new_states = cell.call(inputs, cell_states, **cell_kwargs)
+            new_nested.append(to_list(new_states))
+        flat = []
+        for cell_states in new_nested[::-1]:
+            flat += cell_states
+        return inputs, flat
+
+    def build(self, input_shape):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
+        input_shape = tuple(input_shape)
+        for cell in self.cells:
+            if isinstance(cell, Layer) and not cell.built:
+                cell.build(input_shape)
+                cell.built = True
+            out = getattr(cell, "output_size", None) or _state_sizes(cell)[0]
+            input_shape = (input_shape[0], int(out))
+            for item in getattr(cell, "_losses", []):
+                if all(item is not mine for mine in self._losses):
+                    self._losses.append(item)
+        self.built = True
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [w for c in self.cells if isinstance(c, Layer) for w in c.trainable_weights]
+
+    @trainable_weights.setter
+    def trainable_weights(self, weights):
+        self._trainable_weights = list(weights)
+
+    @property
+    def non_trainable_weights(self):
+        weights = [w for c in self.cells if isinstance(c, Layer) for w in c.non_trainable_weights]
+        if not self.trainable:
+            weights = [w for c in self.cells if isinstance(c, Layer) for w in c.trainable_weights] + weights
+        return weights
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, weights):
+        self._non_trainable_weights = list(weights)
+
+    def get_config(self):
+        cells = [{"class_name": c.__class__.__name__, "config": c.get_config()} for c in self.cells]
+        config = {"cells": cells}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from . import deserialize as deserialize_layer
+        config = dict(config)
+        cells = [deserialize_layer(c, custom_objects=custom_objects) for c in config.pop("cells")]
+        return cls(cells, **config)

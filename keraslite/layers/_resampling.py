@@ -1,0 +1,301 @@
+"""UpSampling1D/2D/3D, ZeroPadding1D/2D/3D and Cropping1D/2D/3D (Keras 2 defines them in
+keras.layers.convolutional; keraslite.layers.convolutional re-exports them)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend as K
+from ..engine.base_layer import InputSpec, Layer
+from ._utils import normalize_data_format, normalize_tuple, shape_str
+
+
+# ---------------------------------------------------------------------------------------------
+# up-sampling, padding, cropping
+
+
+class UpSampling1D(Layer):
+    """UpSampling1D(size=2): repeat each timestep `size` times."""
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.input_spec = InputSpec(ndim=3)
+
+    def compute_output_shape(self, input_shape):
+        size = self.size * input_shape[1] if input_shape[1] is not None else None
+        return (input_shape[0], size, input_shape[2])
+
+    def call(self, inputs):
+        return K.repeat_elements(inputs, self.size, axis=1)
+
+    def get_config(self):
+        config = {"size": self.size}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class UpSampling2D(Layer):
+    """UpSampling2D(size=(2, 2), data_format=None, interpolation='nearest')."""
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.size = normalize_tuple(size, 2, "size", self.name)
+        self.input_spec = InputSpec(ndim=4)
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"UpSampling2D ({self.name}): interpolation should be one of \"nearest\" or "
+                             f"\"bilinear\", got {interpolation!r}")
+        self.interpolation = interpolation
+
+    def compute_output_shape(self, input_shape):
+        def grow(d, f):
+            return None if d is None else d * f
+        if self.data_format == "channels_first":
+            return (input_shape[0], input_shape[1], grow(input_shape[2], self.size[0]),
+                    grow(input_shape[3], self.size[1]))
+        return (input_shape[0], grow(input_shape[1], self.size[0]), grow(input_shape[2], self.size[1]),
+                input_shape[3])
+
+    def call(self, inputs):
+        return K.resize_images(inputs, self.size[0], self.size[1], self.data_format,
+                               interpolation=self.interpolation)
+
+    def get_config(self):
+        config = {"size": self.size, "data_format": self.data_format, "interpolation": self.interpolation}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+def _pairs_2d(value, name, who):
+    """int p -> ((p, p), (p, p)); (a, b) -> ((a, a), (b, b)); ((t, b), (l, r)) as given."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = int(value)
+        return ((value, value), (value, value))
+    if hasattr(value, "__len__"):
+        if len(value) != 2:
+            raise ValueError(f"{who}: `{name}` should have two elements. Found: {value!r}")
+        first = normalize_tuple(value[0], 2, f"1st entry of {name}", who)
+        second = normalize_tuple(value[1], 2, f"2nd entry of {name}", who)
+        return (first, second)
+    raise ValueError(f"{who}: `{name}` should be either an int, a tuple of 2 ints (symmetric_height_{name}, "
+                     f"symmetric_width_{name}), or a tuple of 2 tuples of 2 ints ((top_{name}, bottom_{name}), "
+                     f"(left_{name}, right_{name})). Found: {value!r}")
+
+
+def _check_non_negative(pairs, name, who):
+    flat = [v for p in (pairs if isinstance(pairs[0], tuple) else (pairs,)) for v in p]
+    if any(v < 0 for v in flat):
+        raise ValueError(f"{who}: `{name}` entries must be non-negative, got {pairs!r}")
+
+
+class ZeroPadding1D(Layer):
+    """ZeroPadding1D(padding=1): int or (left, right) zeros added along the time axis."""
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = normalize_tuple(padding, 2, "padding", self.name)
+        _check_non_negative(self.padding, "padding", self.name)
+        self.input_spec = InputSpec(ndim=3)
+
+    def compute_output_shape(self, input_shape):
+        length = input_shape[1] + self.padding[0] + self.padding[1] if input_shape[1] is not None else None
+        return (input_shape[0], length, input_shape[2])
+
+    def call(self, inputs):
+        return K.temporal_padding(inputs, padding=self.padding)
+
+    def get_config(self):
+        config = {"padding": self.padding}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class ZeroPadding2D(Layer):
+    """ZeroPadding2D(padding=(1, 1), data_format=None): padding int, (sym_h, sym_w) or
+    ((top, bottom), (left, right))."""
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.padding = _pairs_2d(padding, "padding", self.name)
+        _check_non_negative(self.padding, "padding", self.name)
+        self.input_spec = InputSpec(ndim=4)
+
+    def compute_output_shape(self, input_shape):
+        def grow(d, p):
+            return None if d is None else d + p[0] + p[1]
+        if self.data_format == "channels_first":
+            return (input_shape[0], input_shape[1], grow(input_shape[2], self.padding[0]),
+                    grow(input_shape[3], self.padding[1]))
+        return (input_shape[0], grow(input_shape[1], self.padding[0]), grow(input_shape[2], self.padding[1]),
+                input_shape[3])
+
+    def call(self, inputs):
+        return K.spatial_2d_padding(inputs, padding=self.padding, data_format=self.data_format)
+
+    def get_config(self):
+        config = {"padding": self.padding, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+def _crop_len(d, pair, who, shape):
+    if d is None:
+        return None
+    out = d - pair[0] - pair[1]
+    if out < 0:
+        raise ValueError(f"{who}: cropping {pair} is larger than the input dimension {d} "
+                         f"(input shape {shape_str(tuple(shape))})")
+    return out
+
+
+class Cropping1D(Layer):
+    """Cropping1D(cropping=(1, 1)): remove timesteps from the start and end of axis 1."""
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = normalize_tuple(cropping, 2, "cropping", self.name)
+        _check_non_negative(self.cropping, "cropping", self.name)
+        self.input_spec = InputSpec(ndim=3)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], _crop_len(input_shape[1], self.cropping, self.name, input_shape), input_shape[2])
+
+    def call(self, inputs):
+        self.compute_output_shape(K.int_shape(inputs))
+        a, b = self.cropping
+        return inputs[:, a:(-b if b else None), :]
+
+    def get_config(self):
+        config = {"cropping": self.cropping}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class Cropping2D(Layer):
+    """Cropping2D(cropping=((0, 0), (0, 0)), data_format=None): cropping int, (sym_h, sym_w) or
+    ((top, bottom), (left, right))."""
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.cropping = _pairs_2d(cropping, "cropping", self.name)
+        _check_non_negative(self.cropping, "cropping", self.name)
+        self.input_spec = InputSpec(ndim=4)
+
+    def compute_output_shape(self, input_shape):
+        (t, b), (l, r) = self.cropping
+        if self.data_format == "channels_first":
+            return (input_shape[0], input_shape[1],
+                    _crop_len(input_shape[2], (t, b), self.name, input_shape),
+                    _crop_len(input_shape[3], (l, r), self.name, input_shape))
+        return (input_shape[0], _crop_len(input_shape[1], (t, b), self.name, input_shape),
+                _crop_len(input_shape[2], (l, r), self.name, input_shape), input_shape[3])
+
+    def call(self, inputs):
+        self.compute_output_shape(K.int_shape(inputs))
+        (t, b), (l, r) = self.cropping
+        rows = slice(t, -b if b else None)
+        cols = slice(l, -r if r else None)
+        if self.data_format == "channels_first":
+            return inputs[:, :, rows, cols]
+        return inputs[:, rows, cols, :]
+
+    def get_config(self):
+        config = {"cropping": self.cropping, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class UpSampling3D(Layer):
+    """UpSampling3D(size=(2, 2, 2), data_format=None): repeat each cell size[i] times along the
+    three spatial axes."""
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.size = normalize_tuple(size, 3, "size", self.name)
+        self.input_spec = InputSpec(ndim=5)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        first = 2 if self.data_format == "channels_first" else 1
+        out = list(input_shape)
+        for i in range(3):
+            d = input_shape[first + i]
+            out[first + i] = None if d is None else d * self.size[i]
+        return tuple(out)
+
+    def call(self, inputs):
+        return K.resize_volumes(inputs, self.size[0], self.size[1], self.size[2], self.data_format)
+
+    def get_config(self):
+        config = {"size": self.size, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+def _pairs_3d(value, name, who):
+    """int p -> ((p, p),) * 3; (a, b, c) -> ((a, a), (b, b), (c, c)); three pairs as given."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = int(value)
+        return ((value, value),) * 3
+    if hasattr(value, "__len__"):
+        if len(value) != 3:
+            raise ValueError(f"{who}: `{name}` should have 3 elements. Found: {value!r}")
+        return tuple(normalize_tuple(v, 2, f"entry {i + 1} of {name}", who) for i, v in enumerate(value))
+    raise ValueError(f"{who}: `{name}` should be either an int, a tuple of 3 ints (symmetric_dim1_{name}, "
+                     f"symmetric_dim2_{name}, symmetric_dim3_{name}), or a tuple of 3 tuples of 2 ints "
+                     f"((left_dim1_{name}, right_dim1_{name}), ...). Found: {value!r}")
+
+
+class ZeroPadding3D(Layer):
+    """ZeroPadding3D(padding=(1, 1, 1), data_format=None): padding int, three symmetric ints or
+    three (before, after) pairs for the depth, height and width axes."""
+
+    def __init__(self, padding=(1, 1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.padding = _pairs_3d(padding, "padding", self.name)
+        _check_non_negative(self.padding, "padding", self.name)
+        self.input_spec = InputSpec(ndim=5)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        first = 2 if self.data_format == "channels_first" else 1
+        out = list(input_shape)
+        for i, p in enumerate(self.padding):
+            d = input_shape[first + i]
+            out[first + i] = None if d is None else d + p[0] + p[1]
+        return tuple(out)
+
+    def call(self, inputs):
+        return K.spatial_3d_padding(inputs, padding=self.padding, data_format=self.data_format)
+
+    def get_config(self):
+        config = {"padding": self.padding, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class Cropping3D(Layer):
+    """Cropping3D(cropping=((1, 1), (1, 1), (1, 1)), data_format=None): cropping int, three
+    symmetric ints or three (before, after) pairs for the depth, height and width axes."""
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.cropping = _pairs_3d(cropping, "cropping", self.name)
+        _check_non_negative(self.cropping, "cropping", self.name)
+        self.input_spec = InputSpec(ndim=5)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        first = 2 if self.data_format == "channels_first" else 1
+        out = list(input_shape)
+        for i, pair in enumerate(self.cropping):
+            out[first + i] = _crop_len(input_shape[first + i], pair, self.name, input_shape)
+        return tuple(out)
+
+    def call(self, inputs):
+        self.compute_output_shape(K.int_shape(inputs))
+        spatial = tuple(slice(a, -b if b else None) for a, b in self.cropping)
+        if self.data_format == "channels_first":
+            return inputs[(slice(None), slice(None)) + spatial]
+        return inputs[(slice(None),) + spatial + (slice(None),)]
+
+    def get_config(self):
+        config = {"cropping": self.cropping, "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))

@@ -1,0 +1,421 @@
+"""Rows for the neural-network primitives: convolution, pooling, resizing (and their backprops),
+softmax, batch norm, CTC and random draws."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..backend.graph import apply
+from . import references as R
+from .opinfo import OpInfo, Sample, distinct, uniform
+
+CL = "channels_last"
+
+
+def _K():
+    from .. import backend as K
+    return K
+
+
+def _grad_fn(forward, wrt):
+    """fn(*inputs, g, **kw) = d/d inputs[wrt] of sum(forward(*inputs, **kw) * g)."""
+    def fn(*ts, **kw):
+        K = _K()
+        *xs, g = ts
+        return K.gradients(K.sum(forward(*xs, **kw) * g), [xs[wrt]])[0]
+    return fn
+
+
+def adjoint(linear, args, wrt, g, **kw):
+    """J^T g for a function `linear` (a NumPy reference) linear in args[wrt]: column by column
+    on the unit vectors (so the backprop rows need no formula beyond the forward one)."""
+    x = np.asarray(args[wrt], dtype=np.float64)
+    out = np.zeros(x.shape)
+    for i in range(x.size):
+        e = np.zeros(x.shape)
+        e.flat[i] = 1.0
+        a = list(args)
+        a[wrt] = e
+        out.flat[i] = np.sum(np.asarray(linear(*a, **kw), dtype=np.float64) * g)
+    return out
+
+
+# ------------------------------------------------------------------------------------ conv
+
+_CONV2D = [((1, 4, 4, 2), (2, 2, 2, 3), {"strides": (1, 1), "padding": "valid", "dilation_rate": (1, 1)}),
+           ((2, 5, 4, 1), (3, 3, 1, 2), {"strides": (2, 2), "padding": "same", "dilation_rate": (1, 1)}),
+           ((1, 5, 5, 2), (2, 2, 2, 1), {"strides": (1, 1), "padding": "valid", "dilation_rate": (2, 2)}),
+           ((1, 1, 3, 2), (1, 1, 2, 2), {"strides": (1, 1), "padding": "same", "dilation_rate": (1, 1)}),
+           ((0, 3, 3, 1), (2, 2, 1, 2), {"strides": (1, 1), "padding": "valid", "dilation_rate": (1, 1)})]
+_CONV3D = [((1, 3, 3, 3, 2), (2, 2, 2, 2, 2), {"strides": (1, 1, 1), "padding": "valid"}),
+           ((1, 3, 4, 2, 1), (2, 3, 1, 1, 2), {"strides": (2, 1, 1), "padding": "same"}),
+           ((0, 2, 2, 2, 1), (1, 1, 1, 1, 1), {"strides": (1, 1, 1), "padding": "valid"})]
+
+
+def _conv_samples(cases, grad=False, small=False):
+    def samples(rng, dtype):
+        out = []
+        for xs, ks, kw in cases[:3] if small else cases:
+            x, k = uniform(rng, xs, dtype), uniform(rng, ks, dtype)
+            if grad:
+                y = (R.conv2d if len(xs) == 4 else R.conv3d)(x, k, data_format=CL, **kw)
+                out.append(Sample((x, k, uniform(rng, y.shape, dtype)), kw))
+            else:
+                out.append(Sample((x, k), kw))
+        return out
+    return samples
+
+
+def _conv2d(x, k, **kw):
+    return _K().conv2d(x, k, data_format=CL, **kw)
+
+
+def _conv3d(x, k, **kw):
+    return _K().conv3d(x, k, data_format=CL, **kw)
+
+
+def _transpose_samples(rank):
+    cases = _CONV2D if rank == 2 else _CONV3D
+
+    def samples(rng, dtype):
+        out = []
+        for xs, ks, kw in cases:
+            kw = {k: v for k, v in kw.items() if k != "dilation_rate" or rank == 2}
+            if rank == 2 and kw.get("dilation_rate") != (1, 1):
+                continue
+            y = np.zeros(((R.conv2d if rank == 2 else R.conv3d)(np.zeros(xs), np.zeros(ks), data_format=CL, **kw)).shape)
+            kt = ks  # the transposed kernel (..., out, in) is the forward one (..., in, out)
+            out.append(Sample((uniform(rng, y.shape, dtype), uniform(rng, kt, dtype)), dict(kw, output_shape=xs)))
+        return out
+    return samples
+
+
+def _conv_transpose(rank):
+    def fn(y, k, output_shape, **kw):
+        K = _K()
+        f = K.conv2d_transpose if rank == 2 else K.conv3d_transpose
+        return f(y, k, output_shape, data_format=CL, **kw)
+    return fn
+
+
+def _conv_transpose_ref(rank):
+    def ref(y, k, output_shape, **kw):
+        f = R.conv2d_transpose if rank == 2 else R.conv3d_transpose
+        return f(y, k, output_shape, data_format=CL, **kw)
+    return ref
+
+
+def _filter_grad_ref(rank):
+    ref = R.conv2d if rank == 2 else R.conv3d
+
+    def f(x, k, g, **kw):
+        return adjoint(lambda x_, k_: ref(x_, k_, data_format=CL, **kw), (x, k), 1, g)
+    return f
+
+
+# ---------------------------------------------------------------------------------- pooling
+
+_POOL2D = [((1, 4, 4, 2), {"pool_size": (2, 2), "strides": (2, 2), "padding": "valid"}),
+           ((2, 5, 3, 1), {"pool_size": (3, 2), "strides": (2, 1), "padding": "same"}),
+           ((1, 1, 1, 3), {"pool_size": (1, 1), "strides": (1, 1), "padding": "valid"}),
+           ((0, 2, 2, 1), {"pool_size": (2, 2), "strides": (1, 1), "padding": "valid"})]
+_POOL3D = [((1, 4, 2, 2, 2), {"pool_size": (2, 2, 2), "strides": (2, 2, 2), "padding": "valid"}),
+           ((1, 3, 3, 2, 1), {"pool_size": (2, 2, 1), "strides": (2, 2, 1), "padding": "same"})]
+
+
+def _pool_samples(cases, grad=False, mode="max"):
+    def samples(rng, dtype):
+        out = []
+        for xs, kw in cases:
+            x = distinct(rng, xs, dtype)
+            if grad:
+                y = (R.pool2d if len(xs) == 4 else R.pool3d)(x, data_format=CL, pool_mode=mode, **kw)
+                out.append(Sample((x, uniform(rng, y.shape, dtype)), kw))
+            else:
+                out.append(Sample((x,), kw))
+        return out
+    return samples
+
+
+def _pool(rank, mode):
+    def fn(x, **kw):
+        K = _K()
+        return (K.pool2d if rank == 2 else K.pool3d)(x, data_format=CL, pool_mode=mode, **kw)
+    return fn
+
+
+def _pool_ref(rank, mode):
+    def ref(x, **kw):
+        return (R.pool2d if rank == 2 else R.pool3d)(x, data_format=CL, pool_mode=mode, **kw)
+    return ref
+
+
+def max_pool_backprop_ref(x, g, pool_size, strides, padding):
+    """Each output cell's gradient goes to the (unique) largest real cell of its window."""
+    spatial = x.shape[1:-1]
+    geo = [R.out_and_pads(n, k, s, 1, padding) for n, k, s in zip(spatial, pool_size, strides)]
+    dx = np.zeros(x.shape)
+    for out_idx in itertools.product(*[range(o) for o, _, _ in geo]):
+        ranges = [range(max(i * s - pb, 0), min(i * s - pb + k, n))
+                  for i, s, (_, pb, _), k, n in zip(out_idx, strides, geo, pool_size, spatial)]
+        cells = list(itertools.product(*ranges))
+        for b in range(x.shape[0]):
+            for c in range(x.shape[-1]):
+                vals = [x[(b,) + cell + (c,)] for cell in cells]
+                best = cells[int(np.argmax(vals))]
+                dx[(b,) + best + (c,)] += g[(b,) + out_idx + (c,)]
+    return dx
+
+
+def _avg_bp_ref(rank):
+    def ref(x, g, **kw):
+        return adjoint(_pool_ref(rank, "avg"), (x,), 0, g, **kw)
+    return ref
+
+
+# ----------------------------------------------------------------------------------- resize
+
+def _resize_samples(grad=False):
+    def samples(rng, dtype):
+        out = []
+        for xs, fh, fw in [((1, 2, 3, 2), 2, 3), ((2, 1, 1, 1), 3, 2), ((1, 3, 2, 1), 1, 2)]:
+            x = uniform(rng, xs, dtype)
+            args = (x, uniform(rng, (xs[0], xs[1] * fh, xs[2] * fw, xs[3]), dtype)) if grad else (x,)
+            out.append(Sample(args, {"fh": fh, "fw": fw}))
+        return out
+    return samples
+
+
+def _resize(interp):
+    def fn(x, fh, fw):
+        return _K().resize_images(x, fh, fw, CL, interpolation=interp)
+    return fn
+
+
+def _resize_ref(interp):
+    def ref(x, fh, fw):
+        return R.resize_images(x, fh, fw, CL, interpolation=interp)
+    return ref
+
+
+def _resize_bp_ref(interp):
+    def ref(x, g, fh, fw):
+        return adjoint(_resize_ref(interp), (x,), 0, g, fh=fh, fw=fw)
+    return ref
+
+
+# ------------------------------------------------------------------------- softmax, batchnorm
+
+def _softmax_samples(rng, dtype):
+    return [Sample((uniform(rng, s, dtype, -3, 3),), {"axis": a}) for s, a in [((2, 5), -1), ((3, 2, 4), 1), ((1, 1), -1), ((0, 3), -1)]]
+
+
+def _bn_samples(rng, dtype):
+    out = []
+    for xs, axes in [((5, 3), [0]), ((2, 3, 2, 2), [0, 1, 2])]:
+        kept = tuple(d for i, d in enumerate(xs) if i not in axes)
+        out.append(Sample((uniform(rng, xs, dtype, -2, 2), uniform(rng, kept, dtype, 0.5, 1.5),
+                           uniform(rng, kept, dtype)), {"axes": axes}))
+    return out
+
+
+def _bn(x, gamma, beta, axes):
+    return _K().normalize_batch_in_training(x, gamma, beta, axes, epsilon=1e-3)
+
+
+def _bn_ref(x, gamma, beta, axes):
+    return R.normalize_batch_in_training(x, gamma, beta, axes, epsilon=1e-3)
+
+
+def _bn_backward_samples(rng, dtype):
+    return [Sample(s.args + (uniform(rng, s.args[0].shape, dtype),), s.kwargs) for s in _bn_samples(rng, dtype)]
+
+
+def _bn_backward(x, gamma, beta, gy, axes):
+    K = _K()
+    normed, _, _ = _bn(x, gamma, beta, axes)
+    return tuple(K.gradients(K.sum(normed * gy), [x, gamma, beta]))
+
+
+def _bn_backward_ref(x, gamma, beta, gy, axes):
+    """The batch-norm backward formula (population variance, epsilon 1e-3)."""
+    x, gy = np.asarray(x, np.float64), np.asarray(gy, np.float64)
+    ax = tuple(axes)
+    mu = x.mean(axis=ax, keepdims=True)
+    inv = 1.0 / np.sqrt(((x - mu) ** 2).mean(axis=ax, keepdims=True) + 1e-3)
+    xhat = (x - mu) * inv
+    g = np.asarray(gamma, np.float64).reshape(mu.shape)
+    dx = g * inv * (gy - gy.mean(axis=ax, keepdims=True) - xhat * (gy * xhat).mean(axis=ax, keepdims=True))
+    return dx, (gy * xhat).sum(axis=ax).reshape(gamma.shape), gy.sum(axis=ax).reshape(beta.shape)
+
+
+# ---------------------------------------------------------------------------------------- CTC
+
+def ctc_nll(lp, labels, il, ll):
+    """-log p(labels | lp) per sample by the CTC forward recursion (blank = last class)."""
+    out = np.zeros(lp.shape[0])
+    blank = lp.shape[-1] - 1
+    for n in range(lp.shape[0]):
+        lab = list(labels[n, :ll[n]])
+        ext = [blank]
+        for c in lab:
+            ext += [int(c), blank]
+        S, T = len(ext), int(il[n])
+        a = np.full(S, -np.inf)
+        a[0] = lp[n, 0, blank]
+        if S > 1:
+            a[1] = lp[n, 0, ext[1]]
+        for t in range(1, T):
+            prev = a.copy()
+            for s in range(S):
+                terms = [prev[s]] + ([prev[s - 1]] if s >= 1 else [])
+                if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                    terms.append(prev[s - 2])
+                a[s] = np.logaddexp.reduce(terms) + lp[n, t, ext[s]]
+        out[n] = -np.logaddexp.reduce(a[-2:] if S > 1 else a[-1:])
+    return out
+
+
+def _ctc_samples(rng, dtype):
+    out = []
+    for n, t, c, lens in [(2, 5, 4, [2, 1]), (1, 4, 3, [2]), (2, 3, 3, [1, 0])]:
+        z = rng.standard_normal((n, t, c))
+        lp = (z - np.log(np.exp(z).sum(-1, keepdims=True))).astype(dtype)
+        labels = rng.integers(0, c - 1, size=(n, max(lens) or 1)).astype("int32")
+        il = np.array([t] * n, dtype="int32")
+        il[-1] = max(t - 1, 1)
+        out.append(Sample((lp, labels, il, np.array(lens, dtype="int32"))))
+    return out
+
+
+def _ctc_grad_ref(lp, labels, il, ll):
+    """The gradient of sum(ctc_nll) with respect to lp, by central differences of the formula."""
+    lp = np.asarray(lp, np.float64)
+    g, h = np.zeros(lp.shape), 1e-6
+    for i in range(lp.size):
+        p, m = lp.copy(), lp.copy()
+        p.flat[i] += h
+        m.flat[i] -= h
+        g.flat[i] = (ctc_nll(p, labels, il, ll).sum() - ctc_nll(m, labels, il, ll).sum()) / (2 * h)
+    return g
+
+
+def _decode_samples(rng, dtype):
+    out = []
+    for n, t, c in [(2, 6, 4), (1, 3, 3)]:
+        p = rng.random((n, t, c)) + 0.05
+        p[..., -1] += rng.random((n, t)) * (rng.random((n, t)) < 0.4)  # some steps favour the blank
+        out.append(Sample(((p / p.sum(-1, keepdims=True)).astype(dtype), np.array([t, t - 1][:n], dtype="int32"))))
+    return out
+
+
+def _greedy_ref(p, il):
+    blank = p.shape[-1] - 1
+    paths, scores = [], []
+    for n in range(p.shape[0]):
+        best = np.argmax(p[n, :il[n]], axis=-1)
+        merged = [int(k) for i, k in enumerate(best) if (i == 0 or k != best[i - 1]) and k != blank]
+        paths.append(merged)
+        scores.append(-np.log(p[n, :il[n]].max(axis=-1) + 1e-7).sum())
+    width = max(len(q) for q in paths)
+    dense = np.full((p.shape[0], width), -1, dtype="int64")
+    for n, q in enumerate(paths):
+        dense[n, :len(q)] = q
+    return dense, np.array(scores, dtype=p.dtype).reshape(-1, 1)
+
+
+def _decode(p, il):
+    decoded, log_prob = _K().ctc_decode(p, il, greedy=True)
+    return decoded[0], log_prob
+
+
+def _sparse_ref(labels, lengths):
+    idx = [(n, j) for n in range(labels.shape[0]) for j in range(lengths[n])]
+    indices = np.array(idx, dtype="int64").reshape(-1, 2)
+    values = np.array([labels[n, j] for n, j in idx], dtype=labels.dtype)
+    return indices, values, np.array(labels.shape, dtype="int64")
+
+
+# --------------------------------------------------------------------------------- random ops
+
+def _random(kname, **params):
+    def fn():
+        return getattr(_K(), kname)((40, 50), seed=7, **params)
+    return fn
+
+
+def _random_check(lo, hi, mean, std, values=None):
+    def check(outs, sample, dtype):
+        x = np.asarray(outs[0], dtype=np.float64)
+        assert x.shape == (40, 50), f"shape {x.shape}"
+        assert np.all((x >= lo) & (x < hi)), f"values outside [{lo}, {hi})"
+        if values is not None:
+            assert set(np.unique(x)) <= set(values), f"values {np.unique(x)} outside {values}"
+        assert abs(x.mean() - mean) < 0.08 * max(std, 0.5), f"mean {x.mean():.3f}, expected {mean}"
+        assert abs(x.std() - std) < 0.08 * max(std, 0.5), f"std {x.std():.3f}, expected {std:.3f}"
+    return check
+
+
+def _no_input(rng, dtype):
+    return [Sample(())]
+
+
+def rows() -> list:
+    """The rows of this module."""
+    K = _K()
+    t = []
+    add = t.append
+    loose = {"float32": (1e-4, 1e-5)}
+    add(OpInfo("conv2d", _conv2d, lambda x, k, **kw: R.conv2d(x, k, data_format=CL, **kw), _conv_samples(_CONV2D),
+               differentiable=True, tol=loose, batch_args=(0,)))
+    add(OpInfo("conv2d_backprop_input", _conv_transpose(2), _conv_transpose_ref(2), _transpose_samples(2),
+               differentiable=True, tol=loose, dynamic_batch=False))
+    add(OpInfo("conv2d_backprop_filter", _grad_fn(_conv2d, 1), _filter_grad_ref(2), _conv_samples(_CONV2D, True, True),
+               differentiable=True, grad_args=(2,), tol=loose, dynamic_batch=False))
+    add(OpInfo("conv3d", _conv3d, lambda x, k, **kw: R.conv3d(x, k, data_format=CL, **kw), _conv_samples(_CONV3D),
+               differentiable=True, tol=loose, batch_args=(0,)))
+    add(OpInfo("conv3d_backprop_input", _conv_transpose(3), _conv_transpose_ref(3), _transpose_samples(3),
+               differentiable=True, tol=loose, dynamic_batch=False))
+    add(OpInfo("conv3d_backprop_filter", _grad_fn(_conv3d, 1), _filter_grad_ref(3), _conv_samples(_CONV3D, True, True),
+               differentiable=True, grad_args=(2,), tol=loose, dynamic_batch=False))
+    for rank, cases in ((2, _POOL2D), (3, _POOL3D)):
+        for mode in ("max", "avg"):
+            name = f"{mode}_pool{rank}d"
+            add(OpInfo(name, _pool(rank, mode), _pool_ref(rank, mode), _pool_samples(cases, mode=mode),
+                       differentiable=True))
+            bp = max_pool_backprop_ref if mode == "max" else _avg_bp_ref(rank)
+            add(OpInfo(name + "_backprop", _grad_fn(_pool(rank, mode), 0), bp, _pool_samples(cases, True, mode),
+                       differentiable=mode == "avg", grad_args=(1,), dynamic_batch=False))
+    for interp in ("nearest", "bilinear"):
+        add(OpInfo(f"resize_{interp}", _resize(interp), _resize_ref(interp), _resize_samples(), differentiable=True))
+        add(OpInfo(f"resize_{interp}_backprop", _grad_fn(_resize(interp), 0), _resize_bp_ref(interp),
+                   _resize_samples(True), differentiable=interp == "nearest", grad_args=(1,), dynamic_batch=False))
+    add(OpInfo("softmax", lambda x, axis: K.softmax(x, axis), lambda x, axis: R.softmax(x, axis), _softmax_samples,
+               dtypes=("float32", "float64"), differentiable=True))
+    add(OpInfo("log_softmax", lambda x, axis: apply("log_softmax", x, axis=axis % x.ndim),
+               lambda x, axis: R.log_softmax(x, axis), _softmax_samples, differentiable=True))
+    add(OpInfo("batchnorm_train", _bn, _bn_ref, _bn_samples, differentiable=True, tol=loose,
+               exercises=("batchnorm_train", "tuple_get")))
+    add(OpInfo("batchnorm_train_backward", _bn_backward, _bn_backward_ref, _bn_backward_samples, tol=loose))
+    add(OpInfo("ctc_loss", lambda lp, lab, il, ll: apply("ctc_loss", lp, lab, il, ll), ctc_nll, _ctc_samples,
+               dtypes=("float32", "float64"), differentiable=True, grad_args=(0,), tol=loose, dynamic_batch=False))
+    add(OpInfo("ctc_loss_grad", lambda lp, lab, il, ll: apply("ctc_loss_grad", lp, lab, il, ll), _ctc_grad_ref,
+               _ctc_samples, dtypes=("float64",), tol={"float64": (1e-6, 1e-7)}, dynamic_batch=False))
+    add(OpInfo("ctc_decode", _decode, _greedy_ref, _decode_samples, exercises=("ctc_decode", "ctc_path"),
+               dynamic_batch=False))
+    add(OpInfo("ctc_path", lambda p, il: _decode(p, il)[0], lambda p, il: _greedy_ref(p, il)[0], _decode_samples,
+               dynamic_batch=False))
+    add(OpInfo("ctc_dense_to_sparse", lambda lab, ll: K.ctc_label_dense_to_sparse(lab, ll), _sparse_ref,
+               lambda rng, d: [Sample((np.array([[1, 2, 0], [3, 0, 0]], dtype="int32"), np.array([3, 1], dtype="int32"))),
+                               Sample((np.zeros((2, 2), dtype="int32"), np.array([0, 0], dtype="int32")))],
+               dtypes=("int32",), dynamic_batch=False))
+    add(OpInfo("random_uniform", _random("random_uniform", minval=-1.0, maxval=3.0), None, _no_input,
+               check=_random_check(-1.0, 3.0, 1.0, 4 / np.sqrt(12)), fused=False))
+    add(OpInfo("random_normal", _random("random_normal", mean=1.0, stddev=2.0), None, _no_input,
+               check=_random_check(-np.inf, np.inf, 1.0, 2.0), fused=False))
+    add(OpInfo("truncated_normal", _random("truncated_normal", mean=0.0, stddev=1.0), None, _no_input,
+               check=_random_check(-2.0, 2.0 + 1e-9, 0.0, 0.880), fused=False))
+    add(OpInfo("random_binomial", _random("random_binomial", p=0.3), None, _no_input,
+               check=_random_check(0.0, 1.5, 0.3, np.sqrt(0.21), values=(0.0, 1.0)), fused=False))
+    return t
