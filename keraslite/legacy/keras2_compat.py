@@ -332,7 +332,44 @@ def translate_model_config(config: dict, custom_objects=None) -> dict:
     if not _is_serialized(config):
         return config
     custom = frozenset(custom_objects or ())
-    return _layer(config, "", custom)
+    tf2 = _written_by_tf2(config)
+    config = _layer(config, "", custom)
+    if tf2:
+        _tf2_rules(config)
+    return config
+
+
+# Keys only tf.keras (TF 2.x) and Keras 3 write into layer configs
+_TF2_MARKS = ("groups", "ragged", "registered_name", "time_major", "keepdims", "zero_output_for_mask")
+
+
+def _written_by_tf2(obj) -> bool:
+    """Whether a model config comes from tf.keras 2.x / tf-keras / Keras 3 rather than standalone
+    Keras 2.2/2.3 (which writes none of these marks)."""
+    if isinstance(obj, dict):
+        if obj.get("class_name") in ("Functional", "Policy", "DTypePolicy", "__keras_tensor__"):
+            return True
+        if any(k in obj for k in _TF2_MARKS):
+            return True
+        return any(_written_by_tf2(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_written_by_tf2(v) for v in obj)
+    return False
+
+
+def _tf2_rules(obj) -> None:
+    """Layers whose computation in TensorFlow 2 differs from Keras 2.3's get the keraslite option
+    that reproduces it: bilinear UpSampling2D samples with half-pixel centres (tf.image.resize)."""
+    if isinstance(obj, list):
+        for v in obj:
+            _tf2_rules(v)
+    elif isinstance(obj, dict):
+        config = obj.get("config")
+        if obj.get("class_name") == "UpSampling2D" and isinstance(config, dict) and \
+                config.get("interpolation") == "bilinear":
+            config.setdefault("half_pixel_centers", True)
+        for v in obj.values():
+            _tf2_rules(v)
 
 
 # ---------------------------------------------------------------------------------------------
