@@ -37,19 +37,22 @@ def _float_hyper(value, name: str):
 
 class Optimizer:
     """Optimizer(**kwargs): the base class. Keywords: `clipnorm` (scale all gradients together
-    when their global norm reaches it), `clipvalue` (clip each gradient element to
+    when their global norm reaches it; with `clipnorm_per_variable=True`, tf.keras's rule, each
+    gradient on its own), `clipvalue` (clip each gradient element to
     [-clipvalue, clipvalue]). Any other keyword raises TypeError."""
 
     # Indices in `weights` of entries that Keras 2.2 did not save (accepted by set_weights).
     _absent_in_keras22: tuple = ()
 
     def __init__(self, **kwargs: Any):
-        allowed = {"clipnorm", "clipvalue"}
+        allowed = {"clipnorm", "clipvalue", "clipnorm_per_variable"}
         for key in kwargs:
             if key not in allowed:
                 raise TypeError(f"Unexpected keyword argument passed to optimizer: {key}")
         self.clipnorm: float | None = kwargs.get("clipnorm")
         self.clipvalue: float | None = kwargs.get("clipvalue")
+        # tf.keras's clipnorm: each gradient clipped to the norm on its own (kept on loading its files)
+        self.clipnorm_per_variable = bool(kwargs.get("clipnorm_per_variable", False))
         self.iterations = K.variable(0, dtype="int64", name="iterations")
         self.updates: list = []
         self.weights: list = [self.iterations]
@@ -99,7 +102,10 @@ class Optimizer:
 
     def _clip_gradients(self, grads: list) -> list:
         """clipnorm (all gradients scaled together), then clipvalue (element-wise)."""
-        if self.clipnorm is not None and self.clipnorm > 0:
+        if self.clipnorm is not None and self.clipnorm > 0 and self.clipnorm_per_variable:
+            c = float(self.clipnorm)
+            grads = [g * self._as(c / K.maximum(K.sqrt(K.sum(K.square(g))), c), g) for g in grads]
+        elif self.clipnorm is not None and self.clipnorm > 0:
             norm = K.sqrt(sum(K.sum(K.square(g)) for g in grads))
             # c / max(n, c) is c/n when n >= c and 1 otherwise: the Keras rule without a branch,
             # and it never divides by a zero norm.
@@ -193,6 +199,8 @@ class Optimizer:
             config["clipnorm"] = self.clipnorm
         if self.clipvalue is not None:
             config["clipvalue"] = self.clipvalue
+        if self.clipnorm_per_variable:
+            config["clipnorm_per_variable"] = True
         return config
 
     @classmethod

@@ -132,8 +132,6 @@ def test_training_config_translation():
 
 
 @pytest.mark.parametrize("cfg,match", [
-    ({"class_name": "Custom>Adam", "config": {"name": "Adam", "clipnorm": 1.0, "learning_rate": 0.1}},
-     "clipnorm=1.0"),
     ({"class_name": "Custom>SGD", "config": {"name": "SGD", "learning_rate": {
         "class_name": "ExponentialDecay", "config": {}}}}, "schedule"),
     ({"class_name": "Ftrl", "config": {"name": "Ftrl"}}, "'Ftrl' is not one keraslite has"),
@@ -143,6 +141,13 @@ def test_training_config_translation():
 def test_optimizer_configs_refused(cfg, match):
     with pytest.raises(ValueError, match=match):
         translate_training_config({"optimizer_config": cfg})
+
+
+def test_tf_keras_clipnorm_is_per_variable():
+    out = translate_training_config({"optimizer_config": {"class_name": "Custom>Adam", "config": {
+        "name": "Adam", "clipnorm": 1.0, "learning_rate": 0.1}}})
+    assert out["optimizer_config"]["config"]["clipnorm"] == 1.0
+    assert out["optimizer_config"]["config"]["clipnorm_per_variable"] is True
 
 
 def test_keras23_optimizer_config_unchanged_semantics():

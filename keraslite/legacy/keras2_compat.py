@@ -25,6 +25,7 @@ training goes on as it would have in tf.keras.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 import zipfile
 
@@ -298,7 +299,8 @@ def _layer(obj: dict, where: str, custom: frozenset, parent: str = "") -> dict:
                          "wrap that computation in a layer keraslite has (or rebuild the model in keraslite and "
                          "load the weights with load_weights(by_name=True))")
     if class_name in _TF_KERAS_LAYERS:
-        from .. import layers
+        # keraslite.layers is loaded by whoever deserializes (no import here: it would be a cycle)
+        layers = sys.modules.get(__name__.split(".")[0] + ".layers")
         if not hasattr(layers, class_name):
             raise ValueError(f"{here}: {class_name} is a tf.keras layer that Keras 2.3, and so keraslite, does not "
                              f"have. Offer an implementation (custom_objects={{{class_name!r}: cls}}), or rebuild the "
@@ -413,13 +415,18 @@ def _optimizer_config(obj, where: str):
                       f"({config['inner_optimizer'].get('class_name')}) without loss scaling")
         return _optimizer_config(config["inner_optimizer"], where)
     # tf.keras optimizers (OptimizerV2 and the 2.11+ ones) write 'name'; Keras 2.3 does not. Their
-    # clipnorm clips each gradient on its own, Keras 2.3's (keraslite's) the global norm.
+    # clipnorm clips each gradient on its own (keraslite's clipnorm_per_variable), Keras 2.3's the
+    # global norm.
     tf_keras = tf_keras or "name" in config or "is_legacy_optimizer" in config
     canonical = {n.lower(): n for n in _OPTIMIZERS}.get(name.lower())
     if canonical is None:
         raise ValueError(f"{where}: the optimizer {name!r} is not one keraslite has ({', '.join(_OPTIMIZERS)}); "
                          "load the model with compile=False and compile it with a keraslite optimizer")
     out = _tf_keras_rule(canonical, config) if tf_keras else {}
+    if (config.get("is_legacy_optimizer") is False or "use_ema" in config) and \
+            (config.get("clipnorm") or config.get("global_clipnorm")) and config.get("clipvalue"):
+        # the 2.11+ optimizers apply only the first of clipnorm, global_clipnorm, clipvalue
+        config = dict(config, clipvalue=None)
     for key, value in config.items():
         if key == "decay" and canonical == "Nadam" and tf_keras:
             # tf.keras's OptimizerV2 Nadam saves Keras 2.3's schedule_decay as 'decay'
@@ -429,8 +436,10 @@ def _optimizer_config(obj, where: str):
         if key == "global_clipnorm" and value is not None:
             out["clipnorm"] = float(value)  # the global norm: keraslite's clipnorm
             continue
-        if key == "clipnorm" and not tf_keras:
+        if key == "clipnorm" and value is not None:
             out[key] = value
+            if tf_keras:  # tf.keras clips each gradient to the norm on its own
+                out["clipnorm_per_variable"] = True
             continue
         if key == "clipvalue" and value is not None:
             out[key] = value

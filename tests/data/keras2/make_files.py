@@ -97,7 +97,7 @@ def make(name, spec):
         with open(os.path.join(OUT, name + ".json"), "w") as fh:
             fh.write(model.to_json())
     else:
-        model.save(path)
+        model.save(path, include_optimizer=not getattr(model, "save_no_optimizer", False))
     y = model.predict(_one(x), verbose=0)
     y = y if isinstance(y, list) else [y]
     out.update({f"x{i}": v for i, v in enumerate(x)})
@@ -543,6 +543,48 @@ def _():
     out2, hb = L.GRU(3, return_state=True, reset_after=False)(inp, initial_state=[h])
     model = keras.Model(inp, [out, L.Add()([out2, hb]), c])
     model.compile(keras.optimizers.RMSprop(0.01), "mse", loss_weights=[1.0, 0.2, 0.3])
+    return model
+
+
+@case("frozen_layers")
+def _():
+    model = keras.Sequential([L.Dense(4, activation="relu", input_shape=(3,), name="frozen"),
+                              L.BatchNormalization(name="bn_frozen"), L.Dense(4, name="free"),
+                              L.BatchNormalization(name="bn"), L.Dense(2, name="head")])
+    model.get_layer("frozen").trainable = False
+    model.get_layer("bn_frozen").trainable = False
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    return model
+
+
+@case("clipping_optimizers")
+def _():
+    model = keras.Sequential([L.Dense(4, activation="tanh", input_shape=(3,)), L.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.5, momentum=0.5, clipnorm=0.05), "mse")
+    return model
+
+
+@case("clipvalue_global_clipnorm")
+def _():
+    model = keras.Sequential([L.Dense(4, activation="tanh", input_shape=(3,)), L.Dense(2)])
+    model.compile(keras.optimizers.RMSprop(0.01, clipvalue=0.01, global_clipnorm=0.1), "mse")
+    return model
+
+
+@case("output_without_loss", targets=["reg", "reg"])
+def _():
+    inp = L.Input((3,))
+    h = L.Dense(4, activation="relu")(inp)
+    model = keras.Model(inp, [L.Dense(2, name="trained")(h), L.Dense(1, name="untrained")(h)])
+    model.compile(keras.optimizers.Adam(0.01), {"trained": "mse"})
+    return model
+
+
+@case("no_optimizer_saved", step=False)
+def _():
+    model = keras.Sequential([L.Dense(4, activation="relu", input_shape=(3,)), L.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.01), "mse", metrics=["mae"])
+    model.save_no_optimizer = True
     return model
 
 
