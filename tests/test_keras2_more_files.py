@@ -161,7 +161,7 @@ STEPPED = [n for n in FULL if arrays(n, "w") and n not in ("opt_nadam", "tempora
 assert len(STEPPED) >= 40
 # every file steps on the reference backend; a spread of them (every optimizer, convolutions,
 # recurrent layers, regularizers) on every backend, which keeps cold compilation time in bounds
-ALL_BACKENDS = {n for n in STEPPED if n.startswith("opt_")} | {"conv2d_family", "rnn_kinds", "init_reg_constraint",
+ALL_BACKENDS = {n for n in STEPPED if n.startswith("opt_")} | {"conv2d_family", "timedistributed", "init_reg_constraint",
                                                               "conv3d_family", "merges", "sample_weights_bce"}
 
 
