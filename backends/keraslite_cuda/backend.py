@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from keraslite.backend.interface import ArrayBackend
+from keraslite.backend.xp.nn_primitives import _into
 
 from . import batchnorm as _bn
 from . import conv as _conv
@@ -144,8 +145,8 @@ class CudaBackend(ArrayBackend):
             if prev != want:
                 rl.set_compute_type(f32, prev)
 
-    def matmul(self, a, b):
-        return self._gemm(a, b)
+    def matmul(self, a, b, out=None):
+        return self._gemm(a, b, out=out)
 
     # ------------------------------------------------------------------------ convolution
     def _conv_ok(self, *arrays):
@@ -166,46 +167,48 @@ class CudaBackend(ArrayBackend):
         algo = self._tuner.choose(kind, g, arrays[0].dtype, lambda a: self._conv_run(kind, g, a, *arrays))
         return self._conv_run(kind, g, algo, *arrays)
 
-    def conv2d(self, x, w, strides, padding, dilation, groups):
+    # `out=` keeps the reference signature; this backend declares no out_mode, so the compiler
+    # never passes one (other callers get the result written into it)
+    def conv2d(self, x, w, strides, padding, dilation, groups, out=None):
         if not self._conv_ok(x, w):
-            return super().conv2d(x, w, strides, padding, dilation, groups)
+            return super().conv2d(x, w, strides, padding, dilation, groups, out=out)
         g = _conv.geometry(x.shape, w.shape, strides, padding, dilation, groups)
-        return self._conv("forward", g, x, w)
+        return _into(out, self._conv("forward", g, x, w))
 
-    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups):
+    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
         if not self._conv_ok(g, w):
-            return super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups)
+            return super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups, out=out)
         shape = (g.shape[0],) + tuple(int(d) for d in input_shape)
         geo = _conv.geometry(shape, w.shape, strides, padding, dilation, groups)
         want = (shape[0], geo.ho, geo.wo, geo.cout)
         if tuple(g.shape) != want:
             raise ValueError(f"conv2d_backprop_input: gradient of shape {tuple(g.shape)} does not match the conv "
                              f"output {want}")
-        return self._conv("backprop_input", geo, g, w)
+        return _into(out, self._conv("backprop_input", geo, g, w))
 
-    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups):
+    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
         if not self._conv_ok(x, g):
-            return super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups)
+            return super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups, out=out)
         geo = _conv.geometry(x.shape, tuple(filter_shape), strides, padding, dilation, groups)
         want = (x.shape[0], geo.ho, geo.wo, geo.cout)
         if tuple(g.shape) != want:
             raise ValueError(f"conv2d_backprop_filter: gradient of shape {tuple(g.shape)} does not match the conv "
                              f"output {want}")
-        return self._conv("backprop_filter", geo, x, g)
+        return _into(out, self._conv("backprop_filter", geo, x, g))
 
     # ---------------------------------------------------------------- pooling (RawKernels)
-    def max_pool2d(self, x, pool_size, strides, padding):
-        return _pool.max_pool2d(self.xp, self._runner, x, pool_size, strides, padding)
+    def max_pool2d(self, x, pool_size, strides, padding, out=None):
+        return _into(out, _pool.max_pool2d(self.xp, self._runner, x, pool_size, strides, padding))
 
-    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding):
-        return _pool.max_pool2d_backprop(self.xp, self._runner, x, y, g, pool_size, strides, padding)
+    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding, out=None):
+        return _into(out, _pool.max_pool2d_backprop(self.xp, self._runner, x, y, g, pool_size, strides, padding))
 
-    def avg_pool2d(self, x, pool_size, strides, padding):
-        return _pool.avg_pool2d(self.xp, self._runner, x, pool_size, strides, padding)
+    def avg_pool2d(self, x, pool_size, strides, padding, out=None):
+        return _into(out, _pool.avg_pool2d(self.xp, self._runner, x, pool_size, strides, padding))
 
-    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding):
+    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding, out=None):
         shape = (g.shape[0],) + tuple(int(d) for d in input_shape)
-        return _pool.avg_pool2d_backprop(self.xp, self._runner, g, shape, pool_size, strides, padding)
+        return _into(out, _pool.avg_pool2d_backprop(self.xp, self._runner, g, shape, pool_size, strides, padding))
 
     # ------------------------------------------------------------ batchnorm (RawKernels)
     def batchnorm_train(self, x, gamma, beta, axes, epsilon):

@@ -3,6 +3,7 @@ replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
 import numpy as np
 
 from keraslite.backend.interface import ArrayBackend
+from keraslite.backend.xp.core import OUT_MODES
 
 from .threads import SerialBlas, set_openmp_defaults
 
@@ -16,6 +17,10 @@ class NumbaBackend(ArrayBackend):
     name = "numba"
     xp = np
     fuses_elementwise = True
+    # primitives and fused kernels that write into the compiler's pooled buffers (interface.py)
+    out_modes = {**OUT_MODES, "elementwise": "inplace", "conv2d+add": "out", **{op: "out" for op in (
+        "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool2d", "max_pool2d_backprop",
+        "avg_pool2d", "avg_pool2d_backprop")}}
 
     def __init__(self):
         from .memory import keep_freed_memory
@@ -34,33 +39,39 @@ class NumbaBackend(ArrayBackend):
         return array if array.flags.writeable else array.copy()
 
     # ------------------------------------------------------------ reductions
-    def sum(self, x, axes, keepdims):
+    def sum(self, x, axes, keepdims, out=None):
         R = _k("reduce").leading_split(x, axes) if axes is not None else None
         if R is None:
-            return super().sum(x, axes, keepdims)
+            return super().sum(x, axes, keepdims, out=out)
+        if out is not None:  # C-contiguous: its elements are the (C,) sums in order
+            _k("reduce").sum_leading(x, R, out=out.reshape(-1))
+            return out
         s = _k("reduce").sum_leading(x, R)
         k = len(set(int(a) % x.ndim for a in ((axes,) if np.ndim(axes) == 0 else axes)))
         return s.reshape(((1,) * k if keepdims else ()) + x.shape[k:])
 
-    def sum_to_like(self, x, ref):
+    def sum_to_like(self, x, ref, out=None):
         shape = tuple(ref.shape)
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
         R = _k("reduce").leading_split(x, axes) if axes else None
         if R is None:
-            return super().sum_to_like(x, ref)
+            return super().sum_to_like(x, ref, out=out)
+        if out is not None:
+            _k("reduce").sum_leading(x, R, out=out.reshape(-1))
+            return out
         return _k("reduce").sum_leading(x, R).reshape(shape)
 
     # ------------------------------------------------------------ nn kernels (float32/float64)
-    def conv2d(self, x, w, strides, padding, dilation, groups):
-        return self._conv2d(x, w, strides, padding, dilation, groups)
+    def conv2d(self, x, w, strides, padding, dilation, groups, out=None):
+        return self._conv2d(x, w, strides, padding, dilation, groups, out=out)
 
-    def _conv2d(self, x, w, strides, padding, dilation, groups, bias=None):
+    def _conv2d(self, x, w, strides, padding, dilation, groups, bias=None, out=None):
         """conv2d, plus a (Cout,) bias where the sums start when `bias` is given (see fold)."""
         if not _fast(x, w, bias):
             y = super().conv2d(x, w, strides, padding, dilation, groups)
-            return y if bias is None else self.add(y, bias)
-        return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias)
+            return _into(out, y if bias is None else self.add(y, bias))
+        return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
 
     # ------------------------------------------------------------ folded forms (compiler.py)
     def fold(self, producer, consumer):
@@ -78,38 +89,40 @@ class NumbaBackend(ArrayBackend):
         if isinstance(attrs.get("padding"), str):  # 'same' resolved per call (ops/conv.py)
             return None
         conv = self._conv2d
-        return lambda x, w, b: conv(x, w, bias=b, **attrs)
+        return lambda x, w, b, out=None: conv(x, w, bias=b, out=out, **attrs)
 
-    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups):
+    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
         if not _fast(g, w):
-            return super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups)
+            return _into(out, super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups))
         shape = (g.shape[0],) + tuple(input_shape)
-        return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups)
+        return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
 
-    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups):
+    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
         if not _fast(x, g):
-            return super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups)
-        return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation, groups)
+            return _into(out, super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups))
+        return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
+                                                 groups, out=out)
 
-    def max_pool2d(self, x, pool_size, strides, padding):
+    def max_pool2d(self, x, pool_size, strides, padding, out=None):
         if not _fast(x):
-            return super().max_pool2d(x, pool_size, strides, padding)
-        return _k("pool").max_pool2d(_w(x), pool_size, strides, padding)
+            return _into(out, super().max_pool2d(x, pool_size, strides, padding))
+        return _k("pool").max_pool2d(_w(x), pool_size, strides, padding, out=out)
 
-    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding):
+    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding, out=None):
         if not _fast(x, y, g):
-            return super().max_pool2d_backprop(x, y, g, pool_size, strides, padding)
-        return _k("pool").max_pool2d_backprop(_w(x), _w(y), _w(g), pool_size, strides, padding)
+            return _into(out, super().max_pool2d_backprop(x, y, g, pool_size, strides, padding))
+        return _k("pool").max_pool2d_backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
 
-    def avg_pool2d(self, x, pool_size, strides, padding):
+    def avg_pool2d(self, x, pool_size, strides, padding, out=None):
         if not _fast(x):
-            return super().avg_pool2d(x, pool_size, strides, padding)
-        return _k("pool").avg_pool2d(_w(x), pool_size, strides, padding)
+            return _into(out, super().avg_pool2d(x, pool_size, strides, padding))
+        return _k("pool").avg_pool2d(_w(x), pool_size, strides, padding, out=out)
 
-    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding):
+    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding, out=None):
         if not _fast(g):
-            return super().avg_pool2d_backprop(g, input_shape, pool_size, strides, padding)
-        return _k("pool").avg_pool2d_backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides, padding)
+            return _into(out, super().avg_pool2d_backprop(g, input_shape, pool_size, strides, padding))
+        return _k("pool").avg_pool2d_backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides,
+                                              padding, out=out)
 
     def batchnorm_train(self, x, gamma, beta, axes, epsilon):
         if not _fast(x, gamma, beta):
@@ -144,6 +157,14 @@ def _fast(*arrays) -> bool:
     """The Numba kernels cover float32 and float64 inputs of one dtype; others use NumPy."""
     dt = arrays[0].dtype
     return dt in (np.float32, np.float64) and all(a is None or a.dtype == dt for a in arrays)
+
+
+def _into(out, y):
+    """A result computed elsewhere, written into the caller's `out` when one is given."""
+    if out is None:
+        return y
+    np.copyto(out, y)
+    return out
 
 
 def _w(a):

@@ -153,14 +153,18 @@ def _load(program, kinds: str):
 
 
 class FusedKernel:
-    """Callable(*arrays) -> tuple of output arrays for one ElementwiseProgram."""
+    """Callable(*arrays, out=None) -> list of output arrays for one ElementwiseProgram.
+
+    `out`, when given, is a list of C-contiguous arrays of the outputs' shape and dtypes to write
+    into (the compiler's pooled buffers); one may be an input of the same shape and dtype (each
+    element is read before it is written)."""
 
     def __init__(self, program):
         self.program = program
         self._kernels: dict = {}
         self._numpy = None if len(program.lines) <= SMALL_MAX_OPS else False
 
-    def __call__(self, *arrays):
+    def __call__(self, *arrays, out=None):
         out_shape = np.broadcast_shapes(*[a.shape for a in arrays])
         n = 1
         for d in out_shape:
@@ -171,7 +175,7 @@ class FusedKernel:
                     self._numpy = _numpy_function(self.program)
                 with np.errstate(all="ignore"):
                     vals = self._numpy(*arrays)
-                    outs = [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
+                    outs = out if out is not None else [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
                     for o, v in zip(outs, vals):
                         o[...] = v
                 return outs
@@ -220,7 +224,7 @@ class FusedKernel:
         pair = self._kernels.get(key)
         if pair is None:
             pair = self._kernels[key] = _load(self.program, key)
-        outs = [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
+        outs = out if out is not None else [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
         kernel = pair[0] if n >= PARALLEL_THRESHOLD else pair[1]
         if n:
             kernel(n, T, *args, *[o.reshape(-1) for o in outs])

@@ -3,6 +3,7 @@ other backend is tested against."""
 import numpy as np
 
 from keraslite.backend.interface import ArrayBackend
+from keraslite.backend.xp.core import OUT_MODES
 
 
 class NumpyBackend(ArrayBackend):
@@ -10,3 +11,5 @@ class NumpyBackend(ArrayBackend):
 
     name = "numpy"
     xp = np
+    # the primitives that write into the compiler's pooled buffers (interface.py, memplan.py)
+    out_modes = OUT_MODES

@@ -4,16 +4,27 @@ A plan is built once per backend and per feed signature (shapes and dtypes) and 
 it is one Python loop over the steps. Updates are computed with the outputs and assigned only
 after every step succeeded, so an exception mid-call leaves every variable as it was; the
 assignments themselves are one commit that a Ctrl-C cannot cut in half (commit.py).
+
+Memory (memplan.py): every slot is dropped right after its last reader, and from the second run
+on, steps whose primitive can write into a given array write into buffers pooled by the plan, so
+that a steady-state run allocates no activations. Values leaving a run never alias the pool: an
+output that may share a pooled buffer is copied, and an update value that *is* a pooled buffer
+is handed to its variable, the variable's previous array taking its place in the pool when
+nothing else references it (otherwise the pool allocates a new buffer on the next run).
 """
 from __future__ import annotations
 
+import functools
 import operator
+import threading
 from typing import Any, Sequence
 
 import numpy as np
 
 from .commit import swap_in
 from .fusion import FusedGroup, fuse
+from . import memplan
+from .memplan import assign_buffers, release_lists, unshared
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .ops.state import update
 from .interface import Backend
@@ -22,12 +33,19 @@ from .specialize import specialize
 
 
 class Step:
-    """One backend call: out_slot = fn(*[slots[i] for i in in_slots])."""
+    """One backend call: out_slot = fn(*[slots[i] for i in in_slots]).
 
-    __slots__ = ("op", "fn", "in_slots", "out_slot", "node")
+    `out_mode`: whether fn takes `out=` (the backend's out_mode); `bufs`: the pooled buffer (a
+    tuple of them for several outputs) it writes into once the plan is laid out, for inputs of
+    `in_shapes`; `release`: slots whose last reader this step is."""
 
-    def __init__(self, op, fn, in_slots, out_slot, node):
+    __slots__ = ("op", "fn", "in_slots", "out_slot", "node", "out_mode", "bufs", "in_shapes", "release")
+
+    def __init__(self, op, fn, in_slots, out_slot, node, out_mode=None):
         self.op, self.fn, self.in_slots, self.out_slot, self.node = op, fn, in_slots, out_slot, node
+        self.out_mode = out_mode
+        self.bufs = self.in_shapes = None
+        self.release = ()
 
     def __repr__(self):
         return f"Step({self.op}, in={list(self.in_slots)}, out={self.out_slot})"
@@ -40,6 +58,7 @@ class Plan:
         self.backend = backend
         # the protocol's default running() does nothing: skip entering it on every call
         self._default_running = type(backend).running is Backend.running
+        out_mode = getattr(backend, "out_mode", None) or _allocates
         fed = {t.id: i for i, t in enumerate(inputs)}
         order = topological_order(list(outputs) + list(updates), stop=set(fed))
         if not backend.supports_sparse and any(n.sparse for n in order):
@@ -66,7 +85,8 @@ class Plan:
                     slot[o.id] = len(slot)
                     outs.append(slot[o.id])
                 self.steps.append(Step("fused[" + ",".join(m.op for m in node.members) + "]", fn,
-                                       tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs))
+                                       tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs,
+                                       out_mode("elementwise")))
                 continue
             if node.id in absorbed:  # computed inside the folded step of its only reader
                 continue
@@ -74,10 +94,11 @@ class Plan:
             if node.id in folded:
                 producer, fn, ins, shape_read = folded[node.id]
                 in_slots = tuple(slot[i.id] for i in ins)
+                name = f"{producer.op}+{node.op}"  # a backend's folded form may take out= too
+                self.steps.append(Step(name, fn, in_slots, s, node, out_mode(name)))
                 if shape_read:  # the producer's shape readers see the folded value instead
                     slot[producer.id] = len(slot)
-                    fn, s = _twice(fn), (s, slot[producer.id])
-                self.steps.append(Step(f"{producer.op}+{node.op}", fn, in_slots, s, node))
+                    self.steps.append(Step("alias", _same, (s,), slot[producer.id], producer))
                 continue
             if node.id in fed:
                 self.feed_slots.append((s, fed[node.id]))
@@ -100,20 +121,32 @@ class Plan:
             else:
                 od = OPS[node.op]
                 if od.build is not None:
-                    self.steps.append(Step(node.op, od.build(node, backend), tuple(slot[i.id] for i in node.inputs), s, node))
+                    fn = od.build(node, backend)
+                    self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node,
+                                           out_mode(node.op) if _forwards_out(fn, backend, node.op) else None))
                     continue
                 attrs = dict(node.attrs)
                 if od.stateful:
                     attrs.pop("seed", None)
                     attrs["rng"] = _node_rng(node, backend)
                 fn = backend.primitive(node.op, attrs)
-                self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node))
+                self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node,
+                                       None if od.stateful else out_mode(node.op)))
         self.n_slots = len(slot)
         self.output_slots = [slot[t.id] for t in outputs]
         self.sparse_outputs = [t.sparse for t in outputs]
         leaves = {s for s, _ in self.feed_slots} | {s for s, _ in self.var_slots} | {s for s, _ in self.const_slots}
         # outputs the caller may mutate must not share memory with variables, constants or feeds
         self.copy_output = [s in leaves for s in self.output_slots]
+        keep = set(self.output_slots) | {s for _, s in self.updates}
+        for step, drop in zip(self.steps, release_lists(self.steps, self.n_slots, keep)):
+            step.release = drop
+        # the memory plan: laid out after the first successful run (which observes the shapes)
+        self._plannable = memplan.ENABLED and any(step.out_mode for step in self.steps)
+        self._layout = None
+        self._pool: list = []
+        self._specs: list = []
+        self._busy = threading.Lock()  # a second, concurrent run of this plan runs unpooled
 
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow
@@ -125,17 +158,68 @@ class Plan:
             return self._run(feeds)
 
     def _run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
-        backend = self.backend
+        pooled = self._layout is not None and self._busy.acquire(False)
+        try:
+            return self._run_pooled(feeds) if pooled else self._run_plain(feeds)
+        finally:
+            if pooled:
+                self._busy.release()
+
+    def _leaves(self, feeds):
         vals: list[Any] = [None] * self.n_slots
         for s, i in self.feed_slots:
             vals[s] = feeds[i]
+        backend = self.backend
         for s, var in self.var_slots:
             vals[s] = var.native(backend)
         for s, c in self.const_slots:
             vals[s] = c
-        for step in self.steps:
+        return vals
+
+    def _run_plain(self, feeds):
+        """Every step allocates its results (the first run, which records their shapes for the
+        memory plan, and concurrent runs)."""
+        vals = self._leaves(feeds)
+        record = {} if self._plannable and self._layout is None else None
+        self._execute(vals, None, record)
+        backend = self.backend
+        outputs = [backend.sparse_to_host(vals[s]) if sp else backend.to_numpy(vals[s], copy)
+                   for s, copy, sp in zip(self.output_slots, self.copy_output, self.sparse_outputs)]
+        self._apply_updates(vals)
+        # laid out under the run lock: a pooled run in another thread never sees half a layout
+        if record is not None and self._layout is None and self._busy.acquire(False):
             try:
-                out = step.fn(*[vals[i] for i in step.in_slots])
+                if self._layout is None:
+                    self._lay_out(record)
+            finally:
+                self._busy.release()
+        return outputs
+
+    def _run_pooled(self, feeds):
+        vals = self._leaves(feeds)
+        self._execute(vals, self._pool, None)
+        pool = self._pool
+        # an output computed from pooled buffers is handed out as is only when it owns its memory
+        # (to_numpy copies views) and is none of the buffers themselves (an identity op)
+        backend = self.backend
+        outputs = [backend.sparse_to_host(vals[s]) if sp else
+                   backend.to_numpy(vals[s], copy or any(vals[s] is pool[b] for b in bufs))
+                   for s, copy, bufs, sp in zip(self.output_slots, self.copy_output, self._out_alias,
+                                                self.sparse_outputs)]
+        self._apply_updates(vals, pooled=True)
+        return outputs
+
+    def _execute(self, vals, pool, record):
+        backend = self.backend
+        for k, step in enumerate(self.steps):
+            args = [vals[i] for i in step.in_slots]
+            try:
+                if pool is None or step.bufs is None:
+                    out = step.fn(*args)
+                    if record is not None and step.out_mode is not None:
+                        _record(record, k, step, args, out)
+                else:
+                    out = self._into(step, args, pool)
                 if type(step.out_slot) is tuple:
                     for s, v in zip(step.out_slot, out):
                         vals[s] = v
@@ -147,29 +231,90 @@ class Plan:
                                f"'{backend.name}' backend; inputs: "
                                + ", ".join(f"{tuple(getattr(vals[i], 'shape', ()))}" for i in step.in_slots))
                 raise
-        outputs = [backend.sparse_to_host(vals[s]) if sp else backend.to_numpy(vals[s], copy)
-                   for s, copy, sp in zip(self.output_slots, self.copy_output, self.sparse_outputs)]
-        self._apply_updates(vals)
-        return outputs
+            for s in step.release:
+                vals[s] = None
 
-    def _apply_updates(self, vals):
-        pending = []
-        for var, s in self.updates:
+    def _into(self, step, args, pool):
+        """Run a step writing into its pooled buffers (allocated on first use), or allocating as
+        usual when its inputs do not have the shapes the layout was made for (a shape that
+        depends on data)."""
+        for a, shape in zip(args, step.in_shapes):
+            if a.shape != shape:
+                return step.fn(*args)
+        bufs = step.bufs
+        if type(bufs) is int:
+            buf = pool[bufs]
+            if buf is None:
+                buf = pool[bufs] = self.backend.empty(*self._specs[bufs])
+            return step.fn(*args, out=buf)
+        outs = []
+        for b in bufs:
+            buf = pool[b]
+            if buf is None:
+                buf = pool[b] = self.backend.empty(*self._specs[b])
+            outs.append(buf)
+        return step.fn(*args, out=outs)
+
+    def _lay_out(self, record):
+        outputs = set(self.output_slots)
+        lay = assign_buffers(self.steps, self.n_slots, record, outputs,
+                             outputs | {s for _, s in self.updates})
+        for k, step in enumerate(self.steps):
+            bufs = lay.step_bufs.get(k)
+            step.bufs = step.in_shapes = None
+            if bufs is not None:
+                step.in_shapes = record[k][0]
+                step.bufs = bufs if type(step.out_slot) is tuple else bufs[0]
+        self._specs = lay.specs
+        self._pool = [None] * len(lay.specs)
+        self._out_alias = [tuple(lay.alias.get(s, ())) for s in self.output_slots]
+        # per update: the buffer its value is (>= 0), -1 when it may only alias one, else None
+        self._update_bufs = [lay.direct.get(s, -1) if s in lay.alias else None for _, s in self.updates]
+        self._layout = lay
+
+    def _apply_updates(self, vals, pooled=False):
+        pending, swaps = [], []
+        for j, (var, s) in enumerate(self.updates):
             value = vals[s]
             if tuple(value.shape) != var.shape:
                 raise ValueError(f"update of variable '{var.name}' {shape_str(var.shape)} computed a value of "
                                  f"shape {shape_str(tuple(value.shape))}; no variable was changed")
             if value.dtype != var.dtype:
                 value = value.astype(var.dtype)
+            elif pooled and self._update_bufs[j] is not None:
+                b = self._update_bufs[j]
+                if b >= 0 and value is self._pool[b] and b not in swaps:
+                    swaps.append(b)  # the variable takes the buffer itself (_assign_or_swap)
+                    pending.append((var, b))
+                    continue
+                if value.base is not None or any(value is buf for buf in self._pool):
+                    value = value.copy()  # a view of a pooled buffer, or one already taken
             pending.append((var, value))
-        swap_in(pending, self._assign)
+        if swaps:
+            vals.clear()  # the run's references to the variables' previous arrays (see _swap)
+            swap_in(pending, self._assign_or_swap)
+        else:
+            swap_in(pending, self._assign)
 
     def _assign(self, var, value):
         var.assign_native(self.backend, value)
 
+    def _assign_or_swap(self, var, value):
+        """Assign, or (for an int: a buffer id) hand the pooled buffer to the variable: it leaves
+        the pool, and the variable's previous array takes its place when it fits and nothing
+        else holds it; otherwise the next run allocates the buffer anew. Inside the commit, so a
+        Ctrl-C cannot leave a variable's array in the pool."""
+        if type(value) is not int:
+            var.assign_native(self.backend, value)
+            return
+        pool, backend = self._pool, self.backend
+        olds = [var.native(backend)]
+        var.assign_native(backend, pool[value])
+        pool[value] = olds[0] if _fits(olds, self._specs[value]) and unshared(olds, 0) else None
+
     def kernels(self) -> list[str]:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""
-        return [s.op for s in self.steps]
+        return [s.op for s in self.steps if s.fn is not _same]
 
 
 # inputs that an op reads for their shape (and dtype) only, never their values
@@ -229,11 +374,8 @@ def _folds(backend, order, needed, fed):
     return folded, absorbed
 
 
-def _twice(fn):
-    def step(*arrays):
-        y = fn(*arrays)
-        return y, y
-    return step
+def _same(a):
+    return a
 
 
 def _node_rng(node, backend):
@@ -248,6 +390,41 @@ def _node_rng(node, backend):
 
 def _second(a, b):
     return b
+
+
+def _allocates(op):
+    """out_mode of a backend that declares none: every primitive allocates its result."""
+    return None
+
+
+def _forwards_out(fn, backend, op) -> bool:
+    """Whether an op's built step passes `out=` on to the backend's primitive `op`: it is that
+    primitive (as Backend.primitive returns it) or says so (`forwards_out`)."""
+    if getattr(fn, "forwards_out", False):
+        return True
+    f = fn.func if isinstance(fn, functools.partial) else fn
+    return getattr(f, "__self__", None) is backend and getattr(f, "__name__", None) == op
+
+
+def _record(record, k, step, args, out):
+    """Note the input shapes and result shapes/dtypes of a step that can write into a given
+    array (only arrays: a step returning NumPy scalars or Python numbers is left to allocate)."""
+    outs = out if type(step.out_slot) is tuple else (out,)
+    if all(_is_array(o) for o in outs) and all(hasattr(a, "shape") for a in args):
+        record[k] = (tuple(a.shape for a in args), [(o.shape, o.dtype) for o in outs])
+
+
+def _fits(olds, spec) -> bool:
+    """Whether a variable's previous array can serve as the pooled buffer of `spec`."""
+    a = olds[0]
+    return (isinstance(a, np.ndarray) and a.shape == spec[0] and a.dtype == spec[1] and a.base is None
+            and a.flags.c_contiguous and a.flags.writeable)
+
+
+def _is_array(v) -> bool:
+    """A dense array (NumPy-like: it has flags); not a NumPy scalar, nor a sparse matrix."""
+    return getattr(v, "flags", None) is not None and getattr(v, "ndim", None) is not None \
+        and not isinstance(v, np.generic)
 
 
 def _as_update(u) -> Tensor:

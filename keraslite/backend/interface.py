@@ -8,14 +8,16 @@ xp = numpy, the CUDA backend the same with xp = cupy, and fast backends override
 Gradients are never a backend's business: autodiff composes them from these primitives.
 
 Besides the primitives, the compiler (compiler.py) calls the hooks declared on `Backend` below,
-always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold`, `running` and
-`supports_sparse`. Each has a default that means "no such feature", so a backend overrides only
-what it offers; tests/test_backend_protocol.py checks every registered backend against these
-declarations.
+always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold`, `running`,
+`supports_sparse` and, for the memory plan (memplan.py), `out_mode` (with `empty`). Each has a
+default that means "no such feature", so a backend overrides only what it offers;
+tests/test_backend_protocol.py checks every registered backend against these declarations.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 from typing import Any, Callable, ContextManager
 
 import numpy as np
@@ -62,6 +64,23 @@ class Backend:
         Default: one that does nothing."""
         return contextlib.nullcontext()
 
+    def out_mode(self, op: str) -> str | None:
+        """How the primitive `op` takes a caller-given result array; "elementwise" names the
+        callables of `compile_elementwise`.
+
+        None (the default): it allocates its result. "out": it accepts `out=`, an array of the
+        result's shape and dtype (a list of them for several outputs) that overlaps none of its
+        inputs, fills it and returns it. "inplace": as "out", and `out` may also be one of its
+        inputs of the same shape and dtype (elementwise work). A backend declaring any op also
+        implements `empty`. A folded form (`fold`) is named "producer+consumer" (e.g.
+        "conv2d+add"). The compiler's memory plan (memplan.py) gives such steps pooled buffers."""
+        return None
+
+    def empty(self, shape: tuple, dtype) -> Any:
+        """An uninitialised native array: the memory plan's buffers (asked only when `out_mode`
+        declares an op)."""
+        raise NotImplementedError(f"backend '{self.name}' declares out= primitives but no empty()")
+
     # ------------------------------------------------------------------ arrays
 
     def from_numpy(self, array: np.ndarray) -> Any:
@@ -78,13 +97,14 @@ class Backend:
         raise NotImplementedError
 
     def primitive(self, op: str, attrs: dict):
-        """A callable(*arrays) evaluating `op` with its static `attrs` bound."""
+        """A callable(*arrays) evaluating `op` with its static `attrs` bound (keywords given at
+        call time, such as `out=`, pass through)."""
         fn = getattr(self, op, None)
         if fn is None:
             raise NotImplementedError(f"backend '{self.name}' does not implement the primitive '{op}'")
         if not attrs:
             return fn
-        return lambda *arrays: fn(*arrays, **attrs)
+        return functools.partial(fn, **attrs)
 
 
 class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePrimitives, Backend):
@@ -103,3 +123,24 @@ class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePri
 
     def rng(self, seed: int):
         return np.random.default_rng(seed)
+
+    #: ops whose methods accept `out=` (see Backend.out_mode); subclasses declare theirs
+    out_modes: dict = {}
+
+    def out_mode(self, op):
+        mode = self.out_modes.get(op)
+        if mode is None or op == "elementwise" or "+" in op:  # compiled kernels and folded forms
+            return mode
+        fn = getattr(type(self), op, None)
+        if fn is None:  # an elementwise primitive from the catalogue (ArrayPrimitives.__getattr__)
+            return mode if xcore.catalogue_takes_out(op) else None
+        # an override in a subclass that does not take `out=` keeps allocating
+        return mode if _takes_out(fn) else None
+
+    def empty(self, shape, dtype):
+        return self.xp.empty(shape, dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_out(fn) -> bool:
+    return "out" in inspect.signature(fn).parameters

@@ -573,7 +573,8 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     P = N * Ho * Wo
     if Cog % NR:
         # the microkernel reads NR columns of g at a time: pad each group's columns
-        g3 = np.zeros((P, G, nblk * NR), dt)
+        # kept per thread (_scratch): the padding columns are never written, so stay zero
+        g3 = _scratch(("g3",), (P, G, nblk * NR), dt)
         g3[:, :, :Cog] = g.reshape(P, G, Cog)
         g3 = g3.reshape(P, G * nblk, NR)
     else:

@@ -32,12 +32,12 @@ def leading_split(x, axes):
     return R
 
 
-def sum_leading(x, R):
-    """(C,) sums over the leading rows of x viewed as (R, C)."""
+def sum_leading(x, R, out=None):
+    """(C,) sums over the leading rows of x viewed as (R, C) (into `out`, a (C,) array, if given)."""
     key = (R, x.dtype.char)
     ones = _ones.get(key)
     if ones is None:
         if len(_ones) > 16:
             _ones.clear()
         ones = _ones[key] = np.ones(R, x.dtype)
-    return ones @ x.reshape(R, -1)
+    return np.matmul(ones, x.reshape(R, -1), out=out)

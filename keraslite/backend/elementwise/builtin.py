@@ -21,9 +21,15 @@ add, sub, mul, div = (_builder(n) for n in ("add", "sub", "mul", "div"))
 greater, greater_equal, less_equal = (_builder(n) for n in ("greater", "greater_equal", "less_equal"))
 
 
+def _takes_out(formula):
+    """Mark an array formula as accepting `out=` (the compiler's pooled buffers, memplan.py)."""
+    formula.takes_out = True
+    return formula
+
+
 def _ufunc(name):
     """The array formula np.<name>(...) on the backend's array module."""
-    return lambda xp, *arrays: getattr(xp, name)(*arrays)
+    return _takes_out(lambda xp, *arrays, out=None: getattr(xp, name)(*arrays, out=out))
 
 
 _SCALAR = "keraslite_numba.scalar"  # Numba implementations with float32-preserving constants
@@ -89,7 +95,10 @@ def _softplus(xp, x):
     return (xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
 
 
-def _relu(xp, x):
+@_takes_out
+def _relu(xp, x, out=None):
+    if out is not None:
+        return xp.maximum(x, x.dtype.type(0), out=out)
     return xp.maximum(x, 0).astype(x.dtype, copy=False)
 
 
@@ -170,7 +179,25 @@ def _where_vjp(g, y, c, a, b):
     return [None, sum_to(where(c, g, 0.0), a), sum_to(where(c, 0.0, g), b)]
 
 
-register("where", arity=3, array=lambda xp, c, a, b: xp.where(c, a, b), expr="({1} if {0} else {2})",
+@_takes_out
+def _where(xp, c, a, b, out=None):
+    if out is None:
+        return xp.where(c, a, b)
+    # out overlaps no input (out_mode "out"): b everywhere, then a where c holds
+    xp.copyto(out, b)
+    xp.copyto(out, a, where=xp.asarray(c, dtype=bool))
+    return out
+
+
+@_takes_out
+def _cast(xp, x, dtype, out=None):
+    if out is None:
+        return x.astype(dtype)
+    xp.copyto(out, x, casting="unsafe")
+    return out
+
+
+register("where", arity=3, array=_where, expr="({1} if {0} else {2})",
          dtype=promotes(1, 2), vjp=_where_vjp, who="switch", doc="where(c, a, b): a where c else b.")
 
 
@@ -182,5 +209,5 @@ def _cast_expr(attrs):
     return "np.bool_({0})" if attrs["dtype"] == "bool" else f"np.{attrs['dtype']}({{0}})"
 
 
-register("cast", arity=1, array=lambda xp, x, dtype: x.astype(dtype), expr=_cast_expr, dtype=from_attr("dtype"),
+register("cast", arity=1, array=_cast, expr=_cast_expr, dtype=from_attr("dtype"),
          vjp=_cast_vjp, doc="cast(x, dtype): x converted to dtype.")

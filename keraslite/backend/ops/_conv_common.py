@@ -86,7 +86,7 @@ def _runtime_geometry(node, backend):
     geometry = _GEOMETRY[node.op]
     bound: dict = {}  # resolved geometry -> the backend's step for it (few distinct sizes per plan)
 
-    def step(*arrays):
+    def step(*arrays, **out):
         a = dict(attrs)
         if deferred_shape:
             ref = arrays[-1]
@@ -102,7 +102,8 @@ def _runtime_geometry(node, backend):
         fn = bound.get(key)
         if fn is None:
             fn = bound[key] = backend.primitive(node.op, a)
-        return fn(*arrays)
+        return fn(*arrays, **out)
+    step.forwards_out = True  # `out=` reaches the primitive (compiler.py's memory plan)
     return step
 
 

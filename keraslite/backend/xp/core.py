@@ -25,6 +25,29 @@ def _host_shape(shape_array) -> tuple:
     return tuple(int(d) for d in np.asarray(shape_array.get() if hasattr(shape_array, "get") else shape_array))
 
 
+def _fill(xp, out, value):
+    """Write `value` into the caller's `out` (for the cases computed elsewhere first)."""
+    xp.copyto(out, value)
+    return out
+
+
+def catalogue_takes_out(op: str) -> bool:
+    """Whether the catalogue's array formula of the elementwise primitive `op` accepts `out=`."""
+    from ..elementwise import lookup
+    entry = lookup(op)
+    return entry is not None and getattr(entry.array, "takes_out", False)
+
+
+# primitives that accept `out=` (Backend.out_mode; elementwise ones through their catalogue
+# formula, see catalogue_takes_out): elementwise ones also work in place
+OUT_MODES = {op: "inplace" for op in (
+    "neg abs sign sqrt square exp log log1p expm1 sin cos tanh round floor ceil logical_not reciprocal "
+    "relu add sub mul pow maximum minimum equal not_equal greater greater_equal less less_equal "
+    "logical_and logical_or floordiv mod div").split()}
+OUT_MODES.update(sum="out", mean="out", sum_to_like="out", matmul="out", where="out", cast="inplace",
+                 softmax="inplace")  # softmax: nn_primitives.py
+
+
 class ArrayPrimitives:
     xp = np
 
@@ -37,10 +60,12 @@ class ArrayPrimitives:
         if entry is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         xp, formula = self.xp, entry.array
+        # `out=` (the memory plan) reaches formulas that take it (catalogue_takes_out)
         return lambda *arrays, **attrs: formula(xp, *arrays, **attrs)
 
     # ---------------------------------------------------------------- reductions
-    def sum(self, x, axes, keepdims): return self.xp.sum(x, axis=axes, keepdims=keepdims, dtype=_acc(x))
+    def sum(self, x, axes, keepdims, out=None):
+        return self.xp.sum(x, axis=axes, keepdims=keepdims, dtype=_acc(x), out=out)
     def max(self, x, axes, keepdims): return self.xp.max(x, axis=axes, keepdims=keepdims)
     def min(self, x, axes, keepdims): return self.xp.min(x, axis=axes, keepdims=keepdims)
     def any(self, x, axes, keepdims): return self.xp.any(x, axis=axes, keepdims=keepdims)
@@ -51,11 +76,15 @@ class ArrayPrimitives:
     def cumsum(self, x, axis): return self.xp.cumsum(x, axis=axis, dtype=_acc(x))
     def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis, dtype=_acc(x))
 
-    def mean(self, x, axes, keepdims):
+    def mean(self, x, axes, keepdims, out=None):
         if x.size == 0:  # nan where nothing is averaged, without NumPy's "mean of empty slice" warning
             s = self.xp.sum(x, axis=axes, keepdims=keepdims)
-            return self.xp.full(s.shape, self.xp.nan if x.dtype.kind == "f" else 0, dtype=x.dtype)
-        return self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
+            y = self.xp.full(s.shape, self.xp.nan if x.dtype.kind == "f" else 0, dtype=x.dtype)
+            return y if out is None else _fill(self.xp, out, y)
+        if out is not None and out.dtype == x.dtype and x.dtype.kind == "f":
+            return self.xp.mean(x, axis=axes, keepdims=keepdims, out=out)
+        y = self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
+        return y if out is None else _fill(self.xp, out, y)
 
     # ---------------------------------------------------------------- layout
     def reshape(self, x, shape): return self.xp.reshape(x, shape)
@@ -67,11 +96,18 @@ class ArrayPrimitives:
     def broadcast_to(self, x, shape): return self.xp.broadcast_to(x, shape)
     def broadcast_like(self, x, ref): return self.xp.broadcast_to(x, ref.shape)
 
-    def sum_to_like(self, x, ref):
+    def sum_to_like(self, x, ref, out=None):
         """Sum `x` down to ref's shape, undoing NumPy broadcasting."""
         shape = ref.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
+        if out is not None:
+            if not axes:
+                return _fill(self.xp, out, self.xp.reshape(x, shape))
+            # the keepdims result has the same elements in the same order: sum into a view of out
+            self.xp.sum(x, axis=axes, keepdims=True, dtype=x.dtype,
+                        out=out.reshape(tuple(1 if i in axes else d for i, d in enumerate(x.shape))))
+            return out
         if axes:  # in x's dtype, as inferred (NumPy would widen int32 to int64)
             x = self.xp.sum(x, axis=axes, keepdims=True, dtype=x.dtype)
         return self.xp.reshape(x, shape)
@@ -139,7 +175,7 @@ class ArrayPrimitives:
     def eye(self, n, m, dtype): return self.xp.eye(n, m, dtype=dtype)
 
     # ---------------------------------------------------------------- linear algebra
-    def matmul(self, a, b): return self.xp.matmul(a, b)
+    def matmul(self, a, b, out=None): return self.xp.matmul(a, b, out=out)
 
     # ---------------------------------------------------------------- random
     # Draws come from a NumPy generator on the host: the same seed gives the same numbers on

@@ -8,28 +8,38 @@ from __future__ import annotations
 from . import nn
 
 
+def _into(out, y):
+    """The result written into a caller-given `out` (Backend.out_mode), else returned as is."""
+    if out is None:
+        return y
+    out[...] = y
+    return out
+
+
 class NNPrimitives:
-    def conv2d(self, x, w, strides, padding, dilation, groups):
-        return nn.conv2d(self.xp, x, w, strides, padding, dilation, groups)
+    def conv2d(self, x, w, strides, padding, dilation, groups, out=None):
+        return _into(out, nn.conv2d(self.xp, x, w, strides, padding, dilation, groups))
 
-    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups):
-        return nn.conv2d_backprop_input(self.xp, g, w, (g.shape[0],) + tuple(input_shape), strides, padding,
-                                        dilation, groups)
+    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
+        return _into(out, nn.conv2d_backprop_input(self.xp, g, w, (g.shape[0],) + tuple(input_shape), strides,
+                                                   padding, dilation, groups))
 
-    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups):
-        return nn.conv2d_backprop_filter(self.xp, x, g, tuple(filter_shape), strides, padding, dilation, groups)
+    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
+        return _into(out, nn.conv2d_backprop_filter(self.xp, x, g, tuple(filter_shape), strides, padding, dilation,
+                                                    groups))
 
-    def max_pool2d(self, x, pool_size, strides, padding):
-        return nn.max_pool2d(self.xp, x, pool_size, strides, padding)
+    def max_pool2d(self, x, pool_size, strides, padding, out=None):
+        return _into(out, nn.max_pool2d(self.xp, x, pool_size, strides, padding))
 
-    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding):
-        return nn.max_pool2d_backprop(self.xp, x, y, g, pool_size, strides, padding)
+    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding, out=None):
+        return _into(out, nn.max_pool2d_backprop(self.xp, x, y, g, pool_size, strides, padding))
 
-    def avg_pool2d(self, x, pool_size, strides, padding):
-        return nn.avg_pool2d(self.xp, x, pool_size, strides, padding)
+    def avg_pool2d(self, x, pool_size, strides, padding, out=None):
+        return _into(out, nn.avg_pool2d(self.xp, x, pool_size, strides, padding))
 
-    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding):
-        return nn.avg_pool2d_backprop(self.xp, g, (g.shape[0],) + tuple(input_shape), pool_size, strides, padding)
+    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding, out=None):
+        return _into(out, nn.avg_pool2d_backprop(self.xp, g, (g.shape[0],) + tuple(input_shape), pool_size, strides,
+                                                 padding))
 
     def conv3d(self, x, w, strides, padding, dilation):
         return nn.conv3d(self.xp, x, w, strides, padding, dilation)
@@ -71,10 +81,15 @@ class NNPrimitives:
     def resize_bilinear_backprop(self, g, input_shape, factors):
         return nn.resize_bilinear_backprop(self.xp, g, (g.shape[0],) + tuple(input_shape), factors)
 
-    def softmax(self, x, axis):
+    def softmax(self, x, axis, out=None):
         xp = self.xp
-        e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
-        return e / xp.sum(e, axis=axis, keepdims=True)
+        if out is None:
+            e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+            return e / xp.sum(e, axis=axis, keepdims=True)
+        # the same three passes written into `out` (which may be x: the max is taken first)
+        xp.subtract(x, xp.max(x, axis=axis, keepdims=True), out=out)
+        xp.exp(out, out=out)
+        return xp.divide(out, xp.sum(out, axis=axis, keepdims=True), out=out)
 
     def log_softmax(self, x, axis):
         xp = self.xp
