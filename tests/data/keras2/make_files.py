@@ -588,6 +588,53 @@ def _():
     return model
 
 
+@case("bidirectional_masked", int_inputs={0: 12})
+def _():
+    model = keras.Sequential([keras.Input((6,), dtype="int32"), L.Embedding(12, 3, mask_zero=True),
+                              L.Bidirectional(L.GRU(3, return_sequences=True)),
+                              L.Bidirectional(L.LSTM(2), merge_mode="ave"), L.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    return model
+
+
+@case("dot_concat_sequences")
+def _():
+    a = L.Input((4, 3))
+    b = L.Input((5, 3))
+    att = L.Softmax(axis=-1)(L.Dot(axes=(2, 2))([a, b]))
+    ctx = L.Dot(axes=(2, 1))([att, b])
+    h = L.Concatenate(axis=1)([ctx, a])
+    model = keras.Model([a, b], L.Dense(2)(L.Flatten()(h)))
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    return model
+
+
+@case("from_logits_sparse", targets="sparse")
+def _():
+    model = keras.Sequential([keras.Input((3,)), L.Dense(4, activation="relu"), L.Dense(3)])
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy"])
+    return model
+
+
+@case("from_logits_binary", targets="bin")
+def _():
+    model = keras.Sequential([keras.Input((3,)), L.Dense(4, activation="relu"), L.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.01),
+                  keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+                  metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)])
+    return model
+
+
+@case("float64_layers")
+def _():
+    inp = L.Input((3,), dtype="float64")
+    h = L.Dense(4, activation="tanh", dtype="float64")(inp)
+    model = keras.Model(inp, L.Dense(2, dtype="float64")(h))
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    return model
+
+
 # --- weights only -----------------------------------------------------------------------------
 @case("weights_only_functional", train=False)
 def _():
