@@ -38,7 +38,7 @@ import warnings
 import numpy as np
 
 from . import backend as K
-from .legacy import cudnn_weights, keras2_compat, optimizer_state
+from .legacy import cudnn_weights, keras2_compat, local_weights, optimizer_state
 from .saving_checks import WeightPlan, check_finite, check_model_config
 from .saving_files import _write_hdf5
 from .saving_h5 import (HDF5_OBJECT_HEADER_LIMIT, ModelFileError, _attr_json, _child, _file_versions,  # noqa: F401
@@ -205,7 +205,8 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
                         f"{len(symbolic)} weights, but the saved weights have {len(weight_names)} elements")
     dsets = [_child(group, n, where, "dataset") for n in weight_names]
     targets = [tuple(K.int_shape(w)) for w in symbolic]
-    convert = cudnn_weights.recurrent_weight_converter(layer, [d.shape for d in dsets], targets)
+    convert = cudnn_weights.recurrent_weight_converter(layer, [d.shape for d in dsets], targets) or \
+        local_weights.local_kernel_converter(layer, [d.shape for d in dsets], targets)
     if convert is not None:  # Keras 2 loads CuDNNLSTM weights into LSTM (and back), decided by shapes
         arrays = convert([_read_dataset(d, where, n) for n, d in zip(weight_names, dsets)])
         return [check_finite(np.asarray(a), K.dtype(w), allow_nonfinite, f"{where}: weight {n!r} of layer {saved_name!r}")

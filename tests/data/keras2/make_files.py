@@ -635,6 +635,29 @@ def _():
     return model
 
 
+@case("locally_connected")
+def _():
+    inp = L.Input((6, 2))
+    a = L.LocallyConnected1D(2, 3, activation="relu", implementation=1)(inp)
+    b = L.LocallyConnected2D(2, (2, 2), implementation=2)(L.Reshape((6, 2, 1))(inp))
+    model = keras.Model(inp, L.Dense(2)(L.Concatenate()([L.Flatten()(a), L.Flatten()(b)])))
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    return model
+
+
+@case("transpose_output_padding")
+def _():
+    inp = L.Input((4, 4, 2))
+    h = L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1,
+                          kernel_regularizer=keras.regularizers.l2(0.01))(inp)
+    h = L.PReLU(alpha_regularizer=keras.regularizers.l1(0.01), alpha_constraint=keras.constraints.non_neg())(h)
+    h = L.SeparableConv2D(2, 3, strides=2, depthwise_regularizer=keras.regularizers.l2(0.01),
+                          pointwise_constraint=keras.constraints.max_norm(2.0))(h)
+    model = keras.Model(inp, L.Dense(2)(L.Flatten()(h)))
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    return model
+
+
 # --- weights only -----------------------------------------------------------------------------
 @case("weights_only_functional", train=False)
 def _():
