@@ -40,6 +40,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .. import team
+from .conv_geometry import _geometry, _norm_padding, _pair  # noqa: F401  (re-exported)
 from ..llvmattrs import wide_vectors
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
@@ -320,39 +321,6 @@ _NO_BIAS = {np.dtype(d).char: np.zeros(1, d) for d in (np.float32, np.float64)}
 
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
 _TB = 32
-
-
-def _pair(v, name):
-    v = tuple(int(a) for a in v)
-    if len(v) != 2:
-        raise ValueError(f"{name} must have 2 entries, got {v}")
-    return v
-
-
-def _norm_padding(padding):
-    p = tuple((int(a), int(b)) for a, b in padding)
-    if len(p) != 2 or min(min(a) for a in p) < 0:
-        raise ValueError(f"padding must be 2 non-negative (before, after) pairs, got {padding}")
-    return p
-
-
-def _geometry(in_shape, k_shape, strides, padding, dilation, groups):
-    N, H, W, Cin = (int(s) for s in in_shape)
-    kh, kw, Cig, Co = (int(s) for s in k_shape)
-    sh, sw = _pair(strides, "strides")
-    dh, dw = _pair(dilation, "dilation")
-    (pt, pb), (pl, pr) = _norm_padding(padding)
-    G = int(groups)
-    if min(sh, sw, dh, dw, G) < 1:
-        raise ValueError("strides, dilation and groups must be >= 1")
-    if Cin % G or Co % G or Cin // G != Cig:
-        raise ValueError(f"conv2d: input channels {Cin}, filter {k_shape} and groups={G} "
-                         "do not match (need Cin % groups == 0, Cout % groups == 0, "
-                         "filter in-channels == Cin // groups)")
-    Hp, Wp = H + pt + pb, W + pl + pr
-    Ho = (Hp - dh * (kh - 1) - 1) // sh + 1
-    Wo = (Wp - dw * (kw - 1) - 1) // sw + 1
-    return N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, max(Ho, 0), max(Wo, 0), G
 
 
 @functools.lru_cache(maxsize=256)
