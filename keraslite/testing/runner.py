@@ -129,7 +129,7 @@ def _raise_problems(problems) -> str:
 
 
 def main(argv=None) -> int:
-    """The command line: python -m keraslite.testing BACKEND [--ops a,b] [--checks forward,vjp] [-v]."""
+    """The command line: `python -m keraslite.testing BACKEND [--ops a,b] [--checks forward,vjp] [-v]`."""
     import argparse
     parser = argparse.ArgumentParser(prog="python -m keraslite.testing",
                                      description="Run keraslite's op conformance suite against a backend.")
