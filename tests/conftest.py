@@ -32,3 +32,38 @@ def _restore_config():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# ---------------------------------------------------------------------------------------------
+# hypothesis profiles for the property-based K tests (tests/test_k_properties_*.py). On CI
+# (CI=true) a fixed, derandomised example budget keeps the suite reproducible and bounded;
+# elsewhere 'dev' draws fresh examples. HYPOTHESIS_PROFILE=name selects one explicitly.
+try:
+    import os as _os
+
+    from hypothesis import HealthCheck as _HealthCheck
+    from hypothesis import settings as _hsettings
+except ImportError:  # hypothesis is in the `test` extra; other tests run without it
+    _hsettings = None
+
+if _hsettings is not None:
+    # kbackend and the config fixture are function-scoped on purpose: one backend for all of a
+    # test's examples; examples do not mutate what the fixtures set up
+    _suppress = [_HealthCheck.function_scoped_fixture, _HealthCheck.too_slow]
+    _hsettings.register_profile("ci", max_examples=40, derandomize=True, deadline=None, database=None,
+                                suppress_health_check=_suppress, print_blob=True)
+    _hsettings.register_profile("dev", max_examples=60, deadline=None, suppress_health_check=_suppress,
+                                print_blob=True)
+    # a long hunt, by hand: HYPOTHESIS_PROFILE=thorough
+    _hsettings.register_profile("thorough", max_examples=1000, deadline=None, suppress_health_check=_suppress,
+                                print_blob=True)
+    _hsettings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE")
+                            or ("ci" if _os.environ.get("CI", "").lower() == "true" else "dev"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report how many property-test examples ran (the K property suite's budget)."""
+    import sys
+    props = sys.modules.get("k_props")
+    if props is not None and props.COUNTER["examples"]:
+        terminalreporter.write_line(f"K property tests: {props.COUNTER['examples']} hypothesis examples run")

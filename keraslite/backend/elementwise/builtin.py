@@ -72,9 +72,21 @@ _unary("cos", "cos", "cos({0})", lambda g, y, x: [neg(mul(g, sin(x)))], call="co
        float_inputs=True, doc="cos(x).")
 _unary("tanh", "tanh", "tanh({0})", lambda g, y, x: [mul(g, sub(1.0, square(y)))], call="tanh",
        cuda=libm("tanh"), float_inputs=True, doc="tanh(x).")
-# round's result dtype is rint's (integers give float64); its formula is rint too
-_unary("round", "rint", "rint({0})", call="rint", cuda=libm("rint"),
-       doc="round(x): to the nearest integer, ties to even.")
+# round keeps the input dtype, as np.round and tf.round do (integers stay integers; rint would make
+# them float64); floats round half to even through rint
+@_takes_out
+def _round(xp, x, out=None):
+    if x.dtype.kind in "biu":
+        if out is None:
+            return x.copy()
+        out[...] = x
+        return out
+    return xp.round(x, out=out)
+
+
+register("round", arity=1, array=_round,
+         expr="rint({0})", dtype=SAME, call="rint",
+         cuda=libm("rint"), doc="round(x): to the nearest integer, ties to even (integers unchanged).")
 _unary("floor", "floor", "floor({0})", call="floor", cuda=libm("floor"), doc="floor(x).")
 _unary("ceil", "ceil", "ceil({0})", call="ceil", cuda=libm("ceil"), doc="ceil(x).")
 _unary("logical_not", "logical_not", "(not {0})", doc="logical_not(x): elementwise not.")

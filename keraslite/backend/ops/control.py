@@ -106,6 +106,8 @@ def rnn(step_function, inputs, initial_states, go_backwards=False, mask=None, co
     if inputs.ndim < 3:
         raise ValueError(f"rnn: inputs must have rank >= 3 (samples, time, ...), got {shape_str(inputs.shape)}")
     steps = _static_length(inputs.shape[1] if inputs.shape[1] is not None else input_length, "rnn", "the time axis")
+    if steps == 0:  # there would be no last output to return
+        raise ValueError(f"rnn: the time axis of inputs {shape_str(inputs.shape)} is empty: no step to run")
     states = [as_tensor(s) for s in initial_states]
     constants = list(constants or [])
     if mask is not None:

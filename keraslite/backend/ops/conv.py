@@ -165,8 +165,9 @@ def depthwise_conv2d(x, depthwise_kernel, strides=(1, 1), padding="valid", data_
     if xl.shape[3] is not None and xl.shape[3] != cin:
         raise ValueError(f"depthwise_conv2d: the input has {xl.shape[3]} channels, the kernel "
                          f"{shape_str(k.shape)} expects {cin}")
-    grouped = reshape(k, (kh, kw, 1, cin * dm))
-    y = _conv_nhwc(xl, grouped, strides, padding, dilation, cin, "depthwise_conv2d")
+    # with no channels there are no groups: an ordinary convolution of 0 into 0 channels
+    grouped = reshape(k, (kh, kw, 1, cin * dm) if cin != 0 else (kh, kw, 0, 0))
+    y = _conv_nhwc(xl, grouped, strides, padding, dilation, cin if cin != 0 else 1, "depthwise_conv2d")
     return _from_last(y, data_format)
 
 

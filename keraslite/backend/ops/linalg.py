@@ -71,8 +71,10 @@ def dot(x, y):
 
 
 def _reshape_partial(t, x, target):
-    """Reshape to `target`, whose None entries are x's leading (batch) dims taken at run time."""
-    if sum(d is None for d in target) <= 1:
+    """Reshape to `target`, whose None entries are x's dims at the same positions, taken at run
+    time. -1 stands for a single unknown, unless another entry is 0 (then -1 is undetermined)."""
+    unknown = sum(d is None for d in target)
+    if unknown == 0 or (unknown == 1 and 0 not in target):
         return reshape(t, tuple(-1 if d is None else d for d in target))
     from .shape import shape as shape_
     s = shape_(x)
@@ -111,13 +113,13 @@ def batch_dot(x, y, axes=None):
         return _batch_dot_dynamic(x, y, ax, ay, xrest, yrest)
     k = kx if kx is not None else ky
     nx, ny = num_elements(tuple(xs)), num_elements(tuple(ys))
-    x3 = reshape(permute_dimensions(x, [0] + xrest + [ax]), (-1, nx, k))
-    y3 = reshape(permute_dimensions(y, [0, ay] + yrest), (-1, k, ny))
+    # the batch size is spelled out (not -1): with a zero-size axis, -1 would be undetermined
+    batch = bx if bx is not None else by
+    x3 = _reshape_partial(permute_dimensions(x, [0] + xrest + [ax]), x, [batch, nx, k])
+    y3 = _reshape_partial(permute_dimensions(y, [0, ay] + yrest), y, [batch, k, ny])
     out = matmul(x3, y3)
     target = xs + ys
-    if not target:
-        return reshape(out, (-1, 1))
-    return reshape(out, (-1,) + tuple(target))
+    return _reshape_partial(out, x if bx is not None or by is None else y, [batch] + (target or [1]))
 
 
 def _batch_dot_dynamic(x, y, ax, ay, xrest, yrest):
@@ -137,10 +139,9 @@ def _batch_dot_dynamic(x, y, ax, ay, xrest, yrest):
     xdims = [dim(x, sx, i) for i in xrest]
     ydims = [dim(y, sy, i) for i in yrest]
     k = dim(x, sx, ax) if x.shape[ax] is not None or y.shape[ay] is None else dim(y, sy, ay)
-    x3 = reshape(permute_dimensions(x, [0] + xrest + [ax]), (-1, prod(xdims), k))
-    y3 = reshape(permute_dimensions(y, [0, ay] + yrest), (-1, k, prod(ydims)))
+    # the batch size is spelled out (not -1): with a zero-size axis, -1 would be undetermined
+    b = dim(x, sx, 0) if x.shape[0] is not None or y.shape[0] is None else dim(y, sy, 0)
+    x3 = reshape(permute_dimensions(x, [0] + xrest + [ax]), (b, prod(xdims), k))
+    y3 = reshape(permute_dimensions(y, [0, ay] + yrest), (b, k, prod(ydims)))
     out = matmul(x3, y3)
-    target = xdims + ydims
-    if not target:
-        return reshape(out, (-1, 1))
-    return reshape(out, (-1,) + tuple(target))
+    return reshape(out, (b,) + tuple(xdims + ydims or [1]))

@@ -17,6 +17,7 @@ from ..graph import Constant, apply, as_tensor, num_elements, shape_str
 from .linalg import matmul
 from .math import _float, cast
 from .shape import permute_dimensions, reshape
+from .tensors import shape as shape_
 
 
 def _ints(value, n, name, who):
@@ -64,13 +65,15 @@ def _local_conv(inputs, kernel, kernel_size, strides, output_shape, data_format,
     for p, pos in enumerate(itertools.product(*[range(o) for o in output_shape])):
         window = tuple(slice(q * s, q * s + k) for q, s, k in zip(pos, strides, kernel_size))
         index[p] = flat[window].reshape(-1)
-    xs = reshape(permute_dimensions(x, to_last), (num_elements(tuple(spatial)), -1, channels))  # (HW, N, C)
+    # the batch entry is spelled out: with a zero-size axis, -1 would be undetermined
+    batch = x.shape[0] if x.shape[0] is not None else shape_(x)[0]
+    xs = reshape(permute_dimensions(x, to_last), (num_elements(tuple(spatial)), batch, channels))  # (HW, N, C)
     patches = apply("gather", xs, Constant(index))  # (P, taps, N, C)
     order = (0, 2, 3, 1) if data_format == "channels_first" else (0, 2, 1, 3)
-    patches = reshape(permute_dimensions(patches, order), (positions, -1, features))  # (P, N, features)
+    patches = reshape(permute_dimensions(patches, order), (positions, batch, features))  # (P, N, features)
     out = matmul(patches, kernel)  # (P, N, filters)
     filters = kernel.shape[2] if kernel.shape[2] is not None else -1
-    out = reshape(out, tuple(output_shape) + (-1, filters))
+    out = reshape(out, tuple(output_shape) + (batch, filters))
     if data_format == "channels_first":
         perm = [rank, rank + 1, *range(rank)]
     else:

@@ -134,7 +134,8 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
         target = cast(target, "int64")
     flat_t = flatten(target)
     flat_logp = reshape(logp, (-1, classes))
-    per_sample = neg(reduce_sum(mul(one_hot(flat_t, classes), flat_logp), axis=-1))
+    # one_hot is floatx: cast it, or float16 outputs would come back as float32
+    per_sample = neg(reduce_sum(mul(cast(one_hot(flat_t, classes), logp.dtype), flat_logp), axis=-1))
     if output.ndim == 1:
         return reshape(per_sample, ())
     return reshape_like(per_sample, output[..., 0])
@@ -159,7 +160,8 @@ def l2_normalize(x, axis=None):
     from .math import square_
     x = _float(x, "l2_normalize")
     ss = reduce_sum(square_(x), axis=axis, keepdims=True)
-    return div(x, sqrt(maximum_(ss, 1e-12)))
+    # float16 rounds 1e-12 to 0 (a zero vector would give 0/0): floor at its smallest normal number
+    return div(x, sqrt(maximum_(ss, max(1e-12, float(np.finfo(x.dtype).tiny)))))
 
 
 def in_top_k(predictions, targets, k):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
-from ..graph import Tensor, apply, as_tensor, defop, normalize_axes, normalize_axis
+from ..graph import Tensor, apply, as_tensor, defop, normalize_axes, normalize_axis, shape_str
 from ._util import numpy_result_dtype
 from .math import add, cast, div, equal_, exp, log_, mul, neg, sub, where
 
@@ -93,12 +93,16 @@ def _prod_vjp(g, y, x, axis, keepdims):
 defop("prod", _prod_infer, _prod_vjp)
 
 
-def _arg_infer(x, axis):
-    return tuple(d for i, d in enumerate(x.shape) if i != axis), "int64"
+def _arg_infer(who):
+    def infer(x, axis):
+        if x.shape[axis] == 0:
+            raise ValueError(f"{who}: axis {axis} of x {shape_str(x.shape)} is empty: there is no index to return")
+        return tuple(d for i, d in enumerate(x.shape) if i != axis), "int64"
+    return infer
 
 
-defop("argmax", _arg_infer)
-defop("argmin", _arg_infer)
+defop("argmax", _arg_infer("argmax"))
+defop("argmin", _arg_infer("argmin"))
 
 
 def _cum_infer(x, axis):

@@ -143,9 +143,11 @@ def batch_flatten(x):
     """batch_flatten(x): reshape to (batch, prod(other dims))."""
     x = as_tensor(x)
     rest = num_elements(x.shape[1:])
-    if rest is not None:
+    if x.shape[0] is not None and rest is not None:
+        return reshape(x, (x.shape[0], rest))
+    if rest:  # with rest == 0, -1 would be undetermined
         return reshape(x, (-1, rest))
-    return reshape(x, (shape(x)[0], -1))
+    return reshape(x, (shape(x)[0], -1 if rest is None else rest))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,24 @@ def _acc(x):
     return np.int64 if x.dtype == np.bool_ else x.dtype
 
 
+def _reduced(shape, axes, keepdims) -> tuple:
+    axes = range(len(shape)) if axes is None else [a % len(shape) for a in np.atleast_1d(axes)]
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _bound(dtype, lowest: bool):
+    """The identity of max (lowest=True) or min over no elements: -inf/+inf, or the integer bounds."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return -np.inf if lowest else np.inf
+    if dtype.kind == "b":
+        return not lowest
+    info = np.iinfo(dtype)
+    return info.min if lowest else info.max
+
+
 def _host_shape(shape_array) -> tuple:
     return tuple(int(d) for d in np.asarray(shape_array.get() if hasattr(shape_array, "get") else shape_array))
 
@@ -66,8 +84,17 @@ class ArrayPrimitives:
     # ---------------------------------------------------------------- reductions
     def sum(self, x, axes, keepdims, out=None):
         return self.xp.sum(x, axis=axes, keepdims=keepdims, dtype=_acc(x), out=out)
-    def max(self, x, axes, keepdims): return self.xp.max(x, axis=axes, keepdims=keepdims)
-    def min(self, x, axes, keepdims): return self.xp.min(x, axis=axes, keepdims=keepdims)
+
+    def max(self, x, axes, keepdims):
+        if x.size == 0:  # NumPy refuses; TensorFlow gives the identity of max: the lowest value
+            return self.xp.full(_reduced(x.shape, axes, keepdims), _bound(x.dtype, lowest=True), dtype=x.dtype)
+        return self.xp.max(x, axis=axes, keepdims=keepdims)
+
+    def min(self, x, axes, keepdims):
+        if x.size == 0:
+            return self.xp.full(_reduced(x.shape, axes, keepdims), _bound(x.dtype, lowest=False), dtype=x.dtype)
+        return self.xp.min(x, axis=axes, keepdims=keepdims)
+
     def any(self, x, axes, keepdims): return self.xp.any(x, axis=axes, keepdims=keepdims)
     def all(self, x, axes, keepdims): return self.xp.all(x, axis=axes, keepdims=keepdims)
     def prod(self, x, axis, keepdims): return self.xp.prod(x, axis=axis, keepdims=keepdims, dtype=_acc(x))

@@ -11,6 +11,8 @@ only, never over the batch or the pixels.
 """
 from __future__ import annotations
 
+import math
+
 __all__ = [
     "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter",
     "max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backprop",
@@ -146,8 +148,9 @@ def _filter_matrix(w, groups):
 
 def _output_matrix(y, groups):
     """(N, Ho, Wo, Cout) -> (G, N*Ho*Wo, Cout/G)."""
-    cout = y.shape[3]
-    return y.reshape(-1, groups, cout // groups).transpose(1, 0, 2)
+    n, ho, wo, cout = y.shape
+    # sizes spelled out: with a zero-size axis, -1 would be undetermined
+    return y.reshape(n * ho * wo, groups, cout // groups).transpose(1, 0, 2)
 
 
 # -------------------------------------------------------------------------------- convolution
@@ -331,7 +334,7 @@ def _im2col3(xp, xpad, kernel, strides, dilation, out):
     """(N*Do*Ho*Wo, kd*kh*kw*C) patch matrix of the padded input."""
     n, c = xpad.shape[0], xpad.shape[4]
     if kernel == (1, 1, 1) and strides == (1, 1, 1) and tuple(xpad.shape[1:4]) == out:
-        return xpad.reshape(-1, c)  # pointwise conv: the input is the matrix
+        return xpad.reshape(n * out[0] * out[1] * out[2], c)  # pointwise conv: the input is the matrix
     cols = xp.empty((n,) + out + kernel + (c,), dtype=xpad.dtype)
     for (i, j, k), index in _taps3(kernel, strides, dilation, out):
         cols[:, :, :, :, i, j, k, :] = xpad[index]
@@ -349,6 +352,11 @@ def _col2im3(xp, cols, padded_shape, kernel, strides, dilation, out):
     return dxpad
 
 
+def _matrix(a):
+    """a as (product of the leading axes, last axis): sizes spelled out, -1 is undetermined at size 0."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+
+
 def conv3d(xp, x, w, strides, padding, dilation):
     """3-D cross-correlation of x (N, D, H, W, Cin) with w (kd, kh, kw, Cin, Cout)."""
     _conv3d_check(x.shape, w.shape)
@@ -356,7 +364,7 @@ def conv3d(xp, x, w, strides, padding, dilation):
         x.shape[1:4], w.shape[:3], strides, padding, dilation)
     cols = _im2col3(xp, _pad(xp, x, padding), kernel, strides, dilation, out)
     cout = w.shape[4]
-    y = xp.matmul(cols, w.reshape(-1, cout))
+    y = xp.matmul(cols, _matrix(w))
     return y.reshape((x.shape[0],) + out + (cout,)).astype(x.dtype, copy=False)
 
 
@@ -370,7 +378,7 @@ def conv3d_backprop_input(xp, g, w, input_shape, strides, padding, dilation):
     if tuple(g.shape) != (input_shape[0],) + out + (cout,):
         raise ValueError(f"conv3d_backprop_input: gradient of shape {tuple(g.shape)} does not "
                          f"match the conv output {(input_shape[0],) + out + (cout,)}")
-    dcols = xp.matmul(g.reshape(-1, cout), w.reshape(-1, cout).T)
+    dcols = xp.matmul(_matrix(g), _matrix(w).T)
     dxpad = _col2im3(xp, dcols, _padded_shape3(input_shape, padding), kernel, strides, dilation, out)
     return _crop3(xp, dxpad, padding, input_shape[1:4]).astype(g.dtype, copy=False)
 
@@ -386,7 +394,7 @@ def conv3d_backprop_filter(xp, x, g, filter_shape, strides, padding, dilation):
         raise ValueError(f"conv3d_backprop_filter: gradient of shape {tuple(g.shape)} does not "
                          f"match the conv output {(x.shape[0],) + out + (cout,)}")
     cols = _im2col3(xp, _pad(xp, x, padding), kernel, strides, dilation, out)
-    dw = xp.matmul(cols.T, g.reshape(-1, cout))
+    dw = xp.matmul(cols.T, _matrix(g))
     return dw.reshape(filter_shape).astype(x.dtype, copy=False)
 
 

@@ -83,6 +83,8 @@ class NNPrimitives:
 
     def softmax(self, x, axis, out=None):
         xp = self.xp
+        if x.size == 0:  # nothing to normalise (the max over an empty axis has no value)
+            return xp.empty_like(x) if out is None else out
         if out is None:
             e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
             return e / xp.sum(e, axis=axis, keepdims=True)
@@ -93,5 +95,7 @@ class NNPrimitives:
 
     def log_softmax(self, x, axis):
         xp = self.xp
+        if x.size == 0:
+            return xp.empty_like(x)
         z = x - xp.max(x, axis=axis, keepdims=True)
         return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
