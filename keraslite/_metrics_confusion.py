@@ -14,6 +14,8 @@ from ._metrics_base import _NEG_INF, Metric, _as_tensor, _broadcast_weights, _di
 def _parse_thresholds(thresholds, default):
     if thresholds is None:
         return [float(default)]
+    if isinstance(thresholds, (list, tuple)) and any(t is None for t in thresholds):
+        raise ValueError(f"Threshold values must be in [0, 1]. Invalid values: {list(thresholds)}")
     values = [float(t) for t in to_list_ops(list(thresholds) if isinstance(thresholds, (list, tuple, np.ndarray))
                                             else thresholds)]
     for t in values:
@@ -134,6 +136,71 @@ class _PrecisionRecall(Metric):
         config = {"thresholds": self.init_thresholds, "top_k": self.top_k, "class_id": self.class_id}
         config.update(super().get_config())
         return config
+
+
+class _SensitivitySpecificityBase(Metric):
+    """The four confusion counts at num_thresholds evenly spaced thresholds in [0, 1] (0.5 alone
+    for one); result() reads one rate where the other is closest to `value`."""
+    _given = None  # the rate matched to `value`: 'specificity' or 'sensitivity'
+
+    def __init__(self, value, num_thresholds=200, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        value = float(value)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"`{self._given}` must be in the range [0, 1], got {value}")
+        if isinstance(num_thresholds, bool) or int(num_thresholds) != num_thresholds or num_thresholds <= 0:
+            raise ValueError(f"`num_thresholds` must be an integer > 0, got {num_thresholds!r}")
+        self.value = value
+        self.num_thresholds = n = int(num_thresholds)
+        self.thresholds = [0.5] if n == 1 else [0.0] + [(i + 1) / (n - 1) for i in range(n - 2)] + [1.0]
+        for v in ("true_positives", "true_negatives", "false_positives", "false_negatives"):
+            setattr(self, v, self.add_weight(v, shape=(n,)))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        counts = _confusion_counts(y_true, y_pred, self.thresholds, sample_weight, self.dtype)
+        return [K.update_add(self.true_positives, counts["tp"]), K.update_add(self.true_negatives, counts["tn"]),
+                K.update_add(self.false_positives, counts["fp"]), K.update_add(self.false_negatives, counts["fn"])]
+
+    def _rate_at_value(self, given_num, given_other, num, other):
+        # the first threshold whose given rate is closest to value, then the other rate there
+        index = K.argmin(K.abs(_div_no_nan(given_num, given_num + given_other) - self.value), axis=0)
+        at_num, at_other = K.gather(num, index), K.gather(other, index)
+        return _div_no_nan(at_num, at_num + at_other)
+
+    def get_config(self):
+        config = {"num_thresholds": self.num_thresholds, self._given: self.value}
+        config.update(super().get_config())
+        return config
+
+
+class SensitivityAtSpecificity(_SensitivitySpecificityBase):
+    """SensitivityAtSpecificity(specificity, num_thresholds=200, name=None, dtype=None): the
+    sensitivity tp / (tp + fn) at the threshold whose specificity tn / (tn + fp) is closest to
+    `specificity` (Keras 2.3)."""
+    _given = "specificity"
+
+    def __init__(self, specificity, num_thresholds=200, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds=num_thresholds, name=name, dtype=dtype)
+        self.specificity = self.value
+
+    def result(self):
+        return self._rate_at_value(self.true_negatives, self.false_positives, self.true_positives,
+                                   self.false_negatives)
+
+
+class SpecificityAtSensitivity(_SensitivitySpecificityBase):
+    """SpecificityAtSensitivity(sensitivity, num_thresholds=200, name=None, dtype=None): the
+    specificity tn / (tn + fp) at the threshold whose sensitivity tp / (tp + fn) is closest to
+    `sensitivity` (Keras 2.3)."""
+    _given = "sensitivity"
+
+    def __init__(self, sensitivity, num_thresholds=200, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds=num_thresholds, name=name, dtype=dtype)
+        self.sensitivity = self.value
+
+    def result(self):
+        return self._rate_at_value(self.true_positives, self.false_negatives, self.true_negatives,
+                                   self.false_positives)
 
 
 class Precision(_PrecisionRecall):

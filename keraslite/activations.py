@@ -6,6 +6,7 @@ Layers accept them by name: ``Dense(10, activation='relu')`` resolves through `g
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 from . import backend as K
@@ -94,12 +95,17 @@ def deserialize(name: Any, custom_objects: dict | None = None) -> Callable:
 
 
 def get(identifier: Any) -> Callable:
-    """get(identifier): None -> linear; a name -> that function; a callable passes through;
-    anything else -> ValueError."""
+    """get(identifier): None -> linear; a name -> that function; a callable passes through (a
+    layer instance with a UserWarning, as Keras 2.3 gives); anything else -> ValueError."""
     if identifier is None:
         return linear
     if isinstance(identifier, (str, dict)):
         return deserialize(identifier)
     if callable(identifier):
+        from .engine.base_layer import Layer  # deferred: layers import this module
+        if isinstance(identifier, Layer):
+            warnings.warn(f"Do not pass a layer instance (such as {type(identifier).__name__}) as the activation "
+                          "argument of another layer. Instead, advanced activation layers should be used just "
+                          "like any other layer in a model.", UserWarning, stacklevel=2)
         return identifier
     raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")

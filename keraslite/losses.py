@@ -214,10 +214,7 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         values = self.call(y_true, y_pred)
         if sample_weight is not None:
-            weights = K.cast(sample_weight, values.dtype)
-            while weights.ndim < values.ndim:
-                weights = K.expand_dims(weights, -1)
-            values = values * weights
+            values = values * _weights_like(K.cast(sample_weight, values.dtype), values, self.__name__)
         if self.reduction == "none":
             return values
         if self.reduction == "sum":
@@ -230,6 +227,19 @@ class Loss:
     @classmethod
     def from_config(cls, config: dict):
         return cls(**config)
+
+
+def _weights_like(weights, values, who):
+    """Keras 2.3's rule: a weight of one rank more than the values loses its last (size-1) axis,
+    e.g. (batch, 1) weights for per-sample losses; one of lower rank gains trailing axes."""
+    if weights.ndim == values.ndim + 1 and weights.ndim > 0 and weights.shape[-1] in (1, None):
+        weights = K.squeeze(weights, -1)
+    if weights.ndim > values.ndim:
+        raise ValueError(f"{who}: sample_weight of shape {K.int_shape(weights)} does not fit losses of shape "
+                         f"{K.int_shape(values)}")
+    while weights.ndim < values.ndim:
+        weights = K.expand_dims(weights, -1)
+    return weights
 
 
 class LossFunctionWrapper(Loss):

@@ -162,8 +162,9 @@ def resolve_metric(name_or_fn, output_shape: Sequence | None, loss_fn=None) -> t
 from ._metrics_base import (_NEG_INF, Mean, Metric, Reduce, Sum, _as_tensor, _broadcast_weights,  # noqa: E402,F401
                             _div_no_nan, _has_placeholder, _match_ranks, to_list_ops)
 from ._metrics_confusion import (AUC, FalseNegatives, FalsePositives, MeanIoU, Precision, Recall,  # noqa: E402,F401
-                                 TrueNegatives, TruePositives, _ConfusionMatrixConditionCount, _PrecisionRecall,
-                                 _confusion_counts, _filter_top_k, _parse_thresholds)
+                                 SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives, TruePositives,
+                                 _ConfusionMatrixConditionCount, _PrecisionRecall, _confusion_counts, _filter_top_k,
+                                 _parse_thresholds)
 
 
 class MeanMetricWrapper(Mean):
@@ -275,12 +276,30 @@ SparseCategoricalCrossentropy = _wrapper("SparseCategoricalCrossentropy", sparse
                                          "dtype=None, from_logits=False, axis=-1).", from_logits=False, axis=-1)
 
 
-_CLASSES = [Metric, Reduce, Sum, Mean, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy,
+class RootMeanSquaredError(Mean):
+    """RootMeanSquaredError(name='root_mean_squared_error', dtype=None): sqrt of the weighted mean
+    of (y_pred - y_true) ** 2 over every element seen (Keras 2.3)."""
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """update_state(y_true, y_pred, sample_weight=None): fold in the squared errors."""
+        y_pred = K.cast(_as_tensor(y_pred), self.dtype)
+        y_true = _match_ranks(K.cast(_as_tensor(y_true), self.dtype), y_pred)
+        return super().update_state(K.square(y_pred - y_true), sample_weight=sample_weight)
+
+    def result(self):
+        return K.sqrt(super().result())
+
+
+_CLASSES = [Metric, Reduce, Sum, Mean, MeanMetricWrapper, RootMeanSquaredError, Accuracy, BinaryAccuracy,
+            CategoricalAccuracy,
             SparseCategoricalAccuracy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError,
             MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Hinge, SquaredHinge,
             CategoricalHinge, LogCoshError, Poisson, KLDivergence, CosineSimilarity, BinaryCrossentropy,
             CategoricalCrossentropy, SparseCategoricalCrossentropy, TruePositives, TrueNegatives, FalsePositives,
-            FalseNegatives, Precision, Recall, AUC, MeanIoU]
+            FalseNegatives, Precision, Recall, SensitivityAtSpecificity, SpecificityAtSensitivity, AUC, MeanIoU]
 # deserialization by class name gives the metric classes (not the loss classes of the same name)
 METRICS.update({c.__name__: c for c in _CLASSES})
 __all__ = sorted(set(__all__) | {c.__name__ for c in _CLASSES})

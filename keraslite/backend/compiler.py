@@ -511,6 +511,10 @@ def _is_native(v, backend) -> bool:
         and type(v).__module__.split(".")[0] != "numpy"
 
 
+# what Keras's TensorFlow backend passed on to tf.Session.run
+_SESSION_RUN_KWARGS = frozenset({"fetches", "feed_dict", "options", "run_metadata"})
+
+
 def function(inputs, outputs, updates=None, **kwargs) -> Function:
     """function(inputs, outputs, updates=None, **kwargs): compile a callable taking a list of
     arrays (one per input) and returning a list of NumPy arrays. Updates (update ops or
@@ -519,6 +523,11 @@ def function(inputs, outputs, updates=None, **kwargs) -> Function:
     specialised on them and branches they rule out are never computed."""
     name = kwargs.pop("name", None)
     givens = kwargs.pop("givens", None)
+    session_only = sorted(set(kwargs) & _SESSION_RUN_KWARGS)
+    if session_only:
+        raise ValueError(f"K.function: {session_only} are tf.Session.run arguments of Keras's TensorFlow "
+                         "backend; keraslite has no session. Pass update ops as `updates`, and feed extra "
+                         "placeholders as `inputs` (or fix them with `givens`).")
     if kwargs:
         raise ValueError(f"K.function: unexpected keyword arguments {sorted(kwargs)}")
     return Function(inputs, outputs, updates, name=name, givens=givens)

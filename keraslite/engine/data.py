@@ -179,7 +179,12 @@ def _check_counts(ins, targets, weights, who):
 
 def _sample_weights(model, targets, sample_weight, class_weight, names, who) -> list:
     n_out = len(names)
-    if sample_weight is not None:
+    if isinstance(sample_weight, dict):
+        for key in sample_weight:
+            if key not in names:
+                raise ValueError(f"{who}: no output named \"{key}\" for sample_weight; expected keys: {names}")
+        sws = [sample_weight.get(n) for n in names]  # Keras 2.3: an output left out is unweighted
+    elif sample_weight is not None:
         sws = _as_list(sample_weight, names, "sample_weight", who) if (isinstance(sample_weight, (list, dict))
                                                                        or n_out > 1) else [sample_weight]
     else:

@@ -334,7 +334,10 @@ class Network(Layer):
             raise NotImplementedError(subclassed.NO_CALL_ERROR)
         inputs = to_list(inputs)
         masks = [None] * len(inputs) if mask is None else to_list(mask)
-        outputs, _ = self.run_internal_graph(inputs, masks)
+        outputs, out_masks = self.run_internal_graph(inputs, masks)
+        # Layer.__call__ asks compute_mask next: answer from this run, because replaying the graph
+        # again would add the inner layers' activity losses, updates and nodes a second time
+        self._last_call_masks = (inputs, masks, out_masks)
         return unpack_singleton(outputs) if len(outputs) == 1 else outputs
 
     def compute_mask(self, inputs, mask=None):
@@ -342,7 +345,11 @@ class Network(Layer):
             return None  # Keras 2: a subclassed model produces no mask
         inputs = to_list(inputs)
         masks = [None] * len(inputs) if mask is None else to_list(mask)
-        _, out_masks = self.run_internal_graph(inputs, masks, dry=True)
+        last = getattr(self, "_last_call_masks", None)
+        if last is not None and _same_objects(last[0], inputs) and _same_objects(last[1], masks):
+            out_masks = last[2]
+        else:
+            _, out_masks = self.run_internal_graph(inputs, masks, dry=True)
         return unpack_singleton(out_masks) if len(out_masks) == 1 else out_masks
 
     @subclassed.traces_call
@@ -553,3 +560,7 @@ def _json_default(obj):
     if callable(obj):
         return obj.__name__
     raise TypeError(f"Not JSON Serializable: {obj!r}")
+
+
+def _same_objects(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))

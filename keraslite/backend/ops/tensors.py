@@ -54,7 +54,9 @@ def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None) -> P
     dtype = canonical_dtype(dtype, "placeholder")
     if not shape:
         if shape is None and ndim is None:
-            raise ValueError("placeholder: give a shape or an ndim")
+            # TensorFlow made an unknown-rank placeholder here; keraslite tensors always have a rank
+            raise ValueError("placeholder: give a shape or an ndim (keraslite has no tensors of unknown rank; "
+                             "note that shape=(None) is None: write shape=(None,) for a 1-D placeholder)")
         shape = (None,) * int(ndim or 0) if not shape else ()
     shape = tuple(None if d is None else int(d) for d in shape)
     if sparse:
