@@ -23,9 +23,12 @@ import re
 import sys
 from typing import Any, Callable
 
+from .saving_checks import check_model_config
+
 __all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "register_keras_serializable",
            "get_registered_name", "get_registered_object", "serialize_keras_object", "deserialize_keras_object",
-           "SafeModeScope", "in_safe_mode", "enable_unsafe_deserialization", "resolve_function"]
+           "SafeModeScope", "in_safe_mode", "enable_unsafe_deserialization", "resolve_function", "serialize_layer",
+           "deserialize_layer", "layer_class"]
 
 _GLOBAL_CUSTOM_OBJECTS: dict[str, Any] = {}
 # registered key ('Package>name') -> object, and object -> key
@@ -233,6 +236,52 @@ def deserialize_keras_object(identifier, module_objects: dict | None = None, cus
             raise _unknown(printable_module_name, identifier)
         return obj
     raise ValueError(f"Could not interpret serialized {printable_module_name}: {identifier!r:.300}")
+
+
+# ---------------------------------------------------------------------------------------------
+# layers and models by {'class_name', 'config'}
+
+# keraslite's own layer classes by name, the `module_objects` of layer configs. Filled by the
+# modules that define them as they are imported (keraslite.layers its layers, keraslite.engine
+# Model and Sequential), so that the engine, the container layers and saving resolve nested layer
+# configs here without importing keraslite.layers: the layers import the engine, not the reverse.
+_LAYER_CLASSES: dict[str, type] = {}
+
+
+def _register_layer_classes(classes: dict) -> None:
+    """Add keraslite's own layer classes (name -> class) to the names layer configs may use; a
+    class defined outside keraslite is refused (callers offer theirs through custom_objects)."""
+    for name, cls in classes.items():
+        owner = getattr(cls, "__module__", "") or ""
+        if not (inspect.isclass(cls) and isinstance(name, str) and _is_keraslite_module(owner)):
+            raise ValueError(f"only keraslite's own layer classes are registered here, not {name!r}: {cls!r}; offer "
+                             "yours through custom_objects or @register_keras_serializable()")
+        _LAYER_CLASSES[name] = cls
+
+
+def layer_class(name: str):
+    """layer_class(name): keraslite's own layer or model class called `name`, or None."""
+    return _LAYER_CLASSES.get(name)
+
+
+def serialize_layer(layer) -> dict:
+    """serialize_layer(layer): {'class_name': type name, 'config': layer.get_config()}."""
+    return {"class_name": layer.__class__.__name__, "config": layer.get_config()}
+
+
+def deserialize_layer(config, custom_objects: dict | None = None, safe_mode: bool | None = None):
+    """deserialize_layer(config, custom_objects=None, safe_mode=None): a layer (or Model /
+    Sequential) from serialize_layer()'s dict; class names resolve through custom_objects, the
+    custom-object scope, the registry and keraslite's layer classes. Dimensions are checked first.
+    keraslite.layers.deserialize is this function."""
+    if "Sequential" not in _LAYER_CLASSES or "Dense" not in _LAYER_CLASSES:
+        # both register themselves on import: keraslite.layers imports keraslite.engine
+        raise RuntimeError("keraslite.layers is not imported yet: `import keraslite.layers` before deserialising "
+                           "layers")
+    check_model_config(config, offered_names(custom_objects))
+    with SafeModeScope(safe_mode):
+        return deserialize_keras_object(config, module_objects=dict(_LAYER_CLASSES), custom_objects=custom_objects,
+                                        printable_module_name="layer")
 
 
 def _parameters(fn) -> dict:

@@ -3,6 +3,7 @@ and lazily (on first data) otherwise."""
 from __future__ import annotations
 
 from .. import backend as K
+from ..serialization import _register_layer_classes, deserialize_layer, serialize_layer
 from .base_layer import Layer
 from .input_layer import Input, InputLayer
 from .training import Model
@@ -104,7 +105,6 @@ class Sequential(Model):
             self.build((None,) + tuple(np.shape(first))[1:])
 
     def get_config(self) -> dict:
-        from ..layers import serialize as serialize_layer
         config = {"name": self.name, "layers": [serialize_layer(l) for l in self._stack]}
         if self._build_input_shape is not None:
             config["build_input_shape"] = self._build_input_shape
@@ -112,7 +112,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..layers import deserialize as deserialize_layer
         if isinstance(config, list):  # Keras 2.1 and earlier
             name, layer_configs, build_shape = None, config, None
         else:
@@ -140,3 +139,7 @@ class Sequential(Model):
             warnings.warn("Network returning invalid probability values. The last layer might not normalize "
                           "predictions into probabilities (like softmax or sigmoid would).")
         return preds
+
+
+# layer configs may name it (keraslite.serialization's table of keraslite's own classes)
+_register_layer_classes({"Sequential": Sequential})
