@@ -37,19 +37,22 @@ def _float_hyper(value, name: str):
 
 class Optimizer:
     """Optimizer(**kwargs): the base class. Keywords: `clipnorm` (scale all gradients together
-    when their global norm reaches it), `clipvalue` (clip each gradient element to
+    when their global norm reaches it; with `clipnorm_per_variable=True`, tf.keras's rule, each
+    gradient on its own), `clipvalue` (clip each gradient element to
     [-clipvalue, clipvalue]). Any other keyword raises TypeError."""
 
     # Indices in `weights` of entries that Keras 2.2 did not save (accepted by set_weights).
     _absent_in_keras22: tuple = ()
 
     def __init__(self, **kwargs: Any):
-        allowed = {"clipnorm", "clipvalue"}
+        allowed = {"clipnorm", "clipvalue", "clipnorm_per_variable"}
         for key in kwargs:
             if key not in allowed:
                 raise TypeError(f"Unexpected keyword argument passed to optimizer: {key}")
         self.clipnorm: float | None = kwargs.get("clipnorm")
         self.clipvalue: float | None = kwargs.get("clipvalue")
+        # tf.keras's clipnorm: each gradient clipped to the norm on its own (kept on loading its files)
+        self.clipnorm_per_variable = bool(kwargs.get("clipnorm_per_variable", False))
         self.iterations = K.variable(0, dtype="int64", name="iterations")
         self.updates: list = []
         self.weights: list = [self.iterations]
@@ -99,7 +102,10 @@ class Optimizer:
 
     def _clip_gradients(self, grads: list) -> list:
         """clipnorm (all gradients scaled together), then clipvalue (element-wise)."""
-        if self.clipnorm is not None and self.clipnorm > 0:
+        if self.clipnorm is not None and self.clipnorm > 0 and self.clipnorm_per_variable:
+            c = float(self.clipnorm)
+            grads = [g * self._as(c / K.maximum(K.sqrt(K.sum(K.square(g))), c), g) for g in grads]
+        elif self.clipnorm is not None and self.clipnorm > 0:
             norm = K.sqrt(sum(K.sum(K.square(g)) for g in grads))
             # c / max(n, c) is c/n when n >= c and 1 otherwise: the Keras rule without a branch,
             # and it never divides by a zero norm.
@@ -193,6 +199,8 @@ class Optimizer:
             config["clipnorm"] = self.clipnorm
         if self.clipvalue is not None:
             config["clipvalue"] = self.clipvalue
+        if self.clipnorm_per_variable:
+            config["clipnorm_per_variable"] = True
         return config
 
     @classmethod
@@ -208,6 +216,15 @@ class Optimizer:
         config.update(extra)
         config.update(Optimizer.get_config(self))
         return config
+
+
+def _denominator(opt: Optimizer, a):
+    """sqrt(a) + epsilon (Keras 2.3), or sqrt(a + epsilon) for tf.keras's rule."""
+    return K.sqrt(a + opt.epsilon) if opt.epsilon_in_sqrt else K.sqrt(a) + opt.epsilon
+
+
+def _in_sqrt_config(opt: Optimizer) -> dict:
+    return {"epsilon_in_sqrt": True} if opt.epsilon_in_sqrt else {}
 
 
 def _init_lr(opt: Optimizer, learning_rate, lr) -> None:
@@ -259,18 +276,21 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop(learning_rate=0.001, rho=0.9, epsilon=None, decay=0.0, lr=None, **kwargs):
-    a = rho*a + (1-rho)*g^2; p -= lr*g/(sqrt(a)+epsilon)."""
+    """RMSprop(learning_rate=0.001, rho=0.9, epsilon=None, decay=0.0, lr=None, *,
+    epsilon_in_sqrt=False, **kwargs): a = rho*a + (1-rho)*g^2; p -= lr*g/(sqrt(a)+epsilon), or
+    with epsilon_in_sqrt=True (tf.keras's rule, kept by models loaded from tf.keras files)
+    p -= lr*g/sqrt(a+epsilon)."""
 
     _absent_in_keras22 = (0,)
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float | None = None,
-                 decay: float = 0.0, lr: float | None = None, **kwargs: Any):
+                 decay: float = 0.0, lr: float | None = None, *, epsilon_in_sqrt: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         _init_lr(self, learning_rate, lr)
         self.rho = _float_hyper(rho, "rho")
         _init_decay(self, decay)
         self.epsilon = float(K.epsilon() if epsilon is None else epsilon)
+        self.epsilon_in_sqrt = bool(epsilon_in_sqrt)
 
     def get_updates(self, loss, params: Sequence) -> list:
         params = list(params)
@@ -283,26 +303,29 @@ class RMSprop(Optimizer):
             rho = self._as(self.rho, p)
             new_a = rho * a + (1.0 - rho) * K.square(g)
             self.updates.append(K.update(a, new_a))
-            new_p = p - self._as(lr, p) * g / (K.sqrt(new_a) + self.epsilon)
+            new_p = p - self._as(lr, p) * g / _denominator(self, new_a)
             self.updates.append(K.update(p, self._constrained(p, new_p)))
         return self.updates
 
     def get_config(self) -> dict:
-        return self._base_config(rho=_value(self.rho), decay=_value(self.decay), epsilon=self.epsilon)
+        return self._base_config(rho=_value(self.rho), decay=_value(self.decay), epsilon=self.epsilon,
+                                 **_in_sqrt_config(self))
 
 
 class Adagrad(Optimizer):
-    """Adagrad(learning_rate=0.01, epsilon=None, decay=0.0, lr=None, **kwargs):
-    a += g^2; p -= lr*g/(sqrt(a)+epsilon)."""
+    """Adagrad(learning_rate=0.01, epsilon=None, decay=0.0, lr=None, *, epsilon_in_sqrt=False,
+    **kwargs): a += g^2; p -= lr*g/(sqrt(a)+epsilon), or p -= lr*g/sqrt(a+epsilon) with
+    epsilon_in_sqrt=True (tf.keras 2.11+'s rule, kept by models loaded from its files)."""
 
     _absent_in_keras22 = (0,)
 
     def __init__(self, learning_rate: float = 0.01, epsilon: float | None = None, decay: float = 0.0,
-                 lr: float | None = None, **kwargs: Any):
+                 lr: float | None = None, *, epsilon_in_sqrt: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         _init_lr(self, learning_rate, lr)
         _init_decay(self, decay)
         self.epsilon = float(K.epsilon() if epsilon is None else epsilon)
+        self.epsilon_in_sqrt = bool(epsilon_in_sqrt)
 
     def get_updates(self, loss, params: Sequence) -> list:
         params = list(params)
@@ -314,12 +337,12 @@ class Adagrad(Optimizer):
         for p, g, a in zip(params, grads, accumulators):
             new_a = a + K.square(g)
             self.updates.append(K.update(a, new_a))
-            new_p = p - self._as(lr, p) * g / (K.sqrt(new_a) + self.epsilon)
+            new_p = p - self._as(lr, p) * g / _denominator(self, new_a)
             self.updates.append(K.update(p, self._constrained(p, new_p)))
         return self.updates
 
     def get_config(self) -> dict:
-        return self._base_config(decay=_value(self.decay), epsilon=self.epsilon)
+        return self._base_config(decay=_value(self.decay), epsilon=self.epsilon, **_in_sqrt_config(self))
 
 
 class Adadelta(Optimizer):

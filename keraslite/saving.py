@@ -38,14 +38,15 @@ import warnings
 import numpy as np
 
 from . import backend as K
-from .legacy import cudnn_weights, keras2_compat, optimizer_state
+from .legacy import cudnn_weights, keras2_compat, local_weights, optimizer_state
 from .saving_checks import WeightPlan, check_finite, check_model_config
 from .saving_files import _write_hdf5
 from .saving_h5 import (HDF5_OBJECT_HEADER_LIMIT, ModelFileError, _attr_json, _child, _file_versions,  # noqa: F401
                         _open_for_reading, _read_dataset, _weight_save_names, _weights_root, _where,
                         load_attributes_from_hdf5_group, save_attributes_to_hdf5_group, strip_output_index)
+from .layers import deserialize as deserialize_layer
 from .serialization import (CustomObjectScope, SafeModeScope, deserialize_keras_object, get_registered_object,
-                            offered_names)
+                            layer_class, offered_names)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_config", "model_from_json",
            "save_weights_to_hdf5_group", "load_weights_from_hdf5_group", "load_weights_from_hdf5_group_by_name",
@@ -205,7 +206,8 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
                         f"{len(symbolic)} weights, but the saved weights have {len(weight_names)} elements")
     dsets = [_child(group, n, where, "dataset") for n in weight_names]
     targets = [tuple(K.int_shape(w)) for w in symbolic]
-    convert = cudnn_weights.recurrent_weight_converter(layer, [d.shape for d in dsets], targets)
+    convert = cudnn_weights.recurrent_weight_converter(layer, [d.shape for d in dsets], targets) or \
+        local_weights.local_kernel_converter(layer, [d.shape for d in dsets], targets)
     if convert is not None:  # Keras 2 loads CuDNNLSTM weights into LSTM (and back), decided by shapes
         arrays = convert([_read_dataset(d, where, n) for n, d in zip(weight_names, dsets)])
         return [check_finite(np.asarray(a), K.dtype(w), allow_nonfinite, f"{where}: weight {n!r} of layer {saved_name!r}")
@@ -354,13 +356,9 @@ def model_from_config(config, custom_objects=None, safe_mode: bool | None = None
         if get_registered_object(class_name, custom_objects) is not None:
             return deserialize_keras_object(config, custom_objects=custom_objects, printable_module_name="layer")
         if class_name in _MODEL_CLASSES:
-            if class_name == "Sequential":
-                from .engine.sequential import Sequential as cls
-            else:
-                from .engine.training import Model as cls
+            cls = layer_class("Sequential" if class_name == "Sequential" else "Model")
             return _from_config(cls, config["config"], custom_objects)
-        from .layers import deserialize
-        return deserialize(config, custom_objects=custom_objects)
+        return deserialize_layer(config, custom_objects=custom_objects)
 
 
 def _from_config(cls, config, custom_objects):

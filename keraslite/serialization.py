@@ -23,9 +23,12 @@ import re
 import sys
 from typing import Any, Callable
 
+from .saving_checks import check_model_config
+
 __all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "register_keras_serializable",
            "get_registered_name", "get_registered_object", "serialize_keras_object", "deserialize_keras_object",
-           "SafeModeScope", "in_safe_mode", "enable_unsafe_deserialization", "resolve_function"]
+           "SafeModeScope", "in_safe_mode", "enable_unsafe_deserialization", "resolve_function", "serialize_layer",
+           "deserialize_layer", "layer_class"]
 
 _GLOBAL_CUSTOM_OBJECTS: dict[str, Any] = {}
 # registered key ('Package>name') -> object, and object -> key
@@ -235,6 +238,52 @@ def deserialize_keras_object(identifier, module_objects: dict | None = None, cus
     raise ValueError(f"Could not interpret serialized {printable_module_name}: {identifier!r:.300}")
 
 
+# ---------------------------------------------------------------------------------------------
+# layers and models by {'class_name', 'config'}
+
+# keraslite's own layer classes by name, the `module_objects` of layer configs. Filled by the
+# modules that define them as they are imported (keraslite.layers its layers, keraslite.engine
+# Model and Sequential), so that the engine, the container layers and saving resolve nested layer
+# configs here without importing keraslite.layers: the layers import the engine, not the reverse.
+_LAYER_CLASSES: dict[str, type] = {}
+
+
+def _register_layer_classes(classes: dict) -> None:
+    """Add keraslite's own layer classes (name -> class) to the names layer configs may use; a
+    class defined outside keraslite is refused (callers offer theirs through custom_objects)."""
+    for name, cls in classes.items():
+        owner = getattr(cls, "__module__", "") or ""
+        if not (inspect.isclass(cls) and isinstance(name, str) and _is_keraslite_module(owner)):
+            raise ValueError(f"only keraslite's own layer classes are registered here, not {name!r}: {cls!r}; offer "
+                             "yours through custom_objects or @register_keras_serializable()")
+        _LAYER_CLASSES[name] = cls
+
+
+def layer_class(name: str):
+    """layer_class(name): keraslite's own layer or model class called `name`, or None."""
+    return _LAYER_CLASSES.get(name)
+
+
+def serialize_layer(layer) -> dict:
+    """serialize_layer(layer): {'class_name': type name, 'config': layer.get_config()}."""
+    return {"class_name": layer.__class__.__name__, "config": layer.get_config()}
+
+
+def deserialize_layer(config, custom_objects: dict | None = None, safe_mode: bool | None = None):
+    """deserialize_layer(config, custom_objects=None, safe_mode=None): a layer (or Model /
+    Sequential) from serialize_layer()'s dict; class names resolve through custom_objects, the
+    custom-object scope, the registry and keraslite's layer classes. Dimensions are checked first.
+    keraslite.layers.deserialize is this function."""
+    if "Sequential" not in _LAYER_CLASSES or "Dense" not in _LAYER_CLASSES:
+        # both register themselves on import: keraslite.layers imports keraslite.engine
+        raise RuntimeError("keraslite.layers is not imported yet: `import keraslite.layers` before deserialising "
+                           "layers")
+    check_model_config(config, offered_names(custom_objects))
+    with SafeModeScope(safe_mode):
+        return deserialize_keras_object(config, module_objects=dict(_LAYER_CLASSES), custom_objects=custom_objects,
+                                        printable_module_name="layer")
+
+
 def _parameters(fn) -> dict:
     try:
         return dict(inspect.signature(fn).parameters)
@@ -335,6 +384,48 @@ def _imported_module_function(name: str, module: str | None):
     return obj
 
 
+def _marshal_name_tokens(name: str) -> tuple:
+    """The byte strings by which marshal writes `name` (short ASCII, with or without interning
+    and the reference flag; or UTF-8 with a 4-byte length)."""
+    raw = name.encode("utf-8")
+    tokens = []
+    if len(raw) < 256 and name.isascii():
+        tokens += [bytes([t, len(raw)]) + raw for t in (0x7A, 0x5A, 0xFA, 0xDA)]
+    tokens += [bytes([t]) + len(raw).to_bytes(4, "little") + raw for t in (0x75, 0x74, 0xF5, 0xF4, 0x61, 0x41,
+                                                                            0xE1, 0xC1)]
+    return tuple(tokens)
+
+
+def _offered_for_bytecode(stored, custom_objects: dict | None, where: str, what: str):
+    """Keras 2 saves every Python function of a Lambda as marshalled bytecode (func_dump:
+    [base64 code, defaults, closure]). keraslite never unmarshals it; it only looks, in the raw
+    bytes, for the name of a function the caller offered through custom_objects (or the
+    custom-object scope). Exactly one offered function must be named there: it is used."""
+    import base64
+    import binascii
+    code = stored[0] if isinstance(stored, (list, tuple)) and stored else stored
+    if not isinstance(code, str):
+        return None
+    try:
+        raw = base64.b64decode(code.encode("ascii"), validate=False)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+    offered = dict(_GLOBAL_CUSTOM_OBJECTS)
+    offered.update(custom_objects or {})
+    hits = {}
+    for key, obj in offered.items():
+        if not callable(obj) or isinstance(obj, type):
+            continue
+        names = {key, getattr(obj, "__name__", None)} - {None}
+        if any(token in raw for n in names if isinstance(n, str) and n for token in _marshal_name_tokens(n)):
+            hits[key] = obj
+    if len(hits) > 1:
+        raise ValueError(f"{where}: its {what} is stored as Python bytecode that names several functions offered in "
+                         f"custom_objects ({', '.join(sorted(hits))}); keraslite never runs bytecode and cannot tell "
+                         "which one it is: offer only the Lambda's own function")
+    return next(iter(hits.values()), None)
+
+
 def resolve_function(name, module, custom_objects: dict | None = None, *, function_type: str = "function",
                      layer_name=None, what: str = "function", safe_mode: bool | None = None) -> Callable:
     """resolve_function(name, module, custom_objects=None, *, function_type='function',
@@ -343,6 +434,9 @@ def resolve_function(name, module, custom_objects: dict | None = None, *, functi
     imported modules. Bytecode is never run. ValueError naming the layer, function and module."""
     where = f"Lambda layer {layer_name!r}"
     if not isinstance(name, str):
+        offered = _offered_for_bytecode(name, custom_objects, where, what)
+        if offered is not None:
+            return offered
         raise ValueError(f"{where}: its {what} is stored as Python bytecode, which keraslite never runs (no "
                          "pickle/marshal). Pass the function itself through custom_objects={name: fn} with a config "
                          "naming it, or rebuild the layer in code.")

@@ -119,7 +119,9 @@ def test_training_config_translation():
               "epsilon": 1e-7, "amsgrad": True}}}
     out = translate_training_config(tc)
     opt = optimizers.deserialize(out["optimizer_config"])
-    assert isinstance(opt, optimizers.Adam) and opt.amsgrad and opt.clipnorm == 1.5 and opt.clipvalue == 0.5
+    # tf-keras 2.11+ applies only the first of clipnorm, global_clipnorm, clipvalue: no clipvalue here
+    assert isinstance(opt, optimizers.Adam) and opt.amsgrad and opt.clipnorm == 1.5 and opt.clipvalue is None
+    assert not opt.clipnorm_per_variable  # global_clipnorm is Keras 2.3's clipnorm
     assert opt.get_config()["learning_rate"] == pytest.approx(0.002)
     assert opt.get_config()["beta_1"] == pytest.approx(0.8)
     assert out["loss"] == {"class_name": "CategoricalCrossentropy", "config": {
@@ -132,8 +134,6 @@ def test_training_config_translation():
 
 
 @pytest.mark.parametrize("cfg,match", [
-    ({"class_name": "Custom>Adam", "config": {"name": "Adam", "clipnorm": 1.0, "learning_rate": 0.1}},
-     "clipnorm=1.0"),
     ({"class_name": "Custom>SGD", "config": {"name": "SGD", "learning_rate": {
         "class_name": "ExponentialDecay", "config": {}}}}, "schedule"),
     ({"class_name": "Ftrl", "config": {"name": "Ftrl"}}, "'Ftrl' is not one keraslite has"),
@@ -143,6 +143,13 @@ def test_training_config_translation():
 def test_optimizer_configs_refused(cfg, match):
     with pytest.raises(ValueError, match=match):
         translate_training_config({"optimizer_config": cfg})
+
+
+def test_tf_keras_clipnorm_is_per_variable():
+    out = translate_training_config({"optimizer_config": {"class_name": "Custom>Adam", "config": {
+        "name": "Adam", "clipnorm": 1.0, "learning_rate": 0.1}}})
+    assert out["optimizer_config"]["config"]["clipnorm"] == 1.0
+    assert out["optimizer_config"]["config"]["clipnorm_per_variable"] is True
 
 
 def test_keras23_optimizer_config_unchanged_semantics():

@@ -169,12 +169,14 @@ def test_rmsprop_state_restored():
 
 
 def test_rmsprop_one_step_follows_the_rule():
-    """a' = rho a + (1-rho) g^2 and p' = p - lr g/(sqrt(a')+eps) (Keras 2.3's placement of eps),
-    from the restored accumulators: |p' - p| = lr sqrt((a' - rho a)/(1-rho)) / (sqrt(a')+eps)."""
+    """a' = rho a + (1-rho) g^2 and p' = p - lr g/sqrt(a'+eps) (tf.keras's placement of eps, which
+    the optimizer loaded from a tf.keras file keeps), from the restored accumulators:
+    |p' - p| = lr sqrt((a' - rho a)/(1-rho)) / sqrt(a'+eps)."""
     import keraslite
     with keraslite.use_backend("numpy"):  # the update rule is under test; spare the LSTM compile
         model = models.load_model(path("lstm_gru"))
         opt = model.optimizer
+        assert opt.get_config()["epsilon_in_sqrt"] is True
         params = model._collected_trainable_weights
         before = [K.get_value(p).astype(np.float64) for p in params]
         saved = saved_optimizer_state(path("lstm_gru"))  # the file's accumulators, by name
@@ -188,7 +190,7 @@ def test_rmsprop_one_step_follows_the_rule():
         for p, p0, a0, a1 in zip(params, before, acc_before, weights[1:]):
             a1 = a1.astype(np.float64)
             g2 = np.maximum((a1 - rho * a0) / (1 - rho), 0.0)
-            want = lr * np.sqrt(g2) / (np.sqrt(a1) + eps)
+            want = lr * np.sqrt(g2) / np.sqrt(a1 + eps)
             # float32 a' leaves ~1e-6 of noise in g from rows the batch did not touch (steps ~ lr)
             np.testing.assert_allclose(np.abs(K.get_value(p) - p0), want, rtol=2e-2, atol=3e-6)
             assert np.max(want) > 1e-4

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend as K
 from ..backend.graph import Tensor, topological_order
+from ..serialization import deserialize_layer, serialize_layer
 from ..utils.generic_utils import has_arg, to_list, unpack_singleton
 from . import subclassed
 from .base_layer import Layer, Node, _node_key
@@ -435,7 +436,6 @@ class Network(Layer):
         """get_config(): {'name', 'layers' (with inbound_nodes), 'input_layers', 'output_layers'}."""
         if subclassed.is_subclassed(self):
             raise NotImplementedError(subclassed.CONFIG_ERROR)
-        from ..layers import serialize as serialize_layer  # layers import the engine
         node_conversion = {}
         for layer in self._layers:
             # a nested graph network's node 0 is its own graph, rebuilt by from_config
@@ -471,7 +471,6 @@ class Network(Layer):
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
         """from_config(config, custom_objects=None): rebuild a functional model from get_config()."""
-        from ..layers import deserialize as deserialize_layer
         created: dict[str, Layer] = {}
         pending: dict[str, list] = {}
 

@@ -7,6 +7,7 @@ data, whose shape fixes the time axis, as Keras 2 defers a model without an inpu
 from __future__ import annotations
 
 from .. import backend as K
+from ..serialization import _register_layer_classes, deserialize_layer, serialize_layer
 from .base_layer import Layer
 from .input_layer import Input, InputLayer
 from .training import Model
@@ -143,7 +144,6 @@ class Sequential(Model):
         self.built = True
 
     def get_config(self) -> dict:
-        from ..layers import serialize as serialize_layer
         config = {"name": self.name, "layers": [serialize_layer(l) for l in self._stack]}
         if self._build_input_shape is not None:
             config["build_input_shape"] = self._build_input_shape
@@ -151,7 +151,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..layers import deserialize as deserialize_layer
         if isinstance(config, list):  # Keras 2.1 and earlier
             name, layer_configs, build_shape = None, config, None
         else:
@@ -179,3 +178,7 @@ class Sequential(Model):
             warnings.warn("Network returning invalid probability values. The last layer might not normalize "
                           "predictions into probabilities (like softmax or sigmoid would).")
         return preds
+
+
+# layer configs may name it (keraslite.serialization's table of keraslite's own classes)
+_register_layer_classes({"Sequential": Sequential})

@@ -11,6 +11,7 @@ import numpy as np
 from .. import backend as K
 from ..backend.graph import Placeholder
 from ..backend.specialize import specialize
+from ..serialization import _register_layer_classes
 from ..utils.generic_utils import to_list, unpack_singleton
 from . import arguments
 from . import data as data_utils
@@ -482,3 +483,7 @@ def _weighted_mean(per_sample, weights):
     elif per_sample.ndim == 0:
         return per_sample
     return K.mean(per_sample * K.cast(weights, per_sample.dtype))
+
+
+# layer configs may name it (keraslite.serialization's table of keraslite's own classes)
+_register_layer_classes({"Model": Model})

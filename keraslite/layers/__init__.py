@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from ..engine.base_layer import InputSpec, Layer
 from ..engine.input_layer import Input, InputLayer
-from ..saving_checks import check_model_config
-from ..serialization import SafeModeScope, deserialize_keras_object, offered_names
+from ..serialization import _register_layer_classes, deserialize_layer, serialize_layer
 from .advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
 from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose, Convolution1D, Convolution2D,
                             Convolution2DTranspose, Convolution3D, Convolution3DTranspose, Cropping1D, Cropping2D,
@@ -33,21 +32,13 @@ _LAYER_CLASSES = {
     name: obj for name, obj in dict(globals()).items()
     if isinstance(obj, type) and issubclass(obj, Layer) and not name.startswith("_")
 }
-
-
-def _module_objects() -> dict:
-    # imported here: the training engine imports keraslite.layers-level modules itself
-    from ..engine.sequential import Sequential
-    from ..engine.training import Model
-    objects = dict(_LAYER_CLASSES)
-    objects["Model"] = Model
-    objects["Sequential"] = Sequential
-    return objects
+# what layer configs may name (with Model and Sequential, which the engine registers)
+_register_layer_classes(_LAYER_CLASSES)
 
 
 def serialize(layer) -> dict:
     """serialize(layer): {'class_name': type name, 'config': layer.get_config()}."""
-    return {"class_name": layer.__class__.__name__, "config": layer.get_config()}
+    return serialize_layer(layer)
 
 
 def deserialize(config, custom_objects=None, safe_mode=None):
@@ -55,10 +46,7 @@ def deserialize(config, custom_objects=None, safe_mode=None):
     from serialize()'s dict; class names resolve through custom_objects, the custom-object scope,
     the registry and keraslite's layers (keraslite.serialization's policy; safe_mode=False lets
     Lambda layers name functions of imported modules). Dimensions are checked first."""
-    check_model_config(config, offered_names(custom_objects))
-    with SafeModeScope(safe_mode):
-        return deserialize_keras_object(config, module_objects=_module_objects(), custom_objects=custom_objects,
-                                        printable_module_name="layer")
+    return deserialize_layer(config, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
 __all__ = sorted([n for n in _LAYER_CLASSES] + ["Input", "InputSpec", "serialize", "deserialize", "add", "subtract",

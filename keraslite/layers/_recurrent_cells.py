@@ -9,6 +9,7 @@ from .. import activations, constraints, initializers, regularizers
 from .. import backend as K
 from ..backend.graph import Tensor
 from ..engine.base_layer import Layer
+from ..serialization import deserialize_layer
 from ..utils.generic_utils import has_arg, to_list
 from ._utils import shape_str
 
@@ -527,7 +528,6 @@ class StackedRNNCells(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from . import deserialize as deserialize_layer
         config = dict(config)
         cells = [deserialize_layer(c, custom_objects=custom_objects) for c in config.pop("cells")]
         return cls(cells, **config)

@@ -33,10 +33,27 @@ class UpSampling1D(Layer):
         return dict(list(super().get_config().items()) + list(config.items()))
 
 
-class UpSampling2D(Layer):
-    """UpSampling2D(size=(2, 2), data_format=None, interpolation='nearest')."""
+def _half_pixel_matrix(size: int, factor: int) -> np.ndarray:
+    """(size*factor, size) weights of bilinear up-sampling with half-pixel centres: output o
+    samples source (o + 0.5)/factor - 0.5, neighbours clamped to the edges (tf.image.resize)."""
+    a = np.zeros((size * factor, size), dtype=np.float64)
+    for o in range(size * factor):
+        s = (o + 0.5) / factor - 0.5
+        lo = int(np.floor(s))
+        frac = s - lo
+        a[o, min(max(lo, 0), size - 1)] += 1.0 - frac
+        a[o, min(max(lo + 1, 0), size - 1)] += frac
+    return a
 
-    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+
+class UpSampling2D(Layer):
+    """UpSampling2D(size=(2, 2), data_format=None, interpolation='nearest', *,
+    half_pixel_centers=False). Keras 2.3's 'bilinear' samples source (i / factor); with
+    half_pixel_centers=True (tf.keras 2.x's rule, kept by models loaded from its files) it samples
+    (i + 0.5) / factor - 0.5."""
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", *, half_pixel_centers=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format)
         self.size = normalize_tuple(size, 2, "size", self.name)
@@ -45,6 +62,7 @@ class UpSampling2D(Layer):
             raise ValueError(f"UpSampling2D ({self.name}): interpolation should be one of \"nearest\" or "
                              f"\"bilinear\", got {interpolation!r}")
         self.interpolation = interpolation
+        self.half_pixel_centers = bool(half_pixel_centers)
 
     def compute_output_shape(self, input_shape):
         def grow(d, f):
@@ -56,11 +74,29 @@ class UpSampling2D(Layer):
                 input_shape[3])
 
     def call(self, inputs):
+        if self.interpolation == "bilinear" and self.half_pixel_centers:
+            return self._half_pixel_bilinear(inputs)
         return K.resize_images(inputs, self.size[0], self.size[1], self.data_format,
                                interpolation=self.interpolation)
 
+    def _half_pixel_bilinear(self, x):
+        # each spatial axis in turn: move it last, multiply by the fixed weights, move it back
+        axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        for axis, factor in zip(axes, self.size):
+            size = K.int_shape(x)[axis]
+            if size is None:
+                raise ValueError(f"UpSampling2D ({self.name}): bilinear with half-pixel centres needs known spatial "
+                                 f"dimensions, got {shape_str(K.int_shape(x))}")
+            order = [i for i in range(4) if i != axis] + [axis]
+            back = list(np.argsort(order))
+            weights = K.constant(_half_pixel_matrix(size, factor).T, dtype=K.dtype(x))
+            x = K.permute_dimensions(K.dot(K.permute_dimensions(x, order), weights), back)
+        return x
+
     def get_config(self):
         config = {"size": self.size, "data_format": self.data_format, "interpolation": self.interpolation}
+        if self.half_pixel_centers:
+            config["half_pixel_centers"] = True
         return dict(list(super().get_config().items()) + list(config.items()))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from .. import backend as K
 from .. import regularizers
 from ..engine.base_layer import InputSpec, Layer
+from ..serialization import deserialize_layer
 from ..utils.generic_utils import has_arg, to_list
 from ._utils import UnknownTimestepsError, shape_str
 from ._recurrent_cells import (GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells,  # noqa: F401  (public here too)
@@ -326,7 +327,6 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from . import deserialize as deserialize_layer
         config = dict(config)
         cell = deserialize_layer(config.pop("cell"), custom_objects=custom_objects)
         num_constants = config.pop("num_constants", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .. import backend as K
 from ..backend.graph import Tensor
 from ..engine.base_layer import InputSpec, Layer
+from ..serialization import deserialize_layer
 from ..utils.generic_utils import has_arg, to_list
 from ._utils import shape_str
 from .recurrent import call_with_states
@@ -158,7 +159,6 @@ class Wrapper(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from . import deserialize as deserialize_layer
         config = dict(config)
         layer = deserialize_layer(config.pop("layer"), custom_objects=custom_objects)
         return cls(layer, **config)

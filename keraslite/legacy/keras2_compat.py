@@ -18,12 +18,14 @@ naming the layer, key and value) anything whose semantics keraslite does not hav
   (`{'args': [...], 'kwargs': {...}}`) become Keras 2's node lists.
 
 Only names that keraslite exports are produced: nothing here imports or resolves anything else.
-One difference stays: tf.keras's RMSprop divides by sqrt(v + epsilon), Keras 2.3's (keraslite's)
-by sqrt(v) + epsilon; the loaded optimizer follows Keras 2.3.
+Where a tf.keras optimizer's rule differs from Keras 2.3's, the loaded optimizer is given the
+option that follows the file (RMSprop/Adagrad `epsilon_in_sqrt`, the 2.11+ Nadam's schedule), so
+training goes on as it would have in tf.keras.
 """
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 import zipfile
 
@@ -52,8 +54,9 @@ _NEUTRAL_KEYS = {
     ("*", "ragged"): (False,),
     ("*", "time_major"): (False,),
     ("*", "keepdims"): (False,),  # global pooling (tf.keras 2.6+)
-    ("LocallyConnected1D", "implementation"): None,  # memory layouts of the same maths
-    ("LocallyConnected2D", "implementation"): None,
+    # memory layouts of the same maths (implementation 2's kernel: keraslite.legacy.local_weights)
+    ("LocallyConnected1D", "implementation"): (1, 2),
+    ("LocallyConnected2D", "implementation"): (1, 2),
     ("GaussianNoise", "seed"): None,  # which random numbers, not the distribution
     ("GaussianDropout", "seed"): None,
     ("*", "zero_output_for_mask"): (False,),  # True (zeros at masked steps) is not Keras 2.3's rule
@@ -78,6 +81,16 @@ for _rnn in ("SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell")
 _TF_ONLY_LAYERS = {"TFOpLambda": "a TensorFlow op applied to Keras tensors",
                    "SlicingOpLambda": "tensor slicing applied to Keras tensors",
                    "TensorFlowOpLayer": "a TensorFlow op applied to Keras tensors"}
+
+
+# Layers tf.keras added after Keras 2.3 (keraslite follows 2.3): named in the error, not 'Unknown'.
+_TF_KERAS_LAYERS = frozenset((
+    "LayerNormalization", "GroupNormalization", "UnitNormalization", "SyncBatchNormalization",
+    "MultiHeadAttention", "Attention", "AdditiveAttention", "EinsumDense", "Conv1DTranspose",
+    "DepthwiseConv1D", "Identity", "Rescaling", "Resizing", "CenterCrop", "Normalization", "Discretization",
+    "CategoryEncoding", "Hashing", "HashedCrossing", "StringLookup", "IntegerLookup", "TextVectorization",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomCrop",
+    "RandomHeight", "RandomWidth", "RandomBrightness", "SpectralNormalization"))
 
 
 def _strip_meta(obj: dict) -> dict:
@@ -286,6 +299,13 @@ def _layer(obj: dict, where: str, custom: frozenset, parent: str = "") -> dict:
         raise ValueError(f"{here} is {_TF_ONLY_LAYERS[class_name]}; only TensorFlow can rebuild it. In Keras, "
                          "wrap that computation in a layer keraslite has (or rebuild the model in keraslite and "
                          "load the weights with load_weights(by_name=True))")
+    if class_name in _TF_KERAS_LAYERS:
+        # keraslite.layers is loaded by whoever deserializes (no import here: it would be a cycle)
+        layers = sys.modules.get(__name__.split(".")[0] + ".layers")
+        if not hasattr(layers, class_name):
+            raise ValueError(f"{here}: {class_name} is a tf.keras layer that Keras 2.3, and so keraslite, does not "
+                             f"have. Offer an implementation (custom_objects={{{class_name!r}: cls}}), or rebuild the "
+                             "model without it and load the other layers' weights with load_weights(by_name=True)")
     class_name = _MODEL_CLASSES.get(class_name, class_name)
     out = dict(obj, class_name=class_name)
     if "inbound_nodes" in out:
@@ -315,7 +335,44 @@ def translate_model_config(config: dict, custom_objects=None) -> dict:
     if not _is_serialized(config):
         return config
     custom = frozenset(custom_objects or ())
-    return _layer(config, "", custom)
+    tf2 = _written_by_tf2(config)
+    config = _layer(config, "", custom)
+    if tf2:
+        _tf2_rules(config)
+    return config
+
+
+# Keys only tf.keras (TF 2.x) and Keras 3 write into layer configs
+_TF2_MARKS = ("groups", "ragged", "registered_name", "time_major", "keepdims", "zero_output_for_mask")
+
+
+def _written_by_tf2(obj) -> bool:
+    """Whether a model config comes from tf.keras 2.x / tf-keras / Keras 3 rather than standalone
+    Keras 2.2/2.3 (which writes none of these marks)."""
+    if isinstance(obj, dict):
+        if obj.get("class_name") in ("Functional", "Policy", "DTypePolicy", "__keras_tensor__"):
+            return True
+        if any(k in obj for k in _TF2_MARKS):
+            return True
+        return any(_written_by_tf2(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_written_by_tf2(v) for v in obj)
+    return False
+
+
+def _tf2_rules(obj) -> None:
+    """Layers whose computation in TensorFlow 2 differs from Keras 2.3's get the keraslite option
+    that reproduces it: bilinear UpSampling2D samples with half-pixel centres (tf.image.resize)."""
+    if isinstance(obj, list):
+        for v in obj:
+            _tf2_rules(v)
+    elif isinstance(obj, dict):
+        config = obj.get("config")
+        if obj.get("class_name") == "UpSampling2D" and isinstance(config, dict) and \
+                config.get("interpolation") == "bilinear":
+            config.setdefault("half_pixel_centers", True)
+        for v in obj.values():
+            _tf2_rules(v)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,6 +389,19 @@ _OPTIMIZER_SPECIFIC = {"RMSprop": {"momentum": (0, 0.0), "centered": (False,)},
                        "Adagrad": {"initial_accumulator_value": None}}
 
 
+def _tf_keras_rule(canonical: str, config: dict) -> dict:
+    """Options that make a keraslite optimizer follow the update rule of the tf.keras optimizer
+    that wrote the file: RMSprop (every tf.keras) and the 2.11+ Adagrad add epsilon inside the
+    square root; the 2.11+ Nadam's momentum schedule is beta_1*(1 - 0.5*0.96^t), i.e.
+    schedule_decay=1."""
+    new = config.get("is_legacy_optimizer") is False or "use_ema" in config or "weight_decay" in config
+    if canonical == "RMSprop" or (canonical == "Adagrad" and new):
+        return {"epsilon_in_sqrt": True}
+    if canonical == "Nadam" and new:
+        return {"schedule_decay": 1.0}
+    return {}
+
+
 def _optimizer_config(obj, where: str):
     if not _is_serialized(obj):
         return obj
@@ -346,20 +416,31 @@ def _optimizer_config(obj, where: str):
                       f"({config['inner_optimizer'].get('class_name')}) without loss scaling")
         return _optimizer_config(config["inner_optimizer"], where)
     # tf.keras optimizers (OptimizerV2 and the 2.11+ ones) write 'name'; Keras 2.3 does not. Their
-    # clipnorm clips each gradient on its own, Keras 2.3's (keraslite's) the global norm.
+    # clipnorm clips each gradient on its own (keraslite's clipnorm_per_variable), Keras 2.3's the
+    # global norm.
     tf_keras = tf_keras or "name" in config or "is_legacy_optimizer" in config
     canonical = {n.lower(): n for n in _OPTIMIZERS}.get(name.lower())
     if canonical is None:
         raise ValueError(f"{where}: the optimizer {name!r} is not one keraslite has ({', '.join(_OPTIMIZERS)}); "
                          "load the model with compile=False and compile it with a keraslite optimizer")
-    out = {}
+    out = _tf_keras_rule(canonical, config) if tf_keras else {}
+    if (config.get("is_legacy_optimizer") is False or "use_ema" in config) and \
+            (config.get("clipnorm") or config.get("global_clipnorm")) and config.get("clipvalue"):
+        # the 2.11+ optimizers apply only the first of clipnorm, global_clipnorm, clipvalue
+        config = dict(config, clipvalue=None)
     for key, value in config.items():
+        if key == "decay" and canonical == "Nadam" and tf_keras:
+            # tf.keras's OptimizerV2 Nadam saves Keras 2.3's schedule_decay as 'decay'
+            out["schedule_decay"] = value
+            continue
         rule = _OPTIMIZER_SPECIFIC.get(canonical, {}).get(key, _OPTIMIZER_NEUTRAL.get(key, False))
         if key == "global_clipnorm" and value is not None:
             out["clipnorm"] = float(value)  # the global norm: keraslite's clipnorm
             continue
-        if key == "clipnorm" and not tf_keras:
+        if key == "clipnorm" and value is not None:
             out[key] = value
+            if tf_keras:  # tf.keras clips each gradient to the norm on its own
+                out["clipnorm_per_variable"] = True
             continue
         if key == "clipvalue" and value is not None:
             out[key] = value
@@ -392,12 +473,19 @@ _METRIC_NEUTRAL = {("*", "ignore_class"): (None,), ("CategoricalCrossentropy", "
                    ("MeanIoU", "axis"): (-1,)}
 
 
+# tf.keras's names of Keras 2.3 loss/metric functions (its aliases, and the __name__ it saves
+# inside a MeanMetricWrapper)
+_FUNCTION_RENAMES = {"log_cosh": "logcosh", "kl_divergence": "kullback_leibler_divergence", "huber": "huber_loss"}
+
+
 def _objects(obj, where: str, what: str, neutral: dict):
     """Loss or metric entries (a name, an object config, or lists/dicts of them per output)."""
     if isinstance(obj, list):
         return [_objects(v, where, what, neutral) for v in obj]
     if isinstance(obj, dict) and not _is_serialized(obj):
         return {k: _objects(v, f"{where}, output {k!r}", what, neutral) for k, v in obj.items()}
+    if isinstance(obj, str):
+        return _FUNCTION_RENAMES.get(obj, obj)
     if not _is_serialized(obj):
         return obj
     obj = _strip_meta(obj)
@@ -412,6 +500,8 @@ def _objects(obj, where: str, what: str, neutral: dict):
         config[key] = value
     if name == "MeanMetricWrapper" and isinstance(config.get("fn"), dict):
         raise ValueError(f"{where}: metric {config.get('name')!r} wraps a serialized function object")
+    if name == "MeanMetricWrapper" and isinstance(config.get("fn"), str):
+        config["fn"] = _FUNCTION_RENAMES.get(config["fn"], config["fn"])
     return {"class_name": name, "config": config}
 
 
