@@ -7,10 +7,7 @@ needs: measured on 2 cores, a tiny Numba kernel plus a small matmul cost 6-9 ms 
 of 0.03 ms, and the tutorial convnet's step went from 23 ms to 80-170 ms.
 
 So while a plan runs, BLAS is limited to one thread (the calling thread: no BLAS worker wakes, so
-none spins). The kernels now run on keraslite's own thread team (team.py), whose workers block
-instead of spinning, but OpenBLAS's idle workers still spin (measured 2026-12-07 on 2 cores: BLAS
-left threaded inside a plan took ~105 ms of CPU per MLP training step instead of ~12 ms), so
-large GEMMs are split over the team instead, one single-threaded BLAS call per thread (gemm.py). The BLAS setting is restored when the
+none spins), and parallelism comes from Numba's pool alone. The BLAS setting is restored when the
 plan returns, so the user's own NumPy code keeps its threads. Switching costs ~1 us (a direct call
 into the BLAS library found by threadpoolctl, located once).
 

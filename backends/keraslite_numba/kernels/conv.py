@@ -35,15 +35,14 @@ import threading
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .. import team
-from .conv_geometry import _geometry, _norm_padding, _pair  # noqa: F401  (re-exported)
 from ..llvmattrs import wide_vectors
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
+
 
 
 def _has_avx512() -> bool:
@@ -220,13 +219,10 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
 
 
 # --------------------------------------------------------------------------------------------
-# drivers: serial kernels run in chunks on the thread team (team.py); per-chunk scratch rows
-# (ab, cb, tmp) come from the caller, so nothing is allocated inside
+# parallel drivers
 # --------------------------------------------------------------------------------------------
-@njit(nogil=True, cache=True)
-def _fwd_kernel(chunk, nchunks, xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias,
-                has_bias, abs_, cbs, tmps):
-    wide_vectors()
+@njit(parallel=True, cache=True)
+def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias, has_bias):
     K = wp.shape[1]
     nblk = wp.shape[0] // G
     Co = G * Cog
@@ -234,10 +230,11 @@ def _fwd_kernel(chunk, nchunks, xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho
     HWo = Ho * Wo
     ntiles = (M + MR - 1) // MR
     nblocks = (ntiles + TB - 1) // TB
-    ab = abs_[chunk]
-    cb = cbs[chunk]
-    tmp = tmps[chunk]
-    for blk in range(chunk * nblocks // nchunks, (chunk + 1) * nblocks // nchunks):
+    for blk in prange(nblocks):
+        wide_vectors()
+        ab = np.empty(MR, np.uint64)
+        cb = np.empty(MR, np.int64)
+        tmp = np.empty(MR * NR, yf.dtype)
         t0 = blk * TB
         t1 = min(t0 + TB, ntiles)
         for g in range(G):
@@ -275,52 +272,82 @@ def _fwd_kernel(chunk, nchunks, xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho
                     yp[c] += bias[c]
 
 
-@njit(nogil=True, cache=True)
-def _bwd_filter_kernel(ch, nchunks, xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, RB, abs_, cbs,
-                       tmps):
-    wide_vectors()
+@njit(parallel=True, cache=True)
+def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchunks, RB):
     K = koff.shape[0]
     nblk = g3.shape[1] // G
     R = rowbase.shape[0]
     psize = G * K * Cog
-    ab = abs_[ch]
-    cb = cbs[ch]
-    tmp = tmps[ch]
-    rs0 = ch * R // nchunks
-    rs1 = (ch + 1) * R // nchunks
-    pbase = ch * psize
-    for i in range(pbase, pbase + psize):
-        part[i] = 0
-    for rs in range(rs0, rs1, RB):
-        re = min(rs + RB, rs1)
-        for g in range(G):
-            for cblk in range(nblk):
-                co0 = cblk * NR
-                nc = min(NR, Cog - co0)
-                for k0 in range(0, K, MR):
-                    nr = min(MR, K - k0)
-                    for r in range(MR):
-                        kk = k0 + r if r < nr else k0
-                        ab[r] = koff[kk] + np.uint64(g * Cig)
-                        cb[r] = pbase + (g * K + kk) * Cog + co0
-                    _mk_rows(xf, ab, rowbase, rs, re, Wo, astep, g3, g * nblk + cblk,
-                             part, cb, nr, nc, tmp)
-                    _copy_partial(part, cb, nr, nc, tmp, True)
+    for ch in prange(nchunks):
+        wide_vectors()
+        ab = np.empty(MR, np.uint64)
+        cb = np.empty(MR, np.int64)
+        tmp = np.empty(MR * NR, part.dtype)
+        rs0 = ch * R // nchunks
+        rs1 = (ch + 1) * R // nchunks
+        pbase = ch * psize
+        part[pbase:pbase + psize] = 0
+        for rs in range(rs0, rs1, RB):
+            re = min(rs + RB, rs1)
+            for g in range(G):
+                for cblk in range(nblk):
+                    co0 = cblk * NR
+                    nc = min(NR, Cog - co0)
+                    for k0 in range(0, K, MR):
+                        nr = min(MR, K - k0)
+                        for r in range(MR):
+                            kk = k0 + r if r < nr else k0
+                            ab[r] = koff[kk] + np.uint64(g * Cig)
+                            cb[r] = pbase + (g * K + kk) * Cog + co0
+                        _mk_rows(xf, ab, rowbase, rs, re, Wo, astep, g3, g * nblk + cblk,
+                                 part, cb, nr, nc, tmp)
+                        _copy_partial(part, cb, nr, nc, tmp, True)
 
 
 # --------------------------------------------------------------------------------------------
 # Python wrappers
 # --------------------------------------------------------------------------------------------
-def _run(kernel, nchunks, dt, *args):
-    """kernel on the team, with per-chunk scratch rows ab, cb, tmp appended."""
-    team.run(kernel, nchunks, *args, np.empty((nchunks, MR), np.uint64), np.empty((nchunks, MR), np.int64),
-             np.empty((nchunks, MR * NR), dt))
+def _run(kernel, key, *args):
+    return kernel(*args)
 
 
 _NO_BIAS = {np.dtype(d).char: np.zeros(1, d) for d in (np.float32, np.float64)}
 
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
 _TB = 32
+
+
+def _pair(v, name):
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise ValueError(f"{name} must have 2 entries, got {v}")
+    return v
+
+
+def _norm_padding(padding):
+    p = tuple((int(a), int(b)) for a, b in padding)
+    if len(p) != 2 or min(min(a) for a in p) < 0:
+        raise ValueError(f"padding must be 2 non-negative (before, after) pairs, got {padding}")
+    return p
+
+
+def _geometry(in_shape, k_shape, strides, padding, dilation, groups):
+    N, H, W, Cin = (int(s) for s in in_shape)
+    kh, kw, Cig, Co = (int(s) for s in k_shape)
+    sh, sw = _pair(strides, "strides")
+    dh, dw = _pair(dilation, "dilation")
+    (pt, pb), (pl, pr) = _norm_padding(padding)
+    G = int(groups)
+    if min(sh, sw, dh, dw, G) < 1:
+        raise ValueError("strides, dilation and groups must be >= 1")
+    if Cin % G or Co % G or Cin // G != Cig:
+        raise ValueError(f"conv2d: input channels {Cin}, filter {k_shape} and groups={G} "
+                         "do not match (need Cin % groups == 0, Cout % groups == 0, "
+                         "filter in-channels == Cin // groups)")
+    Hp, Wp = H + pt + pb, W + pl + pr
+    Ho = (Hp - dh * (kh - 1) - 1) // sh + 1
+    Wo = (Wp - dw * (kw - 1) - 1) // sw + 1
+    return N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, max(Ho, 0), max(Wo, 0), G
 
 
 @functools.lru_cache(maxsize=256)
@@ -413,8 +440,7 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     wp = np.ascontiguousarray(wp.reshape(G, K, nblk, NR).transpose(0, 2, 1, 3))
     wp = wp.reshape(G * nblk, K, NR)
     koff = _koff(kh, kw, Cig, dh, dw, Wp, Cin)
-    ntiles = -(-(N * Ho * Wo) // MR)
-    _run(_fwd_kernel, team.chunks(-(-ntiles // _TB)), dt, xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
+    _run(_fwd_kernel, ("f", dt.char), xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
          y.reshape(-1), N, Ho, Wo, sh, sw, _TB, _NO_BIAS[dt.char] if bias is None else bias,
          bias is not None)
     return y
@@ -470,10 +496,10 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
                   out=dx)
 
 
-@njit(nogil=True, cache=True)
-def _col2im(chunk, nchunks, cols, kh, kw, sh, sw, dh, dw, pt, pl, dx):
+@njit(parallel=True, cache=True)
+def _col2im(cols, kh, kw, sh, sw, dh, dw, pt, pl, dx):
     """dx[n, oh*sh + i*dh - pt, ow*sw + j*dw - pl, c] += cols[n, oh, ow, (i*kw + j)*C + c];
-    images split into chunks (their windows overlap). Flat 1-D indexing: LLVM
+    one image per parallel iteration (its windows overlap). Flat 1-D indexing: LLVM
     compiles it in far less time than the 4-D form (nearly all of whose ~3.5 s cold compile
     was LLVM)."""
     N, H, W, C = dx.shape
@@ -481,7 +507,7 @@ def _col2im(chunk, nchunks, cols, kh, kw, sh, sw, dh, dw, pt, pl, dx):
     Wo = cols.shape[2]
     K = cols.shape[3]
     zero = dx.dtype.type(0)
-    for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
+    for n in prange(N):
         dxn = dx[n].reshape(-1)
         cn = cols[n].reshape(-1)
         for t in range(H * W * C):
@@ -519,7 +545,7 @@ def _backprop_input_col2im(g, w, dx, sh, sw, dh, dw, pt, pl):
         n1 = min(N, n0 + step)
         cols = _scratch("cols", (n1 - n0, Ho, Wo, K), g.dtype)
         conv2d(g[n0:n1], wt, out=cols)
-        team.run(_col2im, team.chunks(n1 - n0), cols, kh, kw, sh, sw, dh, dw, pt, pl, dx[n0:n1])
+        _col2im(cols, kh, kw, sh, sw, dh, dw, pt, pl, dx[n0:n1])
     return dx
 
 
@@ -560,11 +586,12 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     rowbase = ((np.arange(N, dtype=np.uint64)[:, None] * np.uint64(Hp)
                 + np.arange(Ho, dtype=np.uint64)[None, :] * np.uint64(sh))
                * np.uint64(Wp * Cin)).reshape(-1)
-    nchunks = team.chunks(R)
+    nchunks = max(1, min(numba.get_num_threads(), R))
     RB = max(1, 256 // max(Wo, 1))
     part = np.empty(nchunks * G * K * Cog, dt)
-    _run(_bwd_filter_kernel, nchunks, dt, xp.reshape(-1), rowbase,
-         _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3, G, Cig, Cog, Wo, part, RB)
+    _run(_bwd_filter_kernel, ("w", dt.char), xp.reshape(-1), rowbase,
+         _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3, G, Cig, Cog, Wo, part,
+         nchunks, RB)
     red = part.reshape(nchunks, -1).sum(axis=0) if nchunks > 1 else part
     # red is (G, kh, kw, Cig, Cog) -> (kh, kw, Cig, G*Cog)
     dwt[...] = red.reshape(G, kh, kw, Cig, Cog).transpose(1, 2, 3, 0, 4).reshape(kh, kw, Cig, Co)

@@ -1,29 +1,26 @@
 """2-D max and average pooling (channels-last, NHWC) and their backprops, as Numba CPU kernels.
 
-All loops keep the channel axis innermost and contiguous so that they vectorise. The kernels are serial
-and run in chunks on the thread team (team.py): forward passes split the output rows, backward
-passes the images (the windows of one image may overlap, and each image's gradient is then
-written by one thread only).
+All loops keep the channel axis innermost and contiguous so that they vectorise; forward passes
+run one output row per parallel iteration, backward passes one image per parallel iteration (the
+windows of one image may overlap, and each image's gradient is then written by one thread only).
 Padding is never materialised: padded cells are simply skipped (they never win a max and do not
 count in an average).
 """
 import numpy as np
-from numba import njit
-
-from .. import team
+from numba import njit, prange
 
 __all__ = ["max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backprop"]
 
 
-@njit(nogil=True, cache=True)
-def _max_fwd(chunk, nchunks, x, ph, pw, sh, sw, pt, pl, y):
-    """Max pooling, output rows split into chunks. Max and average are separate
+@njit(parallel=True, cache=True)
+def _max_fwd(x, ph, pw, sh, sw, pt, pl, y):
+    """Max pooling, one output row per parallel iteration. Max and average are separate
     kernels: each compiles (about a second cold) only when it is used."""
     N, H, W, C = x.shape
     Ho = y.shape[1]
     Wo = y.shape[2]
     init = y.dtype.type(-np.inf)
-    for t in range(chunk * (N * Ho) // nchunks, (chunk + 1) * (N * Ho) // nchunks):
+    for t in prange(N * Ho):
         n = t // Ho
         oh = t - n * Ho
         h0 = oh * sh - pt
@@ -44,13 +41,13 @@ def _max_fwd(chunk, nchunks, x, ph, pw, sh, sw, pt, pl, y):
                         yv[c] = v if v > yv[c] else yv[c]
 
 
-@njit(nogil=True, cache=True)
-def _avg_fwd(chunk, nchunks, x, ph, pw, sh, sw, pt, pl, y):
+@njit(parallel=True, cache=True)
+def _avg_fwd(x, ph, pw, sh, sw, pt, pl, y):
     """Average pooling over the real (unpadded) cells of each window."""
     N, H, W, C = x.shape
     Ho = y.shape[1]
     Wo = y.shape[2]
-    for t in range(chunk * (N * Ho) // nchunks, (chunk + 1) * (N * Ho) // nchunks):
+    for t in prange(N * Ho):
         n = t // Ho
         oh = t - n * Ho
         h0 = oh * sh - pt
@@ -74,7 +71,7 @@ def _avg_fwd(chunk, nchunks, x, ph, pw, sh, sw, pt, pl, y):
                 yv[c] *= inv
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _zero_rows(dxn, r0, r1):
     W = dxn.shape[1]
     C = dxn.shape[2]
@@ -86,18 +83,18 @@ def _zero_rows(dxn, r0, r1):
                 dv[c] = zero
 
 
-@njit(nogil=True, cache=True)
-def _max_bwd(chunk, nchunks, x, y, g, ph, pw, sh, sw, pt, pl, dx, pends):
+@njit(parallel=True, cache=True)
+def _max_bwd(x, y, g, ph, pw, sh, sw, pt, pl, dx):
     """Backprop of max pooling: each window's g goes to its first maximal cell in row-major
-    order. Images split into chunks (windows overlap); dx rows are cleared just before
+    order. One image per parallel iteration (windows overlap); dx rows are cleared just before
     their first use, while they are in cache. The search is branch-free (uint8 masks and
     selects) so it vectorises."""
     N, H, W, C = dx.shape
     Ho = g.shape[1]
     Wo = g.shape[2]
     zero = dx.dtype.type(0)
-    pend = pends[chunk]
-    for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
+    for n in prange(N):
+        pend = np.empty(C, np.uint8)
         dxn = dx[n]
         zeroed = 0
         for oh in range(Ho):
@@ -127,14 +124,14 @@ def _max_bwd(chunk, nchunks, x, y, g, ph, pw, sh, sw, pt, pl, dx, pends):
             _zero_rows(dxn, zeroed, H)
 
 
-@njit(nogil=True, cache=True)
-def _avg_bwd(chunk, nchunks, g, ph, pw, sh, sw, pt, pl, dx, tmps):
-    """Backprop of average pooling, images split into chunks."""
+@njit(parallel=True, cache=True)
+def _avg_bwd(g, ph, pw, sh, sw, pt, pl, dx):
+    """Backprop of average pooling, one image per parallel iteration."""
     N, H, W, C = dx.shape
     Ho = g.shape[1]
     Wo = g.shape[2]
-    tmp = tmps[chunk]
-    for n in range(chunk * N // nchunks, (chunk + 1) * N // nchunks):
+    for n in prange(N):
+        tmp = np.empty(C, dx.dtype)
         dxn = dx[n]
         zeroed = 0
         for oh in range(Ho):
@@ -196,7 +193,7 @@ def max_pool2d(x, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
     N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(x.shape, pool_size, strides, padding)
     y = _out(out, (N, Ho, Wo, C), x.dtype)
     if y.size:
-        team.run(_max_fwd, team.chunks(N * Ho), x, ph, pw, sh, sw, pt, pl, y)
+        _max_fwd(x, ph, pw, sh, sw, pt, pl, y)
     return y
 
 
@@ -211,8 +208,7 @@ def max_pool2d_backprop(x, y, g, pool_size, strides, padding=((0, 0), (0, 0)), o
                          f"{(N, Ho, Wo, C)}")
     dx = _out(out, x.shape, x.dtype)
     if dx.size:
-        nch = team.chunks(N)
-        team.run(_max_bwd, nch, x, y, g, ph, pw, sh, sw, pt, pl, dx, np.empty((nch, C), np.uint8))
+        _max_bwd(x, y, g, ph, pw, sh, sw, pt, pl, dx)
     return dx
 
 
@@ -222,7 +218,7 @@ def avg_pool2d(x, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
     N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(x.shape, pool_size, strides, padding)
     y = _out(out, (N, Ho, Wo, C), x.dtype)
     if y.size:
-        team.run(_avg_fwd, team.chunks(N * Ho), x, ph, pw, sh, sw, pt, pl, y)
+        _avg_fwd(x, ph, pw, sh, sw, pt, pl, y)
     return y
 
 
@@ -236,6 +232,5 @@ def avg_pool2d_backprop(g, input_shape, pool_size, strides, padding=((0, 0), (0,
                          f"{(N, Ho, Wo, C)}")
     dx = _out(out, (N, H, W, C), g.dtype)
     if dx.size:
-        nch = team.chunks(N)
-        team.run(_avg_bwd, nch, g, ph, pw, sh, sw, pt, pl, dx, np.empty((nch, C), g.dtype))
+        _avg_bwd(g, ph, pw, sh, sw, pt, pl, dx)
     return dx
