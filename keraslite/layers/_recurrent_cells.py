@@ -66,6 +66,17 @@ def _check_units(units, who):
 # cells
 
 
+
+def unit_forget_bias_initializer(base, units: int):
+    """The LSTM bias initializer with Keras's unit_forget_bias: `base` for the input, cell and
+    output gates, ones for the forget gate (gate order i, f, c, o)."""
+    def bias_initializer(shape, dtype=None):
+        def part(n):
+            return _as_array(base((n,), dtype=dtype) if has_arg(base, "dtype") else base((n,)))
+        dt = dtype or K.floatx()
+        return np.concatenate([part(units), np.ones((units,), dtype=dt), part(2 * units)]).astype(dt)
+    return bias_initializer
+
 class _DropoutCell(Layer):
     """Shared pieces of the built-in cells: input checks and the per-sequence dropout masks."""
 
@@ -230,16 +241,8 @@ class LSTMCell(_DropoutCell):
                                                 regularizer=self.recurrent_regularizer,
                                                 constraint=self.recurrent_constraint)
         if self.use_bias:
-            if self.unit_forget_bias:
-                base = self.bias_initializer
-
-                def bias_initializer(shape, dtype=None):
-                    def part(n):
-                        return _as_array(base((n,), dtype=dtype) if has_arg(base, "dtype") else base((n,)))
-                    dt = dtype or K.floatx()
-                    return np.concatenate([part(u), np.ones((u,), dtype=dt), part(2 * u)]).astype(dt)
-            else:
-                bias_initializer = self.bias_initializer
+            bias_initializer = (unit_forget_bias_initializer(self.bias_initializer, u) if self.unit_forget_bias
+                                else self.bias_initializer)
             self.bias = self.add_weight(shape=(4 * u,), name="bias", initializer=bias_initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         else:

@@ -12,9 +12,9 @@ import numpy as np
 from .. import activations, constraints, initializers, regularizers
 from .. import backend as K
 from ..engine.base_layer import InputSpec
-from ..utils.generic_utils import has_arg
 from ._utils import conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, shape_str, UnknownTimestepsError
-from .recurrent import RNN, _as_array, _clamp_rate, _DropoutCell
+from ._recurrent_cells import unit_forget_bias_initializer
+from .recurrent import RNN, _clamp_rate, _DropoutCell
 
 __all__ = ["ConvLSTM2DCell", "ConvRNN2D", "ConvLSTM2D"]
 
@@ -102,16 +102,8 @@ class ConvLSTM2DCell(_DropoutCell):
                                                 regularizer=self.recurrent_regularizer,
                                                 constraint=self.recurrent_constraint)
         if self.use_bias:
-            if self.unit_forget_bias:
-                base = self.bias_initializer
-
-                def bias_initializer(shape, dtype=None):
-                    def part(n):
-                        return _as_array(base((n,), dtype=dtype) if has_arg(base, "dtype") else base((n,)))
-                    dt = dtype or K.floatx()
-                    return np.concatenate([part(f), np.ones((f,), dtype=dt), part(2 * f)]).astype(dt)
-            else:
-                bias_initializer = self.bias_initializer
+            bias_initializer = (unit_forget_bias_initializer(self.bias_initializer, f) if self.unit_forget_bias
+                                else self.bias_initializer)
             self.bias = self.add_weight(shape=(4 * f,), name="bias", initializer=bias_initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         else:
