@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import backend as K
+from ._optimizer_scalars import per_dtype, with_moments
 from .utils.generic_utils import deserialize_keras_object, serialize_keras_object
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "Adamax", "Nadam",
@@ -263,8 +264,10 @@ class SGD(Optimizer):
         lr = self._decayed_lr()
         moments = self._state_like(params, "moment")
         self.weights = [self.iterations] + moments
+        scalars: dict = {}
         for p, g, m in zip(params, grads, moments):
-            lr_p, mom = self._as(lr, p), self._as(self.momentum, p)
+            h = per_dtype(scalars, p, lr=lr, momentum=self.momentum)
+            lr_p, mom = h["lr"], h["momentum"]
             v = mom * m - lr_p * g
             self.updates.append(K.update(m, v))
             new_p = p + mom * v - lr_p * g if self.nesterov else p + v
@@ -299,11 +302,14 @@ class RMSprop(Optimizer):
         self.weights = [self.iterations] + accumulators
         self.updates = [K.update_add(self.iterations, 1)]
         lr = self._decayed_lr()
+        scalars: dict = {}
         for p, g, a in zip(params, grads, accumulators):
-            rho = self._as(self.rho, p)
-            new_a = rho * a + (1.0 - rho) * K.square(g)
+            h = per_dtype(scalars, p, rho=self.rho, lr=lr)
+            if "one_minus_rho" not in h:
+                h["one_minus_rho"] = 1.0 - h["rho"]
+            new_a = h["rho"] * a + h["one_minus_rho"] * K.square(g)
             self.updates.append(K.update(a, new_a))
-            new_p = p - self._as(lr, p) * g / _denominator(self, new_a)
+            new_p = p - h["lr"] * g / _denominator(self, new_a)
             self.updates.append(K.update(p, self._constrained(p, new_p)))
         return self.updates
 
@@ -334,10 +340,11 @@ class Adagrad(Optimizer):
         self.weights = [self.iterations] + accumulators
         self.updates = [K.update_add(self.iterations, 1)]
         lr = self._decayed_lr()
+        scalars: dict = {}
         for p, g, a in zip(params, grads, accumulators):
             new_a = a + K.square(g)
             self.updates.append(K.update(a, new_a))
-            new_p = p - self._as(lr, p) * g / _denominator(self, new_a)
+            new_p = p - per_dtype(scalars, p, lr=lr)["lr"] * g / _denominator(self, new_a)
             self.updates.append(K.update(p, self._constrained(p, new_p)))
         return self.updates
 
@@ -369,11 +376,12 @@ class Adadelta(Optimizer):
         self.updates = [K.update_add(self.iterations, 1)]
         lr = self._decayed_lr()
         rho, eps = self.rho, self.epsilon
+        scalars: dict = {}
         for p, g, a, d in zip(params, grads, accumulators, delta_accumulators):
             new_a = rho * a + (1.0 - rho) * K.square(g)
             self.updates.append(K.update(a, new_a))
             step = g * K.sqrt(d + eps) / K.sqrt(new_a + eps)
-            new_p = p - self._as(lr, p) * step
+            new_p = p - per_dtype(scalars, p, lr=lr)["lr"] * step
             self.updates.append(K.update(p, self._constrained(p, new_p)))
             # the delta accumulator takes this step's update (computed from the pre-step d)
             self.updates.append(K.update(d, rho * d + (1.0 - rho) * K.square(step)))
@@ -414,10 +422,12 @@ class Adam(Optimizer):
             # (1,) placeholders keep the weight list (and saved files) laid out as in Keras
             vhats = [K.zeros((1,), dtype=K.dtype(p), name=f"vhat_{i}") for i, p in enumerate(params)]
         self.weights = [self.iterations] + ms + vs + vhats
+        scalars: dict = {}
         for p, g, m, v, vhat in zip(params, grads, ms, vs, vhats):
-            b1, b2 = self._as(self.beta_1, p), self._as(self.beta_2, p)
-            new_m = b1 * m + (1.0 - b1) * g
-            new_v = b2 * v + (1.0 - b2) * K.square(g)
+            h = with_moments(per_dtype(scalars, p, b1=self.beta_1, b2=self.beta_2, lr_t=lr_t))
+            b1, b2 = h["b1"], h["b2"]
+            new_m = b1 * m + h["one_minus_b1"] * g
+            new_v = b2 * v + h["one_minus_b2"] * K.square(g)
             if self.amsgrad:
                 new_vhat = K.maximum(vhat, new_v)
                 self.updates.append(K.update(vhat, new_vhat))
@@ -426,7 +436,7 @@ class Adam(Optimizer):
                 denom = K.sqrt(new_v) + self.epsilon
             self.updates.append(K.update(m, new_m))
             self.updates.append(K.update(v, new_v))
-            new_p = p - self._as(lr_t, p) * new_m / denom
+            new_p = p - h["lr_t"] * new_m / denom
             self.updates.append(K.update(p, self._constrained(p, new_p)))
         return self.updates
 
@@ -458,13 +468,14 @@ class Adamax(Optimizer):
         ms = self._state_like(params, "m")
         us = self._state_like(params, "u")
         self.weights = [self.iterations] + ms + us
+        scalars: dict = {}
         for p, g, m, u in zip(params, grads, ms, us):
-            b1, b2 = self._as(self.beta_1, p), self._as(self.beta_2, p)
-            new_m = b1 * m + (1.0 - b1) * g
-            new_u = K.maximum(b2 * u, K.abs(g))
+            h = with_moments(per_dtype(scalars, p, b1=self.beta_1, b2=self.beta_2, lr_t=lr_t))
+            new_m = h["b1"] * m + h["one_minus_b1"] * g
+            new_u = K.maximum(h["b2"] * u, K.abs(g))
             self.updates.append(K.update(m, new_m))
             self.updates.append(K.update(u, new_u))
-            new_p = p - self._as(lr_t, p) * new_m / (new_u + self.epsilon)
+            new_p = p - h["lr_t"] * new_m / (new_u + self.epsilon)
             self.updates.append(K.update(p, self._constrained(p, new_p)))
         return self.updates
 
@@ -510,17 +521,21 @@ class Nadam(Optimizer):
         vs = self._state_like(params, "v")
         self.weights = [self.iterations, self.m_schedule] + ms + vs
         bias2 = 1.0 - K.pow(self.beta_2, t)
+        one_minus_new, one_minus_next, one_minus_mu = 1.0 - schedule_new, 1.0 - schedule_next, 1.0 - mu_t
+        scalars: dict = {}
         for p, g, m, v in zip(params, grads, ms, vs):
-            b1, b2 = self._as(self.beta_1, p), self._as(self.beta_2, p)
-            g_prime = g / self._as(1.0 - schedule_new, p)
-            new_m = b1 * m + (1.0 - b1) * g
-            m_prime = new_m / self._as(1.0 - schedule_next, p)
-            new_v = b2 * v + (1.0 - b2) * K.square(g)
-            v_prime = new_v / self._as(bias2, p)
-            m_bar = self._as(1.0 - mu_t, p) * g_prime + self._as(mu_next, p) * m_prime
+            h = with_moments(per_dtype(scalars, p, b1=self.beta_1, b2=self.beta_2, one_minus_new=one_minus_new,
+                                         one_minus_next=one_minus_next, bias2=bias2, one_minus_mu=one_minus_mu,
+                                         mu_next=mu_next, lr=self.learning_rate))
+            g_prime = g / h["one_minus_new"]
+            new_m = h["b1"] * m + h["one_minus_b1"] * g
+            m_prime = new_m / h["one_minus_next"]
+            new_v = h["b2"] * v + h["one_minus_b2"] * K.square(g)
+            v_prime = new_v / h["bias2"]
+            m_bar = h["one_minus_mu"] * g_prime + h["mu_next"] * m_prime
             self.updates.append(K.update(m, new_m))
             self.updates.append(K.update(v, new_v))
-            new_p = p - self._as(self.learning_rate, p) * m_bar / (K.sqrt(v_prime) + self.epsilon)
+            new_p = p - h["lr"] * m_bar / (K.sqrt(v_prime) + self.epsilon)
             self.updates.append(K.update(p, self._constrained(p, new_p)))
         return self.updates
 

@@ -16,7 +16,7 @@ from keraslite.backend.fusion import fuse
 from keraslite.backend.graph import OPS, topological_order
 from keraslite.backend.interface import ArrayBackend, Backend
 
-HOOKS = ("fusable", "compile_elementwise", "fold", "running", "out_mode", "empty")
+HOOKS = ("fusable", "compile_elementwise", "compile_elementwise_batch", "fold", "running", "out_mode", "empty")
 CORE = ("from_numpy", "to_numpy", "rng", "primitive")
 
 
@@ -47,6 +47,7 @@ def test_backend_declares_the_protocol(name, backend):
     assert isinstance(backend, Backend)
     assert isinstance(backend.name, str) and backend.name
     assert isinstance(backend.fuses_elementwise, bool)
+    assert isinstance(backend.batches_elementwise, bool)
     assert isinstance(backend.supports_sparse, bool)
     for hook in HOOKS + CORE:
         assert callable(getattr(backend, hook)), hook
@@ -56,6 +57,12 @@ def test_backend_declares_the_protocol(name, backend):
     if backend.fuses_elementwise:
         assert type(backend).compile_elementwise is not Backend.compile_elementwise, \
             f"{name} sets fuses_elementwise but does not implement compile_elementwise"
+    if backend.batches_elementwise:
+        assert backend.fuses_elementwise, f"{name} batches elementwise programs it does not fuse"
+        assert type(backend).compile_elementwise_batch is not Backend.compile_elementwise_batch, \
+            f"{name} sets batches_elementwise but does not implement compile_elementwise_batch"
+        assert backend.out_mode("elementwise_batch") in (None, "out"), \
+            "a batched kernel's members run at once: one member's output may not overwrite an input"
 
 
 @pytest.mark.parametrize("name,backend", BACKENDS, ids=[n for n, _ in BACKENDS])
@@ -146,11 +153,14 @@ def test_defaults_mean_no_feature():
     assert b.fusable(y) is True
     assert b.fold(x, y) is None
     assert b.fuses_elementwise is False
+    assert b.batches_elementwise is False
     assert b.supports_sparse is False
     with b.running():
         pass
     with pytest.raises(NotImplementedError, match="bare"):
         b.compile_elementwise(None)
+    with pytest.raises(NotImplementedError, match="bare"):
+        b.compile_elementwise_batch(None, "F")
     with pytest.raises(NotImplementedError, match="'bare' does not implement the primitive 'exp'"):
         b.primitive("exp", {})
 

@@ -18,13 +18,17 @@ class NumbaBackend(ArrayBackend):
     xp = np
     fuses_elementwise = True
     # primitives and fused kernels that write into the compiler's pooled buffers (interface.py)
-    out_modes = {**OUT_MODES, "elementwise": "inplace", "conv2d+add": "out", **{op: "out" for op in (
+    batches_elementwise = True
+    # a batched kernel's members run on different threads at once: one member's output may not
+    # take another's dying input, so its outputs never overlap an input ("out")
+    out_modes = {**OUT_MODES, "elementwise": "inplace", "elementwise_batch": "out", "conv2d+add": "out", **{op: "out" for op in (
         "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool2d", "max_pool2d_backprop",
         "avg_pool2d", "avg_pool2d_backprop")}}
 
     def __init__(self):
         from .memory import keep_freed_memory
         self._fused: dict = {}
+        self._batched: dict = {}
         keep_freed_memory()
 
     def running(self):
@@ -152,6 +156,12 @@ class NumbaBackend(ArrayBackend):
         if kernel is None:
             kernel = self._fused[key] = FusedKernel(program)
         return kernel
+
+    def compile_elementwise_batch(self, program, kinds):
+        """One parallel kernel running `program` over every member (batched.py); the compiled
+        kernels are shared by programs of one source and input kinds."""
+        from .batched import BatchedKernel
+        return BatchedKernel(program, kinds, self._batched)
 
 
 def _fast(*arrays) -> bool:

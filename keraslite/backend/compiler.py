@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .batching import BatchedGroup, batch_updates
 from .commit import swap_in
 from .fusion import FusedGroup, fuse
 from . import memplan
@@ -71,6 +72,8 @@ class Plan:
             def accept(node):
                 return node.id not in folded and backend.fusable(node)
             schedule, _ = fuse(order, needed, set(fed), accept=accept)
+            if backend.batches_elementwise:  # per-variable update chains: one step per program
+                schedule = batch_updates(schedule, order, {t.id for t in outputs})
         slot = {}
         self.feed_slots: list[tuple[int, int]] = []
         self.var_slots: list[tuple[int, Variable]] = []
@@ -78,15 +81,19 @@ class Plan:
         self.steps: list[Step] = []
         self.updates: list[tuple[Variable, int]] = []
         for node in schedule:
-            if isinstance(node, FusedGroup):
-                fn = backend.compile_elementwise(node.program)
+            if isinstance(node, (FusedGroup, BatchedGroup)):
+                if isinstance(node, BatchedGroup):
+                    fn = backend.compile_elementwise_batch(node.program, node.kinds)
+                    name, mode = node.name(), "elementwise_batch"
+                else:
+                    fn = backend.compile_elementwise(node.program)
+                    name, mode = "fused[" + ",".join(m.op for m in node.members) + "]", "elementwise"
                 outs = []
                 for o in node.outputs:
                     slot[o.id] = len(slot)
                     outs.append(slot[o.id])
-                self.steps.append(Step("fused[" + ",".join(m.op for m in node.members) + "]", fn,
-                                       tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs,
-                                       out_mode("elementwise")))
+                self.steps.append(Step(name, fn, tuple(slot[i.id] for i in node.inputs), tuple(outs),
+                                       node.outputs, out_mode(mode)))
                 continue
             if node.id in absorbed:  # computed inside the folded step of its only reader
                 continue

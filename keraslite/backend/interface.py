@@ -8,8 +8,9 @@ xp = numpy, the CUDA backend the same with xp = cupy, and fast backends override
 Gradients are never a backend's business: autodiff composes them from these primitives.
 
 Besides the primitives, the compiler (compiler.py) calls the hooks declared on `Backend` below,
-always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold`, `running`,
-`supports_sparse` and, for the memory plan (memplan.py), `out_mode` (with `empty`). Each has a
+always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `batches_elementwise`
+(with `compile_elementwise_batch`), `fold`, `running`, `supports_sparse` and, for the memory
+plan (memplan.py), `out_mode` (with `empty`). Each has a
 default that means "no such feature", so a backend overrides only what it offers;
 tests/test_backend_protocol.py checks every registered backend against these declarations.
 """
@@ -51,6 +52,22 @@ class Backend:
         `program` (inputs broadcast against the output shape, one output per program output).
         Required when `fuses_elementwise` is True; never called otherwise."""
         raise NotImplementedError(f"backend '{self.name}' declares no elementwise fusion")
+
+    #: True when the backend runs one fused program over many independent members in one call
+    #: (`compile_elementwise_batch`): the compiler then merges fused groups that are instances of
+    #: one program and only feed variable updates (an optimizer's per-variable chains, batching.py)
+    #: into one step. Asked only when `fuses_elementwise`.
+    batches_elementwise: bool = False
+
+    def compile_elementwise_batch(self, program, kinds: str) -> Callable:
+        """A callable(*arrays, out=None) -> list of output arrays running the fusion.ElementwiseProgram
+        `program` once per member, for any number of members: `arrays` holds program.n_inputs arrays
+        per member, member after member; `kinds` says per input whether it has the member's shape
+        ("F") or one element broadcast over it ("S"). The outputs (and `out`, when given) come
+        member after member, len(program.outputs) per member. Each member's results must equal
+        `compile_elementwise(program)` run on its arrays. Required when `batches_elementwise` is
+        True; never called otherwise."""
+        raise NotImplementedError(f"backend '{self.name}' declares no batched elementwise kernels")
 
     def fold(self, producer, consumer) -> Callable | None:
         """A fused form of two graph nodes: `producer`, whose values only `consumer` reads, and
@@ -129,7 +146,7 @@ class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePri
 
     def out_mode(self, op):
         mode = self.out_modes.get(op)
-        if mode is None or op == "elementwise" or "+" in op:  # compiled kernels and folded forms
+        if mode is None or op in ("elementwise", "elementwise_batch") or "+" in op:  # compiled, folded
             return mode
         fn = getattr(type(self), op, None)
         if fn is None:  # an elementwise primitive from the catalogue (ArrayPrimitives.__getattr__)

@@ -1,0 +1,263 @@
+"""Batched elementwise kernels: one ElementwiseProgram run over many independent members (an
+optimizer's per-variable update chains) in one parallel kernel call.
+
+The compiler hands over a program and, per call, the members' arrays member-major (member 0's
+inputs, member 1's inputs, ...; `out` likewise). An input is either full (the member's shape) or
+a scalar (one element) in every member, as the compiler checked on the static shapes. The kernel
+is compiled once per program and input/output dtypes, whatever the number of members: it reads
+full arrays through their addresses (an int64 table, one row per input or output, one column per
+member) and scalars from one small array per input. The parallel loop runs over tasks, chunks of
+at most CHUNK elements of one member, so every thread gets contiguous, vectorisable work and a
+small bias shares the call with the large matrices.
+
+The scalar code is the one `fused.FusedKernel` writes (same expressions, imports, fastmath
+flags), so each member's results are bitwise those of its own fused kernel; they differ only
+from FusedKernel's NumPy path for small outputs (see fused.SMALL_THRESHOLD), where NumPy rounds
+a*b+c twice and the kernel may contract it.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+import weakref
+
+import numpy as np
+from numba import types
+from numba.extending import intrinsic
+
+from .fused import PARALLEL_THRESHOLD, FusedKernel, _header, cache_dir
+
+# elements per task: large enough to amortise the per-task setup, small enough that a 512x512
+# matrix splits across threads
+CHUNK = 1 << 14
+
+
+@intrinsic
+def address_as(typingctx, address, like):
+    """A pointer of like's dtype to the integer `address` (for numba.carray)."""
+    if not isinstance(address, types.Integer) or not isinstance(like, types.Array):
+        return None
+    ptr = types.CPointer(like.dtype)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(ptr))
+
+    return ptr(address, like), codegen
+
+
+def _source(program, kinds: str) -> str:
+    """Kernel source: kernel_par/kernel_seq(tasks, ptrs, <per input: scalars or witness>,
+    <per output: witness>). A witness is a one-element array giving a full input's or an output's
+    dtype; `ptrs[j, k]` is the address of input (or output, j >= n_inputs) j of member k."""
+    n_in, n_out = program.n_inputs, len(program.outputs)
+    params = ", ".join(["tasks", "ptrs"] + [f"s{i}" if k == "S" else f"w{i}" for i, k in enumerate(kinds)]
+                       + [f"v{j}" for j in range(n_out)])
+    src = [_header(program), "from numba import carray",
+           "from keraslite_numba.batched import address_as", ""]
+    for variant, loop in (("par", "prange"), ("seq", "range")):
+        flags = "parallel=True, " if variant == "par" else ""
+        src.append(f"@njit({flags}cache=True, error_model='numpy', nogil=True, fastmath={{'afn', 'contract'}})")
+        src.append(f"def kernel_{variant}({params}):")
+        src.append(f"    for c in {loop}(tasks.shape[0]):")
+        src.append("        k = tasks[c, 0]")
+        src.append("        lo = tasks[c, 1]")
+        src.append("        hi = tasks[c, 2]")
+        for i, k in enumerate(kinds):
+            if k == "S":
+                src.append(f"        x{i} = s{i}[k]")
+            else:
+                src.append(f"        p{i} = carray(address_as(ptrs[{i}, k], w{i}), hi)")
+        for j in range(n_out):
+            src.append(f"        q{j} = carray(address_as(ptrs[{n_in + j}, k], v{j}), hi)")
+        src.append("        for i in range(lo, hi):")
+        for i, k in enumerate(kinds):
+            if k == "F":
+                src.append(f"            x{i} = p{i}[i]")
+        for name, expr in program.lines:
+            e = expr
+            for i in reversed(range(n_in)):
+                e = e.replace(f"a{i}", f"x{i}")
+            src.append(f"            {name} = {e}")
+        for j, name in enumerate(program.outputs):
+            src.append(f"            q{j}[i] = {name}")
+        src.append("")
+    return "\n".join(src)
+
+
+def _load(program, kinds: str):
+    src = _source(program, kinds)
+    digest = hashlib.sha1(src.encode()).hexdigest()[:20]
+    path = cache_dir() / f"batched_{digest}.py"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(src)
+        os.replace(tmp, path)  # atomically: concurrent processes may write the same kernel
+    name = f"keraslite_batched_{digest}"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return module.kernel_par, module.kernel_seq
+
+
+_WITNESS: dict = {}
+
+
+def _witness(dtype):
+    w = _WITNESS.get(dtype)
+    if w is None:
+        w = _WITNESS[dtype] = np.zeros(1, dtype)
+    return w
+
+
+# id(array) -> (weakref to it, data address). An ndarray's data never moves while it lives
+# (keraslite never resizes one in place), and reading .ctypes.data costs ~1 us each: the ~40
+# arrays of an MLP's Adam step would cost more than the kernel call saves.
+_ADDRESSES: dict = {}
+_ADDRESS_LIMIT = 1 << 14
+
+
+def _address(a) -> int:
+    entry = _ADDRESSES.get(id(a))
+    if entry is not None and entry[0]() is a:
+        return entry[1]
+    address = a.ctypes.data
+    if len(_ADDRESSES) >= _ADDRESS_LIMIT:
+        for key in [key for key, (ref, _) in _ADDRESSES.items() if ref() is None]:
+            del _ADDRESSES[key]
+        if len(_ADDRESSES) >= _ADDRESS_LIMIT:
+            _ADDRESSES.clear()
+    _ADDRESSES[id(a)] = (weakref.ref(a), address)
+    return address
+
+
+class _Tables:
+    """A call's address table and scalar arrays, reused by the next call (one call at a time)."""
+
+    __slots__ = ("ptrs", "scalars")
+
+    def __init__(self, n_rows: int, n_members: int, scalar_dtypes: dict):
+        self.ptrs = np.zeros((n_rows, n_members), np.int64)
+        self.scalars = {i: np.zeros(n_members, dt) for i, dt in scalar_dtypes.items()}
+
+
+class BatchedKernel:
+    """Callable(*arrays, out=None) -> list of outputs: one program run over every member.
+
+    `kinds`: per program input, "F" (the member's shape) or "S" (one element, broadcast).
+    `arrays`: member-major, program.n_inputs per member; `out`: C-contiguous arrays, member-major,
+    len(program.outputs) per member, overlapping no input (the compiler's pooled buffers). A call
+    whose arrays do not fit the kernel (a shape or dtype differing from the first member's, a
+    non-contiguous array, a bool dtype) runs each member through its own FusedKernel instead:
+    the same results, one call per member."""
+
+    def __init__(self, program, kinds: str, loaded: dict):
+        if len(kinds) != program.n_inputs or set(kinds) - {"F", "S"} or "F" not in kinds:
+            raise ValueError(f"batched kernel: input kinds {kinds!r} do not fit a program of "
+                             f"{program.n_inputs} inputs with at least one full input")
+        self.program, self.kinds = program, kinds
+        self._full = [i for i, k in enumerate(kinds) if k == "F"]
+        self._scalar = [i for i, k in enumerate(kinds) if k == "S"]
+        self._loaded = loaded            # (source key, kinds) -> (par, seq), shared per backend
+        self._single = FusedKernel(program)
+        self._tasks: dict = {}
+        self._tables: dict = {}
+        self._lock = threading.Lock()
+
+    def _per_member(self, arrays, out):
+        n_in, n_out = self.program.n_inputs, len(self.program.outputs)
+        results = []
+        for k in range(len(arrays) // n_in):
+            o = None if out is None else list(out[k * n_out:(k + 1) * n_out])
+            results.extend(self._single(*arrays[k * n_in:(k + 1) * n_in], out=o))
+        return results
+
+    def _kernels(self):
+        key = (self.program.source_key(), self.kinds)
+        pair = self._loaded.get(key)
+        if pair is None:
+            pair = self._loaded[key] = _load(self.program, self.kinds)
+        return pair
+
+    def _task_table(self, sizes: tuple):
+        tasks = self._tasks.get(sizes)
+        if tasks is None:
+            rows = [(k, lo, min(lo + CHUNK, n)) for k, n in enumerate(sizes) for lo in range(0, n, CHUNK)]
+            tasks = self._tasks[sizes] = np.array(rows, np.int64).reshape(-1, 3)
+        return tasks
+
+    def __call__(self, *arrays, out=None):
+        program = self.program
+        n_in, n_out = program.n_inputs, len(program.outputs)
+        n_members = len(arrays) // n_in
+        if n_members * n_in != len(arrays) or (out is not None and len(out) != n_members * n_out):
+            raise ValueError(f"batched kernel: {len(arrays)} inputs and {0 if out is None else len(out)} "
+                             f"outputs for a program of {n_in} inputs and {n_out} outputs")
+        full, scalar = self._full, self._scalar
+        in_dtypes = [getattr(a, "dtype", None) for a in arrays[:n_in]]
+        if any(dt is None or dt.kind == "b" or dt == np.float16 for dt in in_dtypes):
+            return self._per_member(arrays, out)
+        out_dtypes = [np.dtype(d) for d in program.out_dtypes]
+        if any(dt.kind == "b" or dt == np.float16 for dt in out_dtypes):
+            return self._per_member(arrays, out)
+        shapes, sizes = [], []
+        for k in range(n_members):
+            base = k * n_in
+            shape = arrays[base + full[0]].shape
+            for i in full:
+                a = arrays[base + i]
+                if (type(a) is not np.ndarray or a.shape != shape or a.dtype != in_dtypes[i]
+                        or not a.flags.c_contiguous):
+                    return self._per_member(arrays, out)
+            for i in scalar:
+                a = arrays[base + i]
+                if getattr(a, "size", 0) != 1 or a.dtype != in_dtypes[i]:
+                    return self._per_member(arrays, out)
+            shapes.append(shape)
+            sizes.append(arrays[base + full[0]].size)
+        if out is None:
+            out = [np.empty(shape, dt) for shape in shapes for dt in out_dtypes]
+        else:
+            for k in range(n_members):
+                for j in range(n_out):
+                    o = out[k * n_out + j]
+                    if (type(o) is not np.ndarray or o.shape != shapes[k] or o.dtype != out_dtypes[j]
+                            or not o.flags.c_contiguous or not o.flags.writeable):
+                        return self._per_member(arrays, out)
+        total = sum(sizes)
+        if total == 0:
+            return list(out)
+        par, seq = self._kernels()
+        tasks = self._task_table(tuple(sizes))
+        mine = self._lock.acquire(False)  # a concurrent call (another thread) gets its own tables
+        try:
+            tables = self._tables.get(n_members) if mine else None
+            if tables is None:
+                tables = _Tables(n_in + n_out, n_members, {i: in_dtypes[i] for i in scalar})
+                if mine:
+                    self._tables[n_members] = tables
+            ptrs, svals = tables.ptrs, tables.scalars
+            for k in range(n_members):
+                base = k * n_in
+                for i in full:
+                    ptrs[i, k] = _address(arrays[base + i])
+                for i in scalar:
+                    svals[i][k] = arrays[base + i].item()
+                for j in range(n_out):
+                    ptrs[n_in + j, k] = _address(out[k * n_out + j])
+            args = [svals[i] if kind == "S" else _witness(in_dtypes[i]) for i, kind in enumerate(self.kinds)]
+            args += [_witness(dt) for dt in out_dtypes]
+            kernel = par if total >= PARALLEL_THRESHOLD else seq
+            # the arrays (held by the caller) outlive the call: the addresses stay valid
+            kernel(tasks, ptrs, *args)
+        finally:
+            if mine:
+                self._lock.release()
+        return list(out)
