@@ -335,7 +335,7 @@ def test_declared_primitives_take_out():
     backend = get_backend_object()
     for op, mode in getattr(backend, "out_modes", {}).items():
         assert mode in ("out", "inplace"), op
-        if op == "elementwise" or "+" in op:
+        if op in ("elementwise", "elementwise_batch") or "+" in op:  # compiled kernels, folded forms
             continue
         assert backend.out_mode(op) == mode, f"{op} is declared but its method takes no out="
         method = getattr(type(backend), op, None)

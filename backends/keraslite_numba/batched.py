@@ -52,8 +52,12 @@ def address_as(typingctx, address, like):
 def _source(program, kinds: str) -> str:
     """Kernel source: kernel_par/kernel_seq(tasks, ptrs, <per input: scalars or witness>,
     <per output: witness>). A witness is a one-element array giving a full input's or an output's
-    dtype; `ptrs[j, k]` is the address of input (or output, j >= n_inputs) j of member k."""
+    dtype; `ptrs[r, k]` is the address of member k's r-th full input, or for r >= the number of
+    full inputs, of its output r - that number. A task (member k, first, end) is a slice of one
+    member."""
     n_in, n_out = program.n_inputs, len(program.outputs)
+    row = {i: r for r, i in enumerate(i for i, kind in enumerate(kinds) if kind == "F")}
+    n_full = len(row)
     params = ", ".join(["tasks", "ptrs"] + [f"s{i}" if k == "S" else f"w{i}" for i, k in enumerate(kinds)]
                        + [f"v{j}" for j in range(n_out)])
     src = [_header(program), "from numba import carray",
@@ -65,15 +69,17 @@ def _source(program, kinds: str) -> str:
         src.append(f"    for c in {loop}(tasks.shape[0]):")
         src.append("        k = tasks[c, 0]")
         src.append("        lo = tasks[c, 1]")
-        src.append("        hi = tasks[c, 2]")
+        src.append("        n = tasks[c, 2] - lo")
         for i, k in enumerate(kinds):
             if k == "S":
                 src.append(f"        x{i} = s{i}[k]")
             else:
-                src.append(f"        p{i} = carray(address_as(ptrs[{i}, k], w{i}), hi)")
+                src.append(f"        p{i} = carray(address_as(ptrs[{row[i]}, k] + lo * w{i}.itemsize, w{i}), n)")
         for j in range(n_out):
-            src.append(f"        q{j} = carray(address_as(ptrs[{n_in + j}, k], v{j}), hi)")
-        src.append("        for i in range(lo, hi):")
+            src.append(f"        q{j} = carray(address_as(ptrs[{n_full + j}, k] + lo * v{j}.itemsize, v{j}), n)")
+        # the task's slice from 0: indices known non-negative, as in fused.py's loops (no
+        # wraparound code in the loop, which then vectorises)
+        src.append("        for i in range(n):")
         for i, k in enumerate(kinds):
             if k == "F":
                 src.append(f"            x{i} = p{i}[i]")
@@ -117,17 +123,21 @@ def _witness(dtype):
     return w
 
 
-# id(array) -> (weakref to it, data address). An ndarray's data never moves while it lives
-# (keraslite never resizes one in place), and reading .ctypes.data costs ~1 us each: the ~40
-# arrays of an MLP's Adam step would cost more than the kernel call saves.
+# id(array) -> (weakref to it, data address) for C-contiguous ndarrays. An ndarray's data and
+# layout never change while it lives (keraslite never resizes one in place), and reading
+# .ctypes.data and .flags costs ~1 us per array: the ~40 arrays of an MLP's Adam step would cost
+# more than the kernel launches the batch saves.
 _ADDRESSES: dict = {}
 _ADDRESS_LIMIT = 1 << 14
 
 
 def _address(a) -> int:
+    """The data address of a C-contiguous ndarray, -1 for anything else."""
     entry = _ADDRESSES.get(id(a))
     if entry is not None and entry[0]() is a:
         return entry[1]
+    if type(a) is not np.ndarray or not a.flags.c_contiguous:
+        return -1
     address = a.ctypes.data
     if len(_ADDRESSES) >= _ADDRESS_LIMIT:
         for key in [key for key, (ref, _) in _ADDRESSES.items() if ref() is None]:
@@ -139,12 +149,14 @@ def _address(a) -> int:
 
 
 class _Tables:
-    """A call's address table and scalar arrays, reused by the next call (one call at a time)."""
+    """A call's address table (ptrs[j, k]: input or output j of member k, and the same memory
+    as one flat row-major vector) and scalar arrays, reused by the next call (one at a time)."""
 
-    __slots__ = ("ptrs", "scalars")
+    __slots__ = ("ptrs", "flat", "scalars")
 
     def __init__(self, n_rows: int, n_members: int, scalar_dtypes: dict):
         self.ptrs = np.zeros((n_rows, n_members), np.int64)
+        self.flat = self.ptrs.reshape(-1)
         self.scalars = {i: np.zeros(n_members, dt) for i, dt in scalar_dtypes.items()}
 
 
@@ -170,6 +182,9 @@ class BatchedKernel:
         self._tasks: dict = {}
         self._tables: dict = {}
         self._lock = threading.Lock()
+        out_dtypes = [np.dtype(d) for d in program.out_dtypes]
+        # Numba has no float16, and its bool arrays are not bytes behind a pointer
+        self._out_dtypes = None if any(dt.kind == "b" or dt == np.float16 for dt in out_dtypes) else out_dtypes
 
     def _per_member(self, arrays, out):
         n_in, n_out = self.program.n_inputs, len(self.program.outputs)
@@ -202,61 +217,60 @@ class BatchedKernel:
                              f"outputs for a program of {n_in} inputs and {n_out} outputs")
         full, scalar = self._full, self._scalar
         in_dtypes = [getattr(a, "dtype", None) for a in arrays[:n_in]]
-        if any(dt is None or dt.kind == "b" or dt == np.float16 for dt in in_dtypes):
+        out_dtypes = self._out_dtypes
+        if out_dtypes is None or any(dt is None or dt.kind == "b" or dt == np.float16 for dt in in_dtypes):
             return self._per_member(arrays, out)
-        out_dtypes = [np.dtype(d) for d in program.out_dtypes]
-        if any(dt.kind == "b" or dt == np.float16 for dt in out_dtypes):
-            return self._per_member(arrays, out)
-        shapes, sizes = [], []
-        for k in range(n_members):
-            base = k * n_in
-            shape = arrays[base + full[0]].shape
-            for i in full:
-                a = arrays[base + i]
-                if (type(a) is not np.ndarray or a.shape != shape or a.dtype != in_dtypes[i]
-                        or not a.flags.c_contiguous):
+        # addresses row by row (input or output j, then member k), validated on the way
+        rows: list = []
+        shapes = [arrays[k * n_in + full[0]].shape for k in range(n_members)]
+        for i in full:
+            dt = in_dtypes[i]
+            for k in range(n_members):
+                a = arrays[k * n_in + i]
+                address = _address(a)
+                if address < 0 or a.shape != shapes[k] or a.dtype != dt:
                     return self._per_member(arrays, out)
-            for i in scalar:
-                a = arrays[base + i]
-                if getattr(a, "size", 0) != 1 or a.dtype != in_dtypes[i]:
+                rows.append(address)
+        values = {}
+        for i in scalar:
+            dt = in_dtypes[i]
+            column = []
+            for k in range(n_members):
+                a = arrays[k * n_in + i]
+                if getattr(a, "size", 0) != 1 or a.dtype != dt:
                     return self._per_member(arrays, out)
-            shapes.append(shape)
-            sizes.append(arrays[base + full[0]].size)
+                column.append(a.item())
+            values[i] = column
         if out is None:
             out = [np.empty(shape, dt) for shape in shapes for dt in out_dtypes]
-        else:
+        for j, dt in enumerate(out_dtypes):
             for k in range(n_members):
-                for j in range(n_out):
-                    o = out[k * n_out + j]
-                    if (type(o) is not np.ndarray or o.shape != shapes[k] or o.dtype != out_dtypes[j]
-                            or not o.flags.c_contiguous or not o.flags.writeable):
-                        return self._per_member(arrays, out)
+                o = out[k * n_out + j]
+                address = _address(o)
+                if address < 0 or o.shape != shapes[k] or o.dtype != dt or not o.flags.writeable:
+                    return self._per_member(arrays, out)
+                rows.append(address)
+        sizes = tuple(arrays[k * n_in + full[0]].size for k in range(n_members))
         total = sum(sizes)
         if total == 0:
             return list(out)
         par, seq = self._kernels()
-        tasks = self._task_table(tuple(sizes))
+        tasks = self._task_table(sizes)
         mine = self._lock.acquire(False)  # a concurrent call (another thread) gets its own tables
         try:
             tables = self._tables.get(n_members) if mine else None
             if tables is None:
-                tables = _Tables(n_in + n_out, n_members, {i: in_dtypes[i] for i in scalar})
+                tables = _Tables(len(full) + n_out, n_members, {i: in_dtypes[i] for i in scalar})
                 if mine:
                     self._tables[n_members] = tables
-            ptrs, svals = tables.ptrs, tables.scalars
-            for k in range(n_members):
-                base = k * n_in
-                for i in full:
-                    ptrs[i, k] = _address(arrays[base + i])
-                for i in scalar:
-                    svals[i][k] = arrays[base + i].item()
-                for j in range(n_out):
-                    ptrs[n_in + j, k] = _address(out[k * n_out + j])
-            args = [svals[i] if kind == "S" else _witness(in_dtypes[i]) for i, kind in enumerate(self.kinds)]
+            tables.flat[:] = rows
+            for i, column in values.items():
+                tables.scalars[i][:] = column
+            args = [tables.scalars[i] if kind == "S" else _witness(in_dtypes[i]) for i, kind in enumerate(self.kinds)]
             args += [_witness(dt) for dt in out_dtypes]
             kernel = par if total >= PARALLEL_THRESHOLD else seq
             # the arrays (held by the caller) outlive the call: the addresses stay valid
-            kernel(tasks, ptrs, *args)
+            kernel(tasks, tables.ptrs, *args)
         finally:
             if mine:
                 self._lock.release()
