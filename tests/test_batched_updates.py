@@ -357,3 +357,32 @@ def test_batched_kernel_equals_per_member_kernels_and_falls_back():
         np.testing.assert_array_equal(g, single(*m)[0])
     with pytest.raises(ValueError, match="kinds"):
         backend.compile_elementwise_batch(group.program, "S" * len(kinds))
+
+
+def test_a_small_short_batch_compiles_nothing(monkeypatch):
+    from keraslite.backend import registry
+    if "numba" not in registry.available_backends():
+        pytest.skip("numba is not usable here")
+    import keraslite_numba.batched as B
+    backend = get_backend_object("numba")
+    a, b = K.placeholder((3,)), K.placeholder(())
+    u = a * b + 2.0 * a  # a program NumPy runs for small outputs (fused.SMALL_MAX_OPS)
+    order = topological_order([u], stop={a.id, b.id})
+    _, groups = fuse(order, {u.id}, {a.id, b.id})
+    (group,) = groups.values()
+    kinds = "".join("F" if tuple(i.shape) == (3,) else "S" for i in group.inputs)
+    fn = backend.compile_elementwise_batch(group.program, kinds)
+
+    def no_compile(*args):
+        raise AssertionError("a kernel was compiled for a small batch")
+    monkeypatch.setattr(B, "_load", no_compile)
+    rng = np.random.default_rng(4)
+    members, wants = [], []
+    for _ in range(2):
+        av, bv = rng.standard_normal(3).astype("float32"), np.array(rng.standard_normal(), "float32")
+        values = {a.id: av, b.id: bv}
+        members.append([values[i.id] if i.id in values else np.asarray(i.value, "float32") for i in group.inputs])
+        wants.append(av * bv + np.float32(2.0) * av)
+    got = fn(*[x for m in members for x in m])
+    for g, want in zip(got, wants):
+        np.testing.assert_allclose(g, want, rtol=1e-6)

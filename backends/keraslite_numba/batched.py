@@ -29,6 +29,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
+from . import fused
 from .fused import PARALLEL_THRESHOLD, FusedKernel, _header, cache_dir
 
 # elements per task: large enough to amortise the per-task setup, small enough that a 512x512
@@ -168,7 +169,9 @@ class BatchedKernel:
     len(program.outputs) per member, overlapping no input (the compiler's pooled buffers). A call
     whose arrays do not fit the kernel (a shape or dtype differing from the first member's, a
     non-contiguous array, a bool dtype) runs each member through its own FusedKernel instead:
-    the same results, one call per member."""
+    the same results, one call per member. So does a batch small and short enough that
+    FusedKernel would run every member as NumPy expressions (under fused.SMALL_THRESHOLD elements
+    in all, at most fused.SMALL_MAX_OPS operations): nothing to compile for microseconds of work."""
 
     def __init__(self, program, kinds: str, loaded: dict):
         if len(kinds) != program.n_inputs or set(kinds) - {"F", "S"} or "F" not in kinds:
@@ -254,6 +257,10 @@ class BatchedKernel:
         total = sum(sizes)
         if total == 0:
             return list(out)
+        if total < fused.SMALL_THRESHOLD and len(program.lines) <= fused.SMALL_MAX_OPS:
+            # all of it would run as NumPy expressions member by member: no kernel to compile
+            # for work of microseconds (e.g. scalar state updates), and the same values as before
+            return self._per_member(arrays, out)
         par, seq = self._kernels()
         tasks = self._task_table(sizes)
         mine = self._lock.acquire(False)  # a concurrent call (another thread) gets its own tables
