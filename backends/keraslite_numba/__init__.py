@@ -19,9 +19,8 @@ class NumbaBackend(ArrayBackend):
     fuses_elementwise = True
     # primitives and fused kernels that write into the compiler's pooled buffers (interface.py)
     batches_elementwise = True
-    # a batched kernel's members run on different threads at once: one member's output may not
-    # take another's dying input, so its outputs never overlap an input ("out")
-    out_modes = {**OUT_MODES, "elementwise": "inplace", "elementwise_batch": "out", "conv2d+add": "out", **{op: "out" for op in (
+    # a batched kernel's output may take a dying input of its own member (interface.out_mode)
+    out_modes = {**OUT_MODES, "elementwise": "inplace", "elementwise_batch": "inplace", "conv2d+add": "out", **{op: "out" for op in (
         "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool2d", "max_pool2d_backprop",
         "avg_pool2d", "avg_pool2d_backprop")}}
 

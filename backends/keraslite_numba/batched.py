@@ -50,24 +50,52 @@ def address_as(typingctx, address, like):
     return ptr(address, like), codegen
 
 
-def _source(program, kinds: str) -> str:
-    """Kernel source: kernel_par/kernel_seq(tasks, ptrs, <per input: scalars or witness>,
+def _source(program, kinds: str, pattern: tuple = ()) -> str:
+    """Kernel source: kernel_par/kernel_seq(tasks, ptrs, modes, <per input: scalars or witness>,
     <per output: witness>). A witness is a one-element array giving a full input's or an output's
     dtype; `ptrs[r, k]` is the address of member k's r-th full input, or for r >= the number of
     full inputs, of its output r - that number. A task (member k, first, end) is a slice of one
-    member."""
+    member.
+
+    `pattern`: (output, input) pairs of a member computed in place (the output is the input's
+    memory). A member with modes[k] == 1 has exactly that pattern and runs a loop writing those
+    outputs through the inputs' own arrays: LLVM then sees one pointer and vectorises, where
+    two pointers to the same memory fail its overlap check and leave the loop scalar (several
+    times slower). Every other member runs the general loop."""
     n_in, n_out = program.n_inputs, len(program.outputs)
     row = {i: r for r, i in enumerate(i for i, kind in enumerate(kinds) if kind == "F")}
     n_full = len(row)
-    params = ", ".join(["tasks", "ptrs"] + [f"s{i}" if k == "S" else f"w{i}" for i, k in enumerate(kinds)]
+    params = ", ".join(["tasks", "ptrs", "modes"] + [f"s{i}" if k == "S" else f"w{i}" for i, k in enumerate(kinds)]
                        + [f"v{j}" for j in range(n_out)])
     src = [_header(program), "from numba import carray",
            "from keraslite_numba.batched import address_as", ""]
-    for variant, loop in (("par", "prange"), ("seq", "range")):
+
+    def loop(indent: str, into: dict) -> list:
+        lines = []
+        for j in range(n_out):
+            if j not in into:
+                lines.append(f"{indent}q{j} = carray(address_as(ptrs[{n_full + j}, k] + lo * v{j}.itemsize, v{j}), n)")
+        # the task's slice from 0: indices known non-negative, as in fused.py's loops (no
+        # wraparound code in the loop, which then vectorises)
+        lines.append(f"{indent}for i in range(n):")
+        for i, k in enumerate(kinds):
+            if k == "F":
+                lines.append(f"{indent}    x{i} = p{i}[i]")
+        for name, expr in program.lines:
+            e = expr
+            for i in reversed(range(n_in)):
+                e = e.replace(f"a{i}", f"x{i}")
+            lines.append(f"{indent}    {name} = {e}")
+        for j, name in enumerate(program.outputs):
+            target = f"p{into[j]}" if j in into else f"q{j}"
+            lines.append(f"{indent}    {target}[i] = {name}")
+        return lines
+
+    for variant, kind in (("par", "prange"), ("seq", "range")):
         flags = "parallel=True, " if variant == "par" else ""
         src.append(f"@njit({flags}cache=True, error_model='numpy', nogil=True, fastmath={{'afn', 'contract'}})")
         src.append(f"def kernel_{variant}({params}):")
-        src.append(f"    for c in {loop}(tasks.shape[0]):")
+        src.append(f"    for c in {kind}(tasks.shape[0]):")
         src.append("        k = tasks[c, 0]")
         src.append("        lo = tasks[c, 1]")
         src.append("        n = tasks[c, 2] - lo")
@@ -76,27 +104,19 @@ def _source(program, kinds: str) -> str:
                 src.append(f"        x{i} = s{i}[k]")
             else:
                 src.append(f"        p{i} = carray(address_as(ptrs[{row[i]}, k] + lo * w{i}.itemsize, w{i}), n)")
-        for j in range(n_out):
-            src.append(f"        q{j} = carray(address_as(ptrs[{n_full + j}, k] + lo * v{j}.itemsize, v{j}), n)")
-        # the task's slice from 0: indices known non-negative, as in fused.py's loops (no
-        # wraparound code in the loop, which then vectorises)
-        src.append("        for i in range(n):")
-        for i, k in enumerate(kinds):
-            if k == "F":
-                src.append(f"            x{i} = p{i}[i]")
-        for name, expr in program.lines:
-            e = expr
-            for i in reversed(range(n_in)):
-                e = e.replace(f"a{i}", f"x{i}")
-            src.append(f"            {name} = {e}")
-        for j, name in enumerate(program.outputs):
-            src.append(f"            q{j}[i] = {name}")
+        if pattern:
+            src.append("        if modes[k] == 1:")
+            src += loop("            ", dict(pattern))
+            src.append("        else:")
+            src += loop("            ", {})
+        else:
+            src += loop("        ", {})
         src.append("")
     return "\n".join(src)
 
 
-def _load(program, kinds: str):
-    src = _source(program, kinds)
+def _load(program, kinds: str, pattern: tuple = ()):
+    src = _source(program, kinds, pattern)
     digest = hashlib.sha1(src.encode()).hexdigest()[:20]
     path = cache_dir() / f"batched_{digest}.py"
     if not path.exists():
@@ -153,9 +173,10 @@ class _Tables:
     """A call's address table (ptrs[j, k]: input or output j of member k, and the same memory
     as one flat row-major vector) and scalar arrays, reused by the next call (one at a time)."""
 
-    __slots__ = ("ptrs", "flat", "scalars")
+    __slots__ = ("ptrs", "flat", "scalars", "modes")
 
     def __init__(self, n_rows: int, n_members: int, scalar_dtypes: dict):
+        self.modes = np.zeros(n_members, np.int64)
         self.ptrs = np.zeros((n_rows, n_members), np.int64)
         self.flat = self.ptrs.reshape(-1)
         self.scalars = {i: np.zeros(n_members, dt) for i, dt in scalar_dtypes.items()}
@@ -197,12 +218,28 @@ class BatchedKernel:
             results.extend(self._single(*arrays[k * n_in:(k + 1) * n_in], out=o))
         return results
 
-    def _kernels(self):
-        key = (self.program.source_key(), self.kinds)
+    def _kernels(self, pattern: tuple):
+        key = (self.program.source_key(), self.kinds, pattern)
         pair = self._loaded.get(key)
         if pair is None:
-            pair = self._loaded[key] = _load(self.program, self.kinds)
+            pair = self._loaded[key] = _load(self.program, self.kinds, pattern)
         return pair
+
+    @staticmethod
+    def _in_place(rows, full, n_members, n_out):
+        """Per member, the (output, input) pairs where the output is the input's memory (the
+        memory plan's in-place results); the most common non-empty one gets the fast loop."""
+        n_full = len(full)
+        patterns = []
+        for k in range(n_members):
+            ins = {rows[r * n_members + k]: full[r] for r in range(n_full)}
+            patterns.append(tuple((j, ins[rows[(n_full + j) * n_members + k]]) for j in range(n_out)
+                                  if rows[(n_full + j) * n_members + k] in ins))
+        seen = [p for p in patterns if p]
+        if not seen:
+            return (), None
+        common = max(set(seen), key=seen.count)
+        return common, [1 if p == common else 0 for p in patterns]
 
     def _task_table(self, sizes: tuple):
         tasks = self._tasks.get(sizes)
@@ -261,7 +298,8 @@ class BatchedKernel:
             # all of it would run as NumPy expressions member by member: no kernel to compile
             # for work of microseconds (e.g. scalar state updates), and the same values as before
             return self._per_member(arrays, out)
-        par, seq = self._kernels()
+        pattern, modes = self._in_place(rows, full, n_members, n_out)
+        par, seq = self._kernels(pattern)
         tasks = self._task_table(sizes)
         mine = self._lock.acquire(False)  # a concurrent call (another thread) gets its own tables
         try:
@@ -271,13 +309,14 @@ class BatchedKernel:
                 if mine:
                     self._tables[n_members] = tables
             tables.flat[:] = rows
+            tables.modes[:] = 0 if modes is None else modes
             for i, column in values.items():
                 tables.scalars[i][:] = column
             args = [tables.scalars[i] if kind == "S" else _witness(in_dtypes[i]) for i, kind in enumerate(self.kinds)]
             args += [_witness(dt) for dt in out_dtypes]
             kernel = par if total >= PARALLEL_THRESHOLD else seq
             # the arrays (held by the caller) outlive the call: the addresses stay valid
-            kernel(tasks, tables.ptrs, *args)
+            kernel(tasks, tables.ptrs, tables.modes, *args)
         finally:
             if mine:
                 self._lock.release()

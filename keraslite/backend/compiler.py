@@ -40,13 +40,15 @@ class Step:
     tuple of them for several outputs) it writes into once the plan is laid out, for inputs of
     `in_shapes`; `release`: slots whose last reader this step is."""
 
-    __slots__ = ("op", "fn", "in_slots", "out_slot", "node", "out_mode", "bufs", "in_shapes", "release")
+    __slots__ = ("op", "fn", "in_slots", "out_slot", "node", "out_mode", "bufs", "in_shapes", "release",
+                 "inplace_of")
 
     def __init__(self, op, fn, in_slots, out_slot, node, out_mode=None):
         self.op, self.fn, self.in_slots, self.out_slot, self.node = op, fn, in_slots, out_slot, node
         self.out_mode = out_mode
         self.bufs = self.in_shapes = None
         self.release = ()
+        self.inplace_of = None  # per output, the input slots it may overwrite (None: any input)
 
     def __repr__(self):
         return f"Step({self.op}, in={list(self.in_slots)}, out={self.out_slot})"
@@ -92,8 +94,12 @@ class Plan:
                 for o in node.outputs:
                     slot[o.id] = len(slot)
                     outs.append(slot[o.id])
-                self.steps.append(Step(name, fn, tuple(slot[i.id] for i in node.inputs), tuple(outs),
-                                       node.outputs, out_mode(mode)))
+                step = Step(name, fn, tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs,
+                            out_mode(mode))
+                if isinstance(node, BatchedGroup):  # an output may only take its own member's input
+                    step.inplace_of = tuple(tuple(slot[i.id] for i in g.inputs) for g in node.members
+                                            for _ in g.outputs)
+                self.steps.append(step)
                 continue
             if node.id in absorbed:  # computed inside the folded step of its only reader
                 continue

@@ -83,7 +83,9 @@ class Backend:
 
     def out_mode(self, op: str) -> str | None:
         """How the primitive `op` takes a caller-given result array; "elementwise" names the
-        callables of `compile_elementwise`.
+        callables of `compile_elementwise`, "elementwise_batch" those of
+        `compile_elementwise_batch` (there "inplace" lets an output be one of its own member's
+        inputs, never another member's: members run on different threads at once).
 
         None (the default): it allocates its result. "out": it accepts `out=`, an array of the
         result's shape and dtype (a list of them for several outputs) that overlaps none of its

@@ -83,8 +83,10 @@ def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end:
         rec = records.get(i)
         if rec is not None and not any(o in no_pool for o in outs):
             used: list[int] = []
-            for o, spec in zip(outs, rec[1]):
-                b = _in_place(step, i, spec, lay, end, used) if step.out_mode == "inplace" else None
+            own = getattr(step, "inplace_of", None)  # per output: the inputs it may overwrite
+            for k, (o, spec) in enumerate(zip(outs, rec[1])):
+                b = (_in_place(step, i, spec, lay, end, used, step.in_slots if own is None else own[k])
+                     if step.out_mode == "inplace" else None)
                 if b is not None:
                     lay.in_place += 1
                 else:
@@ -116,12 +118,13 @@ def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end:
     return lay
 
 
-def _in_place(step, i, spec, lay, end, used):
-    """An input buffer the step may overwrite with its result: the input's value is the buffer
-    itself, of the result's shape and dtype, nothing reads the buffer after this step, and no
-    other input sees it through a different view (elementwise in place is only safe element for
-    element on the same layout)."""
-    for t in step.in_slots:
+def _in_place(step, i, spec, lay, end, used, candidates):
+    """An input buffer the step may overwrite with its result: one of the `candidates` input
+    slots (all of the step's inputs, or for a batched kernel the result's own member's) whose
+    value is the buffer itself, of the result's shape and dtype, that nothing reads after this
+    step, and that no other input sees through a different view (elementwise in place is only
+    safe element for element on the same layout)."""
+    for t in candidates:
         b = lay.direct.get(t)
         if b is None or b in used or end[b] != i or lay.specs[b] != spec:
             continue
