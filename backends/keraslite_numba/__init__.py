@@ -63,8 +63,10 @@ class NumbaBackend(ArrayBackend):
         return _k("reduce").sum_leading(x, R).reshape(shape)
 
     # ------------------------------------------------------------ nn kernels (float32/float64)
-    # The conv and pool primitives are rank-generic: rank 2 runs the Numba kernels, rank 1 the
-    # same kernels on a unit first spatial axis (xp/nn_primitives.lift), rank 3 the reference code.
+    # The conv and pool primitives are rank-generic: rank 2 runs the Numba kernels; rank 1 goes
+    # to ArrayBackend, which calls these methods again as rank 2 on a unit first spatial axis
+    # (xp/nn_primitives.lift), so the same kernels run; rank 3 runs the reference code. Only the
+    # conv + bias fold (_conv, which ArrayBackend does not know) lifts rank 1 itself.
     def conv(self, x, w, strides, padding, dilation, groups, out=None):
         return self._conv(x, w, strides, padding, dilation, groups, out=out)
 
@@ -99,40 +101,23 @@ class NumbaBackend(ArrayBackend):
         return lambda x, w, b, out=None: conv(x, w, bias=b, out=out, **attrs)
 
     def conv_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
-        if len(strides) == 1:
-            y = self.conv_backprop_input(lift(g), lift_kernel(w), groups=groups, out=lift(out), **lift_geometry(
-                input_shape=input_shape, strides=strides, padding=padding, dilation=dilation))
-            return drop(y, out)
-        if len(strides) != 2 or not _fast(g, w):
+        if len(strides) != 2 or not _fast(g, w):  # rank 1 comes back here as rank 2 (ArrayBackend.lift)
             return super().conv_backprop_input(g, w, input_shape, strides, padding, dilation, groups, out=out)
         shape = (g.shape[0],) + tuple(input_shape)
         return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
 
     def conv_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
-        if len(strides) == 1:
-            dw = self.conv_backprop_filter(lift(x), lift(g), groups=groups, out=None if out is None else lift_kernel(out),
-                                           **lift_geometry(filter_shape=filter_shape, strides=strides,
-                                                           padding=padding, dilation=dilation))
-            return out if out is not None else dw.reshape(dw.shape[1:])
         if len(strides) != 2 or not _fast(x, g):
             return super().conv_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups, out=out)
         return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
                                                  groups, out=out)
 
     def pool(self, x, mode, pool_size, strides, padding, out=None):
-        if len(strides) == 1:
-            y = self.pool(lift(x), mode, out=lift(out), **lift_geometry(pool_size=pool_size, strides=strides,
-                                                                       padding=padding))
-            return drop(y, out)
         if len(strides) != 2 or mode not in _POOL or not _fast(x):
             return super().pool(x, mode, pool_size, strides, padding, out=out)
         return getattr(_k("pool"), _POOL[mode][0])(_w(x), pool_size, strides, padding, out=out)
 
     def pool_backprop(self, *arrays, mode, pool_size, strides, padding, input_shape=None, out=None):
-        if len(strides) == 1:
-            y = self.pool_backprop(*(lift(a) for a in arrays), mode=mode, out=lift(out), **lift_geometry(
-                pool_size=pool_size, strides=strides, padding=padding, input_shape=input_shape))
-            return drop(y, out)
         if len(strides) != 2 or mode not in _POOL or not _fast(*arrays):
             return super().pool_backprop(*arrays, mode=mode, pool_size=pool_size, strides=strides, padding=padding,
                                          input_shape=input_shape, out=out)
