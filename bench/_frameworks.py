@@ -190,3 +190,18 @@ def fit_workload(contender: str, cfg: dict, probe, x, labels, classes: int, opti
         result["predict_sps"] = sps()
     result["first_epoch_s"] = times[0]
     return result
+
+
+def median_ms(fns: dict, repeats: int, warmup: int) -> dict:
+    """{name: median milliseconds of fn()} over `repeats` rounds that call every fn once each (so
+    the cases interleave), after `warmup` untimed calls of each (compilation, caches)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) * 1e3 for name, v in times.items()}
