@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import backend as K
 from ..engine.base_layer import InputSpec, Layer
-from ._utils import normalize_data_format, normalize_tuple, shape_str
+from ._utils import normalize_data_format, normalize_tuple, padded_dim, scaled_dim, shape_str, spatial_output_shape
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,13 +65,7 @@ class UpSampling2D(Layer):
         self.half_pixel_centers = bool(half_pixel_centers)
 
     def compute_output_shape(self, input_shape):
-        def grow(d, f):
-            return None if d is None else d * f
-        if self.data_format == "channels_first":
-            return (input_shape[0], input_shape[1], grow(input_shape[2], self.size[0]),
-                    grow(input_shape[3], self.size[1]))
-        return (input_shape[0], grow(input_shape[1], self.size[0]), grow(input_shape[2], self.size[1]),
-                input_shape[3])
+        return spatial_output_shape(input_shape, self.data_format, scaled_dim, self.size)
 
     def call(self, inputs):
         if self.interpolation == "bilinear" and self.half_pixel_centers:
@@ -155,13 +149,7 @@ class ZeroPadding2D(Layer):
         self.input_spec = InputSpec(ndim=4)
 
     def compute_output_shape(self, input_shape):
-        def grow(d, p):
-            return None if d is None else d + p[0] + p[1]
-        if self.data_format == "channels_first":
-            return (input_shape[0], input_shape[1], grow(input_shape[2], self.padding[0]),
-                    grow(input_shape[3], self.padding[1]))
-        return (input_shape[0], grow(input_shape[1], self.padding[0]), grow(input_shape[2], self.padding[1]),
-                input_shape[3])
+        return spatial_output_shape(input_shape, self.data_format, padded_dim, self.padding)
 
     def call(self, inputs):
         return K.spatial_2d_padding(inputs, padding=self.padding, data_format=self.data_format)
@@ -179,6 +167,12 @@ def _crop_len(d, pair, who, shape):
         raise ValueError(f"{who}: cropping {pair} is larger than the input dimension {d} "
                          f"(input shape {shape_str(tuple(shape))})")
     return out
+
+
+def _cropped_shape(layer, input_shape) -> tuple:
+    """The output shape of Cropping2D/3D: each spatial dimension less its (before, after) crop."""
+    return spatial_output_shape(input_shape, layer.data_format,
+                                lambda d, pair: _crop_len(d, pair, layer.name, input_shape), layer.cropping)
 
 
 class Cropping1D(Layer):
@@ -215,13 +209,7 @@ class Cropping2D(Layer):
         self.input_spec = InputSpec(ndim=4)
 
     def compute_output_shape(self, input_shape):
-        (t, b), (l, r) = self.cropping
-        if self.data_format == "channels_first":
-            return (input_shape[0], input_shape[1],
-                    _crop_len(input_shape[2], (t, b), self.name, input_shape),
-                    _crop_len(input_shape[3], (l, r), self.name, input_shape))
-        return (input_shape[0], _crop_len(input_shape[1], (t, b), self.name, input_shape),
-                _crop_len(input_shape[2], (l, r), self.name, input_shape), input_shape[3])
+        return _cropped_shape(self, input_shape)
 
     def call(self, inputs):
         self.compute_output_shape(K.int_shape(inputs))
@@ -248,13 +236,7 @@ class UpSampling3D(Layer):
         self.input_spec = InputSpec(ndim=5)
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        first = 2 if self.data_format == "channels_first" else 1
-        out = list(input_shape)
-        for i in range(3):
-            d = input_shape[first + i]
-            out[first + i] = None if d is None else d * self.size[i]
-        return tuple(out)
+        return spatial_output_shape(input_shape, self.data_format, scaled_dim, self.size)
 
     def call(self, inputs):
         return K.resize_volumes(inputs, self.size[0], self.size[1], self.size[2], self.data_format)
@@ -290,13 +272,7 @@ class ZeroPadding3D(Layer):
         self.input_spec = InputSpec(ndim=5)
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        first = 2 if self.data_format == "channels_first" else 1
-        out = list(input_shape)
-        for i, p in enumerate(self.padding):
-            d = input_shape[first + i]
-            out[first + i] = None if d is None else d + p[0] + p[1]
-        return tuple(out)
+        return spatial_output_shape(input_shape, self.data_format, padded_dim, self.padding)
 
     def call(self, inputs):
         return K.spatial_3d_padding(inputs, padding=self.padding, data_format=self.data_format)
@@ -318,12 +294,7 @@ class Cropping3D(Layer):
         self.input_spec = InputSpec(ndim=5)
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        first = 2 if self.data_format == "channels_first" else 1
-        out = list(input_shape)
-        for i, pair in enumerate(self.cropping):
-            out[first + i] = _crop_len(input_shape[first + i], pair, self.name, input_shape)
-        return tuple(out)
+        return _cropped_shape(self, input_shape)
 
     def call(self, inputs):
         self.compute_output_shape(K.int_shape(inputs))
