@@ -9,6 +9,7 @@ import nn_reference as ref
 from keraslite import backend as K
 from keraslite import layers as L
 from keraslite import models
+from finite_differences import assert_gradients_match_finite_differences
 
 pytestmark = pytest.mark.usefixtures("kbackend")
 
@@ -122,32 +123,8 @@ def test_convlstm2d_gradients_match_finite_differences(rng):
     _randomize(layer, rng)
     r = K.constant(rng.standard_normal((1, 2, 3, 3, 2)))
     loss = K.sum(y * r)
-    params = layer.trainable_weights
-    got = K.function([inp], K.gradients(loss, params + [inp]))
-    x = rng.standard_normal((1, 2, 3, 3, 1))
-    grads = got([x])
-    f_loss = K.function([inp], [loss])
-    eps = 1e-6
-
-    def numeric(base, evaluate):
-        g = np.zeros_like(base)
-        for idx in np.ndindex(base.shape):
-            for sign in (1, -1):
-                v = base.copy()
-                v[idx] += sign * eps
-                g[idx] += sign * evaluate(v)
-        return g / (2 * eps)
-
-    for p, g in zip(params, grads):
-        base = K.get_value(p).copy()
-
-        def evaluate(v, p=p):
-            K.set_value(p, v)
-            return f_loss([x])[0]
-        want = numeric(base, evaluate)
-        K.set_value(p, base)
-        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(grads[-1], numeric(x, lambda v: f_loss([v])[0]), rtol=1e-6, atol=1e-8)
+    assert_gradients_match_finite_differences(inp, loss, layer.trainable_weights,
+                                              rng.standard_normal((1, 2, 3, 3, 1)))
 
 
 def test_stateful_continues_sequences_and_reset(rng):
