@@ -9,6 +9,8 @@ import warnings
 from .. import backend as K
 from .imagenet_utils import _obtain_input_shape
 
+# the GitHub releases Keras 2 fetches most ImageNet weight files from (a version folder each)
+RELEASES = "https://github.com/fchollet/deep-learning-models/releases/download/"
 _WEIGHTS_ERROR = ("The `weights` argument should be either `None` (random initialization), `imagenet` "
                   "(pre-training on ImageNet), or the path to the weights file to be loaded.")
 
@@ -111,3 +113,9 @@ def imagenet_rows(rows, cols, sizes) -> int:
     warnings.warn(f"`input_shape` is undefined or non-square, or `rows` is not in {list(sizes)}. "
                   "Weights for input shape (224, 224) will be loaded as the default.")
     return 224
+
+
+def release_files(version: str, stem: str) -> tuple:
+    """The URLs of Keras's weight files `stem`.h5 (with the top) and `stem`_notop.h5 in release
+    `version` of RELEASES."""
+    return RELEASES + version + "/" + stem + ".h5", RELEASES + version + "/" + stem + "_notop.h5"

@@ -8,7 +8,7 @@ from ._blocks import bn_axis, conv_bn, suffixed
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .inception_v3 import preprocess_input  # noqa: F401  ('tf' mode, as in Keras)
 
-BASE_WEIGHT_URL = "https://github.com/fchollet/deep-learning-models/releases/download/v0.7/"
+BASE_WEIGHT_URL = _builder.RELEASES + "v0.7/"
 WEIGHTS_HASH = "e693bd0210a403b3192acc6073ad2e96"
 WEIGHTS_HASH_NO_TOP = "d19885ff4a710c122648d3b5c3b684e4"
 

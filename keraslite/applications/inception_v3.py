@@ -7,10 +7,7 @@ from ._blocks import bn_axis, conv_bn, suffixed
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import preprocess_input as _imagenet_preprocess
 
-WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.5/"
-                "inception_v3_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.5/"
-                       "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.5", "inception_v3_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "9a0d58056eeedaa3f26cb7ebd46da564"
 WEIGHTS_HASH_NO_TOP = "bcbd6486424b2319ff4ef7d526e38f63"
 

@@ -7,7 +7,7 @@ from . import _builder
 from .imagenet_utils import _obtain_input_shape, decode_predictions  # noqa: F401
 from .inception_v3 import preprocess_input  # noqa: F401  ('tf' mode, as in Keras)
 
-BASE_WEIGHT_PATH = "https://github.com/fchollet/deep-learning-models/releases/download/v0.6/"
+BASE_WEIGHT_PATH = _builder.RELEASES + "v0.6/"
 _ALPHA_TEXT = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
 _SIZES = (128, 160, 192, 224)
 

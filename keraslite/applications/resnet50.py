@@ -9,10 +9,7 @@ from ._blocks import conv_bn
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .vgg16 import preprocess_input  # noqa: F401  ('caffe' mode, as in Keras)
 
-WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.2/"
-                "resnet50_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.2/"
-                       "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.2", "resnet50_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "a7b3fe01876f51b976af0dea6bc144eb"
 WEIGHTS_HASH_NO_TOP = "a268eb855778b3df3c7506639542a6af"
 

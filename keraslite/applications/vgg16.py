@@ -6,10 +6,7 @@ from . import _builder
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import preprocess_input as _imagenet_preprocess
 
-WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
-                "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
-                       "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.1", "vgg16_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "64373286793e3c8b2b4e3219cbf3544b"
 WEIGHTS_HASH_NO_TOP = "6d6bbae143d832006294945121d1f1fc"
 

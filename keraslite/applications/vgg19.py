@@ -2,13 +2,11 @@
 Weights: Keras's own ImageNet files."""
 from __future__ import annotations
 
+from . import _builder
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .vgg16 import build_vgg, preprocess_input  # noqa: F401
 
-WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
-                "vgg19_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
-                       "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.1", "vgg19_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "cbe5617147190e668d6c5d5026f83318"
 WEIGHTS_HASH_NO_TOP = "253f8cb515780f3b799900260a226db6"
 

@@ -7,10 +7,7 @@ from ._blocks import conv_bn
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .inception_v3 import preprocess_input  # noqa: F401  ('tf' mode, as in Keras)
 
-TF_WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.4/"
-                   "xception_weights_tf_dim_ordering_tf_kernels.h5")
-TF_WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.4/"
-                          "xception_weights_tf_dim_ordering_tf_kernels_notop.h5")
+TF_WEIGHTS_PATH, TF_WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.4", "xception_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "0a58e3b7378bc2990ea3b43d5981f1f6"
 WEIGHTS_HASH_NO_TOP = "b0042744bf5b25fce3cb969f33bebb97"
 
