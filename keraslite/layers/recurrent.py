@@ -374,6 +374,13 @@ class _CellLayer(RNN):
         del base["cell"]
         return dict(list(base.items()) + list(config.items()))
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if config.get("implementation") == 0:  # Keras 2.2's files may say 0, which means 1
+            config["implementation"] = 1
+        return cls(**config)
+
 
 for _attr in _CELL_ATTRS:
     setattr(_CellLayer, _attr, _cell_property(_attr))
@@ -459,13 +466,6 @@ class LSTM(_CellLayer):
                                    "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
                                    "recurrent_dropout", "implementation"])
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        if config.get("implementation") == 0:
-            config["implementation"] = 1
-        return cls(**config)
-
 
 class GRU(_CellLayer):
     """GRU(units, activation='tanh', recurrent_activation='hard_sigmoid', use_bias=True,
@@ -507,10 +507,3 @@ class GRU(_CellLayer):
                                    "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
                                    "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout",
                                    "implementation", "reset_after"])
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        if config.get("implementation") == 0:
-            config["implementation"] = 1
-        return cls(**config)
