@@ -13,7 +13,7 @@ from .. import activations, regularizers
 from .. import backend as K
 from ..engine.base_layer import InputSpec
 from ._utils import conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, shape_str
-from .recurrent import RNN, _DropoutCell
+from .recurrent import RNN, _cell_property, _DropoutCell
 
 __all__ = ["ConvLSTM2DCell", "ConvRNN2D", "ConvLSTM2D"]
 
@@ -254,20 +254,11 @@ class ConvLSTM2D(ConvRNN2D):
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
     def get_config(self):
-        cell_config = self.cell.get_config()
-        config = {k: cell_config[k] for k in _CELL_ARGS}
-        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        base = RNN.get_config(self)
-        del base["cell"]
-        return dict(list(base.items()) + list(config.items()))
+        return self._layer_config(_CELL_ARGS)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
-
-
-def _cell_property(attr):
-    return property(lambda self: getattr(self.cell, attr))
 
 
 for _attr in _CELL_ARGS:

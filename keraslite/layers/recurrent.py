@@ -340,6 +340,17 @@ class RNN(Layer):
         config["cell"] = {"class_name": self.cell.__class__.__name__, "config": self.cell.get_config()}
         return dict(list(super().get_config().items()) + list(config.items()))
 
+    def _layer_config(self, cell_keys):
+        """The config of a layer that makes its own cell from its arguments (SimpleRNN, LSTM, GRU,
+        ConvLSTM2D): this RNN's config without the cell, then `cell_keys` of the cell's config and
+        the activity_regularizer."""
+        cell_config = self.cell.get_config()
+        config = {k: cell_config[k] for k in cell_keys}
+        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        base = RNN.get_config(self)
+        del base["cell"]
+        return dict(list(base.items()) + list(config.items()))
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
@@ -365,14 +376,6 @@ def _cell_property(attr):
 
 class _CellLayer(RNN):
     """An RNN with a fixed built-in cell whose arguments are the layer's own (SimpleRNN/LSTM/GRU)."""
-
-    def _layer_config(self, keys):
-        cell_config = self.cell.get_config()
-        config = {k: cell_config[k] for k in keys}
-        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        base = RNN.get_config(self)
-        del base["cell"]
-        return dict(list(base.items()) + list(config.items()))
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
