@@ -201,7 +201,7 @@ class BatchedKernel:
         self.program, self.kinds = program, kinds
         self._full = [i for i, k in enumerate(kinds) if k == "F"]
         self._scalar = [i for i, k in enumerate(kinds) if k == "S"]
-        self._loaded = loaded            # (source key, kinds) -> (par, seq), shared per backend
+        self._loaded = loaded  # (source key, kinds, in-place pattern) -> (par, seq), per backend
         self._single = FusedKernel(program)
         self._tasks: dict = {}
         self._tables: dict = {}
