@@ -16,7 +16,7 @@ from keraslite.backend.fusion import fuse
 from keraslite.backend.graph import OPS, topological_order
 from keraslite.backend.interface import ArrayBackend, Backend
 
-HOOKS = ("fusable", "compile_elementwise", "fold", "running", "out_mode", "empty")
+HOOKS = ("fusable", "compile_elementwise", "fold", "running", "prepare_plan", "out_mode", "empty")
 CORE = ("from_numpy", "to_numpy", "rng", "primitive")
 
 

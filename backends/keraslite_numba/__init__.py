@@ -5,9 +5,11 @@ import numpy as np
 from keraslite.backend.interface import ArrayBackend
 from keraslite.backend.xp.core import OUT_MODES
 
+from . import coldstart as _coldstart
 from .threads import SerialBlas, set_openmp_defaults
 
 set_openmp_defaults()  # before Numba starts its OpenMP pool (first parallel kernel)
+_coldstart.start_background()  # a first run on this CPU: workers compile while the model is built
 
 
 class NumbaBackend(ArrayBackend):
@@ -26,6 +28,12 @@ class NumbaBackend(ArrayBackend):
         from .memory import keep_freed_memory
         self._fused: dict = {}
         keep_freed_memory()
+
+    def prepare_plan(self, plan):
+        """Called once per new plan: on a CPU whose kernel cache lacks some of the plan's kernels,
+        tell the user and compile them in worker processes meanwhile (coldstart.py)."""
+        _coldstart.prepare(plan.steps)  # first: workers start before this process imports Numba
+        _coldstart.install_listener()
 
     def running(self):
         """Context around one plan run: BLAS on one thread, so that only Numba's pool runs
@@ -71,7 +79,8 @@ class NumbaBackend(ArrayBackend):
         if not _fast(x, w, bias):
             y = super().conv2d(x, w, strides, padding, dilation, groups)
             return _into(out, y if bias is None else self.add(y, bias))
-        return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
+        with _cold("conv_fwd", x):
+            return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
 
     # ------------------------------------------------------------ folded forms (compiler.py)
     def fold(self, producer, consumer):
@@ -95,46 +104,54 @@ class NumbaBackend(ArrayBackend):
         if not _fast(g, w):
             return _into(out, super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups))
         shape = (g.shape[0],) + tuple(input_shape)
-        return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
+        with _cold("conv_fwd", g), _cold("col2im", g):
+            return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
 
     def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
         if not _fast(x, g):
             return _into(out, super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups))
-        return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
-                                                 groups, out=out)
+        with _cold("conv_bwd_filter", x):
+            return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
+                                                     groups, out=out)
 
     def max_pool2d(self, x, pool_size, strides, padding, out=None):
         if not _fast(x):
             return _into(out, super().max_pool2d(x, pool_size, strides, padding))
-        return _k("pool").max_pool2d(_w(x), pool_size, strides, padding, out=out)
+        with _cold("max_fwd", x):
+            return _k("pool").max_pool2d(_w(x), pool_size, strides, padding, out=out)
 
     def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding, out=None):
         if not _fast(x, y, g):
             return _into(out, super().max_pool2d_backprop(x, y, g, pool_size, strides, padding))
-        return _k("pool").max_pool2d_backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
+        with _cold("max_bwd", x):
+            return _k("pool").max_pool2d_backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
 
     def avg_pool2d(self, x, pool_size, strides, padding, out=None):
         if not _fast(x):
             return _into(out, super().avg_pool2d(x, pool_size, strides, padding))
-        return _k("pool").avg_pool2d(_w(x), pool_size, strides, padding, out=out)
+        with _cold("avg_fwd", x):
+            return _k("pool").avg_pool2d(_w(x), pool_size, strides, padding, out=out)
 
     def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding, out=None):
         if not _fast(g):
             return _into(out, super().avg_pool2d_backprop(g, input_shape, pool_size, strides, padding))
-        return _k("pool").avg_pool2d_backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides,
-                                              padding, out=out)
+        with _cold("avg_bwd", g):
+            return _k("pool").avg_pool2d_backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides,
+                                                  padding, out=out)
 
     def batchnorm_train(self, x, gamma, beta, axes, epsilon):
         # the kernels need a non-empty reduction; an empty one gives NaN statistics as in NumPy
         if not _fast(x, gamma, beta) or x.size == 0:
             return super().batchnorm_train(x, gamma, beta, axes, epsilon)
-        return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon)
+        with _cold("bn_fwd", x):
+            return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon)
 
     def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
         if not _fast(x, gamma, mean, var, gy, gmean, gvar) or x.size == 0:
             return super().batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon)
-        return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
-                                                        _w(gvar), axes, epsilon)
+        with _cold("bn_bwd", x):
+            return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
+                                                            _w(gvar), axes, epsilon)
 
     def fusable(self, node) -> bool:
         """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels.
@@ -173,6 +190,12 @@ def _w(a):
     if a is None or a.flags.writeable:
         return a
     return a.copy()
+
+
+def _cold(family, a):
+    """coldstart.first_use for the kernel family called on array a's dtype: waits for a worker
+    compiling it, and marks it in the cache after its first use (a no-op afterwards)."""
+    return _coldstart.first_use(f"{family}-{a.dtype.char}")
 
 
 def _k(name):

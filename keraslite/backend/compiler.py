@@ -147,6 +147,7 @@ class Plan:
         self._pool: list = []
         self._specs: list = []
         self._busy = threading.Lock()  # a second, concurrent run of this plan runs unpooled
+        backend.prepare_plan(self)  # e.g. the CPU backend starts compiling the plan's kernels
 
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow

@@ -9,9 +9,10 @@ Gradients are never a backend's business: autodiff composes them from these prim
 
 Besides the primitives, the compiler (compiler.py) calls the hooks declared on `Backend` below,
 always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold`, `running`,
-`supports_sparse` and, for the memory plan (memplan.py), `out_mode` (with `empty`). Each has a
-default that means "no such feature", so a backend overrides only what it offers;
-tests/test_backend_protocol.py checks every registered backend against these declarations.
+`prepare_plan`, `supports_sparse` and, for the memory plan (memplan.py), `out_mode` (with
+`empty`). Each has a default that means "no such feature", so a backend overrides only what it
+offers; tests/test_backend_protocol.py checks every registered backend against these
+declarations.
 """
 from __future__ import annotations
 
@@ -63,6 +64,12 @@ class Backend:
         """A context manager entered around each plan run (e.g. thread settings for the run).
         Default: one that does nothing."""
         return contextlib.nullcontext()
+
+    def prepare_plan(self, plan) -> None:
+        """Called once when a new plan (compiler.Plan, its `steps` built) is made for this
+        backend, before its first run: e.g. the CPU backend starts compiling the kernels the
+        steps will call. Default: nothing."""
+        return None
 
     def out_mode(self, op: str) -> str | None:
         """How the primitive `op` takes a caller-given result array; "elementwise" names the
