@@ -131,6 +131,27 @@ def test_first_run_tells_once_compiles_in_workers_and_a_second_run_hits_the_cach
     assert _markers(tmp_path / "again") == sorted(_USED)
 
 
+# ---------------------------------------------------------------------------------- notice
+def _probe(module: str, n: int):
+    """A fresh Numba function defined in module `module` (cache off: it always compiles)."""
+    from numba import njit
+    env = {"__name__": module}
+    exec(f"def f(x):\n    return x * {n} + 1\n", env)  # noqa: S102 - the test's own text
+    return njit(cache=False)(env["f"])
+
+
+def test_compiling_keraslite_kernels_tells_once_and_counts_compile_time(monkeypatch, capsys):
+    monkeypatch.setattr(coldstart, "_told", False)
+    coldstart.install_listener()
+    _probe("user_code", 1)(1.0)  # a user's own Numba function: not keraslite's, nothing said
+    assert coldstart.NOTICE not in capsys.readouterr().err
+    t0 = compile_clock.total()
+    _probe("keraslite_probe", 2)(1.0)
+    _probe("keraslite_probe", 3)(1.0)
+    assert capsys.readouterr().err.count(coldstart.NOTICE) == 1
+    assert compile_clock.total() > t0
+
+
 # ---------------------------------------------------------------------------------- ETA
 def test_progbar_eta_leaves_compile_time_out(monkeypatch, capsys):
     from keraslite.utils import generic_utils
