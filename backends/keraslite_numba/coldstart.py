@@ -93,17 +93,23 @@ def _cpu_identity() -> str:
 
 
 def fingerprint() -> str:
-    """Hash of everything that decides whether Numba's cache holds a compiled kernel: Numba and
-    llvmlite versions, Python, the CPU, Numba's cache and CPU settings, the kernel sources."""
+    """Hash of everything that decides whether Numba's cache holds a compiled kernel: the
+    installed Numba and llvmlite, Python, the CPU, Numba's cache and CPU settings, the kernel
+    sources."""
     global _fingerprint
     if _fingerprint is None:
-        from importlib import metadata
+        import importlib.util
         parts = [sys.version, _cpu_identity()]
-        for dist in ("numba", "llvmlite"):
-            try:
-                parts.append(f"{dist} {metadata.version(dist)}")
-            except metadata.PackageNotFoundError:  # pragma: no cover - vendored builds
-                parts.append(f"{dist} ?")
+        for pkg in ("numba", "llvmlite"):
+            # the installed copy (an upgrade or reinstall rewrites it), found without importing
+            # it and without importlib.metadata's scan of sys.path (~50 ms at import time)
+            spec = importlib.util.find_spec(pkg)
+            origin = Path(spec.origin) if spec and spec.origin else None
+            version = origin.parent / "_version.py" if origin else None
+            for f in (origin, version):
+                if f is not None and f.exists():
+                    st = f.stat()
+                    parts.append(f"{f}:{st.st_mtime_ns}:{st.st_size}")
         parts += [f"{k}={os.environ.get(k, '')}" for k in ("NUMBA_CACHE_DIR", "NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES",
                                                            "NUMBA_OPT")]
         for p in _sources():
