@@ -35,18 +35,22 @@ def test_warmup_recipes_compile_the_signatures_real_calls_use(dtype="float32"):
     x = rng.normal(size=(4, 9, 9, 3)).astype(dtype)
     w = rng.normal(size=(3, 3, 3, 8)).astype(dtype)
     b = rng.normal(size=(8,)).astype(dtype)
-    y = be._conv2d(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, bias=b)  # the folded conv + bias
-    be.conv2d(rng.normal(size=(2, 7, 7, 4)).astype(dtype), rng.normal(size=(3, 3, 2, 4)).astype(dtype),
+    y = be._conv(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, bias=b)  # the folded conv + bias
+    be.conv(rng.normal(size=(2, 7, 7, 4)).astype(dtype), rng.normal(size=(3, 3, 2, 4)).astype(dtype),
               (2, 2), ((0, 0), (0, 0)), (1, 1), 2)
-    be.conv2d_backprop_input(y, w, x.shape[1:], (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    be.conv(rng.normal(size=(2, 7, 4)).astype(dtype), rng.normal(size=(3, 4, 4)).astype(dtype), (1,), ((1, 1),),
+            (1,), 1)  # rank 1 runs the rank-2 kernels on a unit axis
+    be.conv_backprop_input(y, w, x.shape[1:], (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     w48 = rng.normal(size=(3, 3, 48, 8)).astype(dtype)
-    be.conv2d_backprop_input(rng.normal(size=(2, 5, 5, 8)).astype(dtype), w48, (7, 7, 48), (1, 1),
+    be.conv_backprop_input(rng.normal(size=(2, 5, 5, 8)).astype(dtype), w48, (7, 7, 48), (1, 1),
                              ((0, 0), (0, 0)), (1, 1), 1)
-    be.conv2d_backprop_filter(x, y, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
-    p = be.max_pool2d(y, (2, 2), (2, 2), ((0, 0), (0, 0)))
-    be.max_pool2d_backprop(y, p, p, (2, 2), (2, 2), ((0, 0), (0, 0)))
-    a = be.avg_pool2d(y, (3, 3), (1, 1), ((1, 1), (1, 1)))
-    be.avg_pool2d_backprop(a, y.shape[1:], (3, 3), (1, 1), ((1, 1), (1, 1)))
+    be.conv_backprop_filter(x, y, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    geo = dict(pool_size=(2, 2), strides=(2, 2), padding=((0, 0), (0, 0)))
+    p = be.pool(y, "max", **geo)
+    be.pool_backprop(y, p, p, mode="max", **geo)
+    geo = dict(pool_size=(3, 3), strides=(1, 1), padding=((1, 1), (1, 1)))
+    a = be.pool(y, "avg", **geo)
+    be.pool_backprop(a, mode="avg", input_shape=y.shape[1:], **geo)
     g = np.ones((1, 1, 1, 8), dtype)
     yy, m, v = be.batchnorm_train(y, g, g * 0, (0, 1, 2), 1e-3)
     be.batchnorm_train_backward(y, g, m, v, yy, None, None, (0, 1, 2), 1e-3)

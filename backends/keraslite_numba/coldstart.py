@@ -58,10 +58,11 @@ _fingerprint = None
 
 # plan step op -> kernel families it calls (see NumbaBackend); conv2d_backprop_input adds
 # col2im for few input channels (kernels/conv.py)
-OP_FAMILIES = {"conv2d": ("conv_fwd",), "conv2d+add": ("conv_fwd",), "conv2d_backprop_input": ("conv_fwd",),
-               "conv2d_backprop_filter": ("conv_bwd_filter",), "max_pool2d": ("max_fwd",),
-               "max_pool2d_backprop": ("max_bwd",), "avg_pool2d": ("avg_fwd",),
-               "avg_pool2d_backprop": ("avg_bwd",), "batchnorm_train": ("bn_fwd",),
+# plan step op -> kernel families it calls (see NumbaBackend; pools by their `mode`);
+# conv_backprop_input adds col2im for few input channels (kernels/conv.py)
+OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_input": ("conv_fwd",),
+               "conv_backprop_filter": ("conv_bwd_filter",), "pool": ("{mode}_fwd",),
+               "pool_backprop": ("{mode}_bwd",), "batchnorm_train": ("bn_fwd",),
                "batchnorm_train_backward": ("bn_bwd",)}
 # what start_background() compiles: a convnet's training step's families, last used first
 COMMON = ("conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "bn_fwd-f", "conv_fwd-f")
@@ -228,11 +229,17 @@ def plan_keys(steps) -> list[str]:
         char = {"float32": "f", "float64": "d"}.get(str(node.inputs[0].dtype)) if node.inputs else None
         if char is None:
             continue
-        if step.op == "conv2d_backprop_input" and node.shape and node.shape[-1] is not None \
+        strides = node.attrs.get("strides")
+        if strides is not None and len(strides) not in (1, 2):  # rank 3 runs the reference code
+            continue
+        mode = node.attrs.get("mode")
+        if "{mode}" in fams[0] and mode not in ("max", "avg"):
+            continue
+        if step.op == "conv_backprop_input" and node.shape and node.shape[-1] is not None \
                 and node.attrs.get("groups", 1) == 1 and 2 * int(node.shape[-1]) <= 32:
             fams = fams + ("col2im",)
         for f in fams:
-            k = f"{f}-{char}"
+            k = f"{f.format(mode=mode)}-{char}"
             if k not in keys:
                 keys.append(k)
     return keys
