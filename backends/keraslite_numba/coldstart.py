@@ -56,8 +56,6 @@ _state = threading.local()
 _listener = None
 _fingerprint = None
 
-# plan step op -> kernel families it calls (see NumbaBackend); conv2d_backprop_input adds
-# col2im for few input channels (kernels/conv.py)
 # plan step op -> kernel families it calls (see NumbaBackend; pools by their `mode`);
 # conv_backprop_input adds col2im for few input channels (kernels/conv.py)
 OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_input": ("conv_fwd",),
