@@ -73,7 +73,7 @@ class NumbaBackend(ArrayBackend):
         return self._conv2d(x, w, strides, padding, dilation, groups, out=out)
 
     def _conv2d(self, x, w, strides, padding, dilation, groups, bias=None, out=None):
-        """conv2d, plus a (Cout,) bias where the sums start when `bias` is given (see fold)."""
+        """conv2d, plus a (Cout,) bias where the sums start when `bias` is given (see fused_form)."""
         if not _fast(x, w, bias):
             y = super().conv2d(x, w, strides, padding, dilation, groups)
             return _into(out, y if bias is None else self.add(y, bias))

@@ -66,7 +66,7 @@ class Plan:
             _check_backend(backend, "K.function: the graph holds sparse tensors and")
         schedule = order
         needed = {t.id for t in outputs} | {u.inputs[1].id for u in updates}
-        folded, inner = patterns.find(backend, order, needed, set(fed))
+        fused, inner = patterns.find(backend, order, needed, set(fed))
         if backend.fuses_elementwise:
             def accept(node):
                 return node.id not in inner and backend.fusable(node)
@@ -88,11 +88,11 @@ class Plan:
                                        tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs,
                                        out_mode("elementwise")))
                 continue
-            if node.id in inner and node.id not in folded:  # computed inside its chain's fused step
+            if node.id in inner and node.id not in fused:  # computed inside its chain's fused step
                 continue
             s = slot[node.id] = len(slot)
-            if node.id in folded:  # the last node of a declared pattern the backend fuses
-                m = folded[node.id]
+            if node.id in fused:  # the last node of a declared pattern the backend fuses
+                m = fused[node.id]
                 name = m.name  # a backend's fused form may take out= too
                 self.steps.append(Step(name, m.fn, tuple(slot[i.id] for i in m.inputs), s, node, out_mode(name)))
                 for inner_node in m.shape_read:  # shape-only readers see the chain's value instead

@@ -82,7 +82,7 @@ class Backend:
         result's shape and dtype (a list of them for several outputs) that overlaps none of its
         inputs, fills it and returns it. "inplace": as "out", and `out` may also be one of its
         inputs of the same shape and dtype (elementwise work). A backend declaring any op also
-        implements `empty`. A folded form (`fold`) is named "producer+consumer" (e.g.
+        implements `empty`. A fused form (`fused_form`) is named by its chain's ops joined by "+" (e.g.
         "conv2d+add"). The compiler's memory plan (memplan.py) gives such steps pooled buffers."""
         return None
 
@@ -139,7 +139,7 @@ class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePri
 
     def out_mode(self, op):
         mode = self.out_modes.get(op)
-        if mode is None or op == "elementwise" or "+" in op:  # compiled kernels and folded forms
+        if mode is None or op == "elementwise" or "+" in op:  # compiled kernels and fused forms
             return mode
         fn = getattr(type(self), op, None)
         if fn is None:  # an elementwise primitive from the catalogue (ArrayPrimitives.__getattr__)

@@ -154,7 +154,7 @@ def matmul(a, b, out=None, bias=None, act=None):
                 out = np.empty(lead + (b.shape[1],), dt)
             a2 = a.reshape(-1, a.shape[-1])
             y = matmul(a2, b, out=out.reshape(-1, b.shape[1]) if out.flags.c_contiguous else None, bias=bias, act=act)
-            if not np.shares_memory(y, out):
+            if not np.may_share_memory(y, out):
                 out[...] = y.reshape(out.shape)
             return out
     fns = _load() if ok else None
@@ -166,7 +166,7 @@ def matmul(a, b, out=None, bias=None, act=None):
         out = np.empty((m, n), dt)
     opa, opb = _operand(a), _operand(b)
     if (opa is None or opb is None or out.shape != (m, n) or out.dtype != dt or not out.flags.c_contiguous
-            or not out.flags.writeable or np.shares_memory(out, a) or np.shares_memory(out, b)
+            or not out.flags.writeable or np.may_share_memory(out, a) or np.may_share_memory(out, b)
             or max(m, n, k, opa[1], opb[1]) >= 2 ** 31):
         return _numpy(a, b, out, bias, act)
     key = (dt.char, m, n, k, opa, opb)
@@ -186,6 +186,8 @@ def matmul(a, b, out=None, bias=None, act=None):
     if SPLIT and m * n * k >= MIN_SPLIT_MACS and threads.serial_blas():
         import numba
         nblocks = max(1, min(numba.get_num_threads(), m // MIN_BLOCK_ROWS))
+    if nblocks == 1 and code == 0 and bias is _NO_BIAS[dt]:  # nothing to fuse or split: NumPy's own call
+        return np.matmul(a, b, out=out)
     a_addr, b_addr = a.ctypes.data, b.ctypes.data
     if nblocks > 1:
         _gemm_split(fns[dt], a_addr, a.strides[0], b_addr, out, bias, code, nblocks, params, chars, scal)
