@@ -32,26 +32,12 @@ def data(model: str, n: int):
 
 
 def build(torch, model: str):
-    nn = torch.nn
+    """The network (bench/mlp.py's or bench/convmodel.py's PyTorch one) and its optimizer factory."""
     if model == "mlp":
-        return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)), \
-            lambda params: torch.optim.Adam(params, lr=0.001, eps=1e-7)
-
-    class Net(nn.Module):  # the tutorial convnet (bench/convmodel.py)
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 32, 3)
-            self.bn1 = nn.BatchNorm2d(32, eps=1e-3, momentum=0.01)
-            self.conv2 = nn.Conv2d(32, 64, 3)
-            self.bn2 = nn.BatchNorm2d(64, eps=1e-3, momentum=0.01)
-            self.fc = nn.Linear(64 * 7 * 7, 10)
-
-        def forward(self, x):
-            x = nn.functional.pad(x, (3, 3, 3, 3))
-            x = nn.functional.max_pool2d(torch.relu(self.bn1(self.conv1(x))), 3, 2)
-            x = nn.functional.max_pool2d(torch.relu(self.bn2(self.conv2(x))), 3, 2)
-            return self.fc(torch.flatten(x.permute(0, 2, 3, 1), 1))
-    return Net(), lambda params: torch.optim.SGD(params, lr=0.01)
+        from mlp import torch_mlp
+        return torch_mlp(torch), lambda params: torch.optim.Adam(params, lr=0.001, eps=1e-7)
+    from convmodel import torch_convnet
+    return torch_convnet(torch), lambda params: torch.optim.SGD(params, lr=0.01)
 
 
 def main() -> None:

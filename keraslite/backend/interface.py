@@ -83,7 +83,7 @@ class Backend:
         inputs, fills it and returns it. "inplace": as "out", and `out` may also be one of its
         inputs of the same shape and dtype (elementwise work). A backend declaring any op also
         implements `empty`. A fused form (`fused_form`) is named by its chain's ops joined by "+" (e.g.
-        "conv2d+add"). The compiler's memory plan (memplan.py) gives such steps pooled buffers."""
+        "conv+add"). The compiler's memory plan (memplan.py) gives such steps pooled buffers."""
         return None
 
     def empty(self, shape: tuple, dtype) -> Any:
@@ -260,7 +260,7 @@ def _times_target(node, prev, chain) -> bool:
 EPILOGUE_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
 
 CONV_BIAS = FusedPattern("conv+bias", (
-    Stage(frozenset({"conv2d"})),
+    Stage(frozenset({"conv"})),
     Stage(frozenset({"add"}), _vector_along_last)),
     "a convolution (channels last) plus a per-channel bias: the sums start at the bias")
 GEMM_EPILOGUE = FusedPattern("gemm+bias+activation", (

@@ -21,7 +21,7 @@ from .opinfo import OpInfo, Sample, uniform
 @dataclass
 class FusedForm:
     """A pattern: `row` builds and defines it; `marker` is a substring of the fused step's name
-    in Plan.kernels() (e.g. 'conv2d+add' for a fold, 'fused[' for an elementwise group)."""
+    in Plan.kernels() (e.g. 'conv+add' for a declared pattern, 'fused[' for an elementwise group)."""
 
     row: OpInfo
     marker: str
@@ -144,7 +144,7 @@ def forms() -> dict:
                               "matmul+add" + (f"+{act}" if act else ""), grad_samples=_gemm_grad_samples))
     return {f.row.name: f for f in [
         FusedForm(OpInfo("conv2d+bias", _conv_bias, _conv_bias_ref, _conv_bias_samples, primitive=False,
-                         tol=loose, differentiable=True, exercises=("conv2d", "add")), "conv2d+add"),
+                         tol=loose, differentiable=True, exercises=("conv", "add")), "conv+add"),
         *gemm,
         FusedForm(OpInfo("crossentropy", _crossentropy, _crossentropy_ref, _crossentropy_samples, primitive=False,
                          tol=loose, differentiable=True, exercises=("div", "log", "sum")),
