@@ -2,7 +2,7 @@
 replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
 import numpy as np
 
-from keraslite.backend.interface import ArrayBackend
+from keraslite.backend.interface import CONV_BIAS, CROSSENTROPY, GEMM_EPILOGUE, ArrayBackend
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
@@ -21,8 +21,10 @@ class NumbaBackend(ArrayBackend):
     xp = np
     fuses_elementwise = True
     # primitives and fused kernels that write into the compiler's pooled buffers (interface.py)
-    out_modes = {**OUT_MODES, "elementwise": "inplace", "conv+add": "out", **{op: "out" for op in (
-        "conv", "conv_backprop_input", "conv_backprop_filter", "pool", "pool_backprop")}}
+    out_modes = {**OUT_MODES, "elementwise": "inplace", **{op: "out" for op in (
+        "conv", "conv_backprop_input", "conv_backprop_filter", "pool", "pool_backprop", "conv+add", "matmul+add",
+        "matmul+add+relu", "matmul+add+sigmoid", "matmul+add+tanh",
+        "+".join(n for s in CROSSENTROPY.stages for n in s.ops))}}
 
     def __init__(self):
         from .memory import keep_freed_memory
@@ -45,6 +47,11 @@ class NumbaBackend(ArrayBackend):
         # writeable arrays only
         array = np.asarray(array)
         return array if array.flags.writeable else array.copy()
+
+    def matmul(self, a, b, out=None):
+        """a @ b; 2-D float products on BLAS split by rows over the Numba threads inside a plan
+        (kernels/gemm.py)."""
+        return _k("gemm").matmul(a, b, out=out)
 
     # ------------------------------------------------------------ reductions
     def sum(self, x, axes, keepdims, out=None):
@@ -79,7 +86,7 @@ class NumbaBackend(ArrayBackend):
         return self._conv(x, w, strides, padding, dilation, groups, out=out)
 
     def _conv(self, x, w, strides, padding, dilation, groups, bias=None, out=None):
-        """conv, plus a (Cout,) bias where the sums start when `bias` is given (see fold)."""
+        """conv, plus a (Cout,) bias where the sums start when `bias` is given (see fused_form)."""
         if len(strides) == 1:
             y = self._conv(lift(x), lift_kernel(w), groups=groups, bias=bias, out=lift(out),
                            **lift_geometry(strides=strides, padding=padding, dilation=dilation))
@@ -90,24 +97,25 @@ class NumbaBackend(ArrayBackend):
         with _cold("conv_fwd", x):
             return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
 
-    # ------------------------------------------------------------ folded forms (compiler.py)
-    def fold(self, producer, consumer):
-        """conv (1 or 2 spatial axes) followed by the add of a (Cout,) bias: one kernel (the bias
-        is where the convolution's sums start), saving a full read and write of the activation."""
-        if producer.op != "conv" or consumer.op != "add" or len(consumer.inputs) != 2:
-            return None
-        bias = consumer.inputs[1] if consumer.inputs[0] is producer else consumer.inputs[0]
-        co = producer.shape[-1] if producer.shape else None
-        if (bias is producer or co is None or tuple(bias.shape) != (co,)
-                or len(producer.attrs["strides"]) > 2
-                or not (producer.dtype == bias.dtype == consumer.dtype)
-                or tuple(consumer.shape) != tuple(producer.shape)):
-            return None
-        attrs = dict(producer.attrs)
-        if isinstance(attrs.get("padding"), str):  # 'same' resolved per call (ops/_conv_common.py)
-            return None
-        conv = self._conv
-        return lambda x, w, b, out=None: conv(x, w, bias=b, out=out, **attrs)
+    # ------------------------------------------------------------ fused forms (interface.PATTERNS)
+    def fused_form(self, pattern, nodes):
+        """conv (1 or 2 spatial axes) + bias (the bias is where the convolution's sums start),
+        matmul + bias (+ relu/sigmoid/tanh) applied to each block of rows right after its BLAS
+        call, and the categorical cross-entropy of probabilities in one pass per row
+        (kernels/fused_forms.py). Each saves full reads and writes of the activation."""
+        from .kernels import fused_forms
+        if pattern is CONV_BIAS:
+            conv = nodes[0]
+            attrs = dict(conv.attrs)
+            if len(attrs["strides"]) > 2 or isinstance(attrs.get("padding"), str):  # 'same': resolved per call
+                return None
+            fn = self._conv
+            return lambda x, w, b, out=None: fn(x, w, bias=b, out=out, **attrs)
+        if pattern is GEMM_EPILOGUE:
+            return fused_forms.gemm_epilogue(self, pattern, nodes)
+        if pattern is CROSSENTROPY:
+            return fused_forms.crossentropy(self, pattern, nodes)
+        return None
 
     def conv_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
         if len(strides) != 2 or not _fast(g, w):  # rank 1 comes back here as rank 2 (ArrayBackend.lift)
