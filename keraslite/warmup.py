@@ -19,7 +19,7 @@ def main(argv=None) -> int:
     # which the exit would stop halfway through a family this process skipped for it
     os.environ["KERASLITE_COMPILE_WORKERS"] = "0"
     try:
-        from keraslite_numba import coldstart, warmup
+        from keraslite_numba import coldstart, compile_worker, warmup
     except ImportError as e:
         print(f"keraslite.warmup: the numba backend is not importable ({e})", file=sys.stderr)
         return 1
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     print(f"{coldstart.NOTICE}: {len(todo)} kernel families in {n} process(es)", flush=True)
     t = time.perf_counter()
     procs = [coldstart.spawn(todo[w::n]) for w in range(1, n)]
-    rc = warmup.main(todo[0::n])
+    rc = compile_worker.main(todo[0::n])
     for p in procs + list(coldstart._workers):  # and any started before main() was called
         rc = p.wait() or rc
     print(f"keraslite.warmup: done in {time.perf_counter() - t:.1f} s", flush=True)

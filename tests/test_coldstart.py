@@ -11,7 +11,7 @@ import pytest
 
 keraslite_numba = pytest.importorskip("keraslite_numba")
 from keraslite.backend import compile_clock  # noqa: E402
-from keraslite_numba import coldstart, warmup  # noqa: E402
+from keraslite_numba import coldstart, compile_worker, warmup  # noqa: E402
 from keraslite_numba.kernels import batchnorm, conv, pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +67,7 @@ def test_warmup_recipes_compile_the_signatures_real_calls_use(dtype="float32"):
 def test_warmup_rejects_unknown_families():
     with pytest.raises(ValueError, match="unknown kernel family"):
         warmup.compile_family("gemm-f")
-    assert warmup.main(["conv_fwd-x"]) == 2
+    assert compile_worker.main(["conv_fwd-x"]) == 2
 
 
 def test_plan_keys_follow_first_use():

@@ -4,7 +4,7 @@ A Numba kernel compiles in 1-2 s of CPU on first use (a `parallel=True` kernel c
 same loops compiled serial: the parfor body is optimised by LLVM and emitted on its own, then
 again inside its wrappers) and loads from the disk cache in milliseconds afterwards.
 
-Two moments start workers (``python -m keraslite_numba.warmup``), each compiling kernel families
+Two moments start workers (``python -m keraslite_numba.compile_worker``), each compiling kernel families
 ("conv_fwd-f", "bn_bwd-f", ...: warmup.py's recipes) into Numba's cache:
 - `start_background()`, when the backend is imported: the families every convnet uses
   (COMMON, float32) that lack a marker, in the reverse of a training step's order, so that they
@@ -330,7 +330,7 @@ def spawn(keys, quiet: bool = False) -> subprocess.Popen:
     env["NUMBA_NUM_THREADS"] = "1"  # read at run time by the kernels: the code is the same
     env["KERASLITE_COMPILE_WORKERS"] = "0"  # a worker starts no workers of its own
     out = subprocess.DEVNULL if quiet else None
-    return subprocess.Popen([sys.executable, "-m", "keraslite_numba.warmup", *keys], env=env,
+    return subprocess.Popen([sys.executable, "-m", "keraslite_numba.compile_worker", *keys], env=env,
                             stdin=subprocess.DEVNULL, stdout=out, stderr=out, close_fds=True)
 
 

@@ -4,7 +4,7 @@ Each kernel family (the Numba kernels behind one kind of op, for one dtype) has 
 calls the op on tiny arrays: a Numba signature depends on the argument types only, never on
 shapes, so this compiles exactly what a real call needs (tests/test_coldstart.py checks it).
 
-    python -m keraslite_numba.warmup conv_fwd-f bn_fwd-f ...   (what coldstart.py's workers run)
+    python -m keraslite_numba.compile_worker conv_fwd-f bn_fwd-f ...   (what coldstart.py's workers run)
     python -m keraslite.warmup [--float64]                     (every family, for users)
 """
 from __future__ import annotations
@@ -110,22 +110,3 @@ def compile_family(key: str) -> None:
 def all_keys(dtypes=("f",)) -> list[str]:
     """Every family key for the given dtype chars."""
     return [f"{f}-{c}" for c in dtypes for f in RECIPES]
-
-
-def main(argv=None) -> int:
-    """Worker entry: compile the named families, skipping those another process has done or is
-    doing (coldstart.py's markers and locks)."""
-    from . import coldstart
-    keys = list(sys.argv[1:] if argv is None else argv)
-    for key in keys:
-        family, _, char = key.rpartition("-")
-        if family not in RECIPES or char not in ("f", "d"):
-            print(f"keraslite_numba.warmup: unknown kernel family {key!r}", file=sys.stderr)
-            return 2
-    for key in keys:
-        coldstart.compile_unless_done(key, compile_family)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
