@@ -127,8 +127,6 @@ STATE_GAPS = {
 @pytest.mark.parametrize("name", [n for n in FULL if file_attr(n, "training_config") and n not in STATE_GAPS
                                   and file_attr(n, "training_config") is not None])
 def test_optimizer_state_restored(name):
-    if name == "float64_layers":
-        pytest.xfail("known gap: keraslite creates float32 weights (and state) for dtype='float64' layers")
     model = load(name)
     with h5py.File(os.path.join(MORE, name + ".h5"), "r") as f:
         g = f["optimizer_weights"]
