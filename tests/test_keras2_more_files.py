@@ -118,14 +118,7 @@ def test_training_config_honoured(name):
         assert any(n == w or n.endswith("_" + w) or w.endswith(n) for n in names), (w, names)
 
 
-STATE_GAPS = {
-    # the slots of tf.keras's implementation=2 kernels are not converted: a warning, fresh state
-    "locally_connected": "Error in loading the saved optimizer state",
-}
-
-
-@pytest.mark.parametrize("name", [n for n in FULL if file_attr(n, "training_config") and n not in STATE_GAPS
-                                  and file_attr(n, "training_config") is not None])
+@pytest.mark.parametrize("name", [n for n in FULL if file_attr(n, "training_config") is not None])
 def test_optimizer_state_restored(name):
     model = load(name)
     with h5py.File(os.path.join(MORE, name + ".h5"), "r") as f:
@@ -140,6 +133,16 @@ def test_optimizer_state_restored(name):
     theirs = [v for k, v in saved.items() if np.ndim(v) > 0]
     assert len(theirs) > 0
     for v in theirs:
+        if any(m.shape == v.shape and np.array_equal(m, v) for m in mine):
+            continue
+        if name.startswith("locally_connected") and v.ndim in (1, 4, 6):
+            # a slot of tf.keras's implementation 2/3 kernel: the same values in keraslite's layout
+            # (implementation 2's dense slot adds zeros where no input reaches an output)
+            assert any(m.ndim == 3 and m.size <= v.size and np.count_nonzero(v) <= m.size
+                       and np.array_equal(np.sort(m.ravel()), np.sort(np.concatenate(
+                           [v[v != 0], np.zeros(m.size - np.count_nonzero(v), v.dtype)])))
+                       for m in mine), v.shape
+            continue
         assert any(m.shape == v.shape and np.array_equal(m, v) for m in mine)
 
 
@@ -432,8 +435,3 @@ def test_clipnorm_per_variable_rule():
             np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("name", sorted(STATE_GAPS))
-def test_optimizer_state_gaps_warn(name):
-    with pytest.warns(UserWarning, match=STATE_GAPS[name]):
-        model = models.load_model(os.path.join(MORE, name + ".h5"), custom_objects=CUSTOM)
-    assert int(model.optimizer.get_weights()[0]) == 0

@@ -54,9 +54,9 @@ _NEUTRAL_KEYS = {
     ("*", "ragged"): (False,),
     ("*", "time_major"): (False,),
     ("*", "keepdims"): (False,),  # global pooling (tf.keras 2.6+)
-    # memory layouts of the same maths (implementation 2's kernel: keraslite.legacy.local_weights)
-    ("LocallyConnected1D", "implementation"): (1, 2),
-    ("LocallyConnected2D", "implementation"): (1, 2),
+    # memory layouts of the same maths (implementation 2's and 3's kernels: keraslite.legacy.local_weights)
+    ("LocallyConnected1D", "implementation"): (1, 2, 3),
+    ("LocallyConnected2D", "implementation"): (1, 2, 3),
     ("GaussianNoise", "seed"): None,  # which random numbers, not the distribution
     ("GaussianDropout", "seed"): None,
     ("*", "zero_output_for_mask"): (False,),  # True (zeros at masked steps) is not Keras 2.3's rule
