@@ -470,7 +470,8 @@ _METRIC_NEUTRAL = {("*", "ignore_class"): (None,), ("CategoricalCrossentropy", "
                    ("AUC", "num_labels"): (None,), ("AUC", "label_weights"): (None,),
                    ("AUC", "from_logits"): (False,), ("MeanIoU", "ignore_class"): (None,),
                    ("MeanIoU", "sparse_y_true"): (True,), ("MeanIoU", "sparse_y_pred"): (True,),
-                   ("MeanIoU", "axis"): (-1,)}
+                   ("MeanIoU", "axis"): (-1,), ("SensitivityAtSpecificity", "class_id"): (None,),
+                   ("SpecificityAtSensitivity", "class_id"): (None,)}
 
 
 # tf.keras's names of Keras 2.3 loss/metric functions (its aliases, and the __name__ it saves
