@@ -523,7 +523,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             return model
         if not isinstance(training_config, dict) or "optimizer_config" not in training_config:
             raise ModelFileError(f"{where}: 'training_config' has no 'optimizer_config'")
-        training_config = keras2_compat.translate_training_config(training_config, where)
+        training_config = keras2_compat.translate_training_config(training_config, where,
+                                                                  getattr(model, "output_names", None))
         from . import losses, metrics, optimizers
         optimizer = optimizers.deserialize(training_config["optimizer_config"], custom_objects=custom_objects)
         kwargs = dict(optimizer=optimizer,

@@ -362,7 +362,8 @@ def _written_by_tf2(obj) -> bool:
 
 def _tf2_rules(obj) -> None:
     """Layers whose computation in TensorFlow 2 differs from Keras 2.3's get the keraslite option
-    that reproduces it: bilinear UpSampling2D samples with half-pixel centres (tf.image.resize)."""
+    that reproduces it: bilinear UpSampling2D samples with half-pixel centres (tf.image.resize);
+    StackedRNNCells list their states in the stack's order."""
     if isinstance(obj, list):
         for v in obj:
             _tf2_rules(v)
@@ -371,6 +372,8 @@ def _tf2_rules(obj) -> None:
         if obj.get("class_name") == "UpSampling2D" and isinstance(config, dict) and \
                 config.get("interpolation") == "bilinear":
             config.setdefault("half_pixel_centers", True)
+        if obj.get("class_name") == "StackedRNNCells" and isinstance(config, dict):
+            config.setdefault("reverse_state_order", False)  # tf.keras lists states in stack order
         for v in obj.values():
             _tf2_rules(v)
 
@@ -481,8 +484,8 @@ _FUNCTION_RENAMES = {"log_cosh": "logcosh", "kl_divergence": "kullback_leibler_d
 
 def _objects(obj, where: str, what: str, neutral: dict):
     """Loss or metric entries (a name, an object config, or lists/dicts of them per output)."""
-    if isinstance(obj, list):
-        return [_objects(v, where, what, neutral) for v in obj]
+    if isinstance(obj, list):  # tf.keras writes [null] for an output without (weighted) metrics
+        return [_objects(v, where, what, neutral) for v in obj if v is not None]
     if isinstance(obj, dict) and not _is_serialized(obj):
         return {k: _objects(v, f"{where}, output {k!r}", what, neutral) for k, v in obj.items()}
     if isinstance(obj, str):
@@ -503,12 +506,32 @@ def _objects(obj, where: str, what: str, neutral: dict):
         raise ValueError(f"{where}: metric {config.get('name')!r} wraps a serialized function object")
     if name == "MeanMetricWrapper" and isinstance(config.get("fn"), str):
         config["fn"] = _FUNCTION_RENAMES.get(config["fn"], config["fn"])
+        if what == "metric" and config["fn"] in ("cosine_similarity", "cosine_proximity"):
+            # tf.keras's cosine metric is the similarity (Keras 2.3's cosine_proximity its negative)
+            return {"class_name": "CosineSimilarity", "config": {k: v for k, v in config.items() if k != "fn"}}
     return {"class_name": name, "config": config}
 
 
-def translate_training_config(training_config: dict, where: str = "the file") -> dict:
-    """translate_training_config(training_config, where): the `training_config` of a Keras 2
-    file (any release) in keraslite's spelling: optimizer, loss and metrics."""
+def _unprefixed(metrics, output_names):
+    """tf.keras names a multi-output model's metric objects '<output>_<metric>' in the file;
+    keraslite adds the output's name itself (Keras 2.3's naming), so the prefix is dropped."""
+    if not isinstance(metrics, list) or len(output_names or ()) < 2 or len(metrics) != len(output_names):
+        return metrics
+    out = []
+    for prefix, group in zip(output_names, metrics):
+        group = list(group) if isinstance(group, list) else [group]
+        for i, m in enumerate(group):
+            name = m.get("config", {}).get("name") if isinstance(m, dict) else None
+            if isinstance(name, str) and name.startswith(f"{prefix}_"):
+                group[i] = {"class_name": m["class_name"], "config": dict(m["config"], name=name[len(prefix) + 1:])}
+        out.append(group)
+    return out
+
+
+def translate_training_config(training_config: dict, where: str = "the file", output_names=None) -> dict:
+    """translate_training_config(training_config, where, output_names=None): the
+    `training_config` of a Keras 2 file (any release) in keraslite's spelling: optimizer, loss and
+    metrics (named as keraslite names them for the model's `output_names`)."""
     if not isinstance(training_config, dict):
         return training_config
     out = dict(training_config)
@@ -518,7 +541,7 @@ def translate_training_config(training_config: dict, where: str = "the file") ->
         out["loss"] = _objects(out["loss"], where, "loss", _LOSS_NEUTRAL)
     for key in ("metrics", "weighted_metrics"):
         if out.get(key) is not None:
-            out[key] = _objects(out[key], where, "metric", _METRIC_NEUTRAL)
+            out[key] = _unprefixed(_objects(out[key], where, "metric", _METRIC_NEUTRAL), output_names)
     return out
 
 
