@@ -340,3 +340,24 @@ def test_weights_only_skip_mismatch():
             for a, b in zip(before[layer.name], layer.get_weights()):
                 np.testing.assert_array_equal(a, b)
     assert loaded == {"keep_a"}
+
+
+def test_layer_dtype_sets_weights_and_computation(kbackend):
+    """Keras 2: a layer's dtype is its weights' dtype; tf.keras 2 (and keraslite) also cast
+    floating inputs to it, so a float64 layer computes in float64 between float32 layers."""
+    from keraslite import layers as L
+    rs = np.random.RandomState(0)
+    x = rs.standard_normal((4, 3)).astype("float32")
+    inp = L.Input((3,))
+    wide = L.Dense(2, dtype="float64")
+    rnn = L.LSTM(2, dtype="float64")
+    h = wide(inp)
+    out = L.Dense(1)(L.Concatenate()([h, rnn(L.Reshape((3, 1))(inp))]))
+    model = models.Model(inp, [h, out])
+    assert {w.dtype for w in wide.weights} | {w.dtype for w in rnn.weights} == {"float64"}
+    assert {w.dtype for w in model.layers[-1].weights} == {"float32"}
+    got_h, got_out = model.predict(x)
+    assert got_h.dtype == np.float64 and got_out.dtype == np.float32
+    kernel, bias = wide.get_weights()
+    np.testing.assert_allclose(got_h, x.astype(np.float64) @ kernel + bias, rtol=1e-12, atol=1e-12)
+    assert models.model_from_json(model.to_json()).get_layer(wide.name).weights[0].dtype == "float64"
