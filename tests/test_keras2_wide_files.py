@@ -36,6 +36,7 @@ UNSUPPORTED = {
     "tfonly_global_pool_keepdims": "layer 'global_average_pooling2d' \\(GlobalAveragePooling2D\\): keepdims=True",
     "tfonly_batchnorm_renorm": "renorm=True",
     "tfonly_activation_swish": "swish",
+    "lambda_anonymous": "Lambda layer 'lambda': its function is stored as Python bytecode, which keraslite never runs",
     "tfonly_rescaling_layer": "layer 'rescaling' \\(Rescaling\\): Rescaling is a tf.keras layer that Keras 2.3",
 }
 # options whose optimizer part alone is tf.keras-only: the model itself loads with compile=False

@@ -544,3 +544,54 @@ def _():
                               L.Dense(2, dtype="float64")])
     model.compile(O.Adam(0.01), "mse")
     return model
+
+
+@case("timedistributed_bidirectional")
+def _():
+    inp = L.Input((3, 4, 2))
+    h = L.TimeDistributed(L.Bidirectional(L.GRU(2)))(inp)
+    h = L.TimeDistributed(L.Dense(2), name="td_dense")(h)
+    model = keras.Model(inp, L.Dense(2)(L.Bidirectional(L.LSTM(2), merge_mode="ave")(h)))
+    model.compile(O.Adam(0.01), "mse")
+    return model
+
+
+@case("embedding_flatten", int_inputs={0: 12}, targets="bin")
+def _():
+    model = keras.Sequential([L.Embedding(12, 3, input_length=6), L.Flatten(), L.Dense(4, activation="relu"),
+                              L.Dense(1, activation="sigmoid")])
+    model.compile(O.RMSprop(0.01), "binary_crossentropy", metrics=["acc"])
+    return model
+
+
+@case("rnn_dropout_predict", step=False)
+def _():
+    inp = L.Input((5, 3))
+    a = L.LSTM(3, dropout=0.2, recurrent_dropout=0.3, return_sequences=True, unroll=True)(inp)
+    b = L.GRU(2, dropout=0.1, recurrent_dropout=0.2, reset_after=True)(a)
+    c = L.SimpleRNN(2, dropout=0.3, recurrent_dropout=0.1)(inp)
+    model = keras.Model(inp, L.Dense(2)(L.Concatenate()([b, c])))
+    model.compile(O.Adam(0.01), "mse")
+    return model
+
+
+@case("same_padding_odd_sizes")
+def _():
+    inp = L.Input((7, 9, 2))
+    a = L.Conv2D(3, 3, strides=2, padding="same")(inp)
+    a = L.MaxPooling2D(3, strides=2, padding="same")(a)
+    b = L.Conv2D(2, (2, 4), strides=(3, 2), padding="same", data_format="channels_first")(L.Permute((3, 1, 2))(inp))
+    b = L.AveragePooling2D(2, padding="same", data_format="channels_first")(b)
+    c = L.Conv1D(2, 4, strides=3, padding="same")(L.Reshape((63, 2))(inp))
+    c = L.MaxPooling1D(4, strides=3, padding="same")(c)
+    model = keras.Model(inp, L.Dense(2)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c)])))
+    model.compile(O.SGD(0.05, momentum=0.9, nesterov=True), "mse")
+    return model
+
+
+@case("lambda_anonymous", step=False)
+def _():
+    model = keras.Sequential([L.Dense(3, input_shape=(4,)), L.Lambda(lambda t: t * 2.0), L.Dense(2)])
+    model.compile(O.SGD(0.05), "mse")
+    return model
+
