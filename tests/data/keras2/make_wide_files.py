@@ -7,15 +7,18 @@ and metric name, multi-input/multi-output models, weights-only files for by_name
 models saved without their optimizer, and files holding tf.keras-only options (which keraslite
 refuses with a clear error).
 
-    TF_USE_LEGACY_KERAS=1 /work/tfvenv/bin/python tests/data/keras2/make_wide_files.py [OUT_DIR] [NAME ...]
+    TF_USE_LEGACY_KERAS=1 /tmp/tfvenv/bin/python tests/data/keras2/make_wide_files.py [OUT_DIR] [NAME ...]
+
+(the environment of make_files.py: tensorflow-cpu==2.21.0 and tf-keras==2.21.0).
 
 The cases are in wide_cases_training.py (optimizers, losses, metrics, weights-only) and
 wide_cases_layers.py (layers, model shapes); wide_common.py writes one case's files.
 
 Extra keys in NAME.expected.npz: `ev` (the loss and metrics `evaluate` gave on tx/ty, the
-loaded model, before the step) and `ev_names` (tf-keras's metrics_names for them). Weights-only cases write NAME.h5
-(save_weights) and NAME.json; `skip_*` cases also write NAME.target.json, a model with the
-same layer names where some shapes differ (for load_weights(by_name=True, skip_mismatch=True)).
+loaded model, before the step) and `ev_names` (tf-keras's metrics_names for them). Weights-only
+cases write NAME.h5 (save_weights) and NAME.json; `weights_only_skip_mismatch` also writes
+NAME.target.json, a model with the same layer names where some shapes differ (for
+load_weights(by_name=True, skip_mismatch=True)).
 """
 import os
 import sys
