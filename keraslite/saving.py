@@ -533,6 +533,12 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
                                                       metrics.deserialize),
                       loss_weights=training_config.get("loss_weights"),
                       sample_weight_mode=training_config.get("sample_weight_mode"))
+        if "sample_weight_mode" not in training_config and keras2_compat.written_by_tf2(config):
+            # tf.keras saves no sample_weight_mode and weighs a sequence output per timestep or per
+            # sample, whichever it is given: 'temporal', with 1-D weights spread over the timesteps
+            modes = ["temporal" if len(K.int_shape(o)) >= 3 else None for o in model.outputs]
+            kwargs["sample_weight_mode"] = modes if any(modes) else None
+            model._sample_weights_broadcast = True
         weighted = training_config.get("weighted_metrics")
         if weighted:
             kwargs["weighted_metrics"] = _convert_custom_objects(weighted, custom_objects)

@@ -234,25 +234,31 @@ def test_nadam_2_11_schedule():
         np.testing.assert_allclose(K.get_value(p), want, rtol=1e-5, atol=1e-6)
 
 
-def test_temporal_sample_weights_need_the_mode():
-    """tf.keras does not save sample_weight_mode (it takes per-timestep weights without it); the
-    loaded model refuses 2-D weights with a clear error until compiled with 'temporal', and then
-    takes the step tf-keras took."""
+def test_temporal_sample_weights_from_tf_keras_files():
+    """tf.keras does not save sample_weight_mode: it weighs a sequence output per timestep (2-D
+    weights) or per sample (1-D), whichever it is given. A model loaded from its file does the
+    same ('temporal', 1-D weights spread over the timesteps) and takes the step tf-keras took; a
+    model compiled in keraslite keeps Keras 2.3's rule (2-D weights need the mode)."""
     name = "temporal_sample_weight"
-    model = load(name)
     x, y, w = arrays(name, "tx")[0], arrays(name, "ty")[0], arrays(name, "tw")[0]
-    before = model.get_weights()
-    with pytest.raises(ValueError, match="temporal"):
-        model.train_on_batch(x, y, sample_weight=w)
-    for a, b in zip(before, model.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    state = model.optimizer.get_weights()  # compiling again builds fresh state, as in Keras 2
-    model.compile(model.optimizer, model.loss, sample_weight_mode="temporal")
-    model._make_train_function()
-    model.optimizer.set_weights(state)
+    model = load(name)
+    assert model.sample_weight_mode == ["temporal"] or model.sample_weight_mode == "temporal"
     model.train_on_batch(x, y, sample_weight=w)
     for v, got, ref in zip(model.weights, model.get_weights(), arrays(name, "w")):
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=2e-6, err_msg=v.name)
+    per_sample = w[:, 0]
+    a, b = load(name), load(name)
+    a.train_on_batch(x, y, sample_weight=per_sample)
+    b.train_on_batch(x, y, sample_weight=np.repeat(per_sample[:, None], w.shape[1], axis=1))
+    for got, ref in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(got, ref)
+    again = models.model_from_json(model.to_json())
+    again.compile("sgd", "mse")
+    before = again.get_weights()
+    with pytest.raises(ValueError, match="temporal"):
+        again.train_on_batch(x, y, sample_weight=w)
+    for p, q in zip(before, again.get_weights()):
+        np.testing.assert_array_equal(p, q)
 
 
 @pytest.mark.parametrize("name", WEIGHTS_ONLY)

@@ -209,7 +209,8 @@ def _layer_config(class_name: str, config: dict, where: str, custom: frozenset, 
     for key, value in config.items():
         if key == "zero_output_for_mask" and parent == "Bidirectional":
             continue  # Keras 2 sets it on the layers Bidirectional wraps: the wrapper's own rule
-        rule = _NEUTRAL_KEYS.get((class_name, key), _NEUTRAL_KEYS.get(("*", key), False))
+        rule = False if (class_name, key) == ("Bidirectional", "zero_output_for_mask") else \
+            _NEUTRAL_KEYS.get((class_name, key), _NEUTRAL_KEYS.get(("*", key), False))  # a keraslite option
         if rule is not False:
             if rule is None or any(value is v or (type(value) is type(v) and value == v) for v in rule):
                 continue
@@ -360,6 +361,9 @@ def _written_by_tf2(obj) -> bool:
     return False
 
 
+written_by_tf2 = _written_by_tf2
+
+
 def _tf2_rules(obj) -> None:
     """Layers whose computation in TensorFlow 2 differs from Keras 2.3's get the keraslite option
     that reproduces it: bilinear UpSampling2D samples with half-pixel centres (tf.image.resize);
@@ -374,6 +378,8 @@ def _tf2_rules(obj) -> None:
             config.setdefault("half_pixel_centers", True)
         if obj.get("class_name") == "StackedRNNCells" and isinstance(config, dict):
             config.setdefault("reverse_state_order", False)  # tf.keras lists states in stack order
+        if obj.get("class_name") == "Bidirectional" and isinstance(config, dict):
+            config.setdefault("zero_output_for_mask", True)  # tf.keras zeroes masked steps' outputs
         for v in obj.values():
             _tf2_rules(v)
 

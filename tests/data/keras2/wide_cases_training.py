@@ -167,3 +167,13 @@ def _():
     h = L.TimeDistributed(L.Dense(2), name="td")(h)
     h = L.ConvLSTM2D(1, 1, name="convlstm")(L.Reshape((5, 1, 2, 1))(h))
     return keras.Model(inp, L.Dense(2, name="head")(L.Flatten()(h)))
+
+
+@case("sequence_output_per_sample_weights", int_inputs={0: 9},
+      sample_weight=lambda rs, n: rs.uniform(0.2, 2.0, n).astype("float32"))
+def _():
+    model = keras.Sequential([L.Embedding(9, 3, mask_zero=True, input_length=5),
+                              L.Bidirectional(L.GRU(2, return_sequences=True)), L.TimeDistributed(L.Dense(2))])
+    model.compile(O.Adam(0.01), "mse", metrics=["mae"])
+    return model
+
