@@ -144,60 +144,74 @@ class Model(Network):
         self._metric_updates = []
         self.stateful_metric_functions = []
         self.stateful_metric_names = []
-        self._compile_metrics(metrics, weighted=False)
-        if weighted_metrics:
-            self._compile_metrics(weighted_metrics, weighted=True)
+        self._compile_metrics(metrics, weighted_metrics)
         self._function_kwargs = kwargs
         self.train_function = None
         self.test_function = None
         self.predict_function = None
         self._collected_trainable_weights = self.trainable_weights
 
-    def _compile_metrics(self, metrics, weighted: bool) -> None:
-        from .. import metrics as metrics_mod
+    def _per_output_metrics(self, metrics) -> list:
+        """The metrics given to compile as one list per model output."""
         n_out = len(self.outputs)
         if metrics is None:
-            return
+            return [[] for _ in range(n_out)]
         if isinstance(metrics, dict):
             for name in metrics:
                 if name not in self.output_names:
                     raise ValueError(f"Unknown entry in metrics dictionary: \"{name}\". Only expected the following "
                                      f"keys: {self.output_names}")
-            per_output = [to_list(metrics.get(n, [])) for n in self.output_names]
-        elif isinstance(metrics, (list, tuple)) and metrics and all(isinstance(m, (list, tuple)) for m in metrics) \
+            return [to_list(metrics.get(n, [])) for n in self.output_names]
+        if isinstance(metrics, (list, tuple)) and metrics and all(isinstance(m, (list, tuple)) for m in metrics) \
                 and len(metrics) == n_out:
-            per_output = [list(m) for m in metrics]
-        else:
-            per_output = [to_list(metrics)] * n_out
+            return [list(m) for m in metrics]
+        return [to_list(metrics)] * n_out
+
+    def _compile_metrics(self, metrics, weighted_metrics) -> None:
+        # Keras 2 order: output by output, each output's metrics then its weighted metrics
+        per_output = self._per_output_metrics(metrics)
+        per_output_weighted = self._per_output_metrics(weighted_metrics)
         for j, i in enumerate(self._trained):
-            out = self.outputs[i]
             for m in per_output[i]:
-                if isinstance(m, metrics_mod.Metric):
-                    if any(m is o for o in self.stateful_metric_functions):
-                        m = type(m).from_config(m.get_config())  # one state per use
-                    display = m.name
-                    value = self._compile_metric_object(m, j, out, weighted)
-                    stateful = True
-                else:
-                    display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
-                    value = fn(self.targets[j], out)
-                    mask = _output_mask(out, value)
-                    if mask is not None:  # a masked mean: masked steps neither count nor dilute
-                        value = K.sum(value * mask) / K.maximum(K.sum(mask), K.epsilon())
-                    else:
-                        value = _weighted_mean(value, self.sample_weights[j]) if weighted else K.mean(value)
-                    stateful = False
-                name = ("weighted_" if weighted else "") + display
-                if n_out > 1:
-                    name = self.output_names[i] + "_" + name
-                base, k = name, 1
-                while name in self.metrics_names:
-                    name = f"{base}_{k}"
-                    k += 1
-                self.metrics_names.append(name)
-                self.metrics_tensors.append(value)
-                if stateful:
-                    self.stateful_metric_names.append(name)
+                self._compile_metric(m, i, j, weighted=False)
+            for m in per_output_weighted[i]:
+                self._compile_metric(m, i, j, weighted=True)
+
+    def _compile_metric(self, m, i: int, j: int, weighted: bool) -> None:
+        """Add metric `m` for model output i (trained output j) to metrics_names/metrics_tensors."""
+        from .. import metrics as metrics_mod
+        n_out = len(self.outputs)
+        out = self.outputs[i]
+        if weighted and not isinstance(m, metrics_mod.Metric):
+            # Keras 2.3: a weighted metric is the running sum(w * value) / sum(w) over the epoch
+            display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
+            m = metrics_mod.MeanMetricWrapper(fn, name=display)
+        if isinstance(m, metrics_mod.Metric):
+            if any(m is o for o in self.stateful_metric_functions):
+                m = type(m).from_config(m.get_config())  # one state per use
+            display = m.name
+            value = self._compile_metric_object(m, j, out, weighted)
+            stateful = True
+        else:
+            display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
+            value = fn(self.targets[j], out)
+            mask = _output_mask(out, value)
+            if mask is not None:  # a masked mean: masked steps neither count nor dilute
+                value = K.sum(value * mask) / K.maximum(K.sum(mask), K.epsilon())
+            else:
+                value = _weighted_mean(value, self.sample_weights[j]) if weighted else K.mean(value)
+            stateful = False
+        name = ("weighted_" if weighted else "") + display
+        if n_out > 1:
+            name = self.output_names[i] + "_" + name
+        base, k = name, 1
+        while name in self.metrics_names:
+            name = f"{base}_{k}"
+            k += 1
+        self.metrics_names.append(name)
+        self.metrics_tensors.append(value)
+        if stateful:
+            self.stateful_metric_names.append(name)
 
     def _compile_metric_object(self, metric, j: int, out, weighted: bool):
         """Add a Metric object's update ops for output `out` (trained output j) and return its
