@@ -46,3 +46,123 @@ def test_per_output_metric_dict_order_follows_outputs():
                   weighted_metrics={"out_2": ["mae"]})
     assert model.metrics_names == ["loss", "out_1_loss", "out_2_loss", "out_1_mae",
                                    "out_2_mse", "out_2_weighted_mae"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras 2.3 layer attribute tracking: sublayers and variables assigned to a Layer's attributes
+
+from keraslite import backend as K  # noqa: E402
+from keraslite import layers  # noqa: E402
+
+
+class _Block(layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = Dense(3, kernel_regularizer="l2", activity_regularizer="l2")
+        self.scale = K.variable(2.0, name="scale")
+
+    def build(self, input_shape):
+        self.offset = self.add_weight("offset", shape=(), initializer="ones", trainable=False)
+        super().build(input_shape)
+
+    def call(self, x):
+        return self.inner(x) * self.scale + self.offset
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[:-1] + (3,)
+
+
+def test_layer_tracks_sublayers_and_variables():
+    block = _Block()
+    assert block._layers == [block.inner]
+    x = Input((2,))
+    y = block(x)
+    assert [id(w) for w in block.trainable_weights] == [id(block.scale), id(block.inner.kernel),
+                                                        id(block.inner.bias)]
+    assert [id(w) for w in block.non_trainable_weights] == [id(block.offset)]
+    assert len(block.weights) == 4
+    # the inner layer's kernel regulariser (unconditional) and activity regulariser (on x)
+    assert len(block.losses) == 2 and len(block.get_losses_for(None)) == 1 and len(block.get_losses_for(x)) == 1
+    model = Model(x, y)
+    assert len(model.weights) == 4 and len(model.losses) == 2
+    assert len(model.get_losses_for(None)) == 1 and len(model.get_losses_for(x)) == 1
+
+    data = np.array([[1.0, -2.0], [0.5, 3.0]], "float32")
+    kernel, bias = block.inner.get_weights()
+    want = (data @ kernel + bias) * 2.0 + 1.0
+    np.testing.assert_allclose(model.predict(data), want, rtol=1e-5)
+    # the total loss adds both regularisers: 0.01 * sum(kernel^2) + 0.01 * sum(dense output^2) (Keras 2.3
+    # does not divide the activity regulariser by the batch size)
+    model.compile("sgd", "mse")
+    target = np.zeros((2, 3), "float32")
+    dense_out = data @ kernel + bias
+    expect = np.mean((want - target) ** 2) + 0.01 * np.sum(kernel ** 2) + 0.01 * np.sum(dense_out ** 2)
+    np.testing.assert_allclose(model.evaluate(data, target, verbose=0), expect, rtol=1e-4)
+    # training moves the tracked variable and the sublayer's weights, not the frozen offset
+    before = [K.get_value(block.scale), kernel.copy()]
+    model.train_on_batch(data, target)
+    assert K.get_value(block.scale) != before[0] and not np.allclose(block.inner.get_weights()[0], before[1])
+    assert K.get_value(block.offset) == 1.0
+
+
+def test_frozen_layer_reports_sublayer_weights_as_non_trainable():
+    block = _Block()
+    block(Input((2,)))
+    block.trainable = False
+    assert block.trainable_weights == [] and len(block.non_trainable_weights) == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras 2.3 utils
+
+from keraslite.utils import generic_utils, layer_utils  # noqa: E402
+import pytest  # noqa: E402
+
+
+def test_generic_utils_helpers():
+    a, b = np.arange(10), np.arange(10, 20)
+    assert [list(x) for x in generic_utils.slice_arrays([a, b], 2, 4)] == [[2, 3], [12, 13]]
+    assert list(generic_utils.slice_arrays(a, [1, 5])) == [1, 5]
+    assert generic_utils.slice_arrays([a, None], 0, 1)[1] is None and generic_utils.slice_arrays(None) == [None]
+    assert generic_utils.transpose_shape((8, 5, 6, 3), "channels_first", [1, 2]) == (8, 3, 5, 6)
+    assert generic_utils.transpose_shape([8, 5, 3], "channels_last", [1]) == [8, 5, 3]
+    with pytest.raises(ValueError):
+        generic_utils.transpose_shape((1, 2), "channels_middle", [1])
+    assert generic_utils.is_all_none([None, None]) and not generic_utils.is_all_none([None, 0])
+    x, y = object(), object()
+    assert generic_utils.object_list_uid([x, y]) == f"{abs(id(x))}, {abs(id(y))}"
+    assert generic_utils.object_list_uid(x) == generic_utils.object_list_uid([x])
+    with pytest.raises(ValueError, match="loss"):
+        generic_utils.check_for_unexpected_keys("loss", {"a": 1, "zz": 2}, ["a", "b"])
+
+
+@pytest.mark.parametrize("target", ["channels_first", "channels_last"])
+def test_convert_dense_weights_data_format(target):
+    # a Dense after Flatten reads a (2, 3, 4) feature map; after conversion, feeding it the feature
+    # map in the other layout must give the same output
+    rng = np.random.default_rng(0)
+    fm_target = (4, 2, 3) if target == "channels_first" else (2, 3, 4)
+    fm_source = (2, 3, 4) if target == "channels_first" else (4, 2, 3)
+    dense = Dense(5)
+    dense.build((None, 24))
+    kernel = rng.standard_normal((24, 5)).astype("float32")
+    bias = rng.standard_normal(5).astype("float32")
+    dense.set_weights([kernel, bias])
+    fmap = rng.standard_normal(fm_source).astype("float32")
+    before = fmap.reshape(-1) @ kernel
+    layer_utils.convert_dense_weights_data_format(dense, fm_target, target)
+    moved = np.moveaxis(fmap, -1, 0) if target == "channels_first" else np.moveaxis(fmap, 0, -1)
+    new_kernel, new_bias = dense.get_weights()
+    np.testing.assert_allclose(moved.reshape(-1) @ new_kernel, before, rtol=1e-5)
+    np.testing.assert_array_equal(new_bias, bias)
+    with pytest.raises(ValueError):
+        layer_utils.convert_dense_weights_data_format(dense, (5, 5, 5), target)
+    with pytest.raises(ValueError):
+        layer_utils.convert_dense_weights_data_format(dense, fm_target, "channels_middle")
+
+
+def test_pooling_layers_importable_from_convolutional():
+    from keraslite.layers import convolutional, pooling
+    for name in ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+                 "AveragePooling3D"):
+        assert getattr(convolutional, name) is getattr(pooling, name)

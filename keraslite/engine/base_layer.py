@@ -77,6 +77,16 @@ def _shapes_compatible(expected, actual) -> bool:
     return len(expected) == len(actual) and all(e is None or a is None or e == a for e, a in zip(expected, actual))
 
 
+def _unique(items: list) -> list:
+    """`items` with repeats (by identity) dropped, first occurrence kept."""
+    seen, out = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return out
+
+
 class Layer:
     """Layer(**kwargs): the base of every layer. Keywords: input_shape, batch_input_shape,
     batch_size, dtype, name, trainable, weights."""
@@ -114,6 +124,45 @@ class Layer:
         dtype = kwargs.get("dtype", kwargs.get("input_dtype"))
         self.dtype = K.floatx() if dtype is None else dtype
         self._initial_weights = kwargs.get("weights")
+
+    # ------------------------------------------------------------------ attribute tracking
+    def __setattr__(self, name, value):
+        # Keras 2.3: layers and variables assigned as attributes belong to the layer (their
+        # weights, losses and updates are the layer's); Network tracks its own way
+        if isinstance(value, Layer) and value is not self:
+            tracked = self.__dict__.setdefault("_tracked_layers", [])
+            if all(l is not value for l in tracked):
+                tracked.append(value)
+        elif isinstance(value, K.Variable) and "_trainable_weights" in self.__dict__:
+            own = self._trainable_weights if getattr(value, "trainable", True) else self._non_trainable_weights
+            if all(w is not value for w in self._trainable_weights + self._non_trainable_weights):
+                own.append(value)
+        object.__setattr__(self, name, value)
+
+    @property
+    def _layers(self) -> list:
+        """The layers assigned to this layer's attributes (Keras 2.3's sublayer tracking)."""
+        return self.__dict__.setdefault("_tracked_layers", [])
+
+    @_layers.setter
+    def _layers(self, layers) -> None:
+        self.__dict__["_tracked_layers"] = list(layers)
+
+    def _keyed_losses_all(self) -> list:
+        """(input key, loss) pairs of this layer and, recursively, of its tracked sublayers."""
+        out = list(self._losses)
+        for layer in self.__dict__.get("_tracked_layers", []):
+            out += layer._keyed_losses_all()
+        return out
+
+    def _keyed_updates_all(self) -> list:
+        """(input key, update) pairs of this layer and its tracked sublayers (none when frozen)."""
+        if not (self.trainable or self.stateful):
+            return []
+        out = list(self._updates)
+        for layer in self.__dict__.get("_tracked_layers", []):
+            out += layer._keyed_updates_all()
+        return out
 
     # ------------------------------------------------------------------ to override
     def build(self, input_shape) -> None:
@@ -180,7 +229,10 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list:
-        return list(self._trainable_weights) if self.trainable else []
+        if not self.trainable:
+            return []
+        return _unique(list(self._trainable_weights) +
+                       [w for l in self.__dict__.get("_tracked_layers", []) for w in l.trainable_weights])
 
     @trainable_weights.setter
     def trainable_weights(self, weights):
@@ -188,9 +240,11 @@ class Layer:
 
     @property
     def non_trainable_weights(self) -> list:
+        sub = self.__dict__.get("_tracked_layers", [])
         if self.trainable:
-            return list(self._non_trainable_weights)
-        return list(self._trainable_weights) + list(self._non_trainable_weights)
+            return _unique(list(self._non_trainable_weights) + [w for l in sub for w in l.non_trainable_weights])
+        return _unique(list(self._trainable_weights) + list(self._non_trainable_weights) +
+                       [w for l in sub for w in l.weights])
 
     @non_trainable_weights.setter
     def non_trainable_weights(self, weights):
@@ -249,21 +303,21 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        return [l for _, l in self._losses]
+        return _unique([l for _, l in self._keyed_losses_all()])
 
     @property
     def updates(self) -> list:
         if not self.trainable and not getattr(self, "stateful", False):
             return []
-        return [u for _, u in self._updates]
+        return _unique([u for _, u in self._keyed_updates_all()])
 
     def get_updates_for(self, inputs) -> list:
         """get_updates_for(inputs): updates conditional on these inputs (None: unconditional)."""
-        return self._filter(self._updates, inputs) if (self.trainable or self.stateful) else []
+        return _unique(self._filter(self._keyed_updates_all(), inputs)) if (self.trainable or self.stateful) else []
 
     def get_losses_for(self, inputs) -> list:
         """get_losses_for(inputs): losses conditional on these inputs (None: unconditional)."""
-        return self._filter(self._losses, inputs)
+        return _unique(self._filter(self._keyed_losses_all(), inputs))
 
     @staticmethod
     def _filter(items, inputs):

@@ -278,15 +278,19 @@ class Network(Layer):
         for layer in self._layers:
             if isinstance(layer, Network):
                 out.extend(layer._keyed_updates())
-            elif layer.trainable or layer.stateful:
-                out.extend(layer._updates)
+            else:
+                out.extend(layer._keyed_updates_all())
         return out + list(self._updates)
 
     def _keyed_losses(self) -> list:
         out = []
         for layer in self._layers:
-            out.extend(layer._keyed_losses() if isinstance(layer, Network) else layer._losses)
+            out.extend(layer._keyed_losses() if isinstance(layer, Network) else layer._keyed_losses_all())
         return out + list(self._losses)
+
+    # a network's layers are its graph's (or, subclassed, its tracked attributes)
+    _keyed_losses_all = _keyed_losses
+    _keyed_updates_all = _keyed_updates
 
     def _reachable_ids(self) -> set:
         return {t.id for t in topological_order(self.outputs)}
