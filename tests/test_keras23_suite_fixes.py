@@ -166,3 +166,56 @@ def test_pooling_layers_importable_from_convolutional():
     for name in ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
                  "AveragePooling3D"):
         assert getattr(convolutional, name) is getattr(pooling, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# recurrent layers: constants reach the cell's build; wrapper losses per input
+
+class _CellWithConstant(layers.Layer):
+    """out = x @ A + h @ B + c @ C (a cell whose build needs the constant's shape, as Keras 2.3
+    documents: build receives [step input shape, constant shape])."""
+
+    def __init__(self, units, **kwargs):
+        self.units = units
+        self.state_size = units
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, list):
+            raise TypeError("expected [input shape, constant shape]")
+        step_shape, constant_shape = input_shape
+        self.a = self.add_weight("a", (step_shape[-1], self.units), initializer="uniform")
+        self.b = self.add_weight("b", (self.units, self.units), initializer="uniform")
+        self.c = self.add_weight("c", (constant_shape[-1], self.units), initializer="uniform")
+        self.built = True
+
+    def call(self, inputs, states, constants):
+        out = K.dot(inputs, self.a) + K.dot(states[0], self.b) + K.dot(constants[0], self.c)
+        return out, [out]
+
+
+def test_rnn_cell_build_receives_constant_shapes():
+    x, c = Input((4, 2)), Input((3,))
+    rnn = layers.RNN(_CellWithConstant(5))
+    model = Model([x, c], rnn(x, constants=c))
+    cell = rnn.cell
+    assert K.int_shape(cell.c) == (3, 5)
+    rng = np.random.default_rng(1)
+    xv, cv = rng.standard_normal((2, 4, 2)).astype("float32"), rng.standard_normal((2, 3)).astype("float32")
+    a, b, cw = (K.get_value(w) for w in (cell.a, cell.b, cell.c))
+    h = np.zeros((2, 5), "float32")
+    for t in range(4):
+        h = xv[:, t] @ a + h @ b + cv @ cw
+    np.testing.assert_allclose(model.predict([xv, cv]), h, rtol=1e-4, atol=1e-5)
+
+
+def test_bidirectional_losses_conditional_on_its_inputs():
+    x = Input((3, 2))
+    layer = layers.Bidirectional(layers.SimpleRNN(3, kernel_regularizer="l1"))
+    layer(x)
+    assert len(layer.get_losses_for(None)) == 2 and layer.get_losses_for(x) == []
+    layer.forward_layer.add_loss(K.constant(1.0), inputs=x)
+    layer.backward_layer.add_loss(K.constant(2.0), inputs=x)
+    layer.add_loss(K.constant(3.0), inputs=x)
+    assert sorted(float(K.eval(l)) for l in layer.get_losses_for(x)) == [1.0, 2.0, 3.0]
+    assert len(layer.losses) == 5

@@ -78,7 +78,8 @@ def _shapes_compatible(expected, actual) -> bool:
 
 
 def _unique(items: list) -> list:
-    """`items` with repeats (by identity) dropped, first occurrence kept."""
+    """`items` with repeats (by identity) dropped, first occurrence kept (for (key, item) pairs:
+    the same pair reached through a layer and its sublayer counts once)."""
     seen, out = set(), []
     for item in items:
         if id(item) not in seen:
@@ -303,21 +304,21 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        return _unique([l for _, l in self._keyed_losses_all()])
+        return [l for _, l in _unique(self._keyed_losses_all())]
 
     @property
     def updates(self) -> list:
         if not self.trainable and not getattr(self, "stateful", False):
             return []
-        return _unique([u for _, u in self._keyed_updates_all()])
+        return [u for _, u in _unique(self._keyed_updates_all())]
 
     def get_updates_for(self, inputs) -> list:
         """get_updates_for(inputs): updates conditional on these inputs (None: unconditional)."""
-        return _unique(self._filter(self._keyed_updates_all(), inputs)) if (self.trainable or self.stateful) else []
+        return self._filter(_unique(self._keyed_updates_all()), inputs) if (self.trainable or self.stateful) else []
 
     def get_losses_for(self, inputs) -> list:
         """get_losses_for(inputs): losses conditional on these inputs (None: unconditional)."""
-        return _unique(self._filter(self._keyed_losses_all(), inputs))
+        return self._filter(_unique(self._keyed_losses_all()), inputs)
 
     @staticmethod
     def _filter(items, inputs):

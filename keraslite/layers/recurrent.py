@@ -155,6 +155,11 @@ class RNN(Layer):
         return f"{type(self).__name__} ({self.name})"
 
     def build(self, input_shape):
+        # with constants the input shapes are [x, initial states..., constants...]; Keras 2.3
+        # builds the cell on [step input shape] + constants' shapes then
+        constants_shape = None
+        if self._num_constants and isinstance(input_shape, list):
+            constants_shape = [tuple(s) for s in input_shape[-self._num_constants:]]
         if isinstance(input_shape, list):
             input_shape = input_shape[0]
         input_shape = tuple(input_shape)
@@ -174,7 +179,7 @@ class RNN(Layer):
         step_input_shape = (input_shape[0],) + input_shape[2:]
         if isinstance(self.cell, Layer):
             if not self.cell.built:
-                self.cell.build(step_input_shape)
+                self.cell.build([step_input_shape] + constants_shape if constants_shape else step_input_shape)
                 self.cell.built = True
             # Keras builds the cell inside the layer's name scope: lstm_1/kernel, lstm_1/bias, ...
             for w in self.cell.weights:
