@@ -219,3 +219,30 @@ def test_bidirectional_losses_conditional_on_its_inputs():
     layer.add_loss(K.constant(3.0), inputs=x)
     assert sorted(float(K.eval(l)) for l in layer.get_losses_for(x)) == [1.0, 2.0, 3.0]
     assert len(layer.losses) == 5
+
+
+def test_ordered_enqueuer_join_end_of_epoch():
+    from keraslite.utils import OrderedEnqueuer, Sequence
+
+    class Halving(Sequence):
+        def __init__(self):
+            self.size, self.scale = 8, 1
+
+        def __len__(self):
+            return self.size
+
+        def __getitem__(self, i):
+            return np.array([i * self.scale])
+
+        def on_epoch_end(self):
+            self.size, self.scale = self.size // 2, self.scale * 10
+
+    seq = Halving()
+    enq = OrderedEnqueuer(seq, use_multiprocessing=False)
+    enq.start(workers=2, max_queue_size=3)
+    out = enq.get()
+    assert [int(next(out)[0]) for _ in range(8)] == list(range(8))
+    enq.join_end_of_epoch()
+    assert len(seq) == 4 and not enq.end_of_epoch_signal.is_set()
+    assert [int(next(out)[0]) for _ in range(4)] == [0, 10, 20, 30]
+    enq.stop()
