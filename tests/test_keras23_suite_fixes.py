@@ -246,3 +246,23 @@ def test_ordered_enqueuer_join_end_of_epoch():
     assert len(seq) == 4 and not enq.end_of_epoch_signal.is_set()
     assert [int(next(out)[0]) for _ in range(4)] == [0, 10, 20, 30]
     enq.stop()
+
+
+@pytest.mark.parametrize("init", ["zeros", "ones", "glorot_uniform", "he_normal", "random_uniform",
+                                  "truncated_normal", "lecun_normal"])
+def test_scalar_weights_keep_shape_scalar(init):
+    from keraslite import initializers
+    assert initializers.get(init)(()).shape == ()
+
+    class Scaled(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight("w", [], initializer=initializers.Constant(3.0))
+            super().build(input_shape)
+
+        def call(self, x):
+            return x * self.w
+
+    layer = Scaled()
+    out = Model(*(lambda i: (i, layer(i)))(Input((2,)))).predict(np.array([[1.0, 2.0]], "float32"))
+    assert K.int_shape(layer.w) == () and layer.get_weights()[0].shape == ()
+    np.testing.assert_allclose(out, [[3.0, 6.0]])
