@@ -196,13 +196,13 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
     Returns the list of arrays (cast to the variables' dtypes; None for a variable that
     `taken` says already holds this very dataset), or a string saying what does not fit when
     strict is False; raises ValueError when strict. Shapes are compared before anything is read."""
-    def mismatch(msg):
+    def mismatch(kind, msg):
         if strict:
             raise ValueError(msg)
-        return msg
+        return f"due to mismatch in {kind}: {msg}"  # Keras 2's wording for the skip warning
 
     if len(weight_names) != len(symbolic):
-        return mismatch(f"Layer {layer.name!r} (matched to layer {saved_name!r} of {where}) expects "
+        return mismatch(f"number of weights ({len(symbolic)} vs {len(weight_names)})", f"Layer {layer.name!r} (matched to layer {saved_name!r} of {where}) expects "
                         f"{len(symbolic)} weights, but the saved weights have {len(weight_names)} elements")
     dsets = [_child(group, n, where, "dataset") for n in weight_names]
     targets = [tuple(K.int_shape(w)) for w in symbolic]
@@ -221,7 +221,7 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
             plans.append(True)
         else:
             how = "" if not reshape else " (and their sizes differ, so reshape=True cannot help)"
-            return mismatch(f"Layer {layer.name!r}: weight {strip_output_index(getattr(w, 'name', '') or n)!r} "
+            return mismatch(f"shape ({target} vs {shape})", f"Layer {layer.name!r}: weight {strip_output_index(getattr(w, 'name', '') or n)!r} "
                             f"has shape {target}, but the saved weight {n!r} of layer {saved_name!r} in {where} "
                             f"has shape {shape}{how}")
     taken = taken or {}
@@ -303,7 +303,7 @@ def load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch: bool = False,
             values = _layer_values(layer, g, weight_names, symbolic, where, name, backend, reshape,
                                    strict=not skip_mismatch, allow_nonfinite=allow_nonfinite)
             if isinstance(values, str):
-                warnings.warn(f"Skipping loading of weights for layer {layer.name}: {values}")
+                warnings.warn(f"Skipping loading of weights for layer {layer.name} {values}")
                 continue
             pairs.extend(zip(symbolic, values))
     _assign(pairs)

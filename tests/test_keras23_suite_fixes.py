@@ -266,3 +266,18 @@ def test_scalar_weights_keep_shape_scalar(init):
     out = Model(*(lambda i: (i, layer(i)))(Input((2,)))).predict(np.array([[1.0, 2.0]], "float32"))
     assert K.int_shape(layer.w) == () and layer.get_weights()[0].shape == ()
     np.testing.assert_allclose(out, [[3.0, 6.0]])
+
+
+def test_backend_function_as_activation_saves_under_its_public_name(tmp_path):
+    from keraslite.models import load_model
+    for name in ("cos", "sin", "square", "sign", "log"):
+        assert getattr(K, name).__name__ == name
+    i = Input((2,))
+    model = Model(i, Dense(2, activation=K.cos)(i))
+    assert model.layers[1].get_config()["activation"] == "cos"
+    path = str(tmp_path / "cos.h5")
+    model.save(path)
+    x = np.array([[0.5, -1.0]], "float32")
+    again = load_model(path, custom_objects={"cos": K.cos})
+    kernel, bias = model.layers[1].get_weights()
+    np.testing.assert_allclose(again.predict(x), np.cos(x @ kernel + bias), rtol=1e-5)
