@@ -154,7 +154,8 @@ def _write_model(f, model, include_optimizer: bool) -> None:
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """save_model(model, filepath, overwrite=True, include_optimizer=True): architecture,
     weights and (when compiled and include_optimizer) the training configuration and optimizer
-    state, in one HDF5 file (an h5py File/Group is also accepted)."""
+    state, in one HDF5 file (an h5py File/Group, or a binary file-like object with `write` such as
+    io.BytesIO, is also accepted)."""
     _write_hdf5(filepath, overwrite, lambda f: _write_model(f, model, include_optimizer), "the model")
 
 
@@ -476,6 +477,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     allow_nonfinite=False): the model saved by save_model (or Keras 2's model.save): rebuilt from
     its config, weights set and, when compile and the file has a training configuration, compiled
     with the saved optimizer (state included), loss, metrics, loss weights and sample-weight mode.
+    `filepath` may be a path, an h5py File/Group or a binary file-like object with `read`.
 
     The file may name only keraslite's public classes and functions and what `custom_objects` (or
     the custom-object scope, or the registry) offers; safe_mode=False also lets Lambda layers name

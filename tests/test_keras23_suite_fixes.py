@@ -281,3 +281,31 @@ def test_backend_function_as_activation_saves_under_its_public_name(tmp_path):
     again = load_model(path, custom_objects={"cos": K.cos})
     kernel, bias = model.layers[1].get_weights()
     np.testing.assert_allclose(again.predict(x), np.cos(x @ kernel + bias), rtol=1e-5)
+
+
+def test_save_and_load_model_through_binary_streams(tmp_path):
+    import io
+    from keraslite.models import load_model
+    i = Input((3,))
+    model = Model(i, Dense(2, activation="tanh")(i))
+    model.compile("adam", "mse")
+    x = np.random.default_rng(2).standard_normal((4, 3)).astype("float32")
+    model.train_on_batch(x, np.zeros((4, 2), "float32"))
+    want = model.predict(x)
+    stream = io.BytesIO()
+    model.save(stream)
+    assert stream.getvalue()[:8] == b"\x89HDF\r\n\x1a\n"  # an HDF5 file's signature
+    stream.seek(0)
+    again = load_model(stream)
+    np.testing.assert_allclose(again.predict(x), want, rtol=1e-6)
+    assert again.optimizer.__class__.__name__ == "Adam"
+    path = tmp_path / "m.h5"
+    with open(path, "wb") as fh:
+        model.save(fh)
+    with open(path, "rb") as fh:
+        np.testing.assert_allclose(load_model(fh).predict(x), want, rtol=1e-6)
+    with pytest.raises(OSError, match="not a readable HDF5"):
+        load_model(io.BytesIO(b"not an hdf5 file"))
+    with open(path, "r", encoding="latin-1") as fh:
+        with pytest.raises(TypeError, match="binary mode"):
+            load_model(fh)
