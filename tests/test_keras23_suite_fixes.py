@@ -309,3 +309,10 @@ def test_save_and_load_model_through_binary_streams(tmp_path):
     with open(path, "r", encoding="latin-1") as fh:
         with pytest.raises(TypeError, match="binary mode"):
             load_model(fh)
+
+
+def test_model_uses_learning_phase():
+    i = Input((3,))
+    assert not Model(i, Dense(2)(i)).uses_learning_phase
+    assert Model(i, layers.Dropout(0.5)(Dense(2)(i))).uses_learning_phase
+    assert Model(i, layers.BatchNormalization()(i)).uses_learning_phase

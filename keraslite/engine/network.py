@@ -292,6 +292,14 @@ class Network(Layer):
     _keyed_losses_all = _keyed_losses
     _keyed_updates_all = _keyed_updates
 
+    @property
+    def uses_learning_phase(self) -> bool:
+        """True when an output depends on the learning phase (Dropout, BatchNormalization, ...)."""
+        if not self.outputs:
+            return False
+        phase = K.learning_phase()
+        return any(t is phase for t in topological_order(self.outputs))
+
     def _reachable_ids(self) -> set:
         return {t.id for t in topological_order(self.outputs)}
 
