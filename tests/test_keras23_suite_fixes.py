@@ -316,3 +316,37 @@ def test_model_uses_learning_phase():
     assert not Model(i, Dense(2)(i)).uses_learning_phase
     assert Model(i, layers.Dropout(0.5)(Dense(2)(i))).uses_learning_phase
     assert Model(i, layers.BatchNormalization()(i)).uses_learning_phase
+
+
+def test_fixed_batch_size_needs_whole_batches_checked_before_training():
+    from keraslite.models import Sequential
+    model = Sequential([layers.SimpleRNN(3, stateful=True, batch_input_shape=(2, 5, 4))])
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(3)
+    x, y = rng.random((6, 5, 4)).astype("float32"), rng.random((6, 3)).astype("float32")
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="In a stateful network.*batch size 2.*Found: 5 samples"):
+        model.fit(x[:5], y[:5], verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # nothing trained
+    with pytest.raises(ValueError, match="Found: 3 samples"):
+        model.predict(x[:3])
+    with pytest.raises(ValueError, match="Found: 3 samples"):
+        model.evaluate(x[:3], y[:3], verbose=0)
+    with pytest.raises(ValueError, match="Found: 1 validation samples"):
+        model.fit(x[:5], y[:5], validation_split=0.2, verbose=0)  # 4 training, 1 validation sample
+    model.fit(x[:4], y[:4], verbose=0)
+    assert model.predict(x).shape == (6, 3)
+
+
+@pytest.mark.parametrize("cls,gates", [("LSTM", 4), ("GRU", 3)])
+def test_identity_recurrent_initializer_is_per_gate(cls, gates):
+    from keraslite import initializers
+    layer = getattr(layers, cls)(3, recurrent_initializer=initializers.Identity(gain=2.0))
+    layer(Input((4, 2)))
+    want = np.concatenate([2.0 * np.eye(3)] * gates, axis=1)
+    np.testing.assert_array_equal(layer.get_weights()[1], want)
+    assert layer.get_config()["recurrent_initializer"]["class_name"] == "Identity"
+    simple = layers.SimpleRNN(3, recurrent_initializer="identity")  # square: the plain identity
+    simple(Input((4, 2)))
+    np.testing.assert_array_equal(simple.get_weights()[1], np.eye(3))

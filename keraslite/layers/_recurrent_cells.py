@@ -27,6 +27,19 @@ def _generate_dropout_mask(ones, rate, training=None, count=1):
     return K.in_train_phase(dropped_inputs, ones, training=training)
 
 
+def _per_gate(initializer):
+    """Keras 2.3's GRUCell/LSTMCell rule: an Identity recurrent initializer gives each gate its own
+    identity block ([gain * I, gain * I, ...]), not one identity padded with zeros."""
+    if not isinstance(initializer, initializers.Identity):
+        return initializer
+    gain = initializer.gain
+
+    def recurrent_identity(shape, dtype=None):
+        rows, cols = (int(d) for d in shape)
+        return (gain * np.tile(np.eye(rows), (1, cols // rows))).astype(dtype or K.floatx())
+    return recurrent_identity
+
+
 def _state_sizes(cell) -> list:
     size = cell.state_size
     return [int(s) for s in size] if hasattr(size, "__len__") else [int(size)]
@@ -237,7 +250,7 @@ class LSTMCell(_DropoutCell):
         self.kernel = self.add_weight(shape=(input_dim, 4 * u), name="kernel", initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer,
+                                                initializer=_per_gate(self.recurrent_initializer),
                                                 regularizer=self.recurrent_regularizer,
                                                 constraint=self.recurrent_constraint)
         if self.use_bias:
@@ -351,7 +364,7 @@ class GRUCell(_DropoutCell):
         self.kernel = self.add_weight(shape=(input_dim, 3 * u), name="kernel", initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(shape=(u, 3 * u), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer,
+                                                initializer=_per_gate(self.recurrent_initializer),
                                                 regularizer=self.recurrent_regularizer,
                                                 constraint=self.recurrent_constraint)
         if self.use_bias:
