@@ -350,3 +350,68 @@ def test_identity_recurrent_initializer_is_per_gate(cls, gates):
     simple = layers.SimpleRNN(3, recurrent_initializer="identity")  # square: the plain identity
     simple(Input((4, 2)))
     np.testing.assert_array_equal(simple.get_weights()[1], np.eye(3))
+
+
+class _Counts(__import__("keraslite.callbacks", fromlist=["Callback"]).Callback):
+    """Records each test/predict hook call (name, batch, logged keys)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def _rec(name):
+        def hook(self, *args):
+            batch = args[0] if args and isinstance(args[0], int) else None
+            logs = args[-1] if args and isinstance(args[-1], dict) else {}
+            self.calls.append((name, batch, tuple(sorted(logs))))
+        return hook
+
+    on_test_begin = _rec("test_begin")
+    on_test_end = _rec("test_end")
+    on_test_batch_begin = _rec("test_batch_begin")
+    on_test_batch_end = _rec("test_batch_end")
+    on_predict_begin = _rec("predict_begin")
+    on_predict_end = _rec("predict_end")
+    on_predict_batch_begin = _rec("predict_batch_begin")
+    on_predict_batch_end = _rec("predict_batch_end")
+
+    def names(self, prefix):
+        return [c[0] for c in self.calls if c[0].startswith(prefix)]
+
+
+def test_evaluate_predict_and_validation_call_test_and_predict_hooks():
+    from keraslite.models import Sequential
+    from keraslite.utils import Sequence
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile("sgd", "mse", metrics=["mae"])
+    x, y = np.ones((10, 3), "float32"), np.zeros((10, 2), "float32")
+    c = _Counts()
+    model.evaluate(x, y, batch_size=4, verbose=0, callbacks=[c])  # batches of 4, 4, 2
+    assert c.names("test") == ["test_begin"] + ["test_batch_begin", "test_batch_end"] * 3 + ["test_end"]
+    ends = [call for call in c.calls if call[0] == "test_batch_end"]
+    assert [b for _, b, _ in ends] == [0, 1, 2] and ends[0][2] == ("batch", "loss", "mae", "size")
+    c = _Counts()
+    model.predict(x, batch_size=3, callbacks=[c])  # 4 batches
+    assert c.names("predict") == ["predict_begin"] + ["predict_batch_begin", "predict_batch_end"] * 4 + \
+        ["predict_end"]
+    assert ("outputs" in c.calls[2][2]) and c.names("test") == []
+    c = _Counts()
+    model.fit(x, y, batch_size=5, epochs=2, verbose=0, validation_data=(x[:6], y[:6]), callbacks=[c])
+    # each epoch validates 6 samples in batches of 5: two test batches per epoch
+    assert c.names("test_begin") == ["test_begin"] * 2 and len(c.names("test_batch_end")) == 4
+
+    class Batches(Sequence):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return x[:2], y[:2]
+    c = _Counts()
+    model.evaluate_generator(Batches(), callbacks=[c])
+    assert c.names("test") == ["test_begin"] + ["test_batch_begin", "test_batch_end"] * 3 + ["test_end"]
+    c = _Counts()
+    model.predict_generator(Batches(), callbacks=[c])
+    assert len(c.names("predict_batch_end")) == 3 and c.names("predict_end") == ["predict_end"]
+    c = _Counts()
+    model.fit_generator(Batches(), epochs=1, verbose=0, validation_data=(x, y), callbacks=[c])
+    assert c.names("test_begin") == ["test_begin"] and len(c.names("test_batch_end")) == 1  # 10 < 32

@@ -356,7 +356,7 @@ class Model(Network):
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "evaluate")
         f = self._make_test_function()
         outs = loops.test_loop(f, ins + targets + weights, batch_size=batch_size, verbose=verbose, model=self,
-                               steps=steps)
+                               steps=steps, callbacks=kwargs.get("callbacks"))
         return unpack_singleton(outs)
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, **kwargs):
@@ -370,7 +370,8 @@ class Model(Network):
         self._build_if_needed(x)
         ins = data_utils.standardize_inputs(self, x, "predict")
         f = self._make_predict_function()
-        outs = loops.predict_loop(f, ins, batch_size=batch_size, verbose=verbose, steps=steps)
+        outs = loops.predict_loop(f, ins, batch_size=batch_size, verbose=verbose, steps=steps,
+                                  callbacks=kwargs.get("callbacks"), model=self)
         return unpack_singleton(outs)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, reset_metrics=True):
@@ -428,7 +429,8 @@ class Model(Network):
         arguments.generator("evaluate_generator", generator, steps, verbose_value=verbose,
                             callbacks_value=kwargs.get("callbacks"), max_queue_size=max_queue_size, workers=workers,
                             use_multiprocessing=use_multiprocessing, model=self)
-        return loops.evaluate_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
+        return loops.evaluate_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size,
+                                        callbacks=kwargs.get("callbacks"))
 
     def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                           verbose=0, **kwargs):
@@ -438,7 +440,8 @@ class Model(Network):
         arguments.generator("predict_generator", generator, steps, verbose_value=verbose,
                             callbacks_value=kwargs.get("callbacks"), max_queue_size=max_queue_size, workers=workers,
                             use_multiprocessing=use_multiprocessing, model=self)
-        return loops.predict_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
+        return loops.predict_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size,
+                                       callbacks=kwargs.get("callbacks"))
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
