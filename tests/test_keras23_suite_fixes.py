@@ -415,3 +415,55 @@ def test_evaluate_predict_and_validation_call_test_and_predict_hooks():
     c = _Counts()
     model.fit_generator(Batches(), epochs=1, verbose=0, validation_data=(x, y), callbacks=[c])
     assert c.names("test_begin") == ["test_begin"] and len(c.names("test_batch_end")) == 1  # 10 < 32
+
+
+def test_add_metric_on_layers_and_models():
+    from keraslite.models import Sequential  # noqa: F401
+
+    class Shift(layers.Layer):
+        def call(self, x):
+            self.add_metric(K.mean(x), name="mean_in")  # mean of this batch's inputs
+            return x + 1.0
+
+    i = Input((2,))
+    out = Dense(1, kernel_initializer="ones", trainable=False)(Shift()(i))
+    model = Model(i, out)
+    model.add_metric(K.sum(out), name="sum_out")
+    model.add_metric(metrics.Mean(name="mean_out")(out))
+    with pytest.raises(ValueError, match="name"):
+        model.add_metric(K.sum(out))
+    model.compile("sgd", "mse", metrics=["mae"])
+    # Keras 2.3's order: compile's metrics, the model's own add_metric ones, then its layers'
+    assert model.metrics_names == ["loss", "mae", "sum_out", "mean_out", "mean_in"]
+    x = np.arange(12, dtype="float32").reshape(6, 2)
+    y = np.zeros((6, 1), "float32")
+    pred = (x + 1).sum(1, keepdims=True)
+    batches = [slice(0, 4), slice(4, 6)]
+    # add_metric tensors: the mean over the batches of the per-batch value; a metric object: its state
+    want_mean_in = np.mean([x[b].mean() for b in batches])
+    want_sum_out = np.mean([pred[b].sum() for b in batches])
+    out_eval = model.evaluate(x, y, batch_size=4, verbose=0)
+    np.testing.assert_allclose(out_eval[2:], [want_sum_out, pred.mean(), want_mean_in], rtol=1e-5)
+    hist = model.fit(x, y, batch_size=4, epochs=1, verbose=0, validation_data=(x, y))
+    np.testing.assert_allclose(hist.history["val_sum_out"][0], want_sum_out, rtol=1e-5)
+    np.testing.assert_allclose(hist.history["mean_out"][0], pred.mean(), rtol=1e-5)
+
+
+def test_add_metric_in_subclassed_model_orders_attribute_metrics_first():
+    class Net(Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.dense = Dense(2, kernel_initializer="ones")
+            self.first = metrics.Mean(name="first")
+
+        def call(self, x):
+            self.add_metric(K.sum(x), name="second")
+            self.add_metric(self.first(x))
+            return self.dense(x)
+
+    model = Net()
+    model.compile("sgd", "mse")
+    x, y = np.full((6, 1), 2.0, "float32"), np.zeros((6, 2), "float32")
+    out = model.evaluate(x, y, batch_size=3, verbose=0)
+    assert model.metrics_names == ["loss", "first", "second"]
+    np.testing.assert_allclose(out[1:], [2.0, 6.0], rtol=1e-6)

@@ -88,6 +88,15 @@ def _unique(items: list) -> list:
     return out
 
 
+def _track_metric(layer, value) -> None:
+    """Remember metric objects assigned to a layer's attributes, in order: add_metric reports
+    them in that order (Keras 2.3)."""
+    if hasattr(value, "update_state") and hasattr(value, "reset_states") and not isinstance(value, type):
+        tracked = layer.__dict__.setdefault("_tracked_metrics", [])
+        if all(m is not value for m in tracked):
+            tracked.append(value)
+
+
 class Layer:
     """Layer(**kwargs): the base of every layer. Keywords: input_shape, batch_input_shape,
     batch_size, dtype, name, trainable, weights."""
@@ -130,6 +139,7 @@ class Layer:
     def __setattr__(self, name, value):
         # Keras 2.3: layers and variables assigned as attributes belong to the layer (their
         # weights, losses and updates are the layer's); Network tracks its own way
+        _track_metric(self, value)
         if isinstance(value, Layer) and value is not self:
             tracked = self.__dict__.setdefault("_tracked_layers", [])
             if all(l is not value for l in tracked):
@@ -301,6 +311,23 @@ class Layer:
         key = None if inputs is None else frozenset(t.id for t in to_list(inputs))
         for u in to_list(updates):
             self._updates.append((key, u))
+
+    def add_metric(self, value, name=None) -> None:
+        """add_metric(value, name=None): report a tensor as a metric of the models this layer is
+        in: its mean over the batches of an epoch (or of evaluate), under `name`; or the result of
+        a metric object called on tensors (`add_metric(metrics.Mean(name='m')(x))`), under the
+        object's name. A second metric of the same name is ignored (Keras 2.3)."""
+        obj = getattr(value, "_metric_obj", None)
+        if obj is None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"Layer {self.name}: add_metric expects a tensor, got {type(value).__name__}")
+            if not name:
+                raise ValueError(f"Layer {self.name}: give the metric a name, e.g. "
+                                 "self.add_metric(K.sum(inputs), name='mean_activation')")
+        name = name or obj.name
+        added = self.__dict__.setdefault("_added_metrics", [])
+        if all(n != name for n, _, _ in added):
+            added.append((name, value, obj))
 
     @property
     def losses(self) -> list:

@@ -14,7 +14,7 @@ from ..backend.graph import Tensor, topological_order
 from ..serialization import deserialize_layer, serialize_layer
 from ..utils.generic_utils import has_arg, to_list, unpack_singleton
 from . import subclassed
-from .base_layer import Layer, Node, _node_key
+from .base_layer import Layer, Node, _node_key, _track_metric
 from .input_layer import InputLayer
 
 
@@ -54,6 +54,7 @@ class Network(Layer):
 
     def __setattr__(self, name, value):
         subclassed.track(self, name, value)
+        _track_metric(self, value)
         object.__setattr__(self, name, value)
 
     @property

@@ -145,6 +145,7 @@ class Model(Network):
         self.stateful_metric_functions = []
         self.stateful_metric_names = []
         self._compile_metrics(metrics, weighted_metrics)
+        self._compile_added_metrics()
         self._function_kwargs = kwargs
         self.train_function = None
         self.test_function = None
@@ -211,6 +212,38 @@ class Model(Network):
         self.metrics_names.append(name)
         self.metrics_tensors.append(value)
         if stateful:
+            self.stateful_metric_names.append(name)
+
+    def _compile_added_metrics(self) -> None:
+        """The metrics of add_metric (the model's and its layers'), after compile's: each a
+        running mean over the batches (or the metric object's own state), first of a name wins."""
+        from .. import metrics as metrics_mod
+        from .base_layer import Layer
+        seen, stack, found = set(), [self], []
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen or not isinstance(layer, Layer):
+                continue
+            seen.add(id(layer))
+            added = layer.__dict__.get("_added_metrics", [])
+            tracked = layer.__dict__.get("_tracked_metrics", [])
+            # metric objects assigned as attributes come first, in assignment order
+            rank = {id(m): i for i, m in enumerate(tracked)}
+            found += sorted(added, key=lambda item: rank.get(id(item[2]), len(tracked)))
+            stack += list(layer._layers)
+        for name, value, obj in found:
+            if name in self.metrics_names:
+                continue
+            if obj is None:
+                obj = metrics_mod.Mean(name=name)
+                updates = [u if isinstance(u, K.Tensor) else K.update(*u) for u in to_list(obj.update_state(value))]
+                value = obj.updated_result(updates)
+            else:
+                updates = list(getattr(obj, "last_updates", []))
+            self._metric_updates.extend(updates)
+            self.stateful_metric_functions.append(obj)
+            self.metrics_names.append(name)
+            self.metrics_tensors.append(value)
             self.stateful_metric_names.append(name)
 
     def _compile_metric_object(self, metric, j: int, out, weighted: bool):
