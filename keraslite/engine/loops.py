@@ -362,9 +362,10 @@ def _evaluate_arrays(model, x, y, sample_weight, cl):
     """fit_generator's validation on arrays: evaluate's batches, with fit's callbacks' test hooks."""
     from . import data as data_utils
     ins, targets, weights = data_utils.standardize(model, x, y, sample_weight, None, "fit (validation)")
-    from .arguments import batch_size
-    return unpack_singleton(test_loop(model._make_test_function(), ins + targets + weights,
-                                      batch_size=batch_size(None, "fit (validation)", model), model=model, callbacks=cl))
+    static = (getattr(model, "inputs", None) or [None])[0]
+    batch_size = getattr(static, "shape", (None,))[0] or 32  # the input layer's fixed batch size, else 32
+    return unpack_singleton(test_loop(model._make_test_function(), ins + targets + weights, batch_size=batch_size,
+                                      model=model, callbacks=cl))
 
 
 def _open_steps(generator, steps, until_exhausted, who):

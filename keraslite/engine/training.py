@@ -185,8 +185,10 @@ class Model(Network):
         out = self.outputs[i]
         if weighted and not isinstance(m, metrics_mod.Metric):
             # Keras 2.3: a weighted metric is the running sum(w * value) / sum(w) over the epoch
+            # (a function that already reduces over the batch gives one unweighted value per batch)
             display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
-            m = metrics_mod.MeanMetricWrapper(fn, name=display)
+            if K.ndim(fn(self.targets[j], out)) > 0:
+                m = metrics_mod.MeanMetricWrapper(fn, name=display)
         if isinstance(m, metrics_mod.Metric):
             if any(m is o for o in self.stateful_metric_functions):
                 m = type(m).from_config(m.get_config())  # one state per use
