@@ -262,9 +262,10 @@ def load_weights_from_hdf5_group(f, layers, reshape: bool = False, allow_nonfini
     filtered_layers = [layer for layer in layers if layer.weights]
     saved = [s for s in _saved_layers(f, where) if s[2]]
     if len(saved) != len(filtered_layers):
-        raise ValueError(f"You are trying to load a weight file ({where}) containing {len(saved)} layers with "
-                         f"weights ({[s[0] for s in saved][:10]}) into a model with {len(filtered_layers)} layers "
-                         f"with weights ({[l.name for l in filtered_layers][:10]})")
+        # Keras 2's sentence first, then which layers (with weights) each side has
+        raise ValueError(f"You are trying to load a weight file containing {len(saved)} layers into a model with "
+                         f"{len(filtered_layers)} layers. The {where} has weights for {[s[0] for s in saved][:10]}, "
+                         f"the model for {[l.name for l in filtered_layers][:10]}")
     pairs = []
     for (name, g, weight_names), layer in zip(saved, filtered_layers):
         symbolic = list(layer.weights)
