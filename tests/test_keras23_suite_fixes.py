@@ -415,6 +415,11 @@ def test_evaluate_predict_and_validation_call_test_and_predict_hooks():
     c = _Counts()
     model.fit_generator(Batches(), epochs=1, verbose=0, validation_data=(x, y), callbacks=[c])
     assert c.names("test_begin") == ["test_begin"] and len(c.names("test_batch_end")) == 1  # 10 < 32
+    # Keras 2.3: callbacks of fit_generator see the validation arrays as [x, y, sample weights]
+    assert len(c.validation_data) == 3
+    np.testing.assert_array_equal(c.validation_data[0], x)
+    np.testing.assert_array_equal(c.validation_data[1], y)
+    np.testing.assert_array_equal(c.validation_data[2], np.ones(10))
 
 
 def test_add_metric_on_layers_and_models():

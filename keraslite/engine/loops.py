@@ -310,6 +310,14 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                        "metrics": out_labels + (["val_" + l for l in out_labels] if do_validation else [])})
         model.stop_training = False
         val_stream = None
+        val_ins = None
+        if do_validation and not val_is_gen:  # Keras 2.3: callbacks see [val_x..., val_y..., weights...]
+            from . import data as data_utils
+            vx, vy = validation_data[0], validation_data[1]
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+            val_ins = sum(data_utils.standardize(model, vx, vy, vsw, None, "fit (validation)"), [])
+        for cb in cl.callbacks:
+            cb.validation_data = val_ins
         cl.on_train_begin()
         pending = first
         for epoch in range(initial_epoch, epochs):
@@ -346,9 +354,7 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                             validation_data, validation_workers, use_multiprocessing, max_queue_size))
                     val_outs = _evaluate_stream(model, val_stream, validation_steps, 0, "fit (validation)", cl)
                 else:
-                    vx, vy = validation_data[0], validation_data[1]
-                    vsw = validation_data[2] if len(validation_data) == 3 else None
-                    val_outs = _evaluate_arrays(model, vx, vy, vsw, cl)
+                    val_outs = _evaluate_arrays(model, val_ins, cl)
                 for label, o in zip(out_labels, to_list(val_outs)):
                     epoch_logs["val_" + label] = o
             cl.on_epoch_end(epoch, epoch_logs)
@@ -358,14 +364,13 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
     return model.history
 
 
-def _evaluate_arrays(model, x, y, sample_weight, cl):
-    """fit_generator's validation on arrays: evaluate's batches, with fit's callbacks' test hooks."""
-    from . import data as data_utils
-    ins, targets, weights = data_utils.standardize(model, x, y, sample_weight, None, "fit (validation)")
+def _evaluate_arrays(model, val_ins, cl):
+    """fit_generator's validation on (standardized) arrays: evaluate's batches, with fit's
+    callbacks' test hooks."""
     static = (getattr(model, "inputs", None) or [None])[0]
     batch_size = getattr(static, "shape", (None,))[0] or 32  # the input layer's fixed batch size, else 32
-    return unpack_singleton(test_loop(model._make_test_function(), ins + targets + weights, batch_size=batch_size,
-                                      model=model, callbacks=cl))
+    return unpack_singleton(test_loop(model._make_test_function(), val_ins, batch_size=batch_size, model=model,
+                                      callbacks=cl))
 
 
 def _open_steps(generator, steps, until_exhausted, who):
