@@ -403,6 +403,16 @@ def _convert_custom_objects(obj, custom_objects: dict, deserialize=None):
     return obj
 
 
+def _all_layers(layer) -> list:
+    """The layer and every layer inside it (nested models, wrappers), depth first."""
+    found = [layer]
+    inner = list(getattr(layer, "layers", None) or [])
+    inner += [getattr(layer, a) for a in ("layer", "forward_layer", "backward_layer") if getattr(layer, a, None)]
+    for sub in inner:
+        found += _all_layers(sub)
+    return found
+
+
 def _load_optimizer_weights(model, f, where: str, allow_nonfinite: bool) -> None:
     if "optimizer_weights" not in f:
         return
@@ -429,11 +439,13 @@ def _load_optimizer_weights(model, f, where: str, allow_nonfinite: bool) -> None
         # state saved by name by tf.keras (Adam/m/dense/kernel:0, Adam/dense/kernel/m:0): keraslite's order
         params = (getattr(model, "_collected_trainable_weights", None) or getattr(model, "trainable_weights", None)
                   or [])
-        if optimizer_state.optimizer_weights_in_order(names, [np.broadcast_to(np.float32(0), s) for s in saved_shapes], optimizer,
-                                                      params) is not None:
+        convert = local_weights.local_state_converter(_all_layers(model), params)
+        if optimizer_state.optimizer_weights_in_order(names, [np.broadcast_to(np.float32(0), s) for s in saved_shapes],
+                                                      optimizer,
+                                                      params, convert) is not None:
             raw = [check_finite(_read_dataset(d, where, n), None, allow_nonfinite, f"{where}: optimizer weight {n!r}")
                    for d, n in zip(dsets, names)]
-            ordered = optimizer_state.optimizer_weights_in_order(names, raw, optimizer, params)
+            ordered = optimizer_state.optimizer_weights_in_order(names, raw, optimizer, params, convert)
             if len(ordered) == len(current) and all(tuple(K.int_shape(w)) == tuple(np.shape(v))
                                                     for w, v in zip(current, ordered)):
                 values = [np.asarray(v, dtype=K.dtype(w)) for w, v in zip(current, ordered)]
@@ -514,7 +526,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             return model
         if not isinstance(training_config, dict) or "optimizer_config" not in training_config:
             raise ModelFileError(f"{where}: 'training_config' has no 'optimizer_config'")
-        training_config = keras2_compat.translate_training_config(training_config, where)
+        training_config = keras2_compat.translate_training_config(training_config, where,
+                                                                  getattr(model, "output_names", None))
         from . import losses, metrics, optimizers
         optimizer = optimizers.deserialize(training_config["optimizer_config"], custom_objects=custom_objects)
         kwargs = dict(optimizer=optimizer,
@@ -523,6 +536,12 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
                                                       metrics.deserialize),
                       loss_weights=training_config.get("loss_weights"),
                       sample_weight_mode=training_config.get("sample_weight_mode"))
+        if "sample_weight_mode" not in training_config and keras2_compat.written_by_tf2(config):
+            # tf.keras saves no sample_weight_mode and weighs a sequence output per timestep or per
+            # sample, whichever it is given: 'temporal', with 1-D weights spread over the timesteps
+            modes = ["temporal" if len(K.int_shape(o)) >= 3 else None for o in model.outputs]
+            kwargs["sample_weight_mode"] = modes if any(modes) else None
+            model._sample_weights_broadcast = True
         weighted = training_config.get("weighted_metrics")
         if weighted:
             kwargs["weighted_metrics"] = _convert_custom_objects(weighted, custom_objects)

@@ -216,8 +216,8 @@ class WeightPlan:
         dset, saved_name, saved_layer = entry
         saved_shape = tuple(int(d) for d in dset.shape)
         if saved_shape != shape and type(layer).__name__ in ("LocallyConnected1D", "LocallyConnected2D") and \
-                len(saved_shape) in (4, 6):
-            return None  # tf.keras's implementation=2 kernel: converted when the weights are loaded
+                len(saved_shape) in (1, 4, 6) and name == "kernel":
+            return None  # tf.keras's implementation=2/3 kernel: converted when the weights are loaded
         if saved_shape != shape:
             raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}): weight {name!r} has shape "
                              f"{_shape_str(shape)} from the model config, but the saved weight {saved_name!r} of "

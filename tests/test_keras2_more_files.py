@@ -118,17 +118,8 @@ def test_training_config_honoured(name):
         assert any(n == w or n.endswith("_" + w) or w.endswith(n) for n in names), (w, names)
 
 
-STATE_GAPS = {
-    # the slots of tf.keras's implementation=2 kernels are not converted: a warning, fresh state
-    "locally_connected": "Error in loading the saved optimizer state",
-}
-
-
-@pytest.mark.parametrize("name", [n for n in FULL if file_attr(n, "training_config") and n not in STATE_GAPS
-                                  and file_attr(n, "training_config") is not None])
+@pytest.mark.parametrize("name", [n for n in FULL if file_attr(n, "training_config") is not None])
 def test_optimizer_state_restored(name):
-    if name == "float64_layers":
-        pytest.xfail("known gap: keraslite creates float32 weights (and state) for dtype='float64' layers")
     model = load(name)
     with h5py.File(os.path.join(MORE, name + ".h5"), "r") as f:
         g = f["optimizer_weights"]
@@ -142,6 +133,16 @@ def test_optimizer_state_restored(name):
     theirs = [v for k, v in saved.items() if np.ndim(v) > 0]
     assert len(theirs) > 0
     for v in theirs:
+        if any(m.shape == v.shape and np.array_equal(m, v) for m in mine):
+            continue
+        if name.startswith("locally_connected") and v.ndim in (1, 4, 6):
+            # a slot of tf.keras's implementation 2/3 kernel: the same values in keraslite's layout
+            # (implementation 2's dense slot adds zeros where no input reaches an output)
+            assert any(m.ndim == 3 and m.size <= v.size and np.count_nonzero(v) <= m.size
+                       and np.array_equal(np.sort(m.ravel()), np.sort(np.concatenate(
+                           [v[v != 0], np.zeros(m.size - np.count_nonzero(v), v.dtype)])))
+                       for m in mine), v.shape
+            continue
         assert any(m.shape == v.shape and np.array_equal(m, v) for m in mine)
 
 
@@ -233,25 +234,31 @@ def test_nadam_2_11_schedule():
         np.testing.assert_allclose(K.get_value(p), want, rtol=1e-5, atol=1e-6)
 
 
-def test_temporal_sample_weights_need_the_mode():
-    """tf.keras does not save sample_weight_mode (it takes per-timestep weights without it); the
-    loaded model refuses 2-D weights with a clear error until compiled with 'temporal', and then
-    takes the step tf-keras took."""
+def test_temporal_sample_weights_from_tf_keras_files():
+    """tf.keras does not save sample_weight_mode: it weighs a sequence output per timestep (2-D
+    weights) or per sample (1-D), whichever it is given. A model loaded from its file does the
+    same ('temporal', 1-D weights spread over the timesteps) and takes the step tf-keras took; a
+    model compiled in keraslite keeps Keras 2.3's rule (2-D weights need the mode)."""
     name = "temporal_sample_weight"
-    model = load(name)
     x, y, w = arrays(name, "tx")[0], arrays(name, "ty")[0], arrays(name, "tw")[0]
-    before = model.get_weights()
-    with pytest.raises(ValueError, match="temporal"):
-        model.train_on_batch(x, y, sample_weight=w)
-    for a, b in zip(before, model.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    state = model.optimizer.get_weights()  # compiling again builds fresh state, as in Keras 2
-    model.compile(model.optimizer, model.loss, sample_weight_mode="temporal")
-    model._make_train_function()
-    model.optimizer.set_weights(state)
+    model = load(name)
+    assert model.sample_weight_mode == ["temporal"] or model.sample_weight_mode == "temporal"
     model.train_on_batch(x, y, sample_weight=w)
     for v, got, ref in zip(model.weights, model.get_weights(), arrays(name, "w")):
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=2e-6, err_msg=v.name)
+    per_sample = w[:, 0]
+    a, b = load(name), load(name)
+    a.train_on_batch(x, y, sample_weight=per_sample)
+    b.train_on_batch(x, y, sample_weight=np.repeat(per_sample[:, None], w.shape[1], axis=1))
+    for got, ref in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(got, ref)
+    again = models.model_from_json(model.to_json())
+    again.compile("sgd", "mse")
+    before = again.get_weights()
+    with pytest.raises(ValueError, match="temporal"):
+        again.train_on_batch(x, y, sample_weight=w)
+    for p, q in zip(before, again.get_weights()):
+        np.testing.assert_array_equal(p, q)
 
 
 @pytest.mark.parametrize("name", WEIGHTS_ONLY)
@@ -434,8 +441,3 @@ def test_clipnorm_per_variable_rule():
             np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("name", sorted(STATE_GAPS))
-def test_optimizer_state_gaps_warn(name):
-    with pytest.warns(UserWarning, match=STATE_GAPS[name]):
-        model = models.load_model(os.path.join(MORE, name + ".h5"), custom_objects=CUSTOM)
-    assert int(model.optimizer.get_weights()[0]) == 0

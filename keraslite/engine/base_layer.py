@@ -217,8 +217,8 @@ class Layer:
         constraint=None): a new backend variable owned by the layer."""
         from .. import constraints, initializers, regularizers
         shape = tuple(int(d) for d in shape)
-        if dtype is None:
-            dtype = K.floatx()
+        if dtype is None:  # Keras 2: the layer's dtype (floatx unless the layer was given one)
+            dtype = self.dtype if _is_float(getattr(self, "dtype", None)) else K.floatx()
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         # shape checked and, while load_model builds from a file, the saved value used (no initializer)
         value = planned_weight_value(self, name, shape, dtype)
@@ -404,7 +404,7 @@ class Layer:
         mask_arg = None if previous_mask is None else (previous_mask if isinstance(inputs, list) else previous_mask[0])
         if mask_arg is not None and has_arg(self.call, "mask") and "mask" not in kwargs:
             kwargs["mask"] = mask_arg
-        output = self.call(inputs, **kwargs)
+        output = self.call(self._cast_inputs(inputs), **kwargs)
         output_mask = self.compute_mask(inputs, kwargs.get("mask", mask_arg))
         outputs = to_list(output)
         input_ids = {id(x) for x in input_list}
@@ -430,6 +430,24 @@ class Layer:
         if isinstance(output, (list, tuple)) and len(outputs) != 1:
             return outputs
         return outputs[0]  # Keras 2 unpacks a one-element list (e.g. a Lambda returning K.gradients)
+
+    # a layer computes in its dtype: floating inputs of another float dtype are cast on the way in
+    # (tf.keras 2's autocasting, which mixed float32/float64 models saved by it rely on); a
+    # container (Network) leaves that to the layers inside it
+    _autocast = True
+
+    def _cast_inputs(self, inputs):
+        dtype = getattr(self, "dtype", None)
+        if not self._autocast or not _is_float(dtype):
+            return inputs
+
+        def cast(x):
+            if isinstance(x, Tensor) and _is_float(x.dtype) and np.dtype(x.dtype) != np.dtype(dtype):
+                y = K.cast(x, dtype)
+                y._keras_mask = getattr(x, "_keras_mask", None)
+                return y
+            return x
+        return [cast(x) for x in inputs] if isinstance(inputs, list) else cast(inputs)
 
     def _add_inbound_node(self, input_tensors, output_tensors, input_masks, output_masks, arguments):
         inbound_layers, node_indices, tensor_indices = [], [], []
@@ -523,6 +541,13 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _is_float(dtype) -> bool:
+    try:
+        return dtype is not None and np.issubdtype(np.dtype(dtype), np.floating)
+    except TypeError:
+        return False
 
 
 def _collect_masks(inputs: list):

@@ -219,6 +219,8 @@ def _sample_weights(model, targets, sample_weight, class_weight, names, who) -> 
                               "ignored.")
             sw = np.asarray(sw, dtype=K.floatx())
             if temporal:
+                if sw.ndim == 1 and t.ndim >= 3 and getattr(model, "_sample_weights_broadcast", False):
+                    sw = np.repeat(sw[:, None], t.shape[1], axis=1)  # a tf.keras file's model: per sample
                 if sw.ndim != 2:
                     raise ValueError(f"{who}: found a sample_weight array with shape {sw.shape}. In order to use "
                                      "timestep-wise sample weighting, you should pass a 2D sample_weight array.")

@@ -25,6 +25,8 @@ class Network(Layer):
 
     # a subclass defining `call` tracks the layers and variables assigned to its attributes
     _tracks_attributes = True
+    # the layers inside cast their own inputs (a float64 Input keeps its dtype)
+    _autocast = False
 
     def __init__(self, *args, **kwargs):
         if (len(args) == 2 or ("inputs" in kwargs and "outputs" in kwargs)

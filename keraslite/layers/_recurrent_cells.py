@@ -413,11 +413,14 @@ class GRUCell(_DropoutCell):
 
 
 class StackedRNNCells(Layer):
-    """StackedRNNCells(cells): several cells run one after the other at each step, so that an RNN
-    of them behaves as a stack of RNN layers. States are a flat list in reverse order of the
-    stack (Keras 2.2.4), so state_size[0] is the output size of the last cell."""
+    """StackedRNNCells(cells, reverse_state_order=True): several cells run one after the other at
+    each step, so that an RNN of them behaves as a stack of RNN layers. States are a flat list in
+    reverse order of the stack (Keras 2.2.4), so state_size[0] is the output size of the last
+    cell; reverse_state_order=False keeps the stack's order, as tf.keras does (set when a tf.keras
+    file is loaded: it decides which state an RNN's return_state/initial_state tensors are)."""
 
-    def __init__(self, cells, **kwargs):
+    def __init__(self, cells, reverse_state_order=True, **kwargs):
+        self.reverse_state_order = bool(reverse_state_order)
         cells = list(cells)
         if not cells:
             raise ValueError("StackedRNNCells: expected a non-empty list of cells")
@@ -432,7 +435,7 @@ class StackedRNNCells(Layer):
     @property
     def state_size(self):
         sizes = []
-        for cell in self.cells[::-1]:
+        for cell in self._state_cells():
             sizes += _state_sizes(cell)
         return tuple(sizes)
 
@@ -441,14 +444,18 @@ class StackedRNNCells(Layer):
         last = self.cells[-1]
         return getattr(last, "output_size", None) or _state_sizes(last)[0]
 
+    def _state_cells(self):
+        """The cells in the order their states are listed."""
+        return self.cells[::-1] if self.reverse_state_order else list(self.cells)
+
     def call(self, inputs, states, constants=None, **kwargs):
         states = list(states)
         nested = []
-        for cell in self.cells[::-1]:
+        for cell in self._state_cells():
             n = len(_state_sizes(cell))
             nested.append(states[:n])
             states = states[n:]
-        nested = nested[::-1]
+        nested = nested[::-1] if self.reverse_state_order else nested
         new_nested = []
         for cell, cell_states in zip(self.cells, nested):
             cell_kwargs = {k: v for k, v in kwargs.items() if has_arg(cell.call, k)}
@@ -457,7 +464,7 @@ class StackedRNNCells(Layer):
             inputs, new_states = cell.call(inputs, cell_states, **cell_kwargs)
             new_nested.append(to_list(new_states))
         flat = []
-        for cell_states in new_nested[::-1]:
+        for cell_states in (new_nested[::-1] if self.reverse_state_order else new_nested):
             flat += cell_states
         return inputs, flat
 
@@ -500,6 +507,8 @@ class StackedRNNCells(Layer):
     def get_config(self):
         cells = [{"class_name": c.__class__.__name__, "config": c.get_config()} for c in self.cells]
         config = {"cells": cells}
+        if not self.reverse_state_order:
+            config["reverse_state_order"] = False
         return dict(list(super().get_config().items()) + list(config.items()))
 
     @classmethod

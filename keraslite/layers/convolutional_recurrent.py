@@ -248,7 +248,7 @@ class ConvLSTM2D(ConvRNN2D):
                               kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
                               bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
                               recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                              dropout=dropout, recurrent_dropout=recurrent_dropout)
+                              dropout=dropout, recurrent_dropout=recurrent_dropout, dtype=kwargs.get("dtype"))
         super().__init__(cell, return_sequences=return_sequences, go_backwards=go_backwards, stateful=stateful,
                          **kwargs)
         self.activity_regularizer = regularizers.get(activity_regularizer)

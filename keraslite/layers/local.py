@@ -69,6 +69,7 @@ class _LocallyConnected(Layer):
             raise ValueError(f"{who} ({self.name}): kernel_size {self.kernel_size} does not fit in inputs of shape "
                              f"{shape_str(tuple(input_shape))}")
         self.output_spatial = out
+        self.input_spatial = tuple(int(d) for d in spatial)  # read by keraslite.legacy.local_weights
         positions = int(np.prod(out))
         self.kernel_shape = (positions, int(np.prod(self.kernel_size)) * channels, self.filters)
         self.kernel = self.add_weight(name="kernel", shape=self.kernel_shape, initializer=self.kernel_initializer,

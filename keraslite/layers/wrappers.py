@@ -303,7 +303,11 @@ class Bidirectional(Wrapper):
     the output(s). Weights: the forward layer's then the backward layer's; `weights` (a list in
     that order) sets them when the layer is built."""
 
-    def __init__(self, layer, merge_mode="concat", weights=None, **kwargs):
+    def __init__(self, layer, merge_mode="concat", weights=None, zero_output_for_mask=False, **kwargs):
+        # zero_output_for_mask=True: with return_sequences, masked steps output zeros in both
+        # directions (tf.keras's rule, set when its files are loaded); Keras 2.3 carries the
+        # previous step's output
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         if merge_mode not in _MERGE_MODES:
             raise ValueError("Invalid merge mode. Merge mode should be one of "
                              "{\"sum\", \"mul\", \"ave\", \"concat\", None}, got " + repr(merge_mode))
@@ -492,6 +496,9 @@ class Bidirectional(Wrapper):
             y, y_rev = y[0], y_rev[0]
         if self.return_sequences:
             y_rev = K.reverse(y_rev, 1)
+            if self.zero_output_for_mask and mask is not None:
+                keep = K.expand_dims(K.cast(mask, K.dtype(y)), -1)
+                y, y_rev = y * keep, y_rev * keep
         if self.merge_mode == "concat":
             output = K.concatenate([y, y_rev])
         elif self.merge_mode == "sum":
@@ -511,6 +518,8 @@ class Bidirectional(Wrapper):
     # ------------------------------------------------------------------ config
     def get_config(self):
         config = {"merge_mode": self.merge_mode}
+        if self.zero_output_for_mask:
+            config["zero_output_for_mask"] = True
         if self._num_constants is not None:
             config["num_constants"] = self._num_constants
         base_config = super().get_config()

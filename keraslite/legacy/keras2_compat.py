@@ -54,9 +54,9 @@ _NEUTRAL_KEYS = {
     ("*", "ragged"): (False,),
     ("*", "time_major"): (False,),
     ("*", "keepdims"): (False,),  # global pooling (tf.keras 2.6+)
-    # memory layouts of the same maths (implementation 2's kernel: keraslite.legacy.local_weights)
-    ("LocallyConnected1D", "implementation"): (1, 2),
-    ("LocallyConnected2D", "implementation"): (1, 2),
+    # memory layouts of the same maths (implementation 2's and 3's kernels: keraslite.legacy.local_weights)
+    ("LocallyConnected1D", "implementation"): (1, 2, 3),
+    ("LocallyConnected2D", "implementation"): (1, 2, 3),
     ("GaussianNoise", "seed"): None,  # which random numbers, not the distribution
     ("GaussianDropout", "seed"): None,
     ("*", "zero_output_for_mask"): (False,),  # True (zeros at masked steps) is not Keras 2.3's rule
@@ -209,7 +209,8 @@ def _layer_config(class_name: str, config: dict, where: str, custom: frozenset, 
     for key, value in config.items():
         if key == "zero_output_for_mask" and parent == "Bidirectional":
             continue  # Keras 2 sets it on the layers Bidirectional wraps: the wrapper's own rule
-        rule = _NEUTRAL_KEYS.get((class_name, key), _NEUTRAL_KEYS.get(("*", key), False))
+        rule = False if (class_name, key) == ("Bidirectional", "zero_output_for_mask") else \
+            _NEUTRAL_KEYS.get((class_name, key), _NEUTRAL_KEYS.get(("*", key), False))  # a keraslite option
         if rule is not False:
             if rule is None or any(value is v or (type(value) is type(v) and value == v) for v in rule):
                 continue
@@ -360,9 +361,13 @@ def _written_by_tf2(obj) -> bool:
     return False
 
 
+written_by_tf2 = _written_by_tf2
+
+
 def _tf2_rules(obj) -> None:
     """Layers whose computation in TensorFlow 2 differs from Keras 2.3's get the keraslite option
-    that reproduces it: bilinear UpSampling2D samples with half-pixel centres (tf.image.resize)."""
+    that reproduces it: bilinear UpSampling2D samples with half-pixel centres (tf.image.resize);
+    StackedRNNCells list their states in the stack's order."""
     if isinstance(obj, list):
         for v in obj:
             _tf2_rules(v)
@@ -371,6 +376,10 @@ def _tf2_rules(obj) -> None:
         if obj.get("class_name") == "UpSampling2D" and isinstance(config, dict) and \
                 config.get("interpolation") == "bilinear":
             config.setdefault("half_pixel_centers", True)
+        if obj.get("class_name") == "StackedRNNCells" and isinstance(config, dict):
+            config.setdefault("reverse_state_order", False)  # tf.keras lists states in stack order
+        if obj.get("class_name") == "Bidirectional" and isinstance(config, dict):
+            config.setdefault("zero_output_for_mask", True)  # tf.keras zeroes masked steps' outputs
         for v in obj.values():
             _tf2_rules(v)
 
@@ -470,7 +479,8 @@ _METRIC_NEUTRAL = {("*", "ignore_class"): (None,), ("CategoricalCrossentropy", "
                    ("AUC", "num_labels"): (None,), ("AUC", "label_weights"): (None,),
                    ("AUC", "from_logits"): (False,), ("MeanIoU", "ignore_class"): (None,),
                    ("MeanIoU", "sparse_y_true"): (True,), ("MeanIoU", "sparse_y_pred"): (True,),
-                   ("MeanIoU", "axis"): (-1,)}
+                   ("MeanIoU", "axis"): (-1,), ("SensitivityAtSpecificity", "class_id"): (None,),
+                   ("SpecificityAtSensitivity", "class_id"): (None,)}
 
 
 # tf.keras's names of Keras 2.3 loss/metric functions (its aliases, and the __name__ it saves
@@ -480,8 +490,8 @@ _FUNCTION_RENAMES = {"log_cosh": "logcosh", "kl_divergence": "kullback_leibler_d
 
 def _objects(obj, where: str, what: str, neutral: dict):
     """Loss or metric entries (a name, an object config, or lists/dicts of them per output)."""
-    if isinstance(obj, list):
-        return [_objects(v, where, what, neutral) for v in obj]
+    if isinstance(obj, list):  # tf.keras writes [null] for an output without (weighted) metrics
+        return [_objects(v, where, what, neutral) for v in obj if v is not None]
     if isinstance(obj, dict) and not _is_serialized(obj):
         return {k: _objects(v, f"{where}, output {k!r}", what, neutral) for k, v in obj.items()}
     if isinstance(obj, str):
@@ -502,12 +512,32 @@ def _objects(obj, where: str, what: str, neutral: dict):
         raise ValueError(f"{where}: metric {config.get('name')!r} wraps a serialized function object")
     if name == "MeanMetricWrapper" and isinstance(config.get("fn"), str):
         config["fn"] = _FUNCTION_RENAMES.get(config["fn"], config["fn"])
+        if what == "metric" and config["fn"] in ("cosine_similarity", "cosine_proximity"):
+            # tf.keras's cosine metric is the similarity (Keras 2.3's cosine_proximity its negative)
+            return {"class_name": "CosineSimilarity", "config": {k: v for k, v in config.items() if k != "fn"}}
     return {"class_name": name, "config": config}
 
 
-def translate_training_config(training_config: dict, where: str = "the file") -> dict:
-    """translate_training_config(training_config, where): the `training_config` of a Keras 2
-    file (any release) in keraslite's spelling: optimizer, loss and metrics."""
+def _unprefixed(metrics, output_names):
+    """tf.keras names a multi-output model's metric objects '<output>_<metric>' in the file;
+    keraslite adds the output's name itself (Keras 2.3's naming), so the prefix is dropped."""
+    if not isinstance(metrics, list) or len(output_names or ()) < 2 or len(metrics) != len(output_names):
+        return metrics
+    out = []
+    for prefix, group in zip(output_names, metrics):
+        group = list(group) if isinstance(group, list) else [group]
+        for i, m in enumerate(group):
+            name = m.get("config", {}).get("name") if isinstance(m, dict) else None
+            if isinstance(name, str) and name.startswith(f"{prefix}_"):
+                group[i] = {"class_name": m["class_name"], "config": dict(m["config"], name=name[len(prefix) + 1:])}
+        out.append(group)
+    return out
+
+
+def translate_training_config(training_config: dict, where: str = "the file", output_names=None) -> dict:
+    """translate_training_config(training_config, where, output_names=None): the
+    `training_config` of a Keras 2 file (any release) in keraslite's spelling: optimizer, loss and
+    metrics (named as keraslite names them for the model's `output_names`)."""
     if not isinstance(training_config, dict):
         return training_config
     out = dict(training_config)
@@ -517,7 +547,7 @@ def translate_training_config(training_config: dict, where: str = "the file") ->
         out["loss"] = _objects(out["loss"], where, "loss", _LOSS_NEUTRAL)
     for key in ("metrics", "weighted_metrics"):
         if out.get(key) is not None:
-            out[key] = _objects(out[key], where, "metric", _METRIC_NEUTRAL)
+            out[key] = _unprefixed(_objects(out[key], where, "metric", _METRIC_NEUTRAL), output_names)
     return out
 
 

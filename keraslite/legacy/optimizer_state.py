@@ -83,7 +83,7 @@ def _same_variable(saved: tuple, mine: tuple) -> bool:
     return saved[-n:] == mine[-n:] or (saved[0], saved[-1]) == (mine[0], mine[-1])
 
 
-def _match_by_name(entries, params):
+def _match_by_name(entries, params, convert):
     mine = [_path(getattr(p, "name", "") or "") for p in params]
     found = {}
     for kind, var, value in entries:
@@ -92,11 +92,11 @@ def _match_by_name(entries, params):
         hits = [i for i, m in enumerate(mine) if m and _same_variable(_path(var), m)]
         if len(hits) != 1 or (kind, hits[0]) in found:
             return None
-        found[(kind, hits[0])] = value
+        found[(kind, hits[0])] = convert(hits[0], value)
     return found
 
 
-def _match_by_order(entries, params):
+def _match_by_order(entries, params, convert):
     """tf.keras lists each state kind in the order of the model's trainable variables, which is
     keraslite's order too: the i-th saved entry of a kind belongs to the i-th parameter."""
     from .. import backend as K
@@ -104,18 +104,20 @@ def _match_by_order(entries, params):
     for kind, _, value in entries:
         i = seen.get(kind, 0)
         seen[kind] = i + 1
+        value = convert(i, value) if i < len(params) else value
         if i >= len(params) or tuple(np.shape(value)) != tuple(K.int_shape(params[i])):
             return None
         found[(kind, i)] = value
     return found
 
 
-def optimizer_weights_in_order(names, values, optimizer, params):
+def optimizer_weights_in_order(names, values, optimizer, params, convert=None):
     """optimizer_weights_in_order(names, values, optimizer, params): the saved optimizer state
     `values` (named `names`, as tf.keras saves it) in the order of keraslite's
     `optimizer.weights` for `params`, or None when the names do not say what each entry is (the
     caller then loads by position, as Keras does). Entries are matched to parameters by variable
-    path, else by their order within each kind."""
+    path, else by their order within each kind. `convert(param index, array)`, if given, turns
+    a saved array into the parameter's layout (tf.keras's LocallyConnected implementation 2/3)."""
     kinds = _STATE_KINDS.get(type(optimizer).__name__)
     if kinds is None or not params:
         return None
@@ -135,9 +137,10 @@ def optimizer_weights_in_order(names, values, optimizer, params):
         elif kind != "skip":
             entries.append((kind, var, value))
     # no per-parameter entry at all (saved before the first step): the state starts at zero
-    found = _match_by_name(entries, params) if entries else {}
+    convert = convert or (lambda i, value: value)
+    found = _match_by_name(entries, params, convert) if entries else {}
     if found is None:
-        found = _match_by_order(entries, params)
+        found = _match_by_order(entries, params, convert)
     if found is None:
         return None
     from .. import backend as K
