@@ -141,7 +141,9 @@ class Metric:
         updates = to_list_ops(self.update_state(*args, **kwargs))
         if _has_placeholder(updates):
             self.last_updates = updates
-            return self.updated_result(updates)
+            result = self.updated_result(updates)
+            result._metric_obj = self  # lets add_metric(m(x)) find the metric object (Keras 2.3)
+            return result
         if updates:
             K.batch_get_value(updates)
         self.last_updates = []

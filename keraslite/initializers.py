@@ -42,7 +42,9 @@ def _shape(shape: Any, who: str) -> tuple[int, ...]:
 def _out(values: Any, dtype: Any, who: str) -> np.ndarray:
     # Draws happen in float64 and are cast at the end, so float16/float32/float64 weights come from
     # the same underlying numbers for a seed.
-    return np.ascontiguousarray(np.asarray(values).astype(canonical_dtype(dtype, who), copy=False))
+    out = np.asarray(values).astype(canonical_dtype(dtype, who), copy=False)
+    # (np.ascontiguousarray would turn a scalar weight's 0-d array into shape (1,))
+    return out if out.flags.c_contiguous else np.ascontiguousarray(out)
 
 
 def _truncated(rng: np.random.Generator, mean: float, stddev: float, shape: tuple[int, ...]) -> np.ndarray:

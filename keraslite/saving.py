@@ -154,7 +154,8 @@ def _write_model(f, model, include_optimizer: bool) -> None:
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """save_model(model, filepath, overwrite=True, include_optimizer=True): architecture,
     weights and (when compiled and include_optimizer) the training configuration and optimizer
-    state, in one HDF5 file (an h5py File/Group is also accepted)."""
+    state, in one HDF5 file (an h5py File/Group, or a binary file-like object with `write` such as
+    io.BytesIO, is also accepted)."""
     _write_hdf5(filepath, overwrite, lambda f: _write_model(f, model, include_optimizer), "the model")
 
 
@@ -196,13 +197,13 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
     Returns the list of arrays (cast to the variables' dtypes; None for a variable that
     `taken` says already holds this very dataset), or a string saying what does not fit when
     strict is False; raises ValueError when strict. Shapes are compared before anything is read."""
-    def mismatch(msg):
+    def mismatch(kind, msg):
         if strict:
             raise ValueError(msg)
-        return msg
+        return f"due to mismatch in {kind}: {msg}"  # Keras 2's wording for the skip warning
 
     if len(weight_names) != len(symbolic):
-        return mismatch(f"Layer {layer.name!r} (matched to layer {saved_name!r} of {where}) expects "
+        return mismatch(f"number of weights ({len(symbolic)} vs {len(weight_names)})", f"Layer {layer.name!r} (matched to layer {saved_name!r} of {where}) expects "
                         f"{len(symbolic)} weights, but the saved weights have {len(weight_names)} elements")
     dsets = [_child(group, n, where, "dataset") for n in weight_names]
     targets = [tuple(K.int_shape(w)) for w in symbolic]
@@ -221,7 +222,7 @@ def _layer_values(layer, group, weight_names, symbolic, where, saved_name, backe
             plans.append(True)
         else:
             how = "" if not reshape else " (and their sizes differ, so reshape=True cannot help)"
-            return mismatch(f"Layer {layer.name!r}: weight {strip_output_index(getattr(w, 'name', '') or n)!r} "
+            return mismatch(f"shape ({target} vs {shape})", f"Layer {layer.name!r}: weight {strip_output_index(getattr(w, 'name', '') or n)!r} "
                             f"has shape {target}, but the saved weight {n!r} of layer {saved_name!r} in {where} "
                             f"has shape {shape}{how}")
     taken = taken or {}
@@ -261,9 +262,10 @@ def load_weights_from_hdf5_group(f, layers, reshape: bool = False, allow_nonfini
     filtered_layers = [layer for layer in layers if layer.weights]
     saved = [s for s in _saved_layers(f, where) if s[2]]
     if len(saved) != len(filtered_layers):
-        raise ValueError(f"You are trying to load a weight file ({where}) containing {len(saved)} layers with "
-                         f"weights ({[s[0] for s in saved][:10]}) into a model with {len(filtered_layers)} layers "
-                         f"with weights ({[l.name for l in filtered_layers][:10]})")
+        # Keras 2's sentence first, then which layers (with weights) each side has
+        raise ValueError(f"You are trying to load a weight file containing {len(saved)} layers into a model with "
+                         f"{len(filtered_layers)} layers. The {where} has weights for {[s[0] for s in saved][:10]}, "
+                         f"the model for {[l.name for l in filtered_layers][:10]}")
     pairs = []
     for (name, g, weight_names), layer in zip(saved, filtered_layers):
         symbolic = list(layer.weights)
@@ -303,7 +305,7 @@ def load_weights_from_hdf5_group_by_name(f, layers, skip_mismatch: bool = False,
             values = _layer_values(layer, g, weight_names, symbolic, where, name, backend, reshape,
                                    strict=not skip_mismatch, allow_nonfinite=allow_nonfinite)
             if isinstance(values, str):
-                warnings.warn(f"Skipping loading of weights for layer {layer.name}: {values}")
+                warnings.warn(f"Skipping loading of weights for layer {layer.name} {values}")
                 continue
             pairs.extend(zip(symbolic, values))
     _assign(pairs)
@@ -488,6 +490,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     allow_nonfinite=False): the model saved by save_model (or Keras 2's model.save): rebuilt from
     its config, weights set and, when compile and the file has a training configuration, compiled
     with the saved optimizer (state included), loss, metrics, loss weights and sample-weight mode.
+    `filepath` may be a path, an h5py File/Group or a binary file-like object with `read`.
 
     The file may name only keraslite's public classes and functions and what `custom_objects` (or
     the custom-object scope, or the registry) offers; safe_mode=False also lets Lambda layers name

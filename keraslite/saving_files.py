@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import stat
@@ -57,6 +58,11 @@ def _new_file_mode(existing: str) -> int:
         return 0o666 & ~_umask()
 
 
+def is_stream(obj, method: str) -> bool:
+    """True for a file-like object (not a path) with `method` ('read' or 'write')."""
+    return hasattr(obj, method) and not isinstance(obj, (str, bytes, os.PathLike))
+
+
 def _write_hdf5(filepath, overwrite: bool, write, what: str) -> None:
     """Run write(h5py.File) on a temporary file next to `filepath`, then rename it over
     `filepath`; an h5py File or Group is written in place."""
@@ -64,6 +70,14 @@ def _write_hdf5(filepath, overwrite: bool, write, what: str) -> None:
     if isinstance(filepath, h5py.Group):
         write(filepath)
         filepath.file.flush()
+        return
+    if is_stream(filepath, "write"):
+        # Keras 2.3 also saves to a binary file-like object: build the file in memory, then write
+        # it in one piece (nothing reaches the stream if building fails)
+        buffer = io.BytesIO()
+        with h5py.File(buffer, "w") as f:
+            write(f)
+        filepath.write(buffer.getvalue())
         return
     path = os.fspath(filepath)
     if os.path.islink(path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import os
 
@@ -174,6 +175,25 @@ def _open_for_reading(filepath, what: str):
     h5py = _h5py()
     if isinstance(filepath, h5py.Group):
         yield filepath, _where(filepath)
+        return
+    if hasattr(filepath, "read") and not isinstance(filepath, (str, bytes, os.PathLike)):
+        # a binary file-like object holding an HDF5 file (Keras 2.3's load_model accepts one)
+        data = filepath.read()
+        name = getattr(filepath, "name", None)
+        where = f"stream {name!r}" if isinstance(name, str) else f"a {type(filepath).__name__} stream"
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"Cannot {what}: {where} must be opened in binary mode (read() gave "
+                            f"{type(data).__name__})")
+        try:
+            f = h5py.File(io.BytesIO(data), "r")
+        except (OSError, RuntimeError, ValueError) as e:
+            raise ModelFileError(f"Cannot {what}: {where} ({len(data)} bytes) is not a readable HDF5 file. "
+                                 f"h5py said: {e}") from None
+        try:
+            yield f, where
+        finally:
+            with contextlib.suppress(Exception):
+                f.close()
         return
     path = os.fspath(filepath)
     if not os.path.exists(path):

@@ -394,3 +394,22 @@ def test_second_order_gradient_through_max_pooling(padding):
     inner = K.gradients(K.sum(over * scale), [xt])[0]
     with pytest.raises(NotImplementedError, match="strides equal to pool_size"):
         K.gradients(K.sum(inner * u), [scale])
+
+
+def test_time_axis_fixed_by_first_data_is_named_in_the_error():
+    """Sequential(LSTM(input_shape=(None, f))): the first data fixes the unrolled length; data of
+    another length is refused before any work with a message that says why and what to do."""
+    import numpy as np
+    import pytest
+    from keraslite.layers import LSTM, Dense
+    from keraslite.models import Sequential
+    m = Sequential([LSTM(4, input_shape=(None, 3)), Dense(1)])
+    m.compile("sgd", "mse")
+    assert m.predict(np.zeros((2, 5, 3), "float32")).shape == (2, 1)
+    before = [w.copy() for w in m.get_weights()]
+    with pytest.raises(ValueError, match=r"Axis 1 was declared None.*fixed it to 5.*pad_sequences"):
+        m.fit(np.zeros((4, 7, 3), "float32"), np.zeros((4, 1), "float32"), verbose=0)
+    assert all((a == b).all() for a, b in zip(before, m.get_weights()))
+    with pytest.raises(ValueError) as err:  # a fixed axis the user declared is not explained as data-fixed
+        m.predict(np.zeros((2, 5, 4), "float32"))
+    assert "declared None" not in str(err.value)

@@ -19,6 +19,11 @@ from .ops.math import log_ as log
 from .ops.math import sign_ as sign
 from .ops.math import sin_ as sin
 from .ops.math import square_ as square
+
+# configs name a function by __name__ (Keras saves activation=K.cos as 'cos'): the public names
+for _fn, _name in ((cos, "cos"), (log, "log"), (sign, "sign"), (sin, "sin"), (square, "square")):
+    _fn.__name__ = _fn.__qualname__ = _name
+del _fn, _name
 from .ops.random import random_binomial, random_normal, random_uniform, truncated_normal
 from .ops.reduce import (all, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, prod, std, sum,
                          var)

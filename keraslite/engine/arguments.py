@@ -74,6 +74,22 @@ def batch_size(value, who: str, model=None, steps=None, steps_name: str = "steps
     return 32 if value is None else value
 
 
+def whole_batches(model, n, who: str, split: float = 0.0) -> None:
+    """A model whose input layer fixes the batch size (stateful RNNs) takes a number of samples
+    that is a multiple of it; checked before any batch runs (Keras 2.3 raised for stateful
+    models; otherwise the last, smaller batch would fail mid-epoch)."""
+    static = _static_batch_size(model)
+    if static is None or n is None:
+        return
+    at = int(n * (1.0 - split)) if split else n
+    for count, what in ((at, "samples"), (n - at, "validation samples")):
+        if count % static:
+            stateful = any(getattr(layer, "stateful", False) for layer in getattr(model, "layers", []))
+            kind = "In a stateful network, y" if stateful else "Y"
+            raise ValueError(f"{who}: {kind}ou should only pass inputs with a number of samples that can be divided "
+                             f"by the batch size {static} that the model's input layer fixes. Found: {count} {what}")
+
+
 def _static_batch_size(model):
     inputs = getattr(model, "inputs", None) or []
     shape = getattr(inputs[0], "shape", None) if inputs else None
@@ -281,8 +297,10 @@ def fit(model, x, y, batch_size_value, epochs_value, verbose_value, callbacks_va
         return bs
     if validation_data is not None:
         _validation_data(validation_data, who)
+        whole_batches(model, n, who)
     else:
         _split_sizes(n, split, who)
+        whole_batches(model, n, who, split)
     has_validation = validation_data is not None or split > 0
     if validation_steps is not None and steps_per_epoch is None:
         raise ValueError(f"{who}: `validation_steps`={validation_steps} is for step-wise training (give "
@@ -315,9 +333,11 @@ def evaluate(model, x, y, batch_size_value, verbose_value, sample_weight, steps,
         _generator_form(who, x, y, batch_size_value, sample_weight, 0.0)
         return None
     bs = batch_size(batch_size_value, who, model, steps)
-    data(x, "x", who)
+    n = data(x, "x", who)
     data(y, "y", who)
     data(sample_weight, "sample_weight", who)
+    if steps is None:
+        whole_batches(model, n, who)
     return bs
 
 

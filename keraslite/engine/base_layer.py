@@ -77,6 +77,26 @@ def _shapes_compatible(expected, actual) -> bool:
     return len(expected) == len(actual) and all(e is None or a is None or e == a for e, a in zip(expected, actual))
 
 
+def _unique(items: list) -> list:
+    """`items` with repeats (by identity) dropped, first occurrence kept (for (key, item) pairs:
+    the same pair reached through a layer and its sublayer counts once)."""
+    seen, out = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return out
+
+
+def _track_metric(layer, value) -> None:
+    """Remember metric objects assigned to a layer's attributes, in order: add_metric reports
+    them in that order (Keras 2.3)."""
+    if hasattr(value, "update_state") and hasattr(value, "reset_states") and not isinstance(value, type):
+        tracked = layer.__dict__.setdefault("_tracked_metrics", [])
+        if all(m is not value for m in tracked):
+            tracked.append(value)
+
+
 class Layer:
     """Layer(**kwargs): the base of every layer. Keywords: input_shape, batch_input_shape,
     batch_size, dtype, name, trainable, weights."""
@@ -114,6 +134,46 @@ class Layer:
         dtype = kwargs.get("dtype", kwargs.get("input_dtype"))
         self.dtype = K.floatx() if dtype is None else dtype
         self._initial_weights = kwargs.get("weights")
+
+    # ------------------------------------------------------------------ attribute tracking
+    def __setattr__(self, name, value):
+        # Keras 2.3: layers and variables assigned as attributes belong to the layer (their
+        # weights, losses and updates are the layer's); Network tracks its own way
+        _track_metric(self, value)
+        if isinstance(value, Layer) and value is not self:
+            tracked = self.__dict__.setdefault("_tracked_layers", [])
+            if all(l is not value for l in tracked):
+                tracked.append(value)
+        elif isinstance(value, K.Variable) and "_trainable_weights" in self.__dict__:
+            own = self._trainable_weights if getattr(value, "trainable", True) else self._non_trainable_weights
+            if all(w is not value for w in self._trainable_weights + self._non_trainable_weights):
+                own.append(value)
+        object.__setattr__(self, name, value)
+
+    @property
+    def _layers(self) -> list:
+        """The layers assigned to this layer's attributes (Keras 2.3's sublayer tracking)."""
+        return self.__dict__.setdefault("_tracked_layers", [])
+
+    @_layers.setter
+    def _layers(self, layers) -> None:
+        self.__dict__["_tracked_layers"] = list(layers)
+
+    def _keyed_losses_all(self) -> list:
+        """(input key, loss) pairs of this layer and, recursively, of its tracked sublayers."""
+        out = list(self._losses)
+        for layer in self.__dict__.get("_tracked_layers", []):
+            out += layer._keyed_losses_all()
+        return out
+
+    def _keyed_updates_all(self) -> list:
+        """(input key, update) pairs of this layer and its tracked sublayers (none when frozen)."""
+        if not (self.trainable or self.stateful):
+            return []
+        out = list(self._updates)
+        for layer in self.__dict__.get("_tracked_layers", []):
+            out += layer._keyed_updates_all()
+        return out
 
     # ------------------------------------------------------------------ to override
     def build(self, input_shape) -> None:
@@ -180,7 +240,10 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list:
-        return list(self._trainable_weights) if self.trainable else []
+        if not self.trainable:
+            return []
+        return _unique(list(self._trainable_weights) +
+                       [w for l in self.__dict__.get("_tracked_layers", []) for w in l.trainable_weights])
 
     @trainable_weights.setter
     def trainable_weights(self, weights):
@@ -188,9 +251,11 @@ class Layer:
 
     @property
     def non_trainable_weights(self) -> list:
+        sub = self.__dict__.get("_tracked_layers", [])
         if self.trainable:
-            return list(self._non_trainable_weights)
-        return list(self._trainable_weights) + list(self._non_trainable_weights)
+            return _unique(list(self._non_trainable_weights) + [w for l in sub for w in l.non_trainable_weights])
+        return _unique(list(self._trainable_weights) + list(self._non_trainable_weights) +
+                       [w for l in sub for w in l.weights])
 
     @non_trainable_weights.setter
     def non_trainable_weights(self, weights):
@@ -247,23 +312,40 @@ class Layer:
         for u in to_list(updates):
             self._updates.append((key, u))
 
+    def add_metric(self, value, name=None) -> None:
+        """add_metric(value, name=None): report a tensor as a metric of the models this layer is
+        in: its mean over the batches of an epoch (or of evaluate), under `name`; or the result of
+        a metric object called on tensors (`add_metric(metrics.Mean(name='m')(x))`), under the
+        object's name. A second metric of the same name is ignored (Keras 2.3)."""
+        obj = getattr(value, "_metric_obj", None)
+        if obj is None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"Layer {self.name}: add_metric expects a tensor, got {type(value).__name__}")
+            if not name:
+                raise ValueError(f"Layer {self.name}: give the metric a name, e.g. "
+                                 "self.add_metric(K.sum(inputs), name='mean_activation')")
+        name = name or obj.name
+        added = self.__dict__.setdefault("_added_metrics", [])
+        if all(n != name for n, _, _ in added):
+            added.append((name, value, obj))
+
     @property
     def losses(self) -> list:
-        return [l for _, l in self._losses]
+        return [l for _, l in _unique(self._keyed_losses_all())]
 
     @property
     def updates(self) -> list:
         if not self.trainable and not getattr(self, "stateful", False):
             return []
-        return [u for _, u in self._updates]
+        return [u for _, u in _unique(self._keyed_updates_all())]
 
     def get_updates_for(self, inputs) -> list:
         """get_updates_for(inputs): updates conditional on these inputs (None: unconditional)."""
-        return self._filter(self._updates, inputs) if (self.trainable or self.stateful) else []
+        return self._filter(_unique(self._keyed_updates_all()), inputs) if (self.trainable or self.stateful) else []
 
     def get_losses_for(self, inputs) -> list:
         """get_losses_for(inputs): losses conditional on these inputs (None: unconditional)."""
-        return self._filter(self._losses, inputs)
+        return self._filter(_unique(self._keyed_losses_all()), inputs)
 
     @staticmethod
     def _filter(items, inputs):

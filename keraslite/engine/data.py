@@ -42,15 +42,22 @@ def _as_list(data, names: list[str], what: str, who: str) -> list:
     return [data]
 
 
-def _check_array(arr, expected_shape, name: str, what: str, who: str) -> None:
+def _check_array(arr, expected_shape, name: str, what: str, who: str, fixed_by_data: tuple = ()) -> None:
     if len(arr.shape) != len(expected_shape):
         raise ValueError(f"Error when checking {what}: expected {name} to have {len(expected_shape)} dimensions "
                          f"({shape_str(expected_shape)}), but got array with shape {shape_str(arr.shape)} ({who})")
-    for want, got in zip(expected_shape[1:], arr.shape[1:]):
+    for axis, (want, got) in enumerate(zip(expected_shape[1:], arr.shape[1:]), start=1):
         if want is not None and want != got:
+            hint = ""
+            if axis in fixed_by_data:
+                # the user declared None there: say why a length is fixed and what to do
+                hint = (f". Axis {axis} was declared None (any length); keraslite unrolls recurrent layers, so the "
+                        f"first data this model saw fixed it to {want}: pad every sequence to one length (e.g. "
+                        f"keraslite.preprocessing.sequence.pad_sequences(seqs, maxlen={want})), or build a new "
+                        "model on the same layers for the other length")
             raise ValueError(f"Error when checking {what}: expected {name} to have shape "
                              f"{shape_str(expected_shape[1:])} but got array with shape {shape_str(arr.shape[1:])} "
-                             f"({who})")
+                             f"({who}){hint}")
 
 
 def _check_nan(arr, name: str, who: str) -> None:
@@ -90,7 +97,7 @@ def standardize_inputs(model, x, who: str, check_nan: bool = False) -> list:
         arr = np.asarray(arr)
         if arr.ndim == 1 and tensor.ndim == 2:
             arr = arr[:, None]
-        _check_array(arr, K.int_shape(tensor), name, "input", who)
+        _check_array(arr, K.int_shape(tensor), name, "input", who, getattr(model, "_axes_fixed_by_data", ()))
         arr = np.asarray(arr, dtype=tensor.dtype)
         if check_nan:
             _check_nan(arr, f"input '{name}'", who)

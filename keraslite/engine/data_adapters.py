@@ -102,11 +102,13 @@ def evaluate(model, x, y, batch_size, verbose, sample_weight, steps, kwargs):
     and a generator until it ends (tf.keras)."""
     from . import loops
     _refuse("evaluate", y=y, batch_size=batch_size, sample_weight=sample_weight)
-    return loops.evaluate_generator(model, x, steps, verbose, until_exhausted=True, **_worker_kwargs(kwargs))
+    return loops.evaluate_generator(model, x, steps, verbose, until_exhausted=True, callbacks=kwargs.get("callbacks"),
+                                    **_worker_kwargs(kwargs))
 
 
 def predict(model, x, batch_size, verbose, steps, kwargs):
     """Model.predict(generator or Sequence, steps=None, ...): as evaluate."""
     from . import loops
     _refuse("predict", batch_size=batch_size)
-    return loops.predict_generator(model, x, steps, verbose, until_exhausted=True, **_worker_kwargs(kwargs))
+    return loops.predict_generator(model, x, steps, verbose, until_exhausted=True, callbacks=kwargs.get("callbacks"),
+                                   **_worker_kwargs(kwargs))

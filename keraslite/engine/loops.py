@@ -34,6 +34,21 @@ def _callback_list(model, callbacks, verbose, count_mode="samples"):
     return cl
 
 
+def _hooks(model, callbacks, params: dict):
+    """The CallbackList whose test/predict hooks evaluate and predict call: fit's own list as is,
+    else one over the callbacks given to evaluate/predict (None when there are none)."""
+    from .. import callbacks as cbks
+    if callbacks is None or isinstance(callbacks, cbks.CallbackList):
+        return callbacks
+    callbacks = list(callbacks)
+    if not callbacks:
+        return None
+    cl = cbks.CallbackList(callbacks)
+    cl.set_model(getattr(model, "callback_model", None) or model)
+    cl.set_params(dict(params, metrics=list(getattr(model, "metrics_names", []) or [])))
+    return cl
+
+
 def _batch_shuffle(index_array, batch_size):
     batch_count = int(len(index_array) / batch_size)
     last = index_array[batch_count * batch_size:]
@@ -87,7 +102,8 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
             if _train_batch(model, f, batch, out_labels, cl, batch_index, len(batch_ids)):
                 break
         if do_validation and _validate_now(epoch, validation_freq):
-            val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0, model=model, steps=validation_steps)
+            val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0, model=model, steps=validation_steps,
+                                 callbacks=cl)
             for label, o in zip(out_labels, val_outs):
                 epoch_logs["val_" + label] = o
         cl.on_epoch_end(epoch, epoch_logs)
@@ -141,19 +157,30 @@ def _final(value):
     return float(value) if value.ndim == 0 else value
 
 
-def test_loop(f, ins, batch_size, verbose=0, model=None, steps=None) -> list:
+def test_loop(f, ins, batch_size, verbose=0, model=None, steps=None, callbacks=None) -> list:
     """Batch means weighted by batch size; the outputs of metric objects (when `model` is given:
     their states are reset first) are running values, so their last value is the result. With
-    `steps` (batch_size None) the whole arrays are fed `steps` times and the means are per step."""
+    `steps` (batch_size None) the whole arrays are fed `steps` times and the means are per step.
+    `callbacks` get on_test_begin/end and on_test_batch_begin/end (Keras 2.3)."""
     n = int(ins[0].shape[0])
     progbar = _progbar(n if steps is None else steps, verbose)
     totals = None
     stateful = _stateful_indices(model)
     if model is not None:
         _reset_metrics(model)
+    cl = _hooks(model, callbacks, {"batch_size": batch_size, "steps": steps, "samples": n, "verbose": verbose})
+    labels = list(getattr(model, "metrics_names", []) or [])
+    if cl is not None:
+        cl.on_test_begin()
     batches = make_batches(n, batch_size) if steps is None else [(0, n)] * steps
     for k, (start, end) in enumerate(batches):
+        batch_logs = {"batch": k, "size": end - start}
+        if cl is not None:
+            cl.on_test_batch_begin(k, batch_logs)
         outs = to_list(f([a[start:end] for a in ins] if steps is None else ins))
+        if cl is not None:
+            batch_logs.update((label, _final(o)) for label, o in zip(labels, outs))
+            cl.on_test_batch_end(k, batch_logs)
         size = end - start if steps is None else 1
         if totals is None:
             totals = [0.0] * len(outs)
@@ -166,26 +193,44 @@ def test_loop(f, ins, batch_size, verbose=0, model=None, steps=None) -> list:
             progbar.update(end if steps is None else k + 1)
     if totals is None:
         raise ValueError("evaluate: no samples to evaluate")
+    if cl is not None:
+        cl.on_test_end()
     count = n if steps is None else steps
     return [t if i in stateful else t / count for i, t in enumerate(totals)]
 
 
-def predict_loop(f, ins, batch_size, verbose=0, steps=None) -> list:
+def predict_loop(f, ins, batch_size, verbose=0, steps=None, callbacks=None, model=None) -> list:
     """Outputs batch by batch; with `steps` (batch_size None) the whole arrays are fed `steps`
-    times and the outputs of the steps are concatenated, as in Keras 2.3."""
+    times and the outputs of the steps are concatenated, as in Keras 2.3. `callbacks` get
+    on_predict_begin/end and on_predict_batch_begin/end ({'batch', 'size', 'outputs'})."""
+    n = int(ins[0].shape[0])
+    cl = _hooks(model, callbacks, {"batch_size": batch_size, "steps": steps, "samples": n, "verbose": verbose})
+    if cl is not None:
+        cl.on_predict_begin()
     if steps is not None:
         progbar = _progbar(steps, verbose)
         per_step = []
         for step in range(steps):
+            batch_logs = {"batch": step, "size": n}
+            if cl is not None:
+                cl.on_predict_batch_begin(step, batch_logs)
             per_step.append(to_list(f(ins)))
+            if cl is not None:
+                cl.on_predict_batch_end(step, dict(batch_logs, outputs=per_step[-1]))
             if progbar is not None:
                 progbar.update(step + 1)
+        if cl is not None:
+            cl.on_predict_end()
         return [np.concatenate([outs[i] for outs in per_step]) for i in range(len(per_step[0]))]
-    n = int(ins[0].shape[0])
     progbar = _progbar(n, verbose)
     results = None
-    for start, end in make_batches(n, batch_size):
+    for k, (start, end) in enumerate(make_batches(n, batch_size)):
+        batch_logs = {"batch": k, "size": end - start}
+        if cl is not None:
+            cl.on_predict_batch_begin(k, batch_logs)
         outs = to_list(f([a[start:end] for a in ins]))
+        if cl is not None:
+            cl.on_predict_batch_end(k, dict(batch_logs, outputs=outs))
         if results is None:
             results = [np.empty((n,) + o.shape[1:], dtype=o.dtype) for o in outs]
         for r, o in zip(results, outs):
@@ -194,6 +239,8 @@ def predict_loop(f, ins, batch_size, verbose=0, steps=None) -> list:
             progbar.update(end)
     if results is None:
         raise ValueError("predict: no samples to predict")
+    if cl is not None:
+        cl.on_predict_end()
     return results
 
 
@@ -263,6 +310,14 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                        "metrics": out_labels + (["val_" + l for l in out_labels] if do_validation else [])})
         model.stop_training = False
         val_stream = None
+        val_ins = None
+        if do_validation and not val_is_gen:  # Keras 2.3: callbacks see [val_x..., val_y..., weights...]
+            from . import data as data_utils
+            vx, vy = validation_data[0], validation_data[1]
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+            val_ins = sum(data_utils.standardize(model, vx, vy, vsw, None, "fit (validation)"), [])
+        for cb in cl.callbacks:
+            cb.validation_data = val_ins
         cl.on_train_begin()
         pending = first
         for epoch in range(initial_epoch, epochs):
@@ -297,11 +352,9 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                     if val_stream is None:  # one stream for all epochs: no batch is skipped between them
                         val_stream = val_streams.enter_context(da.BatchStream(
                             validation_data, validation_workers, use_multiprocessing, max_queue_size))
-                    val_outs = _evaluate_stream(model, val_stream, validation_steps, 0, "fit (validation)")
+                    val_outs = _evaluate_stream(model, val_stream, validation_steps, 0, "fit (validation)", cl)
                 else:
-                    vx, vy = validation_data[0], validation_data[1]
-                    vsw = validation_data[2] if len(validation_data) == 3 else None
-                    val_outs = model.evaluate(vx, vy, sample_weight=vsw, verbose=0)
+                    val_outs = _evaluate_arrays(model, val_ins, cl)
                 for label, o in zip(out_labels, to_list(val_outs)):
                     epoch_logs["val_" + label] = o
             cl.on_epoch_end(epoch, epoch_logs)
@@ -309,6 +362,15 @@ def fit_generator(model, generator, steps_per_epoch, epochs, verbose, callbacks,
                 break
         cl.on_train_end()
     return model.history
+
+
+def _evaluate_arrays(model, val_ins, cl):
+    """fit_generator's validation on (standardized) arrays: evaluate's batches, with fit's
+    callbacks' test hooks."""
+    static = (getattr(model, "inputs", None) or [None])[0]
+    batch_size = getattr(static, "shape", (None,))[0] or 32  # the input layer's fixed batch size, else 32
+    return unpack_singleton(test_loop(model._make_test_function(), val_ins, batch_size=batch_size, model=model,
+                                      callbacks=cl))
 
 
 def _open_steps(generator, steps, until_exhausted, who):
@@ -319,20 +381,23 @@ def _open_steps(generator, steps, until_exhausted, who):
 
 
 def evaluate_generator(model, generator, steps, verbose, workers=1, use_multiprocessing=False, max_queue_size=10,
-                       until_exhausted=False):
+                       until_exhausted=False, callbacks=None):
     from . import batch_stream as da
     steps = _open_steps(generator, steps, until_exhausted, "evaluate_generator")
     with da.BatchStream(generator, workers, use_multiprocessing, max_queue_size) as stream:
-        return _evaluate_stream(model, stream, steps, verbose, "evaluate")
+        return _evaluate_stream(model, stream, steps, verbose, "evaluate", callbacks)
 
 
-def _evaluate_stream(model, stream, steps, verbose, who):
+def _evaluate_stream(model, stream, steps, verbose, who, callbacks=None):
     """Batch means weighted by batch size over `steps` batches (None: until the data ends)."""
     from . import batch_stream as da
     totals, count, done = None, 0, 0
     _reset_metrics(model)
     stateful = None
     progbar = _progbar(steps, verbose) if steps else None
+    cl = _hooks(model, callbacks, {"steps": steps, "verbose": verbose})
+    if cl is not None:
+        cl.on_test_begin()
     while steps is None or done < steps:
         try:
             x, y, sw = _unpack(stream.next(), who)
@@ -340,7 +405,13 @@ def _evaluate_stream(model, stream, steps, verbose, who):
             if steps is not None:
                 da.warn_out_of_data(steps, who)
             break
+        batch_logs = {"batch": done, "size": _batch_size(x)}
+        if cl is not None:
+            cl.on_test_batch_begin(done, batch_logs)
         outs = to_list(model.test_on_batch(x, y, sample_weight=sw, reset_metrics=False))
+        if cl is not None:
+            batch_logs.update((label, _final(o)) for label, o in zip(model.metrics_names, outs))
+            cl.on_test_batch_end(done, batch_logs)
         if stateful is None:
             stateful = _stateful_indices(model)
         size = _batch_size(x)
@@ -356,15 +427,20 @@ def _evaluate_stream(model, stream, steps, verbose, who):
             progbar.update(done)
     if not count:
         raise ValueError(f"{who}: the generator yielded no samples")
+    if cl is not None:
+        cl.on_test_end()
     return unpack_singleton([t if i in stateful else t / count for i, t in enumerate(totals)])
 
 
 def predict_generator(model, generator, steps, verbose, workers=1, use_multiprocessing=False, max_queue_size=10,
-                      until_exhausted=False):
+                      until_exhausted=False, callbacks=None):
     from . import batch_stream as da
     steps = _open_steps(generator, steps, until_exhausted, "predict_generator")
     results, done = None, 0
     progbar = _progbar(steps, verbose) if steps else None
+    cl = _hooks(model, callbacks, {"steps": steps, "verbose": verbose})
+    if cl is not None:
+        cl.on_predict_begin()
     with da.BatchStream(generator, workers, use_multiprocessing, max_queue_size) as stream:
         while steps is None or done < steps:
             try:
@@ -374,7 +450,12 @@ def predict_generator(model, generator, steps, verbose, workers=1, use_multiproc
                     da.warn_out_of_data(steps, "predict")
                 break
             x = item[0] if isinstance(item, tuple) and len(item) in (2, 3) else item
+            batch_logs = {"batch": done, "size": _batch_size(x)}
+            if cl is not None:
+                cl.on_predict_batch_begin(done, batch_logs)
             outs = to_list(model.predict_on_batch(x))
+            if cl is not None:
+                cl.on_predict_batch_end(done, dict(batch_logs, outputs=outs))
             results = [[] for _ in outs] if results is None else results
             for r, o in zip(results, outs):
                 r.append(o)
@@ -383,4 +464,6 @@ def predict_generator(model, generator, steps, verbose, workers=1, use_multiproc
                 progbar.update(done)
     if results is None:
         raise ValueError("predict_generator: the generator yielded nothing")
+    if cl is not None:
+        cl.on_predict_end()
     return unpack_singleton([np.concatenate(r) for r in results])

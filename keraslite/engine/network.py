@@ -14,7 +14,7 @@ from ..backend.graph import Tensor, topological_order
 from ..serialization import deserialize_layer, serialize_layer
 from ..utils.generic_utils import has_arg, to_list, unpack_singleton
 from . import subclassed
-from .base_layer import Layer, Node, _node_key
+from .base_layer import Layer, Node, _node_key, _track_metric
 from .input_layer import InputLayer
 
 
@@ -56,6 +56,7 @@ class Network(Layer):
 
     def __setattr__(self, name, value):
         subclassed.track(self, name, value)
+        _track_metric(self, value)
         object.__setattr__(self, name, value)
 
     @property
@@ -280,15 +281,27 @@ class Network(Layer):
         for layer in self._layers:
             if isinstance(layer, Network):
                 out.extend(layer._keyed_updates())
-            elif layer.trainable or layer.stateful:
-                out.extend(layer._updates)
+            else:
+                out.extend(layer._keyed_updates_all())
         return out + list(self._updates)
 
     def _keyed_losses(self) -> list:
         out = []
         for layer in self._layers:
-            out.extend(layer._keyed_losses() if isinstance(layer, Network) else layer._losses)
+            out.extend(layer._keyed_losses() if isinstance(layer, Network) else layer._keyed_losses_all())
         return out + list(self._losses)
+
+    # a network's layers are its graph's (or, subclassed, its tracked attributes)
+    _keyed_losses_all = _keyed_losses
+    _keyed_updates_all = _keyed_updates
+
+    @property
+    def uses_learning_phase(self) -> bool:
+        """True when an output depends on the learning phase (Dropout, BatchNormalization, ...)."""
+        if not self.outputs:
+            return False
+        phase = K.learning_phase()
+        return any(t is phase for t in topological_order(self.outputs))
 
     def _reachable_ids(self) -> set:
         return {t.id for t in topological_order(self.outputs)}

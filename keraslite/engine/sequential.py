@@ -23,6 +23,7 @@ class Sequential(Model):
         self._stack: list[Layer] = []
         self._build_input_shape = None
         self._deferred_input = None  # (batch_shape, dtype) of an input whose time axis data will fix
+        self._axes_fixed_by_data = ()
         if layers is not None:
             if isinstance(layers, Layer):
                 layers = [layers]
@@ -140,6 +141,9 @@ class Sequential(Model):
         x = Input(batch_shape=batch_shape, dtype=dtype, name=self._stack[0].name + "_input")
         self._rebuild([x])
         self._deferred_input = None
+        # the axes the first data fixed (a recurrent layer is unrolled over a known length): data
+        # checks name them when later data differs there (engine/data.py)
+        self._axes_fixed_by_data = tuple(i for i, w in enumerate(want) if i and w is None)
         self._build_input_shape = batch_shape
         self.built = True
 

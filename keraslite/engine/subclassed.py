@@ -222,13 +222,15 @@ def _scratch(model):
         layers.append(layer)
         stack.extend(getattr(layer, "_layers", None) or [])
         stack.extend(v for v in vars(layer).values() if isinstance(v, Layer))
-    marks = [(l, len(l._losses), len(l._updates)) for l in layers]
+    marks = [(l, len(l._losses), len(l._updates), len(l.__dict__.get("_added_metrics", []))) for l in layers]
     try:
         yield
     finally:
-        for layer, n_losses, n_updates in marks:
+        for layer, n_losses, n_updates, n_metrics in marks:
             del layer._losses[n_losses:]
             del layer._updates[n_updates:]
+            if "_added_metrics" in layer.__dict__:
+                del layer.__dict__["_added_metrics"][n_metrics:]
 
 
 # ---------------------------------------------------------------------------------------------

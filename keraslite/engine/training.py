@@ -144,60 +144,109 @@ class Model(Network):
         self._metric_updates = []
         self.stateful_metric_functions = []
         self.stateful_metric_names = []
-        self._compile_metrics(metrics, weighted=False)
-        if weighted_metrics:
-            self._compile_metrics(weighted_metrics, weighted=True)
+        self._compile_metrics(metrics, weighted_metrics)
+        self._compile_added_metrics()
         self._function_kwargs = kwargs
         self.train_function = None
         self.test_function = None
         self.predict_function = None
         self._collected_trainable_weights = self.trainable_weights
 
-    def _compile_metrics(self, metrics, weighted: bool) -> None:
-        from .. import metrics as metrics_mod
+    def _per_output_metrics(self, metrics) -> list:
+        """The metrics given to compile as one list per model output."""
         n_out = len(self.outputs)
         if metrics is None:
-            return
+            return [[] for _ in range(n_out)]
         if isinstance(metrics, dict):
             for name in metrics:
                 if name not in self.output_names:
                     raise ValueError(f"Unknown entry in metrics dictionary: \"{name}\". Only expected the following "
                                      f"keys: {self.output_names}")
-            per_output = [to_list(metrics.get(n, [])) for n in self.output_names]
-        elif isinstance(metrics, (list, tuple)) and metrics and all(isinstance(m, (list, tuple)) for m in metrics) \
+            return [to_list(metrics.get(n, [])) for n in self.output_names]
+        if isinstance(metrics, (list, tuple)) and metrics and all(isinstance(m, (list, tuple)) for m in metrics) \
                 and len(metrics) == n_out:
-            per_output = [list(m) for m in metrics]
-        else:
-            per_output = [to_list(metrics)] * n_out
+            return [list(m) for m in metrics]
+        return [to_list(metrics)] * n_out
+
+    def _compile_metrics(self, metrics, weighted_metrics) -> None:
+        # Keras 2 order: output by output, each output's metrics then its weighted metrics
+        per_output = self._per_output_metrics(metrics)
+        per_output_weighted = self._per_output_metrics(weighted_metrics)
         for j, i in enumerate(self._trained):
-            out = self.outputs[i]
             for m in per_output[i]:
-                if isinstance(m, metrics_mod.Metric):
-                    if any(m is o for o in self.stateful_metric_functions):
-                        m = type(m).from_config(m.get_config())  # one state per use
-                    display = m.name
-                    value = self._compile_metric_object(m, j, out, weighted)
-                    stateful = True
-                else:
-                    display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
-                    value = fn(self.targets[j], out)
-                    mask = _output_mask(out, value)
-                    if mask is not None:  # a masked mean: masked steps neither count nor dilute
-                        value = K.sum(value * mask) / K.maximum(K.sum(mask), K.epsilon())
-                    else:
-                        value = _weighted_mean(value, self.sample_weights[j]) if weighted else K.mean(value)
-                    stateful = False
-                name = ("weighted_" if weighted else "") + display
-                if n_out > 1:
-                    name = self.output_names[i] + "_" + name
-                base, k = name, 1
-                while name in self.metrics_names:
-                    name = f"{base}_{k}"
-                    k += 1
-                self.metrics_names.append(name)
-                self.metrics_tensors.append(value)
-                if stateful:
-                    self.stateful_metric_names.append(name)
+                self._compile_metric(m, i, j, weighted=False)
+            for m in per_output_weighted[i]:
+                self._compile_metric(m, i, j, weighted=True)
+
+    def _compile_metric(self, m, i: int, j: int, weighted: bool) -> None:
+        """Add metric `m` for model output i (trained output j) to metrics_names/metrics_tensors."""
+        from .. import metrics as metrics_mod
+        n_out = len(self.outputs)
+        out = self.outputs[i]
+        if weighted and not isinstance(m, metrics_mod.Metric):
+            # Keras 2.3: a weighted metric is the running sum(w * value) / sum(w) over the epoch
+            # (a function that already reduces over the batch gives one unweighted value per batch)
+            display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
+            if K.ndim(fn(self.targets[j], out)) > 0:
+                m = metrics_mod.MeanMetricWrapper(fn, name=display)
+        if isinstance(m, metrics_mod.Metric):
+            if any(m is o for o in self.stateful_metric_functions):
+                m = type(m).from_config(m.get_config())  # one state per use
+            display = m.name
+            value = self._compile_metric_object(m, j, out, weighted)
+            stateful = True
+        else:
+            display, fn = metrics_mod.resolve_metric(m, K.int_shape(out), self.loss_functions[i])
+            value = fn(self.targets[j], out)
+            mask = _output_mask(out, value)
+            if mask is not None:  # a masked mean: masked steps neither count nor dilute
+                value = K.sum(value * mask) / K.maximum(K.sum(mask), K.epsilon())
+            else:
+                value = _weighted_mean(value, self.sample_weights[j]) if weighted else K.mean(value)
+            stateful = False
+        name = ("weighted_" if weighted else "") + display
+        if n_out > 1:
+            name = self.output_names[i] + "_" + name
+        base, k = name, 1
+        while name in self.metrics_names:
+            name = f"{base}_{k}"
+            k += 1
+        self.metrics_names.append(name)
+        self.metrics_tensors.append(value)
+        if stateful:
+            self.stateful_metric_names.append(name)
+
+    def _compile_added_metrics(self) -> None:
+        """The metrics of add_metric (the model's and its layers'), after compile's: each a
+        running mean over the batches (or the metric object's own state), first of a name wins."""
+        from .. import metrics as metrics_mod
+        from .base_layer import Layer
+        seen, stack, found = set(), [self], []
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen or not isinstance(layer, Layer):
+                continue
+            seen.add(id(layer))
+            added = layer.__dict__.get("_added_metrics", [])
+            tracked = layer.__dict__.get("_tracked_metrics", [])
+            # metric objects assigned as attributes come first, in assignment order
+            rank = {id(m): i for i, m in enumerate(tracked)}
+            found += sorted(added, key=lambda item: rank.get(id(item[2]), len(tracked)))
+            stack += list(layer._layers)
+        for name, value, obj in found:
+            if name in self.metrics_names:
+                continue
+            if obj is None:
+                obj = metrics_mod.Mean(name=name)
+                updates = [u if isinstance(u, K.Tensor) else K.update(*u) for u in to_list(obj.update_state(value))]
+                value = obj.updated_result(updates)
+            else:
+                updates = list(getattr(obj, "last_updates", []))
+            self._metric_updates.extend(updates)
+            self.stateful_metric_functions.append(obj)
+            self.metrics_names.append(name)
+            self.metrics_tensors.append(value)
+            self.stateful_metric_names.append(name)
 
     def _compile_metric_object(self, metric, j: int, out, weighted: bool):
         """Add a Metric object's update ops for output `out` (trained output j) and return its
@@ -342,7 +391,7 @@ class Model(Network):
         ins, targets, weights = data_utils.standardize(self, x, y, sample_weight, None, "evaluate")
         f = self._make_test_function()
         outs = loops.test_loop(f, ins + targets + weights, batch_size=batch_size, verbose=verbose, model=self,
-                               steps=steps)
+                               steps=steps, callbacks=kwargs.get("callbacks"))
         return unpack_singleton(outs)
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, **kwargs):
@@ -356,7 +405,8 @@ class Model(Network):
         self._build_if_needed(x)
         ins = data_utils.standardize_inputs(self, x, "predict")
         f = self._make_predict_function()
-        outs = loops.predict_loop(f, ins, batch_size=batch_size, verbose=verbose, steps=steps)
+        outs = loops.predict_loop(f, ins, batch_size=batch_size, verbose=verbose, steps=steps,
+                                  callbacks=kwargs.get("callbacks"), model=self)
         return unpack_singleton(outs)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, reset_metrics=True):
@@ -414,7 +464,8 @@ class Model(Network):
         arguments.generator("evaluate_generator", generator, steps, verbose_value=verbose,
                             callbacks_value=kwargs.get("callbacks"), max_queue_size=max_queue_size, workers=workers,
                             use_multiprocessing=use_multiprocessing, model=self)
-        return loops.evaluate_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
+        return loops.evaluate_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size,
+                                        callbacks=kwargs.get("callbacks"))
 
     def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1, use_multiprocessing=False,
                           verbose=0, **kwargs):
@@ -424,7 +475,8 @@ class Model(Network):
         arguments.generator("predict_generator", generator, steps, verbose_value=verbose,
                             callbacks_value=kwargs.get("callbacks"), max_queue_size=max_queue_size, workers=workers,
                             use_multiprocessing=use_multiprocessing, model=self)
-        return loops.predict_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size)
+        return loops.predict_generator(self, generator, steps, verbose, workers, use_multiprocessing, max_queue_size,
+                                       callbacks=kwargs.get("callbacks"))
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:

@@ -27,6 +27,19 @@ def _generate_dropout_mask(ones, rate, training=None, count=1):
     return K.in_train_phase(dropped_inputs, ones, training=training)
 
 
+def _per_gate(initializer):
+    """Keras 2.3's GRUCell/LSTMCell rule: an Identity recurrent initializer gives each gate its own
+    identity block ([gain * I, gain * I, ...]), not one identity padded with zeros."""
+    if not isinstance(initializer, initializers.Identity):
+        return initializer
+    gain = initializer.gain
+
+    def recurrent_identity(shape, dtype=None):
+        rows, cols = (int(d) for d in shape)
+        return (gain * np.tile(np.eye(rows), (1, cols // rows))).astype(dtype or K.floatx())
+    return recurrent_identity
+
+
 def _state_sizes(cell) -> list:
     size = cell.state_size
     return [int(s) for s in size] if hasattr(size, "__len__") else [int(size)]
@@ -99,7 +112,8 @@ def add_recurrent_weights(layer, kernel_shape, recurrent_shape, bias_shape=None,
     layer.kernel = layer.add_weight(shape=kernel_shape, name="kernel", initializer=layer.kernel_initializer,
                                     regularizer=layer.kernel_regularizer, constraint=layer.kernel_constraint)
     layer.recurrent_kernel = layer.add_weight(shape=recurrent_shape, name="recurrent_kernel",
-                                              initializer=layer.recurrent_initializer,
+                                              initializer=_per_gate(layer.recurrent_initializer)
+                                              if len(recurrent_shape) == 2 else layer.recurrent_initializer,
                                               regularizer=layer.recurrent_regularizer,
                                               constraint=layer.recurrent_constraint)
     layer.bias = None

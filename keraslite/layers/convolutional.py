@@ -11,6 +11,9 @@ from ._utils import (weight_args_config, conv_output_length, deconv_length, norm
                      normalize_tuple, shape_str)
 from ._resampling import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D,  # noqa: F401
                           UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+# Keras 2 scripts also import the pooling layers from here (keras.layers.convolutional.MaxPooling2D)
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, MaxPooling1D,  # noqa: F401
+                      MaxPooling2D, MaxPooling3D)
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "SeparableConv1D",
            "SeparableConv2D", "DepthwiseConv2D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D",

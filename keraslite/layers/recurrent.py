@@ -155,11 +155,16 @@ class RNN(Layer):
         return f"{type(self).__name__} ({self.name})"
 
     def build(self, input_shape):
+        # with constants the input shapes are [x, initial states..., constants...]; Keras 2.3
+        # builds the cell on [step input shape] + constants' shapes then
+        constants_shape = None
+        if self._num_constants and isinstance(input_shape, list):
+            constants_shape = [tuple(s) for s in input_shape[-self._num_constants:]]
         input_shape = self._checked_input_shape(input_shape)
         self._batch_size = input_shape[0]
         if self.stateful:
             self.input_spec[0] = InputSpec(shape=(input_shape[0], None) + input_shape[2:])
-        self._build_cell((input_shape[0],) + input_shape[2:])
+        self._build_cell((input_shape[0],) + input_shape[2:], constants_shape)
         if self.stateful:
             self.reset_states()
         self.built = True
@@ -183,13 +188,13 @@ class RNN(Layer):
             raise UnknownTimestepsError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls "
                                         f"recurrent loops), got input shape {shape_str(input_shape)}{hint}")
 
-    def _build_cell(self, step_input_shape):
-        """Build a Layer cell for one step's input shape, its weights named in this layer's scope,
-        and take over its losses."""
+    def _build_cell(self, step_input_shape, constants_shape=None):
+        """Build a Layer cell for one step's input shape (with constants: [step input shape] +
+        their shapes), its weights named in this layer's scope, and take over its losses."""
         if not isinstance(self.cell, Layer):
             return
         if not self.cell.built:
-            self.cell.build(step_input_shape)
+            self.cell.build([step_input_shape] + constants_shape if constants_shape else step_input_shape)
             self.cell.built = True
         # Keras builds the cell inside the layer's name scope: lstm_1/kernel, lstm_1/bias, ...
         for w in self.cell.weights:

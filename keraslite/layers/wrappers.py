@@ -144,12 +144,12 @@ class Wrapper(Layer):
         return updates
 
     def get_losses_for(self, inputs) -> list:
-        if inputs is None:
-            losses = []
-            for layer in self._inner_layers():
-                losses += layer.get_losses_for(None)
-            return losses + self._filter(self._own_losses, None)
-        return self._filter(self._own_losses, inputs)
+        # Keras 2.3: the inner layers' losses conditional on the same inputs count too (a
+        # Bidirectional's inner layers see the wrapper's own inputs)
+        losses = []
+        for layer in self._inner_layers():
+            losses += layer.get_losses_for(inputs)
+        return losses + self._filter(self._own_losses, inputs)
 
     # ------------------------------------------------------------------ config
     def get_config(self):

@@ -191,6 +191,13 @@ class OrderedEnqueuer(SequenceEnqueuer):
         self.shuffle = bool(shuffle)
         self._pool = None
         self._pool_lock = threading.Lock()
+        self.end_of_epoch_signal = threading.Event()  # set after each on_epoch_end()
+
+    def join_end_of_epoch(self, timeout: float = 30) -> None:
+        """join_end_of_epoch(): wait (30 s at most) until the Sequence's on_epoch_end() of the
+        current epoch has run, then re-arm the signal (Keras 2.3)."""
+        self.end_of_epoch_signal.wait(timeout=timeout)
+        self.end_of_epoch_signal.clear()
 
     def _run(self) -> None:
         while not self._stop_event.is_set():
@@ -206,6 +213,7 @@ class OrderedEnqueuer(SequenceEnqueuer):
             if self._stop_event.is_set():
                 return
             self.sequence.on_epoch_end()
+            self.end_of_epoch_signal.set()
 
     def _epoch_in_threads(self, order) -> None:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="keraslite-sequence") as pool:

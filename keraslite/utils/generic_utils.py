@@ -1,6 +1,7 @@
 """Keras 2's generic utilities: the custom-object scope and deserialisation (re-exported from
-keraslite.serialization, where the policy of what a config may name lives), has_arg, to_list and
-the progress bar.
+keraslite.serialization, where the policy of what a config may name lives), has_arg, to_list, the
+small list/shape helpers of Keras 2.3's module and the progress bar. (func_dump/func_load are not
+provided: keraslite never rebuilds Python code from serialised bytes.)
 """
 from __future__ import annotations
 
@@ -54,6 +55,58 @@ def unpack_singleton(x):
     if isinstance(x, (list, tuple)) and len(x) == 1:
         return x[0]
     return x
+
+
+def is_all_none(iterable_or_element) -> bool:
+    """is_all_none(iterable_or_element): True if every element (or the element) is None."""
+    return all(e is None for e in to_list(iterable_or_element))
+
+
+def object_list_uid(object_list) -> str:
+    """object_list_uid(object_list): a string naming these objects by identity (Keras 2's key for
+    per-input bookkeeping)."""
+    return ", ".join(str(abs(id(x))) for x in to_list(object_list))
+
+
+def slice_arrays(arrays, start=None, stop=None):
+    """slice_arrays(arrays, start=None, stop=None): `arrays[start:stop]` for an array or each array
+    of a list (None entries stay None); a list or array of indices as `start` picks those rows."""
+    if arrays is None:
+        return [None]
+    picks = isinstance(start, list) or (isinstance(start, np.ndarray) and start.ndim > 0)
+
+    def cut(x):
+        if x is None:
+            return None
+        if picks:
+            return x[start.tolist() if isinstance(start, np.ndarray) else start]
+        return x[start:stop]
+    if isinstance(arrays, list):
+        return [cut(x) for x in arrays]
+    return cut(arrays)
+
+
+def transpose_shape(shape, target_format: str, spatial_axes):
+    """transpose_shape(shape, target_format, spatial_axes): a channels_last `shape` (tuple or list)
+    rearranged for `target_format` ('channels_first' moves the last entry before the spatial
+    axes; 'channels_last' returns it unchanged)."""
+    if target_format == "channels_last":
+        return shape
+    if target_format != "channels_first":
+        raise ValueError(f"transpose_shape: target_format must be 'channels_first' or 'channels_last', "
+                         f"got {target_format!r}")
+    first = spatial_axes[0]
+    new = list(shape[:first]) + [shape[-1]] + [shape[a] for a in spatial_axes]
+    return tuple(new) if isinstance(shape, tuple) else new
+
+
+def check_for_unexpected_keys(name: str, input_dict: dict, expected_values) -> None:
+    """check_for_unexpected_keys(name, input_dict, expected_values): ValueError naming the keys of
+    `input_dict` that are not among `expected_values`."""
+    unknown = set(input_dict) - set(expected_values)
+    if unknown:
+        raise ValueError(f"Unknown entries in {name} dictionary: {sorted(unknown, key=str)}. Only expected "
+                         f"following keys: {list(expected_values)}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,3 +55,40 @@ def convert_all_kernels_in_model(model) -> None:
         if type(layer).__name__ in _CONV_CLASSES:
             to_assign.append((layer.kernel, convert_kernel(K.get_value(layer.kernel))))
     K.batch_set_value(to_assign)
+
+
+def convert_dense_weights_data_format(dense, previous_feature_map_shape, target_data_format="channels_first") -> None:
+    """convert_dense_weights_data_format(dense, previous_feature_map_shape,
+    target_data_format='channels_first'): reorder the kernel rows of a Dense layer that follows
+    a Flatten, so that it reads the flattened feature map of a model using the other data format.
+
+    # Arguments
+        dense: the Dense layer to convert (changed in place).
+        previous_feature_map_shape: the shape of the feature map before the Flatten, without the
+            batch axis, in `target_data_format` (e.g. `(512, 7, 7)` for channels_first).
+        target_data_format: 'channels_last' to convert a channels_first model to channels_last,
+            'channels_first' for the reverse.
+    """
+    if target_data_format not in ("channels_first", "channels_last"):
+        raise ValueError("convert_dense_weights_data_format: target_data_format must be 'channels_first' or "
+                         f"'channels_last', got {target_data_format!r}")
+    shape = tuple(int(d) for d in previous_feature_map_shape)
+    weights = dense.get_weights()
+    if not weights:
+        raise ValueError(f"convert_dense_weights_data_format: layer {getattr(dense, 'name', dense)!r} has no "
+                         "weights (build it first)")
+    kernel = weights[0]
+    if len(shape) < 2 or kernel.ndim != 2 or int(np.prod(shape)) != kernel.shape[0]:
+        raise ValueError(f"convert_dense_weights_data_format: previous_feature_map_shape {shape} does not match "
+                         f"the kernel of layer {dense.name!r}, shape {kernel.shape} (its rows must number "
+                         "the product of the feature map shape)")
+    n = len(shape)
+    if target_data_format == "channels_first":  # rows are in channels_last order now
+        source = shape[1:] + shape[:1]
+        order = (n - 1,) + tuple(range(n - 1))
+    else:  # rows are in channels_first order now
+        source = shape[-1:] + shape[:-1]
+        order = tuple(range(1, n)) + (0,)
+    units = kernel.shape[1]
+    moved = kernel.reshape(source + (units,)).transpose(order + (n,))
+    dense.set_weights([moved.reshape(kernel.shape)] + list(weights[1:]))
