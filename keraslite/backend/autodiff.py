@@ -15,9 +15,8 @@ from .ops.tensors import stop_gradient  # noqa: F401  (K.stop_gradient; defined 
 # Ops with no VJP on purpose: their gradient is zero (or they have no float output). Elementwise
 # ops are not listed: an elementwise catalogue entry without a vjp is non-differentiable by design.
 _NON_DIFFERENTIABLE = {
-    "stop_gradient", "argmax", "argmin", "any", "all", "one_hot", "shape", "size", "arange", "fill",
-    "random_uniform", "random_normal", "truncated_normal", "random_binomial", "placeholder", "variable",
-    "constant", "update",
+    "stop_gradient", "argmax", "shape", "arange", "random_uniform", "random_normal", "truncated_normal",
+    "placeholder", "variable", "constant", "update",
 }
 
 

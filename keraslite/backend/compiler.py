@@ -318,7 +318,7 @@ class Plan:
 
 
 # inputs that an op reads for their shape (and dtype) only, never their values
-_SHAPE_ONLY = {"sum_to_like": (1,), "reshape_like": (1,), "broadcast_like": (1,), "shape": (0,), "size": (0,)}
+_SHAPE_ONLY = {"sum_to_like": (1,), "shape": (0,)}
 
 
 def _folds(backend, order, needed, fed):

@@ -157,7 +157,7 @@ def _static_entries(t, who):
         return _static_entries(t.inputs[0], who)
     if t.op == "concatenate" and t.attrs.get("axis") == 0:
         return [e for i in t.inputs for e in _static_entries(i, who)]
-    if t.op == "expand_dims" and t.inputs[0].ndim == 0:
+    if t.op == "reshape" and len(t.inputs) == 1 and t.inputs[0].ndim == 0:  # K.stack's expand_dims
         return [_static_scalar(t.inputs[0])]
     return [None] * t.shape[0]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
-from ..graph import Tensor, apply, as_tensor, defop, normalize_axes, normalize_axis, shape_str
+from ..graph import Constant, Tensor, apply, as_tensor, defop, normalize_axes, normalize_axis, shape_str
 from ._util import numpy_result_dtype
 from .math import add, cast, div, equal_, exp, log_, mul, neg, sub, where
 
@@ -44,12 +44,6 @@ def _sum_vjp(g, y, x, axes, keepdims):
     return [_keep(g, x, axes, keepdims)]
 
 
-def _mean_vjp(g, y, x, axes, keepdims):
-    from .shape import size
-    ratio = div(cast(size(y), g.dtype), cast(size(x), g.dtype))
-    return [mul(_keep(g, x, axes, keepdims), ratio)]
-
-
 def _extremum_vjp(g, y, x, axes, keepdims):
     # ties share the gradient equally, so the result sums to the upstream gradient
     y_b = _keep(y, x, axes, keepdims)
@@ -64,11 +58,32 @@ def _keep_counts(count, x):
 
 
 defop("sum", _reduce_infer("sum"), _sum_vjp)
-defop("mean", _reduce_infer("same"), _mean_vjp)
 defop("max", _reduce_infer("same"), _extremum_vjp)
-defop("min", _reduce_infer("same"), _extremum_vjp)
-defop("any", _reduce_infer("bool"))
-defop("all", _reduce_infer("bool"))
+
+
+def _flip(x):
+    """An exact order-reversing involution of x's dtype: -x for floats (NaN stays NaN), -1 - x for
+    signed and MAX - x for unsigned integers (~x, which never overflows), not x for bools. min,
+    argmin and all are max, argmax and any of the flipped values."""
+    from .math import logical_not
+    kind = np.dtype(x.dtype).kind
+    if kind == "b":
+        return logical_not(x)
+    if kind == "f":
+        return mul(x, -1.0)
+    top = -1 if kind == "i" else np.iinfo(x.dtype).max
+    return sub(Constant(np.array(top, dtype=x.dtype)), x)
+
+
+def _count(x, axes):
+    """The number of entries of x each reduction over `axes` sees: a Python int when known, else
+    an int32 scalar tensor (the product of those entries of K.shape(x))."""
+    dims = [x.shape[a] for a in axes]
+    if None not in dims:
+        return int(np.prod(dims, dtype=np.int64))
+    from .shape import shape as shape_of
+    picked = apply("gather", shape_of(x), Constant(np.array(axes, dtype=np.int32)))
+    return apply("prod", picked, axis=0, keepdims=False)
 
 
 def _prod_infer(x, axis, keepdims):
@@ -102,7 +117,6 @@ def _arg_infer(who):
 
 
 defop("argmax", _arg_infer("argmax"))
-defop("argmin", _arg_infer("argmin"))
 
 
 def _cum_infer(x, axis):
@@ -152,16 +166,26 @@ def max(x, axis=None, keepdims=False):
 
 
 def min(x, axis=None, keepdims=False):
-    """min(x, axis=None, keepdims=False): minimum over the given axes."""
-    return _reduce("min", x, axis, keepdims, "min")
+    """min(x, axis=None, keepdims=False): minimum over the given axes (the max of the flipped
+    values, flipped back: exact, NaN propagates, an empty reduction gives the dtype's largest)."""
+    x = as_tensor(x)
+    return _flip(_reduce("max", _flip(x), axis, keepdims, "min"))
 
 
 def mean(x, axis=None, keepdims=False):
-    """mean(x, axis=None, keepdims=False): arithmetic mean (bool input is cast to floatx)."""
+    """mean(x, axis=None, keepdims=False): arithmetic mean (bool input is cast to floatx): the sum
+    divided by the count, as NumPy computes it (float16 accumulates in float32; empty gives NaN)."""
     x = _as_float(x)
     if not np.dtype(x.dtype).kind == "f":
         x = cast(x, config.floatx())
-    return _reduce("mean", x, axis, keepdims, "mean")
+    dtype = x.dtype
+    axes = normalize_axes(axis, x.ndim, "mean")
+    if dtype == "float16":
+        x = cast(x, "float32")
+    s = apply("sum", x, axes=axes, keepdims=bool(keepdims))
+    n = _count(x, axes)
+    out = div(s, float(n) if isinstance(n, int) else cast(n, x.dtype))
+    return cast(out, dtype)
 
 
 def var(x, axis=None, keepdims=False):
@@ -183,7 +207,7 @@ def any(x, axis=None, keepdims=False):
     x = as_tensor(x)
     if x.dtype != "bool":
         x = cast(x, "bool")
-    return _reduce("any", x, axis, keepdims, "any")
+    return _reduce("max", x, axis, keepdims, "any")
 
 
 def all(x, axis=None, keepdims=False):
@@ -191,7 +215,7 @@ def all(x, axis=None, keepdims=False):
     x = as_tensor(x)
     if x.dtype != "bool":
         x = cast(x, "bool")
-    return _reduce("all", x, axis, keepdims, "all")
+    return min(x, axis=axis, keepdims=keepdims)
 
 
 def prod(x, axis=None, keepdims=False):
@@ -214,9 +238,12 @@ def argmax(x, axis=-1):
 
 
 def argmin(x, axis=-1):
-    """argmin(x, axis=-1): index of the first minimum along `axis` (int64)."""
+    """argmin(x, axis=-1): index of the first minimum along `axis` (int64): the first maximum of
+    the flipped values (a first NaN wins, as in NumPy)."""
     x = as_tensor(x)
-    return apply("argmin", x, axis=normalize_axis(axis, x.ndim, "argmin"))
+    axis = normalize_axis(axis, x.ndim, "argmin")
+    _arg_infer("argmin")(x, axis)  # the empty-axis error names argmin
+    return apply("argmax", _flip(x), axis=axis)
 
 
 def cumsum(x, axis=0):

@@ -10,10 +10,20 @@ from ..graph import (Constant, Tensor, apply, as_tensor, defop, normalize_axes, 
 from .math import cast, sum_to  # noqa: F401  (sum_to: gradients of broadcasting ops)
 
 # ---------------------------------------------------------------------------------------------
-# reshape family
+# reshape family: one primitive. Its target is the static `shape` attribute (one entry may be -1),
+# or, when a second input is given, that 1-D int vector at run time (`shape` then holds the static
+# entries, None where unknown). reshape_like, expand_dims and squeeze are reshapes.
 
 
-def _reshape_infer(x, shape):
+def _reshape_infer(x, *dyn, shape):
+    if dyn:
+        s = dyn[0]
+        if s.ndim != 1 or s.shape[0] != len(shape) or np.dtype(s.dtype).kind not in "iu":
+            raise ValueError(f"reshape: the shape tensor must be a 1-D int vector of length {len(shape)}, got {s!r}")
+        size, target = num_elements(x.shape), num_elements(shape)
+        if size is not None and target is not None and size != target:
+            raise ValueError(f"reshape: cannot reshape {shape_str(x.shape)} ({size} elements) to {shape_str(shape)}")
+        return tuple(shape), x.dtype
     size = num_elements(x.shape)
     if -1 in shape:
         rest = num_elements(tuple(d for d in shape if d != -1))
@@ -29,41 +39,70 @@ def _reshape_infer(x, shape):
     return shape, x.dtype
 
 
-def _reshape_vjp(g, y, x, shape):
-    return [reshape_like(g, x)]
+def _reshape_vjp(g, y, x, *dyn, shape):
+    return [reshape_like(g, x)] + [None] * len(dyn)
 
 
 defop("reshape", _reshape_infer, _reshape_vjp)
-defop("reshape_like", lambda x, ref: (ref.shape, x.dtype), lambda g, y, x, ref: [reshape_like(g, x), None])
 
 
-def _reshape_dynamic_infer(x, shape_tensor, static):
-    return static, x.dtype
+def _shape_vector(spec, ref):
+    """The run-time int32 vector of `spec` (entries: ints, or ("dim", i) for ref's axis i)."""
+    s = apply("shape", ref)
+    literals = [d for d in spec if isinstance(d, int)]
+    index, k = [], 0
+    for d in spec:
+        if isinstance(d, int):
+            index.append(ref.ndim + k)
+            k += 1
+        else:
+            index.append(d[1])
+    if index == list(range(ref.ndim)):
+        return s
+    if literals:
+        s = apply("concatenate", s, Constant(np.array(literals, dtype=np.int32)), axis=0)
+    return apply("gather", s, Constant(np.array(index, dtype=np.int32)))
 
 
-defop("reshape_dynamic", _reshape_dynamic_infer, lambda g, y, x, s, static: [reshape_like(g, x), None])
+def reshape_spec(x, spec, ref):
+    """x reshaped to `spec`: ints, or ("dim", i) for the length of ref's axis i. Static when every
+    entry is known, or when one is unknown and -1 determines it (no zero-length axis beside it);
+    otherwise the target is computed from K.shape(ref) at run time."""
+    x = as_tensor(x)
+    spec = tuple(int(d) if isinstance(d, (int, np.integer)) else
+                 (ref.shape[d[1]] if ref.shape[d[1]] is not None else d) for d in spec)
+    unknown = [i for i, d in enumerate(spec) if not isinstance(d, int)]
+    if not unknown:
+        return x if x.shape == spec else apply("reshape", x, shape=spec)
+    if len(unknown) == 1 and all(d for d in spec if isinstance(d, int)):
+        return apply("reshape", x, shape=tuple(-1 if i in unknown else d for i, d in enumerate(spec)))
+    static = tuple(None if i in unknown else d for i, d in enumerate(spec))
+    return apply("reshape", x, _shape_vector(spec, ref), shape=static)
+
+
+def _dims(ref):
+    return tuple(("dim", i) for i in range(ref.ndim))
 
 
 def reshape_like(x, ref):
+    """x reshaped to the (run-time) shape of ref."""
     x = as_tensor(x)
     if x.shape == ref.shape and None not in ref.shape:
         return x
-    if None not in ref.shape:
-        return apply("reshape", x, shape=ref.shape)
-    return apply("reshape_like", x, ref)
+    return reshape_spec(x, _dims(ref), ref)
 
 
 def reshape(x, shape):
     """reshape(x, shape): one entry may be -1; entries may be scalar tensors (e.g. K.shape(x)[0])."""
     x = as_tensor(x)
     if isinstance(shape, Tensor):
-        return apply("reshape_dynamic", x, cast(shape, "int32"), static=(None,) * _static_len(shape))
+        return apply("reshape", x, cast(shape, "int32"), shape=(None,) * _static_len(shape))
     shape = tuple(shape)
     if any(isinstance(d, Tensor) for d in shape):
         static = tuple(None if isinstance(d, Tensor) or d == -1 else int(d) for d in shape)
         parts = [cast(reshape(d, (1,)), "int32") if isinstance(d, Tensor) else Constant(np.array([d], np.int32))
                  for d in shape]
-        return apply("reshape_dynamic", x, concatenate(parts, axis=0), static=static)
+        return apply("reshape", x, concatenate(parts, axis=0), shape=static)
     shape = tuple(int(d) for d in shape)
     if sum(d == -1 for d in shape) > 1:
         raise ValueError(f"reshape: only one -1 is allowed in the target shape, got {shape}")
@@ -80,31 +119,26 @@ def _static_len(t: Tensor) -> int:
     return t.shape[0]
 
 
-def _expand_infer(x, axes):
-    out, it = [], iter(x.shape)
-    for i in range(x.ndim + len(axes)):
-        out.append(1 if i in axes else next(it))
-    return tuple(out), x.dtype
-
-
-def _squeeze_infer(x, axes):
-    for a in axes:
-        if x.shape[a] not in (1, None):
-            raise ValueError(f"squeeze: axis {a} of {shape_str(x.shape)} has length {x.shape[a]}, not 1")
-    return tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype
-
-
-defop("expand_dims", _expand_infer, lambda g, y, x, axes: [apply("squeeze", g, axes=axes)])
-defop("squeeze", _squeeze_infer, lambda g, y, x, axes: [apply("expand_dims", g, axes=axes)])
-
-
 def expand_axes(x, axes):
-    """Insert length-1 axes at the (sorted, non-negative) positions of the result."""
-    return apply("expand_dims", as_tensor(x), axes=tuple(axes)) if axes else as_tensor(x)
+    """Insert length-1 axes at the (sorted, non-negative) positions of the result (a reshape)."""
+    x = as_tensor(x)
+    if not axes:
+        return x
+    spec, it = [], iter(range(x.ndim))
+    for i in range(x.ndim + len(axes)):
+        spec.append(1 if i in axes else ("dim", next(it)))
+    return reshape_spec(x, spec, x)
 
 
 def squeeze_axes(x, axes):
-    return apply("squeeze", as_tensor(x), axes=tuple(axes)) if axes else as_tensor(x)
+    """Remove the length-1 axes `axes` (a reshape); ValueError if one has another known length."""
+    x = as_tensor(x)
+    if not axes:
+        return x
+    for a in axes:
+        if x.shape[a] not in (1, None):
+            raise ValueError(f"squeeze: axis {a} of {shape_str(x.shape)} has length {x.shape[a]}, not 1")
+    return reshape_spec(x, [("dim", i) for i in range(x.ndim) if i not in axes], x)
 
 
 def expand_dims(x, axis=-1):
@@ -126,7 +160,6 @@ def flatten(x):
 
 
 defop("shape", lambda x: ((x.ndim,), "int32"))
-defop("size", lambda x: ((), "int32"))
 
 
 def shape(x):
@@ -135,8 +168,12 @@ def shape(x):
 
 
 def size(x, name=None):
-    """size(x, name=None): the number of elements as a scalar int32 tensor."""
-    return apply("size", as_tensor(x))
+    """size(x, name=None): the number of elements as a scalar int32 tensor (the product of K.shape(x))."""
+    x = as_tensor(x)
+    n = num_elements(x.shape)
+    if n is not None:
+        return Constant(np.array(n, dtype=np.int32))
+    return apply("prod", apply("shape", x), axis=0, keepdims=False)
 
 
 def batch_flatten(x):
@@ -154,26 +191,31 @@ def batch_flatten(x):
 # broadcasting helpers (used by gradients)
 
 
-def _broadcast_to_infer(x, shape):
+def _broadcast_to_infer(x, *dyn, shape):
     from ..graph import broadcast_shapes
+    if dyn:  # the target is dyn[0] at run time; `shape` holds its static entries (None: unknown)
+        s = dyn[0]
+        if s.ndim != 1 or s.shape[0] != len(shape) or np.dtype(s.dtype).kind not in "iu":
+            raise ValueError(f"broadcast_to: the shape tensor must be a 1-D int vector of length {len(shape)}")
+        return broadcast_shapes("broadcast_to", x.shape, tuple(shape)), x.dtype
     out = broadcast_shapes("broadcast_to", x.shape, shape)
     if out != tuple(shape):
         raise ValueError(f"broadcast_to: cannot broadcast {shape_str(x.shape)} to {shape_str(shape)}")
     return out, x.dtype
 
 
-defop("broadcast_to", _broadcast_to_infer, lambda g, y, x, shape: [sum_to(g, x)])
-defop("broadcast_like", lambda x, ref: (ref.shape, x.dtype), lambda g, y, x, ref: [sum_to(g, x), None])
+defop("broadcast_to", _broadcast_to_infer, lambda g, y, x, *dyn, shape: [sum_to(g, x)] + [None] * len(dyn))
 defop("sum_to_like", lambda x, ref: (ref.shape, x.dtype), lambda g, y, x, ref: [broadcast_like(g, x), None])
 
 
 def broadcast_like(x, ref):
+    """x broadcast to the (run-time) shape of ref."""
     x = as_tensor(x)
     if x.shape == ref.shape and None not in x.shape:
         return x
     if None not in ref.shape:
         return apply("broadcast_to", x, shape=ref.shape)
-    return apply("broadcast_like", x, ref)
+    return apply("broadcast_to", x, apply("shape", ref), shape=ref.shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,11 +274,33 @@ def _concat_infer(*xs, axis):
 
 
 def _concat_vjp(g, y, *xs, axis):
-    return [apply("concat_grad", g, *xs, axis=axis, index=i) for i in range(len(xs))]
+    """Each input's part of g: a slice where the lengths along `axis` are known, else a gather of
+    the run-time range (offsets from K.shape)."""
+    sizes = [x.shape[axis] for x in xs]
+    if None not in sizes:
+        out, start = [], 0
+        for n in sizes:
+            key = (builtins.slice(None),) * axis + (builtins.slice(start, start + n),) + \
+                (builtins.slice(None),) * (g.ndim - axis - 1)
+            out.append(apply("strided_slice", g, key=key))
+            start += n
+        return out
+    from .math import add
+    perm = [axis] + [a for a in range(g.ndim) if a != axis]
+    inverse = tuple(np.argsort(perm).tolist())
+    front = permute_dimensions(g, perm)
+    out, offset = [], Constant(np.array(0, dtype=np.int32))
+    for x, n in zip(xs, sizes):
+        n = Constant(np.array(n, dtype=np.int32)) if n is not None else \
+            apply("strided_slice", apply("shape", x), key=(axis,))
+        stop = add(offset, n)
+        idx = apply("arange", offset, stop, Constant(np.array(1, dtype=np.int32)), dtype="int32")
+        out.append(permute_dimensions(apply("gather", front, idx), inverse))
+        offset = stop
+    return out
 
 
 defop("concatenate", _concat_infer, _concat_vjp)
-defop("concat_grad", lambda g, *xs, axis, index: (xs[index].shape, g.dtype))
 
 
 def concatenate(tensors, axis=-1):
@@ -326,9 +390,77 @@ def _slice_infer(x, key):
     return tuple(shape), x.dtype
 
 
-defop("strided_slice", _slice_infer, lambda g, y, x, key: [apply("strided_slice_grad", g, x, key=key)])
-defop("strided_slice_grad", lambda g, ref, key: (ref.shape, g.dtype),
-      lambda gg, y, g, ref, key: [apply("strided_slice", gg, key=key), None])
+defop("strided_slice", _slice_infer, lambda g, y, x, key: [_slice_grad(g, x, key)])
+
+
+def _slice_grad(g, x, key):
+    """The gradient of x[key]: g placed at the selected entries of zeros shaped like x.
+
+    A reversal is its own adjoint; where every length the key touches is known, g is reshaped to
+    one axis per axis of x, strided axes are spread out (a new axis padded to the step, merged)
+    and one pad puts it in place; otherwise (lengths known only at run time) the entries' flat
+    positions are computed by slicing an arange shaped like x, and g is scattered to them."""
+    if len(key) == x.ndim and all(isinstance(k, builtins.slice) and k.start is None and k.stop is None
+                                  and k.step in (None, 1, -1) for k in key):
+        return apply("strided_slice", g, key=key)
+    ranges, spec, gaxis = [], [], 0
+    for k in key:  # per axis of x: range(...) of the selected entries, or None for all of them
+        if k is None:
+            gaxis += 1
+            continue
+        d = x.shape[len(ranges)]
+        if isinstance(k, builtins.slice):
+            spec.append(("dim", gaxis))
+            gaxis += 1
+            if k.start is None and k.stop is None and k.step in (None, 1):
+                ranges.append(None)
+                continue
+            if d is None:
+                return _slice_grad_scatter(g, x, key)
+            ranges.append(range(*k.indices(d)))
+        else:
+            if d is None:
+                return _slice_grad_scatter(g, x, key)
+            spec.append(1)
+            ranges.append(range(k % d, k % d + 1))
+    g = reshape_spec(g, spec, g)
+    pads = []
+    for axis, r in enumerate(ranges):
+        if r is None:
+            pads.append((0, 0))
+            continue
+        d, n = x.shape[axis], len(r)
+        if n == 0:
+            pads.append((0, d))
+            continue
+        if r.step < 0:
+            g = reverse(g, axis)
+            r = r[::-1]
+        if r.step > 1:
+            g = _spread(g, axis, r.step, n)
+        span = n * r.step if r.step > 1 else n
+        after = d - r.start - span
+        if after < 0:  # the spread's last gaps run past the end
+            g = slice_axis(g, axis, 0, span + after)
+            after = 0
+        pads.append((r.start, after))
+    return pad(g, pads)
+
+
+def _spread(g, axis, step, n):
+    """g with step - 1 zeros after each entry along `axis` (length n * step)."""
+    g = expand_axes(g, (axis + 1,))
+    g = pad_axis(g, axis + 1, (0, step - 1))
+    spec = [("dim", i) for i in range(axis)] + [n * step] + [("dim", i) for i in range(axis + 2, g.ndim)]
+    return reshape_spec(g, spec, g)
+
+
+def _slice_grad_scatter(g, x, key):
+    flat_index = reshape_like(apply("arange", Constant(np.array(0, dtype=np.int32)), size(x),
+                                    Constant(np.array(1, dtype=np.int32)), dtype="int32"), x)
+    picked = reshape(apply("strided_slice", flat_index, key=key), (-1,))
+    out = apply("gather_grad", reshape(g, (-1,)), picked, reshape(x, (-1,)))
+    return reshape_like(out, x)
 
 
 def _take_scalar(x, index, axis):
@@ -380,17 +512,14 @@ def slice(x, start, size):
     return getitem(x, key)
 
 
-def _reverse_infer(x, axes):
-    return x.shape, x.dtype
-
-
-defop("reverse", _reverse_infer, lambda g, y, x, axes: [apply("reverse", g, axes=axes)])
-
-
 def reverse(x, axes):
-    """reverse(x, axes): reverse along one axis (int) or several (list)."""
+    """reverse(x, axes): reverse along one axis (int) or several (list): x[..., ::-1, ...]."""
     x = as_tensor(x)
-    return apply("reverse", x, axes=normalize_axes(axes, x.ndim, "reverse"))
+    axes = normalize_axes(axes, x.ndim, "reverse")
+    if not axes:
+        return x
+    key = tuple(builtins.slice(None, None, -1) if a in axes else builtins.slice(None) for a in range(x.ndim))
+    return apply("strided_slice", x, key=key)
 
 
 def _pad_infer(x, pads, value):
@@ -432,9 +561,18 @@ def _tile_infer(x, reps):
     return tuple(None if d is None else d * r for d, r in zip(x.shape, reps)), x.dtype
 
 
-defop("tile", _tile_infer, lambda g, y, x, reps: [apply("tile_grad", g, x, reps=reps)])
-defop("tile_grad", lambda g, ref, reps: (ref.shape, g.dtype),
-      lambda gg, y, g, ref, reps: [apply("tile", gg, reps=reps), None])
+def _tile_vjp(g, y, x, reps):
+    # g viewed with a (rep, dim) pair for each repeated axis of x: the sum over the reps
+    spec, axes = [], []
+    for i, r in enumerate(reps):
+        if r != 1:
+            axes.append(len(spec))
+            spec.append(r)
+        spec.append(("dim", i))
+    return [apply("sum", reshape_spec(g, spec, x), axes=tuple(axes), keepdims=False)]
+
+
+defop("tile", _tile_infer, _tile_vjp)
 
 
 def tile(x, n):
@@ -455,9 +593,13 @@ def _repeat_infer(x, repeats, axis):
     return tuple(shape), x.dtype
 
 
-defop("repeat", _repeat_infer, lambda g, y, x, repeats, axis: [apply("repeat_grad", g, x, repeats=repeats, axis=axis)])
-defop("repeat_grad", lambda g, ref, repeats, axis: (ref.shape, g.dtype),
-      lambda gg, y, g, ref, repeats, axis: [apply("repeat", gg, repeats=repeats, axis=axis), None])
+def _repeat_vjp(g, y, x, repeats, axis):
+    # g viewed as (..., dim, repeats, ...): the sum over the repeats
+    spec = [("dim", i) for i in range(axis + 1)] + [repeats] + [("dim", i) for i in range(axis + 1, x.ndim)]
+    return [apply("sum", reshape_spec(g, spec, x), axes=(axis + 1,), keepdims=False)]
+
+
+defop("repeat", _repeat_infer, _repeat_vjp)
 
 
 def repeat_elements(x, rep, axis):
@@ -499,20 +641,16 @@ def gather(reference, indices):
     return apply("gather", reference, indices)
 
 
-def _one_hot_infer(indices, depth, dtype):
-    return indices.shape + (depth,), dtype
-
-
-defop("one_hot", _one_hot_infer)
-
-
 def one_hot(indices, num_classes):
     """one_hot(indices, num_classes): integer tensor of shape S -> float tensor S + (num_classes,)."""
     from .. import config
     indices = as_tensor(indices)
     if np.dtype(indices.dtype).kind == "f":
         indices = cast(indices, "int64")
-    return apply("one_hot", indices, depth=int(num_classes), dtype=config.floatx())
+    from .math import equal_
+    # equal(indices[..., None], arange(num_classes)): one fused kernel; out-of-range indices give zeros
+    classes = Constant(np.arange(int(num_classes), dtype=np.int64))
+    return cast(equal_(expand_axes(indices, (indices.ndim,)), classes), config.floatx())
 
 
 def _arange_infer(start, stop, step, dtype):
