@@ -34,8 +34,9 @@ def less_equal(x, y):
 
 
 def sign(x):
-    """-1, 0 or 1 (0 and NaN stay as they are): two comparisons and two selections."""
-    return where(greater(x, 0), 1, where(greater(0, x), -1, x))
+    """-1, 1, or x itself (0, -0.0, NaN): two comparisons and two selections; no gradient reaches x."""
+    from ..graph import apply
+    return where(greater(x, 0), 1, where(greater(0, x), -1, apply("stop_gradient", x)))
 
 
 def _takes_out(formula):

@@ -70,7 +70,8 @@ def sign(x):
     x = as_tensor(x)
     if x.dtype == "bool":
         raise TypeError("sign: not defined for bool tensors")
-    return where(greater(x, 0), 1, where(less(x, 0), -1, x))
+    # stop_gradient: sign passes no gradient to x, as when it was a primitive without a VJP
+    return where(greater(x, 0), 1, where(less(x, 0), -1, apply("stop_gradient", x)))
 
 
 def not_equal_(x, y):
