@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Sequence
 
 from .graph import OPS, MultiOutput, Tensor, as_tensor, is_float, topological_order
-from .ops import shape_grads  # noqa: F401  (attaches the VJPs of concatenate, strided_slice, tile, repeat)
+from .ops import shape_grads  # noqa: F401  (attaches the VJPs of concatenate and strided_slice)
 from .ops.tensors import stop_gradient  # noqa: F401  (K.stop_gradient; defined with the ops)
 
 # Ops with no VJP on purpose: their gradient is zero (or they have no float output). Elementwise
 # ops are not listed: an elementwise catalogue entry without a vjp is non-differentiable by design.
 _NON_DIFFERENTIABLE = {
-    "stop_gradient", "argmax", "shape", "arange", "random_uniform", "random_normal", "truncated_normal",
+    "stop_gradient", "argmax", "argmin", "one_hot", "shape", "arange", "random_uniform", "random_normal", "truncated_normal",
     "placeholder", "variable", "constant", "update",
 }
 

@@ -295,16 +295,16 @@ def rows() -> list:
             ("max", np.max, distinct, True, ("float32", "int32")), ("min", np.min, distinct, True, ("float32",)),
             ("prod", np.prod, _nz, True, ("float32",)),
             ("any", np.any, _bool_gen, False, ("bool",)), ("all", np.all, _bool_gen, False, ("bool",))]:
-        # mean, min, any and all are compositions of sum, max and elementwise ops: composite rows
-        prim = name in ("sum", "max", "prod")
+        # mean, any and all are compositions of sum, max, min and elementwise ops: composite rows
+        prim = name in ("sum", "max", "min", "prod")
         add(OpInfo(name if prim else "K." + name, _reduce(name), _red_ref(ref),
                    _red_samples(gen, name not in ("max", "min")), dtypes=dts, differentiable=diff, primitive=prim,
                    tol={"float32": (1e-5, 1e-5)}))
     add(OpInfo("K.min[int, uint8, bool, nan]", _reduce("min"), _min_ref, _min_samples,
                dtypes=("int32", "uint8", "bool", "float64"), primitive=False))
     add(OpInfo("argmax", lambda x, axis: K.argmax(x, axis), lambda x, axis: np.argmax(x, axis), _arg_samples))
-    add(OpInfo("K.argmin", lambda x, axis: K.argmin(x, axis), lambda x, axis: np.argmin(x, axis), _argmin_samples,
-               dtypes=("float32", "int32", "uint8", "bool"), primitive=False))
+    add(OpInfo("argmin", lambda x, axis: K.argmin(x, axis), lambda x, axis: np.argmin(x, axis), _argmin_samples,
+               dtypes=("float32", "int32", "uint8", "bool")))
     add(OpInfo("cumsum", lambda x, axis: K.cumsum(x, axis), lambda x, axis: np.cumsum(x, axis),
                _cum_samples(u), differentiable=True))
     add(OpInfo("cumprod", lambda x, axis: K.cumprod(x, axis), lambda x, axis: np.cumprod(x, axis),
@@ -362,13 +362,22 @@ def rows() -> list:
     add(OpInfo("pad", lambda x, pads, value: apply("pad", x, pads=pads, value=value),
                lambda x, pads, value: np.pad(x, pads, constant_values=value), _pad_samples, differentiable=True,
                dynamic_batch=False))
-    add(OpInfo("tile", lambda x, n: K.tile(x, n), lambda x, n: np.tile(x, n), _tile_samples, differentiable=True))
+    # tile and repeat_elements are reshape + broadcast_to + reshape (one copy)
+    for unknown in (False, True):
+        add(OpInfo("K.tile" + ("[unknown batch]" if unknown else ""), lambda x, n: K.tile(x, n),
+                   lambda x, n: np.tile(x, n), _tile_samples, differentiable=True, primitive=False,
+                   unknown_batch=unknown))
     for unknown in (False, True):
         add(OpInfo("grad:tile" + ("[unknown batch]" if unknown else ""), _grad_of(lambda x, n: K.tile(x, n)),
                    _tile_grad_ref, _tile_grad_samples, differentiable=True, grad_args=(1,), dynamic_batch=False,
                    primitive=False, unknown_batch=unknown))
-    add(OpInfo("repeat", lambda x, rep, axis: K.repeat_elements(x, rep, axis),
-               lambda x, rep, axis: np.repeat(x, rep, axis), _repeat_samples, differentiable=True))
+    for unknown in (False, True):
+        add(OpInfo("K.repeat_elements" + ("[unknown batch]" if unknown else ""),
+                   lambda x, rep, axis: K.repeat_elements(x, rep, axis), lambda x, rep, axis: np.repeat(x, rep, axis),
+                   _repeat_samples, differentiable=True, primitive=False, unknown_batch=unknown))
+    add(OpInfo("K.tile[unknown axes]", lambda x, n: K.tile(K.reshape(x, K.shape(x)), n), lambda x, n: np.tile(x, n),
+               lambda rng, d: [Sample((u(rng, s, d),), {"n": n}) for s, n in [((2, 3), (2, 3)), ((1, 0), (3, 2))]],
+               differentiable=True, primitive=False, exercises=("broadcast_to", "shape")))
     for unknown in (False, True):
         add(OpInfo("grad:repeat" + ("[unknown batch]" if unknown else ""),
                    _grad_of(lambda x, rep, axis: K.repeat_elements(x, rep, axis)), _repeat_grad_ref,
@@ -378,8 +387,7 @@ def rows() -> list:
                grad_args=(0,), dynamic_batch=False))
     add(OpInfo("gather_grad", _gather_grad_fn, _gather_grad_ref, _gather_grad_samples, differentiable=True,
                grad_args=(2,), dynamic_batch=False))
-    add(OpInfo("K.one_hot", lambda i, n: K.one_hot(i, n), _one_hot_ref, _one_hot_samples, dtypes=("int32",),
-               primitive=False))
+    add(OpInfo("one_hot", lambda i, n: K.one_hot(i, n), _one_hot_ref, _one_hot_samples, dtypes=("int32",)))
     add(OpInfo("arange", lambda stop, step: K.arange(0, stop, step),
                lambda stop, step: np.arange(0, int(stop), step).astype("int32"),
                lambda rng, d: [Sample((np.array(n, dtype="int32"),), {"step": s}) for n, s in [(7, 2), (0, 1), (1, 1)]],

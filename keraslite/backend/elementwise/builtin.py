@@ -20,11 +20,10 @@ add, sub, mul, div = (_builder(n) for n in ("add", "sub", "mul", "div"))
 greater, greater_equal = (_builder(n) for n in ("greater", "greater_equal"))
 
 
-# -x, x * x and x <= y are compositions (no entries of their own): they fuse like any chain
-def neg(x):
-    return mul(x, -1.0)
+neg = _builder("neg")
 
 
+# x * x, x <= y and sign are compositions (no entries of their own): they fuse like any chain
 def square(x):
     return mul(x, x)
 
@@ -60,6 +59,7 @@ def _unary(name, ufunc, expr, vjp=None, call=None, numba=None, cuda=None, float_
              numba=numba, cuda=cuda, float_inputs=float_inputs, doc=doc)
 
 
+_unary("neg", "negative", "(-{0})", lambda g, y, x: [neg(g)], doc="neg(x): -x.")
 _unary("abs", "absolute", "abs({0})", lambda g, y, x: [mul(g, sign(x))], call="abs", numba="builtins:abs",
        cuda=CudaForm("kl_abs({0})", "kl_abs({0})", "kl_abs({0})", narrow=True, preamble=r"""
 template <typename T> __device__ __forceinline__ T kl_abs(T x) { return x < 0 ? (T)(-x) : x; }

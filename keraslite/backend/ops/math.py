@@ -33,6 +33,7 @@ def _raw(name):
     return build
 
 
+neg = _raw("neg")
 cos = _raw("cos")
 sin = _raw("sin")
 log = _raw("log")
@@ -76,14 +77,6 @@ def sign(x):
 
 def not_equal_(x, y):
     return logical_not(equal_(x, y))  # NaN != NaN is True, as equal is False
-
-
-def neg(x):
-    """-x: x * -1 (exact, the sign of zero included; unsigned integers wrap as NumPy's negative)."""
-    x = as_tensor(x)
-    if x.dtype == "bool":
-        raise TypeError("neg: a bool tensor cannot be negated (use K.logical_not or ~x)")
-    return mul(x, -1)
 
 
 def square(x):

@@ -59,20 +59,7 @@ def _keep_counts(count, x):
 
 defop("sum", _reduce_infer("sum"), _sum_vjp)
 defop("max", _reduce_infer("same"), _extremum_vjp)
-
-
-def _flip(x):
-    """An exact order-reversing involution of x's dtype: -x for floats (NaN stays NaN), -1 - x for
-    signed and MAX - x for unsigned integers (~x, which never overflows), not x for bools. min,
-    argmin and all are max, argmax and any of the flipped values."""
-    from .math import logical_not
-    kind = np.dtype(x.dtype).kind
-    if kind == "b":
-        return logical_not(x)
-    if kind == "f":
-        return mul(x, -1.0)
-    top = -1 if kind == "i" else np.iinfo(x.dtype).max
-    return sub(Constant(np.array(top, dtype=x.dtype)), x)
+defop("min", _reduce_infer("same"), _extremum_vjp)
 
 
 def _count(x, axes):
@@ -82,6 +69,11 @@ def _count(x, axes):
     if None not in dims:
         return int(np.prod(dims, dtype=np.int64))
     from .shape import shape as shape_of
+    unknown = [a for a in axes if x.shape[a] is None]
+    if len(unknown) == 1:  # the usual unknown batch axis: its length times the known ones
+        n = apply("strided_slice", shape_of(x), key=(unknown[0],))
+        known = int(np.prod([d for d in dims if d is not None], dtype=np.int64))
+        return n if known == 1 else mul(n, known)
     picked = apply("gather", shape_of(x), Constant(np.array(axes, dtype=np.int32)))
     return apply("prod", picked, axis=0, keepdims=False)
 
@@ -117,6 +109,7 @@ def _arg_infer(who):
 
 
 defop("argmax", _arg_infer("argmax"))
+defop("argmin", _arg_infer("argmin"))
 
 
 def _cum_infer(x, axis):
@@ -166,10 +159,8 @@ def max(x, axis=None, keepdims=False):
 
 
 def min(x, axis=None, keepdims=False):
-    """min(x, axis=None, keepdims=False): minimum over the given axes (the max of the flipped
-    values, flipped back: exact, NaN propagates, an empty reduction gives the dtype's largest)."""
-    x = as_tensor(x)
-    return _flip(_reduce("max", _flip(x), axis, keepdims, "min"))
+    """min(x, axis=None, keepdims=False): minimum over the given axes."""
+    return _reduce("min", x, axis, keepdims, "min")
 
 
 def mean(x, axis=None, keepdims=False):
@@ -215,7 +206,7 @@ def all(x, axis=None, keepdims=False):
     x = as_tensor(x)
     if x.dtype != "bool":
         x = cast(x, "bool")
-    return min(x, axis=axis, keepdims=keepdims)
+    return _reduce("min", x, axis, keepdims, "all")
 
 
 def prod(x, axis=None, keepdims=False):
@@ -238,12 +229,9 @@ def argmax(x, axis=-1):
 
 
 def argmin(x, axis=-1):
-    """argmin(x, axis=-1): index of the first minimum along `axis` (int64): the first maximum of
-    the flipped values (a first NaN wins, as in NumPy)."""
+    """argmin(x, axis=-1): index of the first minimum along `axis` (int64)."""
     x = as_tensor(x)
-    axis = normalize_axis(axis, x.ndim, "argmin")
-    _arg_infer("argmin")(x, axis)  # the empty-axis error names argmin
-    return apply("argmax", _flip(x), axis=axis)
+    return apply("argmin", x, axis=normalize_axis(axis, x.ndim, "argmin"))
 
 
 def cumsum(x, axis=0):

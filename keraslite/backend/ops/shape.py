@@ -47,37 +47,66 @@ defop("reshape", _reshape_infer, _reshape_vjp)
 
 
 def _shape_vector(spec, ref):
-    """The run-time int32 vector of `spec` (entries: ints, or ("dim", i) for ref's axis i)."""
+    """The run-time int32 vector of `spec` (entries: ints, ("dim", i) for ref's axis i, or
+    ("dim", i, k) for k times it)."""
     s = apply("shape", ref)
     literals = [d for d in spec if isinstance(d, int)]
-    index, k = [], 0
+    index, factors, k = [], [], 0
     for d in spec:
         if isinstance(d, int):
             index.append(ref.ndim + k)
+            factors.append(1)
             k += 1
         else:
             index.append(d[1])
-    if index == list(range(ref.ndim)):
-        return s
-    if literals:
-        s = apply("concatenate", s, Constant(np.array(literals, dtype=np.int32)), axis=0)
-    return apply("gather", s, Constant(np.array(index, dtype=np.int32)))
+            factors.append(d[2] if len(d) > 2 else 1)
+    if index != list(range(ref.ndim)):
+        if literals:
+            s = apply("concatenate", s, Constant(np.array(literals, dtype=np.int32)), axis=0)
+        s = apply("gather", s, Constant(np.array(index, dtype=np.int32)))
+    if any(f != 1 for f in factors):
+        from .math import mul
+        s = mul(s, Constant(np.array(factors, dtype=np.int32)))
+    return s
+
+
+def _resolve(spec, ref):
+    """spec with every entry whose length is known statically as an int; (static tuple with None
+    where unknown, positions of the unknown entries)."""
+    out = []
+    for d in spec:
+        if isinstance(d, (int, np.integer)):
+            out.append(int(d))
+        elif ref.shape[d[1]] is not None:
+            out.append(ref.shape[d[1]] * (d[2] if len(d) > 2 else 1))
+        else:
+            out.append(d)
+    unknown = [i for i, d in enumerate(out) if not isinstance(d, int)]
+    return tuple(out), unknown
 
 
 def reshape_spec(x, spec, ref):
-    """x reshaped to `spec`: ints, or ("dim", i) for the length of ref's axis i. Static when every
-    entry is known, or when one is unknown and -1 determines it (no zero-length axis beside it);
-    otherwise the target is computed from K.shape(ref) at run time."""
+    """x reshaped to `spec`: ints, or ("dim", i) for the length of ref's axis i (("dim", i, k):
+    k times it). Static when every entry is known, or when one is unknown and -1 determines it (no
+    zero-length axis beside it); otherwise the target is computed from K.shape(ref) at run time."""
     x = as_tensor(x)
-    spec = tuple(int(d) if isinstance(d, (int, np.integer)) else
-                 (ref.shape[d[1]] if ref.shape[d[1]] is not None else d) for d in spec)
-    unknown = [i for i, d in enumerate(spec) if not isinstance(d, int)]
+    spec, unknown = _resolve(spec, ref)
     if not unknown:
         return x if x.shape == spec else apply("reshape", x, shape=spec)
     if len(unknown) == 1 and all(d for d in spec if isinstance(d, int)):
         return apply("reshape", x, shape=tuple(-1 if i in unknown else d for i, d in enumerate(spec)))
     static = tuple(None if i in unknown else d for i, d in enumerate(spec))
     return apply("reshape", x, _shape_vector(spec, ref), shape=static)
+
+
+def broadcast_spec(x, spec, ref):
+    """x broadcast to `spec` (entries as for reshape_spec): static when every entry is known."""
+    x = as_tensor(x)
+    spec, unknown = _resolve(spec, ref)
+    if not unknown:
+        return x if x.shape == spec else apply("broadcast_to", x, shape=spec)
+    static = tuple(None if i in unknown else d for i, d in enumerate(spec))
+    return apply("broadcast_to", x, _shape_vector(spec, ref), shape=static)
 
 
 def _dims(ref):
@@ -460,13 +489,6 @@ def pad_axis(x, axis, pair, value=0.0):
 # tile / repeat
 
 
-def _tile_infer(x, reps):
-    return tuple(None if d is None else d * r for d, r in zip(x.shape, reps)), x.dtype
-
-
-defop("tile", _tile_infer)  # VJP: shape_grads.py
-
-
 def tile(x, n):
     """tile(x, n): like np.tile; an int or a tuple shorter than the rank is left-padded with 1s."""
     x = as_tensor(x)
@@ -476,22 +498,34 @@ def tile(x, n):
     reps = tuple([1] * (x.ndim - len(reps)) + reps)
     if all(r == 1 for r in reps):
         return x
-    return apply("tile", x, reps=reps)
-
-
-def _repeat_infer(x, repeats, axis):
-    shape = list(x.shape)
-    shape[axis] = None if shape[axis] is None else shape[axis] * repeats
-    return tuple(shape), x.dtype
-
-
-defop("repeat", _repeat_infer)  # VJP: shape_grads.py
+    # a length-1 axis before each repeated axis, broadcast to the reps, merged with the axis: one copy
+    inserted, spread, merged = [], [], []
+    for i, r in enumerate(reps):
+        if r != 1:
+            inserted.append(1)
+            spread.append(r)
+        inserted.append(("dim", i))
+        spread.append(("dim", i))
+        merged.append(("dim", i, r))
+    return reshape_spec(broadcast_spec(reshape_spec(x, inserted, x), spread, x), merged, x)
 
 
 def repeat_elements(x, rep, axis):
     """repeat_elements(x, rep, axis): like np.repeat(x, rep, axis)."""
     x = as_tensor(x)
-    return apply("repeat", x, repeats=int(rep), axis=normalize_axis(axis, x.ndim, "repeat_elements"))
+    return _repeat(x, int(rep), normalize_axis(axis, x.ndim, "repeat_elements"))
+
+
+def _repeat(x, rep, axis):
+    """x with each entry along `axis` repeated `rep` times: a length-1 axis after `axis`,
+    broadcast to rep, merged with it (one copy)."""
+    if rep == 1:
+        return x
+    dims = [("dim", i) for i in range(x.ndim)]
+    inserted = dims[:axis + 1] + [1] + dims[axis + 1:]
+    spread = dims[:axis + 1] + [rep] + dims[axis + 1:]
+    merged = dims[:axis] + [("dim", axis, rep)] + dims[axis + 1:]
+    return reshape_spec(broadcast_spec(reshape_spec(x, inserted, x), spread, x), merged, x)
 
 
 def repeat(x, n):
@@ -499,7 +533,7 @@ def repeat(x, n):
     x = as_tensor(x)
     if x.ndim != 2:
         raise ValueError(f"repeat: expects a 2-D tensor (samples, dim), got shape {shape_str(x.shape)}")
-    return apply("repeat", expand_axes(x, (1,)), repeats=int(n), axis=1)
+    return _repeat(expand_axes(x, (1,)), int(n), 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -527,16 +561,22 @@ def gather(reference, indices):
     return apply("gather", reference, indices)
 
 
+def _one_hot_infer(indices, depth, dtype):
+    return indices.shape + (depth,), dtype
+
+
+# a primitive: as equal(indices[..., None], arange(depth)) the fused kernel would materialise the
+# broadcast indices (3.5x slower on Numba, measured)
+defop("one_hot", _one_hot_infer)
+
+
 def one_hot(indices, num_classes):
     """one_hot(indices, num_classes): integer tensor of shape S -> float tensor S + (num_classes,)."""
     from .. import config
     indices = as_tensor(indices)
     if np.dtype(indices.dtype).kind == "f":
         indices = cast(indices, "int64")
-    from .math import equal_
-    # equal(indices[..., None], arange(num_classes)): one fused kernel; out-of-range indices give zeros
-    classes = Constant(np.arange(int(num_classes), dtype=np.int64))
-    return cast(equal_(expand_axes(indices, (indices.ndim,)), classes), config.floatx())
+    return apply("one_hot", indices, depth=int(num_classes), dtype=config.floatx())
 
 
 def _arange_infer(start, stop, step, dtype):

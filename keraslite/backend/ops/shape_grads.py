@@ -1,4 +1,4 @@
-"""The gradients of the layout ops concatenate, strided_slice, tile and repeat, as compositions
+"""The gradients of the layout ops concatenate and strided_slice, as compositions
 of primitives (slices, reshapes, sums, pads; gathers and scatters where lengths are known only at
 run time). Attached to the ops of shape.py with `defvjp` (autodiff imports this module)."""
 from __future__ import annotations
@@ -109,24 +109,7 @@ def _slice_grad_scatter(g, x, key):
     return reshape_like(out, x)
 
 
-def _tile_vjp(g, y, x, reps):
-    # g viewed with a (rep, dim) pair for each repeated axis of x: the sum over the reps
-    spec, axes = [], []
-    for i, r in enumerate(reps):
-        if r != 1:
-            axes.append(len(spec))
-            spec.append(r)
-        spec.append(("dim", i))
-    return [apply("sum", reshape_spec(g, spec, x), axes=tuple(axes), keepdims=False)]
-
-
-def _repeat_vjp(g, y, x, repeats, axis):
-    # g viewed as (..., dim, repeats, ...): the sum over the repeats
-    spec = [("dim", i) for i in range(axis + 1)] + [repeats] + [("dim", i) for i in range(axis + 1, x.ndim)]
-    return [apply("sum", reshape_spec(g, spec, x), axes=(axis + 1,), keepdims=False)]
 
 
 defvjp("concatenate")(_concat_vjp)
 defvjp("strided_slice")(lambda g, y, x, key: [_slice_grad(g, x, key)])
-defvjp("tile")(_tile_vjp)
-defvjp("repeat")(_repeat_vjp)

@@ -59,7 +59,7 @@ def catalogue_takes_out(op: str) -> bool:
 # primitives that accept `out=` (Backend.out_mode; elementwise ones through their catalogue
 # formula, see catalogue_takes_out): elementwise ones also work in place
 OUT_MODES = {op: "inplace" for op in (
-    "abs sqrt exp log log1p expm1 sin cos tanh round floor logical_not "
+    "neg abs sqrt exp log log1p expm1 sin cos tanh round floor logical_not "
     "relu add sub mul pow maximum minimum equal greater greater_equal floordiv mod div").split()}
 OUT_MODES.update(sum="out", sum_to_like="out", matmul="out", where="out", cast="inplace",
                  softmax="inplace")  # softmax: nn_primitives.py
@@ -89,8 +89,14 @@ class ArrayPrimitives:
             return self.xp.full(_reduced(x.shape, axes, keepdims), _bound(x.dtype, lowest=True), dtype=x.dtype)
         return self.xp.max(x, axis=axes, keepdims=keepdims)
 
+    def min(self, x, axes, keepdims):
+        if x.size == 0:
+            return self.xp.full(_reduced(x.shape, axes, keepdims), _bound(x.dtype, lowest=False), dtype=x.dtype)
+        return self.xp.min(x, axis=axes, keepdims=keepdims)
+
     def prod(self, x, axis, keepdims): return self.xp.prod(x, axis=axis, keepdims=keepdims, dtype=_acc(x))
     def argmax(self, x, axis): return self.xp.argmax(x, axis=axis)
+    def argmin(self, x, axis): return self.xp.argmin(x, axis=axis)
     def cumsum(self, x, axis): return self.xp.cumsum(x, axis=axis, dtype=_acc(x))
     def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis, dtype=_acc(x))
 
@@ -132,16 +138,16 @@ class ArrayPrimitives:
         out[tuple(slice(a, a + d) for d, (a, _) in zip(x.shape, pads))] = x
         return out
 
-    def tile(self, x, reps): return self.xp.tile(x, reps)
-
-    def repeat(self, x, repeats, axis): return self.xp.repeat(x, repeats, axis=axis)
-
     def gather(self, ref, indices): return self.xp.take(ref, indices.astype(np.int64, copy=False), axis=0)
 
     def gather_grad(self, g, indices, ref):
         out = self.xp.zeros(ref.shape, dtype=g.dtype)
         _scatter_add(self.xp, out, indices.astype(np.int64, copy=False), g)
         return out
+
+    def one_hot(self, indices, depth, dtype):
+        idx = indices.astype(np.int64, copy=False)
+        return (idx[..., None] == self.xp.arange(depth)).astype(dtype)
 
     def shape(self, x): return np.asarray(x.shape, dtype=np.int32)
     def identity(self, x): return x
