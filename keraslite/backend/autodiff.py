@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .graph import OPS, MultiOutput, Tensor, as_tensor, is_float, topological_order
-from .ops import shape_grads  # noqa: F401  (attaches the VJPs of concatenate and strided_slice)
+from .ops import shape_grads  # noqa: F401  (attaches the VJPs of concatenate, strided_slice, repeat)
 from .ops.tensors import stop_gradient  # noqa: F401  (K.stop_gradient; defined with the ops)
 
 # Ops with no VJP on purpose: their gradient is zero (or they have no float output). Elementwise

@@ -399,8 +399,8 @@ def rows() -> list:
                    _resize_samples(True), differentiable=interp == "nearest", grad_args=(1,), dynamic_batch=False))
     add(OpInfo("softmax", lambda x, axis: K.softmax(x, axis), lambda x, axis: R.softmax(x, axis), _softmax_samples,
                dtypes=("float32", "float64"), differentiable=True))
-    add(OpInfo("K.log_softmax", lambda x, axis: K.log_softmax(x, axis), lambda x, axis: R.log_softmax(x, axis),
-               _softmax_samples, differentiable=True, primitive=False))
+    add(OpInfo("log_softmax", lambda x, axis: apply("log_softmax", x, axis=axis % x.ndim),
+               lambda x, axis: R.log_softmax(x, axis), _softmax_samples, differentiable=True))
     add(OpInfo("batchnorm_train", _bn, _bn_ref, _bn_samples, differentiable=True, tol=loose,
                exercises=("batchnorm_train", "tuple_get")))
     add(OpInfo("batchnorm_train_backward", _bn_backward, _bn_backward_ref, _bn_backward_samples, tol=loose))

@@ -362,7 +362,7 @@ def rows() -> list:
     add(OpInfo("pad", lambda x, pads, value: apply("pad", x, pads=pads, value=value),
                lambda x, pads, value: np.pad(x, pads, constant_values=value), _pad_samples, differentiable=True,
                dynamic_batch=False))
-    # tile and repeat_elements are reshape + broadcast_to + reshape (one copy)
+    # tile is reshape + broadcast_to + reshape (one copy)
     for unknown in (False, True):
         add(OpInfo("K.tile" + ("[unknown batch]" if unknown else ""), lambda x, n: K.tile(x, n),
                    lambda x, n: np.tile(x, n), _tile_samples, differentiable=True, primitive=False,
@@ -371,10 +371,8 @@ def rows() -> list:
         add(OpInfo("grad:tile" + ("[unknown batch]" if unknown else ""), _grad_of(lambda x, n: K.tile(x, n)),
                    _tile_grad_ref, _tile_grad_samples, differentiable=True, grad_args=(1,), dynamic_batch=False,
                    primitive=False, unknown_batch=unknown))
-    for unknown in (False, True):
-        add(OpInfo("K.repeat_elements" + ("[unknown batch]" if unknown else ""),
-                   lambda x, rep, axis: K.repeat_elements(x, rep, axis), lambda x, rep, axis: np.repeat(x, rep, axis),
-                   _repeat_samples, differentiable=True, primitive=False, unknown_batch=unknown))
+    add(OpInfo("repeat", lambda x, rep, axis: K.repeat_elements(x, rep, axis),
+               lambda x, rep, axis: np.repeat(x, rep, axis), _repeat_samples, differentiable=True))
     add(OpInfo("K.tile[unknown axes]", lambda x, n: K.tile(K.reshape(x, K.shape(x)), n), lambda x, n: np.tile(x, n),
                lambda rng, d: [Sample((u(rng, s, d),), {"n": n}) for s, n in [((2, 3), (2, 3)), ((1, 0), (3, 2))]],
                differentiable=True, primitive=False, exercises=("broadcast_to", "shape")))
@@ -394,7 +392,8 @@ def rows() -> list:
                dtypes=("int32",)))
     add(OpInfo("fill", lambda x: apply_fill(x), lambda x: np.full(x.shape, 2.5, dtype="float32"), _scalar_samples,
                primitive=False, exercises=("broadcast_to", "shape")))
-    add(OpInfo("identity", lambda x: K.identity(x), lambda x: x.copy(), _scalar_samples, differentiable=True))
+    add(OpInfo("K.identity", lambda x: K.identity(x), lambda x: x.copy(), _scalar_samples, differentiable=True,
+               primitive=False))
     add(OpInfo("stop_gradient", lambda x: K.stop_gradient(x), lambda x: x.copy(), _scalar_samples))
     add(OpInfo("print_tensor", lambda x: K.print_tensor(x, message="keraslite.testing: "), lambda x: x.copy(),
                lambda rng, d: [Sample((u(rng, (2,), d),))], differentiable=True))

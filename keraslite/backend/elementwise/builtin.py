@@ -98,7 +98,6 @@ register("round", arity=1, array=_round,
          expr="rint({0})", dtype=SAME, call="rint",
          cuda=libm("rint"), doc="round(x): to the nearest integer, ties to even (integers unchanged).")
 _unary("floor", "floor", "floor({0})", call="floor", cuda=libm("floor"), doc="floor(x).")
-_unary("logical_not", "logical_not", "(not {0})", doc="logical_not(x): elementwise not.")
 
 # ------------------------------------------------------------- unary activations (same dtype)
 

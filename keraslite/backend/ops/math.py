@@ -19,7 +19,6 @@ maximum_ = elementwise.function("maximum")
 minimum_ = elementwise.function("minimum")
 greater = elementwise.function("greater")
 greater_equal = elementwise.function("greater_equal")
-logical_not = elementwise.function("logical_not")
 equal_ = elementwise.function("equal")
 floordiv = elementwise.function("floordiv")
 mod = elementwise.function("mod")
@@ -49,6 +48,12 @@ def less(x, y):
 def less_equal(x, y):
     """less_equal(x, y): elementwise x <= y (bool): greater_equal with the operands swapped."""
     return greater_equal(y, x)
+
+
+def logical_not(x):
+    """logical_not(x): elementwise not x (bool): x == 0 (NaN is true, as in NumPy)."""
+    x = as_tensor(x)
+    return equal_(x, False if x.dtype == "bool" else 0)
 
 
 def _bool(x):

@@ -448,22 +448,21 @@ def tile(x, n):
     return reshape_spec(broadcast_spec(reshape_spec(x, inserted, x), spread, x), merged, x)
 
 
+def _repeat_infer(x, repeats, axis):
+    shape = list(x.shape)
+    shape[axis] = None if shape[axis] is None else shape[axis] * repeats
+    return tuple(shape), x.dtype
+
+
+# a primitive: as reshape(broadcast_to(...)) NumPy's copy of the broadcast view measured 2.5x
+# slower than np.repeat
+defop("repeat", _repeat_infer)  # VJP: shape_grads.py
+
+
 def repeat_elements(x, rep, axis):
     """repeat_elements(x, rep, axis): like np.repeat(x, rep, axis)."""
     x = as_tensor(x)
-    return _repeat(x, int(rep), normalize_axis(axis, x.ndim, "repeat_elements"))
-
-
-def _repeat(x, rep, axis):
-    """x with each entry along `axis` repeated `rep` times: a length-1 axis after `axis`,
-    broadcast to rep, merged with it (one copy)."""
-    if rep == 1:
-        return x
-    dims = [("dim", i) for i in range(x.ndim)]
-    inserted = dims[:axis + 1] + [1] + dims[axis + 1:]
-    spread = dims[:axis + 1] + [rep] + dims[axis + 1:]
-    merged = dims[:axis] + [("dim", axis, rep)] + dims[axis + 1:]
-    return reshape_spec(broadcast_spec(reshape_spec(x, inserted, x), spread, x), merged, x)
+    return apply("repeat", x, repeats=int(rep), axis=normalize_axis(axis, x.ndim, "repeat_elements"))
 
 
 def repeat(x, n):
@@ -471,7 +470,7 @@ def repeat(x, n):
     x = as_tensor(x)
     if x.ndim != 2:
         raise ValueError(f"repeat: expects a 2-D tensor (samples, dim), got shape {shape_str(x.shape)}")
-    return _repeat(expand_axes(x, (1,)), int(n), 1)
+    return apply("repeat", expand_axes(x, (1,)), repeats=int(n), axis=1)
 
 
 # ---------------------------------------------------------------------------------------------

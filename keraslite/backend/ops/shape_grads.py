@@ -1,4 +1,4 @@
-"""The gradients of the layout ops concatenate and strided_slice, as compositions
+"""The gradients of the layout ops concatenate, strided_slice and repeat, as compositions
 of primitives (slices, reshapes, sums, pads; gathers and scatters where lengths are known only at
 run time). Attached to the ops of shape.py with `defvjp` (autodiff imports this module)."""
 from __future__ import annotations
@@ -111,5 +111,12 @@ def _slice_grad_scatter(g, x, key):
 
 
 
+def _repeat_vjp(g, y, x, repeats, axis):
+    # g viewed as (..., dim, repeats, ...): the sum over the repeats
+    spec = [("dim", i) for i in range(axis + 1)] + [repeats] + [("dim", i) for i in range(axis + 1, x.ndim)]
+    return [apply("sum", reshape_spec(g, spec, x), axes=(axis + 1,), keepdims=False)]
+
+
 defvjp("concatenate")(_concat_vjp)
 defvjp("strided_slice")(lambda g, y, x, key: [_slice_grad(g, x, key)])
+defvjp("repeat")(_repeat_vjp)

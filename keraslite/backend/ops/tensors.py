@@ -117,7 +117,6 @@ def ones_like(x, dtype=None, name=None):
     return _like(x, 1, dtype)
 
 
-defop("identity", lambda x: (x.shape, x.dtype), lambda g, y, x: [g])
 defop("stop_gradient", lambda x: (x.shape, x.dtype))
 
 
@@ -129,8 +128,12 @@ def stop_gradient(variables):
 
 
 def identity(x, name=None):
-    """identity(x, name=None): a new tensor with the same content."""
-    return apply("identity", as_tensor(x))
+    """identity(x, name=None): a new tensor with the same content: x[:, ..., :] (a view; a 0-d
+    tensor reshaped to ())."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return apply("reshape", x, shape=())
+    return apply("strided_slice", x, key=(slice(None),) * x.ndim)
 
 
 def random_uniform_variable(shape, low, high, dtype=None, name=None, seed=None):

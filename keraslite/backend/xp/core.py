@@ -59,7 +59,7 @@ def catalogue_takes_out(op: str) -> bool:
 # primitives that accept `out=` (Backend.out_mode; elementwise ones through their catalogue
 # formula, see catalogue_takes_out): elementwise ones also work in place
 OUT_MODES = {op: "inplace" for op in (
-    "neg abs sqrt exp log log1p expm1 sin cos tanh round floor logical_not "
+    "neg abs sqrt exp log log1p expm1 sin cos tanh round floor "
     "relu add sub mul pow maximum minimum equal greater greater_equal floordiv mod div").split()}
 OUT_MODES.update(sum="out", sum_to_like="out", matmul="out", where="out", cast="inplace",
                  softmax="inplace")  # softmax: nn_primitives.py
@@ -134,9 +134,12 @@ class ArrayPrimitives:
     def pad(self, x, pads, value=0):
         # the padded array filled with `value`, x copied into its middle (np.pad does the same in
         # several passes with more Python work)
-        out = self.xp.full(tuple(d + a + b for d, (a, b) in zip(x.shape, pads)), value, dtype=x.dtype)
+        shape = tuple(d + a + b for d, (a, b) in zip(x.shape, pads))
+        out = self.xp.zeros(shape, dtype=x.dtype) if value == 0 else self.xp.full(shape, value, dtype=x.dtype)
         out[tuple(slice(a, a + d) for d, (a, _) in zip(x.shape, pads))] = x
         return out
+
+    def repeat(self, x, repeats, axis): return self.xp.repeat(x, repeats, axis=axis)
 
     def gather(self, ref, indices): return self.xp.take(ref, indices.astype(np.int64, copy=False), axis=0)
 
@@ -150,7 +153,6 @@ class ArrayPrimitives:
         return (idx[..., None] == self.xp.arange(depth)).astype(dtype)
 
     def shape(self, x): return np.asarray(x.shape, dtype=np.int32)
-    def identity(self, x): return x
     def stop_gradient(self, x): return x
 
     def print_tensor(self, x, message):

@@ -92,3 +92,10 @@ class NNPrimitives:
         xp.subtract(x, xp.max(x, axis=axis, keepdims=True), out=out)
         xp.exp(out, out=out)
         return xp.divide(out, xp.sum(out, axis=axis, keepdims=True), out=out)
+
+    def log_softmax(self, x, axis):
+        xp = self.xp
+        if x.size == 0:
+            return xp.empty_like(x)
+        z = x - xp.max(x, axis=axis, keepdims=True)
+        return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
