@@ -142,3 +142,66 @@ def torch_predict_sps(torch, net, xt, batch: int, repeats: int) -> float:
         once()
         out.append(len(xt) / (time.perf_counter() - t0))
     return statistics.median(out)
+
+
+def fit_workload(contender: str, cfg: dict, probe, x, labels, classes: int, optimizer: str, torch_net,
+                 keraslite_model, keras3_model, torch_layout=None, predict: bool = True) -> dict:
+    """The child side of a training workload: build the contender's model (after the probe's
+    'before_model' mark), train it for cfg['epochs'] epochs of cfg['batch'] samples and, with
+    `predict`, time predict(); returns train_sps (steady), predict_sps and first_epoch_s.
+
+    `torch_net(torch)`, `keraslite_model()` and `keras3_model(keras)` build the network on each
+    framework; `optimizer` is 'sgd' (lr 0.01) or 'adam' (lr 1e-3, eps 1e-7) on every framework;
+    `torch_layout` fixes PyTorch's layout ('nchw'), else the contender's variant names it."""
+    import numpy as np
+    family, variant = parse(contender)
+    n, batch = cfg["n"], cfg["batch"]
+    if family == "torch":
+        torch = import_torch(cfg["threads"])
+        device = "cuda" if variant == "cuda" else "cpu"
+        layout = torch_layout or variant
+        torch.manual_seed(0)
+        probe.mark("before_model")
+        net, xt = torch_prepare(torch, torch_net(torch), x, layout, device)
+        yt = torch.from_numpy(labels).to(device)
+        if optimizer == "sgd":
+            opt = torch.optim.SGD(net.parameters(), lr=0.01)
+        else:
+            opt = torch.optim.Adam(net.parameters(), lr=0.001, eps=1e-7)
+        times = torch_fit_times(torch, net, opt, xt, yt, batch, cfg["epochs"], layout)
+        sps = (lambda: torch_predict_sps(torch, net, xt, batch, cfg["predict_repeats"]))
+    else:
+        y = np.eye(classes, dtype="float32")[labels]
+        if family == "keraslite":
+            kl = import_keraslite(variant)
+            probe.mark("before_model")
+            model = keraslite_model()
+            callback_base = kl.callbacks.Callback
+        else:
+            keras = import_keras3()
+            probe.mark("before_model")
+            model = keras3_model(keras)
+            callback_base = keras.callbacks.Callback
+        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+        times = keras_fit_times(model, callback_base, x, y, batch, cfg["epochs"])
+        sps = (lambda: keras_predict_sps(model, x, batch, cfg["predict_repeats"]))
+    result = {"train_sps": steady(n, times)}
+    if predict:
+        result["predict_sps"] = sps()
+    result["first_epoch_s"] = times[0]
+    return result
+
+
+def median_ms(fns: dict, repeats: int, warmup: int) -> dict:
+    """{name: median milliseconds of fn()} over `repeats` rounds that call every fn once each (so
+    the cases interleave), after `warmup` untimed calls of each (compilation, caches)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) * 1e3 for name, v in times.items()}

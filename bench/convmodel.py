@@ -70,35 +70,9 @@ def torch_convnet(torch):
 def run(contender: str, cfg: dict, probe) -> dict:
     """Child side: train for cfg['epochs'] epochs and predict; samples/s."""
     import _frameworks as fw
-    family, variant = fw.parse(contender)
-    n, batch = cfg["n"], cfg["batch"]
-    x, labels = data(n)
-    if family == "torch":
-        torch = fw.import_torch(cfg["threads"])
-        device = "cuda" if variant == "cuda" else "cpu"
-        torch.manual_seed(0)
-        probe.mark("before_model")
-        net, xt = fw.torch_prepare(torch, torch_convnet(torch), x, variant, device)
-        yt = torch.from_numpy(labels).to(device)
-        opt = torch.optim.SGD(net.parameters(), lr=0.01)
-        times = fw.torch_fit_times(torch, net, opt, xt, yt, batch, cfg["epochs"], variant)
-        predict = fw.torch_predict_sps(torch, net, xt, batch, cfg["predict_repeats"])
-    else:
-        y = np.eye(10, dtype="float32")[labels]
-        if family == "keraslite":
-            kl = fw.import_keraslite(variant)
-            probe.mark("before_model")
-            model = fw.examples_module("tutorial").convmodel()
-            callback_base = kl.callbacks.Callback
-        else:
-            keras = fw.import_keras3()
-            probe.mark("before_model")
-            model = keras3_convnet(keras)
-            callback_base = keras.callbacks.Callback
-        model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
-        times = fw.keras_fit_times(model, callback_base, x, y, batch, cfg["epochs"])
-        predict = fw.keras_predict_sps(model, x, batch, cfg["predict_repeats"])
-    return {"train_sps": fw.steady(n, times), "predict_sps": predict, "first_epoch_s": times[0]}
+    x, labels = data(cfg["n"])
+    return fw.fit_workload(contender, cfg, probe, x, labels, 10, "sgd", torch_convnet,
+                           lambda: fw.examples_module("tutorial").convmodel(), keras3_convnet)
 
 
 WORKLOAD = Workload(

@@ -4,7 +4,7 @@ scaling efficiency sps(2) / (2 * sps(1)), for the MLP of bench/mlp.py (784-512-5
 batch 128 per rank) and the tutorial convnet of bench/convmodel.py (SGD, batch 50 per rank).
 `batch_size` is per rank (Horovod's weak scaling): 2 ranks train twice the samples per step.
 
-Run: python bench/distributed.py [--quick] [--models mlp,convnet] [--backend numba] [--epochs 4]
+Run: python bench/distributed.py [--quick] [--models mlp,convnet] [--backend numba] [--epochs 5] [--rounds 3]
 (the driver starts `mpiexec -n 1` and `mpiexec -n 2` of this file itself). --quick is a smoke run
 with a few steps, not a measurement. Where PyTorch is installed, the same table gets the
 DistributedDataParallel (gloo) peer, bench/distributed_torch.py under torchrun, each in its own run.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import machine_line, print_table  # noqa: E402
 
-MODELS = {"mlp": {"n": 10000, "batch": 128}, "convnet": {"n": 1000, "batch": 50}}
+# Samples per epoch (global, the same for both rank counts): enough steps per epoch that an epoch
+# lasts seconds, so that one stall of the shared machine does not decide a figure.
+MODELS = {"mlp": {"n": 20000, "batch": 128}, "convnet": {"n": 4000, "batch": 50}}
 
 
 def _data(model: str, n: int):
@@ -80,15 +83,22 @@ def worker(model: str, backend: str, epochs: int, n_override: int | None) -> Non
     timed.__wrapped__ = original
     collectives.HostEngine.reduce_mean = timed
     times = []
-    cb = [hvd.BroadcastGlobalVariablesCallback(0)]
-    for epoch in range(epochs):
-        if epoch == 1:
-            spent["s"], spent["calls"] = 0.0, 0
-        t0 = time.perf_counter()
-        net.fit(x, y, batch_size=spec["batch"], epochs=1, verbose=0, callbacks=cb if epoch == 0 else [])
-        times.append(time.perf_counter() - t0)
+    from keraslite.callbacks import Callback
+
+    class EpochClock(Callback):
+        # One fit() for every epoch, timed per epoch, as bench/run_all.py times keraslite's fit.
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                spent["s"], spent["calls"] = 0.0, 0
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t0)
+
+    net.fit(x, y, batch_size=spec["batch"], epochs=epochs, verbose=0,
+            callbacks=[hvd.BroadcastGlobalVariablesCallback(0), EpochClock()])
     timed_epochs = times[1:] if len(times) > 1 else times
-    sps = len(x) * len(timed_epochs) / sum(timed_epochs)
+    sps = len(x) / statistics.median(timed_epochs)   # the median epoch after the first
     steps = spent["calls"]
     alone = _allreduce_alone(net) if hvd.size() > 1 else 0.0
     if hvd.rank() == 0:
@@ -101,7 +111,6 @@ def worker(model: str, backend: str, epochs: int, n_override: int | None) -> Non
 def _allreduce_alone(net, repeats: int = 20) -> float:
     """Median time of the packed allreduce of this model's gradients with the ranks started
     together (a barrier first): the collective itself, without waiting for a slower rank."""
-    import statistics
     from keraslite.distributed import _state, collectives
     w = _state.world()
     grads = [np.ones(tuple(p.shape), dtype=p.dtype) for p in net.trainable_weights]
@@ -113,6 +122,10 @@ def _allreduce_alone(net, repeats: int = 20) -> float:
         collectives.HostEngine.reduce_mean.__wrapped__(engine, grads)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})"
 
 
 def _mpiexec() -> str:
@@ -162,7 +175,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="mlp,convnet")
     p.add_argument("--backend", default="numba")
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians and min-max are reported")
     p.add_argument("--samples", type=int, default=None, help="samples per epoch (both rank counts)")
     p.add_argument("--quick", action="store_true", help="a smoke run: 2 epochs of a few steps")
     p.add_argument("--timeout", type=int, default=1800)
@@ -173,22 +187,34 @@ def main() -> None:
         worker(args.worker, args.backend, args.epochs, args.samples)
         return
     if args.quick:
-        args.epochs, args.samples = 2, args.samples or 400
+        args.epochs, args.samples, args.rounds = 2, args.samples or 400, 1
     rows = []
     for model in args.models.split(","):
-        one, two = launch(1, model, args), launch(2, model, args)
-        eff = two["sps"] / (2 * one["sps"])
-        rows.append([model, "keraslite (MPICH)", f"{one['sps']:.0f}", f"{two['sps']:.0f}",
-                     f"{two['allreduce_ms']:.2f} ({two['allreduce_alone_ms']:.2f})", f"{100 * eff:.0f}%"])
-        if not args.no_torch:
-            t1 = launch_torch(1, model, args)
-            t2 = launch_torch(2, model, args) if t1 else None
-            if t1 and t2:
-                rows.append([model, "PyTorch DDP (gloo)", f"{t1['sps']:.0f}", f"{t2['sps']:.0f}", "in backward",
-                             f"{100 * t2['sps'] / (2 * t1['sps']):.0f}%"])
+        runs = {("keraslite", 1): [], ("keraslite", 2): [], ("torch", 1): [], ("torch", 2): []}
+        order = [k for k in runs if k[0] == "keraslite" or not args.no_torch]
+        for r in range(args.rounds):
+            # Rounds outermost, the order rotated by one each round: a noisy minute of the shared
+            # machine then falls on every contender in turn rather than on one.
+            for framework, ranks in order[r % len(order):] + order[:r % len(order)]:
+                result = launch(ranks, model, args) if framework == "keraslite" else launch_torch(ranks, model, args)
+                if result is not None:
+                    runs[(framework, ranks)].append(result)
+        for framework, label in (("keraslite", "keraslite (MPICH)"), ("torch", "PyTorch DDP (gloo)")):
+            one, two = runs[(framework, 1)], runs[(framework, 2)]
+            if not one or not two:
+                continue
+            s1, s2 = [o["sps"] for o in one], [t["sps"] for t in two]
+            per_round = [b / (2 * a) for a, b in zip(s1, s2)]
+            eff = statistics.median(s2) / (2 * statistics.median(s1))
+            ar = (f"{statistics.median(t['allreduce_ms'] for t in two):.2f} "
+                  f"({statistics.median(t['allreduce_alone_ms'] for t in two):.2f})") if framework == "keraslite" \
+                else "in backward"
+            rows.append([model, label, _spread(s1), _spread(s2), ar,
+                         f"{100 * eff:.0f}% ({100 * min(per_round):.0f}-{100 * max(per_round):.0f})"])
     print(machine_line().split(",")[0] + f", backend {args.backend}, 1 thread per rank, "
-          f"{'QUICK SMOKE RUN (not a measurement)' if args.quick else f'{args.epochs} epochs, first excluded'}")
-    print_table("Data-parallel training, 2 ranks vs 1. Allreduce ms/step: inside the step, which includes "
+          f"{'QUICK SMOKE RUN (not a measurement)' if args.quick else f'{args.epochs} epochs (median epoch after the first), {args.rounds} alternating rounds'}")
+    print_table("Data-parallel training, 2 ranks vs 1: medians over rounds (min-max). Efficiency: of the medians "
+                "(in brackets: the range of the per-round ratios). Allreduce ms/step: inside the step, which includes "
                 "waiting for the other rank (in brackets: the packed allreduce alone, after a barrier)",
                 ["model", "framework", "1 rank samples/s", "2 ranks samples/s", "allreduce ms/step (2 ranks)",
                  "efficiency"], rows)

@@ -8,9 +8,7 @@ Run: python bench/kernels.py [--rounds 3] [--quick] [--threads N]
 """
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -122,16 +120,7 @@ def run(contender: str, cfg: dict, probe) -> dict:
     else:
         raise ValueError(f"bench/kernels.py has no contender {contender!r}")
     probe.mark("before_model")
-    for fn in fns.values():  # compile and warm up
-        fn()
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(cfg["repeats"]):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(v) * 1e3 for name, v in times.items()}
+    return fw.median_ms(fns, cfg["repeats"], warmup=2)
 
 
 WORKLOAD = Workload(

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -150,16 +148,7 @@ def run(contender: str, cfg: dict, probe) -> dict:
     else:
         raise ValueError(f"bench/kernels_numba_raw.py has no contender {contender!r}")
     probe.mark("before_model")
-    for fn in fns.values():  # compile and warm up
-        for _ in range(3):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(cfg["repeats"]):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(v) * 1e3 for name, v in times.items()}
+    return fw.median_ms(fns, cfg["repeats"], warmup=3)
 
 
 WORKLOAD = Workload(

@@ -30,45 +30,30 @@ def data(n: int):
     return rng.random((n, 784), dtype=np.float32), rng.integers(10, size=n)
 
 
+def torch_mlp(torch):
+    nn = torch.nn
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+
+
+def keraslite_mlp():
+    from keraslite.layers import Dense
+    from keraslite.models import Sequential
+    return Sequential([Dense(512, activation="relu", input_shape=(784,)), Dense(512, activation="relu"),
+                       Dense(10, activation="softmax")])
+
+
+def keras3_mlp(keras):
+    L = keras.layers
+    return keras.Sequential([keras.Input((784,)), L.Dense(512, activation="relu"), L.Dense(512, activation="relu"),
+                             L.Dense(10, activation="softmax")])
+
+
 def run(contender: str, cfg: dict, probe) -> dict:
     """Child side: train for cfg['epochs'] epochs and predict; samples/s."""
     import _frameworks as fw
-    family, variant = fw.parse(contender)
-    n, batch = cfg["n"], cfg["batch"]
-    x, labels = data(n)
-    if family == "torch":
-        torch = fw.import_torch(cfg["threads"])
-        nn = torch.nn
-        device = "cuda" if variant == "cuda" else "cpu"
-        torch.manual_seed(0)
-        probe.mark("before_model")
-        net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
-        net, xt = fw.torch_prepare(torch, net, x, "nchw", device)
-        yt = torch.from_numpy(labels).to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=0.001, eps=1e-7)
-        times = fw.torch_fit_times(torch, net, opt, xt, yt, batch, cfg["epochs"], "nchw")
-        predict = fw.torch_predict_sps(torch, net, xt, batch, cfg["predict_repeats"])
-    else:
-        y = np.eye(10, dtype="float32")[labels]
-        if family == "keraslite":
-            kl = fw.import_keraslite(variant)
-            from keraslite.layers import Dense
-            from keraslite.models import Sequential
-            probe.mark("before_model")
-            model = Sequential([Dense(512, activation="relu", input_shape=(784,)), Dense(512, activation="relu"),
-                                Dense(10, activation="softmax")])
-            callback_base = kl.callbacks.Callback
-        else:
-            keras = fw.import_keras3()
-            L = keras.layers
-            probe.mark("before_model")
-            model = keras.Sequential([keras.Input((784,)), L.Dense(512, activation="relu"),
-                                      L.Dense(512, activation="relu"), L.Dense(10, activation="softmax")])
-            callback_base = keras.callbacks.Callback
-        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-        times = fw.keras_fit_times(model, callback_base, x, y, batch, cfg["epochs"])
-        predict = fw.keras_predict_sps(model, x, batch, cfg["predict_repeats"])
-    return {"train_sps": fw.steady(n, times), "predict_sps": predict, "first_epoch_s": times[0]}
+    x, labels = data(cfg["n"])
+    return fw.fit_workload(contender, cfg, probe, x, labels, 10, "adam", torch_mlp, keraslite_mlp, keras3_mlp,
+                           torch_layout="nchw")
 
 
 WORKLOAD = Workload(

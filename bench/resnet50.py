@@ -91,33 +91,11 @@ def torch_resnet50(torch):
 def run(contender: str, cfg: dict, probe) -> dict:
     """Child side: train for cfg['epochs'] epochs; samples/s."""
     import _frameworks as fw
-    family, variant = fw.parse(contender)
-    n, batch = cfg["n"], cfg["batch"]
-    x, labels = data(n)
-    if family == "torch":
-        torch = fw.import_torch(cfg["threads"])
-        device = "cuda" if variant == "cuda" else "cpu"
-        torch.manual_seed(0)
-        probe.mark("before_model")
-        net, xt = fw.torch_prepare(torch, torch_resnet50(torch), x, variant, device)
-        yt = torch.from_numpy(labels).to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=0.001, eps=1e-7)
-        times = fw.torch_fit_times(torch, net, opt, xt, yt, batch, cfg["epochs"], variant)
-    else:
-        y = np.eye(CLASSES, dtype="float32")[labels]
-        if family == "keraslite":
-            kl = fw.import_keraslite(variant)
-            probe.mark("before_model")
-            model = fw.examples_module("resnet50").ResNet50(input_shape=(64, 64, 3), classes=CLASSES)
-            callback_base = kl.callbacks.Callback
-        else:
-            keras = fw.import_keras3()
-            probe.mark("before_model")
-            model = keras3_resnet50(keras)
-            callback_base = keras.callbacks.Callback
-        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-        times = fw.keras_fit_times(model, callback_base, x, y, batch, cfg["epochs"])
-    return {"train_sps": fw.steady(n, times), "first_epoch_s": times[0]}
+    x, labels = data(cfg["n"])
+    return fw.fit_workload(
+        contender, cfg, probe, x, labels, CLASSES, "adam", torch_resnet50,
+        lambda: fw.examples_module("resnet50").ResNet50(input_shape=(64, 64, 3), classes=CLASSES), keras3_resnet50,
+        predict=False)
 
 
 WORKLOAD = Workload(

@@ -107,7 +107,7 @@ def test_conv_algorithms_on_device_match_loop_reference(cuda, cp, case, dtype):
 def test_conv_tuner_measures_on_the_device(cuda, cp):
     x = cp.asarray(G._r((32, 32, 32, 16), 1))
     w = cp.asarray(G._r((3, 3, 16, 32), 2))
-    y = cuda.conv2d(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    y = cuda.conv(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     g = conv.geometry(x.shape, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     key = ("forward", g, "float32")
     assert key in cuda._tuner.choices

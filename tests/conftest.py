@@ -34,6 +34,17 @@ def rng():
     return np.random.default_rng(1234)
 
 
+@pytest.fixture
+def loopback_server(tmp_path):
+    """A tests/loopback_http.py LoopbackServer on 127.0.0.1 serving the empty folder tmp_path/www
+    (`loopback_server.url(name)`, `.write(name, data)`, `.hits`), shut down after the test."""
+    from loopback_http import LoopbackServer
+    folder = tmp_path / "www"
+    folder.mkdir()
+    with LoopbackServer(str(folder)) as srv:
+        yield srv
+
+
 # ---------------------------------------------------------------------------------------------
 # hypothesis profiles for the property-based K tests (tests/test_k_properties_*.py). On CI
 # (CI=true) a fixed, derandomised example budget keeps the suite reproducible and bounded;

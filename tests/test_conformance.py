@@ -87,7 +87,7 @@ def test_integer_pow_with_a_negative_exponent_raises(kbackend):
 
 def test_rows_are_deterministic():
     from keraslite.testing.checks import seeded
-    row = ROWS["conv2d"]
+    row = ROWS["conv"]
     a = row.samples(seeded(row, "float32"), "float32")
     b = row.samples(seeded(row, "float32"), "float32")
     for sa, sb in zip(a, b):

@@ -768,7 +768,8 @@ def test_emulated_backend_k_conv_pool_bn_fused_chain(hostsim_backend):
     # the plan used the backend's kernels and fused the bias + relu
     kernels = f.last_plan.kernels()
     assert any(k.startswith("fused[") for k in kernels)
-    assert {"conv2d", "max_pool2d", "avg_pool2d", "batchnorm_train", "conv2d_backprop_filter"} <= set(kernels)
+    assert {"conv", "pool", "pool_backprop", "batchnorm_train", "conv_backprop_filter"} <= set(kernels)
+    assert (p.op, p.attrs["mode"], q.op, q.attrs["mode"]) == ("pool", "max", "pool", "avg")
     # independent formulas (float64 loops in tests/nn_reference.py)
     import nn_reference as R
     h_ref = np.maximum(R.conv2d(x, w, strides=(2, 1), padding="same") + bias, 0)
@@ -800,7 +801,7 @@ def test_emulated_backend_without_a_host_compiler_uses_array_code(monkeypatch):
     b = CudaBackend.emulated()
     assert b._runner is None
     x = _distinct((2, 6, 6, 3), 1)
-    np.testing.assert_allclose(b.max_pool2d(x, (2, 2), (2, 2), ((0, 0), (0, 0))),
+    np.testing.assert_allclose(b.pool(x, "max", (2, 2), (2, 2), ((0, 0), (0, 0))),
                                ref_pool(x.astype(np.float64), (2, 2), (2, 2), ((0, 0), (0, 0)), "max"), rtol=1e-6)
     y, m, v = b.batchnorm_train(x, None, None, (0, 1, 2), 1e-3)
     np.testing.assert_allclose(y, ref_bn(x.astype(np.float64), None, None, (0, 1, 2), 1e-3)[0], rtol=1e-4, atol=1e-5)
@@ -864,7 +865,7 @@ def test_oom_is_recognised_and_described():
 def test_oom_in_a_plan_step_names_op_tensor_and_size(hostsim_backend, monkeypatch):
     def exploding_conv(*a, **k):
         raise OutOfMemoryError(12345678, 99)
-    monkeypatch.setattr(hostsim_backend, "conv2d", exploding_conv)
+    monkeypatch.setattr(hostsim_backend, "conv", exploding_conv)
     x = K.placeholder(shape=(None, 5, 5, 2), name="images")
     w = K.variable(_r((3, 3, 2, 4), 1))
     y = K.conv2d(x, w)
@@ -874,7 +875,7 @@ def test_oom_in_a_plan_step_names_op_tensor_and_size(hostsim_backend, monkeypatc
     e = ei.value
     assert isinstance(e, memory.DeviceMemoryError)
     text = str(e) + " ".join(getattr(e, "__notes__", []))
-    parts = ["op 'conv2d'", "float32[2,5,5,2]", "11.77 MiB"]
+    parts = ["op 'conv'", "float32[2,5,5,2]", "11.77 MiB"]
     if sys.version_info >= (3, 11):
         parts.append("while computing")  # the compiler's note naming the tensor (add_note: 3.11+)
     for part in parts:
@@ -882,7 +883,7 @@ def test_oom_in_a_plan_step_names_op_tensor_and_size(hostsim_backend, monkeypatc
     # other errors pass through unchanged
     def broken(*a, **k):
         raise ZeroDivisionError("x")
-    monkeypatch.setattr(hostsim_backend, "conv2d", broken)
+    monkeypatch.setattr(hostsim_backend, "conv", broken)
     with pytest.raises(ZeroDivisionError):
         K.function([x], [K.conv2d(x, w) * 2])([np.ones((2, 5, 5, 2), np.float32)])
 

@@ -16,16 +16,12 @@ import pytest
 from keraslite import backend as K
 from keraslite.datasets import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters
 from keraslite.datasets._safe_pickle import UnsafePickleError, load_npz, restricted_loads
-from loopback_http import LoopbackServer
 
 
 @pytest.fixture
-def server(tmp_path, monkeypatch):
+def server(loopback_server, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    folder = tmp_path / "www"
-    folder.mkdir()
-    with LoopbackServer(str(folder)) as srv:
-        yield srv
+    return loopback_server
 
 
 def _serve(server, monkeypatch, module, name, data, hashed=True):

@@ -12,17 +12,9 @@ import pytest
 from keraslite import utils
 from keraslite.utils import data_utils
 from keraslite.utils.data_utils import DownloadError, _extract_archive, _hash_file, get_file, validate_file
-from loopback_http import LoopbackServer, closed_port_url
+from loopback_http import closed_port_url
 
 PAYLOAD = b"keraslite get_file payload\n" * 1000
-
-
-@pytest.fixture
-def server(tmp_path):
-    folder = tmp_path / "www"
-    folder.mkdir()
-    with LoopbackServer(str(folder)) as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -69,8 +61,8 @@ def test_exported_like_keras():
     assert defaults["archive_format"] == "auto" and defaults["untar"] is False and defaults["extract"] is False
 
 
-def test_download_cache_and_progress(server, cache, capsys):
-    url = server.write("data.bin", PAYLOAD)
+def test_download_cache_and_progress(loopback_server, cache, capsys):
+    url = loopback_server.write("data.bin", PAYLOAD)
     path = get_file("data.bin", url, cache_dir=cache)
     assert path == os.path.join(cache, "datasets", "data.bin")
     with open(path, "rb") as handle:
@@ -82,19 +74,19 @@ def test_download_cache_and_progress(server, cache, capsys):
     assert os.listdir(os.path.dirname(path)) == ["data.bin"]
     # second call: served from the cache, no request
     assert get_file("data.bin", url, cache_dir=cache) == path
-    assert server.hits["/data.bin"] == 1
+    assert loopback_server.hits["/data.bin"] == 1
 
 
-def test_download_without_content_length(server, cache, capsys):
-    url = server.serve_unsized("stream.bin", PAYLOAD)
+def test_download_without_content_length(loopback_server, cache, capsys):
+    url = loopback_server.serve_unsized("stream.bin", PAYLOAD)
     path = get_file("stream.bin", url, cache_dir=cache, file_hash=hashlib.sha256(PAYLOAD).hexdigest())
     assert open(path, "rb").read() == PAYLOAD
     out = capsys.readouterr().out
     assert "%d/%d [" % (len(PAYLOAD), len(PAYLOAD)) in out  # the bar ends finished at the size seen
 
 
-def test_cache_dir_defaults_keras_home_then_home(server, tmp_path, monkeypatch):
-    url = server.write("a.txt", b"abc")
+def test_cache_dir_defaults_keras_home_then_home(loopback_server, tmp_path, monkeypatch):
+    url = loopback_server.write("a.txt", b"abc")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     assert get_file("a.txt", url) == str(tmp_path / "kh" / "datasets" / "a.txt")
     monkeypatch.delenv("KERAS_HOME")
@@ -102,8 +94,8 @@ def test_cache_dir_defaults_keras_home_then_home(server, tmp_path, monkeypatch):
     assert get_file("a.txt", url, cache_subdir="models") == str(tmp_path / "home" / ".keras" / "models" / "a.txt")
 
 
-def test_absolute_fname_and_subdir(server, tmp_path, cache):
-    url = server.write("a.txt", b"abc")
+def test_absolute_fname_and_subdir(loopback_server, tmp_path, cache):
+    url = loopback_server.write("a.txt", b"abc")
     target = str(tmp_path / "elsewhere" / "file.txt")
     assert get_file(target, url, cache_dir=cache) == target
     sub = str(tmp_path / "absolute_sub")
@@ -112,48 +104,48 @@ def test_absolute_fname_and_subdir(server, tmp_path, cache):
 
 
 @pytest.mark.parametrize("algo", ["sha256", "md5"])
-def test_hash_verified_and_stale_cache_redownloaded(server, cache, algo, capsys):
+def test_hash_verified_and_stale_cache_redownloaded(loopback_server, cache, algo, capsys):
     digest = getattr(hashlib, algo)(PAYLOAD).hexdigest()
-    url = server.write("d.bin", PAYLOAD)
+    url = loopback_server.write("d.bin", PAYLOAD)
     kwargs = {"file_hash": digest} if algo == "sha256" else {"md5_hash": digest}
     path = get_file("d.bin", url, cache_dir=cache, **kwargs)
-    assert server.hits["/d.bin"] == 1
+    assert loopback_server.hits["/d.bin"] == 1
     # valid cache: no request
     get_file("d.bin", url, cache_dir=cache, file_hash=digest, hash_algorithm=algo)
-    assert server.hits["/d.bin"] == 1
+    assert loopback_server.hits["/d.bin"] == 1
     # corrupt the cached copy: it is detected and downloaded again
     with open(path, "wb") as handle:
         handle.write(b"truncated")
     capsys.readouterr()
     get_file("d.bin", url, cache_dir=cache, file_hash=digest)
     assert "re-download" in capsys.readouterr().out
-    assert server.hits["/d.bin"] == 2
+    assert loopback_server.hits["/d.bin"] == 2
     assert open(path, "rb").read() == PAYLOAD
 
 
-def test_hash_mismatch_after_download_keeps_nothing(server, cache):
-    url = server.write("d.bin", PAYLOAD)
+def test_hash_mismatch_after_download_keeps_nothing(loopback_server, cache):
+    url = loopback_server.write("d.bin", PAYLOAD)
     wrong = hashlib.sha256(b"other").hexdigest()
     with pytest.raises(ValueError, match="d.bin"):
         get_file("d.bin", url, cache_dir=cache, file_hash=wrong)
     assert os.listdir(os.path.join(cache, "datasets")) == []
 
 
-def test_failed_redownload_keeps_old_file(server, cache):
+def test_failed_redownload_keeps_old_file(loopback_server, cache):
     """The download goes to a temp file: a failure leaves the previous cached file untouched."""
-    url = server.write("d.bin", PAYLOAD)
+    url = loopback_server.write("d.bin", PAYLOAD)
     path = get_file("d.bin", url, cache_dir=cache)
     with open(path, "wb") as handle:
         handle.write(b"old")
-    os.remove(os.path.join(server.folder, "d.bin"))
+    os.remove(os.path.join(loopback_server.folder, "d.bin"))
     with pytest.raises(DownloadError, match="404"):
         get_file("d.bin", url, cache_dir=cache, file_hash=hashlib.sha256(PAYLOAD).hexdigest())
     assert open(path, "rb").read() == b"old"
     assert os.listdir(os.path.dirname(path)) == ["d.bin"]
 
 
-def test_http_error_names_url(server, cache):
-    url = server.url("nothing_here.bin")
+def test_http_error_names_url(loopback_server, cache):
+    url = loopback_server.url("nothing_here.bin")
     with pytest.raises(DownloadError) as info:
         get_file("nothing_here.bin", url, cache_dir=cache)
     assert url in str(info.value) and "404" in str(info.value)
@@ -168,8 +160,8 @@ def test_no_network_names_url(cache):
     assert isinstance(info.value, OSError)
 
 
-def test_truncated_transfer_is_an_error(server, cache):
-    url = server.serve_truncated("short.bin", b"x" * 100)
+def test_truncated_transfer_is_an_error(loopback_server, cache):
+    url = loopback_server.serve_truncated("short.bin", b"x" * 100)
     with pytest.raises(DownloadError, match="short.bin"):
         get_file("short.bin", url, cache_dir=cache)
     assert not os.path.exists(os.path.join(cache, "datasets", "short.bin"))
@@ -182,16 +174,16 @@ def test_truncated_transfer_is_an_error(server, cache):
     ({"file_hash": "a" * 32, "hash_algorithm": "sha256"}, "sha256"),
     ({"archive_format": "rar", "extract": True}, "archive_format"),
 ])
-def test_bad_arguments_raise_before_download(server, cache, kwargs, match):
-    url = server.write("d.bin", PAYLOAD)
+def test_bad_arguments_raise_before_download(loopback_server, cache, kwargs, match):
+    url = loopback_server.write("d.bin", PAYLOAD)
     with pytest.raises(ValueError, match=match):
         get_file("d.bin", url, cache_dir=cache, **kwargs)
-    assert server.hits["/d.bin"] == 0
+    assert loopback_server.hits["/d.bin"] == 0
 
 
-def test_untar_like_keras(server, cache):
+def test_untar_like_keras(loopback_server, cache):
     data = _tar_bytes([("cifar-like", None), ("cifar-like/batch_1", b"one"), ("cifar-like/sub/batch_2", b"two")])
-    url = server.write("cifar-like.tar.gz", data)
+    url = loopback_server.write("cifar-like.tar.gz", data)
     path = get_file("cifar-like", origin=url, untar=True, cache_dir=cache)
     assert path == os.path.join(cache, "datasets", "cifar-like")
     assert open(os.path.join(path, "batch_1"), "rb").read() == b"one"
@@ -199,17 +191,17 @@ def test_untar_like_keras(server, cache):
     assert os.path.exists(path + ".tar.gz")
     # extracted once: removing a file is not repaired by a cached call (as Keras 2)
     get_file("cifar-like", origin=url, untar=True, cache_dir=cache)
-    assert server.hits["/cifar-like.tar.gz"] == 1
+    assert loopback_server.hits["/cifar-like.tar.gz"] == 1
 
 
 @pytest.mark.parametrize("fmt", ["tar", "tar.bz2", "zip"])
-def test_extract_formats(server, cache, fmt):
+def test_extract_formats(loopback_server, cache, fmt):
     files = [("pkg/a.txt", b"A"), ("pkg/b/c.txt", b"C")]
     if fmt == "zip":
         data = _zip_bytes(files)
     else:
         data = _tar_bytes(files, mode="w:bz2" if fmt == "tar.bz2" else "w")
-    url = server.write("arch." + fmt, data)
+    url = loopback_server.write("arch." + fmt, data)
     path = get_file("arch." + fmt, url, extract=True, cache_dir=cache)
     root = os.path.dirname(path)
     assert open(os.path.join(root, "pkg", "a.txt"), "rb").read() == b"A"
@@ -217,8 +209,8 @@ def test_extract_formats(server, cache, fmt):
     assert not any(name.startswith(".extract-") for name in os.listdir(root))
 
 
-def test_archive_format_restricts(server, cache):
-    url = server.write("arch.zip", _zip_bytes([("z.txt", b"Z")]))
+def test_archive_format_restricts(loopback_server, cache):
+    url = loopback_server.write("arch.zip", _zip_bytes([("z.txt", b"Z")]))
     path = get_file("arch.zip", url, extract=True, archive_format="tar", cache_dir=cache)
     assert not os.path.exists(os.path.join(os.path.dirname(path), "z.txt"))
     assert _extract_archive(path, os.path.dirname(path), archive_format=None) is False
@@ -254,8 +246,8 @@ def test_hostile_tar_refused_and_nothing_written(tmp_path, case):
     assert not os.path.exists("/tmp/keraslite_abs_escape.txt")
 
 
-def test_hostile_zip_refused(tmp_path, server, cache):
-    url = server.write("evil.zip", _zip_bytes([("ok.txt", b"fine"), ("../../escaped.txt", b"evil")]))
+def test_hostile_zip_refused(tmp_path, loopback_server, cache):
+    url = loopback_server.write("evil.zip", _zip_bytes([("ok.txt", b"fine"), ("../../escaped.txt", b"evil")]))
     with pytest.raises(ValueError, match="outside"):
         get_file("evil.zip", url, extract=True, cache_dir=cache)
     assert sorted(os.listdir(os.path.join(cache, "datasets"))) == ["evil.zip"]
@@ -295,8 +287,8 @@ def test_hash_helpers(tmp_path):
         validate_file(str(path), sha, algorithm="crc")
 
 
-def test_unwritable_cache_falls_back_to_tmp(server, tmp_path, monkeypatch):
-    url = server.write("a.txt", b"abc")
+def test_unwritable_cache_falls_back_to_tmp(loopback_server, tmp_path, monkeypatch):
+    url = loopback_server.write("a.txt", b"abc")
     monkeypatch.setattr(data_utils, "_writable_dir", lambda p: False)
     monkeypatch.setattr(data_utils.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     path = get_file("a.txt", url, cache_dir=str(tmp_path / "ro"))

@@ -389,8 +389,20 @@ def test_second_order_through_avg_pool3d():
     check_grad(inner_grad, [x])
 
 
-def test_second_order_through_max_pool3d_raises_clearly():
+@pytest.mark.usefixtures("f64")
+def test_second_order_through_max_pool3d():
+    # pool_backprop is rank-generic: 3-D max pooling has the 2-D second-order rule (non-overlapping
+    # windows), checked against finite differences
+    x = _r((1, 4, 4, 2, 1), 98, dtype="float64")
+
+    def inner_grad(a):
+        y = K.pool3d(a, (2, 2, 2), (2, 2, 2), pool_mode="max")
+        return K.gradients(K.sum(K.square(y)), [a])[0]
+    check_grad(inner_grad, [x])
+
+
+def test_second_order_through_overlapping_max_pool3d_raises_clearly():
     x = K.placeholder(shape=(1, 4, 4, 4, 1), dtype="float32")
-    g = K.gradients(K.sum(K.square(K.pool3d(x, (2, 2, 2), (2, 2, 2)))), [x])[0]
-    with pytest.raises(NotImplementedError, match="max_pool3d_backprop"):
+    g = K.gradients(K.sum(K.square(K.pool3d(x, (2, 2, 2), (1, 1, 1)))), [x])[0]
+    with pytest.raises(NotImplementedError, match="strides equal to pool_size"):
         K.gradients(K.sum(g), [x])

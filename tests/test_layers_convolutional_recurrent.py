@@ -9,6 +9,7 @@ import nn_reference as ref
 from keraslite import backend as K
 from keraslite import layers as L
 from keraslite import models
+from finite_differences import assert_gradients_match_finite_differences, central_difference
 
 pytestmark = pytest.mark.usefixtures("kbackend")
 
@@ -122,32 +123,8 @@ def test_convlstm2d_gradients_match_finite_differences(rng):
     _randomize(layer, rng)
     r = K.constant(rng.standard_normal((1, 2, 3, 3, 2)))
     loss = K.sum(y * r)
-    params = layer.trainable_weights
-    got = K.function([inp], K.gradients(loss, params + [inp]))
-    x = rng.standard_normal((1, 2, 3, 3, 1))
-    grads = got([x])
-    f_loss = K.function([inp], [loss])
-    eps = 1e-6
-
-    def numeric(base, evaluate):
-        g = np.zeros_like(base)
-        for idx in np.ndindex(base.shape):
-            for sign in (1, -1):
-                v = base.copy()
-                v[idx] += sign * eps
-                g[idx] += sign * evaluate(v)
-        return g / (2 * eps)
-
-    for p, g in zip(params, grads):
-        base = K.get_value(p).copy()
-
-        def evaluate(v, p=p):
-            K.set_value(p, v)
-            return f_loss([x])[0]
-        want = numeric(base, evaluate)
-        K.set_value(p, base)
-        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(grads[-1], numeric(x, lambda v: f_loss([v])[0]), rtol=1e-6, atol=1e-8)
+    assert_gradients_match_finite_differences(inp, loss, layer.trainable_weights,
+                                              rng.standard_normal((1, 2, 3, 3, 1)))
 
 
 def test_stateful_continues_sequences_and_reset(rng):
@@ -274,15 +251,7 @@ def test_spatial_dropout3d_gradient_matches_finite_differences(rng):
         return K.function([inp], [loss] + K.gradients(loss, [inp]))
 
     loss, grad = build()([x])
-    eps = 1e-6
-    num = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        for sign in (1, -1):
-            v = x.copy()
-            v[idx] += sign * eps
-            num[idx] += sign * build()([v])[0]
-    num /= 2 * eps
-    np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad, central_difference(lambda v: build()([v])[0], x), rtol=1e-6, atol=1e-8)
     # the mask is constant over each map and scaled by 1 / (1 - rate)
     mask = grad / w
     assert np.all(np.isclose(mask, 0) | np.isclose(mask, 2.0))

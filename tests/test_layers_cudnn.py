@@ -10,6 +10,7 @@ import pytest
 from keraslite import backend as K
 from keraslite import layers as L
 from keraslite import models
+from finite_differences import assert_gradients_match_finite_differences
 
 pytestmark = pytest.mark.usefixtures("kbackend")
 
@@ -28,16 +29,20 @@ def gate_mats(weight, rows, units, gates):
     return [cudnn_matrix(weight[:, g * units:(g + 1) * units], rows, units) for g in range(gates)]
 
 
-def np_cudnn_lstm(x, kernel, rec, bias, go_backwards=False, h0=None, c0=None):
+def unpack(x, kernel, rec, bias, gates, go_backwards):
+    """(samples, units, per-gate input and recurrent matrices and biases, timestep order)."""
     n, t, f = x.shape
     u = rec.shape[0]
-    W = gate_mats(kernel, f, u, 4)
-    R = gate_mats(rec, u, u, 4)
-    bw, br = bias[:4 * u].reshape(4, u), bias[4 * u:].reshape(4, u)
+    bw, br = bias[:gates * u].reshape(gates, u), bias[gates * u:].reshape(gates, u)
+    steps = range(t - 1, -1, -1) if go_backwards else range(t)
+    return n, u, gate_mats(kernel, f, u, gates), gate_mats(rec, u, u, gates), bw, br, steps
+
+
+def np_cudnn_lstm(x, kernel, rec, bias, go_backwards=False, h0=None, c0=None):
+    n, u, W, R, bw, br, steps = unpack(x, kernel, rec, bias, 4, go_backwards)
     h = np.zeros((n, u)) if h0 is None else h0
     c = np.zeros((n, u)) if c0 is None else c0
     outs = []
-    steps = range(t - 1, -1, -1) if go_backwards else range(t)
     for s in steps:
         xt = x[:, s]
         pre = [xt @ W[g] + bw[g] + h @ R[g] + br[g] for g in range(4)]
@@ -49,14 +54,9 @@ def np_cudnn_lstm(x, kernel, rec, bias, go_backwards=False, h0=None, c0=None):
 
 
 def np_cudnn_gru(x, kernel, rec, bias, go_backwards=False, h0=None):
-    n, t, f = x.shape
-    u = rec.shape[0]
-    W = gate_mats(kernel, f, u, 3)
-    R = gate_mats(rec, u, u, 3)
-    bw, br = bias[:3 * u].reshape(3, u), bias[3 * u:].reshape(3, u)
+    n, u, W, R, bw, br, steps = unpack(x, kernel, rec, bias, 3, go_backwards)
     h = np.zeros((n, u)) if h0 is None else h0
     outs = []
-    steps = range(t - 1, -1, -1) if go_backwards else range(t)
     for s in steps:
         xt = x[:, s]
         z = sigmoid(xt @ W[0] + bw[0] + h @ R[0] + br[0])
@@ -167,31 +167,7 @@ def test_gradients_match_finite_differences(rng, cls):
     loss = K.sum(y * r)
     params = layer.trainable_weights
     assert len(params) == 3
-    grads = K.gradients(loss, params + [inp])
-    xv = [rng.standard_normal((2, 3, 2))]
-    got = K.function([inp], grads)(xv)
-    f_loss = K.function([inp], [loss])
-
-    def numeric(get, put):
-        base = get().copy()
-        g = np.zeros_like(base)
-        eps = 1e-6
-        for idx in np.ndindex(base.shape):
-            for sign in (1, -1):
-                v = base.copy()
-                v[idx] += sign * eps
-                put(v)
-                g[idx] += sign * f_loss(xv)[0]
-            put(base)
-        return g / (2 * eps)
-
-    for p, g in zip(params, got):
-        want = numeric(lambda p=p: K.get_value(p), lambda v, p=p: K.set_value(p, v))
-        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
-
-    def put_x(v):
-        xv[0] = v
-    np.testing.assert_allclose(got[-1], numeric(lambda: xv[0], put_x), rtol=1e-6, atol=1e-8)
+    assert_gradients_match_finite_differences(inp, loss, params, rng.standard_normal((2, 3, 2)))
 
 
 def test_weights_shapes_and_initial_biases():

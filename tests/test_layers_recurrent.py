@@ -11,6 +11,7 @@ import pytest
 from keraslite import backend as K
 from keraslite import layers as L
 from keraslite import models, optimizers
+from finite_differences import assert_gradients_match_finite_differences
 
 pytestmark = pytest.mark.usefixtures("kbackend")
 
@@ -388,34 +389,7 @@ def test_lstm_gradients_match_finite_differences(rng):
     _perturb_biases(layer, rng)
     r = K.constant(rng.standard_normal((2, 3, 2)))
     loss = K.sum(y * r)
-    params = layer.trainable_weights
-    grads = K.gradients(loss, params + [inp])
-    x = rng.standard_normal((2, 3, 2))
-    got = K.function([inp], grads)([x])
-    f_loss = K.function([inp], [loss])
-
-    def numeric(get, put):
-        base = get().copy()
-        g = np.zeros_like(base)
-        eps = 1e-6
-        for idx in np.ndindex(base.shape):
-            for sign in (1, -1):
-                v = base.copy()
-                v[idx] += sign * eps
-                put(v)
-                g[idx] += sign * f_loss([xv[0]])[0]
-            put(base)
-        return g / (2 * eps)
-
-    xv = [x]
-    for p, g in zip(params, got):
-        want = numeric(lambda p=p: K.get_value(p), lambda v, p=p: K.set_value(p, v))
-        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
-
-    def put_x(v):
-        xv[0] = v
-    want_x = numeric(lambda: xv[0], put_x)
-    np.testing.assert_allclose(got[-1], want_x, rtol=1e-6, atol=1e-8)
+    assert_gradients_match_finite_differences(inp, loss, layer.trainable_weights, rng.standard_normal((2, 3, 2)))
 
 
 def test_lstm_fit_loss_falls():

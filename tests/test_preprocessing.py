@@ -560,6 +560,34 @@ def test_directory_and_files_with_pillow(tmp_path):
     assert it[0][1].tolist() == [0, 1]
 
 
+@pytest.mark.skipif(not HAVE_PIL, reason="needs Pillow")
+def test_save_to_dir_writes_each_batch_image(tmp_path):
+    """Array and file iterators write every image of a batch as prefix_index_hash.format (Keras's
+    names), rescaled to 0-255: a constant image reads back as one constant value."""
+    x = np.stack([np.full((5, 4, 3), v, dtype='float32') for v in (0.25, 0.5, 0.75)])
+    out = tmp_path / 'arrays'
+    out.mkdir()
+    it = ImageDataGenerator().flow(x, batch_size=2, shuffle=False, save_to_dir=str(out), save_prefix='aug',
+                                   save_format='png')
+    it[1]
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 1 and names[0].startswith('aug_2_') and names[0].endswith('.png')
+    assert 0 <= int(names[0].split('_')[2].split('.')[0]) < 1e4
+    back = image.img_to_array(image.load_img(str(out / names[0])))
+    assert back.shape == (5, 4, 3) and len(np.unique(back)) == 1
+    src = tmp_path / 'src' / 'c'
+    src.mkdir(parents=True)
+    image.save_img(str(src / 'a.png'), np.full((6, 5, 3), 200.0), scale=False)
+    out = tmp_path / 'files'
+    out.mkdir()
+    it = ImageDataGenerator().flow_from_directory(str(tmp_path / 'src'), target_size=(6, 5), batch_size=1,
+                                                  save_to_dir=str(out), save_prefix='f', save_format='jpeg')
+    it[0]
+    names = [p.name for p in out.iterdir()]
+    assert len(names) == 1 and names[0].startswith('f_0_') and names[0].endswith('.jpeg')
+    assert 0 <= int(names[0].split('_')[2].split('.')[0]) < 1e7
+
+
 # ============================================================================ end to end
 def test_fit_generator_with_image_data_generator(kbackend):
     """End to end, on every usable backend."""

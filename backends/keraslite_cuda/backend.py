@@ -2,8 +2,8 @@
 
 * matmul: cuBLAS through cupy.matmul; float32 products use TF32 only when the user opts in
   (settings.py); the compute type is set around each call and restored.
-* conv2d and both backprops: im2col + cuBLAS (conv.py), the algorithm timed per shape.
-* pooling and training-mode batchnorm: RawKernels (pool.py, batchnorm.py).
+* conv (rank 1 and 2) and both backprops: im2col + cuBLAS (conv.py), the algorithm timed per shape.
+* pooling (rank 1 and 2) and training-mode batchnorm: RawKernels (pool.py, batchnorm.py).
 * fused elementwise chains: one generated ElementwiseKernel per chain (fused.py).
 * random: CuPy's on-device generator, seeded per random node (seeded_random.py).
 * every plan step is wrapped so that running out of memory raises DeviceMemoryError naming the
@@ -31,6 +31,8 @@ from .memory import DeviceMemoryError, describe_oom, guard, is_out_of_memory
 from .seeded_random import SeededRandom
 
 _FLOATS = (np.float32, np.float64)
+# the 2-D pooling RawKernels of each mode: (forward, backprop)
+_POOL = {"max": (_pool.max_pool2d, _pool.max_pool2d_backprop), "avg": (_pool.avg_pool2d, _pool.avg_pool2d_backprop)}
 
 
 class CudaBackend(ArrayBackend):
@@ -167,48 +169,56 @@ class CudaBackend(ArrayBackend):
         algo = self._tuner.choose(kind, g, arrays[0].dtype, lambda a: self._conv_run(kind, g, a, *arrays))
         return self._conv_run(kind, g, algo, *arrays)
 
+    # The conv and pool primitives are rank-generic: rank 2 runs the kernels below; rank 1 goes
+    # through ArrayBackend, which runs it as rank 2 on a unit first spatial axis (so through these
+    # kernels again); rank 3 runs the array code.
     # `out=` keeps the reference signature; this backend declares no out_mode, so the compiler
     # never passes one (other callers get the result written into it)
-    def conv2d(self, x, w, strides, padding, dilation, groups, out=None):
-        if not self._conv_ok(x, w):
-            return super().conv2d(x, w, strides, padding, dilation, groups, out=out)
+    def conv(self, x, w, strides, padding, dilation, groups, out=None):
+        if len(strides) != 2 or not self._conv_ok(x, w):
+            return super().conv(x, w, strides, padding, dilation, groups, out=out)
         g = _conv.geometry(x.shape, w.shape, strides, padding, dilation, groups)
         return _into(out, self._conv("forward", g, x, w))
 
-    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
-        if not self._conv_ok(g, w):
-            return super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups, out=out)
+    def conv_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
+        if len(strides) != 2 or not self._conv_ok(g, w):
+            return super().conv_backprop_input(g, w, input_shape, strides, padding, dilation, groups, out=out)
         shape = (g.shape[0],) + tuple(int(d) for d in input_shape)
         geo = _conv.geometry(shape, w.shape, strides, padding, dilation, groups)
         want = (shape[0], geo.ho, geo.wo, geo.cout)
         if tuple(g.shape) != want:
-            raise ValueError(f"conv2d_backprop_input: gradient of shape {tuple(g.shape)} does not match the conv "
+            raise ValueError(f"conv_backprop_input: gradient of shape {tuple(g.shape)} does not match the conv "
                              f"output {want}")
         return _into(out, self._conv("backprop_input", geo, g, w))
 
-    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
-        if not self._conv_ok(x, g):
-            return super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups, out=out)
+    def conv_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
+        if len(strides) != 2 or not self._conv_ok(x, g):
+            return super().conv_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups, out=out)
         geo = _conv.geometry(x.shape, tuple(filter_shape), strides, padding, dilation, groups)
         want = (x.shape[0], geo.ho, geo.wo, geo.cout)
         if tuple(g.shape) != want:
-            raise ValueError(f"conv2d_backprop_filter: gradient of shape {tuple(g.shape)} does not match the conv "
+            raise ValueError(f"conv_backprop_filter: gradient of shape {tuple(g.shape)} does not match the conv "
                              f"output {want}")
         return _into(out, self._conv("backprop_filter", geo, x, g))
 
     # ---------------------------------------------------------------- pooling (RawKernels)
-    def max_pool2d(self, x, pool_size, strides, padding, out=None):
-        return _into(out, _pool.max_pool2d(self.xp, self._runner, x, pool_size, strides, padding))
+    def pool(self, x, mode, pool_size, strides, padding, out=None):
+        if len(strides) != 2 or mode not in _POOL:
+            return super().pool(x, mode, pool_size, strides, padding, out=out)
+        forward = _POOL[mode][0]
+        return _into(out, forward(self.xp, self._runner, x, pool_size, strides, padding))
 
-    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding, out=None):
-        return _into(out, _pool.max_pool2d_backprop(self.xp, self._runner, x, y, g, pool_size, strides, padding))
-
-    def avg_pool2d(self, x, pool_size, strides, padding, out=None):
-        return _into(out, _pool.avg_pool2d(self.xp, self._runner, x, pool_size, strides, padding))
-
-    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding, out=None):
+    def pool_backprop(self, *arrays, mode, pool_size, strides, padding, input_shape=None, out=None):
+        if len(strides) != 2 or mode not in _POOL:
+            return super().pool_backprop(*arrays, mode=mode, pool_size=pool_size, strides=strides, padding=padding,
+                                         input_shape=input_shape, out=out)
+        backprop = _POOL[mode][1]
+        if mode == "max":
+            x, y, g = arrays
+            return _into(out, backprop(self.xp, self._runner, x, y, g, pool_size, strides, padding))
+        (g,) = arrays
         shape = (g.shape[0],) + tuple(int(d) for d in input_shape)
-        return _into(out, _pool.avg_pool2d_backprop(self.xp, self._runner, g, shape, pool_size, strides, padding))
+        return _into(out, backprop(self.xp, self._runner, g, shape, pool_size, strides, padding))
 
     # ------------------------------------------------------------ batchnorm (RawKernels)
     def batchnorm_train(self, x, gamma, beta, axes, epsilon):

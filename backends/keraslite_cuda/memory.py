@@ -47,7 +47,7 @@ def describe_array(a) -> str:
 
 
 def describe_oom(what: str, arrays, exc: BaseException, info: dict | None) -> str:
-    """The DeviceMemoryError message for `what` ("op 'conv2d'", "a transfer to the device")."""
+    """The DeviceMemoryError message for `what` ("op 'conv'", "a transfer to the device")."""
     parts = [f"keraslite 'cuda' backend: out of GPU memory in {what}"]
     if arrays:
         parts.append(" (inputs " + ", ".join(describe_array(a) for a in arrays) + ")")

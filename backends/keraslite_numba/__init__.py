@@ -4,6 +4,7 @@ import numpy as np
 
 from keraslite.backend.interface import ArrayBackend
 from keraslite.backend.xp.core import OUT_MODES
+from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
 from .threads import SerialBlas, set_openmp_defaults
 
@@ -18,9 +19,8 @@ class NumbaBackend(ArrayBackend):
     xp = np
     fuses_elementwise = True
     # primitives and fused kernels that write into the compiler's pooled buffers (interface.py)
-    out_modes = {**OUT_MODES, "elementwise": "inplace", "conv2d+add": "out", **{op: "out" for op in (
-        "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool2d", "max_pool2d_backprop",
-        "avg_pool2d", "avg_pool2d_backprop")}}
+    out_modes = {**OUT_MODES, "elementwise": "inplace", "conv+add": "out", **{op: "out" for op in (
+        "conv", "conv_backprop_input", "conv_backprop_filter", "pool", "pool_backprop")}}
 
     def __init__(self):
         from .memory import keep_freed_memory
@@ -63,66 +63,70 @@ class NumbaBackend(ArrayBackend):
         return _k("reduce").sum_leading(x, R).reshape(shape)
 
     # ------------------------------------------------------------ nn kernels (float32/float64)
-    def conv2d(self, x, w, strides, padding, dilation, groups, out=None):
-        return self._conv2d(x, w, strides, padding, dilation, groups, out=out)
+    # The conv and pool primitives are rank-generic: rank 2 runs the Numba kernels; rank 1 goes
+    # to ArrayBackend, which calls these methods again as rank 2 on a unit first spatial axis
+    # (xp/nn_primitives.lift), so the same kernels run; rank 3 runs the reference code. Only the
+    # conv + bias fold (_conv, which ArrayBackend does not know) lifts rank 1 itself.
+    def conv(self, x, w, strides, padding, dilation, groups, out=None):
+        return self._conv(x, w, strides, padding, dilation, groups, out=out)
 
-    def _conv2d(self, x, w, strides, padding, dilation, groups, bias=None, out=None):
-        """conv2d, plus a (Cout,) bias where the sums start when `bias` is given (see fold)."""
-        if not _fast(x, w, bias):
-            y = super().conv2d(x, w, strides, padding, dilation, groups)
+    def _conv(self, x, w, strides, padding, dilation, groups, bias=None, out=None):
+        """conv, plus a (Cout,) bias where the sums start when `bias` is given (see fold)."""
+        if len(strides) == 1:
+            y = self._conv(lift(x), lift_kernel(w), groups=groups, bias=bias, out=lift(out),
+                           **lift_geometry(strides=strides, padding=padding, dilation=dilation))
+            return drop(y, out)
+        if len(strides) != 2 or not _fast(x, w, bias):
+            y = super().conv(x, w, strides, padding, dilation, groups)
             return _into(out, y if bias is None else self.add(y, bias))
         return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
 
     # ------------------------------------------------------------ folded forms (compiler.py)
     def fold(self, producer, consumer):
-        """conv2d followed by the add of a (Cout,) bias: one kernel (the bias is where the
-        convolution's sums start), saving a full read and write of the activation."""
-        if producer.op != "conv2d" or consumer.op != "add" or len(consumer.inputs) != 2:
+        """conv (1 or 2 spatial axes) followed by the add of a (Cout,) bias: one kernel (the bias
+        is where the convolution's sums start), saving a full read and write of the activation."""
+        if producer.op != "conv" or consumer.op != "add" or len(consumer.inputs) != 2:
             return None
         bias = consumer.inputs[1] if consumer.inputs[0] is producer else consumer.inputs[0]
         co = producer.shape[-1] if producer.shape else None
         if (bias is producer or co is None or tuple(bias.shape) != (co,)
+                or len(producer.attrs["strides"]) > 2
                 or not (producer.dtype == bias.dtype == consumer.dtype)
                 or tuple(consumer.shape) != tuple(producer.shape)):
             return None
         attrs = dict(producer.attrs)
-        if isinstance(attrs.get("padding"), str):  # 'same' resolved per call (ops/conv.py)
+        if isinstance(attrs.get("padding"), str):  # 'same' resolved per call (ops/_conv_common.py)
             return None
-        conv = self._conv2d
+        conv = self._conv
         return lambda x, w, b, out=None: conv(x, w, bias=b, out=out, **attrs)
 
-    def conv2d_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
-        if not _fast(g, w):
-            return _into(out, super().conv2d_backprop_input(g, w, input_shape, strides, padding, dilation, groups))
+    def conv_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
+        if len(strides) != 2 or not _fast(g, w):  # rank 1 comes back here as rank 2 (ArrayBackend.lift)
+            return super().conv_backprop_input(g, w, input_shape, strides, padding, dilation, groups, out=out)
         shape = (g.shape[0],) + tuple(input_shape)
         return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
 
-    def conv2d_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
-        if not _fast(x, g):
-            return _into(out, super().conv2d_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups))
+    def conv_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
+        if len(strides) != 2 or not _fast(x, g):
+            return super().conv_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups, out=out)
         return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
                                                  groups, out=out)
 
-    def max_pool2d(self, x, pool_size, strides, padding, out=None):
-        if not _fast(x):
-            return _into(out, super().max_pool2d(x, pool_size, strides, padding))
-        return _k("pool").max_pool2d(_w(x), pool_size, strides, padding, out=out)
+    def pool(self, x, mode, pool_size, strides, padding, out=None):
+        if len(strides) != 2 or mode not in _POOL or not _fast(x):
+            return super().pool(x, mode, pool_size, strides, padding, out=out)
+        return getattr(_k("pool"), _POOL[mode][0])(_w(x), pool_size, strides, padding, out=out)
 
-    def max_pool2d_backprop(self, x, y, g, pool_size, strides, padding, out=None):
-        if not _fast(x, y, g):
-            return _into(out, super().max_pool2d_backprop(x, y, g, pool_size, strides, padding))
-        return _k("pool").max_pool2d_backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
-
-    def avg_pool2d(self, x, pool_size, strides, padding, out=None):
-        if not _fast(x):
-            return _into(out, super().avg_pool2d(x, pool_size, strides, padding))
-        return _k("pool").avg_pool2d(_w(x), pool_size, strides, padding, out=out)
-
-    def avg_pool2d_backprop(self, g, input_shape, pool_size, strides, padding, out=None):
-        if not _fast(g):
-            return _into(out, super().avg_pool2d_backprop(g, input_shape, pool_size, strides, padding))
-        return _k("pool").avg_pool2d_backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides,
-                                              padding, out=out)
+    def pool_backprop(self, *arrays, mode, pool_size, strides, padding, input_shape=None, out=None):
+        if len(strides) != 2 or mode not in _POOL or not _fast(*arrays):
+            return super().pool_backprop(*arrays, mode=mode, pool_size=pool_size, strides=strides, padding=padding,
+                                         input_shape=input_shape, out=out)
+        backprop = getattr(_k("pool"), _POOL[mode][1])
+        if mode == "max":
+            x, y, g = arrays
+            return backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
+        (g,) = arrays
+        return backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides, padding, out=out)
 
     def batchnorm_train(self, x, gamma, beta, axes, epsilon):
         # the kernels need a non-empty reduction; an empty one gives NaN statistics as in NumPy
@@ -152,6 +156,10 @@ class NumbaBackend(ArrayBackend):
         if kernel is None:
             kernel = self._fused[key] = FusedKernel(program)
         return kernel
+
+
+# the Numba pooling kernels of each mode: (forward, backprop) in kernels/pool.py
+_POOL = {"max": ("max_pool2d", "max_pool2d_backprop"), "avg": ("avg_pool2d", "avg_pool2d_backprop")}
 
 
 def _fast(*arrays) -> bool:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
 
 from .. import backend as K
+from .imagenet_utils import _obtain_input_shape
 
+# the GitHub releases Keras 2 fetches most ImageNet weight files from (a version folder each)
+RELEASES = "https://github.com/fchollet/deep-learning-models/releases/download/"
 _WEIGHTS_ERROR = ("The `weights` argument should be either `None` (random initialization), `imagenet` "
                   "(pre-training on ImageNet), or the path to the weights file to be loaded.")
 
@@ -70,3 +74,48 @@ def load_weights(model, weights, fname: str, origin: str, file_hash=None) -> Non
         model.load_weights(path)
     elif weights is not None:
         model.load_weights(os.fspath(weights))
+
+
+def checked_image_input(input_tensor, input_shape, default_size: int, min_size: int, include_top: bool, weights):
+    """The image input of a network, its shape checked (and defaulted) by _obtain_input_shape."""
+    input_shape = _obtain_input_shape(input_shape, default_size=default_size, min_size=min_size,
+                                      data_format=K.image_data_format(), require_flatten=include_top, weights=weights)
+    return image_input(input_tensor, input_shape)
+
+
+def classifier(x, include_top: bool, classes: int, pooling, dense_name="predictions", pooling_names=False):
+    """include_top: global average pooling ('avg_pool') and a softmax Dense named `dense_name`;
+    otherwise pooling_head (its layers named 'avg_pool' / 'max_pool' with `pooling_names`)."""
+    from ..layers import Dense, GlobalAveragePooling2D
+    if include_top:
+        x = GlobalAveragePooling2D(name="avg_pool")(x)
+        return Dense(classes, activation="softmax", name=dense_name)(x)
+    return pooling_head(x, pooling, *(("avg_pool", "max_pool") if pooling_names else ()))
+
+
+def load_keras_weights(model, weights, include_top: bool, top, notop) -> None:
+    """load_weights with the (origin, file_hash) of the file with or without the top, cached
+    under the origin's file name."""
+    origin, file_hash = top if include_top else notop
+    load_weights(model, weights, origin.rsplit("/", 1)[-1], origin, file_hash)
+
+
+def spatial_size(shape, channels_first: bool):
+    """(rows, cols) of a 3-D image shape."""
+    return (shape[1], shape[2]) if channels_first else (shape[0], shape[1])
+
+
+def imagenet_rows(rows, cols, sizes) -> int:
+    """The input size whose ImageNet weights load: `rows` for a square input of one of `sizes`,
+    else 224, with Keras's warning."""
+    if rows == cols and rows in sizes:
+        return rows
+    warnings.warn(f"`input_shape` is undefined or non-square, or `rows` is not in {list(sizes)}. "
+                  "Weights for input shape (224, 224) will be loaded as the default.")
+    return 224
+
+
+def release_files(version: str, stem: str) -> tuple:
+    """The URLs of Keras's weight files `stem`.h5 (with the top) and `stem`_notop.h5 in release
+    `version` of RELEASES."""
+    return RELEASES + version + "/" + stem + ".h5", RELEASES + version + "/" + stem + "_notop.h5"

@@ -4,7 +4,7 @@ sharing one stem/head builder and weight table."""
 from __future__ import annotations
 
 from . import _builder
-from .imagenet_utils import _obtain_input_shape
+from ._blocks import bn_act, conv_bn
 
 BASE_WEIGHTS_PATH = "https://github.com/keras-team/keras-applications/releases/download/resnet/"
 WEIGHTS_HASHES = {  # (with top, without top), as Keras gives them
@@ -18,24 +18,24 @@ WEIGHTS_HASHES = {  # (with top, without top), as Keras gives them
 _EPS = 1.001e-5
 
 
-def _bn(x, name):
-    from ..layers import BatchNormalization
-    return BatchNormalization(axis=1 if _builder.channel_axis() == 1 else 3, epsilon=_EPS, name=name)(x)
+def _conv_bn(x, filters, kernel_size, name, activation="relu", **kwargs):
+    """Conv2D name_conv, BN name_bn (epsilon 1.001e-5) and, with an activation, name_relu."""
+    return conv_bn(x, filters, kernel_size, name=name + "_conv", bn_name=name + "_bn", act_name=name + "_relu",
+                   activation=activation, epsilon=_EPS, **kwargs)
+
+
+def _bn_relu(x, name):
+    return bn_act(x, name + "_bn", name + "_relu", epsilon=_EPS)
 
 
 def block1(x, filters, kernel_size=3, stride=1, conv_shortcut=True, name=None):
     """ResNet v1 bottleneck: 1x1 (strided) / kxk / 1x1 (4 * filters), projection or identity
     shortcut, ReLU after the sum."""
-    from ..layers import Activation, Add, Conv2D
-    if conv_shortcut:
-        shortcut = _bn(Conv2D(4 * filters, 1, strides=stride, name=name + "_0_conv")(x), name + "_0_bn")
-    else:
-        shortcut = x
-    x = Conv2D(filters, 1, strides=stride, name=name + "_1_conv")(x)
-    x = Activation("relu", name=name + "_1_relu")(_bn(x, name + "_1_bn"))
-    x = Conv2D(filters, kernel_size, padding="same", name=name + "_2_conv")(x)
-    x = Activation("relu", name=name + "_2_relu")(_bn(x, name + "_2_bn"))
-    x = _bn(Conv2D(4 * filters, 1, name=name + "_3_conv")(x), name + "_3_bn")
+    from ..layers import Activation, Add
+    shortcut = _conv_bn(x, 4 * filters, 1, name + "_0", activation=None, strides=stride) if conv_shortcut else x
+    x = _conv_bn(x, filters, 1, name + "_1", strides=stride)
+    x = _conv_bn(x, filters, kernel_size, name + "_2", padding="same")
+    x = _conv_bn(x, 4 * filters, 1, name + "_3", activation=None)
     x = Add(name=name + "_add")([shortcut, x])
     return Activation("relu", name=name + "_out")(x)
 
@@ -50,17 +50,15 @@ def stack1(x, filters, blocks, stride1=2, name=None):
 
 def block2(x, filters, kernel_size=3, stride=1, conv_shortcut=False, name=None):
     """ResNet v2 (pre-activation) bottleneck; the stride sits on the 3x3 convolution."""
-    from ..layers import Activation, Add, Conv2D, MaxPooling2D, ZeroPadding2D
-    preact = Activation("relu", name=name + "_preact_relu")(_bn(x, name + "_preact_bn"))
+    from ..layers import Add, Conv2D, MaxPooling2D, ZeroPadding2D
+    preact = _bn_relu(x, name + "_preact")
     if conv_shortcut:
         shortcut = Conv2D(4 * filters, 1, strides=stride, name=name + "_0_conv")(preact)
     else:
         shortcut = MaxPooling2D(1, strides=stride)(x) if stride > 1 else x
-    x = Conv2D(filters, 1, strides=1, use_bias=False, name=name + "_1_conv")(preact)
-    x = Activation("relu", name=name + "_1_relu")(_bn(x, name + "_1_bn"))
+    x = _conv_bn(preact, filters, 1, name + "_1", strides=1, use_bias=False)
     x = ZeroPadding2D(padding=((1, 1), (1, 1)), name=name + "_2_pad")(x)
-    x = Conv2D(filters, kernel_size, strides=stride, use_bias=False, name=name + "_2_conv")(x)
-    x = Activation("relu", name=name + "_2_relu")(_bn(x, name + "_2_bn"))
+    x = _conv_bn(x, filters, kernel_size, name + "_2", strides=stride, use_bias=False)
     x = Conv2D(4 * filters, 1, name=name + "_3_conv")(x)
     return Add(name=name + "_out")([shortcut, x])
 
@@ -84,29 +82,22 @@ def ResNet(stack_fn, preact, use_bias, model_name="resnet", include_top=True, we
     # Raises
         ValueError: invalid `weights`, `classes`, `pooling` or input shape.
     """
-    from .. import backend as K
-    from ..layers import Activation, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, ZeroPadding2D
+    from ..layers import Conv2D, MaxPooling2D, ZeroPadding2D
     _builder.check_arguments(weights, include_top, classes, pooling, model_name)
     if weights == "imagenet" and model_name not in WEIGHTS_HASHES:
         # Keras silently returns random weights here; refusing is clearer
         raise ValueError(f"{model_name}: ImageNet weights exist only for {sorted(WEIGHTS_HASHES)}")
-    input_shape = _obtain_input_shape(input_shape, default_size=224, min_size=32, data_format=K.image_data_format(),
-                                      require_flatten=include_top, weights=weights)
-    img_input = _builder.image_input(input_tensor, input_shape)
+    img_input = _builder.checked_image_input(input_tensor, input_shape, 224, 32, include_top, weights)
     x = ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
     x = Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1_conv")(x)
     if not preact:
-        x = Activation("relu", name="conv1_relu")(_bn(x, "conv1_bn"))
+        x = _bn_relu(x, "conv1")
     x = ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     x = MaxPooling2D(3, strides=2, name="pool1_pool")(x)
     x = stack_fn(x)
     if preact:
-        x = Activation("relu", name="post_relu")(_bn(x, "post_bn"))
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        x = Dense(classes, activation="softmax", name="probs")(x)
-    else:
-        x = _builder.pooling_head(x, pooling, avg_name="avg_pool", max_name="max_pool")
+        x = _bn_relu(x, "post")
+    x = _builder.classifier(x, include_top, classes, pooling, dense_name="probs", pooling_names=True)
     model = _builder.make_model(input_tensor, img_input, x, model_name)
     if weights == "imagenet":
         fname = model_name + "_weights_tf_dim_ordering_tf_kernels" + ("" if include_top else "_notop") + ".h5"

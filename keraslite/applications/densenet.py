@@ -4,7 +4,8 @@ pool2_conv, bn, fc1000) and weight files."""
 from __future__ import annotations
 
 from . import _builder
-from .imagenet_utils import _obtain_input_shape, decode_predictions  # noqa: F401
+from ._blocks import bn_act, bn_axis, conv_bn
+from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import preprocess_input as _imagenet_preprocess
 
 BASE_WEIGTHS_PATH = "https://github.com/keras-team/keras-applications/releases/download/densenet/"
@@ -29,21 +30,16 @@ def preprocess_input(x, data_format=None, **kwargs):
     return _imagenet_preprocess(x, data_format=data_format, mode="torch", **kwargs)
 
 
-def _bn_axis():
-    return 1 if _builder.channel_axis() == 1 else 3
+def _bn_relu(x, name):
+    return bn_act(x, name + "_bn", name + "_relu", epsilon=1.001e-5)
 
 
 def conv_block(x, growth_rate, name):
     """BN-ReLU-1x1 conv (4 * growth_rate), BN-ReLU-3x3 conv (growth_rate), concatenated to x."""
-    from ..layers import Activation, BatchNormalization, Concatenate, Conv2D
-    bn_axis = _bn_axis()
-    x1 = BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name=name + "_0_bn")(x)
-    x1 = Activation("relu", name=name + "_0_relu")(x1)
-    x1 = Conv2D(4 * growth_rate, 1, use_bias=False, name=name + "_1_conv")(x1)
-    x1 = BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name=name + "_1_bn")(x1)
-    x1 = Activation("relu", name=name + "_1_relu")(x1)
-    x1 = Conv2D(growth_rate, 3, padding="same", use_bias=False, name=name + "_2_conv")(x1)
-    return Concatenate(axis=bn_axis, name=name + "_concat")([x, x1])
+    from ..layers import Concatenate, Conv2D
+    x1 = Conv2D(4 * growth_rate, 1, use_bias=False, name=name + "_1_conv")(_bn_relu(x, name + "_0"))
+    x1 = Conv2D(growth_rate, 3, padding="same", use_bias=False, name=name + "_2_conv")(_bn_relu(x1, name + "_1"))
+    return Concatenate(axis=bn_axis(), name=name + "_concat")([x, x1])
 
 
 def dense_block(x, blocks, name):
@@ -56,11 +52,9 @@ def dense_block(x, blocks, name):
 def transition_block(x, reduction, name):
     """BN-ReLU-1x1 conv shrinking the channels by `reduction`, then 2x2 average pooling."""
     from .. import backend as K
-    from ..layers import Activation, AveragePooling2D, BatchNormalization, Conv2D
-    bn_axis = _bn_axis()
-    x = BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name=name + "_bn")(x)
-    x = Activation("relu", name=name + "_relu")(x)
-    x = Conv2D(int(K.int_shape(x)[bn_axis] * reduction), 1, use_bias=False, name=name + "_conv")(x)
+    from ..layers import AveragePooling2D, Conv2D
+    x = _bn_relu(x, name)
+    x = Conv2D(int(K.int_shape(x)[bn_axis()] * reduction), 1, use_bias=False, name=name + "_conv")(x)
     return AveragePooling2D(2, strides=2, name=name + "_pool")(x)
 
 
@@ -84,9 +78,7 @@ def DenseNet(blocks, include_top=True, weights="imagenet", input_tensor=None, in
     # Raises
         ValueError: invalid `blocks`, `weights`, `classes`, `pooling` or input shape.
     """
-    from .. import backend as K
-    from ..layers import (Activation, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D,
-                          ZeroPadding2D)
+    from ..layers import MaxPooling2D, ZeroPadding2D
     try:
         blocks = tuple(int(b) for b in blocks)
     except (TypeError, ValueError):
@@ -97,27 +89,18 @@ def DenseNet(blocks, include_top=True, weights="imagenet", input_tensor=None, in
     _builder.check_arguments(weights, include_top, classes, pooling, name)
     if weights == "imagenet" and name == "densenet":
         raise ValueError(f"DenseNet: ImageNet weights exist only for blocks {sorted(_NAMED_BLOCKS)}, got {blocks}")
-    input_shape = _obtain_input_shape(input_shape, default_size=224, min_size=32, data_format=K.image_data_format(),
-                                      require_flatten=include_top, weights=weights)
-    img_input = _builder.image_input(input_tensor, input_shape)
-    bn_axis = _bn_axis()
+    img_input = _builder.checked_image_input(input_tensor, input_shape, 224, 32, include_top, weights)
     x = ZeroPadding2D(padding=((3, 3), (3, 3)))(img_input)
-    x = Conv2D(64, 7, strides=2, use_bias=False, name="conv1/conv")(x)
-    x = BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name="conv1/bn")(x)
-    x = Activation("relu", name="conv1/relu")(x)
+    x = conv_bn(x, 64, 7, strides=2, use_bias=False, name="conv1/conv", bn_name="conv1/bn", act_name="conv1/relu",
+                epsilon=1.001e-5)
     x = ZeroPadding2D(padding=((1, 1), (1, 1)))(x)
     x = MaxPooling2D(3, strides=2, name="pool1")(x)
     for stage, count in enumerate(blocks, start=2):
         x = dense_block(x, count, name=f"conv{stage}")
         if stage < 5:
             x = transition_block(x, 0.5, name=f"pool{stage}")
-    x = BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name="bn")(x)
-    x = Activation("relu", name="relu")(x)
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        x = Dense(classes, activation="softmax", name="fc1000")(x)
-    else:
-        x = _builder.pooling_head(x, pooling, avg_name="avg_pool", max_name="max_pool")
+    x = bn_act(x, "bn", "relu", epsilon=1.001e-5)
+    x = _builder.classifier(x, include_top, classes, pooling, dense_name="fc1000", pooling_names=True)
     model = _builder.make_model(input_tensor, img_input, x, name)
     if weights == "imagenet":
         suffix = "" if include_top else "_NO_TOP"

@@ -4,10 +4,11 @@ with Keras 2.3's layer names (mixed_5b, block35_1 .. block8_10, conv_7b)."""
 from __future__ import annotations
 
 from . import _builder
-from .imagenet_utils import _obtain_input_shape, decode_predictions  # noqa: F401
+from ._blocks import bn_axis, conv_bn, suffixed
+from .imagenet_utils import decode_predictions  # noqa: F401
 from .inception_v3 import preprocess_input  # noqa: F401  ('tf' mode, as in Keras)
 
-BASE_WEIGHT_URL = "https://github.com/fchollet/deep-learning-models/releases/download/v0.7/"
+BASE_WEIGHT_URL = _builder.RELEASES + "v0.7/"
 WEIGHTS_HASH = "e693bd0210a403b3192acc6073ad2e96"
 WEIGHTS_HASH_NO_TOP = "d19885ff4a710c122648d3b5c3b684e4"
 
@@ -21,14 +22,9 @@ def scaled_residual(inputs, scale):
 def conv2d_bn(x, filters, kernel_size, strides=1, padding="same", activation="relu", use_bias=False, name=None):
     """Conv2D, then (without bias) BatchNormalization without scale, then the activation;
     named name / name_bn / name_ac when `name` is given."""
-    from ..layers import Activation, BatchNormalization, Conv2D
-    x = Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, name=name)(x)
-    if not use_bias:
-        bn_axis = 1 if _builder.channel_axis() == 1 else 3
-        x = BatchNormalization(axis=bn_axis, scale=False, name=None if name is None else name + "_bn")(x)
-    if activation is not None:
-        x = Activation(activation, name=None if name is None else name + "_ac")(x)
-    return x
+    return conv_bn(x, filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, name=name,
+                   bn_name=suffixed(name, "_bn"), act_name=suffixed(name, "_ac"), activation=activation, scale=False,
+                   batch_norm=not use_bias)
 
 
 def inception_resnet_block(x, scale, block_type, block_idx, activation="relu"):
@@ -49,7 +45,7 @@ def inception_resnet_block(x, scale, block_type, block_idx, activation="relu"):
         raise ValueError('Unknown Inception-ResNet block type. Expects "block35", "block17" or "block8", but got: '
                          + str(block_type))
     block_name = block_type + "_" + str(block_idx)
-    axis = 1 if _builder.channel_axis() == 1 else 3
+    axis = bn_axis()
     mixed = Concatenate(axis=axis, name=block_name + "_mixed")(branches)
     up = conv2d_bn(mixed, K.int_shape(x)[axis], 1, activation=None, use_bias=True, name=block_name + "_conv")
     x = Lambda(scaled_residual, output_shape=K.int_shape(x)[1:], arguments={"scale": scale}, name=block_name)([x, up])
@@ -77,13 +73,10 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
     # Raises
         ValueError: invalid `weights`, `classes`, `pooling` or input shape.
     """
-    from .. import backend as K
-    from ..layers import AveragePooling2D, Concatenate, Dense, GlobalAveragePooling2D, MaxPooling2D
+    from ..layers import AveragePooling2D, Concatenate, MaxPooling2D
     _builder.check_arguments(weights, include_top, classes, pooling, "InceptionResNetV2")
-    input_shape = _obtain_input_shape(input_shape, default_size=299, min_size=75, data_format=K.image_data_format(),
-                                      require_flatten=include_top, weights=weights)
-    img_input = _builder.image_input(input_tensor, input_shape)
-    axis = 1 if _builder.channel_axis() == 1 else 3
+    img_input = _builder.checked_image_input(input_tensor, input_shape, 299, 75, include_top, weights)
+    axis = bn_axis()
     # stem
     x = conv2d_bn(img_input, 32, 3, strides=2, padding="valid")
     x = conv2d_bn(x, 32, 3, padding="valid")
@@ -117,14 +110,9 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
         x = inception_resnet_block(x, scale=0.2, block_type="block8", block_idx=block_idx)
     x = inception_resnet_block(x, scale=1.0, activation=None, block_type="block8", block_idx=10)
     x = conv2d_bn(x, 1536, 1, name="conv_7b")
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        x = Dense(classes, activation="softmax", name="predictions")(x)
-    else:
-        x = _builder.pooling_head(x, pooling)
+    x = _builder.classifier(x, include_top, classes, pooling)
     model = _builder.make_model(input_tensor, img_input, x, "inception_resnet_v2")
-    fname = ("inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5" if include_top
-             else "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5")
-    _builder.load_weights(model, weights, fname, BASE_WEIGHT_URL + fname,
-                          WEIGHTS_HASH if include_top else WEIGHTS_HASH_NO_TOP)
+    stem = BASE_WEIGHT_URL + "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels"
+    _builder.load_keras_weights(model, weights, include_top, (stem + ".h5", WEIGHTS_HASH),
+                                (stem + "_notop.h5", WEIGHTS_HASH_NO_TOP))
     return model

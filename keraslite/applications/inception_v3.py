@@ -3,13 +3,11 @@ Architecture for Computer Vision" (2015), with Keras 2.3's layer names (mixed0..
 from __future__ import annotations
 
 from . import _builder
-from .imagenet_utils import _obtain_input_shape, decode_predictions  # noqa: F401
+from ._blocks import bn_axis, conv_bn, suffixed
+from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import preprocess_input as _imagenet_preprocess
 
-WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.5/"
-                "inception_v3_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.5/"
-                       "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.5", "inception_v3_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "9a0d58056eeedaa3f26cb7ebd46da564"
 WEIGHTS_HASH_NO_TOP = "bcbd6486424b2319ff4ef7d526e38f63"
 
@@ -22,12 +20,8 @@ def preprocess_input(x, data_format=None, **kwargs):
 def conv2d_bn(x, filters, num_row, num_col, padding="same", strides=(1, 1), name=None):
     """Conv2D without bias, BatchNormalization without scale, ReLU; named name_conv / name_bn /
     name when `name` is given."""
-    from ..layers import Activation, BatchNormalization, Conv2D
-    bn_axis = 1 if _builder.channel_axis() == 1 else 3
-    x = Conv2D(filters, (num_row, num_col), strides=strides, padding=padding, use_bias=False,
-               name=None if name is None else name + "_conv")(x)
-    x = BatchNormalization(axis=bn_axis, scale=False, name=None if name is None else name + "_bn")(x)
-    return Activation("relu", name=name)(x)
+    return conv_bn(x, filters, (num_row, num_col), strides=strides, padding=padding, use_bias=False,
+                   name=suffixed(name, "_conv"), bn_name=suffixed(name, "_bn"), act_name=name, scale=False)
 
 
 def _avg_branch(x, filters):
@@ -88,13 +82,10 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     # Raises
         ValueError: invalid `weights`, `classes`, `pooling` or input shape.
     """
-    from .. import backend as K
-    from ..layers import Dense, GlobalAveragePooling2D, MaxPooling2D, concatenate
+    from ..layers import MaxPooling2D, concatenate
     _builder.check_arguments(weights, include_top, classes, pooling, "InceptionV3")
-    input_shape = _obtain_input_shape(input_shape, default_size=299, min_size=75, data_format=K.image_data_format(),
-                                      require_flatten=include_top, weights=weights)
-    img_input = _builder.image_input(input_tensor, input_shape)
-    axis = 1 if _builder.channel_axis() == 1 else 3
+    img_input = _builder.checked_image_input(input_tensor, input_shape, 299, 75, include_top, weights)
+    axis = bn_axis()
     x = conv2d_bn(img_input, 32, 3, 3, strides=(2, 2), padding="valid")
     x = conv2d_bn(x, 32, 3, 3, padding="valid")
     x = conv2d_bn(x, 64, 3, 3)
@@ -123,16 +114,8 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     x = concatenate([branch3x3, branch7x7x3, branch_pool], axis=axis, name="mixed8")
     for i in range(2):
         x = _block_8(x, i, axis)
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        x = Dense(classes, activation="softmax", name="predictions")(x)
-    else:
-        x = _builder.pooling_head(x, pooling)
+    x = _builder.classifier(x, include_top, classes, pooling)
     model = _builder.make_model(input_tensor, img_input, x, "inception_v3")
-    if include_top:
-        files = ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH, WEIGHTS_HASH)
-    else:
-        files = ("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", WEIGHTS_PATH_NO_TOP,
-                 WEIGHTS_HASH_NO_TOP)
-    _builder.load_weights(model, weights, *files)
+    _builder.load_keras_weights(model, weights, include_top, (WEIGHTS_PATH, WEIGHTS_HASH),
+                                (WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP))
     return model

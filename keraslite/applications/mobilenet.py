@@ -3,13 +3,11 @@ Convolutional Neural Networks for Mobile Vision Applications" (2017), with Keras
 names (conv1, conv_dw_1 .. conv_pw_13, conv_preds) and weight files."""
 from __future__ import annotations
 
-import warnings
-
 from . import _builder
 from .imagenet_utils import _obtain_input_shape, decode_predictions  # noqa: F401
 from .inception_v3 import preprocess_input  # noqa: F401  ('tf' mode, as in Keras)
 
-BASE_WEIGHT_PATH = "https://github.com/fchollet/deep-learning-models/releases/download/v0.6/"
+BASE_WEIGHT_PATH = _builder.RELEASES + "v0.6/"
 _ALPHA_TEXT = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
 _SIZES = (128, 160, 192, 224)
 
@@ -69,23 +67,20 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
     channels_first = K.image_data_format() == "channels_first"
     default_size = 224
     if input_shape is not None and len(input_shape) == 3:
-        rows, cols = (input_shape[1], input_shape[2]) if channels_first else (input_shape[0], input_shape[1])
+        rows, cols = _builder.spatial_size(input_shape, channels_first)
         if rows == cols and rows in _SIZES:
             default_size = rows
     input_shape = _obtain_input_shape(input_shape, default_size=default_size, min_size=32,
                                       data_format=K.image_data_format(), require_flatten=include_top,
                                       weights=weights)
-    rows, cols = (input_shape[1], input_shape[2]) if channels_first else (input_shape[0], input_shape[1])
+    rows, cols = _builder.spatial_size(input_shape, channels_first)
     if weights == "imagenet":
         if depth_multiplier != 1:
             raise ValueError("If imagenet weights are being loaded, depth multiplier must be 1")
         if alpha not in _ALPHA_TEXT:
             raise ValueError("If imagenet weights are being loaded, alpha can be one of`0.25`, `0.50`, `0.75` or "
                              "`1.0` only.")
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in [128, 160, 192, 224]. "
-                          "Weights for input shape (224, 224) will be loaded as the default.")
+        rows = _builder.imagenet_rows(rows, cols, _SIZES)
     img_input = _builder.image_input(input_tensor, input_shape)
     x = _conv_block(img_input, 32, alpha, strides=(2, 2))
     plan = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),

@@ -3,8 +3,6 @@ Residuals and Linear Bottlenecks" (2018), with Keras 2.3's layer names (Conv1, e
 block_1_expand .. block_16_project_BN, Conv_1, Logits) and weight files."""
 from __future__ import annotations
 
-import warnings
-
 from . import _builder
 from .imagenet_utils import _obtain_input_shape, correct_pad, decode_predictions  # noqa: F401
 from .inception_v3 import preprocess_input  # noqa: F401  ('tf' mode, as in Keras)
@@ -63,7 +61,7 @@ def _default_size(input_shape, input_tensor, channels_first):
     input_tensor, else 224."""
     from .. import backend as K
     if input_shape is not None and len(input_shape) == 3:
-        rows, cols = (input_shape[1], input_shape[2]) if channels_first else (input_shape[0], input_shape[1])
+        rows, cols = _builder.spatial_size(input_shape, channels_first)
     elif input_shape is None and input_tensor is not None and K.is_keras_tensor(input_tensor):
         shape = K.int_shape(input_tensor)
         rows, cols = (shape[2], shape[3]) if channels_first else (shape[1], shape[2])
@@ -109,15 +107,12 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     input_shape = _obtain_input_shape(input_shape, default_size=default_size, min_size=32,
                                       data_format=K.image_data_format(), require_flatten=include_top,
                                       weights=weights)
-    rows, cols = (input_shape[1], input_shape[2]) if channels_first else (input_shape[0], input_shape[1])
+    rows, cols = _builder.spatial_size(input_shape, channels_first)
     if weights == "imagenet":
         if alpha not in _ALPHAS:
             raise ValueError("If imagenet weights are being loaded, alpha can be one of `0.35`, `0.50`, `0.75`, "
                              "`1.0`, `1.3` or `1.4` only.")
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in [96, 128, 160, 192, 224]. "
-                          "Weights for input shape (224, 224) will be loaded as the default.")
+        rows = _builder.imagenet_rows(rows, cols, _SIZES)
     img_input = _builder.image_input(input_tensor, input_shape)
     x = ZeroPadding2D(padding=correct_pad(img_input, 3), name="Conv1_pad")(img_input)
     x = Conv2D(_make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2), padding="valid", use_bias=False,

@@ -39,9 +39,12 @@ def ResNet152(include_top=True, weights="imagenet", input_tensor=None, input_sha
                   classes)
 
 
-ResNet50.__doc__ = ("ResNet50(include_top=True, weights='imagenet', input_tensor=None, input_shape=None, "
-                    "pooling=None, classes=1000): ResNet-50 v1 (25,636,712 parameters with its top)." + _ARGS)
-ResNet101.__doc__ = ("ResNet101(include_top=True, weights='imagenet', input_tensor=None, input_shape=None, "
-                     "pooling=None, classes=1000): ResNet-101 v1 (44,707,176 parameters with its top)." + _ARGS)
-ResNet152.__doc__ = ("ResNet152(include_top=True, weights='imagenet', input_tensor=None, input_shape=None, "
-                     "pooling=None, classes=1000): ResNet-152 v1 (60,419,944 parameters with its top)." + _ARGS)
+def _document(fn, title: str, params: int) -> None:
+    """Give a ResNet constructor its Keras signature line, parameter count and arguments."""
+    fn.__doc__ = (f"{fn.__name__}(include_top=True, weights='imagenet', input_tensor=None, input_shape=None, "
+                  f"pooling=None, classes=1000): {title} ({params:,} parameters with its top)." + _ARGS)
+
+
+_document(ResNet50, "ResNet-50 v1", 25636712)
+_document(ResNet101, "ResNet-101 v1", 44707176)
+_document(ResNet152, "ResNet-152 v1", 60419944)

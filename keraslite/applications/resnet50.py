@@ -5,13 +5,11 @@ from __future__ import annotations
 import warnings
 
 from . import _builder
-from .imagenet_utils import _obtain_input_shape, decode_predictions  # noqa: F401
+from ._blocks import conv_bn
+from .imagenet_utils import decode_predictions  # noqa: F401
 from .vgg16 import preprocess_input  # noqa: F401  ('caffe' mode, as in Keras)
 
-WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.2/"
-                "resnet50_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.2/"
-                       "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.2", "resnet50_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "a7b3fe01876f51b976af0dea6bc144eb"
 WEIGHTS_HASH_NO_TOP = "a268eb855778b3df3c7506639542a6af"
 
@@ -19,27 +17,21 @@ WEIGHTS_HASH_NO_TOP = "a268eb855778b3df3c7506639542a6af"
 def _bottleneck(input_tensor, kernel_size, filters, stage, block, strides=None):
     """1x1 / kxk / 1x1 bottleneck; with `strides` the shortcut is a projection (conv_block),
     without it the identity (identity_block)."""
-    from ..layers import Activation, BatchNormalization, Conv2D, add
-    bn_axis = _builder.channel_axis()
-    conv_name = f"res{stage}{block}_branch"
-    bn_name = f"bn{stage}{block}_branch"
+    from ..layers import Activation, add
+    axis = _builder.channel_axis()
+
+    def unit(x, filters, size, branch, activation="relu", strides=(1, 1), padding="valid"):
+        return conv_bn(x, filters, size, strides=strides, padding=padding, name=f"res{stage}{block}_branch{branch}",
+                       bn_name=f"bn{stage}{block}_branch{branch}", activation=activation, axis=axis,
+                       kernel_initializer="he_normal")
     filters1, filters2, filters3 = filters
-    first_strides = strides if strides is not None else (1, 1)
-    x = Conv2D(filters1, (1, 1), strides=first_strides, kernel_initializer="he_normal",
-               name=conv_name + "2a")(input_tensor)
-    x = BatchNormalization(axis=bn_axis, name=bn_name + "2a")(x)
-    x = Activation("relu")(x)
-    x = Conv2D(filters2, kernel_size, padding="same", kernel_initializer="he_normal", name=conv_name + "2b")(x)
-    x = BatchNormalization(axis=bn_axis, name=bn_name + "2b")(x)
-    x = Activation("relu")(x)
-    x = Conv2D(filters3, (1, 1), kernel_initializer="he_normal", name=conv_name + "2c")(x)
-    x = BatchNormalization(axis=bn_axis, name=bn_name + "2c")(x)
+    x = unit(input_tensor, filters1, (1, 1), "2a", strides=strides if strides is not None else (1, 1))
+    x = unit(x, filters2, kernel_size, "2b", padding="same")
+    x = unit(x, filters3, (1, 1), "2c", activation=None)
     if strides is None:
         shortcut = input_tensor
     else:
-        shortcut = Conv2D(filters3, (1, 1), strides=strides, kernel_initializer="he_normal",
-                          name=conv_name + "1")(input_tensor)
-        shortcut = BatchNormalization(axis=bn_axis, name=bn_name + "1")(shortcut)
+        shortcut = unit(input_tensor, filters3, (1, 1), "1", activation=None, strides=strides)
     x = add([x, shortcut])
     return Activation("relu")(x)
 
@@ -61,18 +53,12 @@ def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shap
     # Raises
         ValueError: invalid `weights`, `classes`, `pooling` or input shape.
     """
-    from .. import backend as K
-    from ..layers import (Activation, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D,
-                          ZeroPadding2D)
+    from ..layers import MaxPooling2D, ZeroPadding2D
     _builder.check_arguments(weights, include_top, classes, pooling, "ResNet50")
-    input_shape = _obtain_input_shape(input_shape, default_size=224, min_size=32, data_format=K.image_data_format(),
-                                      require_flatten=include_top, weights=weights)
-    img_input = _builder.image_input(input_tensor, input_shape)
-    bn_axis = _builder.channel_axis()
+    img_input = _builder.checked_image_input(input_tensor, input_shape, 224, 32, include_top, weights)
     x = ZeroPadding2D(padding=(3, 3), name="conv1_pad")(img_input)
-    x = Conv2D(64, (7, 7), strides=(2, 2), padding="valid", kernel_initializer="he_normal", name="conv1")(x)
-    x = BatchNormalization(axis=bn_axis, name="bn_conv1")(x)
-    x = Activation("relu")(x)
+    x = conv_bn(x, 64, (7, 7), strides=(2, 2), padding="valid", kernel_initializer="he_normal", name="conv1",
+                bn_name="bn_conv1", axis=_builder.channel_axis())
     x = ZeroPadding2D(padding=(1, 1), name="pool1_pad")(x)
     x = MaxPooling2D((3, 3), strides=(2, 2))(x)
     stages = ((2, (64, 64, 256), "abc"), (3, (128, 128, 512), "abcd"), (4, (256, 256, 1024), "abcdef"),
@@ -82,17 +68,10 @@ def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shap
         x = _bottleneck(x, 3, filters, stage, blocks[0], strides=first_strides)
         for block in blocks[1:]:
             x = _bottleneck(x, 3, filters, stage, block)
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        x = Dense(classes, activation="softmax", name="fc1000")(x)
-    elif pooling is None:
+    if not include_top and pooling is None:
         warnings.warn("The output shape of `ResNet50(include_top=False)` has been changed since Keras 2.2.0.")
-    else:
-        x = _builder.pooling_head(x, pooling)
+    x = _builder.classifier(x, include_top, classes, pooling, dense_name="fc1000")
     model = _builder.make_model(input_tensor, img_input, x, "resnet50")
-    if include_top:
-        files = ("resnet50_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH, WEIGHTS_HASH)
-    else:
-        files = ("resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP)
-    _builder.load_weights(model, weights, *files)
+    _builder.load_keras_weights(model, weights, include_top, (WEIGHTS_PATH, WEIGHTS_HASH),
+                                (WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP))
     return model

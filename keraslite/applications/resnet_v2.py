@@ -6,7 +6,7 @@ from __future__ import annotations
 from ._resnet_common import ResNet, v2_stacks
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .inception_v3 import preprocess_input  # noqa: F401  ('tf' mode, as in Keras)
-from .resnet import _ARGS
+from .resnet import _document
 
 
 def ResNet50V2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
@@ -27,9 +27,6 @@ def ResNet152V2(include_top=True, weights="imagenet", input_tensor=None, input_s
                   pooling, classes)
 
 
-ResNet50V2.__doc__ = ("ResNet50V2(include_top=True, weights='imagenet', input_tensor=None, input_shape=None, "
-                      "pooling=None, classes=1000): ResNet-50 v2 (25,613,800 parameters with its top)." + _ARGS)
-ResNet101V2.__doc__ = ("ResNet101V2(include_top=True, weights='imagenet', input_tensor=None, input_shape=None, "
-                       "pooling=None, classes=1000): ResNet-101 v2 (44,675,560 parameters with its top)." + _ARGS)
-ResNet152V2.__doc__ = ("ResNet152V2(include_top=True, weights='imagenet', input_tensor=None, input_shape=None, "
-                       "pooling=None, classes=1000): ResNet-152 v2 (60,380,648 parameters with its top)." + _ARGS)
+_document(ResNet50V2, "ResNet-50 v2", 25613800)
+_document(ResNet101V2, "ResNet-101 v2", 44675560)
+_document(ResNet152V2, "ResNet-152 v2", 60380648)

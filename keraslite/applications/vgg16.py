@@ -3,13 +3,10 @@ for Large-Scale Image Recognition" (2014). Weights: Keras's own ImageNet files."
 from __future__ import annotations
 
 from . import _builder
-from .imagenet_utils import _obtain_input_shape, decode_predictions  # noqa: F401
+from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import preprocess_input as _imagenet_preprocess
 
-WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
-                "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
-                       "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.1", "vgg16_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "64373286793e3c8b2b4e3219cbf3544b"
 WEIGHTS_HASH_NO_TOP = "6d6bbae143d832006294945121d1f1fc"
 
@@ -20,14 +17,11 @@ def preprocess_input(x, data_format=None, **kwargs):
 
 
 def build_vgg(convs_per_block, name, include_top, weights, input_tensor, input_shape, pooling, classes, files):
-    """The VGG network with `convs_per_block` 3x3 convolutions in each of its five blocks."""
-    from .. import backend as K
+    """The VGG network with `convs_per_block` 3x3 convolutions in each of its five blocks;
+    `files`: the (origin, file_hash) of its weights with and without the top."""
     from ..layers import Conv2D, Dense, Flatten, MaxPooling2D
     _builder.check_arguments(weights, include_top, classes, pooling, name.upper())
-    input_shape = _obtain_input_shape(input_shape, default_size=224, min_size=32,
-                                      data_format=K.image_data_format(), require_flatten=include_top,
-                                      weights=weights)
-    img_input = _builder.image_input(input_tensor, input_shape)
+    img_input = _builder.checked_image_input(input_tensor, input_shape, 224, 32, include_top, weights)
     x = img_input
     for block, (filters, convs) in enumerate(zip((64, 128, 256, 512, 512), convs_per_block), start=1):
         for i in range(1, convs + 1):
@@ -41,15 +35,8 @@ def build_vgg(convs_per_block, name, include_top, weights, input_tensor, input_s
     else:
         x = _builder.pooling_head(x, pooling)
     model = _builder.make_model(input_tensor, img_input, x, name)
-    (fname, origin, file_hash) = files(include_top)
-    _builder.load_weights(model, weights, fname, origin, file_hash)
+    _builder.load_keras_weights(model, weights, include_top, *files)
     return model
-
-
-def _files(include_top):
-    if include_top:
-        return "vgg16_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH, WEIGHTS_HASH
-    return "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP
 
 
 def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000):
@@ -71,4 +58,4 @@ def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
         ValueError: invalid `weights`, `classes`, `pooling` or input shape.
     """
     return build_vgg((2, 2, 3, 3, 3), "vgg16", include_top, weights, input_tensor, input_shape, pooling, classes,
-                     _files)
+                     ((WEIGHTS_PATH, WEIGHTS_HASH), (WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP)))

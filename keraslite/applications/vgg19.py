@@ -2,21 +2,13 @@
 Weights: Keras's own ImageNet files."""
 from __future__ import annotations
 
+from . import _builder
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .vgg16 import build_vgg, preprocess_input  # noqa: F401
 
-WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
-                "vgg19_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
-                       "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.1", "vgg19_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "cbe5617147190e668d6c5d5026f83318"
 WEIGHTS_HASH_NO_TOP = "253f8cb515780f3b799900260a226db6"
-
-
-def _files(include_top):
-    if include_top:
-        return "vgg19_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH, WEIGHTS_HASH
-    return "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP
 
 
 def VGG19(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000):
@@ -32,4 +24,4 @@ def VGG19(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
         ValueError: invalid `weights`, `classes`, `pooling` or input shape.
     """
     return build_vgg((2, 2, 4, 4, 4), "vgg19", include_top, weights, input_tensor, input_shape, pooling, classes,
-                     _files)
+                     ((WEIGHTS_PATH, WEIGHTS_HASH), (WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP)))

@@ -3,13 +3,11 @@ Separable Convolutions" (2017), with Keras 2.3's layer names (block1_conv1 .. bl
 from __future__ import annotations
 
 from . import _builder
-from .imagenet_utils import _obtain_input_shape, decode_predictions  # noqa: F401
+from ._blocks import conv_bn
+from .imagenet_utils import decode_predictions  # noqa: F401
 from .inception_v3 import preprocess_input  # noqa: F401  ('tf' mode, as in Keras)
 
-TF_WEIGHTS_PATH = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.4/"
-                   "xception_weights_tf_dim_ordering_tf_kernels.h5")
-TF_WEIGHTS_PATH_NO_TOP = ("https://github.com/fchollet/deep-learning-models/releases/download/v0.4/"
-                          "xception_weights_tf_dim_ordering_tf_kernels_notop.h5")
+TF_WEIGHTS_PATH, TF_WEIGHTS_PATH_NO_TOP = _builder.release_files("v0.4", "xception_weights_tf_dim_ordering_tf_kernels")
 WEIGHTS_HASH = "0a58e3b7378bc2990ea3b43d5981f1f6"
 WEIGHTS_HASH_NO_TOP = "b0042744bf5b25fce3cb969f33bebb97"
 
@@ -22,9 +20,7 @@ def _sepconv_bn(x, filters, name, axis):
 
 def _projection(x, filters, axis):
     """The strided 1x1 shortcut of the entry/exit blocks (unnamed, as in Keras)."""
-    from ..layers import BatchNormalization, Conv2D
-    residual = Conv2D(filters, (1, 1), strides=(2, 2), padding="same", use_bias=False)(x)
-    return BatchNormalization(axis=axis)(residual)
+    return conv_bn(x, filters, (1, 1), strides=(2, 2), padding="same", use_bias=False, activation=None, axis=axis)
 
 
 def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000):
@@ -44,20 +40,15 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     # Raises
         ValueError: invalid `weights`, `classes`, `pooling` or input shape.
     """
-    from .. import backend as K
-    from ..layers import Activation, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, add
+    from ..layers import Activation, MaxPooling2D, add
     _builder.check_arguments(weights, include_top, classes, pooling, "Xception")
-    input_shape = _obtain_input_shape(input_shape, default_size=299, min_size=71, data_format=K.image_data_format(),
-                                      require_flatten=include_top, weights=weights)
-    img_input = _builder.image_input(input_tensor, input_shape)
+    img_input = _builder.checked_image_input(input_tensor, input_shape, 299, 71, include_top, weights)
     axis = _builder.channel_axis()
     # entry flow
-    x = Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name="block1_conv1")(img_input)
-    x = BatchNormalization(axis=axis, name="block1_conv1_bn")(x)
-    x = Activation("relu", name="block1_conv1_act")(x)
-    x = Conv2D(64, (3, 3), use_bias=False, name="block1_conv2")(x)
-    x = BatchNormalization(axis=axis, name="block1_conv2_bn")(x)
-    x = Activation("relu", name="block1_conv2_act")(x)
+    x = img_input
+    for i, (filters, strides) in enumerate(((32, (2, 2)), (64, (1, 1))), start=1):
+        x = conv_bn(x, filters, (3, 3), strides=strides, use_bias=False, name=f"block1_conv{i}",
+                    bn_name=f"block1_conv{i}_bn", act_name=f"block1_conv{i}_act", axis=axis)
     for block, filters in ((2, 128), (3, 256), (4, 728)):
         residual = _projection(x, filters, axis)
         if block != 2:  # block 2 starts right after block1_conv2_act
@@ -87,15 +78,8 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = Activation("relu", name="block14_sepconv1_act")(x)
     x = _sepconv_bn(x, 2048, "block14_sepconv2", axis)
     x = Activation("relu", name="block14_sepconv2_act")(x)
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        x = Dense(classes, activation="softmax", name="predictions")(x)
-    else:
-        x = _builder.pooling_head(x, pooling)
+    x = _builder.classifier(x, include_top, classes, pooling)
     model = _builder.make_model(input_tensor, img_input, x, "xception")
-    if include_top:
-        files = ("xception_weights_tf_dim_ordering_tf_kernels.h5", TF_WEIGHTS_PATH, WEIGHTS_HASH)
-    else:
-        files = ("xception_weights_tf_dim_ordering_tf_kernels_notop.h5", TF_WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP)
-    _builder.load_weights(model, weights, *files)
+    _builder.load_keras_weights(model, weights, include_top, (TF_WEIGHTS_PATH, WEIGHTS_HASH),
+                                (TF_WEIGHTS_PATH_NO_TOP, WEIGHTS_HASH_NO_TOP))
     return model

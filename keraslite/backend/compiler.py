@@ -326,7 +326,7 @@ def _folds(backend, order, needed, fed):
 
     For a node `c` with an input `p` whose values nothing else reads (not an output, not fed; other
     readers may use only its shape), the backend's `fold(p, c)` may return a callable computing c
-    directly from p's inputs followed by c's other inputs (e.g. conv2d + bias add in one kernel);
+    directly from p's inputs followed by c's other inputs (e.g. conv + bias add in one kernel);
     p is then never materialised. Shape-only readers of p must come after c (they depend on it, as
     autodiff's sum_to_like(grad, p) does) and read c's value in p's place, which folds of the same
     shape and dtype guarantee (the backend checks). Returns ({c.id: (p, fn, inputs, shape_readers)},

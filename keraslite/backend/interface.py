@@ -73,7 +73,7 @@ class Backend:
         inputs, fills it and returns it. "inplace": as "out", and `out` may also be one of its
         inputs of the same shape and dtype (elementwise work). A backend declaring any op also
         implements `empty`. A folded form (`fold`) is named "producer+consumer" (e.g.
-        "conv2d+add"). The compiler's memory plan (memplan.py) gives such steps pooled buffers."""
+        "conv+add"). The compiler's memory plan (memplan.py) gives such steps pooled buffers."""
         return None
 
     def empty(self, shape: tuple, dtype) -> Any:

@@ -324,17 +324,8 @@ def evaluate(model, x, y, batch_size_value, verbose_value, sample_weight, steps,
 def predict(model, x, batch_size_value, verbose_value, steps, callbacks_value=None,
             who: str = "predict") -> int | None:
     """Check every argument of Model.predict; returns the batch size (None: step-wise)."""
-    verbose(verbose_value, who)
-    callbacks(callbacks_value, who)
-    steps = positive_int(steps, "steps", who)
-    if x is None:
-        raise ValueError(f"{who}: `x` is needed (an array, a list or dict of arrays, a generator or a Sequence)")
-    if is_generator_or_sequence(x):
-        _generator_form(who, x, None, batch_size_value, None, 0.0)
-        return None
-    bs = batch_size(batch_size_value, who, model, steps)
-    data(x, "x", who)
-    return bs
+    # evaluate's checks with no targets and no weights (checking an absent y is a no-op)
+    return evaluate(model, x, None, batch_size_value, verbose_value, None, steps, callbacks_value, who)
 
 
 def on_batch(model, who: str, x, y=None, sample_weight=None, class_weight_value=None) -> None:

@@ -84,13 +84,7 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
             batch_ids = index_array[start:end]
             # consecutive unshuffled batches are views: no copy
             batch = [a[start:end] for a in ins] if not shuffle else _slice(ins, batch_ids)
-            batch_logs = {"batch": batch_index, "size": len(batch_ids)}
-            cl.on_batch_begin(batch_index, batch_logs)
-            outs = to_list(f(batch))
-            for label, o in zip(out_labels, outs):
-                batch_logs[label] = float(o) if np.ndim(o) == 0 else o
-            cl.on_batch_end(batch_index, batch_logs)
-            if _dist.stop(model):
+            if _train_batch(model, f, batch, out_labels, cl, batch_index, len(batch_ids)):
                 break
         if do_validation and _validate_now(epoch, validation_freq):
             val_outs = test_loop(val_f, val_ins, batch_size=batch_size, verbose=0, model=model, steps=validation_steps)
@@ -105,14 +99,20 @@ def fit_loop(model, f, ins, out_labels, batch_size, epochs, verbose, callbacks, 
 
 def _fit_steps(model, f, ins, out_labels, steps, cl) -> None:
     for step in range(steps):
-        batch_logs = {"batch": step, "size": 1}
-        cl.on_batch_begin(step, batch_logs)
-        outs = to_list(f(ins))
-        for label, o in zip(out_labels, outs):
-            batch_logs[label] = float(o) if np.ndim(o) == 0 else o
-        cl.on_batch_end(step, batch_logs)
-        if _dist.stop(model):
+        if _train_batch(model, f, ins, out_labels, cl, step, 1):
             break
+
+
+def _train_batch(model, f, batch, out_labels, cl, index: int, size: int) -> bool:
+    """One training step on `batch` between the callbacks' batch hooks (its outputs logged under
+    `out_labels`); True when training must stop."""
+    batch_logs = {"batch": index, "size": size}
+    cl.on_batch_begin(index, batch_logs)
+    outs = to_list(f(batch))
+    for label, o in zip(out_labels, outs):
+        batch_logs[label] = float(o) if np.ndim(o) == 0 else o
+    cl.on_batch_end(index, batch_logs)
+    return _dist.stop(model)
 
 
 def _progbar(n, verbose):

@@ -52,33 +52,90 @@ def _as_array(value):
     return np.asarray(value)
 
 
-def _check_units(units, who):
+def _check_units(units, who, exact=False):
+    """`units` as an int >= 1; with `exact`, a value that int() would change (2.5) is refused too."""
     try:
-        units = int(units)
+        value = int(units)
     except (TypeError, ValueError):
         raise ValueError(f"{who}: units must be a positive integer, got {units!r}") from None
-    if units < 1:
-        raise ValueError(f"{who}: units must be a positive integer, got {units}")
-    return units
+    if value < 1 or (exact and value != units):
+        raise ValueError(f"{who}: units must be a positive integer, got {units!r}")
+    return value
+
+
+def initial_part(init, n: int, dtype):
+    """`init((n,))` as a NumPy array (initializers that take no dtype are called without one)."""
+    return _as_array(init((n,), dtype=dtype) if has_arg(init, "dtype") else init((n,)))
+
+
+# the three weights of a recurrent cell, in the order Keras lists their arguments
+_WEIGHTS = ("kernel", "recurrent", "bias")
+
+
+def set_weight_args(obj, initializer_args, regularizer_args, constraint_args) -> None:
+    """Keep on `obj` the resolved `<w>_initializer`, `<w>_regularizer` and `<w>_constraint` of
+    its kernel, recurrent kernel and bias, each group given as a (kernel, recurrent, bias) triple
+    of Keras arguments."""
+    for w, init, reg, con in zip(_WEIGHTS, initializer_args, regularizer_args, constraint_args):
+        setattr(obj, f"{w}_initializer", initializers.get(init))
+        setattr(obj, f"{w}_regularizer", regularizers.get(reg))
+        setattr(obj, f"{w}_constraint", constraints.get(con))
+
+
+def weight_args_config(obj, after_initializers=None, after_regularizers=None) -> dict:
+    """The serialized weight arguments of `obj` in Keras's key order: the initializers, then
+    `after_initializers`, the regularizers, `after_regularizers`, the constraints."""
+    config = {f"{w}_initializer": initializers.serialize(getattr(obj, f"{w}_initializer")) for w in _WEIGHTS}
+    config.update(after_initializers or {})
+    config.update({f"{w}_regularizer": regularizers.serialize(getattr(obj, f"{w}_regularizer")) for w in _WEIGHTS})
+    config.update(after_regularizers or {})
+    config.update({f"{w}_constraint": constraints.serialize(getattr(obj, f"{w}_constraint")) for w in _WEIGHTS})
+    return config
+
+
+def add_recurrent_weights(layer, kernel_shape, recurrent_shape, bias_shape=None, bias_initializer=None) -> None:
+    """Add `kernel`, `recurrent_kernel` and (with a `bias_shape`) `bias` to `layer`, in that order,
+    with its initializers, regularizers and constraints; `bias` is None without a `bias_shape`."""
+    layer.kernel = layer.add_weight(shape=kernel_shape, name="kernel", initializer=layer.kernel_initializer,
+                                    regularizer=layer.kernel_regularizer, constraint=layer.kernel_constraint)
+    layer.recurrent_kernel = layer.add_weight(shape=recurrent_shape, name="recurrent_kernel",
+                                              initializer=layer.recurrent_initializer,
+                                              regularizer=layer.recurrent_regularizer,
+                                              constraint=layer.recurrent_constraint)
+    layer.bias = None
+    if bias_shape is not None:
+        layer.bias = layer.add_weight(shape=bias_shape, name="bias",
+                                      initializer=bias_initializer or layer.bias_initializer,
+                                      regularizer=layer.bias_regularizer, constraint=layer.bias_constraint)
 
 
 # ---------------------------------------------------------------------------------------------
 # cells
 
 
-
 def unit_forget_bias_initializer(base, units: int):
     """The LSTM bias initializer with Keras's unit_forget_bias: `base` for the input, cell and
     output gates, ones for the forget gate (gate order i, f, c, o)."""
     def bias_initializer(shape, dtype=None):
-        def part(n):
-            return _as_array(base((n,), dtype=dtype) if has_arg(base, "dtype") else base((n,)))
         dt = dtype or K.floatx()
-        return np.concatenate([part(units), np.ones((units,), dtype=dt), part(2 * units)]).astype(dt)
+        return np.concatenate([initial_part(base, units, dtype), np.ones((units,), dtype=dt),
+                               initial_part(base, 2 * units, dtype)]).astype(dt)
     return bias_initializer
 
+
 class _DropoutCell(Layer):
-    """Shared pieces of the built-in cells: input checks and the per-sequence dropout masks."""
+    """Shared pieces of the built-in cells: their weight arguments, input checks, weights, config
+    and the per-sequence dropout masks."""
+
+    def _set_cell_args(self, activation, use_bias, initializer_args, regularizer_args, constraint_args, dropout,
+                       recurrent_dropout) -> None:
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        set_weight_args(self, initializer_args, regularizer_args, constraint_args)
+        self.dropout = _clamp_rate(dropout)
+        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        self._dropout_mask = None
+        self._recurrent_dropout_mask = None
 
     def _input_dim(self, input_shape):
         if isinstance(input_shape, list):
@@ -89,6 +146,15 @@ class _DropoutCell(Layer):
                              f"got input shape {shape_str(input_shape)}")
         return int(input_shape[-1])
 
+    def _add_weights(self, kernel_shape, recurrent_shape, bias_shape, forget_bias_units=None):
+        """The cell's weights; `forget_bias_units` (LSTM-like cells) applies unit_forget_bias."""
+        bias_initializer = None
+        if forget_bias_units is not None and self.unit_forget_bias:
+            bias_initializer = unit_forget_bias_initializer(self.bias_initializer, forget_bias_units)
+        add_recurrent_weights(self, kernel_shape, recurrent_shape, bias_shape if self.use_bias else None,
+                              bias_initializer)
+        self.built = True
+
     def _masks(self, inputs, h_tm1, training, count):
         if 0 < self.dropout < 1 and self._dropout_mask is None:
             self._dropout_mask = _generate_dropout_mask(K.ones_like(inputs), self.dropout, training=training,
@@ -98,12 +164,20 @@ class _DropoutCell(Layer):
                                                                   training=training, count=count)
         return self._dropout_mask, self._recurrent_dropout_mask
 
-    def _common_config(self):
-        return {
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-        }
+    def _gated_head(self) -> dict:
+        """The config's first keys for a cell with units, activation and recurrent_activation."""
+        return {"units": self.units, "activation": activations.serialize(self.activation),
+                "recurrent_activation": activations.serialize(self.recurrent_activation), "use_bias": self.use_bias}
+
+    def _cell_config(self, head: dict, tail: dict = None) -> dict:
+        """Layer config + `head` + the weight arguments (with unit_forget_bias after the
+        initializers where the cell has it) + the dropout rates + `tail`, in Keras's key order."""
+        extra = {"unit_forget_bias": self.unit_forget_bias} if hasattr(self, "unit_forget_bias") else None
+        config = dict(head)
+        config.update(weight_args_config(self, after_initializers=extra))
+        config.update({"dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout})
+        config.update(tail or {})
+        return dict(list(super().get_config().items()) + list(config.items()))
 
 
 class SimpleRNNCell(_DropoutCell):
@@ -120,39 +194,15 @@ class SimpleRNNCell(_DropoutCell):
                  recurrent_constraint=None, bias_constraint=None, dropout=0., recurrent_dropout=0., **kwargs):
         super().__init__(**kwargs)
         self.units = _check_units(units, f"SimpleRNNCell ({self.name})")
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _clamp_rate(dropout)
-        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        self._set_cell_args(activation, use_bias, (kernel_initializer, recurrent_initializer, bias_initializer),
+                            (kernel_regularizer, recurrent_regularizer, bias_regularizer),
+                            (kernel_constraint, recurrent_constraint, bias_constraint), dropout, recurrent_dropout)
         self.state_size = self.units
         self.output_size = self.units
-        self._dropout_mask = None
-        self._recurrent_dropout_mask = None
 
     def build(self, input_shape):
-        input_dim = self._input_dim(input_shape)
-        self.kernel = self.add_weight(shape=(input_dim, self.units), name="kernel",
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint)
-        if self.use_bias:
-            self.bias = self.add_weight(shape=(self.units,), name="bias", initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-        else:
-            self.bias = None
-        self.built = True
+        u = self.units
+        self._add_weights((self._input_dim(input_shape), u), (u, u), (u,))
 
     def call(self, inputs, states, training=None):
         prev_output = states[0]
@@ -171,20 +221,8 @@ class SimpleRNNCell(_DropoutCell):
         return output, [output]
 
     def get_config(self):
-        config = {"units": self.units, "activation": activations.serialize(self.activation),
-                  "use_bias": self.use_bias}
-        config.update(self._common_config())
-        config.update({
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-        })
-        return dict(list(super().get_config().items()) + list(config.items()))
+        return self._cell_config({"units": self.units, "activation": activations.serialize(self.activation),
+                                  "use_bias": self.use_bias})
 
 
 class LSTMCell(_DropoutCell):
@@ -208,46 +246,20 @@ class LSTMCell(_DropoutCell):
                  recurrent_dropout=0., implementation=1, **kwargs):
         super().__init__(**kwargs)
         self.units = _check_units(units, f"LSTMCell ({self.name})")
-        self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _clamp_rate(dropout)
-        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        self._set_cell_args(activation, use_bias, (kernel_initializer, recurrent_initializer, bias_initializer),
+                            (kernel_regularizer, recurrent_regularizer, bias_regularizer),
+                            (kernel_constraint, recurrent_constraint, bias_constraint), dropout, recurrent_dropout)
         if int(implementation) not in (0, 1, 2):
             raise ValueError(f"LSTMCell ({self.name}): implementation must be 1 or 2, got {implementation!r}")
         self.implementation = max(1, int(implementation))
         self.state_size = (self.units, self.units)
         self.output_size = self.units
-        self._dropout_mask = None
-        self._recurrent_dropout_mask = None
 
     def build(self, input_shape):
-        input_dim = self._input_dim(input_shape)
         u = self.units
-        self.kernel = self.add_weight(shape=(input_dim, 4 * u), name="kernel", initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint)
-        if self.use_bias:
-            bias_initializer = (unit_forget_bias_initializer(self.bias_initializer, u) if self.unit_forget_bias
-                                else self.bias_initializer)
-            self.bias = self.add_weight(shape=(4 * u,), name="bias", initializer=bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-        else:
-            self.bias = None
-        self.built = True
+        self._add_weights((self._input_dim(input_shape), 4 * u), (u, 4 * u), (4 * u,), forget_bias_units=u)
 
     def call(self, inputs, states, training=None):
         u = self.units
@@ -283,23 +295,7 @@ class LSTMCell(_DropoutCell):
         return h, [h, c]
 
     def get_config(self):
-        config = {"units": self.units, "activation": activations.serialize(self.activation),
-                  "recurrent_activation": activations.serialize(self.recurrent_activation),
-                  "use_bias": self.use_bias}
-        config.update(self._common_config())
-        config.update({
-            "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "implementation": self.implementation,
-        })
-        return dict(list(super().get_config().items()) + list(config.items()))
+        return self._cell_config(self._gated_head(), {"implementation": self.implementation})
 
 
 class GRUCell(_DropoutCell):
@@ -322,49 +318,27 @@ class GRUCell(_DropoutCell):
                  reset_after=False, **kwargs):
         super().__init__(**kwargs)
         self.units = _check_units(units, f"GRUCell ({self.name})")
-        self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _clamp_rate(dropout)
-        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        self._set_cell_args(activation, use_bias, (kernel_initializer, recurrent_initializer, bias_initializer),
+                            (kernel_regularizer, recurrent_regularizer, bias_regularizer),
+                            (kernel_constraint, recurrent_constraint, bias_constraint), dropout, recurrent_dropout)
         if int(implementation) not in (0, 1, 2):
             raise ValueError(f"GRUCell ({self.name}): implementation must be 1 or 2, got {implementation!r}")
         self.implementation = max(1, int(implementation))
         self.reset_after = bool(reset_after)
         self.state_size = self.units
         self.output_size = self.units
-        self._dropout_mask = None
-        self._recurrent_dropout_mask = None
 
     def build(self, input_shape):
-        input_dim = self._input_dim(input_shape)
         u = self.units
-        self.kernel = self.add_weight(shape=(input_dim, 3 * u), name="kernel", initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(shape=(u, 3 * u), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint)
-        if self.use_bias:
-            bias_shape = (2, 3 * u) if self.reset_after else (3 * u,)
-            self.bias = self.add_weight(shape=bias_shape, name="bias", initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-            if self.reset_after:
-                self.input_bias, self.recurrent_bias = self.bias[0], self.bias[1]
-            else:
-                self.input_bias, self.recurrent_bias = self.bias, None
+        self._add_weights((self._input_dim(input_shape), 3 * u), (u, 3 * u),
+                          (2, 3 * u) if self.reset_after else (3 * u,))
+        if self.bias is None:
+            self.input_bias = self.recurrent_bias = None
+        elif self.reset_after:
+            self.input_bias, self.recurrent_bias = self.bias[0], self.bias[1]
         else:
-            self.bias = self.input_bias = self.recurrent_bias = None
-        self.built = True
+            self.input_bias, self.recurrent_bias = self.bias, None
 
     def call(self, inputs, states, training=None):
         u = self.units
@@ -420,23 +394,8 @@ class GRUCell(_DropoutCell):
         return h, [h]
 
     def get_config(self):
-        config = {"units": self.units, "activation": activations.serialize(self.activation),
-                  "recurrent_activation": activations.serialize(self.recurrent_activation),
-                  "use_bias": self.use_bias}
-        config.update(self._common_config())
-        config.update({
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "implementation": self.implementation,
-            "reset_after": self.reset_after,
-        })
-        return dict(list(super().get_config().items()) + list(config.items()))
+        return self._cell_config(self._gated_head(), {"implementation": self.implementation,
+                                                      "reset_after": self.reset_after})
 
 
 class StackedRNNCells(Layer):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import backend as K
 from ..engine.base_layer import InputSpec, Layer
-from ._utils import normalize_data_format, normalize_tuple, shape_str
+from ._utils import normalize_data_format, normalize_tuple, padded_dim, scaled_dim, shape_str, spatial_output_shape
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,13 +65,7 @@ class UpSampling2D(Layer):
         self.half_pixel_centers = bool(half_pixel_centers)
 
     def compute_output_shape(self, input_shape):
-        def grow(d, f):
-            return None if d is None else d * f
-        if self.data_format == "channels_first":
-            return (input_shape[0], input_shape[1], grow(input_shape[2], self.size[0]),
-                    grow(input_shape[3], self.size[1]))
-        return (input_shape[0], grow(input_shape[1], self.size[0]), grow(input_shape[2], self.size[1]),
-                input_shape[3])
+        return spatial_output_shape(input_shape, self.data_format, scaled_dim, self.size)
 
     def call(self, inputs):
         if self.interpolation == "bilinear" and self.half_pixel_centers:
@@ -143,34 +137,6 @@ class ZeroPadding1D(Layer):
         return dict(list(super().get_config().items()) + list(config.items()))
 
 
-class ZeroPadding2D(Layer):
-    """ZeroPadding2D(padding=(1, 1), data_format=None): padding int, (sym_h, sym_w) or
-    ((top, bottom), (left, right))."""
-
-    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format)
-        self.padding = _pairs_2d(padding, "padding", self.name)
-        _check_non_negative(self.padding, "padding", self.name)
-        self.input_spec = InputSpec(ndim=4)
-
-    def compute_output_shape(self, input_shape):
-        def grow(d, p):
-            return None if d is None else d + p[0] + p[1]
-        if self.data_format == "channels_first":
-            return (input_shape[0], input_shape[1], grow(input_shape[2], self.padding[0]),
-                    grow(input_shape[3], self.padding[1]))
-        return (input_shape[0], grow(input_shape[1], self.padding[0]), grow(input_shape[2], self.padding[1]),
-                input_shape[3])
-
-    def call(self, inputs):
-        return K.spatial_2d_padding(inputs, padding=self.padding, data_format=self.data_format)
-
-    def get_config(self):
-        config = {"padding": self.padding, "data_format": self.data_format}
-        return dict(list(super().get_config().items()) + list(config.items()))
-
-
 def _crop_len(d, pair, who, shape):
     if d is None:
         return None
@@ -179,6 +145,58 @@ def _crop_len(d, pair, who, shape):
         raise ValueError(f"{who}: cropping {pair} is larger than the input dimension {d} "
                          f"(input shape {shape_str(tuple(shape))})")
     return out
+
+
+class _SpatialPairs(Layer):
+    """The shared part of ZeroPadding2D/3D and Cropping2D/3D: `_arg` ('padding' or 'cropping')
+    as one (before, after) pair per spatial axis of a rank-`_rank` image, and data_format."""
+
+    _arg = "padding"
+    _rank = 2
+
+    def __init__(self, pairs, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        pairs = (_pairs_2d if self._rank == 2 else _pairs_3d)(pairs, self._arg, self.name)
+        _check_non_negative(pairs, self._arg, self.name)
+        setattr(self, self._arg, pairs)
+        self.input_spec = InputSpec(ndim=self._rank + 2)
+
+    def get_config(self):
+        config = {self._arg: getattr(self, self._arg), "data_format": self.data_format}
+        return dict(list(super().get_config().items()) + list(config.items()))
+
+
+class _ZeroPadding(_SpatialPairs):
+    def compute_output_shape(self, input_shape):
+        return spatial_output_shape(input_shape, self.data_format, padded_dim, self.padding)
+
+    def call(self, inputs):
+        pad = K.spatial_2d_padding if self._rank == 2 else K.spatial_3d_padding
+        return pad(inputs, padding=self.padding, data_format=self.data_format)
+
+
+class _Cropping(_SpatialPairs):
+    _arg = "cropping"
+
+    def compute_output_shape(self, input_shape):
+        return spatial_output_shape(input_shape, self.data_format,
+                                    lambda d, pair: _crop_len(d, pair, self.name, input_shape), self.cropping)
+
+    def call(self, inputs):
+        self.compute_output_shape(K.int_shape(inputs))  # a clear error for a crop larger than the input
+        spatial = tuple(slice(a, -b if b else None) for a, b in self.cropping)
+        if self.data_format == "channels_first":
+            return inputs[(slice(None), slice(None)) + spatial]
+        return inputs[(slice(None),) + spatial + (slice(None),)]
+
+
+class ZeroPadding2D(_ZeroPadding):
+    """ZeroPadding2D(padding=(1, 1), data_format=None): padding int, (sym_h, sym_w) or
+    ((top, bottom), (left, right))."""
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(padding, data_format, **kwargs)
 
 
 class Cropping1D(Layer):
@@ -203,38 +221,12 @@ class Cropping1D(Layer):
         return dict(list(super().get_config().items()) + list(config.items()))
 
 
-class Cropping2D(Layer):
+class Cropping2D(_Cropping):
     """Cropping2D(cropping=((0, 0), (0, 0)), data_format=None): cropping int, (sym_h, sym_w) or
     ((top, bottom), (left, right))."""
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format)
-        self.cropping = _pairs_2d(cropping, "cropping", self.name)
-        _check_non_negative(self.cropping, "cropping", self.name)
-        self.input_spec = InputSpec(ndim=4)
-
-    def compute_output_shape(self, input_shape):
-        (t, b), (l, r) = self.cropping
-        if self.data_format == "channels_first":
-            return (input_shape[0], input_shape[1],
-                    _crop_len(input_shape[2], (t, b), self.name, input_shape),
-                    _crop_len(input_shape[3], (l, r), self.name, input_shape))
-        return (input_shape[0], _crop_len(input_shape[1], (t, b), self.name, input_shape),
-                _crop_len(input_shape[2], (l, r), self.name, input_shape), input_shape[3])
-
-    def call(self, inputs):
-        self.compute_output_shape(K.int_shape(inputs))
-        (t, b), (l, r) = self.cropping
-        rows = slice(t, -b if b else None)
-        cols = slice(l, -r if r else None)
-        if self.data_format == "channels_first":
-            return inputs[:, :, rows, cols]
-        return inputs[:, rows, cols, :]
-
-    def get_config(self):
-        config = {"cropping": self.cropping, "data_format": self.data_format}
-        return dict(list(super().get_config().items()) + list(config.items()))
+        super().__init__(cropping, data_format, **kwargs)
 
 
 class UpSampling3D(Layer):
@@ -248,13 +240,7 @@ class UpSampling3D(Layer):
         self.input_spec = InputSpec(ndim=5)
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        first = 2 if self.data_format == "channels_first" else 1
-        out = list(input_shape)
-        for i in range(3):
-            d = input_shape[first + i]
-            out[first + i] = None if d is None else d * self.size[i]
-        return tuple(out)
+        return spatial_output_shape(input_shape, self.data_format, scaled_dim, self.size)
 
     def call(self, inputs):
         return K.resize_volumes(inputs, self.size[0], self.size[1], self.size[2], self.data_format)
@@ -278,60 +264,21 @@ def _pairs_3d(value, name, who):
                      f"((left_dim1_{name}, right_dim1_{name}), ...). Found: {value!r}")
 
 
-class ZeroPadding3D(Layer):
+class ZeroPadding3D(_ZeroPadding):
     """ZeroPadding3D(padding=(1, 1, 1), data_format=None): padding int, three symmetric ints or
     three (before, after) pairs for the depth, height and width axes."""
 
+    _rank = 3
+
     def __init__(self, padding=(1, 1, 1), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format)
-        self.padding = _pairs_3d(padding, "padding", self.name)
-        _check_non_negative(self.padding, "padding", self.name)
-        self.input_spec = InputSpec(ndim=5)
-
-    def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        first = 2 if self.data_format == "channels_first" else 1
-        out = list(input_shape)
-        for i, p in enumerate(self.padding):
-            d = input_shape[first + i]
-            out[first + i] = None if d is None else d + p[0] + p[1]
-        return tuple(out)
-
-    def call(self, inputs):
-        return K.spatial_3d_padding(inputs, padding=self.padding, data_format=self.data_format)
-
-    def get_config(self):
-        config = {"padding": self.padding, "data_format": self.data_format}
-        return dict(list(super().get_config().items()) + list(config.items()))
+        super().__init__(padding, data_format, **kwargs)
 
 
-class Cropping3D(Layer):
+class Cropping3D(_Cropping):
     """Cropping3D(cropping=((1, 1), (1, 1), (1, 1)), data_format=None): cropping int, three
     symmetric ints or three (before, after) pairs for the depth, height and width axes."""
 
+    _rank = 3
+
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format)
-        self.cropping = _pairs_3d(cropping, "cropping", self.name)
-        _check_non_negative(self.cropping, "cropping", self.name)
-        self.input_spec = InputSpec(ndim=5)
-
-    def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        first = 2 if self.data_format == "channels_first" else 1
-        out = list(input_shape)
-        for i, pair in enumerate(self.cropping):
-            out[first + i] = _crop_len(input_shape[first + i], pair, self.name, input_shape)
-        return tuple(out)
-
-    def call(self, inputs):
-        self.compute_output_shape(K.int_shape(inputs))
-        spatial = tuple(slice(a, -b if b else None) for a, b in self.cropping)
-        if self.data_format == "channels_first":
-            return inputs[(slice(None), slice(None)) + spatial]
-        return inputs[(slice(None),) + spatial + (slice(None),)]
-
-    def get_config(self):
-        config = {"cropping": self.cropping, "data_format": self.data_format}
-        return dict(list(super().get_config().items()) + list(config.items()))
+        super().__init__(cropping, data_format, **kwargs)

@@ -76,6 +76,26 @@ def deconv_length(dim_size, stride_size, kernel_size, padding, output_padding, d
     return (dim_size - 1) * stride_size + kernel_size - 2 * pad + output_padding
 
 
+def spatial_output_shape(input_shape, data_format, fn, params) -> tuple:
+    """`input_shape` with its i-th spatial dimension d (the axes after the batch axis and, with
+    channels_first, the channel axis) replaced by fn(d, params[i]), for each of `params`."""
+    out = list(input_shape)
+    first = 2 if data_format == "channels_first" else 1
+    for i, param in enumerate(params):
+        out[first + i] = fn(out[first + i], param)
+    return tuple(out)
+
+
+def scaled_dim(d, factor):
+    """A dimension times `factor` (None stays None)."""
+    return None if d is None else d * factor
+
+
+def padded_dim(d, pads):
+    """A dimension grown by the (before, after) pads (None stays None)."""
+    return None if d is None else d + pads[0] + pads[1]
+
+
 def shape_str(shape) -> str:
     if shape is None:
         return "None"

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, constraints, initializers, regularizers
+from .. import activations, regularizers
 from .. import backend as K
 from ..engine.base_layer import InputSpec
-from ._utils import conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, shape_str, UnknownTimestepsError
-from ._recurrent_cells import unit_forget_bias_initializer
-from .recurrent import RNN, _clamp_rate, _DropoutCell
+from ._utils import conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, shape_str
+from .recurrent import RNN, _cell_property, _DropoutCell
 
 __all__ = ["ConvLSTM2DCell", "ConvRNN2D", "ConvLSTM2D"]
 
@@ -59,24 +58,12 @@ class ConvLSTM2DCell(_DropoutCell):
         if any(s < 1 for s in self.strides + self.kernel_size + self.dilation_rate):
             raise ValueError(f"{who}: kernel_size, strides and dilation_rate must be positive, got "
                              f"{self.kernel_size}, {self.strides}, {self.dilation_rate}")
-        self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _clamp_rate(dropout)
-        self.recurrent_dropout = _clamp_rate(recurrent_dropout)
+        self._set_cell_args(activation, use_bias, (kernel_initializer, recurrent_initializer, bias_initializer),
+                            (kernel_regularizer, recurrent_regularizer, bias_regularizer),
+                            (kernel_constraint, recurrent_constraint, bias_constraint), dropout, recurrent_dropout)
         self.state_size = (self.filters, self.filters)
-        self._dropout_mask = None
-        self._recurrent_dropout_mask = None
 
     def _input_dim(self, input_shape):
         if isinstance(input_shape, list):
@@ -92,23 +79,9 @@ class ConvLSTM2DCell(_DropoutCell):
         return int(channels)
 
     def build(self, input_shape):
-        input_dim = self._input_dim(input_shape)
         f = self.filters
-        self.kernel_shape = self.kernel_size + (input_dim, 4 * f)
-        self.kernel = self.add_weight(shape=self.kernel_shape, name="kernel", initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(shape=self.kernel_size + (f, 4 * f), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint)
-        if self.use_bias:
-            bias_initializer = (unit_forget_bias_initializer(self.bias_initializer, f) if self.unit_forget_bias
-                                else self.bias_initializer)
-            self.bias = self.add_weight(shape=(4 * f,), name="bias", initializer=bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-        else:
-            self.bias = None
-        self.built = True
+        self.kernel_shape = self.kernel_size + (self._input_dim(input_shape), 4 * f)
+        self._add_weights(self.kernel_shape, self.kernel_size + (f, 4 * f), (4 * f,), forget_bias_units=f)
 
     def input_conv(self, x, w, b=None, padding="valid"):
         """The input convolution (strides, dilation, the given padding) plus bias."""
@@ -152,24 +125,11 @@ class ConvLSTM2DCell(_DropoutCell):
         return h, [h, c]
 
     def get_config(self):
-        config = {"filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-                  "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-                  "activation": activations.serialize(self.activation),
-                  "recurrent_activation": activations.serialize(self.recurrent_activation),
-                  "use_bias": self.use_bias}
-        config.update(self._common_config())
-        config.update({
-            "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-        })
-        return dict(list(super().get_config().items()) + list(config.items()))
+        return self._cell_config({
+            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
+            "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(self.recurrent_activation), "use_bias": self.use_bias})
 
 
 class ConvRNN2D(RNN):
@@ -214,35 +174,19 @@ class ConvRNN2D(RNN):
         return output_shape
 
     def build(self, input_shape):
-        if isinstance(input_shape, list):
-            input_shape = input_shape[0]
-        input_shape = tuple(input_shape)
+        rows, cols = self._frame_output_shape(self._checked_input_shape(input_shape))
+        f = self.cell.filters
+        self._state_shape = (f, rows, cols) if self.cell.data_format == "channels_first" else (rows, cols, f)
+        super().build(input_shape)
+
+    def _checked_input_shape(self, input_shape) -> tuple:
+        """The input shape as a tuple, checked: rank 5 with known timesteps."""
+        input_shape = tuple(input_shape[0] if isinstance(input_shape, list) else input_shape)
         if len(input_shape) != 5:
             raise ValueError(f"{self._who()}: expected an input of rank 5 (batch, timesteps, rows, cols, channels) "
                              f"or (batch, timesteps, channels, rows, cols), got shape {shape_str(input_shape)}")
-        if input_shape[1] is None:
-            raise UnknownTimestepsError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
-                             f"loops), got input shape {shape_str(input_shape)}")
-        self._batch_size = input_shape[0]
-        if self.stateful:
-            self.input_spec[0] = InputSpec(shape=(input_shape[0], None) + input_shape[2:5])
-        step_input_shape = (input_shape[0],) + input_shape[2:]
-        if not self.cell.built:
-            self.cell.build(step_input_shape)
-            self.cell.built = True
-        # Keras builds the cell inside the layer's name scope: conv_lst_m2d_1/kernel, ...
-        for w in self.cell.weights:
-            if isinstance(w.name, str) and "/" in w.name and not w.name.startswith(self.name + "/"):
-                w.name = self.name + "/" + w.name.split("/", 1)[1]
-        for item in self.cell._losses:
-            if all(item is not mine for mine in self._losses):
-                self._losses.append(item)
-        rows, cols = self._frame_output_shape(input_shape)
-        f = self.cell.filters
-        self._state_shape = (f, rows, cols) if self.cell.data_format == "channels_first" else (rows, cols, f)
-        if self.stateful:
-            self.reset_states()
-        self.built = True
+        self._require_timesteps(input_shape)
+        return input_shape
 
     def get_initial_state(self, inputs):
         """Zero states shaped like the output frame (batch, rows, cols, filters)."""
@@ -254,11 +198,8 @@ class ConvRNN2D(RNN):
         state = self.cell.input_conv(frame, zeros, padding=self.cell.padding)
         return [state, state]
 
-    def reset_states(self, states=None):
-        """reset_states(states=None): zero the states of a stateful layer, or set them to the given
-        NumPy arrays (one per state, shaped (batch_size,) + output frame)."""
-        if not self.stateful:
-            raise AttributeError(f"{self._who()}: reset_states() needs a stateful layer (stateful=True)")
+    def _full_state_shapes(self) -> list:
+        """The shape (batch_size,) + output frame of both states [h, c] of a stateful layer."""
         batch_size = self._batch_size
         if batch_size is None:
             raise ValueError(f"{self._who()}: a stateful RNN needs to know its batch size. Specify the batch size of "
@@ -268,25 +209,7 @@ class ConvRNN2D(RNN):
         if self._state_shape is None or None in self._state_shape:
             raise ValueError(f"{self._who()}: a stateful ConvLSTM2D needs fixed spatial dimensions, got state shape "
                              f"{shape_str((batch_size,) + tuple(self._state_shape or ()))}")
-        full = (batch_size,) + self._state_shape
-        if self._states is None or any(s is None for s in self._states):
-            self._states = [K.zeros(full) for _ in range(2)]
-            for i, s in enumerate(self._states):
-                s.name = f"{self.name}/state_{i}"
-        if states is None:
-            K.batch_set_value([(s, np.zeros(full, dtype=s.dtype)) for s in self._states])
-            return
-        states = [states] if not isinstance(states, (list, tuple)) else list(states)
-        if len(states) != len(self._states):
-            raise ValueError(f"{self._who()}: expected {len(self._states)} state values, got {len(states)}")
-        pairs = []
-        for index, value in enumerate(states):
-            value = np.asarray(value)
-            if value.shape != full:
-                raise ValueError(f"State {index} is incompatible with layer {self.name}: expected shape={full}, "
-                                 f"found shape={value.shape}")
-            pairs.append((self._states[index], value))
-        K.batch_set_value(pairs)
+        return [(batch_size,) + self._state_shape] * 2
 
 
 _CELL_ARGS = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation",
@@ -331,20 +254,11 @@ class ConvLSTM2D(ConvRNN2D):
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
     def get_config(self):
-        cell_config = self.cell.get_config()
-        config = {k: cell_config[k] for k in _CELL_ARGS}
-        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        base = RNN.get_config(self)
-        del base["cell"]
-        return dict(list(base.items()) + list(config.items()))
+        return self._layer_config(_CELL_ARGS)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
-
-
-def _cell_property(attr):
-    return property(lambda self: getattr(self.cell, attr))
 
 
 for _attr in _CELL_ARGS:

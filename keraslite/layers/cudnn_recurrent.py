@@ -26,30 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import constraints, initializers, regularizers
+from .. import regularizers
 from .. import backend as K
 from ..engine.base_layer import Layer
-from ..utils.generic_utils import has_arg
+from ._recurrent_cells import _check_units, add_recurrent_weights, initial_part, set_weight_args, weight_args_config
 from .recurrent import RNN
 
 __all__ = ["CuDNNLSTM", "CuDNNGRU"]
-
-
-def _check_units(units, who: str) -> int:
-    try:
-        value = int(units)
-    except (TypeError, ValueError):
-        raise ValueError(f"{who}: units must be a positive integer, got {units!r}") from None
-    if value < 1 or value != units:
-        raise ValueError(f"{who}: units must be a positive integer, got {units!r}")
-    return value
-
-
-def _init_part(init, n: int, dtype):
-    value = init((n,), dtype=dtype) if has_arg(init, "dtype") else init((n,))
-    if isinstance(value, K.Tensor):
-        value = K.eval(value)
-    return np.asarray(value)
 
 
 class _CuDNNKernel(Layer):
@@ -59,20 +42,12 @@ class _CuDNNKernel(Layer):
 
     gates = 0
 
-    def __init__(self, units, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
-                 recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint,
-                 **kwargs):
+    def __init__(self, units, weight_args, **kwargs):
+        """`weight_args`: the (kernel, recurrent, bias) triples of initializers, regularizers and
+        constraints, as set_weight_args takes them."""
         super().__init__(**kwargs)
         self.units = units
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_args(self, *weight_args)
 
     def _bias_initializer(self):
         return self.bias_initializer
@@ -82,15 +57,7 @@ class _CuDNNKernel(Layer):
         if input_shape[-1] is None:
             raise ValueError(f"{self.name}: the feature axis of the input must be known")
         g, u = self.gates, self.units
-        self.kernel = self.add_weight(shape=(int(input_shape[-1]), g * u), name="kernel",
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(shape=(u, g * u), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint)
-        self.bias = self.add_weight(shape=(2 * g * u,), name="bias", initializer=self._bias_initializer(),
-                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        add_recurrent_weights(self, (int(input_shape[-1]), g * u), (u, g * u), (2 * g * u,), self._bias_initializer())
         self.built = True
 
     def _gate_matrices(self, weight, rows: int):
@@ -110,8 +77,8 @@ class _CuDNNKernel(Layer):
 class _CuDNNLSTMKernel(_CuDNNKernel):
     gates = 4
 
-    def __init__(self, units, unit_forget_bias=True, **kwargs):
-        super().__init__(units, **kwargs)
+    def __init__(self, units, weight_args, unit_forget_bias=True, **kwargs):
+        super().__init__(units, weight_args, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
         self.state_size = (units, units)
         self.output_size = units
@@ -124,8 +91,8 @@ class _CuDNNLSTMKernel(_CuDNNKernel):
         def bias_initializer(shape, dtype=None):
             # the 1 goes into the recurrent half's forget block (index 5u:6u), as Keras 2.3 does
             dt = dtype or K.floatx()
-            return np.concatenate([_init_part(base, 5 * u, dt), np.ones((u,), dtype=dt),
-                                   _init_part(base, 2 * u, dt)]).astype(dt)
+            return np.concatenate([initial_part(base, 5 * u, dt), np.ones((u,), dtype=dt),
+                                   initial_part(base, 2 * u, dt)]).astype(dt)
         return bias_initializer
 
     def input_bias(self):
@@ -147,8 +114,8 @@ class _CuDNNLSTMKernel(_CuDNNKernel):
 class _CuDNNGRUKernel(_CuDNNKernel):
     gates = 3
 
-    def __init__(self, units, **kwargs):
-        super().__init__(units, **kwargs)
+    def __init__(self, units, weight_args, **kwargs):
+        super().__init__(units, weight_args, **kwargs)
         self.state_size = units
         self.output_size = units
 
@@ -204,20 +171,10 @@ class _CuDNNRNN(RNN):
         return None
 
     def _kernel_config(self):
-        c = self.cell
-        return {
-            "units": c.units,
-            "kernel_initializer": initializers.serialize(c.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(c.recurrent_initializer),
-            "bias_initializer": initializers.serialize(c.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(c.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(c.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(c.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(c.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(c.recurrent_constraint),
-            "bias_constraint": constraints.serialize(c.bias_constraint),
-        }
+        config = {"units": self.cell.units}
+        config.update(weight_args_config(self.cell, after_regularizers={
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer)}))
+        return config
 
     def get_config(self):
         config = RNN.get_config(self)
@@ -259,12 +216,10 @@ class CuDNNLSTM(_CuDNNRNN):
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
                  bias_constraint=None, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, **kwargs):
-        units = _check_units(units, "CuDNNLSTM")
-        cell = _CuDNNLSTMKernel(units, unit_forget_bias=unit_forget_bias, kernel_initializer=kernel_initializer,
-                                recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                                kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                                bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                                recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint)
+        cell = _CuDNNLSTMKernel(_check_units(units, "CuDNNLSTM", exact=True), (
+            (kernel_initializer, recurrent_initializer, bias_initializer),
+            (kernel_regularizer, recurrent_regularizer, bias_regularizer),
+            (kernel_constraint, recurrent_constraint, bias_constraint)), unit_forget_bias=unit_forget_bias)
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, activity_regularizer=activity_regularizer,
                          **kwargs)
@@ -294,12 +249,10 @@ class CuDNNGRU(_CuDNNRNN):
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False, **kwargs):
-        units = _check_units(units, "CuDNNGRU")
-        cell = _CuDNNGRUKernel(units, kernel_initializer=kernel_initializer,
-                               recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                               kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                               bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                               recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint)
+        cell = _CuDNNGRUKernel(_check_units(units, "CuDNNGRU", exact=True), (
+            (kernel_initializer, recurrent_initializer, bias_initializer),
+            (kernel_regularizer, recurrent_regularizer, bias_regularizer),
+            (kernel_constraint, recurrent_constraint, bias_constraint)))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, activity_regularizer=activity_regularizer,
                          **kwargs)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from .. import backend as K
 from ..engine.base_layer import InputSpec, Layer
-from ._utils import conv_output_length, normalize_data_format, normalize_padding, normalize_tuple
+from ._utils import conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, spatial_output_shape
+
+
+def _pooled_shape(layer, input_shape) -> tuple:
+    """The output shape of a 1-D, 2-D or 3-D pooling layer (pool_size, strides, padding)."""
+    return spatial_output_shape(input_shape, layer.data_format,
+                                lambda d, i: conv_output_length(d, layer.pool_size[i], layer.padding, layer.strides[i]),
+                                range(len(layer.pool_size)))
 
 
 class _Pooling1D(Layer):
@@ -23,11 +30,7 @@ class _Pooling1D(Layer):
         self.input_spec = InputSpec(ndim=3)
 
     def compute_output_shape(self, input_shape):
-        steps_axis = 1 if self.data_format == "channels_last" else 2
-        length = conv_output_length(input_shape[steps_axis], self.pool_size[0], self.padding, self.strides[0])
-        out = list(input_shape)
-        out[steps_axis] = length
-        return tuple(out)
+        return _pooled_shape(self, input_shape)
 
     def call(self, inputs):
         dummy_axis = 2 if self.data_format == "channels_last" else 3
@@ -76,15 +79,7 @@ class _Pooling2D(Layer):
         self.input_spec = InputSpec(ndim=4)
 
     def compute_output_shape(self, input_shape):
-        if self.data_format == "channels_first":
-            rows, cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols = input_shape[1], input_shape[2]
-        rows = conv_output_length(rows, self.pool_size[0], self.padding, self.strides[0])
-        cols = conv_output_length(cols, self.pool_size[1], self.padding, self.strides[1])
-        if self.data_format == "channels_first":
-            return (input_shape[0], input_shape[1], rows, cols)
-        return (input_shape[0], rows, cols, input_shape[3])
+        return _pooled_shape(self, input_shape)
 
     def call(self, inputs):
         return K.pool2d(inputs, pool_size=self.pool_size, strides=self.strides, padding=self.padding,
@@ -209,13 +204,7 @@ class _Pooling3D(Layer):
         self.input_spec = InputSpec(ndim=5)
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        first = 2 if self.data_format == "channels_first" else 1
-        out = list(input_shape)
-        for i in range(3):
-            out[first + i] = conv_output_length(input_shape[first + i], self.pool_size[i], self.padding,
-                                                self.strides[i])
-        return tuple(out)
+        return _pooled_shape(self, input_shape)
 
     def call(self, inputs):
         return K.pool3d(inputs, pool_size=self.pool_size, strides=self.strides, padding=self.padding,

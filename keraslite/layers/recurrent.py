@@ -155,37 +155,49 @@ class RNN(Layer):
         return f"{type(self).__name__} ({self.name})"
 
     def build(self, input_shape):
-        if isinstance(input_shape, list):
-            input_shape = input_shape[0]
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 3:
-            raise ValueError(f"{self._who()}: expected an input of rank 3 (batch, timesteps, features), got shape "
-                             f"{shape_str(input_shape)}")
-        if input_shape[1] is None:
-            raise UnknownTimestepsError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
-                             f"loops), got input shape {shape_str(input_shape)}; give input_shape=(timesteps, "
-                             "features), input_length, or an Input with a fixed time axis")
-        if input_shape[2] is None:
-            raise ValueError(f"{self._who()}: the feature axis of the input must be known, got input shape "
-                             f"{shape_str(input_shape)}")
+        input_shape = self._checked_input_shape(input_shape)
         self._batch_size = input_shape[0]
         if self.stateful:
-            self.input_spec[0] = InputSpec(shape=(input_shape[0], None, input_shape[2]))
-        step_input_shape = (input_shape[0],) + input_shape[2:]
-        if isinstance(self.cell, Layer):
-            if not self.cell.built:
-                self.cell.build(step_input_shape)
-                self.cell.built = True
-            # Keras builds the cell inside the layer's name scope: lstm_1/kernel, lstm_1/bias, ...
-            for w in self.cell.weights:
-                if isinstance(w.name, str) and "/" in w.name and not w.name.startswith(self.name + "/"):
-                    w.name = self.name + "/" + w.name.split("/", 1)[1]
-            for item in self.cell._losses:
-                if all(item is not mine for mine in self._losses):
-                    self._losses.append(item)
+            self.input_spec[0] = InputSpec(shape=(input_shape[0], None) + input_shape[2:])
+        self._build_cell((input_shape[0],) + input_shape[2:])
         if self.stateful:
             self.reset_states()
         self.built = True
+
+    def _checked_input_shape(self, input_shape) -> tuple:
+        """The input shape as a tuple, checked for an unrolled loop: rank 3 (batch, timesteps,
+        features) with known timesteps and features."""
+        input_shape = tuple(input_shape[0] if isinstance(input_shape, list) else input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(f"{self._who()}: expected an input of rank 3 (batch, timesteps, features), got shape "
+                             f"{shape_str(input_shape)}")
+        self._require_timesteps(input_shape, "; give input_shape=(timesteps, features), input_length, or an "
+                                             "Input with a fixed time axis")
+        if input_shape[2] is None:
+            raise ValueError(f"{self._who()}: the feature axis of the input must be known, got input shape "
+                             f"{shape_str(input_shape)}")
+        return input_shape
+
+    def _require_timesteps(self, input_shape, hint=""):
+        if input_shape[1] is None:
+            raise UnknownTimestepsError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls "
+                                        f"recurrent loops), got input shape {shape_str(input_shape)}{hint}")
+
+    def _build_cell(self, step_input_shape):
+        """Build a Layer cell for one step's input shape, its weights named in this layer's scope,
+        and take over its losses."""
+        if not isinstance(self.cell, Layer):
+            return
+        if not self.cell.built:
+            self.cell.build(step_input_shape)
+            self.cell.built = True
+        # Keras builds the cell inside the layer's name scope: lstm_1/kernel, lstm_1/bias, ...
+        for w in self.cell.weights:
+            if isinstance(w.name, str) and "/" in w.name and not w.name.startswith(self.name + "/"):
+                w.name = self.name + "/" + w.name.split("/", 1)[1]
+        for item in self.cell._losses:
+            if all(item is not mine for mine in self._losses):
+                self._losses.append(item)
 
     def get_initial_state(self, inputs):
         """Zero states (N, state_size) for each state of the cell."""
@@ -249,10 +261,8 @@ class RNN(Layer):
         if len(initial_state) != n_states:
             raise ValueError(f"{self._who()}: the layer has {n_states} states but was passed "
                              f"{len(initial_state)} initial states")
+        self._require_timesteps(K.int_shape(inputs))
         timesteps = K.int_shape(inputs)[1]
-        if timesteps is None:
-            raise UnknownTimestepsError(f"{self._who()}: the number of timesteps must be known (keraslite unrolls recurrent "
-                             f"loops), got input shape {shape_str(K.int_shape(inputs))}")
         _reset_dropout_masks(self.cell)
         cell_kwargs = {}
         if has_arg(self.cell.call, "training"):
@@ -285,9 +295,32 @@ class RNN(Layer):
 
     def reset_states(self, states=None):
         """reset_states(states=None): set the states of a stateful layer to zeros, or to the given
-        NumPy arrays (one per state, shape (batch_size, state_size))."""
+        NumPy arrays (one per state, shape (batch_size, state_size); (batch_size,) + output frame
+        for a ConvRNN2D)."""
         if not self.stateful:
             raise AttributeError(f"{self._who()}: reset_states() needs a stateful layer (stateful=True)")
+        shapes = self._full_state_shapes()
+        if self._states is None or any(s is None for s in self._states):
+            self._states = [K.zeros(shape) for shape in shapes]
+            for i, s in enumerate(self._states):
+                s.name = f"{self.name}/state_{i}"
+        if states is None:
+            K.batch_set_value([(s, np.zeros(shape, dtype=s.dtype)) for s, shape in zip(self._states, shapes)])
+            return
+        states = [states] if not isinstance(states, (list, tuple)) else list(states)
+        if len(states) != len(self._states):
+            raise ValueError(f"{self._who()}: expected {len(self._states)} state values, got {len(states)}")
+        pairs = []
+        for index, (value, shape) in enumerate(zip(states, shapes)):
+            value = np.asarray(value)
+            if value.shape != shape:
+                raise ValueError(f"State {index} is incompatible with layer {self.name}: expected shape="
+                                 f"{shape}, found shape={value.shape}")
+            pairs.append((self._states[index], value))
+        K.batch_set_value(pairs)
+
+    def _full_state_shapes(self) -> list:
+        """The shape (batch_size, state_size) of each state of a stateful layer."""
         batch_size = self._batch_size
         if batch_size is None and hasattr(self, "batch_input_shape"):
             batch_size = self.batch_input_shape[0]
@@ -297,25 +330,7 @@ class RNN(Layer):
                              "`batch_input_shape=(batch_size, timesteps, features)` (or `batch_size` with "
                              "`input_shape`); for a functional model, an Input with `batch_shape=(batch_size, "
                              "timesteps, features)`")
-        sizes = _state_sizes(self.cell)
-        if self._states is None or any(s is None for s in self._states):
-            self._states = [K.zeros((batch_size, d)) for d in sizes]
-            for i, s in enumerate(self._states):
-                s.name = f"{self.name}/state_{i}"
-        if states is None:
-            K.batch_set_value([(s, np.zeros((batch_size, d), dtype=s.dtype)) for s, d in zip(self._states, sizes)])
-            return
-        states = [states] if not isinstance(states, (list, tuple)) else list(states)
-        if len(states) != len(self._states):
-            raise ValueError(f"{self._who()}: expected {len(self._states)} state values, got {len(states)}")
-        pairs = []
-        for index, (value, dim) in enumerate(zip(states, sizes)):
-            value = np.asarray(value)
-            if value.shape != (batch_size, dim):
-                raise ValueError(f"State {index} is incompatible with layer {self.name}: expected shape="
-                                 f"{(batch_size, dim)}, found shape={value.shape}")
-            pairs.append((self._states[index], value))
-        K.batch_set_value(pairs)
+        return [(batch_size, d) for d in _state_sizes(self.cell)]
 
     def get_config(self):
         config = {"return_sequences": self.return_sequences, "return_state": self.return_state,
@@ -324,6 +339,17 @@ class RNN(Layer):
             config["num_constants"] = self._num_constants
         config["cell"] = {"class_name": self.cell.__class__.__name__, "config": self.cell.get_config()}
         return dict(list(super().get_config().items()) + list(config.items()))
+
+    def _layer_config(self, cell_keys):
+        """The config of a layer that makes its own cell from its arguments (SimpleRNN, LSTM, GRU,
+        ConvLSTM2D): this RNN's config without the cell, then `cell_keys` of the cell's config and
+        the activity_regularizer."""
+        cell_config = self.cell.get_config()
+        config = {k: cell_config[k] for k in cell_keys}
+        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        base = RNN.get_config(self)
+        del base["cell"]
+        return dict(list(base.items()) + list(config.items()))
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -351,13 +377,12 @@ def _cell_property(attr):
 class _CellLayer(RNN):
     """An RNN with a fixed built-in cell whose arguments are the layer's own (SimpleRNN/LSTM/GRU)."""
 
-    def _layer_config(self, keys):
-        cell_config = self.cell.get_config()
-        config = {k: cell_config[k] for k in keys}
-        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        base = RNN.get_config(self)
-        del base["cell"]
-        return dict(list(base.items()) + list(config.items()))
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if config.get("implementation") == 0:  # Keras 2.2's files may say 0, which means 1
+            config["implementation"] = 1
+        return cls(**config)
 
 
 for _attr in _CELL_ATTRS:
@@ -444,13 +469,6 @@ class LSTM(_CellLayer):
                                    "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
                                    "recurrent_dropout", "implementation"])
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        if config.get("implementation") == 0:
-            config["implementation"] = 1
-        return cls(**config)
-
 
 class GRU(_CellLayer):
     """GRU(units, activation='tanh', recurrent_activation='hard_sigmoid', use_bias=True,
@@ -492,10 +510,3 @@ class GRU(_CellLayer):
                                    "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
                                    "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout",
                                    "implementation", "reset_after"])
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        if config.get("implementation") == 0:
-            config["implementation"] = 1
-        return cls(**config)

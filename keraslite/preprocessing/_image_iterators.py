@@ -37,6 +37,16 @@ class Iterator(Sequence):
         self.index_array = None
         self.index_generator = self._flow_index()
 
+    def _save_batch(self, batch_x, index_array, hash_high) -> None:
+        """Write each augmented image of the batch to save_to_dir as
+        prefix_index_hash.format, the hash random below `hash_high` (Keras's file names)."""
+        for i, j in enumerate(index_array):
+            img = array_to_img(batch_x[i], self.data_format, scale=True)
+            fname = '{prefix}_{index}_{hash}.{format}'.format(prefix=self.save_prefix, index=j,
+                                                              hash=np.random.randint(hash_high),
+                                                              format=self.save_format)
+            img.save(os.path.join(self.save_to_dir, fname))
+
     def _set_index_array(self):
         self.index_array = np.arange(self.n)
         if self.shuffle:
@@ -174,12 +184,7 @@ class NumpyArrayIterator(Iterator):
             x = gen.standardize(x)
             batch_x[i] = x
         if self.save_to_dir:
-            for i, j in enumerate(index_array):
-                img = array_to_img(batch_x[i], self.data_format, scale=True)
-                fname = '{prefix}_{index}_{hash}.{format}'.format(prefix=self.save_prefix, index=j,
-                                                                  hash=np.random.randint(1e4),
-                                                                  format=self.save_format)
-                img.save(os.path.join(self.save_to_dir, fname))
+            self._save_batch(batch_x, index_array, 1e4)
         batch_x_miscs = [xx[index_array] for xx in self.x_misc]
         output = (batch_x if not batch_x_miscs else [batch_x] + batch_x_miscs,)
         if self.y is None:
@@ -229,12 +234,7 @@ class _FilesIterator(Iterator):
                 x = self.image_data_generator.standardize(x)
             batch_x[i] = x
         if self.save_to_dir:
-            for i, j in enumerate(index_array):
-                img = array_to_img(batch_x[i], self.data_format, scale=True)
-                fname = '{prefix}_{index}_{hash}.{format}'.format(prefix=self.save_prefix, index=j,
-                                                                  hash=np.random.randint(1e7),
-                                                                  format=self.save_format)
-                img.save(os.path.join(self.save_to_dir, fname))
+            self._save_batch(batch_x, index_array, 1e7)
         mode = self.class_mode
         if mode == 'input':
             batch_y = batch_x.copy()

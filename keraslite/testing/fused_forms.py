@@ -17,7 +17,7 @@ from .opinfo import OpInfo, Sample, uniform
 @dataclass
 class FusedForm:
     """A pattern: `row` builds and defines it; `marker` is a substring of the fused step's name
-    in Plan.kernels() (e.g. 'conv2d+add' for a fold, 'fused[' for an elementwise group)."""
+    in Plan.kernels() (e.g. 'conv+add' for a fold, 'fused[' for an elementwise group)."""
 
     row: OpInfo
     marker: str
@@ -88,7 +88,7 @@ def forms() -> dict:
     loose = {"float32": (1e-4, 1e-5)}
     return {f.row.name: f for f in [
         FusedForm(OpInfo("conv2d+bias", _conv_bias, _conv_bias_ref, _conv_bias_samples, primitive=False,
-                         tol=loose, exercises=("conv2d", "add")), "conv2d+add"),
+                         tol=loose, exercises=("conv", "add")), "conv+add"),
         FusedForm(OpInfo("gemm+bias+relu", _gemm_epilogue, _gemm_epilogue_ref, _gemm_samples, primitive=False,
                          tol=loose, exercises=("matmul", "relu")), "matmul+"),
         FusedForm(OpInfo("softmax+crossentropy", _softmax_ce, _softmax_ce_ref, _softmax_ce_samples, primitive=False,

@@ -42,7 +42,13 @@ def adjoint(linear, args, wrt, g, **kw):
 
 
 # ------------------------------------------------------------------------------------ conv
+# The conv, pool and resize primitives are rank-generic: each row's samples cover 1, 2 and 3
+# spatial axes (rank = x.ndim - 2), built through the K function of that rank where Keras has one.
 
+_CONV1D = [((1, 6, 2), (3, 2, 3), {"strides": (1,), "padding": "valid", "dilation_rate": (1,)}),
+           ((2, 7, 1), (2, 1, 2), {"strides": (2,), "padding": "same", "dilation_rate": (1,)}),
+           ((1, 7, 2), (2, 2, 1), {"strides": (1,), "padding": "valid", "dilation_rate": (2,)}),
+           ((0, 3, 1), (2, 1, 2), {"strides": (1,), "padding": "valid", "dilation_rate": (1,)})]
 _CONV2D = [((1, 4, 4, 2), (2, 2, 2, 3), {"strides": (1, 1), "padding": "valid", "dilation_rate": (1, 1)}),
            ((2, 5, 4, 1), (3, 3, 1, 2), {"strides": (2, 2), "padding": "same", "dilation_rate": (1, 1)}),
            ((1, 5, 5, 2), (2, 2, 2, 1), {"strides": (1, 1), "padding": "valid", "dilation_rate": (2, 2)}),
@@ -51,104 +57,125 @@ _CONV2D = [((1, 4, 4, 2), (2, 2, 2, 3), {"strides": (1, 1), "padding": "valid", 
 _CONV3D = [((1, 3, 3, 3, 2), (2, 2, 2, 2, 2), {"strides": (1, 1, 1), "padding": "valid"}),
            ((1, 3, 4, 2, 1), (2, 3, 1, 1, 2), {"strides": (2, 1, 1), "padding": "same"}),
            ((0, 2, 2, 2, 1), (1, 1, 1, 1, 1), {"strides": (1, 1, 1), "padding": "valid"})]
+_CONV_ALL = _CONV1D + _CONV2D + _CONV3D
+
+
+def _conv_k(x, k, **kw):
+    """The K convolution of x's rank (K.conv1d, conv2d or conv3d), channels_last."""
+    K = _K()
+    from ..backend.ops.conv import conv1d
+    return {3: conv1d, 4: K.conv2d, 5: K.conv3d}[x.ndim](x, k, data_format=CL, **kw)
+
+
+def _conv_r(x, k, **kw):
+    """The NumPy reference convolution of x's rank."""
+    return {3: R.conv1d, 4: R.conv2d, 5: R.conv3d}[np.ndim(x)](x, k, data_format=CL, **kw)
 
 
 def _conv_samples(cases, grad=False, small=False):
     def samples(rng, dtype):
         out = []
-        for xs, ks, kw in cases[:3] if small else cases:
-            x, k = uniform(rng, xs, dtype), uniform(rng, ks, dtype)
-            if grad:
-                y = (R.conv2d if len(xs) == 4 else R.conv3d)(x, k, data_format=CL, **kw)
-                out.append(Sample((x, k, uniform(rng, y.shape, dtype)), kw))
-            else:
-                out.append(Sample((x, k), kw))
+        for rank in (1, 2, 3):
+            of_rank = [c for c in cases if len(c[0]) == rank + 2]
+            for xs, ks, kw in of_rank[:3] if small else of_rank:
+                x, k = uniform(rng, xs, dtype), uniform(rng, ks, dtype)
+                if grad:
+                    out.append(Sample((x, k, uniform(rng, _conv_r(x, k, **kw).shape, dtype)), kw))
+                else:
+                    out.append(Sample((x, k), kw))
         return out
     return samples
 
 
-def _conv2d(x, k, **kw):
-    return _K().conv2d(x, k, data_format=CL, **kw)
+def _transpose_samples(rng, dtype):
+    out = []
+    for xs, ks, kw in _CONV_ALL:
+        if kw.get("dilation_rate", (1,))[0] != 1 or kw.get("dilation_rate", (1, 1))[-1] != 1:
+            continue
+        if len(xs) == 5:  # K.conv3d_transpose has no dilation_rate
+            kw = {k: v for k, v in kw.items() if k != "dilation_rate"}
+        y = np.zeros(_conv_r(np.zeros(xs), np.zeros(ks), **kw).shape)
+        kt = ks  # the transposed kernel (..., out, in) is the forward one (..., in, out)
+        out.append(Sample((uniform(rng, y.shape, dtype), uniform(rng, kt, dtype)), dict(kw, output_shape=xs)))
+    return out
 
 
-def _conv3d(x, k, **kw):
-    return _K().conv3d(x, k, data_format=CL, **kw)
+def _conv_transpose(y, k, output_shape, **kw):
+    """K.conv2d_transpose / conv3d_transpose; rank 1 (Keras has no K function) the primitive itself."""
+    K = _K()
+    if len(output_shape) == 3:
+        from ..backend.ops._conv_common import _pads
+        strides, dilation = tuple(kw["strides"]), tuple(kw.get("dilation_rate", (1,)))
+        pads = _pads(kw["padding"], tuple(output_shape[1:2]), tuple(k.shape[:1]), strides, dilation, "conv1d")
+        return apply("conv_backprop_input", y, k, input_shape=tuple(output_shape[1:]), strides=strides,
+                     padding=pads, dilation=dilation, groups=1)
+    f = K.conv2d_transpose if len(output_shape) == 4 else K.conv3d_transpose
+    return f(y, k, output_shape, data_format=CL, **kw)
 
 
-def _transpose_samples(rank):
-    cases = _CONV2D if rank == 2 else _CONV3D
-
-    def samples(rng, dtype):
-        out = []
-        for xs, ks, kw in cases:
-            kw = {k: v for k, v in kw.items() if k != "dilation_rate" or rank == 2}
-            if rank == 2 and kw.get("dilation_rate") != (1, 1):
-                continue
-            y = np.zeros(((R.conv2d if rank == 2 else R.conv3d)(np.zeros(xs), np.zeros(ks), data_format=CL, **kw)).shape)
-            kt = ks  # the transposed kernel (..., out, in) is the forward one (..., in, out)
-            out.append(Sample((uniform(rng, y.shape, dtype), uniform(rng, kt, dtype)), dict(kw, output_shape=xs)))
-        return out
-    return samples
+def _conv_transpose_ref(y, k, output_shape, **kw):
+    if len(output_shape) == 3:  # the adjoint of the 1-D convolution in its input
+        return adjoint(lambda x_: R.conv1d(x_, k, data_format=CL, **kw), (np.zeros(output_shape),), 0,
+                       np.asarray(y, np.float64))
+    f = R.conv2d_transpose if len(output_shape) == 4 else R.conv3d_transpose
+    return f(y, k, output_shape, data_format=CL, **kw)
 
 
-def _conv_transpose(rank):
-    def fn(y, k, output_shape, **kw):
-        K = _K()
-        f = K.conv2d_transpose if rank == 2 else K.conv3d_transpose
-        return f(y, k, output_shape, data_format=CL, **kw)
-    return fn
-
-
-def _conv_transpose_ref(rank):
-    def ref(y, k, output_shape, **kw):
-        f = R.conv2d_transpose if rank == 2 else R.conv3d_transpose
-        return f(y, k, output_shape, data_format=CL, **kw)
-    return ref
-
-
-def _filter_grad_ref(rank):
-    ref = R.conv2d if rank == 2 else R.conv3d
-
-    def f(x, k, g, **kw):
-        return adjoint(lambda x_, k_: ref(x_, k_, data_format=CL, **kw), (x, k), 1, g)
-    return f
+def _filter_grad_ref(x, k, g, **kw):
+    return adjoint(lambda x_, k_: _conv_r(x_, k_, **kw), (x, k), 1, g)
 
 
 # ---------------------------------------------------------------------------------- pooling
 
+_POOL1D = [((1, 6, 2), {"pool_size": (2,), "strides": (2,), "padding": "valid"}),
+           ((2, 5, 1), {"pool_size": (3,), "strides": (2,), "padding": "same"}),
+           ((1, 5, 1), {"pool_size": (2,), "strides": (2,), "padding": "same"})]
 _POOL2D = [((1, 4, 4, 2), {"pool_size": (2, 2), "strides": (2, 2), "padding": "valid"}),
            ((2, 5, 3, 1), {"pool_size": (3, 2), "strides": (2, 1), "padding": "same"}),
            ((1, 1, 1, 3), {"pool_size": (1, 1), "strides": (1, 1), "padding": "valid"}),
            ((0, 2, 2, 1), {"pool_size": (2, 2), "strides": (1, 1), "padding": "valid"})]
 _POOL3D = [((1, 4, 2, 2, 2), {"pool_size": (2, 2, 2), "strides": (2, 2, 2), "padding": "valid"}),
            ((1, 3, 3, 2, 1), {"pool_size": (2, 2, 1), "strides": (2, 2, 1), "padding": "same"})]
+_POOL_ALL = _POOL1D + _POOL2D + _POOL3D
 
 
-def _pool_samples(cases, grad=False, mode="max"):
+def _pool_r(x, mode, **kw):
+    """The NumPy reference pooling of x's rank (rank 1 as rank 2 over a unit axis)."""
+    if np.ndim(x) == 3:
+        kw = {k: (1,) + tuple(v) if k != "padding" else v for k, v in kw.items()}
+        return R.pool2d(np.asarray(x)[:, None], data_format=CL, pool_mode=mode, **kw)[:, 0]
+    return (R.pool2d if np.ndim(x) == 4 else R.pool3d)(x, data_format=CL, pool_mode=mode, **kw)
+
+
+def _pool_samples(cases, grad=False):
     def samples(rng, dtype):
         out = []
-        for xs, kw in cases:
+        for mode, (xs, kw) in cases:
             x = distinct(rng, xs, dtype)
             if grad:
-                y = (R.pool2d if len(xs) == 4 else R.pool3d)(x, data_format=CL, pool_mode=mode, **kw)
-                out.append(Sample((x, uniform(rng, y.shape, dtype)), kw))
+                out.append(Sample((x, uniform(rng, _pool_r(x, mode, **kw).shape, dtype)), dict(kw, mode=mode)))
             else:
-                out.append(Sample((x,), kw))
+                out.append(Sample((x,), dict(kw, mode=mode)))
         return out
     return samples
 
 
-def _pool(rank, mode):
-    def fn(x, **kw):
-        K = _K()
-        return (K.pool2d if rank == 2 else K.pool3d)(x, data_format=CL, pool_mode=mode, **kw)
-    return fn
+def _pool_k(x, mode, **kw):
+    """The K pooling of x's rank (pool1d, K.pool2d or K.pool3d), channels_last."""
+    K = _K()
+    from ..backend.ops.conv import pool1d
+    return {3: pool1d, 4: K.pool2d, 5: K.pool3d}[x.ndim](x, data_format=CL, pool_mode=mode, **kw)
 
 
-def _pool_ref(rank, mode):
-    def ref(x, **kw):
-        return (R.pool2d if rank == 2 else R.pool3d)(x, data_format=CL, pool_mode=mode, **kw)
-    return ref
+def _pool_bp_ref(x, g, mode, **kw):
+    if mode == "max":
+        return max_pool_backprop_ref(x, g, **kw)
+    return adjoint(lambda x_: _pool_r(x_, "avg", **kw), (x,), 0, g)
+
+
+def _pool_grad(x, g, mode, **kw):
+    K = _K()
+    return K.gradients(K.sum(_pool_k(x, mode, **kw) * g), [x])[0]
 
 
 def max_pool_backprop_ref(x, g, pool_size, strides, padding):
@@ -168,41 +195,57 @@ def max_pool_backprop_ref(x, g, pool_size, strides, padding):
     return dx
 
 
-def _avg_bp_ref(rank):
-    def ref(x, g, **kw):
-        return adjoint(_pool_ref(rank, "avg"), (x,), 0, g, **kw)
-    return ref
-
-
 # ----------------------------------------------------------------------------------- resize
+
+_RESIZE = [((1, 3, 2), (2,)), ((2, 2, 1), (3,)),
+           ((1, 2, 3, 2), (2, 3)), ((2, 1, 1, 1), (3, 2)), ((1, 3, 2, 1), (1, 2)),
+           ((1, 2, 2, 3, 1), (2, 1, 2)), ((1, 1, 2, 2, 2), (3, 2, 1))]
+
 
 def _resize_samples(grad=False):
     def samples(rng, dtype):
         out = []
-        for xs, fh, fw in [((1, 2, 3, 2), 2, 3), ((2, 1, 1, 1), 3, 2), ((1, 3, 2, 1), 1, 2)]:
-            x = uniform(rng, xs, dtype)
-            args = (x, uniform(rng, (xs[0], xs[1] * fh, xs[2] * fw, xs[3]), dtype)) if grad else (x,)
-            out.append(Sample(args, {"fh": fh, "fw": fw}))
+        for method in ("nearest", "bilinear"):
+            for xs, factors in _RESIZE:
+                x = uniform(rng, xs, dtype)
+                ys = (xs[0],) + tuple(d * f for d, f in zip(xs[1:-1], factors)) + (xs[-1],)
+                args = (x, uniform(rng, ys, dtype)) if grad else (x,)
+                out.append(Sample(args, {"method": method, "factors": factors}))
         return out
     return samples
 
 
-def _resize(interp):
-    def fn(x, fh, fw):
-        return _K().resize_images(x, fh, fw, CL, interpolation=interp)
-    return fn
+def _resize(x, method, factors):
+    """K.resize_images for two spatial axes; the primitive itself for one and three (K's
+    resize_volumes is nearest-only and repeats elements)."""
+    if x.ndim == 4:
+        return _K().resize_images(x, factors[0], factors[1], CL, interpolation=method)
+    from ..backend.ops.spatial import resize
+    return resize(x, method, factors)
 
 
-def _resize_ref(interp):
-    def ref(x, fh, fw):
-        return R.resize_images(x, fh, fw, CL, interpolation=interp)
-    return ref
+def _resize_ref(x, method, factors):
+    """R.resize_images on pairs of axes: rank 1 as (1, L), rank 3 as (D, H) then (H, W)."""
+    x = np.asarray(x, np.float64)
+    if x.ndim == 3:
+        return R.resize_images(x[:, None], 1, factors[0], CL, interpolation=method)[:, 0]
+    if x.ndim == 4:
+        return R.resize_images(x, factors[0], factors[1], CL, interpolation=method)
+    n, d, h, w, c = x.shape
+    fd, fh, fw = factors
+    y = R.resize_images(x.reshape(n, d, h, w * c), fd, fh, CL, interpolation=method)  # (n, d*fd, h*fh, w*c)
+    y = y.reshape(n * d * fd, h * fh, w, c)
+    y = R.resize_images(y, 1, fw, CL, interpolation=method)                           # W, with H by 1
+    return y.reshape(n, d * fd, h * fh, w * fw, c)
 
 
-def _resize_bp_ref(interp):
-    def ref(x, g, fh, fw):
-        return adjoint(_resize_ref(interp), (x,), 0, g, fh=fh, fw=fw)
-    return ref
+def _resize_bp_ref(x, g, method, factors):
+    return adjoint(lambda x_: _resize_ref(x_, method, factors), (x,), 0, g)
+
+
+def _resize_grad(x, g, method, factors):
+    K = _K()
+    return K.gradients(K.sum(_resize(x, method, factors) * g), [x])[0]
 
 
 # ------------------------------------------------------------------------- softmax, batchnorm
@@ -367,36 +410,21 @@ def rows() -> list:
     t = []
     add = t.append
     loose = {"float32": (1e-4, 1e-5)}
-    add(OpInfo("conv2d", _conv2d, lambda x, k, **kw: R.conv2d(x, k, data_format=CL, **kw), _conv_samples(_CONV2D),
-               differentiable=True, tol=loose, batch_args=(0,)))
-    add(OpInfo("conv2d_backprop_input", _conv_transpose(2), _conv_transpose_ref(2), _transpose_samples(2),
+    add(OpInfo("conv", _conv_k, _conv_r, _conv_samples(_CONV_ALL), differentiable=True, tol=loose, batch_args=(0,)))
+    add(OpInfo("conv_backprop_input", _conv_transpose, _conv_transpose_ref, _transpose_samples,
                differentiable=True, tol=loose, dynamic_batch=False))
-    add(OpInfo("conv2d_backprop_filter", _grad_fn(_conv2d, 1), _filter_grad_ref(2), _conv_samples(_CONV2D, True, True),
+    add(OpInfo("conv_backprop_filter", _grad_fn(_conv_k, 1), _filter_grad_ref, _conv_samples(_CONV_ALL, True, True),
                differentiable=True, grad_args=(2,), tol=loose, dynamic_batch=False))
-    add(OpInfo("conv3d", _conv3d, lambda x, k, **kw: R.conv3d(x, k, data_format=CL, **kw), _conv_samples(_CONV3D),
-               differentiable=True, tol=loose, batch_args=(0,)))
-    add(OpInfo("conv3d_backprop_input", _conv_transpose(3), _conv_transpose_ref(3), _transpose_samples(3),
-               differentiable=True, tol=loose, dynamic_batch=False))
-    add(OpInfo("conv3d_backprop_filter", _grad_fn(_conv3d, 1), _filter_grad_ref(3), _conv_samples(_CONV3D, True, True),
-               differentiable=True, grad_args=(2,), tol=loose, dynamic_batch=False))
-    for rank, cases in ((2, _POOL2D), (3, _POOL3D)):
-        for mode in ("max", "avg"):
-            name = f"{mode}_pool{rank}d"
-            add(OpInfo(name, _pool(rank, mode), _pool_ref(rank, mode), _pool_samples(cases, mode=mode),
-                       differentiable=True))
-            bp = max_pool_backprop_ref if mode == "max" else _avg_bp_ref(rank)
-            bp_cases, bp_differentiable = cases, mode == "avg"
-            if mode == "max" and rank == 2:
-                # max_pool2d_backprop differentiates in g for non-overlapping windows only (its VJP
-                # raises otherwise); the max_pool2d row's gradient check runs it on every geometry
-                bp_cases = [c for c in cases if tuple(c[1]["strides"]) == tuple(c[1]["pool_size"])]
-                bp_differentiable = True
-            add(OpInfo(name + "_backprop", _grad_fn(_pool(rank, mode), 0), bp, _pool_samples(bp_cases, True, mode),
-                       differentiable=bp_differentiable, grad_args=(1,), dynamic_batch=False))
-    for interp in ("nearest", "bilinear"):
-        add(OpInfo(f"resize_{interp}", _resize(interp), _resize_ref(interp), _resize_samples(), differentiable=True))
-        add(OpInfo(f"resize_{interp}_backprop", _grad_fn(_resize(interp), 0), _resize_bp_ref(interp),
-                   _resize_samples(True), differentiable=interp == "nearest", grad_args=(1,), dynamic_batch=False))
+    both = [(m, c) for m in ("max", "avg") for c in _POOL_ALL]
+    add(OpInfo("pool", _pool_k, _pool_r, _pool_samples(both), differentiable=True))
+    # max pool_backprop differentiates in g for non-overlapping windows only (its VJP raises
+    # otherwise); the pool row's gradient check runs it on every geometry
+    bp_cases = [(m, (xs, kw)) for m, (xs, kw) in both if m == "avg" or tuple(kw["strides"]) == tuple(kw["pool_size"])]
+    add(OpInfo("pool_backprop", _pool_grad, _pool_bp_ref, _pool_samples(bp_cases, True),
+               differentiable=True, grad_args=(1,), dynamic_batch=False))
+    add(OpInfo("resize", _resize, _resize_ref, _resize_samples(), differentiable=True))
+    add(OpInfo("resize_backprop", _resize_grad, _resize_bp_ref, _resize_samples(True), differentiable=True,
+               grad_args=(1,), dynamic_batch=False))
     add(OpInfo("softmax", lambda x, axis: K.softmax(x, axis), lambda x, axis: R.softmax(x, axis), _softmax_samples,
                dtypes=("float32", "float64"), differentiable=True))
     add(OpInfo("log_softmax", lambda x, axis: apply("log_softmax", x, axis=axis % x.ndim),

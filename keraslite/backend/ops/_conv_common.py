@@ -1,4 +1,4 @@
-"""What the 2-D and 3-D convolution and pooling ops share: Keras padding modes turned into
+"""What the convolution and pooling ops of every rank share: Keras padding modes turned into
 explicit (before, after) pads, the run-time geometry of 'same' padding, channels-first
 transposes, and the parsing of a transposed convolution's output_shape."""
 from __future__ import annotations
@@ -60,17 +60,9 @@ def _same_pads(spatial, kernel, strides, dilation):
     return _pads("same", tuple(int(d) for d in spatial), kernel, strides, dilation, "same padding")
 
 
-# What each geometry op's 'same' padding is measured on, from its run-time arrays and attributes:
-# (spatial size, kernel size, dilation).
-_GEOMETRY = {
-    "conv2d": lambda arrays, a: (arrays[0].shape[1:3], arrays[1].shape[:2], a["dilation"]),
-    "conv2d_backprop_input": lambda arrays, a: (a["input_shape"][:2], arrays[1].shape[:2], a["dilation"]),
-    "conv2d_backprop_filter": lambda arrays, a: (arrays[0].shape[1:3], a["filter_shape"][:2], a["dilation"]),
-    "max_pool2d": lambda arrays, a: (arrays[0].shape[1:3], a["pool_size"], (1, 1)),
-    "max_pool2d_backprop": lambda arrays, a: (arrays[0].shape[1:3], a["pool_size"], (1, 1)),
-    "avg_pool2d": lambda arrays, a: (arrays[0].shape[1:3], a["pool_size"], (1, 1)),
-    "avg_pool2d_backprop": lambda arrays, a: (a["input_shape"][:2], a["pool_size"], (1, 1)),
-}
+# What each op's 'same' padding is measured on, from its run-time arrays and attributes:
+# (spatial size, kernel size, dilation). Filled by ops/spatial.py, which defines the ops.
+_GEOMETRY: dict = {}
 
 
 def _runtime_geometry(node, backend):

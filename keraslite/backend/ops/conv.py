@@ -7,76 +7,19 @@ channels_first by transposing around the primitive.
 from __future__ import annotations
 
 from ..config import normalize_data_format
-from ..graph import Tensor, apply, as_tensor, defop, shape_str
-from ._conv_common import (_avgpool_bp_infer, _axis_pad, _check_float, _from_last, _out_len, _output_shape_entries,
-                           _pads, _runtime_geometry, _shape_vector, _static_entries, _to_last, _tuple)
+from ..graph import Tensor, apply, as_tensor, shape_str
+from ._conv_common import _check_float, _from_last, _output_shape_entries, _pads, _shape_vector, _to_last, _tuple
 from .shape import expand_axes, pad, reshape, squeeze_axes
+from .spatial import conv, conv_infer, pool, resize
 
 # ---------------------------------------------------------------------------------------------
-# conv primitives
-
-
-def _conv_infer(x, w, strides, padding, dilation, groups):
-    if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"conv2d: expects a 4-D input and kernel, got {shape_str(x.shape)} and {shape_str(w.shape)}")
-    cin = x.shape[3]
-    if cin is not None and cin != w.shape[2] * groups:
-        raise ValueError(f"conv2d: the input has {cin} channels but the kernel {shape_str(w.shape)} expects "
-                         f"{w.shape[2] * groups}")
-    ho = _out_len(x.shape[1], w.shape[0], strides[0], _axis_pad(padding, 0), dilation[0])
-    wo = _out_len(x.shape[2], w.shape[1], strides[1], _axis_pad(padding, 1), dilation[1])
-    if (ho is not None and ho < 1) or (wo is not None and wo < 1):
-        raise ValueError(f"conv2d: the kernel {shape_str(w.shape[:2])} (dilation {dilation}) does not fit the "
-                         f"input {shape_str(x.shape)} with padding {padding}")
-    return (x.shape[0], ho, wo, w.shape[3]), x.dtype
-
-
-def _bp_input(g, w, x, geo):
-    """dL/dx of a conv: x's spatial shape is an attribute when known, else x itself is the
-    shape source (see _runtime_geometry)."""
-    if None in x.shape[1:]:
-        return apply("conv2d_backprop_input", g, w, x, input_shape=None, **geo)
-    return apply("conv2d_backprop_input", g, w, input_shape=x.shape[1:], **geo)
-
-
-def _conv_vjp(g, y, x, w, **geo):
-    return [_bp_input(g, w, x, geo), apply("conv2d_backprop_filter", x, g, filter_shape=w.shape, **geo)]
-
-
-def _bp_input_infer(g, w, *ref, input_shape, strides, padding, dilation, groups):
-    if input_shape is not None:
-        spatial = tuple(input_shape)
-    elif ref[0].ndim == 1:  # a shape vector (conv2d_transpose with run-time sizes)
-        entries = _static_entries(ref[0], "conv2d_transpose")
-        spatial = tuple(None if e is None or e < 0 else e for e in entries[1:])
-    else:
-        spatial = ref[0].shape[1:]
-    return (g.shape[0],) + spatial, g.dtype
-
-
-def _bp_input_vjp(gg, y, g, w, *ref, input_shape, **geo):
-    # dx = conv_transpose(g, w) is linear in g and in w
-    return [apply("conv2d", gg, w, **geo),
-            apply("conv2d_backprop_filter", gg, g, filter_shape=w.shape, **geo)] + [None] * len(ref)
-
-
-def _bp_filter_infer(x, g, filter_shape, strides, padding, dilation, groups):
-    return tuple(filter_shape), x.dtype
-
-
-def _bp_filter_vjp(gw, y, x, g, filter_shape, **geo):
-    return [_bp_input(g, gw, x, geo), apply("conv2d", x, gw, **geo)]
-
-
-defop("conv2d", _conv_infer, _conv_vjp, build=_runtime_geometry)
-defop("conv2d_backprop_input", _bp_input_infer, _bp_input_vjp, build=_runtime_geometry)
-defop("conv2d_backprop_filter", _bp_filter_infer, _bp_filter_vjp, build=_runtime_geometry)
+# convolution (the primitives are in spatial.py)
 
 
 def _conv_nhwc(x, kernel, strides, padding, dilation, groups, who):
-    spatial = x.shape[1:3]
-    pads = _pads(padding, spatial, kernel.shape[:2], strides, dilation, who)
-    return apply("conv2d", x, kernel, strides=strides, padding=pads, dilation=dilation, groups=groups)
+    r = len(strides)
+    pads = _pads(padding, x.shape[1:1 + r], kernel.shape[:r], strides, dilation, who)
+    return conv(x, kernel, strides, pads, dilation, groups)
 
 
 def conv2d(x, kernel, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1)):
@@ -109,9 +52,9 @@ def conv1d(x, kernel, strides=1, padding="valid", data_format=None, dilation_rat
             raise ValueError("conv1d: causal padding is only supported with channels_last")
         x = pad(x, ((0, 0), (d * (kernel.shape[0] - 1), 0), (0, 0)))
         padding = "valid"
-    x = _to_last(x, data_format)
-    y = conv2d(expand_axes(x, (1,)), expand_axes(kernel, (0,)), (1, s), padding, "channels_last", (1, d))
-    return _from_last(squeeze_axes(y, (1,)), data_format)
+    kernel = _check_float(x, kernel, "conv1d")
+    y = _conv_nhwc(_to_last(x, data_format), kernel, (s,), padding, (d,), 1, "conv1d")
+    return _from_last(y, data_format)
 
 
 def conv2d_transpose(x, kernel, output_shape, strides=(1, 1), padding="valid", data_format=None,
@@ -139,12 +82,12 @@ def conv2d_transpose(x, kernel, output_shape, strides=(1, 1), padding="valid", d
     if None in out[1:3]:
         # spatial sizes known only at run time: the shape vector is the step's shape source
         shape_vec = _shape_vector(output_shape, order)
-        return _from_last(apply("conv2d_backprop_input", xl, kernel, shape_vec, input_shape=None, **geo), data_format)
-    expected = _conv_infer(Tensor("placeholder", (), {}, out, x.dtype), kernel, strides, pads, dilation, 1)[0]
+        return _from_last(apply("conv_backprop_input", xl, kernel, shape_vec, input_shape=None, **geo), data_format)
+    expected = conv_infer(Tensor("placeholder", (), {}, out, x.dtype), kernel, strides, pads, dilation, 1)[0]
     if expected[1:] != xl.shape[1:] and None not in xl.shape[1:]:
         raise ValueError(f"conv2d_transpose: output_shape {tuple(output_shape)} would convolve to "
                          f"{shape_str(expected)}, not to the input's shape {shape_str(xl.shape)}")
-    y = apply("conv2d_backprop_input", xl, kernel, input_shape=out[1:], **geo)
+    y = apply("conv_backprop_input", xl, kernel, input_shape=out[1:], **geo)
     return _from_last(y, data_format)
 
 
@@ -197,52 +140,6 @@ def separable_conv1d(x, depthwise_kernel, pointwise_kernel, strides=1, padding="
 # pooling
 
 
-def _pool_infer(x, pool_size, strides, padding):
-    if x.ndim != 4:
-        raise ValueError(f"pool2d: expects a 4-D input, got {shape_str(x.shape)}")
-    ho = _out_len(x.shape[1], pool_size[0], strides[0], _axis_pad(padding, 0), 1)
-    wo = _out_len(x.shape[2], pool_size[1], strides[1], _axis_pad(padding, 1), 1)
-    if (ho is not None and ho < 1) or (wo is not None and wo < 1):
-        raise ValueError(f"pool2d: pool_size {pool_size} does not fit the input {shape_str(x.shape)}")
-    return (x.shape[0], ho, wo, x.shape[3]), x.dtype
-
-
-def _maxpool_vjp(g, y, x, **geo):
-    return [apply("max_pool2d_backprop", x, y, g, **geo)]
-
-
-def _avgpool_vjp(g, y, x, **geo):
-    if None in x.shape[1:]:
-        return [apply("avg_pool2d_backprop", g, x, input_shape=None, **geo)]
-    return [apply("avg_pool2d_backprop", g, input_shape=x.shape[1:], **geo)]
-
-
-defop("max_pool2d", _pool_infer, _maxpool_vjp, build=_runtime_geometry)
-defop("avg_pool2d", _pool_infer, _avgpool_vjp, build=_runtime_geometry)
-def _maxpool_backprop_vjp(gg, dx, x, y, g, **geo):
-    """Second-order rule: max_pool2d_backprop routes each window's g to its winning cell, so its
-    VJP in g reads the upstream gradient at each window's winner (zero in x and y almost
-    everywhere). With windows that do not overlap (strides == pool_size, Keras's default) a cell
-    wins at most one window: mark the winners (the backprop of ones) and max-pool the upstream
-    gradient over them alone."""
-    from .math import greater, where
-    from .tensors import _like  # conv is imported before tensors: bind on use
-    if tuple(geo["strides"]) != tuple(geo["pool_size"]):
-        raise NotImplementedError("gradients: second-order gradients through max pooling need strides equal to "
-                                  f"pool_size (non-overlapping windows); got pool_size {tuple(geo['pool_size'])}, "
-                                  f"strides {tuple(geo['strides'])}")
-    winners = apply("max_pool2d_backprop", x, y, _like(g, 1, g.dtype), **geo)
-    picked = where(greater(winners, 0.0), gg, _like(gg, float("-inf"), gg.dtype))
-    return [None, None, apply("max_pool2d", picked, **geo)]
-
-
-defop("max_pool2d_backprop", lambda x, y, g, **geo: (x.shape, x.dtype), _maxpool_backprop_vjp,
-      build=_runtime_geometry)
-defop("avg_pool2d_backprop", _avgpool_bp_infer,
-      lambda gg, y, g, *ref, input_shape, **geo: [apply("avg_pool2d", gg, **geo)] + [None] * len(ref),
-      build=_runtime_geometry)
-
-
 def pool2d(x, pool_size, strides=(1, 1), padding="valid", data_format=None, pool_mode="max"):
     """pool2d(x, pool_size, strides=(1, 1), padding='valid', data_format=None, pool_mode='max'):
     2-D max or average pooling; average pooling with 'same' divides by the real (unpadded) cells."""
@@ -256,36 +153,27 @@ def pool2d(x, pool_size, strides=(1, 1), padding="valid", data_format=None, pool
     strides = _tuple(strides, 2, "strides", "pool2d")
     xl = _to_last(x, data_format)
     pads = _pads(padding, xl.shape[1:3], pool_size, strides, (1, 1), "pool2d")
-    op = "max_pool2d" if pool_mode == "max" else "avg_pool2d"
-    y = apply(op, xl, pool_size=pool_size, strides=strides, padding=pads)
-    return _from_last(y, data_format)
+    return _from_last(pool(xl, pool_mode, pool_size, strides, pads), data_format)
 
 
 def pool1d(x, pool_size, strides=1, padding="valid", data_format=None, pool_mode="max"):
-    """1-D pooling of (N, steps, C), through pool2d."""
+    """pool1d(x, pool_size, strides=1, padding='valid', data_format=None, pool_mode='max'): 1-D max
+    or average pooling of (N, steps, C)."""
     data_format = normalize_data_format(data_format)
-    x = _to_last(as_tensor(x), data_format)
-    (p,) = _tuple(pool_size, 1, "pool_size", "pool1d")
-    (s,) = _tuple(strides, 1, "strides", "pool1d")
-    y = pool2d(expand_axes(x, (1,)), (1, p), (1, s), padding, "channels_last", pool_mode)
-    return _from_last(squeeze_axes(y, (1,)), data_format)
+    if pool_mode not in ("max", "avg"):
+        raise ValueError(f"pool1d: pool_mode must be 'max' or 'avg', got {pool_mode!r}")
+    x = as_tensor(x)
+    if x.ndim != 3:
+        raise ValueError(f"pool1d: expects a 3-D input, got {shape_str(x.shape)}")
+    pool_size = _tuple(pool_size, 1, "pool_size", "pool1d")
+    strides = _tuple(strides, 1, "strides", "pool1d")
+    xl = _to_last(x, data_format)
+    pads = _pads(padding, xl.shape[1:2], pool_size, strides, (1,), "pool1d")
+    return _from_last(pool(xl, pool_mode, pool_size, strides, pads), data_format)
 
 
 # ---------------------------------------------------------------------------------------------
 # resize and padding
-
-
-def _resize_infer(x, factors):
-    return (x.shape[0],) + tuple(None if d is None else d * f for d, f in zip(x.shape[1:3], factors)) + (x.shape[3],), x.dtype
-
-
-defop("resize_nearest", _resize_infer, lambda g, y, x, factors: [apply("resize_nearest_backprop", g, factors=factors)])
-defop("resize_nearest_backprop",
-      lambda g, factors: ((g.shape[0],) + tuple(None if d is None else d // f for d, f in zip(g.shape[1:3], factors)) + (g.shape[3],), g.dtype),
-      lambda gg, y, g, factors: [apply("resize_nearest", gg, factors=factors)])
-defop("resize_bilinear", _resize_infer,
-      lambda g, y, x, factors: [apply("resize_bilinear_backprop", g, input_shape=x.shape[1:], factors=factors)])
-defop("resize_bilinear_backprop", lambda g, input_shape, factors: ((g.shape[0],) + tuple(input_shape), g.dtype))
 
 
 def resize_images(x, height_factor, width_factor, data_format, interpolation="nearest"):
@@ -301,8 +189,7 @@ def resize_images(x, height_factor, width_factor, data_format, interpolation="ne
     xl = _to_last(x, data_format)
     if interpolation == "bilinear" and None in xl.shape[1:3]:
         raise ValueError(f"resize_images: bilinear needs known spatial dimensions, got {shape_str(x.shape)}")
-    y = apply("resize_nearest" if interpolation == "nearest" else "resize_bilinear", xl, factors=factors)
-    return _from_last(y, data_format)
+    return _from_last(resize(xl, interpolation, factors), data_format)
 
 
 def _pair_of_pairs(padding, n, who):

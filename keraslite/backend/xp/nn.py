@@ -1,6 +1,7 @@
 """Neural-network primitives written once against an array module `xp` (numpy or cupy).
 
-Every image function works on channels-last arrays (N, H, W, C); the K layer above transposes
+Every image function works on channels-last arrays (N, H, W, C), or (N, D, H, W, C) for the 3-D
+ones and (N, *spatial, C) for the resizes; the K layer above transposes
 for channels_first and turns Keras 'same'/'valid' into explicit ((top, bottom), (left, right))
 padding. Convolutions are cross-correlations (no kernel flip) with kernels laid out
 (kh, kw, Cin // groups, Cout), as in TensorFlow.
@@ -25,7 +26,7 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------ helpers
 
-_COUNT_WORDS = {2: "two", 3: "three"}
+_COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
 
 
 def _positive_ints(value, n, name):
@@ -521,77 +522,6 @@ def batchnorm_train_backward(xp, x, gamma, mean, var, gy, gmean, gvar, axes, eps
 
 
 # ----------------------------------------------------------------------------------- resizing
-
-def resize_nearest(xp, x, factors):
-    """Upsample x (N, H, W, C) by integer factors (fh, fw), repeating each pixel."""
-    fh, fw = _pair(factors, "factors")
-    n, h, w, c = x.shape
-    y = xp.broadcast_to(x[:, :, None, :, None, :], (n, h, fh, w, fw, c))
-    return y.reshape(n, h * fh, w * fw, c)
-
-
-def resize_nearest_backprop(xp, g, factors):
-    """Gradient of resize_nearest: the sum over each fh x fw block of g."""
-    fh, fw = _pair(factors, "factors")
-    n, ho, wo, c = g.shape
-    if ho % fh or wo % fw:
-        raise ValueError(f"resize_nearest_backprop: gradient {tuple(g.shape)} is not a multiple "
-                         f"of factors {(fh, fw)}")
-    return g.reshape(n, ho // fh, fh, wo // fw, fw, c).sum(axis=(2, 4)).astype(g.dtype, copy=False)
-
-
-def _lerp_weights(xp, factor, dtype):
-    """Fractions r / factor, r = 0..factor-1: output index i = s*factor + r samples source s + r/f."""
-    return (xp.arange(factor, dtype="float64") / factor).astype(dtype)
-
-
-def _upsample_axis(xp, x, axis, factor):
-    """Linear upsampling of one axis: out[s*f + r] = x[s] + (x[min(s+1, last)] - x[s]) * r/f."""
-    size = x.shape[axis]
-    nxt = xp.take(x, xp.minimum(xp.arange(size) + 1, size - 1), axis=axis)
-    frac = _lerp_weights(xp, factor, x.dtype)
-    # a new factor axis right after `axis`, merged with it at the end
-    frac = frac.reshape((factor,) + (1,) * (x.ndim - axis - 1))
-    a = xp.expand_dims(x, axis + 1)
-    y = a + (xp.expand_dims(nxt, axis + 1) - a) * frac
-    return y.reshape(x.shape[:axis] + (size * factor,) + x.shape[axis + 1:])
-
-
-def _upsample_axis_backprop(xp, g, axis, factor):
-    """Adjoint of _upsample_axis."""
-    size = g.shape[axis] // factor
-    blocks = g.reshape(g.shape[:axis] + (size, factor) + g.shape[axis + 1:])
-    frac = _lerp_weights(xp, factor, g.dtype).reshape((factor,) + (1,) * (g.ndim - axis - 1))
-    to_self = xp.sum(blocks * (1 - frac), axis=axis + 1)
-    to_next = xp.sum(blocks * frac, axis=axis + 1)
-    # the share that went to s+1 goes back to s+1, except at the last cell, clamped onto itself
-    dx = to_self
-    idx = [slice(None)] * g.ndim
-    idx[axis] = slice(1, None)
-    src = [slice(None)] * g.ndim
-    src[axis] = slice(0, size - 1)
-    dx[tuple(idx)] += to_next[tuple(src)]
-    idx[axis] = slice(size - 1, size)
-    src[axis] = slice(size - 1, size)
-    dx[tuple(idx)] += to_next[tuple(src)]
-    return dx
-
-
-def resize_bilinear(xp, x, factors):
-    """TF1 bilinear upsampling (align_corners=False, no half-pixel centres) of x (N, H, W, C):
-    output (i, j) samples source (i / fh, j / fw), neighbours clamped to the last row/col."""
-    fh, fw = _pair(factors, "factors")
-    y = _upsample_axis(xp, _upsample_axis(xp, x, 1, fh), 2, fw)
-    return y.astype(x.dtype, copy=False)
-
-
-def resize_bilinear_backprop(xp, g, input_shape, factors):
-    """Gradient of resize_bilinear; returns dx of `input_shape`."""
-    fh, fw = _pair(factors, "factors")
-    input_shape = tuple(int(d) for d in input_shape)
-    n, h, w, c = input_shape
-    if tuple(g.shape) != (n, h * fh, w * fw, c):
-        raise ValueError(f"resize_bilinear_backprop: gradient {tuple(g.shape)} does not match "
-                         f"input {input_shape} upsampled by {(fh, fw)}")
-    dx = _upsample_axis_backprop(xp, _upsample_axis_backprop(xp, g, 2, fw), 1, fh)
-    return dx.astype(g.dtype, copy=False)
+# (in resize.py; re-exported here, where the other nn kernels are found)
+from .resize import (resize_bilinear, resize_bilinear_backprop, resize_nearest,  # noqa: E402,F401
+                     resize_nearest_backprop)
