@@ -3,11 +3,17 @@
 A test module opts in with ``pytestmark = pytest.mark.usefixtures("kbackend")`` (or by taking
 ``kbackend`` as an argument). New backends join by registering: nothing here names them.
 """
-import numpy as np
-import pytest
+import os
 
-import keraslite
-from keraslite.backend import config as _config
+# no background compile workers in test processes (and the subprocesses they start): tests
+# that exercise the workers ask for them explicitly (tests/test_coldstart.py)
+os.environ.setdefault("KERASLITE_COMPILE_WORKERS", "0")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import keraslite  # noqa: E402
+from keraslite.backend import config as _config  # noqa: E402
 
 
 def _usable_backends():

@@ -14,9 +14,10 @@ from keraslite import backend as K
 from keraslite.backend import compiler, registry
 from keraslite.backend.fusion import fuse
 from keraslite.backend.graph import OPS, topological_order
-from keraslite.backend.interface import ArrayBackend, Backend
+from keraslite.backend import interface, patterns
+from keraslite.backend.interface import PATTERNS, ArrayBackend, Backend
 
-HOOKS = ("fusable", "compile_elementwise", "fold", "running", "out_mode", "empty")
+HOOKS = ("fusable", "compile_elementwise", "fused_form", "running", "prepare_plan", "out_mode", "empty")
 CORE = ("from_numpy", "to_numpy", "rng", "primitive")
 
 
@@ -78,8 +79,9 @@ def test_hooks_behave(name, backend):
     x = K.placeholder((4, 3))
     y = K.exp(x * 2.0) + 1.0
     assert backend.fusable(y) in (True, False)
-    # an exp feeding an add has no fused form anywhere
-    assert backend.fold(y.inputs[0], y) is None
+    # an exp feeding an add is no declared pattern: no fused form anywhere
+    order = topological_order([y], stop={x.id})
+    assert patterns.find(backend, order, {y.id}, {x.id}) == ({}, set())
     cm = backend.running()
     assert hasattr(cm, "__enter__") and hasattr(cm, "__exit__")
     with backend.running():
@@ -110,29 +112,114 @@ def test_compile_elementwise_runs_a_program(name, backend):
         np.testing.assert_allclose(backend.to_numpy(out), want[node.id], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name,backend", BACKENDS, ids=[n for n, _ in BACKENDS])
-def test_conv_bias_fold_equals_the_composite(name, backend):
-    """Where a backend folds conv + bias add, the fused callable equals the two primitives."""
+def _conv_bias_case():
     x = K.placeholder((2, 6, 5, 3))
     w = K.variable(np.zeros((3, 3, 3, 4), "float32"))
     bias = K.variable(np.zeros(4, "float32"))
-    conv = K.conv2d(x, w, padding="valid")
-    out = K.bias_add(conv, bias)
-    producer = out.inputs[0] if out.inputs[0].op == "conv" else out.inputs[1]
-    fn = backend.fold(producer, out) if producer.op == "conv" and out.op == "add" else None
-    if fn is None:
-        pytest.skip(f"{name} has no fused conv + bias form")
+    out = K.bias_add(K.conv2d(x, w, padding="valid"), bias)
     rng = np.random.default_rng(1)
     xv = rng.standard_normal((2, 6, 5, 3)).astype("float32")
     wv = rng.standard_normal((3, 3, 3, 4)).astype("float32")
     bv = rng.standard_normal(4).astype("float32")
-    got = backend.to_numpy(fn(*[backend.from_numpy(v) for v in (xv, wv, bv)]))
     # the composite, as NumPy: a valid cross-correlation then the bias
     want = np.zeros((2, 4, 3, 4), "float64")
     for i in range(3):
         for j in range(3):
             want += np.einsum("nhwc,cd->nhwd", xv[:, i:i + 4, j:j + 3].astype("float64"), wv[i, j])
-    np.testing.assert_allclose(got, want + bv, rtol=1e-4, atol=1e-4)
+    return x, out, (xv, wv, bv), want + bv, 1e-4
+
+
+def _gemm_case(act, dtype):
+    def case():
+        x = K.placeholder((None, 70), dtype=dtype)
+        w = K.variable(np.zeros((70, 40)), dtype=dtype)
+        bias = K.variable(np.zeros(40), dtype=dtype)
+        z = K.bias_add(K.dot(x, w), bias)
+        out = {"relu": K.relu, "sigmoid": K.sigmoid, "tanh": K.tanh, None: lambda v: v}[act](z)
+        rng = np.random.default_rng(2)
+        xv, wv, bv = rng.standard_normal((33, 70)), rng.standard_normal((70, 40)), rng.standard_normal(40)
+        zv = xv @ wv + bv
+        want = {"relu": np.maximum(zv, 0), "sigmoid": 1 / (1 + np.exp(-zv)), "tanh": np.tanh(zv), None: zv}[act]
+        return x, out, tuple(v.astype(dtype) for v in (xv, wv, bv)), want, 1e-4 if dtype == "float32" else 1e-10
+    return case
+
+
+def _crossentropy_case():
+    t = K.placeholder((None, 6))
+    p = K.placeholder((None, 6))
+    out = K.categorical_crossentropy(t, p)
+    rng = np.random.default_rng(3)
+    tv = rng.random((9, 6)).astype("float32")
+    pv = (rng.random((9, 6)) + 0.01).astype("float32")
+    pv[2, 3] = 1e-12  # clipped at epsilon after renormalising
+    q = np.clip(pv / pv.sum(-1, keepdims=True), 1e-7, 1 - 1e-7)
+    # the fused form's inputs: probabilities, probabilities again (the division), the clip bounds, target
+    return None, out, (pv, pv, np.float32(1e-7), np.float32(1 - 1e-7), tv), -(tv * np.log(q)).sum(-1), 1e-5
+
+
+CASES = {"conv+bias": _conv_bias_case, "gemm+bias+relu/float32": _gemm_case("relu", "float32"),
+         "gemm+bias+sigmoid/float64": _gemm_case("sigmoid", "float64"),
+         "gemm+bias+tanh/float32": _gemm_case("tanh", "float32"), "gemm+bias/float64": _gemm_case(None, "float64"),
+         "crossentropy": _crossentropy_case}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("name,backend", BACKENDS, ids=[n for n, _ in BACKENDS])
+def test_fused_forms_equal_their_composite(name, backend, case):
+    """Where a backend fuses a declared pattern, its callable equals the pattern's composite (the
+    chain's primitives on the same backend) and the NumPy formula of the chain."""
+    _, out, arrays, want, tol = CASES[case]()
+    order = topological_order([out])
+    found = patterns.find(backend, order, {out.id}, set())[0]
+    if not found:
+        pytest.skip(f"{name} does not fuse {case}")
+    (m,) = found.values()
+    assert m.nodes[-1] is out and m.pattern in PATTERNS
+    native = [backend.from_numpy(np.asarray(a)) for a in arrays]
+    got = backend.to_numpy(m.fn(*native))
+    composite = backend.to_numpy(m.pattern.composite(backend, m.nodes)(*native))
+    assert got.dtype == composite.dtype == out.dtype and got.shape == composite.shape
+    np.testing.assert_allclose(got, composite, rtol=tol, atol=tol)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    if backend.out_mode(m.name) is not None:  # a fused form declaring out= fills the given array
+        buf = backend.empty(tuple(got.shape), got.dtype)
+        assert m.fn(*native, out=buf) is buf
+        np.testing.assert_allclose(backend.to_numpy(buf), want, rtol=tol, atol=tol)
+
+
+def test_numba_fuses_every_declared_pattern():
+    backend = registry.get_backend_object("numba")
+    for case in CASES:
+        _, out, *_ = CASES[case]()
+        found = patterns.find(backend, topological_order([out]), {out.id}, set())[0]
+        assert [m.nodes[-1] for m in found.values()] == [out], case
+
+
+def test_patterns_are_declared():
+    """The table: every pattern has a name, at least two links, ops named by registered
+    primitives, and a composite runnable on the reference backend."""
+    assert len({p.name for p in PATTERNS}) == len(PATTERNS) >= 3
+    for p in PATTERNS:
+        assert isinstance(p, interface.FusedPattern) and len(p.stages) >= 2 and p.doc
+        assert not p.stages[0].optional
+        for stage in p.stages:
+            assert stage.ops and all(op in OPS for op in stage.ops), (p.name, stage.ops)
+
+
+def test_chain_with_an_extra_reader_is_not_fused():
+    """A link read by anything but the next one (here the pre-activation, also an output) stays
+    materialised: the match stops before it."""
+    backend = registry.get_backend_object("numba")
+    x = K.placeholder((None, 8))
+    z = K.bias_add(K.dot(x, K.variable(np.ones((8, 3)))), K.variable(np.ones(3)))
+    y = K.relu(z)
+    found, inner = patterns.find(backend, topological_order([y, z]), {y.id, z.id}, set())
+    assert [m.name for m in found.values()] == ["matmul+add"] and y.id not in inner
+    f = K.function([x], [y, z])
+    xv = np.random.default_rng(0).standard_normal((5, 8)).astype("float32")
+    yv, zv = f([xv])
+    np.testing.assert_allclose(zv, xv @ np.ones((8, 3)) + 1, rtol=1e-5)
+    np.testing.assert_allclose(yv, np.maximum(zv, 0), rtol=1e-6)
 
 
 class _Bare(Backend):
@@ -144,7 +231,7 @@ def test_defaults_mean_no_feature():
     x = K.placeholder((2,))
     y = K.exp(x)
     assert b.fusable(y) is True
-    assert b.fold(x, y) is None
+    assert b.fused_form(PATTERNS[0], (x, y)) is None
     assert b.fuses_elementwise is False
     assert b.supports_sparse is False
     with b.running():
@@ -172,10 +259,10 @@ class _Probe(ArrayBackend):
         self.calls.append("fusable")
         return node.op != "sqrt"  # refused: runs as its own primitive
 
-    def fold(self, producer, consumer):
-        self.calls.append("fold")
-        if producer.op == "exp" and consumer.op == "log":  # log(exp(x)) = x, as one callable
-            return lambda x: x.copy()
+    def fused_form(self, pattern, nodes):
+        self.calls.append("fused_form")
+        if pattern is interface.GEMM_EPILOGUE and len(nodes) == 2:  # matmul + bias, no activation
+            return lambda a, b, bias: a @ b + bias
         return None
 
     def compile_elementwise(self, program):
@@ -187,15 +274,17 @@ class _Probe(ArrayBackend):
 def test_compiler_calls_the_declared_hooks():
     pytest.importorskip("keraslite_cuda.fused")
     b = _Probe()
-    x = K.placeholder((3,))
-    folded = K.log(K.exp(x))
+    x = K.placeholder((2, 3))
+    w = np.arange(12, dtype="float32").reshape(3, 4) / 10
+    bias = np.linspace(-1, 1, 4).astype("float32")
+    folded = K.relu(K.bias_add(K.dot(x, K.constant(w)), K.constant(bias)))  # relu left out by the probe
     out = K.sqrt(K.abs(folded * 2.0) + 1.0)
     plan = compiler.Plan(b, [x], [out], [])
     kernels = plan.kernels()
-    assert "exp+log" in kernels and "sqrt" in kernels
+    assert "matmul+add" in kernels and "sqrt" in kernels
     assert any(k.startswith("fused[") for k in kernels)
-    assert {"fold", "fusable", "compile_elementwise"} <= set(b.calls)
-    xv = np.array([-1.0, 0.5, 2.0], "float32")
+    assert {"fused_form", "fusable", "compile_elementwise"} <= set(b.calls)
+    xv = np.array([[-1.0, 0.5, 2.0], [0.0, 1.0, -3.0]], "float32")
     (got,) = plan.run([xv])
-    np.testing.assert_allclose(got, np.sqrt(np.abs(xv * 2.0) + 1.0), rtol=1e-6)
+    np.testing.assert_allclose(got, np.sqrt(np.abs(np.maximum(xv @ w + bias, 0) * 2.0) + 1.0), rtol=1e-6)
     assert b.calls.count("running") == 1

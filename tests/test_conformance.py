@@ -70,7 +70,7 @@ def test_row(op, check, kbackend):
 @pytest.mark.parametrize("form", list(forms()))
 def test_fused_form(form, kbackend):
     note = check_form(forms()[form], kbackend)
-    if kbackend == "numba" and form in ("conv2d+bias", "elementwise chain"):
+    if kbackend == "numba":  # numba declares every form: each must be taken
         assert note == "fused kernel taken", f"numba declares {form} but did not fuse it"
 
 

@@ -2,13 +2,15 @@
 replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
 import numpy as np
 
-from keraslite.backend.interface import ArrayBackend
+from keraslite.backend.interface import CONV_BIAS, CROSSENTROPY, GEMM_EPILOGUE, ArrayBackend
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
+from . import coldstart as _coldstart
 from .threads import SerialBlas, set_openmp_defaults
 
 set_openmp_defaults()  # before Numba starts its OpenMP pool (first parallel kernel)
+_coldstart.start_background()  # a first run on this CPU: workers compile while the model is built
 
 
 class NumbaBackend(ArrayBackend):
@@ -19,13 +21,21 @@ class NumbaBackend(ArrayBackend):
     xp = np
     fuses_elementwise = True
     # primitives and fused kernels that write into the compiler's pooled buffers (interface.py)
-    out_modes = {**OUT_MODES, "elementwise": "inplace", "conv+add": "out", **{op: "out" for op in (
-        "conv", "conv_backprop_input", "conv_backprop_filter", "pool", "pool_backprop")}}
+    out_modes = {**OUT_MODES, "elementwise": "inplace", **{op: "out" for op in (
+        "conv", "conv_backprop_input", "conv_backprop_filter", "pool", "pool_backprop", "conv+add", "matmul+add",
+        "matmul+add+relu", "matmul+add+sigmoid", "matmul+add+tanh",
+        "+".join(n for s in CROSSENTROPY.stages for n in s.ops))}}
 
     def __init__(self):
         from .memory import keep_freed_memory
         self._fused: dict = {}
         keep_freed_memory()
+
+    def prepare_plan(self, plan):
+        """Called once per new plan: on a CPU whose kernel cache lacks some of the plan's kernels,
+        tell the user and compile them in worker processes meanwhile (coldstart.py)."""
+        _coldstart.prepare(plan.steps)  # first: workers start before this process imports Numba
+        _coldstart.install_listener()
 
     def running(self):
         """Context around one plan run: BLAS on one thread, so that only Numba's pool runs
@@ -37,6 +47,11 @@ class NumbaBackend(ArrayBackend):
         # writeable arrays only
         array = np.asarray(array)
         return array if array.flags.writeable else array.copy()
+
+    def matmul(self, a, b, out=None):
+        """a @ b; 2-D float products on BLAS split by rows over the Numba threads inside a plan
+        (kernels/gemm.py)."""
+        return _k("gemm").matmul(a, b, out=out)
 
     # ------------------------------------------------------------ reductions
     def sum(self, x, axes, keepdims, out=None):
@@ -71,7 +86,7 @@ class NumbaBackend(ArrayBackend):
         return self._conv(x, w, strides, padding, dilation, groups, out=out)
 
     def _conv(self, x, w, strides, padding, dilation, groups, bias=None, out=None):
-        """conv, plus a (Cout,) bias where the sums start when `bias` is given (see fold)."""
+        """conv, plus a (Cout,) bias where the sums start when `bias` is given (see fused_form)."""
         if len(strides) == 1:
             y = self._conv(lift(x), lift_kernel(w), groups=groups, bias=bias, out=lift(out),
                            **lift_geometry(strides=strides, padding=padding, dilation=dilation))
@@ -79,66 +94,74 @@ class NumbaBackend(ArrayBackend):
         if len(strides) != 2 or not _fast(x, w, bias):
             y = super().conv(x, w, strides, padding, dilation, groups)
             return _into(out, y if bias is None else self.add(y, bias))
-        return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
+        with _cold("conv_fwd", x):
+            return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
 
-    # ------------------------------------------------------------ folded forms (compiler.py)
-    def fold(self, producer, consumer):
-        """conv (1 or 2 spatial axes) followed by the add of a (Cout,) bias: one kernel (the bias
-        is where the convolution's sums start), saving a full read and write of the activation."""
-        if producer.op != "conv" or consumer.op != "add" or len(consumer.inputs) != 2:
-            return None
-        bias = consumer.inputs[1] if consumer.inputs[0] is producer else consumer.inputs[0]
-        co = producer.shape[-1] if producer.shape else None
-        if (bias is producer or co is None or tuple(bias.shape) != (co,)
-                or len(producer.attrs["strides"]) > 2
-                or not (producer.dtype == bias.dtype == consumer.dtype)
-                or tuple(consumer.shape) != tuple(producer.shape)):
-            return None
-        attrs = dict(producer.attrs)
-        if isinstance(attrs.get("padding"), str):  # 'same' resolved per call (ops/_conv_common.py)
-            return None
-        conv = self._conv
-        return lambda x, w, b, out=None: conv(x, w, bias=b, out=out, **attrs)
+    # ------------------------------------------------------------ fused forms (interface.PATTERNS)
+    def fused_form(self, pattern, nodes):
+        """conv (1 or 2 spatial axes) + bias (the bias is where the convolution's sums start),
+        matmul + bias (+ relu/sigmoid/tanh) applied to each block of rows right after its BLAS
+        call, and the categorical cross-entropy of probabilities in one pass per row
+        (kernels/fused_forms.py). Each saves full reads and writes of the activation."""
+        from .kernels import fused_forms
+        if pattern is CONV_BIAS:
+            conv = nodes[0]
+            attrs = dict(conv.attrs)
+            if len(attrs["strides"]) > 2 or isinstance(attrs.get("padding"), str):  # 'same': resolved per call
+                return None
+            fn = self._conv
+            return lambda x, w, b, out=None: fn(x, w, bias=b, out=out, **attrs)
+        if pattern is GEMM_EPILOGUE:
+            return fused_forms.gemm_epilogue(self, pattern, nodes)
+        if pattern is CROSSENTROPY:
+            return fused_forms.crossentropy(self, pattern, nodes)
+        return None
 
     def conv_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
         if len(strides) != 2 or not _fast(g, w):  # rank 1 comes back here as rank 2 (ArrayBackend.lift)
             return super().conv_backprop_input(g, w, input_shape, strides, padding, dilation, groups, out=out)
         shape = (g.shape[0],) + tuple(input_shape)
-        return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
+        with _cold("conv_fwd", g), _cold("col2im", g):
+            return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
 
     def conv_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
         if len(strides) != 2 or not _fast(x, g):
             return super().conv_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups, out=out)
-        return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
-                                                 groups, out=out)
+        with _cold("conv_bwd_filter", x):
+            return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
+                                                     groups, out=out)
 
     def pool(self, x, mode, pool_size, strides, padding, out=None):
         if len(strides) != 2 or mode not in _POOL or not _fast(x):
             return super().pool(x, mode, pool_size, strides, padding, out=out)
-        return getattr(_k("pool"), _POOL[mode][0])(_w(x), pool_size, strides, padding, out=out)
+        with _cold(f"{mode}_fwd", x):
+            return getattr(_k("pool"), _POOL[mode][0])(_w(x), pool_size, strides, padding, out=out)
 
     def pool_backprop(self, *arrays, mode, pool_size, strides, padding, input_shape=None, out=None):
         if len(strides) != 2 or mode not in _POOL or not _fast(*arrays):
             return super().pool_backprop(*arrays, mode=mode, pool_size=pool_size, strides=strides, padding=padding,
                                          input_shape=input_shape, out=out)
         backprop = getattr(_k("pool"), _POOL[mode][1])
-        if mode == "max":
-            x, y, g = arrays
-            return backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
-        (g,) = arrays
-        return backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides, padding, out=out)
+        with _cold(f"{mode}_bwd", arrays[0]):
+            if mode == "max":
+                x, y, g = arrays
+                return backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
+            (g,) = arrays
+            return backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides, padding, out=out)
 
     def batchnorm_train(self, x, gamma, beta, axes, epsilon):
         # the kernels need a non-empty reduction; an empty one gives NaN statistics as in NumPy
         if not _fast(x, gamma, beta) or x.size == 0:
             return super().batchnorm_train(x, gamma, beta, axes, epsilon)
-        return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon)
+        with _cold("bn_fwd", x):
+            return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon)
 
     def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
         if not _fast(x, gamma, mean, var, gy, gmean, gvar) or x.size == 0:
             return super().batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon)
-        return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
-                                                        _w(gvar), axes, epsilon)
+        with _cold("bn_bwd", x):
+            return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
+                                                            _w(gvar), axes, epsilon)
 
     def fusable(self, node) -> bool:
         """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels.
@@ -181,6 +204,12 @@ def _w(a):
     if a is None or a.flags.writeable:
         return a
     return a.copy()
+
+
+def _cold(family, a):
+    """coldstart.first_use for the kernel family called on array a's dtype: waits for a worker
+    compiling it, and marks it in the cache after its first use (a no-op afterwards)."""
+    return _coldstart.first_use(f"{family}-{a.dtype.char}")
 
 
 def _k(name):

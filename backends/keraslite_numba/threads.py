@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 
 _controllers = None
+_entered: list = []  # the restore lists of the SerialBlas contexts now open, outermost first
 
 
 def set_openmp_defaults() -> None:
@@ -40,6 +41,26 @@ def _blas():
     return _controllers
 
 
+def rescan() -> None:
+    """Find the BLAS libraries again after one was loaded (SciPy's, by the GEMM kernels); inside a
+    SerialBlas context a new library goes serial at once and is restored when the context exits."""
+    global _controllers
+    known = {c.filepath for c in (_controllers or ())}
+    _controllers = None
+    for c in _blas():
+        if c.filepath not in known and _entered:
+            n = c.get_num_threads()
+            if n is not None and n != 1:
+                c.set_num_threads(1)
+                _entered[0].append((c, n))
+
+
+def serial_blas() -> bool:
+    """Whether a SerialBlas context is open (BLAS on the calling thread only): a kernel may then
+    call BLAS from several Numba threads at once."""
+    return bool(_entered)
+
+
 class SerialBlas:
     """Context manager (one per use; nests): BLAS runs on the calling thread only inside it."""
 
@@ -51,12 +72,16 @@ class SerialBlas:
             n = c.get_num_threads()
             if n is not None and n != 1:
                 c.set_num_threads(1)
-            saved.append(n)
+                saved.append((c, n))
         self._saved = saved
+        _entered.append(saved)
         return self
 
     def __exit__(self, *exc):
-        for c, n in zip(_blas(), self._saved):
-            if n is not None and n != 1:
-                c.set_num_threads(n)
+        for i in range(len(_entered) - 1, -1, -1):  # by identity: contexts of two threads may close out of order
+            if _entered[i] is self._saved:
+                del _entered[i]
+                break
+        for c, n in self._saved:
+            c.set_num_threads(n)
         return False

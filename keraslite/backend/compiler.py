@@ -23,7 +23,7 @@ import numpy as np
 
 from .commit import swap_in
 from .fusion import FusedGroup, fuse
-from . import memplan
+from . import memplan, patterns
 from .memplan import assign_buffers, release_lists, unshared
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .ops.state import update
@@ -66,10 +66,10 @@ class Plan:
             _check_backend(backend, "K.function: the graph holds sparse tensors and")
         schedule = order
         needed = {t.id for t in outputs} | {u.inputs[1].id for u in updates}
-        folded, absorbed = _folds(backend, order, needed, set(fed))
+        fused, inner = patterns.find(backend, order, needed, set(fed))
         if backend.fuses_elementwise:
             def accept(node):
-                return node.id not in folded and backend.fusable(node)
+                return node.id not in inner and backend.fusable(node)
             schedule, _ = fuse(order, needed, set(fed), accept=accept)
         slot = {}
         self.feed_slots: list[tuple[int, int]] = []
@@ -88,17 +88,16 @@ class Plan:
                                        tuple(slot[i.id] for i in node.inputs), tuple(outs), node.outputs,
                                        out_mode("elementwise")))
                 continue
-            if node.id in absorbed:  # computed inside the folded step of its only reader
+            if node.id in inner and node.id not in fused:  # computed inside its chain's fused step
                 continue
             s = slot[node.id] = len(slot)
-            if node.id in folded:
-                producer, fn, ins, shape_read = folded[node.id]
-                in_slots = tuple(slot[i.id] for i in ins)
-                name = f"{producer.op}+{node.op}"  # a backend's folded form may take out= too
-                self.steps.append(Step(name, fn, in_slots, s, node, out_mode(name)))
-                if shape_read:  # the producer's shape readers see the folded value instead
-                    slot[producer.id] = len(slot)
-                    self.steps.append(Step("alias", _same, (s,), slot[producer.id], producer))
+            if node.id in fused:  # the last node of a declared pattern the backend fuses
+                m = fused[node.id]
+                name = m.name  # a backend's fused form may take out= too
+                self.steps.append(Step(name, m.fn, tuple(slot[i.id] for i in m.inputs), s, node, out_mode(name)))
+                for inner_node in m.shape_read:  # shape-only readers see the chain's value instead
+                    slot[inner_node.id] = len(slot)
+                    self.steps.append(Step("alias", _same, (s,), slot[inner_node.id], inner_node))
                 continue
             if node.id in fed:
                 self.feed_slots.append((s, fed[node.id]))
@@ -147,6 +146,7 @@ class Plan:
         self._pool: list = []
         self._specs: list = []
         self._busy = threading.Lock()  # a second, concurrent run of this plan runs unpooled
+        backend.prepare_plan(self)  # e.g. the CPU backend starts compiling the plan's kernels
 
     def run(self, feeds: Sequence[Any]) -> list[np.ndarray]:
         # log(0), 0/0 and friends give inf/nan silently, as in TensorFlow
@@ -315,63 +315,6 @@ class Plan:
     def kernels(self) -> list[str]:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""
         return [s.op for s in self.steps if s.fn is not _same]
-
-
-# inputs that an op reads for their shape (and dtype) only, never their values
-_SHAPE_ONLY = {"sum_to_like": (1,), "shape": (0,)}
-
-
-def _folds(backend, order, needed, fed):
-    """Backend-declared fused forms of a primitive and the one op that reads its values.
-
-    For a node `c` with an input `p` whose values nothing else reads (not an output, not fed; other
-    readers may use only its shape), the backend's `fold(p, c)` may return a callable computing c
-    directly from p's inputs followed by c's other inputs (e.g. conv + bias add in one kernel);
-    p is then never materialised. Shape-only readers of p must come after c (they depend on it, as
-    autodiff's sum_to_like(grad, p) does) and read c's value in p's place, which folds of the same
-    shape and dtype guarantee (the backend checks). Returns ({c.id: (p, fn, inputs, shape_readers)},
-    {p.id})."""
-    if type(backend).fold is Backend.fold:  # the protocol's default: no fused forms
-        return {}, set()
-    fold = backend.fold
-    readers: dict[int, list] = {}
-    for node in order:
-        for k, i in enumerate(node.inputs):
-            readers.setdefault(i.id, []).append((node, k))
-
-    def depends(r, c):
-        seen, stack = set(), list(r.inputs)
-        while stack:
-            n = stack.pop()
-            if n is c:
-                return True
-            if n.id in seen or n.id in fed:
-                continue
-            seen.add(n.id)
-            stack.extend(n.inputs)
-        return False
-
-    folded, absorbed = {}, set()
-    for node in order:
-        if node.id in fed or node.id in absorbed or node.op not in OPS:
-            continue
-        for p in node.inputs:
-            if (p.id in fed or p.id in needed or p.id in absorbed or p.id in folded
-                    or p.op not in OPS or OPS[p.op].stateful):
-                continue
-            rs = readers.get(p.id, [])
-            if sum(1 for r, _ in rs if r is node) != 1:
-                continue
-            shape_readers = [r for r, k in rs if r is not node]
-            if any(k not in _SHAPE_ONLY.get(r.op, ()) for r, k in rs if r is not node):
-                continue
-            fn = fold(p, node)  # asked before the costlier dependency walk: most pairs have none
-            if fn is not None and all(depends(r, node) for r in shape_readers):
-                others = [i for i in node.inputs if i is not p]
-                folded[node.id] = (p, fn, list(p.inputs) + others, bool(shape_readers))
-                absorbed.add(p.id)
-                break
-    return folded, absorbed
 
 
 def _same(a):

@@ -8,16 +8,23 @@ xp = numpy, the CUDA backend the same with xp = cupy, and fast backends override
 Gradients are never a backend's business: autodiff composes them from these primitives.
 
 Besides the primitives, the compiler (compiler.py) calls the hooks declared on `Backend` below,
-always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fold`, `running`,
-`supports_sparse` and, for the memory plan (memplan.py), `out_mode` (with `empty`). Each has a
-default that means "no such feature", so a backend overrides only what it offers;
-tests/test_backend_protocol.py checks every registered backend against these declarations.
+always directly: `fuses_elementwise`, `fusable`, `compile_elementwise`, `fused_form`, `running`,
+`prepare_plan`, `supports_sparse` and, for the memory plan (memplan.py), `out_mode` (with
+`empty`). Each has a default that means "no such feature", so a backend overrides only what it
+offers; tests/test_backend_protocol.py checks every registered backend against these
+declarations.
+
+Fused forms are declared here too (`PATTERNS`): chains of primitives that a backend may run as
+one kernel (conv + bias, GEMM + bias + activation, categorical cross-entropy). The compiler finds
+them in a graph (patterns.py) and asks the backend's `fused_form` for each match; the composite,
+the primitives of the chain run one after the other, defines what the fused form must compute.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 import inspect
+from dataclasses import dataclass
 from typing import Any, Callable, ContextManager
 
 import numpy as np
@@ -52,17 +59,27 @@ class Backend:
         Required when `fuses_elementwise` is True; never called otherwise."""
         raise NotImplementedError(f"backend '{self.name}' declares no elementwise fusion")
 
-    def fold(self, producer, consumer) -> Callable | None:
-        """A fused form of two graph nodes: `producer`, whose values only `consumer` reads, and
-        `consumer`. Returns a callable computing consumer's value from producer's inputs followed
-        by consumer's other inputs, with consumer's shape and dtype, or None (the default) when
-        the backend has no fused form for the pair (see compiler._folds)."""
+    def fused_form(self, pattern: "FusedPattern", nodes: tuple) -> Callable | None:
+        """A callable running the declared pattern `pattern` (one of `PATTERNS`) matched on the
+        graph nodes `nodes` (the chain, producer first; every node's value is read only by the
+        next one), or None (the default) when the backend has no fused form for this match.
+
+        The callable takes `pattern.inputs(nodes)` (the first node's inputs, then each later
+        node's inputs other than the chain) and returns the last node's value, with its shape and
+        dtype; it must equal `pattern.composite(self, nodes)`. It may take `out=` when
+        `out_mode(pattern.step_name(nodes))` says so."""
         return None
 
     def running(self) -> ContextManager:
         """A context manager entered around each plan run (e.g. thread settings for the run).
         Default: one that does nothing."""
         return contextlib.nullcontext()
+
+    def prepare_plan(self, plan) -> None:
+        """Called once when a new plan (compiler.Plan, its `steps` built) is made for this
+        backend, before its first run: e.g. the CPU backend starts compiling the kernels the
+        steps will call. Default: nothing."""
+        return None
 
     def out_mode(self, op: str) -> str | None:
         """How the primitive `op` takes a caller-given result array; "elementwise" names the
@@ -72,7 +89,7 @@ class Backend:
         result's shape and dtype (a list of them for several outputs) that overlaps none of its
         inputs, fills it and returns it. "inplace": as "out", and `out` may also be one of its
         inputs of the same shape and dtype (elementwise work). A backend declaring any op also
-        implements `empty`. A folded form (`fold`) is named "producer+consumer" (e.g.
+        implements `empty`. A fused form (`fused_form`) is named by its chain's ops joined by "+" (e.g.
         "conv+add"). The compiler's memory plan (memplan.py) gives such steps pooled buffers."""
         return None
 
@@ -129,7 +146,7 @@ class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePri
 
     def out_mode(self, op):
         mode = self.out_modes.get(op)
-        if mode is None or op == "elementwise" or "+" in op:  # compiled kernels and folded forms
+        if mode is None or op == "elementwise" or "+" in op:  # compiled kernels and fused forms
             return mode
         fn = getattr(type(self), op, None)
         if fn is None:  # an elementwise primitive from the catalogue (ArrayPrimitives.__getattr__)
@@ -144,3 +161,133 @@ class ArrayBackend(xcore.ArrayPrimitives, NNPrimitives, CTCPrimitives, SparsePri
 @functools.lru_cache(maxsize=None)
 def _takes_out(fn) -> bool:
     return "out" in inspect.signature(fn).parameters
+
+
+# ---------------------------------------------------------------------------------------------
+# fused patterns
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One link of a pattern's chain: a node whose op is in `ops` and, after the first link, that
+    reads the previous link's value (exactly once). `check(node, prev, chain)` states what the op
+    names cannot (a bias is a vector along the last axis, ...); `optional` links may be left out
+    at the end of a chain (the compiler tries the longest match first)."""
+
+    ops: frozenset
+    check: Callable | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class FusedPattern:
+    """A fused form the compiler may ask a backend for (`Backend.fused_form`): a chain of
+    primitives in which every value but the last is read only by the next link."""
+
+    name: str
+    stages: tuple
+    doc: str = ""
+
+    @staticmethod
+    def inputs(nodes) -> list:
+        """The fused form's inputs: the first node's inputs, then each later node's inputs that
+        are not the previous link (in the node's input order)."""
+        ins = list(nodes[0].inputs)
+        for prev, node in zip(nodes, nodes[1:]):
+            ins.extend(i for i in node.inputs if i is not prev)
+        return ins
+
+    @staticmethod
+    def step_name(nodes) -> str:
+        """The plan step's name (Plan.kernels(), Backend.out_mode): the ops joined by '+'."""
+        return "+".join(n.op for n in nodes)
+
+    def composite(self, backend, nodes) -> Callable:
+        """The definition: a callable taking `inputs(nodes)` that runs the chain's primitives on
+        `backend` one after the other (what the fused form replaces)."""
+        fns = [backend.primitive(n.op, dict(n.attrs)) for n in nodes]
+        arities = [len(nodes[0].inputs)] + [len(n.inputs) - 1 for n in nodes[1:]]
+        positions = [None] + [[k for k, i in enumerate(n.inputs) if i is p][0] for p, n in zip(nodes, nodes[1:])]
+
+        def run(*arrays):
+            value = fns[0](*arrays[:arities[0]])
+            at = arities[0]
+            for fn, pos, n in zip(fns[1:], positions[1:], arities[1:]):
+                others = list(arrays[at:at + n])
+                at += n
+                value = fn(*(others[:pos] + [value] + others[pos:]))
+            return value
+        return run
+
+
+def _vector_along_last(node, prev, chain) -> bool:
+    """add(prev, b) with b a vector of prev's last dimension: a bias, result shaped as prev."""
+    if len(node.inputs) != 2 or node.inputs[0] is node.inputs[1]:
+        return False
+    b = node.inputs[1] if node.inputs[0] is prev else node.inputs[0]
+    last = prev.shape[-1] if prev.shape else None
+    return (last is not None and tuple(b.shape) == (last,) and tuple(node.shape) == tuple(prev.shape)
+            and prev.dtype == b.dtype == node.dtype)
+
+
+def _unary(node, prev, chain) -> bool:
+    return len(node.inputs) == 1
+
+
+def _last_axis_sum(keepdims):
+    def check(node, prev, chain):
+        x = node.inputs[0]
+        axes = node.attrs.get("axes")
+        axes = tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
+        return (node.attrs.get("keepdims") is keepdims and x.ndim >= 1
+                and tuple(a % x.ndim for a in axes if a is not None) == (x.ndim - 1,) and None not in axes)
+    return check
+
+
+def _renormalise(node, prev, chain) -> bool:
+    """div(p, sum(p)): the probabilities divided by their sum."""
+    return len(node.inputs) == 2 and node.inputs[1] is prev and node.inputs[0] is chain[0].inputs[0]
+
+
+def _bound(node, prev, chain) -> bool:
+    """maximum/minimum of the chain value and a scalar constant (a clip bound)."""
+    if len(node.inputs) != 2 or node.inputs[0] is not prev:
+        return False
+    c = node.inputs[1]
+    return c.op == "constant" and tuple(c.shape) == () and tuple(node.shape) == tuple(prev.shape)
+
+
+def _times_target(node, prev, chain) -> bool:
+    other = node.inputs[1] if node.inputs[0] is prev else node.inputs[0]
+    return (len(node.inputs) == 2 and other is not prev and tuple(other.shape) == tuple(prev.shape)
+            and other.dtype == prev.dtype)
+
+
+#: activations a GEMM epilogue may apply (elementwise catalogue ops of one input)
+EPILOGUE_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
+
+CONV_BIAS = FusedPattern("conv+bias", (
+    Stage(frozenset({"conv"})),
+    Stage(frozenset({"add"}), _vector_along_last)),
+    "a convolution (channels last) plus a per-channel bias: the sums start at the bias")
+GEMM_EPILOGUE = FusedPattern("gemm+bias+activation", (
+    Stage(frozenset({"matmul"})),
+    Stage(frozenset({"add"}), _vector_along_last),
+    Stage(EPILOGUE_ACTIVATIONS, _unary, optional=True)),
+    "a matrix product plus a bias along its last axis, then optionally an activation, applied "
+    "to each block of rows right after it is computed")
+CROSSENTROPY = FusedPattern("softmax+crossentropy", (
+    Stage(frozenset({"sum"}), _last_axis_sum(True)),
+    Stage(frozenset({"div"}), _renormalise),
+    Stage(frozenset({"maximum"}), _bound),
+    Stage(frozenset({"minimum"}), _bound),
+    Stage(frozenset({"log"}), _unary),
+    Stage(frozenset({"mul"}), _times_target),
+    Stage(frozenset({"sum"}), _last_axis_sum(False)),
+    Stage(frozenset({"neg"}), _unary)),
+    "categorical cross-entropy of probabilities (a softmax's output) along the last axis, as "
+    "K.categorical_crossentropy composes it: renormalise, clip, log, times target, sum, negate; "
+    "one pass per row")
+
+#: every fused form the compiler may ask a backend for, tried in this order
+PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY)

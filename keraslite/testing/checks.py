@@ -3,9 +3,9 @@
 * forward: the op's result against the row's NumPy formula, per dtype;
 * vjp: K.gradients of a random projection of the output against central finite differences
   of the backend's own forward pass, in float64;
-* fused: the plan the compiler builds for the backend (elementwise fusion and declared folds on)
+* fused: the plan the compiler builds for the backend (elementwise fusion and fused patterns on)
   against the plan without any fusion, with a multiply-add tail and with a bias-add tail after
-  the op so that fusion and folds have work to do;
+  the op so that fusion and fused patterns have work to do;
 * shape: the statically inferred shape and dtype against the computed array (exactly with known
   input shapes, compatibly when the batch axis is unknown, where the values are compared with
   the formula as well).
@@ -22,6 +22,7 @@ import numpy as np
 
 from ..backend.compiler import Plan
 from ..backend.graph import Constant, Placeholder, Tensor, topological_order
+from ..backend.interface import Backend
 from ..backend.registry import get_backend_object
 from .opinfo import FD_EPS, OpInfo, as_input, as_list, dense, is_float_dtype, is_sparse
 
@@ -34,11 +35,11 @@ class Skip(Exception):
 
 
 def Unfused(backend):
-    """A view of a backend with every fusion turned off: no elementwise groups, no folds. The view
+    """A view of a backend with every fusion turned off: no elementwise groups, no fused patterns. The view
     is an instance of a subclass of the backend's own class sharing its state, so every declared
     protocol hook other than the fusion ones behaves exactly as on the backend."""
     cls = type(f"Unfused{type(backend).__name__}", (type(backend),),
-               {"fuses_elementwise": False, "fold": lambda self, producer, consumer: None})
+               {"fuses_elementwise": False, "fused_form": Backend.fused_form})
     view = object.__new__(cls)
     view.__dict__ = backend.__dict__
     return view
@@ -174,7 +175,7 @@ def _compatible(static, actual) -> bool:
 
 def _epilogue(t: Tensor, kind: str) -> Tensor:
     """A tail the compiler may fuse with the op ('muladd': elementwise multiply-add) or fold into
-    it ('bias': the add of a vector along the last axis, as a backend's conv+bias fold takes)."""
+    it ('bias': the add of a vector along the last axis, as a backend's conv+bias or GEMM+bias fused form takes)."""
     if not is_float_dtype(t.dtype) or getattr(t, "sparse", False):
         return t
     from ..backend.ops.math import add, mul
@@ -189,7 +190,7 @@ def _bias_ok(outs) -> bool:
 
 
 def _fuses(backend) -> bool:
-    return bool(getattr(backend, "fuses_elementwise", False)) or getattr(backend, "fold", None) is not None
+    return bool(getattr(backend, "fuses_elementwise", False)) or type(backend).fused_form is not Backend.fused_form
 
 
 def check_fused(row: OpInfo, backend_name: str) -> str:

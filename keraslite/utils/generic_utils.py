@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from keraslite.backend import compile_clock
+
 # The name-resolution policy lives in keraslite.serialization; these are its Keras 2 names.
 from ..serialization import (_GLOBAL_CUSTOM_OBJECTS, CustomObjectScope, custom_object_scope,  # noqa: F401
                              deserialize_keras_object, get_custom_objects, register_keras_serializable,
@@ -88,6 +90,7 @@ class Progbar:
         # name -> [weighted sum, weight]; a dict keeps the order in which names first appear
         self._values: dict[str, list] = {}
         self._start = time.time()
+        self._compiled_at_start = compile_clock.total()
         self._last_update = 0.0
 
     def update(self, current: int, values=None) -> None:
@@ -156,7 +159,9 @@ class Progbar:
 
         time_per_unit = (now - self._start) / current if current else 0.0
         if self.target is not None and not finished:
-            eta = time_per_unit * (self.target - current)
+            # kernel compilation (first steps of a first run) does not recur: left out of the rate
+            compiling = compile_clock.total() - self._compiled_at_start
+            eta = max(0.0, now - self._start - compiling) / current * (self.target - current) if current else 0.0
             if eta > 3600:
                 eta_text = "%d:%02d:%02d" % (eta // 3600, (eta % 3600) // 60, eta % 60)
             elif eta > 60:

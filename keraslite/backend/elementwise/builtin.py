@@ -134,7 +134,9 @@ __device__ __forceinline__ float kl_softplus(float x) { return kl_max(x, 0.0f) +
 __device__ __forceinline__ double kl_softplus(double x) { return kl_max(x, 0.0) + log1p(exp(-fabs(x))); }
 """), float_inputs=True, doc="softplus(x): log(exp(x) + 1), computed stably.")
 register("relu", arity=1, array=_relu, expr="relu({0})", dtype=SAME,
-         vjp=lambda g, y, x: [mul(g, cast(greater(x, 0.0), g.dtype))], call="relu", numba=f"{_SCALAR}:relu",
+         # the mask from the output (y > 0 exactly where x > 0): the pre-activation then has one
+         # reader, so a matmul + bias + relu chain runs as one fused form (interface.PATTERNS)
+         vjp=lambda g, y, x: [mul(g, cast(greater(y, 0.0), g.dtype))], call="relu", numba=f"{_SCALAR}:relu",
          cuda=CudaForm("kl_max({0}, ({T})0)", "kl_max({0}, ({T})0)", "kl_max({0}, ({T})0)", needs=("max",)),
          doc="relu(x): max(x, 0).")
 

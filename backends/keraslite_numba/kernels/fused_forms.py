@@ -1,0 +1,85 @@
+"""The Numba backend's callables for the declared fused patterns (interface.PATTERNS) other than
+conv + bias (which is the conv kernel's `bias=`): a GEMM with its epilogue, and categorical
+cross-entropy of probabilities in one pass per row. Each falls back to the pattern's composite
+(the chain's primitives one after the other) for inputs its kernel does not cover."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import gemm
+
+_FLOATS = ("float32", "float64")
+
+
+def _floats(*nodes) -> bool:
+    return all(n.dtype in _FLOATS for n in nodes) and len({n.dtype for n in nodes}) == 1
+
+
+def gemm_epilogue(backend, pattern, nodes):
+    """act(a @ b + bias) for a 2-D (or N-D, 2-D b) float matmul, or None."""
+    mm = nodes[0]
+    a, b = mm.inputs
+    if b.ndim != 2 or a.ndim < 2 or not _floats(a, b, *nodes) or not gemm.available():
+        return None
+    act = nodes[2].op if len(nodes) == 3 else None
+    if act not in gemm.ACTIVATIONS:
+        return None
+    composite = pattern.composite(backend, nodes)
+    matmul = gemm.matmul
+
+    def gemm_bias_act(x, w, bias, out=None):
+        if x.dtype != w.dtype or bias.dtype != w.dtype or bias.shape != (w.shape[-1],) or w.ndim != 2:
+            y = composite(x, w, bias)
+            if out is None:
+                return y
+            np.copyto(out, y)
+            return out
+        return matmul(x, w, out=out, bias=bias, act=act)
+    return gemm_bias_act
+
+
+@njit(cache=True, nogil=True)
+def _crossentropy_rows(p, t, lo, hi, out):
+    """out[i] = -sum_j t[i, j] * log(clip(p[i, j] / sum_j p[i, j], lo, hi)); rows of 2-D arrays."""
+    n, c = p.shape
+    for i in range(n):
+        s = p[i, 0] * 0
+        for j in range(c):
+            s += p[i, j]
+        acc = s * 0
+        for j in range(c):
+            q = p[i, j] / s
+            if q < lo:
+                q = lo
+            if q > hi:
+                q = hi
+            acc += t[i, j] * np.log(q)
+        out[i] = -acc
+
+
+def crossentropy(backend, pattern, nodes):
+    """The categorical cross-entropy chain (sum, div, maximum, minimum, log, mul, sum, neg) of
+    float probabilities, or None."""
+    probs = nodes[0].inputs[0]
+    lo_node, hi_node = nodes[2].inputs[1], nodes[3].inputs[1]
+    if not _floats(probs, *nodes) or lo_node.dtype != probs.dtype or hi_node.dtype != probs.dtype:
+        return None
+    composite = pattern.composite(backend, nodes)
+
+    def crossentropy_rows(p, p_again, lo, hi, t, out=None):
+        if (p is not p_again or t.shape != p.shape or t.dtype != p.dtype or p.dtype.name not in _FLOATS
+                or p.ndim == 0 or p.shape[-1] == 0 or np.ndim(lo) or np.ndim(hi)):
+            y = composite(p, p_again, lo, hi, t)
+        else:
+            c = p.shape[-1]
+            p2 = np.ascontiguousarray(p).reshape(-1, c)
+            t2 = np.ascontiguousarray(t).reshape(-1, c)
+            y = out if out is not None and out.flags.c_contiguous else np.empty(p.shape[:-1], p.dtype)
+            dt = p.dtype.type
+            _crossentropy_rows(p2, t2, dt(lo), dt(hi), y.reshape(-1))
+        if out is None or y is out:
+            return y
+        np.copyto(out, y)
+        return out
+    return crossentropy_rows

@@ -1,0 +1,131 @@
+"""Compile the CPU backend's kernels into the disk cache without running a model.
+
+Each kernel family (the Numba kernels behind one kind of op, for one dtype) has a recipe that
+calls the op on tiny arrays: a Numba signature depends on the argument types only, never on
+shapes, so this compiles exactly what a real call needs (tests/test_coldstart.py checks it).
+
+    python -m keraslite_numba.warmup conv_fwd-f bn_fwd-f ...   (what coldstart.py's workers run)
+    python -m keraslite.warmup [--float64]                     (every family, for users)
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def _conv_fwd(dt):
+    from .kernels import conv
+    conv.conv2d(np.ones((1, 3, 3, 2), dt), np.ones((1, 1, 2, 2), dt))
+
+
+def _col2im(dt):
+    from .kernels import conv
+    cols = np.zeros((1, 2, 2, 2), dt)
+    conv._col2im(cols, 1, 1, 1, 1, 1, 1, 0, 0, np.zeros((1, 2, 2, 2), dt))
+
+
+def _conv_bwd_filter(dt):
+    from .kernels import conv
+    conv.conv2d_backprop_filter(np.ones((1, 3, 3, 2), dt), np.ones((1, 3, 3, 2), dt), (1, 1, 2, 2))
+
+
+def _max_fwd(dt):
+    from .kernels import pool
+    pool.max_pool2d(np.ones((1, 2, 2, 1), dt), (2, 2), (2, 2))
+
+
+def _max_bwd(dt):
+    from .kernels import pool
+    x = np.ones((1, 2, 2, 1), dt)
+    y = np.ones((1, 1, 1, 1), dt)
+    pool.max_pool2d_backprop(x, y, y, (2, 2), (2, 2))
+
+
+def _avg_fwd(dt):
+    from .kernels import pool
+    pool.avg_pool2d(np.ones((1, 2, 2, 1), dt), (2, 2), (2, 2))
+
+
+def _avg_bwd(dt):
+    from .kernels import pool
+    pool.avg_pool2d_backprop(np.ones((1, 1, 1, 1), dt), (1, 2, 2, 1), (2, 2), (2, 2))
+
+
+def _bn_fwd(dt):
+    from .kernels import batchnorm
+    one = np.ones((1, 2), dt)
+    batchnorm.batchnorm_train_forward(np.ones((2, 2), dt), one, one, (0,), 1e-3)
+
+
+def _bn_bwd(dt):
+    from .kernels import batchnorm
+    x = np.ones((2, 2), dt)
+    one = np.ones((1, 2), dt)
+    batchnorm.batchnorm_train_backward(x, one, one, one, x, one, one, (0,), 1e-3)
+
+
+RECIPES = {"conv_fwd": _conv_fwd, "col2im": _col2im, "conv_bwd_filter": _conv_bwd_filter,
+           "max_fwd": _max_fwd, "max_bwd": _max_bwd, "avg_fwd": _avg_fwd, "avg_bwd": _avg_bwd,
+           "bn_fwd": _bn_fwd, "bn_bwd": _bn_bwd}
+
+
+# family -> (kernels module, the Numba dispatchers it compiles): how a process tells that a
+# family's kernels are compiled (or loaded from the cache) for a dtype, whatever route ran
+KERNELS = {"conv_fwd": ("conv", ("_fwd_kernel",)), "col2im": ("conv", ("_col2im",)),
+           "conv_bwd_filter": ("conv", ("_bwd_filter_kernel",)), "max_fwd": ("pool", ("_max_fwd",)),
+           "max_bwd": ("pool", ("_max_bwd",)), "avg_fwd": ("pool", ("_avg_fwd",)),
+           "avg_bwd": ("pool", ("_avg_bwd",)), "bn_fwd": ("batchnorm", ("_bn_fwd",)),
+           "bn_bwd": ("batchnorm", ("_bn_bwd",))}
+
+
+def dispatchers(family: str) -> list:
+    """The Numba dispatchers behind `family` (the kernels modules are imported)."""
+    import importlib
+    module, names = KERNELS[family]
+    mod = importlib.import_module(f"keraslite_numba.kernels.{module}")
+    return [getattr(mod, n) for n in names]
+
+
+def compiled(key: str) -> bool:
+    """True when this process holds family `key`'s kernels for its dtype (compiled here or loaded
+    from the cache): the first array argument of some signature has that dtype."""
+    family, _, char = key.rpartition("-")
+    want = np.dtype(char)
+    for d in dispatchers(family):
+        if not any(str(getattr(sig[0], "dtype", "")) == want.name for sig in d.signatures):
+            return False
+    return True
+
+
+def compile_family(key: str) -> None:
+    """Compile one family, key "<family>-<dtype char>" (e.g. "conv_fwd-f" for float32)."""
+    family, _, char = key.rpartition("-")
+    if family not in RECIPES or char not in ("f", "d"):
+        raise ValueError(f"keraslite_numba.warmup: unknown kernel family {key!r}; known: "
+                         f"{sorted(RECIPES)} with suffix -f (float32) or -d (float64)")
+    RECIPES[family](np.dtype(char))
+
+
+def all_keys(dtypes=("f",)) -> list[str]:
+    """Every family key for the given dtype chars."""
+    return [f"{f}-{c}" for c in dtypes for f in RECIPES]
+
+
+def main(argv=None) -> int:
+    """Worker entry: compile the named families, skipping those another process has done or is
+    doing (coldstart.py's markers and locks)."""
+    from . import coldstart
+    keys = list(sys.argv[1:] if argv is None else argv)
+    for key in keys:
+        family, _, char = key.rpartition("-")
+        if family not in RECIPES or char not in ("f", "d"):
+            print(f"keraslite_numba.warmup: unknown kernel family {key!r}", file=sys.stderr)
+            return 2
+    for key in keys:
+        coldstart.compile_unless_done(key, compile_family)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

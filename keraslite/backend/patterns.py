@@ -1,0 +1,120 @@
+"""Finding the declared fused patterns (interface.PATTERNS) in a graph about to be planned.
+
+A pattern is a chain of primitives, producer first, each link reading the previous one's value.
+A match is a maximal chain in which every value but the last is read by the next link only
+(shape-only readers aside, see below), is neither an output nor fed, and passes each link's
+check. The backend's `fused_form(pattern, chain)` then says whether it runs that chain as one
+callable (longest match first, optional trailing links dropped one by one); the chain's inner
+values are never materialised.
+
+Shape-only readers (`SHAPE_ONLY`: e.g. autodiff's sum_to_like(grad, x), which reads x's shape)
+of an inner value may stay: they must come after the chain's last node (they depend on it) and
+see its value in the inner value's place, which needs the same shape and dtype (checked here).
+"""
+from __future__ import annotations
+
+from .interface import PATTERNS, Backend
+
+# inputs that an op reads for their shape (and dtype) only, never their values
+SHAPE_ONLY = {"sum_to_like": (1,), "shape": (0,)}
+
+
+class Match:
+    """A chain the backend fuses: `fn` takes `inputs`; `shape_read` lists the inner nodes read
+    for their shape (they alias the chain's value)."""
+
+    __slots__ = ("pattern", "nodes", "fn", "inputs", "shape_read")
+
+    def __init__(self, pattern, nodes, fn, shape_read):
+        self.pattern, self.nodes, self.fn, self.shape_read = pattern, tuple(nodes), fn, shape_read
+        self.inputs = pattern.inputs(self.nodes)
+
+    @property
+    def name(self) -> str:
+        return self.pattern.step_name(self.nodes)
+
+
+def find(backend, order, needed: set, fed: set) -> tuple[dict, set]:
+    """({last node id: Match}, ids of every node inside a match) for the schedule `order`;
+    nothing when the backend keeps the protocol's default `fused_form`."""
+    if type(backend).fused_form is Backend.fused_form:
+        return {}, set()
+    starts = {op for p in PATTERNS for op in p.stages[0].ops}
+    readers: dict[int, list] = {}
+    for node in order:
+        for k, i in enumerate(node.inputs):
+            readers.setdefault(i.id, []).append((node, k))
+    matches: dict[int, Match] = {}
+    claimed: set = set()
+    for node in order:
+        if node.op not in starts or node.id in claimed or node.id in fed:
+            continue
+        for pattern in PATTERNS:
+            m = _match_at(backend, pattern, node, readers, needed, fed, claimed)
+            if m is not None:
+                matches[m.nodes[-1].id] = m
+                claimed.update(n.id for n in m.nodes)
+                break
+    inner = {n.id for m in matches.values() for n in m.nodes}
+    return matches, inner
+
+
+def _value_readers(node, readers):
+    """(readers of node's value, readers of its shape only)."""
+    values, shapes = [], []
+    for r, k in readers.get(node.id, ()):
+        (shapes if k in SHAPE_ONLY.get(r.op, ()) else values).append(r)
+    return values, shapes
+
+
+def _match_at(backend, pattern, first, readers, needed, fed, claimed):
+    stages = pattern.stages
+    if first.op not in stages[0].ops or (stages[0].check and not stages[0].check(first, None, (first,))):
+        return None
+    chain = [first]
+    for stage in stages[1:]:
+        cur = chain[-1]
+        if cur.id in needed or cur.id in fed:
+            break
+        values, _ = _value_readers(cur, readers)
+        if len(values) != 1:
+            break
+        nxt = values[0]
+        if (nxt.id in claimed or nxt.op not in stage.ops or sum(1 for i in nxt.inputs if i is cur) != 1
+                or (stage.check is not None and not stage.check(nxt, cur, tuple(chain)))):
+            break
+        chain.append(nxt)
+    required = max(k for k, s in enumerate(stages) if not s.optional) + 1
+    for n in range(len(chain), required - 1, -1):
+        nodes = chain[:n]
+        last = nodes[-1]
+        shape_read = []
+        ok = True
+        for inner in nodes[:-1]:
+            _, shapes = _value_readers(inner, readers)
+            if shapes:
+                if tuple(inner.shape) != tuple(last.shape) or inner.dtype != last.dtype \
+                        or not all(_depends(r, last, fed) for r in shapes):
+                    ok = False
+                    break
+                shape_read.append(inner)
+        if not ok:
+            continue
+        fn = backend.fused_form(pattern, tuple(nodes))
+        if fn is not None:
+            return Match(pattern, nodes, fn, shape_read)
+    return None
+
+
+def _depends(r, c, fed) -> bool:
+    """Whether node r reads (transitively) node c."""
+    seen, stack = set(), list(r.inputs)
+    while stack:
+        n = stack.pop()
+        if n is c:
+            return True
+        if n.id in seen or n.id in fed:
+            continue
+        seen.add(n.id)
+        stack.extend(n.inputs)
+    return False

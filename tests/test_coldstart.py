@@ -1,0 +1,172 @@
+"""The numba backend's first run: kernel warm-up recipes, compile workers, the
+compile notice, and progress-bar ETAs that leave compile time out."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keraslite_numba = pytest.importorskip("keraslite_numba")
+from keraslite.backend import compile_clock  # noqa: E402
+from keraslite_numba import coldstart, warmup  # noqa: E402
+from keraslite_numba.kernels import batchnorm, conv, pool  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------------------------- recipes
+_FAMILY_KERNELS = {f: warmup.dispatchers(f) for f in warmup.KERNELS}
+
+
+def test_warmup_recipes_compile_the_signatures_real_calls_use(dtype="float32"):
+    """A recipe runs on tiny arrays; real calls (other shapes, a bias, strides, groups) must need
+    no signature the recipe did not compile. (float32 only: the recipes are dtype-generic, and
+    each family costs 1-2 s of cold compile per dtype in CI.)"""
+    from keraslite_numba import NumbaBackend
+    be = NumbaBackend()
+    char = np.dtype(dtype).char
+    for family in warmup.RECIPES:
+        warmup.compile_family(f"{family}-{char}")
+    before = {id(d): set(d.signatures) for ks in _FAMILY_KERNELS.values() for d in ks}
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(4, 9, 9, 3)).astype(dtype)
+    w = rng.normal(size=(3, 3, 3, 8)).astype(dtype)
+    b = rng.normal(size=(8,)).astype(dtype)
+    y = be._conv(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, bias=b)  # the folded conv + bias
+    be.conv(rng.normal(size=(2, 7, 7, 4)).astype(dtype), rng.normal(size=(3, 3, 2, 4)).astype(dtype),
+              (2, 2), ((0, 0), (0, 0)), (1, 1), 2)
+    be.conv(rng.normal(size=(2, 7, 4)).astype(dtype), rng.normal(size=(3, 4, 4)).astype(dtype), (1,), ((1, 1),),
+            (1,), 1)  # rank 1 runs the rank-2 kernels on a unit axis
+    be.conv_backprop_input(y, w, x.shape[1:], (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    w48 = rng.normal(size=(3, 3, 48, 8)).astype(dtype)
+    be.conv_backprop_input(rng.normal(size=(2, 5, 5, 8)).astype(dtype), w48, (7, 7, 48), (1, 1),
+                             ((0, 0), (0, 0)), (1, 1), 1)
+    be.conv_backprop_filter(x, y, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    geo = dict(pool_size=(2, 2), strides=(2, 2), padding=((0, 0), (0, 0)))
+    p = be.pool(y, "max", **geo)
+    be.pool_backprop(y, p, p, mode="max", **geo)
+    geo = dict(pool_size=(3, 3), strides=(1, 1), padding=((1, 1), (1, 1)))
+    a = be.pool(y, "avg", **geo)
+    be.pool_backprop(a, mode="avg", input_shape=y.shape[1:], **geo)
+    g = np.ones((1, 1, 1, 8), dtype)
+    yy, m, v = be.batchnorm_train(y, g, g * 0, (0, 1, 2), 1e-3)
+    be.batchnorm_train_backward(y, g, m, v, yy, None, None, (0, 1, 2), 1e-3)
+    be.batchnorm_train(rng.normal(size=(6, 5)).astype(dtype), np.ones((1, 5), dtype), np.zeros((1, 5), dtype),
+                       (0,), 1e-3)
+    for family, ds in _FAMILY_KERNELS.items():
+        for d in ds:
+            new = set(d.signatures) - before[id(d)]
+            assert not new, f"{family}: real calls compiled {new} beyond the warm-up recipe"
+        assert warmup.compiled(f"{family}-{char}")
+    assert set(warmup.RECIPES) == set(warmup.KERNELS)
+
+
+def test_warmup_rejects_unknown_families():
+    with pytest.raises(ValueError, match="unknown kernel family"):
+        warmup.compile_family("gemm-f")
+    assert warmup.main(["conv_fwd-x"]) == 2
+
+
+def test_plan_keys_follow_first_use():
+    import keraslite
+    from keraslite.layers import BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D
+    model = keraslite.models.Sequential([Conv2D(4, 3, input_shape=(8, 8, 2)), BatchNormalization(),
+                                         MaxPooling2D(), Conv2D(4, 3), Flatten(), Dense(2)])
+    model.compile("sgd", "mse")
+    with keraslite.use_backend("numba"):
+        model.train_on_batch(np.ones((2, 8, 8, 2), np.float32), np.ones((2, 2), np.float32))
+    plan = model.train_function.last_plan
+    keys = coldstart.plan_keys(plan.steps)
+    assert keys[:3] == ["conv_fwd-f", "bn_fwd-f", "max_fwd-f"]
+    # the second convolution has 4 input channels: its input gradient takes the col2im route
+    assert set(keys) == {"conv_fwd-f", "bn_fwd-f", "max_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f",
+                         "col2im-f"}
+
+
+# ---------------------------------------------------------------------------------- end to end
+_SCRIPT = r"""
+import json, sys
+import numpy as np
+import keraslite
+from keraslite.layers import Conv2D, Dense, Flatten
+keraslite.set_backend("numba")
+np.random.seed(0)
+rng = np.random.default_rng(0)
+model = keraslite.models.Sequential([Conv2D(4, 3, input_shape=(8, 8, 3)), Flatten(), Dense(2)])
+model.compile("sgd", "mse")
+x = rng.normal(size=(4, 8, 8, 3)).astype("float32")
+y = rng.normal(size=(4, 2)).astype("float32")
+losses = [float(model.train_on_batch(x, y)) for _ in range(2)]
+print(json.dumps({"losses": losses, "weights": [w.tobytes().hex() for w in model.get_weights()]}))
+"""
+# the families the script's plan uses (two: each costs 1-2 s of CPU per cold run): the
+# convolution's input gradient is not needed. The import-time worker starts with the filter
+# gradient (COMMON's order) while the plan starts with the forward kernel, then waits for it.
+_USED = ["conv_fwd-f", "conv_bwd_filter-f"]
+
+
+def _run_fresh(cache, workers):
+    env = dict(os.environ)
+    env.update(NUMBA_CACHE_DIR=str(cache / "numba"), KERASLITE_CACHE_DIR=str(cache / "kl"),
+               KERASLITE_COMPILE_WORKERS=str(workers), NUMBA_NUM_THREADS="2",
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "backends"), env.get("PYTHONPATH", "")]))
+    r = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1]), r.stderr
+
+
+def _markers(cache):
+    return sorted(p.name.split(".")[0] for p in (cache / "kl").rglob("*.done"))
+
+
+def test_first_run_tells_once_compiles_in_workers_and_a_second_run_hits_the_cache(tmp_path):
+    first, err1 = _run_fresh(tmp_path, workers=1)
+    assert err1.count(coldstart.NOTICE) == 1, err1
+    # the plan's families, and the COMMON ones the import-time worker compiled meanwhile
+    assert set(_USED) <= set(_markers(tmp_path)) <= set(_USED) | set(coldstart.COMMON)
+    second, err2 = _run_fresh(tmp_path, workers=0)
+    assert coldstart.NOTICE not in err2, err2  # nothing compiled: every kernel came from the cache
+    assert second == first  # cold and warm runs give bitwise identical losses and weights
+    # and so does a cold run that compiles everything in-process; it leaves the same markers
+    third, err3 = _run_fresh(tmp_path / "again", workers=0)
+    assert err3.count(coldstart.NOTICE) == 1, err3
+    assert third == first
+    assert _markers(tmp_path / "again") == sorted(_USED)
+
+
+# ---------------------------------------------------------------------------------- notice
+def _probe(module: str, n: int):
+    """A fresh Numba function defined in module `module` (cache off: it always compiles)."""
+    from numba import njit
+    env = {"__name__": module}
+    exec(f"def f(x):\n    return x * {n} + 1\n", env)  # noqa: S102 - the test's own text
+    return njit(cache=False)(env["f"])
+
+
+def test_compiling_keraslite_kernels_tells_once_and_counts_compile_time(monkeypatch, capsys):
+    monkeypatch.setattr(coldstart, "_told", False)
+    coldstart.install_listener()
+    _probe("user_code", 1)(1.0)  # a user's own Numba function: not keraslite's, nothing said
+    assert coldstart.NOTICE not in capsys.readouterr().err
+    t0 = compile_clock.total()
+    _probe("keraslite_probe", 2)(1.0)
+    _probe("keraslite_probe", 3)(1.0)
+    assert capsys.readouterr().err.count(coldstart.NOTICE) == 1
+    assert compile_clock.total() > t0
+
+
+# ---------------------------------------------------------------------------------- ETA
+def test_progbar_eta_leaves_compile_time_out(monkeypatch, capsys):
+    from keraslite.utils import generic_utils
+    clock = [1000.0]
+    monkeypatch.setattr(generic_utils.time, "time", lambda: clock[0])
+    bar = generic_utils.Progbar(11)
+    bar._dynamic_display = True
+    compile_clock.add(50.0)  # the first step compiled for 50 s, then ran for 1 s
+    clock[0] += 51.0
+    bar.update(1)
+    out = capsys.readouterr().out
+    assert "ETA: 10s" in out, out  # 10 steps of 1 s, not of 51 s
