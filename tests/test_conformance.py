@@ -32,7 +32,7 @@ def test_every_primitive_named_in_the_sources_has_a_row():
             if f.endswith(".py"):
                 with open(os.path.join(folder, f), encoding="utf-8") as handle:
                     named |= set(re.findall(r'defop\(\s*"([a-z0-9_]+)"', handle.read()))
-    assert len(named) > 50
+    assert len(named) > 40  # the literal defop("...") sites (47 at issue 13: 79 primitives, some defined in loops)
     assert sorted(named - set(ROWS)) == []
 
 

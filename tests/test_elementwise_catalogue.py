@@ -39,7 +39,8 @@ def softsign_grad_ref(x):
 
 def _softsign_vjp(g, y, x):
     # composed of catalogue ops: g / (|x| + 1) ** 2
-    return [E.call("div", g, E.call("square", E.call("add", E.call("abs", x), 1.0)))]
+    d = E.call("add", E.call("abs", x), 1.0)
+    return [E.call("div", g, E.call("mul", d, d))]
 
 
 @contextlib.contextmanager
@@ -230,10 +231,12 @@ def _sample_inputs(entry, dtypes, shape=(6,)):
 
 def test_every_primitive_of_math_is_a_catalogue_entry_and_its_dtype_rule_matches_its_formula():
     names = {e.name for e in E.entries()}
-    assert {"neg", "abs", "sign", "sqrt", "square", "exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "round",
-            "floor", "ceil", "logical_not", "reciprocal", "sigmoid", "softplus", "relu", "add", "sub", "mul", "div",
-            "pow", "maximum", "minimum", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
-            "logical_and", "logical_or", "floordiv", "mod", "where", "cast"} <= names
+    assert {"neg", "abs", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "round",
+            "floor", "sigmoid", "softplus", "relu", "add", "sub", "mul", "div",
+            "pow", "maximum", "minimum", "equal", "greater", "greater_equal",
+            "floordiv", "mod", "where", "cast"} <= names
+    # compositions of those entries (ops/math.py), not primitives of their own
+    assert not {"logical_not", "sign", "square", "not_equal", "less", "less_equal", "logical_and", "logical_or"} & names
     checked = 0
     for entry in E.entries():
         assert OPS[entry.name].elementwise is entry.expr and OPS[entry.name].vjp is entry.vjp
@@ -249,7 +252,7 @@ def test_every_primitive_of_math_is_a_catalogue_entry_and_its_dtype_rule_matches
             in_dtypes = tuple(a.dtype.name for a in arrays)
             assert entry.dtype.result(in_dtypes, attrs) == want, (entry.name, in_dtypes)
             checked += 1
-    assert checked > 150
+    assert checked > 120  # 29 entries x their dtype combinations (150 before 10 entries became compositions)
 
 
 def _function_entries():

@@ -174,3 +174,23 @@ if __name__ == "__main__":
     for f, n in sorted(line_counts().items(), key=lambda kv: -kv[1]):
         if n > MAX_LINES:
             print(f"{n:6d} {f}")
+
+
+#: issue 13: at most 80 primitives (DESIGN.md plans about 60)
+MAX_PRIMITIVES = 80
+
+
+def test_primitive_count():
+    """The backend contract stays small: len(graph.OPS) once every module that registers
+    primitives is imported (keraslite, the sparse ops, the distributed allreduce and every module
+    of keraslite.testing's PRIMITIVE_MODULES)."""
+    import importlib
+
+    import keraslite  # noqa: F401
+    import keraslite.backend.sparse  # noqa: F401
+    import keraslite.distributed  # noqa: F401
+    from keraslite.backend.graph import OPS
+    from keraslite.testing.table import PRIMITIVE_MODULES
+    for name in PRIMITIVE_MODULES:
+        importlib.import_module(name)
+    assert len(OPS) <= MAX_PRIMITIVES, f"{len(OPS)} primitives registered: {sorted(OPS)}"

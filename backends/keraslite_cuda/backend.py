@@ -248,8 +248,3 @@ class CudaBackend(ArrayBackend):
         if not isinstance(rng, SeededRandom):
             return super().truncated_normal(*dyn, shape=shape, mean=mean, stddev=stddev, dtype=dtype, rng=rng)
         return rng.truncated_normal(mean, stddev, self._shape_of(dyn, shape), dtype)
-
-    def random_binomial(self, *dyn, shape, p, dtype, rng):
-        if not isinstance(rng, SeededRandom):
-            return super().random_binomial(*dyn, shape=shape, p=p, dtype=dtype, rng=rng)
-        return rng.binomial(p, self._shape_of(dyn, shape), dtype)

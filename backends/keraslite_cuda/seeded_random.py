@@ -45,7 +45,3 @@ class SeededRandom:
             z[bad] = self.standard_normal((nbad,), dtype)
             bad = self.xp.abs(z) > 2
         return (z * stddev + mean).astype(dtype, copy=False)
-
-    def binomial(self, p, shape, dtype):
-        u = self.uniform(0.0, 1.0, shape, np.float32 if np.dtype(dtype) == np.float32 else np.float64)
-        return (u <= p).astype(dtype)

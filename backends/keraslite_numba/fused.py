@@ -234,7 +234,7 @@ class FusedKernel:
 
 
 def _compact(a):
-    """A broadcast view (zero strides, e.g. from broadcast_like) as the small array behind it,
+    """A broadcast view (zero strides, e.g. from broadcast_to) as the small array behind it,
     with 1 on each broadcast axis: it is then read as a scalar or a row instead of being
     materialised at the full shape."""
     key = tuple(slice(0, 1) if st == 0 and d > 1 else slice(None) for st, d in zip(a.strides, a.shape))

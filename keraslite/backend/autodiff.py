@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Sequence
 
 from .graph import OPS, MultiOutput, Tensor, as_tensor, is_float, topological_order
+from .ops import shape_grads  # noqa: F401  (attaches the VJPs of concatenate, strided_slice, repeat)
 from .ops.tensors import stop_gradient  # noqa: F401  (K.stop_gradient; defined with the ops)
 
 # Ops with no VJP on purpose: their gradient is zero (or they have no float output). Elementwise
 # ops are not listed: an elementwise catalogue entry without a vjp is non-differentiable by design.
 _NON_DIFFERENTIABLE = {
-    "stop_gradient", "argmax", "argmin", "any", "all", "one_hot", "shape", "size", "arange", "fill",
-    "random_uniform", "random_normal", "truncated_normal", "random_binomial", "placeholder", "variable",
-    "constant", "update",
+    "stop_gradient", "argmax", "argmin", "one_hot", "shape", "arange", "random_uniform", "random_normal", "truncated_normal",
+    "placeholder", "variable", "constant", "update",
 }
 
 

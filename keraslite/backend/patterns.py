@@ -16,7 +16,7 @@ from __future__ import annotations
 from .interface import PATTERNS, Backend
 
 # inputs that an op reads for their shape (and dtype) only, never their values
-SHAPE_ONLY = {"sum_to_like": (1,), "reshape_like": (1,), "broadcast_like": (1,), "shape": (0,), "size": (0,)}
+SHAPE_ONLY = {"sum_to_like": (1,), "shape": (0,)}
 
 
 class Match:

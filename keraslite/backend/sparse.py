@@ -171,7 +171,7 @@ def _concat_infer(*xs, axis):
 
 
 defop("sparse_concat", _concat_infer)
-SPARSE_OPS.update({"sparse_to_dense", "sparse_dense_matmul", "sparse_concat", "shape", "size"})
+SPARSE_OPS.update({"sparse_to_dense", "sparse_dense_matmul", "sparse_concat", "shape"})
 
 
 def to_dense(x) -> Tensor:

@@ -450,6 +450,7 @@ def rows() -> list:
                check=_random_check(-np.inf, np.inf, 1.0, 2.0), fused=False))
     add(OpInfo("truncated_normal", _random("truncated_normal", mean=0.0, stddev=1.0), None, _no_input,
                check=_random_check(-2.0, 2.0 + 1e-9, 0.0, 0.880), fused=False))
-    add(OpInfo("random_binomial", _random("random_binomial", p=0.3), None, _no_input,
-               check=_random_check(0.0, 1.5, 0.3, np.sqrt(0.21), values=(0.0, 1.0)), fused=False))
+    add(OpInfo("K.random_binomial", _random("random_binomial", p=0.3), None, _no_input, primitive=False,
+               check=_random_check(0.0, 1.5, 0.3, np.sqrt(0.21), values=(0.0, 1.0)), fused=False,
+               exercises=("random_uniform",)))
     return t

@@ -60,6 +60,56 @@ def _arg_samples(rng, dtype):
     return [Sample((distinct(rng, s, dtype),), {"axis": a}) for s, a in [((2, 5), -1), ((3, 4, 2), 1), ((1, 3), 0)]]
 
 
+def _min_samples(rng, dtype):
+    """Integers at their bounds (where -x would overflow), bools, NaN and signed zeros."""
+    d = np.dtype(dtype)
+    if d.kind == "b":
+        vals = [np.array([[True, False], [True, True]]), np.zeros((0, 2), bool)]
+    elif d.kind in "iu":
+        info = np.iinfo(d)
+        vals = [np.array([[info.min, 3, info.max], [info.max, info.max, 0]], d), np.zeros((2, 0), d)]
+    else:
+        vals = [np.array([[1.0, np.nan, -2.0], [0.0, -0.0, 5.0], [np.inf, -np.inf, 0.0]], d), np.zeros((0, 2), d)]
+    return [Sample((v,), {"axis": a, "keepdims": k}) for v in vals for a, k in ((1, False), (None, True))]
+
+
+def _min_ref(x, axis, keepdims):
+    """np.min; an empty reduction gives the dtype's largest value (TensorFlow's identity of min)."""
+    d = x.dtype
+    top = True if d.kind == "b" else (np.inf if d.kind == "f" else np.iinfo(d).max)
+    return np.min(x, axis=axis, keepdims=keepdims, initial=top)
+
+
+def _argmin_samples(rng, dtype):
+    d = np.dtype(dtype)
+    if d.kind == "b":
+        return [Sample((np.array([[True, False, False], [True, True, True]]),), {"axis": -1})]
+    if d.kind in "iu":
+        info = np.iinfo(d)
+        return [Sample((np.array([[3, info.min, info.min], [info.max, 0, info.max]], d),), {"axis": -1})] + \
+            ([] if d.kind == "u" else _arg_samples(rng, dtype))
+    ties = np.array([[2.0, 1.0, 1.0], [np.nan, 0.0, np.nan]], d)
+    return _arg_samples(rng, dtype) + [Sample((ties,), {"axis": -1})]
+
+
+def _reshape_like(x, r):
+    from ..backend.ops.shape import reshape_like
+    return reshape_like(x, r)
+
+
+def _broadcast_like(x, r):
+    from ..backend.ops.shape import broadcast_like
+    return broadcast_like(x, r)
+
+
+def _expand_two_unknown(x):
+    """expand_dims and squeeze of a tensor whose every length is unknown statically (reshaped to
+    its own run-time shape): the target shapes are computed at run time."""
+    K = _K()
+    y = K.reshape(x, K.shape(x))
+    return K.squeeze(K.expand_dims(K.expand_dims(y, 2), 0), 0)
+
+
 def _cum_samples(gen):
     def samples(rng, dtype):
         return [Sample((gen(rng, s, dtype),), {"axis": a}) for s, a in [((2, 4), 1), ((3, 2, 2), 0), ((0, 3), 1)]]
@@ -245,34 +295,46 @@ def rows() -> list:
             ("max", np.max, distinct, True, ("float32", "int32")), ("min", np.min, distinct, True, ("float32",)),
             ("prod", np.prod, _nz, True, ("float32",)),
             ("any", np.any, _bool_gen, False, ("bool",)), ("all", np.all, _bool_gen, False, ("bool",))]:
-        add(OpInfo(name, _reduce(name), _red_ref(ref), _red_samples(gen, name not in ("max", "min")),
-                   dtypes=dts, differentiable=diff, tol={"float32": (1e-5, 1e-5)}))
+        # mean, any and all are compositions of sum, max, min and elementwise ops: composite rows
+        prim = name in ("sum", "max", "min", "prod")
+        add(OpInfo(name if prim else "K." + name, _reduce(name), _red_ref(ref),
+                   _red_samples(gen, name not in ("max", "min")), dtypes=dts, differentiable=diff, primitive=prim,
+                   tol={"float32": (1e-5, 1e-5)}))
+    add(OpInfo("K.min[int, uint8, bool, nan]", _reduce("min"), _min_ref, _min_samples,
+               dtypes=("int32", "uint8", "bool", "float64"), primitive=False))
     add(OpInfo("argmax", lambda x, axis: K.argmax(x, axis), lambda x, axis: np.argmax(x, axis), _arg_samples))
-    add(OpInfo("argmin", lambda x, axis: K.argmin(x, axis), lambda x, axis: np.argmin(x, axis), _arg_samples))
+    add(OpInfo("argmin", lambda x, axis: K.argmin(x, axis), lambda x, axis: np.argmin(x, axis), _argmin_samples,
+               dtypes=("float32", "int32", "uint8", "bool")))
     add(OpInfo("cumsum", lambda x, axis: K.cumsum(x, axis), lambda x, axis: np.cumsum(x, axis),
                _cum_samples(u), differentiable=True))
     add(OpInfo("cumprod", lambda x, axis: K.cumprod(x, axis), lambda x, axis: np.cumprod(x, axis),
                _cum_samples(_nz), differentiable=True))
     add(OpInfo("reshape", lambda x, shape: K.reshape(x, shape), lambda x, shape: x.reshape(shape),
                _reshape_samples, differentiable=True, dynamic_batch=False))
-    add(OpInfo("reshape_dynamic", lambda x, s: K.reshape(x, s), lambda x, s: x.reshape(tuple(s)),
-               _reshape_dynamic_samples, differentiable=True, grad_args=(0,), dynamic_batch=False))
-    add(OpInfo("reshape_like", lambda x, r: apply("reshape_like", x, r), lambda x, r: x.reshape(r.shape),
-               _like_samples([((2, 3), (3, 2)), ((4,), (1, 2, 2)), ((0, 2), (2, 0))]), differentiable=True,
-               grad_args=(0,), dynamic_batch=False))
-    add(OpInfo("expand_dims", lambda x, axis: K.expand_dims(x, axis), lambda x, axis: np.expand_dims(x, axis),
-               _axis_samples([((2, 3), -1), ((2, 3), 0), ((0,), 1), ((), 0)]), differentiable=True))
-    add(OpInfo("squeeze", lambda x, axis: K.squeeze(x, axis), lambda x, axis: np.squeeze(x, axis),
-               _axis_samples([((2, 1), -1), ((1, 3), 0), ((0, 1, 2), 1)]), differentiable=True, dynamic_batch=False))
+    # the shape-tensor form of reshape, reshape_like, expand_dims and squeeze are reshapes
+    add(OpInfo("K.reshape[shape tensor]", lambda x, s: K.reshape(x, s), lambda x, s: x.reshape(tuple(s)),
+               _reshape_dynamic_samples, differentiable=True, grad_args=(0,), dynamic_batch=False, primitive=False,
+               exercises=("reshape",)))
+    for unknown in (False, True):
+        add(OpInfo("reshape_like" + ("[unknown batch]" if unknown else ""), _reshape_like, lambda x, r: x.reshape(r.shape),
+                   _like_samples([((2, 3), (3, 2)), ((4,), (1, 2, 2)), ((0, 2), (2, 0)), ((3, 2, 2), (3, 4))]),
+                   differentiable=True, grad_args=(0,), dynamic_batch=False, primitive=False, unknown_batch=unknown))
+    add(OpInfo("K.expand_dims", lambda x, axis: K.expand_dims(x, axis), lambda x, axis: np.expand_dims(x, axis),
+               _axis_samples([((2, 3), -1), ((2, 3), 0), ((0,), 1), ((), 0)]), differentiable=True, primitive=False))
+    add(OpInfo("K.expand_dims[unknown axes]", _expand_two_unknown, lambda x: x[:, :, None, :],
+               lambda rng, d: [Sample((u(rng, s, d),)) for s in [(2, 3, 4), (1, 0, 2)]], differentiable=True,
+               primitive=False, unknown_batch=True, exercises=("reshape", "shape")))
+    add(OpInfo("K.squeeze", lambda x, axis: K.squeeze(x, axis), lambda x, axis: np.squeeze(x, axis),
+               _axis_samples([((2, 1), -1), ((1, 3), 0), ((0, 1, 2), 1)]), differentiable=True, dynamic_batch=False,
+               primitive=False))
     add(OpInfo("broadcast_to", lambda x, shape: apply("broadcast_to", x, shape=shape),
                lambda x, shape: np.broadcast_to(x, shape),
                lambda rng, d: [Sample((u(rng, a, d),), {"shape": b}) for a, b in
                                [((3,), (2, 3)), ((2, 1), (2, 4)), ((1,), (0, 1)), ((), (2, 2))]],
                differentiable=True, dynamic_batch=False))
-    add(OpInfo("broadcast_like", lambda x, r: apply("broadcast_like", x, r),
-               lambda x, r: np.broadcast_to(x, r.shape),
-               _like_samples([((3,), (2, 3)), ((2, 1), (2, 4)), ((1,), (0, 1))]), differentiable=True,
-               grad_args=(0,), dynamic_batch=False))
+    add(OpInfo("broadcast_like[unknown batch]", _broadcast_like, lambda x, r: np.broadcast_to(x, r.shape),
+               _like_samples([((3,), (2, 3)), ((1, 4), (2, 4)), ((1,), (0, 1))]), differentiable=True,
+               grad_args=(0,), dynamic_batch=False, primitive=False, unknown_batch=True, batch_args=(1,)))
     add(OpInfo("sum_to_like", lambda x, r: apply("sum_to_like", x, r), _sum_to_ref,
                _like_samples([((2, 3), (3,)), ((2, 4), (2, 1)), ((0, 2), (2,)), ((3, 2, 2), (1, 2))]),
                dtypes=("float32", "int32"), differentiable=True, grad_args=(0,), dynamic_batch=False))
@@ -283,25 +345,42 @@ def rows() -> list:
     add(OpInfo("concatenate", lambda a, b, axis: K.concatenate([a, b], axis),
                lambda a, b, axis: np.concatenate([a, b], axis), _concat_samples, differentiable=True,
                dynamic_batch=False))
-    add(OpInfo("concat_grad", _grad_of(lambda a, b, axis: K.concatenate([a, b], axis)), _concat_grad_ref,
-               _concat_grad_samples, differentiable=False, grad_args=(2,), dynamic_batch=False))
+    for unknown in (False, True):  # unknown: the concatenated axis 0 has run-time lengths
+        add(OpInfo("grad:concatenate" + ("[unknown batch]" if unknown else ""),
+                   _grad_of(lambda a, b, axis: K.concatenate([a, b], axis)), _concat_grad_ref,
+                   _concat_grad_samples, differentiable=False, grad_args=(2,), dynamic_batch=False, primitive=False,
+                   unknown_batch=unknown))
     add(OpInfo("strided_slice", lambda x, key: x[key], lambda x, key: x[key], _slice_samples,
                differentiable=True, dynamic_batch=False))
-    add(OpInfo("strided_slice_grad", _grad_of(lambda x, key: x[key]), _slice_grad_ref, _slice_grad_samples,
-               differentiable=True, grad_args=(1,), dynamic_batch=False))
-    add(OpInfo("reverse", lambda x, axes: K.reverse(x, axes), lambda x, axes: np.flip(x, axes),
+    for unknown in (False, True):  # unknown: lengths known at run time only (the scatter form)
+        add(OpInfo("grad:strided_slice" + ("[unknown batch]" if unknown else ""), _grad_of(lambda x, key: x[key]),
+                   _slice_grad_ref, _slice_grad_samples, differentiable=True, grad_args=(1,), dynamic_batch=False,
+                   primitive=False, unknown_batch=unknown))
+    add(OpInfo("K.reverse", lambda x, axes: K.reverse(x, axes), lambda x, axes: np.flip(x, axes),
                lambda rng, d: [Sample((u(rng, s, d),), {"axes": a}) for s, a in
-                               [((2, 3), 1), ((2, 3, 2), (0, 2)), ((0, 2), 0)]], differentiable=True))
+                               [((2, 3), 1), ((2, 3, 2), (0, 2)), ((0, 2), 0)]], differentiable=True, primitive=False))
     add(OpInfo("pad", lambda x, pads, value: apply("pad", x, pads=pads, value=value),
                lambda x, pads, value: np.pad(x, pads, constant_values=value), _pad_samples, differentiable=True,
                dynamic_batch=False))
-    add(OpInfo("tile", lambda x, n: K.tile(x, n), lambda x, n: np.tile(x, n), _tile_samples, differentiable=True))
-    add(OpInfo("tile_grad", _grad_of(lambda x, n: K.tile(x, n)), _tile_grad_ref, _tile_grad_samples,
-               differentiable=True, grad_args=(1,), dynamic_batch=False))
+    # tile is reshape + broadcast_to + reshape (one copy)
+    for unknown in (False, True):
+        add(OpInfo("K.tile" + ("[unknown batch]" if unknown else ""), lambda x, n: K.tile(x, n),
+                   lambda x, n: np.tile(x, n), _tile_samples, differentiable=True, primitive=False,
+                   unknown_batch=unknown))
+    for unknown in (False, True):
+        add(OpInfo("grad:tile" + ("[unknown batch]" if unknown else ""), _grad_of(lambda x, n: K.tile(x, n)),
+                   _tile_grad_ref, _tile_grad_samples, differentiable=True, grad_args=(1,), dynamic_batch=False,
+                   primitive=False, unknown_batch=unknown))
     add(OpInfo("repeat", lambda x, rep, axis: K.repeat_elements(x, rep, axis),
                lambda x, rep, axis: np.repeat(x, rep, axis), _repeat_samples, differentiable=True))
-    add(OpInfo("repeat_grad", _grad_of(lambda x, rep, axis: K.repeat_elements(x, rep, axis)), _repeat_grad_ref,
-               _repeat_grad_samples, differentiable=True, grad_args=(1,), dynamic_batch=False))
+    add(OpInfo("K.tile[unknown axes]", lambda x, n: K.tile(K.reshape(x, K.shape(x)), n), lambda x, n: np.tile(x, n),
+               lambda rng, d: [Sample((u(rng, s, d),), {"n": n}) for s, n in [((2, 3), (2, 3)), ((1, 0), (3, 2))]],
+               differentiable=True, primitive=False, exercises=("broadcast_to", "shape")))
+    for unknown in (False, True):
+        add(OpInfo("grad:repeat" + ("[unknown batch]" if unknown else ""),
+                   _grad_of(lambda x, rep, axis: K.repeat_elements(x, rep, axis)), _repeat_grad_ref,
+                   _repeat_grad_samples, differentiable=True, grad_args=(1,), dynamic_batch=False, primitive=False,
+                   unknown_batch=unknown))
     add(OpInfo("gather", lambda r, i: K.gather(r, i), lambda r, i: r[i], _gather_samples, differentiable=True,
                grad_args=(0,), dynamic_batch=False))
     add(OpInfo("gather_grad", _gather_grad_fn, _gather_grad_ref, _gather_grad_samples, differentiable=True,
@@ -311,13 +390,19 @@ def rows() -> list:
                lambda stop, step: np.arange(0, int(stop), step).astype("int32"),
                lambda rng, d: [Sample((np.array(n, dtype="int32"),), {"step": s}) for n, s in [(7, 2), (0, 1), (1, 1)]],
                dtypes=("int32",)))
-    add(OpInfo("fill", lambda x: apply_fill(x), lambda x: np.full(x.shape, 2.5, dtype="float32"), _scalar_samples))
-    add(OpInfo("identity", lambda x: K.identity(x), lambda x: x.copy(), _scalar_samples, differentiable=True))
+    add(OpInfo("fill", lambda x: apply_fill(x), lambda x: np.full(x.shape, 2.5, dtype="float32"), _scalar_samples,
+               primitive=False, exercises=("broadcast_to", "shape")))
+    add(OpInfo("K.identity", lambda x: K.identity(x), lambda x: x.copy(), _scalar_samples, differentiable=True,
+               primitive=False))
     add(OpInfo("stop_gradient", lambda x: K.stop_gradient(x), lambda x: x.copy(), _scalar_samples))
     add(OpInfo("print_tensor", lambda x: K.print_tensor(x, message="keraslite.testing: "), lambda x: x.copy(),
                lambda rng, d: [Sample((u(rng, (2,), d),))], differentiable=True))
     add(OpInfo("shape", lambda x: K.shape(x), lambda x: np.array(x.shape, dtype="int32"), _scalar_samples))
-    add(OpInfo("size", lambda x: apply("size", x), lambda x: np.array(x.size, dtype="int32"), _scalar_samples))
+    add(OpInfo("K.size", lambda x: K.size(x), lambda x: np.array(x.size, dtype="int32"), _scalar_samples,
+               primitive=False))
+    add(OpInfo("K.size[unknown batch]", lambda x: K.size(x), lambda x: np.array(x.size, dtype="int32"),
+               lambda rng, d: [Sample((u(rng, s, d),)) for s in [(2, 3), (0, 4), (1, 1, 2)]], primitive=False,
+               unknown_batch=True, exercises=("prod", "shape")))
     add(OpInfo("update", _update_fn, lambda x: 2.0 * x, _scalar_samples, dynamic_batch=False))
     add(OpInfo("tuple_get", _tuple_get_fn, lambda x: x.mean(axis=0, keepdims=True),
                lambda rng, d: [Sample((u(rng, s, d),)) for s in [(4, 3), (1, 2)]], exercises=("tuple_get", "batchnorm_train")))

@@ -15,10 +15,27 @@ def _builder(name):
     return fn
 
 
-neg, sign, sin, cos, square, log, sigmoid = (_builder(n) for n in ("neg", "sign", "sin", "cos", "square", "log",
-                                                                    "sigmoid"))
+sin, cos, log, sigmoid = (_builder(n) for n in ("sin", "cos", "log", "sigmoid"))
 add, sub, mul, div = (_builder(n) for n in ("add", "sub", "mul", "div"))
-greater, greater_equal, less_equal = (_builder(n) for n in ("greater", "greater_equal", "less_equal"))
+greater, greater_equal = (_builder(n) for n in ("greater", "greater_equal"))
+
+
+neg = _builder("neg")
+
+
+# x * x, x <= y and sign are compositions (no entries of their own): they fuse like any chain
+def square(x):
+    return mul(x, x)
+
+
+def less_equal(x, y):
+    return greater_equal(y, x)
+
+
+def sign(x):
+    """-1, 1, or x itself (0, -0.0, NaN): two comparisons and two selections; no gradient reaches x."""
+    from ..graph import apply
+    return where(greater(x, 0), 1, where(greater(0, x), -1, apply("stop_gradient", x)))
 
 
 def _takes_out(formula):
@@ -49,15 +66,8 @@ template <typename T> __device__ __forceinline__ T kl_abs(T x) { return x < 0 ? 
 __device__ __forceinline__ float kl_abs(float x) { return fabsf(x); }
 __device__ __forceinline__ double kl_abs(double x) { return fabs(x); }
 """), doc="abs(x): elementwise absolute value.")
-_unary("sign", "sign", "sign({0})", call="sign", cuda=CudaForm(
-    "kl_sign({0})", "kl_sign({0})", "kl_sign({0})", preamble=r"""
-template <typename T> __device__ __forceinline__ T kl_sign(T x) {
-    return x > 0 ? (T)1 : (x < 0 ? (T)(-1) : x);  /* 0 stays 0, NaN stays NaN */
-}
-"""), doc="sign(x): -1, 0 or 1 (NaN stays NaN).")
 _unary("sqrt", "sqrt", "sqrt({0})", lambda g, y, x: [div(g, mul(y, 2.0))], call="sqrt", cuda=libm("sqrt"),
        float_inputs=True, doc="sqrt(x): elementwise square root.")
-_unary("square", "square", "({0} * {0})", lambda g, y, x: [mul(g, mul(x, 2.0))], doc="square(x): x * x.")
 _unary("exp", "exp", "exp({0})", lambda g, y, x: [mul(g, y)], call="exp", numba=f"{_SCALAR}:exp",
        cuda=libm("exp"), float_inputs=True, doc="exp(x): elementwise e ** x.")
 _unary("log", "log", "log({0})", lambda g, y, x: [div(g, x)], call="log", cuda=libm("log"), float_inputs=True,
@@ -88,10 +98,6 @@ register("round", arity=1, array=_round,
          expr="rint({0})", dtype=SAME, call="rint",
          cuda=libm("rint"), doc="round(x): to the nearest integer, ties to even (integers unchanged).")
 _unary("floor", "floor", "floor({0})", call="floor", cuda=libm("floor"), doc="floor(x).")
-_unary("ceil", "ceil", "ceil({0})", call="ceil", cuda=libm("ceil"), doc="ceil(x).")
-_unary("logical_not", "logical_not", "(not {0})", doc="logical_not(x): elementwise not.")
-_unary("reciprocal", "reciprocal", "(1.0 / {0})", lambda g, y, x: [neg(mul(g, square(y)))],
-       doc="reciprocal(x): 1 / x.")
 
 # ------------------------------------------------------------- unary activations (same dtype)
 
@@ -178,11 +184,10 @@ _binary("maximum", "maximum", "max({0}, {1})", _max_vjp(lambda a, b: greater_equ
         numba="numpy:maximum", cuda=_minmax_form("max"), doc="maximum(x, y): elementwise maximum (NaN wins).")
 _binary("minimum", "minimum", "min({0}, {1})", _max_vjp(lambda a, b: less_equal(a, b)), call="min",
         numba="numpy:minimum", cuda=_minmax_form("min"), doc="minimum(x, y): elementwise minimum (NaN wins).")
-for _name, _sym in (("equal", "=="), ("not_equal", "!="), ("greater", ">"), ("greater_equal", ">="),
-                    ("less", "<"), ("less_equal", "<=")):
+# less, less_equal and not_equal are compositions (ops/math.py): greater and greater_equal with the
+# operands swapped, logical_not of equal (NaN != NaN stays True)
+for _name, _sym in (("equal", "=="), ("greater", ">"), ("greater_equal", ">=")):
     _binary(_name, _name, f"({{0}} {_sym} {{1}})", dtype=BOOL, doc=f"{_name}(x, y): x {_sym} y (bool).")
-_binary("logical_and", "logical_and", "({0} and {1})", dtype=BOOL, doc="logical_and(x, y) (bool).")
-_binary("logical_or", "logical_or", "({0} or {1})", dtype=BOOL, doc="logical_or(x, y) (bool).")
 _binary("floordiv", "floor_divide", "({0} // {1})", doc="floordiv(x, y): x // y, rounding towards -inf.")
 _binary("mod", "mod", "({0} % {1})", doc="mod(x, y): x % y with the sign of y.")
 

@@ -134,7 +134,7 @@ def _static_scalar(t):
     """The int value of a scalar tensor known when the graph is built, else None."""
     if isinstance(t, Constant):
         return int(np.asarray(t.value).reshape(()))
-    if t.op in ("cast", "identity") and t.inputs:
+    if (t.op == "cast" or (t.op == "reshape" and len(t.inputs) == 1 and t.inputs[0].ndim == 0)) and t.inputs:
         return _static_scalar(t.inputs[0])
     return None
 
@@ -145,11 +145,12 @@ def _static_entries(t, who):
         raise ValueError(f"{who}: output_shape must be a tuple or a 1-D tensor of known length, got {t!r}")
     if isinstance(t, Constant):
         return [int(v) for v in np.asarray(t.value).reshape(-1)]
-    if t.op in ("cast", "identity"):
+    if t.op == "cast" or (t.op == "strided_slice" and all(k == slice(None) for k in t.attrs["key"])
+                          and len(t.attrs["key"]) == t.inputs[0].ndim):  # cast, K.identity
         return _static_entries(t.inputs[0], who)
     if t.op == "concatenate" and t.attrs.get("axis") == 0:
         return [e for i in t.inputs for e in _static_entries(i, who)]
-    if t.op == "expand_dims" and t.inputs[0].ndim == 0:
+    if t.op == "reshape" and len(t.inputs) == 1 and t.inputs[0].ndim == 0:  # K.stack's expand_dims
         return [_static_scalar(t.inputs[0])]
     return [None] * t.shape[0]
 

@@ -19,12 +19,7 @@ maximum_ = elementwise.function("maximum")
 minimum_ = elementwise.function("minimum")
 greater = elementwise.function("greater")
 greater_equal = elementwise.function("greater_equal")
-less = elementwise.function("less")
-less_equal = elementwise.function("less_equal")
 equal_ = elementwise.function("equal")
-not_equal_ = elementwise.function("not_equal")
-logical_and = elementwise.function("logical_and")
-logical_or = elementwise.function("logical_or")
 floordiv = elementwise.function("floordiv")
 mod = elementwise.function("mod")
 
@@ -38,11 +33,60 @@ def _raw(name):
 
 
 neg = _raw("neg")
-sign = _raw("sign")
 cos = _raw("cos")
 sin = _raw("sin")
-square = _raw("square")
 log = _raw("log")
+
+
+# Compositions of catalogue ops (no primitives of their own; each fuses into the kernel of its chain)
+
+def less(x, y):
+    """less(x, y): elementwise x < y (bool): greater with the operands swapped."""
+    return greater(y, x)
+
+
+def less_equal(x, y):
+    """less_equal(x, y): elementwise x <= y (bool): greater_equal with the operands swapped."""
+    return greater_equal(y, x)
+
+
+def logical_not(x):
+    """logical_not(x): elementwise not x (bool): x == 0 (NaN is true, as in NumPy)."""
+    x = as_tensor(x)
+    return equal_(x, False if x.dtype == "bool" else 0)
+
+
+def _bool(x):
+    x = as_tensor(x)
+    return x if x.dtype == "bool" else cast(x, "bool")
+
+
+def logical_and(x, y):
+    """logical_and(x, y): elementwise x and y (bool): y where x holds, else False."""
+    return where(_bool(x), _bool(y), False)
+
+
+def logical_or(x, y):
+    """logical_or(x, y): elementwise x or y (bool): True where x holds, else y."""
+    return where(_bool(x), True, _bool(y))
+
+
+def sign(x):
+    """sign(x): -1 where x < 0, 1 where x > 0, x itself elsewhere (0, -0.0 and NaN)."""
+    x = as_tensor(x)
+    if x.dtype == "bool":
+        raise TypeError("sign: not defined for bool tensors")
+    # stop_gradient: sign passes no gradient to x, as when it was a primitive without a VJP
+    return where(greater(x, 0), 1, where(less(x, 0), -1, apply("stop_gradient", x)))
+
+
+def not_equal_(x, y):
+    return logical_not(equal_(x, y))  # NaN != NaN is True, as equal is False
+
+
+def square(x):
+    """x * x."""
+    return mul(x, x)
 pow = elementwise.pow
 where = elementwise.where
 cast = elementwise.cast
@@ -97,13 +141,13 @@ def round(x):
 
 
 def sign_(x):
-    """sign(x): -1, 0 or 1."""
-    return _k("sign", x)
+    """sign(x): -1, 0 or 1 (NaN stays NaN)."""
+    return sign(x)
 
 
 def square_(x):
-    """square(x): elementwise x ** 2."""
-    return _k("square", x)
+    """square(x): elementwise x ** 2 (x * x)."""
+    return square(x)
 
 
 def sin_(x):

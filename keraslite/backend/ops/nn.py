@@ -24,6 +24,7 @@ def _log_softmax_vjp(g, y, x, axis):
 
 
 defop("softmax", lambda x, axis: (x.shape, x.dtype), _softmax_vjp)
+# a primitive: composed (z - log(sum(exp(z)))) its gradient measured 2x slower on Numba
 defop("log_softmax", lambda x, axis: (x.shape, x.dtype), _log_softmax_vjp)
 
 

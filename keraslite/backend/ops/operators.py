@@ -24,7 +24,7 @@ _BINDINGS = {
     "__and__": m.logical_and, "__rand__": _swap(m.logical_and),
     "__or__": m.logical_or, "__ror__": _swap(m.logical_or),
     "__neg__": m.neg, "__abs__": m.abs, "__pos__": lambda x: x,
-    "__invert__": lambda x: m.apply("logical_not", x),
+    "__invert__": m.logical_not,
     "__getitem__": getitem,
 }
 

@@ -11,7 +11,7 @@ def _random_infer(*dyn, shape, dtype, **params):
     return shape, dtype
 
 
-for _name in ("random_uniform", "random_normal", "truncated_normal", "random_binomial"):
+for _name in ("random_uniform", "random_normal", "truncated_normal"):
     defop(_name, _random_infer, stateful=True)
 
 
@@ -47,8 +47,11 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
 
 
 def random_binomial(shape, p=0.0, dtype=None, seed=None):
-    """random_binomial(shape, p=0.0, dtype=None, seed=None): 1 with probability p, else 0."""
-    return _draw("random_binomial", shape, dtype, seed, p=float(p))
+    """random_binomial(shape, p=0.0, dtype=None, seed=None): 1 with probability p, else 0: a
+    uniform draw u in [0, 1) (float64, as the reference backend draws it) compared as u <= p."""
+    from .math import greater_equal
+    u = _draw("random_uniform", shape, "float64", seed, minval=0.0, maxval=1.0)
+    return cast(greater_equal(float(p), u), canonical_dtype(dtype, "random_binomial"))
 
 
 def host_rng(seed):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
-from ..graph import Tensor, apply, as_tensor, defop, normalize_axes, normalize_axis, shape_str
+from ..graph import Constant, Tensor, apply, as_tensor, defop, normalize_axes, normalize_axis, shape_str
 from ._util import numpy_result_dtype
 from .math import add, cast, div, equal_, exp, log_, mul, neg, sub, where
 
@@ -44,12 +44,6 @@ def _sum_vjp(g, y, x, axes, keepdims):
     return [_keep(g, x, axes, keepdims)]
 
 
-def _mean_vjp(g, y, x, axes, keepdims):
-    from .shape import size
-    ratio = div(cast(size(y), g.dtype), cast(size(x), g.dtype))
-    return [mul(_keep(g, x, axes, keepdims), ratio)]
-
-
 def _extremum_vjp(g, y, x, axes, keepdims):
     # ties share the gradient equally, so the result sums to the upstream gradient
     y_b = _keep(y, x, axes, keepdims)
@@ -64,11 +58,24 @@ def _keep_counts(count, x):
 
 
 defop("sum", _reduce_infer("sum"), _sum_vjp)
-defop("mean", _reduce_infer("same"), _mean_vjp)
 defop("max", _reduce_infer("same"), _extremum_vjp)
 defop("min", _reduce_infer("same"), _extremum_vjp)
-defop("any", _reduce_infer("bool"))
-defop("all", _reduce_infer("bool"))
+
+
+def _count(x, axes):
+    """The number of entries of x each reduction over `axes` sees: a Python int when known, else
+    an int32 scalar tensor (the product of those entries of K.shape(x))."""
+    dims = [x.shape[a] for a in axes]
+    if None not in dims:
+        return int(np.prod(dims, dtype=np.int64))
+    from .shape import shape as shape_of
+    unknown = [a for a in axes if x.shape[a] is None]
+    if len(unknown) == 1:  # the usual unknown batch axis: its length times the known ones
+        n = apply("strided_slice", shape_of(x), key=(unknown[0],))
+        known = int(np.prod([d for d in dims if d is not None], dtype=np.int64))
+        return n if known == 1 else mul(n, known)
+    picked = apply("gather", shape_of(x), Constant(np.array(axes, dtype=np.int32)))
+    return apply("prod", picked, axis=0, keepdims=False)
 
 
 def _prod_infer(x, axis, keepdims):
@@ -157,11 +164,19 @@ def min(x, axis=None, keepdims=False):
 
 
 def mean(x, axis=None, keepdims=False):
-    """mean(x, axis=None, keepdims=False): arithmetic mean (bool input is cast to floatx)."""
+    """mean(x, axis=None, keepdims=False): arithmetic mean (bool input is cast to floatx): the sum
+    divided by the count, as NumPy computes it (float16 accumulates in float32; empty gives NaN)."""
     x = _as_float(x)
     if not np.dtype(x.dtype).kind == "f":
         x = cast(x, config.floatx())
-    return _reduce("mean", x, axis, keepdims, "mean")
+    dtype = x.dtype
+    axes = normalize_axes(axis, x.ndim, "mean")
+    if dtype == "float16":
+        x = cast(x, "float32")
+    s = apply("sum", x, axes=axes, keepdims=bool(keepdims))
+    n = _count(x, axes)
+    out = div(s, float(n) if isinstance(n, int) else cast(n, x.dtype))
+    return cast(out, dtype)
 
 
 def var(x, axis=None, keepdims=False):
@@ -183,7 +198,7 @@ def any(x, axis=None, keepdims=False):
     x = as_tensor(x)
     if x.dtype != "bool":
         x = cast(x, "bool")
-    return _reduce("any", x, axis, keepdims, "any")
+    return _reduce("max", x, axis, keepdims, "any")
 
 
 def all(x, axis=None, keepdims=False):
@@ -191,7 +206,7 @@ def all(x, axis=None, keepdims=False):
     x = as_tensor(x)
     if x.dtype != "bool":
         x = cast(x, "bool")
-    return _reduce("all", x, axis, keepdims, "all")
+    return _reduce("min", x, axis, keepdims, "all")
 
 
 def prod(x, axis=None, keepdims=False):

@@ -89,14 +89,14 @@ def eye(size, dtype=None, name=None):
     return Variable(np.eye(int(n), int(m), dtype=dtype), name=name)
 
 
-defop("fill", lambda shape, value, dtype, static: (static, dtype))
-
-
 def fill(shape, value, dtype):
+    """A tensor of `value` with a run-time shape (a 1-D int tensor, or entries of ints and scalar
+    tensors): the scalar broadcast to it (a read-only view; nothing is written)."""
     if not isinstance(shape, Tensor):
         shape = stack([cast(d, "int32") if isinstance(d, Tensor) else d for d in shape])
     shape = cast(shape, "int32")
-    return apply("fill", shape, value=value, dtype=dtype, static=(None,) * _static_len(shape))
+    scalar = Constant(np.array(value, dtype=canonical_dtype(dtype, "fill")))
+    return apply("broadcast_to", scalar, shape, shape=(None,) * _static_len(shape))
 
 
 def _like(x, value, dtype):
@@ -117,7 +117,6 @@ def ones_like(x, dtype=None, name=None):
     return _like(x, 1, dtype)
 
 
-defop("identity", lambda x: (x.shape, x.dtype), lambda g, y, x: [g])
 defop("stop_gradient", lambda x: (x.shape, x.dtype))
 
 
@@ -129,8 +128,12 @@ def stop_gradient(variables):
 
 
 def identity(x, name=None):
-    """identity(x, name=None): a new tensor with the same content."""
-    return apply("identity", as_tensor(x))
+    """identity(x, name=None): a new tensor with the same content: x[:, ..., :] (a view; a 0-d
+    tensor reshaped to ())."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return apply("reshape", x, shape=())
+    return apply("strided_slice", x, key=(slice(None),) * x.ndim)
 
 
 def random_uniform_variable(shape, low, high, dtype=None, name=None, seed=None):

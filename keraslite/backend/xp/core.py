@@ -59,10 +59,9 @@ def catalogue_takes_out(op: str) -> bool:
 # primitives that accept `out=` (Backend.out_mode; elementwise ones through their catalogue
 # formula, see catalogue_takes_out): elementwise ones also work in place
 OUT_MODES = {op: "inplace" for op in (
-    "neg abs sign sqrt square exp log log1p expm1 sin cos tanh round floor ceil logical_not reciprocal "
-    "relu add sub mul pow maximum minimum equal not_equal greater greater_equal less less_equal "
-    "logical_and logical_or floordiv mod div").split()}
-OUT_MODES.update(sum="out", mean="out", sum_to_like="out", matmul="out", where="out", cast="inplace",
+    "neg abs sqrt exp log log1p expm1 sin cos tanh round floor "
+    "relu add sub mul pow maximum minimum equal greater greater_equal floordiv mod div").split()}
+OUT_MODES.update(sum="out", sum_to_like="out", matmul="out", where="out", cast="inplace",
                  softmax="inplace")  # softmax: nn_primitives.py
 
 
@@ -95,33 +94,22 @@ class ArrayPrimitives:
             return self.xp.full(_reduced(x.shape, axes, keepdims), _bound(x.dtype, lowest=False), dtype=x.dtype)
         return self.xp.min(x, axis=axes, keepdims=keepdims)
 
-    def any(self, x, axes, keepdims): return self.xp.any(x, axis=axes, keepdims=keepdims)
-    def all(self, x, axes, keepdims): return self.xp.all(x, axis=axes, keepdims=keepdims)
     def prod(self, x, axis, keepdims): return self.xp.prod(x, axis=axis, keepdims=keepdims, dtype=_acc(x))
     def argmax(self, x, axis): return self.xp.argmax(x, axis=axis)
     def argmin(self, x, axis): return self.xp.argmin(x, axis=axis)
     def cumsum(self, x, axis): return self.xp.cumsum(x, axis=axis, dtype=_acc(x))
     def cumprod(self, x, axis): return self.xp.cumprod(x, axis=axis, dtype=_acc(x))
 
-    def mean(self, x, axes, keepdims, out=None):
-        if x.size == 0:  # nan where nothing is averaged, without NumPy's "mean of empty slice" warning
-            s = self.xp.sum(x, axis=axes, keepdims=keepdims)
-            y = self.xp.full(s.shape, self.xp.nan if x.dtype.kind == "f" else 0, dtype=x.dtype)
-            return y if out is None else _fill(self.xp, out, y)
-        if out is not None and out.dtype == x.dtype and x.dtype.kind == "f":
-            return self.xp.mean(x, axis=axes, keepdims=keepdims, out=out)
-        y = self.xp.mean(x, axis=axes, keepdims=keepdims).astype(x.dtype, copy=False)
-        return y if out is None else _fill(self.xp, out, y)
-
     # ---------------------------------------------------------------- layout
-    def reshape(self, x, shape): return self.xp.reshape(x, shape)
-    def reshape_like(self, x, ref): return self.xp.reshape(x, ref.shape)
-    def reshape_dynamic(self, x, shape, static=None): return self.xp.reshape(x, _host_shape(shape))
+    def reshape(self, x, *target, shape):
+        """x reshaped to the static `shape`, or to the run-time shape vector target[0] if given."""
+        return self.xp.reshape(x, _host_shape(target[0]) if target else shape)
+
     def transpose(self, x, perm): return self.xp.transpose(x, perm)
-    def expand_dims(self, x, axes): return self.xp.expand_dims(x, axes)
-    def squeeze(self, x, axes): return self.xp.squeeze(x, axis=axes)
-    def broadcast_to(self, x, shape): return self.xp.broadcast_to(x, shape)
-    def broadcast_like(self, x, ref): return self.xp.broadcast_to(x, ref.shape)
+
+    def broadcast_to(self, x, *target, shape):
+        """x broadcast to the static `shape`, or to the run-time shape vector target[0] if given."""
+        return self.xp.broadcast_to(x, _host_shape(target[0]) if target else shape)
 
     def sum_to_like(self, x, ref, out=None):
         """Sum `x` down to ref's shape, undoing NumPy broadcasting."""
@@ -141,35 +129,17 @@ class ArrayPrimitives:
 
     def concatenate(self, *xs, axis): return self.xp.concatenate(xs, axis=axis)
 
-    def concat_grad(self, g, *refs, axis, index):
-        start = sum(r.shape[axis] for r in refs[:index])
-        key = (slice(None),) * axis + (slice(start, start + refs[index].shape[axis]),)
-        return g[key]
     def strided_slice(self, x, key): return x[key]
 
-    def strided_slice_grad(self, g, ref, key):
-        out = self.xp.zeros(ref.shape, dtype=g.dtype)
-        out[key] = g
+    def pad(self, x, pads, value=0):
+        # the padded array filled with `value`, x copied into its middle (np.pad does the same in
+        # several passes with more Python work)
+        shape = tuple(d + a + b for d, (a, b) in zip(x.shape, pads))
+        out = self.xp.zeros(shape, dtype=x.dtype) if value == 0 else self.xp.full(shape, value, dtype=x.dtype)
+        out[tuple(slice(a, a + d) for d, (a, _) in zip(x.shape, pads))] = x
         return out
 
-    def pad(self, x, pads, value=0):
-        return self.xp.pad(x, pads, mode="constant", constant_values=value)
-
-    def tile(self, x, reps): return self.xp.tile(x, reps)
-
-    def tile_grad(self, g, ref, reps):
-        # g has shape reps[i] * ref.shape[i]; view each axis as (rep, dim) and sum the reps
-        split = []
-        for r, d in zip(reps, ref.shape):
-            split += [r, d]
-        return self.xp.sum(g.reshape(split), axis=tuple(range(0, 2 * len(reps), 2)))
-
     def repeat(self, x, repeats, axis): return self.xp.repeat(x, repeats, axis=axis)
-
-    def repeat_grad(self, g, ref, repeats, axis):
-        shape = list(ref.shape)
-        split = shape[:axis] + [shape[axis], repeats] + shape[axis + 1:]
-        return self.xp.sum(g.reshape(split), axis=axis + 1)
 
     def gather(self, ref, indices): return self.xp.take(ref, indices.astype(np.int64, copy=False), axis=0)
 
@@ -183,18 +153,11 @@ class ArrayPrimitives:
         return (idx[..., None] == self.xp.arange(depth)).astype(dtype)
 
     def shape(self, x): return np.asarray(x.shape, dtype=np.int32)
-    def size(self, x): return np.asarray(x.size, dtype=np.int32)
-    def identity(self, x): return x
     def stop_gradient(self, x): return x
 
     def print_tensor(self, x, message):
         print(message, self.to_numpy(x))
         return x
-
-    def reverse(self, x, axes): return self.xp.flip(x, axis=axes)
-
-    def fill(self, shape, value, dtype, static=None):
-        return self.xp.full(_host_shape(shape), value, dtype=dtype)
 
     def arange(self, start, stop, step, dtype):
         return self.xp.arange(start.item(), stop.item(), step.item()).astype(dtype)
@@ -224,6 +187,3 @@ class ArrayPrimitives:
             out[bad] = rng.standard_normal(int(bad.sum()))
             bad = np.abs(out) > 2
         return self.from_numpy((mean + stddev * out).astype(dtype))
-
-    def random_binomial(self, *dyn, shape, p, dtype, rng):
-        return self.from_numpy((rng.uniform(0.0, 1.0, self._shape_of(dyn, shape)) <= p).astype(dtype))
