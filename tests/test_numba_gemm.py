@@ -124,3 +124,15 @@ def test_numba_backend_matmul_keeps_numpy_semantics():
         xv = rng.standard_normal((5, 3, 40)).astype("float32")
         np.testing.assert_allclose(f([xv])[0], _want(xv, K.eval(w), K.eval(b), "relu"), rtol=1e-5, atol=1e-5)
         assert f.last_plan.kernels() == ["matmul+add+relu"]
+
+
+@pytest.mark.parametrize("ashape,bshape", [((0, 0, 1), (1, 0)), ((0, 0, 0), (0, 1)), ((2, 0, 3), (3, 4)),
+                                           ((2, 3, 0), (0, 4))])
+def test_size_zero_nd_products(ashape, bshape):
+    """N-D times 2-D with a size-0 operand (found by the hypothesis suite): NumPy's result."""
+    gemm = pytest.importorskip("keraslite_numba.kernels.gemm")
+    a = np.ones(ashape, np.float32)
+    b = np.ones(bshape, np.float32)
+    got = gemm.matmul(a, b)
+    assert got.shape == ashape[:-1] + bshape[1:]
+    np.testing.assert_array_equal(got, np.zeros(got.shape, np.float32))

@@ -146,7 +146,7 @@ def matmul(a, b, out=None, bias=None, act=None):
     ok = (b.ndim == 2 and a.ndim >= 2 and dt == b.dtype and dt in _FLOATS and a.shape[-1] == b.shape[0]
           and (bias is None or (bias.dtype == dt and bias.shape == (b.shape[1],))))
     if ok and a.ndim > 2:
-        if not a.flags.c_contiguous:
+        if not a.flags.c_contiguous or a.size == 0 or b.size == 0:  # reshape(-1, 0) is ambiguous
             ok = False
         else:
             lead = a.shape[:-1]
