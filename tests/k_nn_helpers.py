@@ -1,0 +1,75 @@
+"""Shared helpers of tests/test_k_nn.py and tests/test_k_nn_grad.py: tolerances, seeded data and
+the check of one op through variables and placeholders against a reference.
+"""
+import numpy as np
+import pytest
+
+from keraslite import backend as K
+import nn_reference as R
+from k_helpers import eval_modes
+
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def _r(shape, seed=0, low=-1.0, high=1.0, dtype="float32"):
+    return np.random.default_rng(seed).uniform(low, high, size=shape).astype(dtype)
+
+
+def _away_from(x, points, margin=0.05):
+    """Move entries of x within `margin` of a kink point away from it (FD stays on one side)."""
+    x = np.array(x, dtype=np.float64)
+    for p in points:
+        close = np.abs(x - p) < margin
+        x[close] = p + margin * np.where(x[close] >= p, 2.0, -2.0)
+    return x
+
+
+def check(kfn, want, arrays, none_axes=(0,), static_none=(0,), rtol=RTOL, atol=ATOL,
+          modes=("variable", "placeholder"), dtype="input"):
+    """kfn(*tensors) == want in every mode; dtype follows the first input (or `dtype`); int_shape
+    equals the evaluated shape, with None at `static_none` in placeholder mode."""
+    want = np.asarray(want)
+    dtype = np.asarray(arrays[0]).dtype if dtype == "input" else np.dtype(dtype)
+    res = eval_modes(kfn, arrays, modes=modes, none_axes=none_axes)
+    for mode, (val, static) in res.items():
+        val = np.asarray(val)
+        assert val.shape == want.shape, f"[{mode}] shape {val.shape} != {want.shape}"
+        assert val.dtype == dtype, f"[{mode}] dtype {val.dtype} != {dtype}"
+        if want.dtype == bool:
+            np.testing.assert_array_equal(val, want, err_msg=f"[{mode}]")
+        else:
+            np.testing.assert_allclose(val.astype(np.float64), want, rtol=rtol, atol=atol,
+                                       err_msg=f"[{mode}]")
+        assert static is not None, f"[{mode}] int_shape is None"
+        static = tuple(static)
+        if mode == "placeholder":
+            exp = tuple(None if i in static_none else d for i, d in enumerate(want.shape))
+        else:
+            exp = want.shape
+        assert static == exp, f"[{mode}] int_shape {static} != {exp}"
+    return res
+
+
+def _raises_value_error(thunk):
+    """The error may come when the op is built or when it is evaluated."""
+    with pytest.raises(ValueError):
+        K.eval(thunk())
+RELU_CASES = [  # Keras' 11 combinations: (alpha, max_value, threshold)
+    (0.0, None, 0.0), (0.1, None, 0.0), (0.0, 5.0, 0.0), (0.0, None, 0.8), (0.1, 5.0, 0.0),
+    (0.1, None, 0.8), (0.0, 5.0, 0.8), (0.1, 5.0, 0.8), (0.1, 0.0, 0.8), (0.1, 5.0, -2.8),
+    (0.1, 9.0, 0.8),
+]
+ACTIVATIONS = {
+    "elu": (lambda t: K.elu(t), R.elu),
+    "elu_alpha": (lambda t: K.elu(t, alpha=0.5), lambda x: R.elu(x, 0.5)),
+    "selu": (lambda t: K.selu(t), R.selu),
+    "softplus": (lambda t: K.softplus(t), R.softplus),
+    "softsign": (lambda t: K.softsign(t), R.softsign),
+    "sigmoid": (lambda t: K.sigmoid(t), R.sigmoid),
+    "hard_sigmoid": (lambda t: K.hard_sigmoid(t), R.hard_sigmoid),
+    "tanh": (lambda t: K.tanh(t), np.tanh),
+}
+def _onehot(n, c, seed):
+    idx = np.random.default_rng(seed).integers(0, c, size=n)
+    return np.eye(c, dtype="float32")[idx]
