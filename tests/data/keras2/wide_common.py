@@ -11,9 +11,9 @@ import tf_keras as keras  # noqa: E402
 from tf_keras import layers as L  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-_argv, sys.argv = sys.argv, sys.argv[:1]  # make_files reads its own argv (its default folder exists)
+_argv, sys.argv = sys.argv, sys.argv[:1]  # more_common reads its own argv (its default folder exists)
 try:
-    import make_files as base  # noqa: E402,F401
+    import more_common as base  # noqa: E402,F401
 finally:
     sys.argv = _argv
 
