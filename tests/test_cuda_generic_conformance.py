@@ -15,8 +15,8 @@ from cuda_generic_helpers import _emulated, _registered
 # =============================================================================================
 # the K conformance tests of tests/, run on CudaBackend.emulated()
 
-_CONFORMANCE_MODULES = ("test_k_conv", "test_k_nn", "test_k_nn_grad", "test_k_math",
-                        "test_k_gradients")
+_CONFORMANCE_MODULES = ("test_k_conv", "test_k_conv_grad", "test_k_nn", "test_k_nn_grad",
+                        "test_k_math", "test_k_math_reductions", "test_k_gradients")
 
 
 @pytest.fixture
