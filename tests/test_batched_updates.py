@@ -7,7 +7,6 @@ as NumPy expressions (fused.SMALL_THRESHOLD). On every backend: the training equ
 independent NumPy formula of Adam, the commit stays all-or-nothing when the step fails inside the
 batched kernel, optimizer state survives save/load, and a steady-state step allocates nothing.
 """
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from keraslite.backend import batching
 from keraslite.backend.fusion import fuse
 from keraslite.backend.graph import topological_order
 from keraslite.backend.registry import get_backend_object
+from step_memory import STEP_BOUND, step_bytes
 
 # a parallel-kernel matrix (>= 32768 elements), sequential ones, small biases, one element
 SHAPES = [(256, 160), (160,), (160, 64), (64,), (64, 3), (3,), (1,)]
@@ -245,23 +245,12 @@ def test_steady_state_batched_step_allocates_nothing(kbackend):
                                layers.Dense(256, activation="relu"), layers.Dense(3, activation="softmax")])
     model.compile(optimizer=O.Adam(0.01), loss="categorical_crossentropy")
     _, x, y = _mlp(O.Adam(0.01))
-    for _ in range(3):
-        model.train_on_batch(x, y)
+    worst = step_bytes(model, x, y, steps=3)
     if get_backend_object().batches_elementwise:
         assert _batch_steps(model.train_function.last_plan)
-    tracemalloc.start()
-    try:
-        worst = 0
-        for _ in range(3):
-            tracemalloc.reset_peak()
-            start = tracemalloc.get_traced_memory()[0]
-            model.train_on_batch(x, y)
-            worst = max(worst, tracemalloc.get_traced_memory()[1] - start)
-    finally:
-        tracemalloc.stop()
     # the bound of tests/test_memory_plan.py (Python objects, NumPy's small temporaries); new
     # update values would be 3 x 280 KiB (the parameters, m and v)
-    assert worst < 64 * 1024, worst
+    assert worst < STEP_BOUND, worst
 
 
 # ------------------------------------------------------------------------------ the batching pass

@@ -5,7 +5,6 @@ unplanned path, no output or variable ever aliasing a pooled buffer, errors leav
 unchanged, and the steady-state training step allocating no activations (tracemalloc).
 """
 import threading
-import tracemalloc
 import types
 import weakref
 
@@ -418,27 +417,8 @@ def test_concurrent_runs_of_one_plan_do_not_share_buffers():
 
 # ------------------------------------------------------------------------------- tracemalloc
 
-# the bound on memory a steady-state training step newly needs (tracemalloc's peak over what was
-# allocated before the step): Python objects, the NumPy temporaries of small fused programs (at
-# most 1024 elements each) and NumPy's ufunc buffer for broadcast operands (8192 elements, 32 KiB
-# in float32); no activation. Measured: 22-40 KiB planned, 135-290 KiB unplanned.
-STEP_BOUND = 64 * 1024
-
-
-def _step_bytes(model, x, y, steps=5):
-    for _ in range(3):
-        model.train_on_batch(x, y)
-    tracemalloc.start()
-    try:
-        worst = 0
-        for _ in range(steps):
-            tracemalloc.reset_peak()
-            start = tracemalloc.get_traced_memory()[0]
-            model.train_on_batch(x, y)
-            worst = max(worst, tracemalloc.get_traced_memory()[1] - start)
-    finally:
-        tracemalloc.stop()
-    return worst
+from step_memory import STEP_BOUND  # noqa: E402
+from step_memory import step_bytes as _step_bytes  # noqa: E402
 
 
 @backends

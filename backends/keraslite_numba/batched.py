@@ -62,7 +62,7 @@ def _source(program, kinds: str, pattern: tuple = ()) -> str:
     outputs through the inputs' own arrays: LLVM then sees one pointer and vectorises, where
     two pointers to the same memory fail its overlap check and leave the loop scalar (several
     times slower). Every other member runs the general loop."""
-    n_in, n_out = program.n_inputs, len(program.outputs)
+    n_out = len(program.outputs)
     row = {i: r for r, i in enumerate(i for i, kind in enumerate(kinds) if kind == "F")}
     n_full = len(row)
     params = ", ".join(["tasks", "ptrs", "modes"] + [f"s{i}" if k == "S" else f"w{i}" for i, k in enumerate(kinds)]
@@ -81,11 +81,7 @@ def _source(program, kinds: str, pattern: tuple = ()) -> str:
         for i, k in enumerate(kinds):
             if k == "F":
                 lines.append(f"{indent}    x{i} = p{i}[i]")
-        for name, expr in program.lines:
-            e = expr
-            for i in reversed(range(n_in)):
-                e = e.replace(f"a{i}", f"x{i}")
-            lines.append(f"{indent}    {name} = {e}")
+        lines += fused.statements(program, indent + "    ")
         for j, name in enumerate(program.outputs):
             target = f"p{into[j]}" if j in into else f"q{j}"
             lines.append(f"{indent}    {target}[i] = {name}")

@@ -53,6 +53,18 @@ def _called(program) -> list:
     return sorted(names)
 
 
+def statements(program, indent: str) -> list[str]:
+    """The program's scalar statements, reading input i as the local x{i} (batched.py writes
+    the same statements, so a batched member computes bitwise what its own kernel does)."""
+    lines = []
+    for name, expr in program.lines:
+        e = expr
+        for i in reversed(range(program.n_inputs)):  # a10 before a1
+            e = e.replace(f"a{i}", f"x{i}")
+        lines.append(f"{indent}{name} = {e}")
+    return lines
+
+
 def _header(program) -> str:
     """The kernel module's imports: each scalar function the program calls, bound to the Numba
     implementation its elementwise catalogue entry names (e.g. max -> numpy.maximum, exp ->
@@ -94,11 +106,7 @@ def _source(program, kinds: str) -> str:
                 lines.append(f"{indent}x{i} = a{i}[{idx}]")
             elif k == "R":
                 lines.append(f"{indent}x{i} = a{i}[{tidx}]")
-        for name, expr in program.lines:
-            e = expr
-            for i in reversed(range(n_in)):
-                e = e.replace(f"a{i}", f"x{i}")
-            lines.append(f"{indent}{name} = {e}")
+        lines += statements(program, indent)
         for j, name in enumerate(program.outputs):
             lines.append(f"{indent}o{j}[{idx}] = {name}")
         return lines
