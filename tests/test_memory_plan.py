@@ -99,6 +99,54 @@ def test_shapes_and_dtypes_never_mix():
     assert len(lay.specs) == 3 and lay.specs[0] == ((4,), F32)
 
 
+def _meet(a, b):
+    """Whether two (offset, size) ranges of the arena share a byte."""
+    return a[0] < b[0] + b[1] and b[0] < a[0] + a[1]
+
+
+def test_buffers_of_other_shapes_share_the_arena_when_their_lifetimes_do_not_meet():
+    # 1 = m(0) (4, 3); 2 = m(1) (8,); 3 = m(2) (2, 2); 4 = m(3) (4, 3) float64; every "out"
+    # result lives from its step to its reader's: 1 and 3 never live together, nor 2 and 4
+    steps = [_step((s,), s + 1, "out") for s in range(4)]
+    specs = [((4, 3), F32), ((8,), F32), ((2, 2), F32), ((4, 3), np.dtype("float64"))]
+    rec = {i: (((1,),), [specs[i]]) for i in range(4)}
+    lay = memplan.assign_buffers(steps, 5, rec, no_pool=set(), to_the_end=set())
+    assert len(lay.specs) == 4  # four shapes: four buffers, as before
+    ranges = {b: (lay.offsets[b], memplan.nbytes(lay.specs[b])) for b in range(4)}
+    for b, (at, _) in ranges.items():
+        assert at % memplan.ALIGN == 0
+    b = [lay.step_bufs[i][0] for i in range(4)]
+    for i in range(3):  # a step's input and its result never share memory
+        assert not _meet(ranges[b[i]], ranges[b[i + 1]])
+    # the arena holds the two largest live at once, not the sum of all four
+    assert lay.arena < sum(-(-n // memplan.ALIGN) * memplan.ALIGN for _, n in ranges.values())
+    assert lay.arena <= 2 * 128
+
+
+def test_buffers_living_to_the_end_own_their_memory():
+    # 1 = e(0) dies at step 1; update value 2 = e(1) lives to the end: outside the arena
+    steps = [_step((0,), 1, "out"), _step((1,), 2, "out"), _step((0,), 3, "out")]
+    lay = memplan.assign_buffers(steps, 4, _rec(steps), no_pool=set(), to_the_end={2})
+    b2 = lay.direct[2]
+    assert b2 not in lay.offsets and lay.direct[1] in lay.offsets
+
+
+def test_pack_keeps_every_pair_of_meeting_lifetimes_apart():
+    rng = np.random.default_rng(0)
+    n = 60
+    specs = [((int(rng.integers(1, 400)),), F32) for _ in range(n)]
+    start = [int(rng.integers(0, 50)) for _ in range(n)]
+    end = [s + int(rng.integers(0, 20)) for s in start]
+    offsets, arena = memplan.pack(specs, start, end)
+    assert set(offsets) == set(range(n))
+    for a in range(n):
+        ra = (offsets[a], memplan.nbytes(specs[a]))
+        assert ra[0] + ra[1] <= arena
+        for b in range(a + 1, n):
+            if not (end[a] < start[b] or end[b] < start[a]):
+                assert not _meet(ra, (offsets[b], memplan.nbytes(specs[b]))), (a, b)
+
+
 # ------------------------------------------------------------------------------- real plans
 
 backends = pytest.mark.usefixtures("kbackend")

@@ -221,12 +221,14 @@ class CudaBackend(ArrayBackend):
         return _into(out, backprop(self.xp, self._runner, g, shape, pool_size, strides, padding))
 
     # ------------------------------------------------------------ batchnorm (RawKernels)
-    def batchnorm_train(self, x, gamma, beta, axes, epsilon):
-        return _bn.batchnorm_train(self.xp, self._runner, x, gamma, beta, axes, epsilon)
+    def batchnorm_train(self, x, gamma, beta, axes, epsilon, out=None):
+        res = _bn.batchnorm_train(self.xp, self._runner, x, gamma, beta, axes, epsilon)
+        return res if out is None else (_into(out, res[0]),) + tuple(res[1:])
 
-    def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
-        return _bn.batchnorm_train_backward(self.xp, self._runner, x, gamma, mean, var, gy, gmean, gvar, axes,
-                                            epsilon)
+    def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None):
+        res = _bn.batchnorm_train_backward(self.xp, self._runner, x, gamma, mean, var, gy, gmean, gvar, axes,
+                                           epsilon)
+        return res if out is None else (_into(out, res[0]),) + tuple(res[1:])
 
     # ----------------------------------------------------------------------------- random
     def rng(self, seed: int):

@@ -13,6 +13,10 @@ set_openmp_defaults()  # before Numba starts its OpenMP pool (first parallel ker
 _coldstart.start_background()  # a first run on this CPU: workers compile while the model is built
 
 
+# bytes: an allocation for the memory plan this large is an arena (see NumbaBackend.empty)
+_TRIM_BEFORE = 16 << 20
+
+
 class NumbaBackend(ArrayBackend):
     """CPU backend: ArrayBackend's NumPy primitives, with Numba kernels where they win, and
     chains of elementwise ops fused into one generated kernel each."""
@@ -25,6 +29,7 @@ class NumbaBackend(ArrayBackend):
     # a batched kernel's output may take a dying input of its own member (interface.out_mode)
     out_modes = {**OUT_MODES, "elementwise": "inplace", "elementwise_batch": "inplace", **{op: "out" for op in (
         "conv", "conv_backprop_input", "conv_backprop_filter", "pool", "pool_backprop", "conv+add", "matmul+add",
+        "batchnorm_train", "batchnorm_train_backward",
         "matmul+add+relu", "matmul+add+sigmoid", "matmul+add+tanh",
         "+".join(n for s in CROSSENTROPY.stages for n in s.ops))}}
 
@@ -44,6 +49,20 @@ class NumbaBackend(ArrayBackend):
         """Context around one plan run: BLAS on one thread, so that only Numba's pool runs
         threads (threads.py: two spinning pools on the same cores cost milliseconds per switch)."""
         return SerialBlas()
+
+    def empty(self, shape, dtype):
+        """An uninitialised array for the memory plan. A large one (a plan's arena, allocated
+        once after the first run) first hands the heap pages freed since then back to the
+        kernel (memory.release_freed_memory): the first run's activations, kept mapped by
+        keep_freed_memory, would otherwise stay resident beside the arena."""
+        shape = tuple(shape)
+        n = np.dtype(dtype).itemsize
+        for d in shape:
+            n *= int(d)
+        if n >= _TRIM_BEFORE:
+            from .memory import release_freed_memory
+            release_freed_memory()
+        return np.empty(shape, dtype)
 
     def from_numpy(self, array):
         # Numba compiles read-only arrays as a separate type (seconds per kernel): hand out
@@ -152,19 +171,19 @@ class NumbaBackend(ArrayBackend):
             (g,) = arrays
             return backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides, padding, out=out)
 
-    def batchnorm_train(self, x, gamma, beta, axes, epsilon):
+    def batchnorm_train(self, x, gamma, beta, axes, epsilon, out=None):
         # the kernels need a non-empty reduction; an empty one gives NaN statistics as in NumPy
         if not _fast(x, gamma, beta) or x.size == 0:
-            return super().batchnorm_train(x, gamma, beta, axes, epsilon)
+            return super().batchnorm_train(x, gamma, beta, axes, epsilon, out=out)
         with _cold("bn_fwd", x):
-            return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon)
+            return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out)
 
-    def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
+    def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None):
         if not _fast(x, gamma, mean, var, gy, gmean, gvar) or x.size == 0:
-            return super().batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon)
+            return super().batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=out)
         with _cold("bn_bwd", x):
             return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
-                                                            _w(gvar), axes, epsilon)
+                                                            _w(gvar), axes, epsilon, out=out)
 
     def fusable(self, node) -> bool:
         """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels.

@@ -31,3 +31,20 @@ def keep_freed_memory(limit_bytes: int = 1 << 30) -> bool:
     ok = mallopt(_M_TRIM_THRESHOLD, 2 * min(limit_bytes, 1 << 30)) == 1 and ok
     _done = ok
     return ok
+
+
+def release_freed_memory() -> bool:
+    """Hand the whole pages of freed heap memory back to the kernel (glibc's malloc_trim).
+
+    keep_freed_memory keeps them mapped for reuse by the next step's allocations; once a plan's
+    memory is laid out (the compiler's arena) the first run's freed activations would otherwise
+    stay resident beside the arena. Linux/glibc only; elsewhere this does nothing."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    return bool(trim(0))

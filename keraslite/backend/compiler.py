@@ -258,15 +258,29 @@ class Plan:
         if type(bufs) is int:
             buf = pool[bufs]
             if buf is None:
-                buf = pool[bufs] = self.backend.empty(*self._specs[bufs])
+                buf = self._allocate(bufs)
             return step.fn(*args, out=buf)
         outs = []
         for b in bufs:
             buf = pool[b]
             if buf is None:
-                buf = pool[b] = self.backend.empty(*self._specs[b])
+                buf = self._allocate(b)
             outs.append(buf)
         return step.fn(*args, out=outs)
+
+    def _allocate(self, b):
+        """Buffer b, allocated on first use: its own array, or (a buffer living within a run)
+        a view of the arena, which is then allocated with all its views (memplan.pack)."""
+        pool, specs = self._pool, self._specs
+        offsets = self._layout.offsets
+        if b not in offsets:
+            pool[b] = self.backend.empty(*specs[b])
+            return pool[b]
+        arena = self.backend.empty((self._layout.arena,), np.uint8)
+        for c, at in offsets.items():
+            shape, dtype = specs[c]
+            pool[c] = arena[at:at + memplan.nbytes(specs[c])].view(dtype).reshape(shape)
+        return pool[b]
 
     def _lay_out(self, record):
         outputs = set(self.output_slots)
@@ -365,6 +379,10 @@ def _forwards_out(fn, backend, op) -> bool:
 def _record(record, k, step, args, out):
     """Note the input shapes and result shapes/dtypes of a step that can write into a given
     array (only arrays: a step returning NumPy scalars or Python numbers is left to allocate)."""
+    if type(out) is tuple and type(step.out_slot) is not tuple:  # out= takes the first result
+        if out and _is_array(out[0]) and all(hasattr(a, "shape") for a in args):
+            record[k] = (tuple(a.shape for a in args), [(out[0].shape, out[0].dtype)], "first")
+        return
     outs = out if type(step.out_slot) is tuple else (out,)
     if all(_is_array(o) for o in outs) and all(hasattr(a, "shape") for a in args):
         record[k] = (tuple(a.shape for a in args), [(o.shape, o.dtype) for o in outs])

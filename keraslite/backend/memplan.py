@@ -63,19 +63,24 @@ class Layout:
         self.direct: dict[int, int] = {}    # slot -> the buffer that *is* its value
         self.alias: dict[int, frozenset] = {}  # slot -> buffers its value may share memory with
         self.in_place = 0                   # results written into a dying input's buffer
+        self.firsts: set = set()           # slots of tuples whose first result is a buffer
+        self.offsets: dict[int, int] = {}   # buffer id -> its byte offset in the arena (see pack)
+        self.arena = 0                      # the arena's size in bytes
 
 
 def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end: set) -> Layout:
     """Lay out the pool.
 
     `records`: step index -> (input shapes, [(shape, dtype) per output]) of the steps that may
-    write into a given array, as observed by a run. `no_pool`: slots that must own their memory
+    write into a given array, as observed by a run; a third entry marks a step returning a
+    tuple whose first result goes into the given array (batch norm: y or dx). `no_pool`: slots that must own their memory
     (outputs handed to the caller). `to_the_end`: slots read after the last step (outputs, update
     values). Greedy in step order: a result takes a free buffer of its shape and dtype (or, for
     an in-place step, a same-shaped input whose buffer dies here), else a new one."""
     last = last_reads(steps, n_slots)
     lay = Layout()
     end: list[int] = []
+    start: list[int] = []
     free: dict[tuple, list] = {}
     live: set = set()
     for i, step in enumerate(steps):
@@ -97,13 +102,25 @@ def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end:
                         b = len(lay.specs)
                         lay.specs.append(spec)
                         end.append(i)
+                        start.append(i)
                 used.append(b)
             for o, b in zip(outs, used):
-                lay.direct[o] = b
+                if len(rec) > 2:  # a tuple of results, the first in the buffer: see tuple_get below
+                    lay.firsts.add(o)
+                else:
+                    lay.direct[o] = b
                 lay.alias[o] = frozenset((b,))
                 end[b] = _TO_THE_END if o in to_the_end else max(last[o], i)
                 live.add(b)
             lay.step_bufs[i] = tuple(used)
+        elif getattr(step, "op", None) == "tuple_get" and step.in_slots[0] in lay.firsts:
+            # a pooled tuple holds its first result in the buffer; the others are its own arrays
+            if step.node.attrs["index"] == 0:
+                o = outs[0]
+                b = next(iter(lay.alias[step.in_slots[0]]))
+                lay.direct[o] = b
+                lay.alias[o] = frozenset((b,))
+                end[b] = max(end[b], _TO_THE_END if o in to_the_end else last[o])
         else:
             shared = frozenset().union(*(lay.alias.get(s, ()) for s in step.in_slots))
             if shared:
@@ -115,7 +132,47 @@ def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end:
         for b in [b for b in live if end[b] <= i]:
             live.discard(b)
             free.setdefault(lay.specs[b], []).append(b)
+    lay.offsets, lay.arena = pack(lay.specs, start, end)
     return lay
+
+
+ALIGN = 64  # bytes: every buffer in the arena starts on a cache line
+
+
+def nbytes(spec) -> int:
+    shape, dtype = spec
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n * dtype.itemsize
+
+
+def pack(specs, start, end) -> tuple[dict, int]:
+    """Offsets of the buffers that live within a run in one arena, so that buffers of different
+    shapes share memory when their lifetimes do not meet: buffer b is written first by step
+    start[b] and read last by step end[b] (through any alias), so two buffers may overlap in
+    memory when one's end comes before the other's start. Buffers living to the end of the run
+    (outputs' sources, update values handed to variables) own their memory and are left out.
+    Greedy by size: the largest buffer first, each at the lowest aligned offset clear of every
+    placed buffer whose lifetime meets its own. Returns ({buffer: offset}, arena bytes)."""
+    order = sorted((b for b in range(len(specs)) if end[b] < _TO_THE_END),
+                   key=lambda b: (-nbytes(specs[b]), start[b]))
+    placed: list[tuple] = []  # (offset, stop, start, end) of the placed buffers
+    offsets: dict[int, int] = {}
+    top = 0
+    for b in order:
+        size = -(-nbytes(specs[b]) // ALIGN) * ALIGN
+        s, e = start[b], end[b]
+        busy = sorted((o, stop) for o, stop, s2, e2 in placed if not (e2 < s or e < s2))
+        at = 0
+        for o, stop in busy:
+            if at + size <= o:
+                break
+            at = max(at, stop)
+        offsets[b] = at
+        placed.append((at, at + size, s, e))
+        top = max(top, at + size)
+    return offsets, top
 
 
 def _in_place(step, i, spec, lay, end, used, candidates):

@@ -144,11 +144,14 @@ class NNPrimitives:
         (g,) = arrays
         return _into(out, backprop(self.xp, g, (g.shape[0],) + tuple(input_shape), pool_size, strides, padding))
 
-    def batchnorm_train(self, x, gamma, beta, axes, epsilon):
-        return nn.batchnorm_train_forward(self.xp, x, gamma, beta, axes, epsilon)
+    def batchnorm_train(self, x, gamma, beta, axes, epsilon, out=None):
+        """(y, mean, var); `out` (optional, y's shape and dtype) receives y (the memory plan)."""
+        return _first_into(nn.batchnorm_train_forward(self.xp, x, gamma, beta, axes, epsilon), out)
 
-    def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon):
-        return nn.batchnorm_train_backward(self.xp, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon)
+    def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None):
+        """(dx, dgamma, dbeta); `out` (optional) receives dx."""
+        return _first_into(nn.batchnorm_train_backward(self.xp, x, gamma, mean, var, gy, gmean, gvar, axes,
+                                                       epsilon), out)
 
     def resize(self, x, method, factors):
         return _resize_fns(method)[0](self.xp, x, factors)
@@ -177,3 +180,11 @@ class NNPrimitives:
             return xp.empty_like(x)
         z = x - xp.max(x, axis=axis, keepdims=True)
         return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
+
+
+def _first_into(results, out):
+    """A tuple of results with its first copied into `out` (when given)."""
+    if out is None:
+        return results
+    out[...] = results[0]
+    return (out,) + tuple(results[1:])
