@@ -17,11 +17,6 @@ a*b+c twice and the kernel may contract it.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
-import sys
-import tempfile
 import threading
 import weakref
 
@@ -30,7 +25,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from . import fused
-from .fused import PARALLEL_THRESHOLD, FusedKernel, _header, cache_dir
+from .fused import PARALLEL_THRESHOLD, FusedKernel, _header
 
 # elements per task: large enough to amortise the per-task setup, small enough that a 512x512
 # matrix splits across threads
@@ -112,22 +107,7 @@ def _source(program, kinds: str, pattern: tuple = ()) -> str:
 
 
 def _load(program, kinds: str, pattern: tuple = ()):
-    src = _source(program, kinds, pattern)
-    digest = hashlib.sha1(src.encode()).hexdigest()[:20]
-    path = cache_dir() / f"batched_{digest}.py"
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(src)
-        os.replace(tmp, path)  # atomically: concurrent processes may write the same kernel
-    name = f"keraslite_batched_{digest}"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return module.kernel_par, module.kernel_seq
+    return fused.load_source(_source(program, kinds, pattern), "batched")
 
 
 _WITNESS: dict = {}

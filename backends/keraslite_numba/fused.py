@@ -140,17 +140,18 @@ def _source(program, kinds: str) -> str:
     return "\n".join(src)
 
 
-def _load(program, kinds: str):
-    src = _source(program, kinds)
+def load_source(src: str, prefix: str):
+    """Import generated kernel source (kernel_par, kernel_seq) from a file in the cache folder
+    named by its digest, so Numba's disk cache finds it again in the next process."""
     digest = hashlib.sha1(src.encode()).hexdigest()[:20]
-    path = cache_dir() / f"fused_{digest}.py"
+    path = cache_dir() / f"{prefix}_{digest}.py"
     if not path.exists():
         # write atomically: concurrent processes may generate the same kernel
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(src)
         os.replace(tmp, path)
-    name = f"keraslite_fused_{digest}"
+    name = f"keraslite_{prefix}_{digest}"
     module = sys.modules.get(name)
     if module is None:
         spec = importlib.util.spec_from_file_location(name, path)
@@ -158,6 +159,10 @@ def _load(program, kinds: str):
         spec.loader.exec_module(module)
         sys.modules[name] = module
     return module.kernel_par, module.kernel_seq
+
+
+def _load(program, kinds: str):
+    return load_source(_source(program, kinds), "fused")
 
 
 class FusedKernel:
