@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from functools import partial
 
 import numpy as np
 from numba import types
@@ -225,6 +226,29 @@ class BatchedKernel:
         return tasks
 
     def __call__(self, *arrays, out=None):
+        ready = self._setup(arrays, out)
+        if ready is None:
+            return self._per_member(arrays, out)
+        out, launch = ready
+        if launch is not None:
+            launch()
+        return list(out)
+
+    def prepare(self, *arrays, out):
+        """The call `self(*arrays, out=out)` made ready: a callable() that only launches the
+        compiled kernel (every argument checked, the kernel compiled, its tables computed), so
+        that nothing can fail once it has begun writing; None when the call would run member
+        by member instead (compiler.Plan then writes into fresh arrays). The caller keeps the
+        arrays alive until the callable has run. Used to write update values straight into the
+        variables' arrays inside the commit (keraslite/backend/inplace.py)."""
+        ready = self._setup(arrays, out)
+        if ready is None:
+            return None
+        return ready[1] or _nothing
+
+    def _setup(self, arrays, out):
+        """(out, launch) for one call, launch None when there is nothing to compute; None when
+        the arrays do not fit the kernel or the batch is small (run member by member)."""
         program = self.program
         n_in, n_out = program.n_inputs, len(program.outputs)
         n_members = len(arrays) // n_in
@@ -235,7 +259,7 @@ class BatchedKernel:
         in_dtypes = [getattr(a, "dtype", None) for a in arrays[:n_in]]
         out_dtypes = self._out_dtypes
         if out_dtypes is None or any(dt is None or dt.kind == "b" or dt == np.float16 for dt in in_dtypes):
-            return self._per_member(arrays, out)
+            return None
         # addresses row by row (input or output j, then member k), validated on the way
         rows: list = []
         shapes = [arrays[k * n_in + full[0]].shape for k in range(n_members)]
@@ -245,7 +269,7 @@ class BatchedKernel:
                 a = arrays[k * n_in + i]
                 address = _address(a)
                 if address < 0 or a.shape != shapes[k] or a.dtype != dt:
-                    return self._per_member(arrays, out)
+                    return None
                 rows.append(address)
         values = {}
         for i in scalar:
@@ -254,7 +278,7 @@ class BatchedKernel:
             for k in range(n_members):
                 a = arrays[k * n_in + i]
                 if getattr(a, "size", 0) != 1 or a.dtype != dt:
-                    return self._per_member(arrays, out)
+                    return None
                 column.append(a.item())
             values[i] = column
         if out is None:
@@ -264,24 +288,29 @@ class BatchedKernel:
                 o = out[k * n_out + j]
                 address = _address(o)
                 if address < 0 or o.shape != shapes[k] or o.dtype != dt or not o.flags.writeable:
-                    return self._per_member(arrays, out)
+                    return None
                 rows.append(address)
         sizes = tuple(arrays[k * n_in + full[0]].size for k in range(n_members))
         total = sum(sizes)
         if total == 0:
-            return list(out)
+            return out, None
         if total < fused.SMALL_THRESHOLD and len(program.lines) <= fused.SMALL_MAX_OPS:
             # all of it would run as NumPy expressions member by member: no kernel to compile
             # for work of microseconds (e.g. scalar state updates), and the same values as before
-            return self._per_member(arrays, out)
+            return None
         pattern, modes = self._in_place(rows, full, n_members, n_out)
         par, seq = self._kernels(pattern)
-        tasks = self._task_table(sizes)
+        kernel = par if total >= PARALLEL_THRESHOLD else seq
+        return out, partial(self._launch, kernel, self._task_table(sizes), rows, modes, values, in_dtypes,
+                     n_members)
+
+    def _launch(self, kernel, tasks, rows, modes, values, in_dtypes, n_members):
         mine = self._lock.acquire(False)  # a concurrent call (another thread) gets its own tables
         try:
             tables = self._tables.get(n_members) if mine else None
             if tables is None:
-                tables = _Tables(len(full) + n_out, n_members, {i: in_dtypes[i] for i in scalar})
+                tables = _Tables(len(self._full) + len(self.program.outputs), n_members,
+                                 {i: in_dtypes[i] for i in self._scalar})
                 if mine:
                     self._tables[n_members] = tables
             tables.flat[:] = rows
@@ -289,11 +318,13 @@ class BatchedKernel:
             for i, column in values.items():
                 tables.scalars[i][:] = column
             args = [tables.scalars[i] if kind == "S" else _witness(in_dtypes[i]) for i, kind in enumerate(self.kinds)]
-            args += [_witness(dt) for dt in out_dtypes]
-            kernel = par if total >= PARALLEL_THRESHOLD else seq
+            args += [_witness(dt) for dt in self._out_dtypes]
             # the arrays (held by the caller) outlive the call: the addresses stay valid
             kernel(tasks, tables.ptrs, tables.modes, *args)
         finally:
             if mine:
                 self._lock.release()
-        return list(out)
+
+
+def _nothing():
+    """The launch of a call with nothing to compute (empty members)."""

@@ -24,7 +24,7 @@ import numpy as np
 from .batching import BatchedGroup, batch_updates
 from .commit import swap_in
 from .fusion import FusedGroup, fuse
-from . import memplan, patterns
+from . import inplace, memplan, patterns
 from .memplan import assign_buffers, release_lists, unshared
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .ops.state import update
@@ -151,6 +151,10 @@ class Plan:
         # outputs the caller may mutate must not share memory with variables, constants or feeds
         self.copy_output = [s in leaves for s in self.output_slots]
         keep = set(self.output_slots) | {s for _, s in self.updates}
+        # batched updates that may write into their variables: last, run by the commit (inplace.py)
+        self._deferred: list = []
+        if memplan.ENABLED and backend.batches_elementwise:
+            self.steps, self._deferred = inplace.defer(self.steps, self.updates, self.var_slots)
         for step, drop in zip(self.steps, release_lists(self.steps, self.n_slots, keep)):
             step.release = drop
         # the memory plan: laid out after the first successful run (which observes the shapes)
@@ -198,7 +202,12 @@ class Plan:
         backend = self.backend
         outputs = [backend.sparse_to_host(vals[s]) if sp else backend.to_numpy(vals[s], copy)
                    for s, copy, sp in zip(self.output_slots, self.copy_output, self.sparse_outputs)]
-        self._apply_updates(vals)
+        own = bool(self._deferred) and self._busy.acquire(False)  # no concurrent run writes in place
+        try:
+            self._apply_updates(vals, exclusive=own)
+        finally:
+            if own:
+                self._busy.release()
         # laid out under the run lock: a pooled run in another thread never sees half a layout
         if record is not None and self._layout is None and self._busy.acquire(False):
             try:
@@ -219,7 +228,7 @@ class Plan:
                    backend.to_numpy(vals[s], copy or any(vals[s] is pool[b] for b in bufs))
                    for s, copy, bufs, sp in zip(self.output_slots, self.copy_output, self._out_alias,
                                                 self.sparse_outputs)]
-        self._apply_updates(vals, pooled=True)
+        self._apply_updates(vals, pooled=True, exclusive=True)
         return outputs
 
     def _execute(self, vals, pool, record):
@@ -299,10 +308,16 @@ class Plan:
         self._update_bufs = [lay.direct.get(s, -1) if s in lay.alias else None for _, s in self.updates]
         self._layout = lay
 
-    def _apply_updates(self, vals, pooled=False):
+    def _apply_updates(self, vals, pooled=False, exclusive=False):
+        """Check every update value, then commit them all (swap_in). The deferred batched steps
+        (inplace.py) run inside the commit, before the assignments, writing into the variables'
+        arrays where `exclusive` (this run holds the plan) and nothing else holds them."""
         pending, swaps = [], []
+        found = inplace.gather(self._deferred, vals) if self._deferred else ()
         for j, (var, s) in enumerate(self.updates):
             value = vals[s]
+            if type(value) is inplace.Token:
+                continue  # computed by its deferred step, below
             if tuple(value.shape) != var.shape:
                 raise ValueError(f"update of variable '{var.name}' {shape_str(var.shape)} computed a value of "
                                  f"shape {shape_str(tuple(value.shape))}; no variable was changed")
@@ -317,6 +332,12 @@ class Plan:
                 if value.base is not None or any(value is buf for buf in self._pool):
                     value = value.copy()  # a view of a pooled buffer, or one already taken
             pending.append((var, value))
+        if found:
+            vals.clear()  # the run's references to the variables' arrays (inplace._alone)
+            run, assigned = inplace.launch(self.backend, found, exclusive)
+            pending.extend(assigned)
+            if run is not None:
+                pending.insert(0, (_LAUNCH, run))  # first, under the commit's SIGINT hold
         if swaps:
             vals.clear()  # the run's references to the variables' previous arrays (see _swap)
             swap_in(pending, self._assign_or_swap)
@@ -324,6 +345,9 @@ class Plan:
             swap_in(pending, self._assign)
 
     def _assign(self, var, value):
+        if var is _LAUNCH:
+            value()
+            return
         var.assign_native(self.backend, value)
 
     def _assign_or_swap(self, var, value):
@@ -332,7 +356,7 @@ class Plan:
         else holds it; otherwise the next run allocates the buffer anew. Inside the commit, so a
         Ctrl-C cannot leave a variable's array in the pool."""
         if type(value) is not int:
-            var.assign_native(self.backend, value)
+            self._assign(var, value)
             return
         pool, backend = self._pool, self.backend
         olds = [var.native(backend)]
@@ -342,6 +366,10 @@ class Plan:
     def kernels(self) -> list[str]:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""
         return [s.op for s in self.steps if s.fn is not _same]
+
+
+# the commit's first "assignment": launching the deferred kernels (inplace.launch)
+_LAUNCH = object()
 
 
 def _same(a):

@@ -121,7 +121,7 @@ def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end:
                 lay.direct[o] = b
                 lay.alias[o] = frozenset((b,))
                 end[b] = max(end[b], _TO_THE_END if o in to_the_end else last[o])
-        else:
+        elif not getattr(getattr(step, "fn", None), "fresh_results", False):  # inplace.Deferred: no view
             shared = frozenset().union(*(lay.alias.get(s, ()) for s in step.in_slots))
             if shared:
                 for o in outs:
@@ -202,7 +202,8 @@ def _refs(arrays, i) -> int:
 _ONLY_THE_LIST = _refs([object()], 0) if _COUNTS else 0
 
 
-def unshared(arrays: list, i: int) -> bool:
-    """True when `arrays[i]` is referenced by the list alone (CPython reference counts; other
-    interpreters answer False, and the pool then allocates afresh)."""
-    return _COUNTS and _refs(arrays, i) <= _ONLY_THE_LIST
+def unshared(arrays, i: int, known: int = 0) -> bool:
+    """True when `arrays[i]` is referenced by the list (or tuple) alone, besides `known` more
+    references the caller accounts for (CPython reference counts; other interpreters answer
+    False, and the pool then allocates afresh)."""
+    return _COUNTS and _refs(arrays, i) <= _ONLY_THE_LIST + known

@@ -1,0 +1,170 @@
+"""Update values written straight into the variables' own arrays, inside the commit.
+
+An optimizer's batched update step (batching.py) computes, per variable, new values of the
+parameter and its slots (Adam: p, m, v) from the old ones and the gradient. Computed into fresh
+buffers and then swapped in (commit.py), those new values need as much memory again as the
+parameters and slots themselves (about 180 MiB for ResNet50's Adam). Instead, a batched step
+every output of which updates a variable it reads as an input of its own member is *deferred*:
+
+* at plan build (`defer`), the step and its `update` steps move to the end of the plan, and the
+  step's function becomes a `Deferred`, which at run time only hands its arguments on (one
+  `Token` per output) instead of computing;
+* at the commit (`launch`, called by compiler.Plan._apply_updates once every output and every
+  other update value is computed and checked), each output whose variable's array nothing else
+  holds is given that array as its `out=`, the others a fresh array; the backend's kernel is
+  made ready (`prepare`: arguments checked, kernel compiled, tables computed: nothing can fail
+  once it has begun writing) and launched by the commit itself, inside swap_in's SIGINT hold,
+  before the assignments. A failure anywhere before that launch leaves every variable as it was;
+  a Ctrl-C during it is delivered once every variable is assigned.
+
+When it is safe (checked at plan build): the backend lets an output overwrite an input of its
+own member (out_mode "inplace": each element is read before it is written, members never share
+memory) and its batched kernel offers `prepare`; each output is the new value of exactly one
+variable, updated once, read by its own member and by no other deferred step (a deferred kernel
+writing it would change another's input), of the variable's shape and dtype, and no update's
+value is the variable itself. Checked per run (the array may be overwritten): it is the array
+the step read, a C-contiguous, writeable array owning its memory, and it is referenced by the
+variable and the step's arguments alone (CPython reference counts: a view of it, an output
+handed out, a user's reference or another run's leaves all count), and the run holds the plan
+(no concurrent run of the same plan). Otherwise the output goes into a fresh array, assigned as
+before. A run of *another* function in another thread that starts while the kernel writes may
+read weights half updated, as with in-place variable assignment in Keras's TensorFlow backend.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .memplan import outs_of, unshared
+
+
+class Token:
+    """What a deferred step's outputs hold until the commit: the step's arguments of this run."""
+
+    __slots__ = ("args",)
+
+    def __init__(self, args):
+        self.args = args
+
+
+class Deferred:
+    """A deferred step's function: returns one Token (the arguments) per output."""
+
+    __slots__ = ("kernel", "n_out")
+    fresh_results = True  # for the memory plan: the results are no views of the arguments
+
+    def __init__(self, kernel, n_out: int):
+        self.kernel, self.n_out = kernel, n_out
+
+    def __call__(self, *args):
+        token = Token(args)
+        return [token] * self.n_out
+
+
+class Work:
+    """A deferred step: its index in the plan, value slots (one per output) and, per output, the
+    variable it updates and that variable's argument position."""
+
+    __slots__ = ("index", "slots", "targets", "kernel")
+
+    def __init__(self, index, slots, targets, kernel):
+        self.index, self.slots, self.targets, self.kernel = index, slots, targets, kernel
+
+
+def defer(steps: list, updates: list, var_slots: list) -> tuple[list, list]:
+    """(the steps reordered, [Work]) for the batched steps that may write into their variables
+    (see the module's docstring); the steps unchanged and [] when there are none. Each deferred
+    step's function is replaced by a Deferred."""
+    slot_of = {id(var): s for s, var in var_slots}
+    var_times: dict = {}
+    value_times: dict = {}
+    for var, s in updates:
+        var_times[id(var)] = var_times.get(id(var), 0) + 1
+        value_times[s] = value_times.get(s, 0) + 1
+    target = {s: var for var, s in updates if var_times[id(var)] == 1 and value_times[s] == 1}
+    candidates = [k for k, step in enumerate(steps) if getattr(step, "inplace_of", None) is not None
+                  and step.out_mode == "inplace" and callable(getattr(step.fn, "prepare", None))]
+    reads: dict = {}
+    for k in candidates:
+        for t in steps[k].in_slots:
+            reads[t] = reads.get(t, 0) + 1
+    chosen: dict = {}
+    for k in candidates:
+        step = steps[k]
+        targets = []
+        for o, mine, node in zip(outs_of(step), step.inplace_of, step.node):
+            var = target.get(o)
+            t = None if var is None else slot_of.get(id(var))
+            if t is None or t not in mine or t in value_times or reads.get(t, 0) != mine.count(t) \
+                    or tuple(node.shape) != tuple(var.shape) or node.dtype != var.dtype \
+                    or any(var is v for v, _ in targets):
+                break
+            targets.append((var, step.in_slots.index(t)))
+        else:
+            chosen[k] = tuple(targets)
+    if not chosen:
+        return steps, []
+    made = {o for k in chosen for o in outs_of(steps[k])}
+    moved = [k for k, step in enumerate(steps)
+             if k in chosen or (step.op == "update" and step.in_slots[1] in made)]
+    keep = [step for k, step in enumerate(steps) if k not in set(moved)]
+    work = []
+    for k in moved:
+        step = steps[k]
+        if k in chosen:
+            work.append(Work(len(keep), outs_of(step), chosen[k], step.fn))
+            step.fn = Deferred(step.fn, len(chosen[k]))
+        keep.append(step)
+    return keep, work
+
+
+def gather(work: list, vals: list) -> list:
+    """The (Work, arguments) of this run's deferred steps (those that handed on a Token: a step
+    whose function was replaced since, e.g. by a test, computed its values as usual)."""
+    found = []
+    for w in work:
+        token = vals[w.slots[0]]
+        if type(token) is Token:
+            found.append((w, token.args))
+    return found
+
+
+def launch(backend, found: list, exclusive: bool) -> tuple[Any, list]:
+    """Make this run's deferred kernels ready: (a callable launching those that write into
+    variables, or None; [(variable, new array)] for every deferred output). The caller has
+    dropped the run's own references to the variables' arrays (`vals`) and keeps `found` alive
+    until the callable has run; it runs it inside the commit, before the assignments."""
+    ready, assigned = [], []
+    for w, args in found:
+        outs = []
+        for var, pos in w.targets:
+            into = exclusive and args[pos] is var.native(backend) and _alone(args, pos)
+            outs.append(args[pos] if into else backend.empty(var.shape, var.dtype))
+        go = w.kernel.prepare(*args, out=outs) if any(o is a for o, a in _pairs(outs, w, args)) else None
+        if go is None:  # nothing written into a variable, or the kernel cannot promise it: now
+            outs = [o if o is not args[pos] else backend.empty(var.shape, var.dtype)
+                    for o, (var, pos) in zip(outs, w.targets)]
+            outs = w.kernel(*args, out=outs)
+        else:
+            ready.append(go)
+        assigned.extend((var, o) for (var, _), o in zip(w.targets, outs))
+    if not ready:
+        return None, assigned
+
+    def run():
+        for go in ready:
+            go()
+    return run, assigned
+
+
+def _pairs(outs, w, args):
+    return ((o, args[pos]) for o, (_, pos) in zip(outs, w.targets))
+
+
+def _alone(args: tuple, pos: int) -> bool:
+    """Whether the variable's array args[pos] may be overwritten: it owns its memory, is
+    C-contiguous and writeable, and nothing holds it but the variable and `args`."""
+    a = args[pos]
+    ok = getattr(a, "base", 0) is None and a.flags.c_contiguous and a.flags.writeable
+    n = sum(1 for x in args if x is a)
+    del a
+    return ok and unshared(args, pos, n)  # the variable's reference, args' n beyond the list's
