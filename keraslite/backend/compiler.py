@@ -63,7 +63,11 @@ class Plan:
         self._default_running = type(backend).running is Backend.running
         out_mode = getattr(backend, "out_mode", None) or _allocates
         fed = {t.id: i for i, t in enumerate(inputs)}
-        order = topological_order(list(outputs) + list(updates), stop=set(fed))
+        # updates last to first: optimizers list them in layer order (input first), and a depth-
+        # first order then computes each layer's weight gradient as soon as the backward pass
+        # reaches the layer, so that its activation and incoming gradient die there; the other
+        # way round the whole input-gradient chain runs first, every incoming gradient alive
+        order = topological_order(list(outputs) + list(updates)[::-1], stop=set(fed))
         if not backend.supports_sparse and any(n.sparse for n in order):
             from .sparse import _check_backend
             _check_backend(backend, "K.function: the graph holds sparse tensors and")
