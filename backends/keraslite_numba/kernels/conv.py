@@ -415,11 +415,18 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     padded cells are zeros. ``out`` (optional, C-contiguous) receives the result. ``bias``
     (optional, (Cout,)) is added inside the kernel, to each block of rows while it is in cache.
     """
+    w = np.asarray(w)
+    return _conv2d(x, w.shape, lambda kh, kw, Cig, G, Cog, dt: w.astype(dt, copy=False).reshape(kh, kw, Cig, G, Cog),
+                   strides, padding, dilation, groups, out, bias)
+
+
+def _conv2d(x, w_shape, filter5, strides, padding, dilation, groups, out, bias):
+    """conv2d of a filter of `w_shape` given as filter5(kh, kw, Cig, G, Cog, dtype): a view (any
+    strides) with w[i, j, ci, g*Cog + co] at [i, j, ci, g, co], packed straight from it (_pack)."""
     dt = _float_dtype(x)
     x = np.ascontiguousarray(x, dtype=dt)
-    w = np.ascontiguousarray(w, dtype=dt)
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo,
-     G) = _geometry(x.shape, w.shape, strides, padding, dilation, groups)
+     G) = _geometry(x.shape, w_shape, strides, padding, dilation, groups)
     y = _check_out(out, (N, Ho, Wo, Co), dt)
     if bias is not None:
         bias = np.ascontiguousarray(bias, dtype=dt).reshape(-1)
@@ -432,18 +439,29 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
         return y
     Cog = Co // G
     xp = _padded(x, pt, pl, Hp, Wp)
-    nblk = -(-Cog // NR)
-    K = kh * kw * Cig
-    # wp[g*nblk + b, k, c] = w[k, g*Cog + b*NR + c]  (zero past Cog)
-    wp = np.zeros((G, K, nblk * NR), dt)
-    wp[:, :, :Cog] = w.reshape(K, G, Cog).transpose(1, 0, 2)
-    wp = np.ascontiguousarray(wp.reshape(G, K, nblk, NR).transpose(0, 2, 1, 3))
-    wp = wp.reshape(G * nblk, K, NR)
+    wp = _pack(filter5(kh, kw, Cig, G, Cog, dt), dt)
     koff = _koff(kh, kw, Cig, dh, dw, Wp, Cin)
     _run(_fwd_kernel, ("f", dt.char), xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
          y.reshape(-1), N, Ho, Wo, sh, sw, _TB, _NO_BIAS[dt.char] if bias is None else bias,
          bias is not None)
     return y
+
+
+def _pack(w5, dt):
+    """The filter as the microkernel reads it: wp[g*nblk + b, (i*kw + j)*Cig + ci, c] =
+    w5[i, j, ci, g, b*NR + c], zero past Cog; written in one pass from the view w5 (no
+    contiguous copy of the filter first: a 3x3x512x512 filter is 9 MiB)."""
+    kh, kw, Cig, G, Cog = w5.shape
+    nblk = -(-Cog // NR)
+    full = Cog // NR
+    wp = np.empty((G, nblk, kh, kw, Cig, NR), dt)
+    if full:
+        wp[:, :full] = w5[..., :full * NR].reshape(kh, kw, Cig, G, full, NR).transpose(3, 4, 0, 1, 2, 5)
+    rem = Cog - full * NR
+    if rem:
+        wp[:, full, ..., :rem] = w5[..., full * NR:].transpose(3, 0, 1, 2, 4)
+        wp[:, full, ..., rem:] = 0
+    return wp.reshape(G * nblk, kh * kw * Cig, NR)
 
 
 def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0, 0)),
@@ -490,10 +508,9 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
         r0, c0 = oh0 * sh + bt, ow0 * sw + bl
         q[:, r0:r0 + (oh1 - oh0 - 1) * sh + 1:sh, c0:c0 + (ow1 - ow0 - 1) * sw + 1:sw, :] = \
             g[:, oh0:oh1, ow0:ow1, :]
-    # w2[i, j, co, g*Cig + ci] = w[kh-1-i, kw-1-j, ci, g*Cog + co]
-    w2 = w[::-1, ::-1].reshape(kh, kw, Cig, G, Cog).transpose(0, 1, 4, 3, 2)
-    return conv2d(q, w2.reshape(kh, kw, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (dh, dw), G,
-                  out=dx)
+    # the filter w2[i, j, co, g*Cig + ci] = w[kh-1-i, kw-1-j, ci, g*Cog + co], as a view
+    w5 = w[::-1, ::-1].reshape(kh, kw, Cig, G, Cog).transpose(0, 1, 4, 3, 2)
+    return _conv2d(q, (kh, kw, Cog, G * Cig), lambda *_: w5, (1, 1), ((0, 0), (0, 0)), (dh, dw), G, dx, None)
 
 
 @njit(parallel=True, cache=True)
@@ -592,7 +609,8 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     _run(_bwd_filter_kernel, ("w", dt.char), xp.reshape(-1), rowbase,
          _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3, G, Cig, Cog, Wo, part,
          nchunks, RB)
-    red = part.reshape(nchunks, -1).sum(axis=0) if nchunks > 1 else part
-    # red is (G, kh, kw, Cig, Cog) -> (kh, kw, Cig, G*Cog)
-    dwt[...] = red.reshape(G, kh, kw, Cig, Cog).transpose(1, 2, 3, 0, 4).reshape(kh, kw, Cig, Co)
+    # the partials are (nchunks, G, kh, kw, Cig, Cog); dw is (kh, kw, Cig, G*Cog): summed straight
+    # into it (no reduced copy beside the partials)
+    np.sum(part.reshape(nchunks, G, kh, kw, Cig, Cog), axis=0,
+           out=dwt.reshape(kh, kw, Cig, G, Cog).transpose(3, 0, 1, 2, 4))
     return dwt
