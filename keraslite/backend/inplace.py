@@ -4,31 +4,35 @@ An optimizer's batched update step (batching.py) computes, per variable, new val
 parameter and its slots (Adam: p, m, v) from the old ones and the gradient. Computed into fresh
 buffers and then swapped in (commit.py), those new values need as much memory again as the
 parameters and slots themselves (about 180 MiB for ResNet50's Adam). Instead, a batched step
-every output of which updates a variable it reads as an input of its own member is *deferred*:
+whose every output is the new value of one variable, and some of whose outputs may overwrite
+their variable's array, is *deferred*:
 
 * at plan build (`defer`), the step and its `update` steps move to the end of the plan, and the
   step's function becomes a `Deferred`, which at run time only hands its arguments on (one
   `Token` per output) instead of computing;
 * at the commit (`launch`, called by compiler.Plan._apply_updates once every output and every
-  other update value is computed and checked), each output whose variable's array nothing else
-  holds is given that array as its `out=`, the others a fresh array; the backend's kernel is
+  other update value is computed and checked), each output that may overwrite its variable's
+  array is given that array as its `out=`, the others a fresh array; the backend's kernel is
   made ready (`prepare`: arguments checked, kernel compiled, tables computed: nothing can fail
   once it has begun writing) and launched by the commit itself, inside swap_in's SIGINT hold,
   before the assignments. A failure anywhere before that launch leaves every variable as it was;
   a Ctrl-C during it is delivered once every variable is assigned.
 
-When it is safe (checked at plan build): the backend lets an output overwrite an input of its
-own member (out_mode "inplace": each element is read before it is written, members never share
-memory) and its batched kernel offers `prepare`; each output is the new value of exactly one
-variable, updated once, read by its own member and by no other deferred step (a deferred kernel
-writing it would change another's input), of the variable's shape and dtype, and no update's
-value is the variable itself. Checked per run (the array may be overwritten): it is the array
-the step read, a C-contiguous, writeable array owning its memory, and it is referenced by the
-variable and the step's arguments alone (CPython reference counts: a view of it, an output
-handed out, a user's reference or another run's leaves all count), and the run holds the plan
-(no concurrent run of the same plan). Otherwise the output goes into a fresh array, assigned as
-before. A run of *another* function in another thread that starts while the kernel writes may
-read weights half updated, as with in-place variable assignment in Keras's TensorFlow backend.
+When an output may overwrite its variable's array, checked at plan build: the backend lets an
+output overwrite an input of its own member (out_mode "inplace": each element is read before it
+is written, members never share memory) and its batched kernel offers `prepare`; the output is
+the new value of exactly one variable, updated once, of the variable's shape and dtype; the
+variable is an input of the output's own member and of no other deferred step's (a kernel
+writing it would change another's input); no update's value is the variable itself (that update
+must see the pre-step value). Checked per run: the array is the one the step read, a
+C-contiguous, writeable array owning its memory, referenced by the variable and the step's
+arguments alone (CPython reference counts: a view of it, an output handed out, a user's
+reference or another run's leaves all count), and the run holds the plan (no concurrent run of
+the same plan). Otherwise the output goes into a fresh array, assigned as before; if the kernel
+cannot promise to run as one call (`prepare` answers None), every output does, and the kernel
+runs before the commit. A run of *another* function in another thread that starts while the
+kernel writes may read weights half updated, as with in-place variable assignment in Keras's
+TensorFlow backend.
 """
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ class Deferred:
 
 class Work:
     """A deferred step: its index in the plan, value slots (one per output) and, per output, the
-    variable it updates and that variable's argument position."""
+    variable it updates and that variable's argument position (-1: never written in place)."""
 
     __slots__ = ("index", "slots", "targets", "kernel")
 
@@ -93,14 +97,14 @@ def defer(steps: list, updates: list, var_slots: list) -> tuple[list, list]:
         targets = []
         for o, mine, node in zip(outs_of(step), step.inplace_of, step.node):
             var = target.get(o)
-            t = None if var is None else slot_of.get(id(var))
-            if t is None or t not in mine or t in value_times or reads.get(t, 0) != mine.count(t) \
-                    or tuple(node.shape) != tuple(var.shape) or node.dtype != var.dtype \
-                    or any(var is v for v, _ in targets):
-                break
-            targets.append((var, step.in_slots.index(t)))
+            if var is None or tuple(node.shape) != tuple(var.shape) or node.dtype != var.dtype:
+                break  # the value of several updates, or of a variable updated twice: not deferred
+            t = slot_of.get(id(var))
+            ok = t is not None and t in mine and t not in value_times and reads.get(t, 0) == mine.count(t)
+            targets.append((var, step.in_slots.index(t) if ok else -1))  # -1: a fresh array
         else:
-            chosen[k] = tuple(targets)
+            if any(pos >= 0 for _, pos in targets):
+                chosen[k] = tuple(targets)
     if not chosen:
         return steps, []
     made = {o for k in chosen for o in outs_of(steps[k])}
@@ -135,14 +139,18 @@ def launch(backend, found: list, exclusive: bool) -> tuple[Any, list]:
     until the callable has run; it runs it inside the commit, before the assignments."""
     ready, assigned = [], []
     for w, args in found:
-        outs = []
+        outs, into = [], False
         for var, pos in w.targets:
-            into = exclusive and args[pos] is var.native(backend) and _alone(args, pos)
-            outs.append(args[pos] if into else backend.empty(var.shape, var.dtype))
-        go = w.kernel.prepare(*args, out=outs) if any(o is a for o, a in _pairs(outs, w, args)) else None
+            if pos >= 0 and exclusive and args[pos] is var.native(backend) and _alone(args, pos):
+                outs.append(args[pos])
+                into = True
+            else:
+                outs.append(backend.empty(var.shape, var.dtype))
+        go = w.kernel.prepare(*args, out=outs) if into else None
         if go is None:  # nothing written into a variable, or the kernel cannot promise it: now
-            outs = [o if o is not args[pos] else backend.empty(var.shape, var.dtype)
-                    for o, (var, pos) in zip(outs, w.targets)]
+            if into:
+                outs = [backend.empty(var.shape, var.dtype) if pos >= 0 and o is args[pos] else o
+                        for o, (var, pos) in zip(outs, w.targets)]
             outs = w.kernel(*args, out=outs)
         else:
             ready.append(go)
@@ -154,10 +162,6 @@ def launch(backend, found: list, exclusive: bool) -> tuple[Any, list]:
         for go in ready:
             go()
     return run, assigned
-
-
-def _pairs(outs, w, args):
-    return ((o, args[pos]) for o, (_, pos) in zip(outs, w.targets))
 
 
 def _alone(args: tuple, pos: int) -> bool:
