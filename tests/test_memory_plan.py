@@ -92,6 +92,30 @@ def test_outputs_and_update_values_keep_their_buffers_to_the_end():
     assert lay.step_bufs[3][0] not in (b1, b2)
 
 
+def _tuple_get(tup, out, index):
+    return types.SimpleNamespace(in_slots=(tup,), out_slot=out, out_mode=None, op="tuple_get",
+                                 node=types.SimpleNamespace(attrs={"index": index}))
+
+
+def test_a_tuples_later_results_do_not_keep_its_first_results_buffer():
+    # batch norm: 1 = bn(0) a tuple whose first result (y) is pooled; 2 = y; 3 = e(2) (the ReLU,
+    # in place into y's buffer: y dies there); 4 = mean, read by the backward pass at the end;
+    # 5 = e(3); 6 = e(5) must find y's buffer free (the mean's late read does not read y)
+    steps = [_step((0,), 1, "out"), _tuple_get(1, 2, 0), _step((2,), 3, "inplace"), _step((3,), 5, "out"),
+             _step((5,), 6, "out"), _tuple_get(1, 4, 1), _step((4, 6), 7)]
+    rec = _rec(steps)
+    rec[0] = rec[0] + ("first",)
+    lay = memplan.assign_buffers(steps, 8, rec, no_pool={7}, to_the_end={7})
+    y = lay.alias[1]
+    assert lay.direct[2] in y and lay.step_bufs[2][0] in y  # the ReLU took y's buffer
+    # 3's buffer (y's) dies at step 3: step 4 reuses it although the tuple is read at step 5
+    assert lay.step_bufs[4][0] in y
+    # and a tuple_get of index 0 read late keeps it, as before
+    steps[5] = _tuple_get(1, 4, 0)
+    lay = memplan.assign_buffers(steps, 8, rec, no_pool={7}, to_the_end={7})
+    assert lay.step_bufs[4][0] not in lay.alias[1]
+
+
 def test_shapes_and_dtypes_never_mix():
     steps = [_step((0,), 1, "out"), _step((1,), 2, "out"), _step((2,), 3, "out")]
     rec = {0: (((4,),), [((4,), F32)]), 1: (((4,),), [((8,), F32)]), 2: (((8,),), [((4,), np.dtype("float64"))])}

@@ -78,6 +78,7 @@ def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end:
     values). Greedy in step order: a result takes a free buffer of its shape and dtype (or, for
     an in-place step, a same-shaped input whose buffer dies here), else a new one."""
     last = last_reads(steps, n_slots)
+    first_last = _first_reads(steps, n_slots)
     lay = Layout()
     end: list[int] = []
     start: list[int] = []
@@ -105,12 +106,14 @@ def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end:
                         start.append(i)
                 used.append(b)
             for o, b in zip(outs, used):
+                until = last[o]
                 if len(rec) > 2:  # a tuple of results, the first in the buffer: see tuple_get below
                     lay.firsts.add(o)
+                    until = first_last[o]  # reading another result does not read the buffer
                 else:
                     lay.direct[o] = b
                 lay.alias[o] = frozenset((b,))
-                end[b] = _TO_THE_END if o in to_the_end else max(last[o], i)
+                end[b] = _TO_THE_END if o in to_the_end else max(until, i)
                 live.add(b)
             lay.step_bufs[i] = tuple(used)
         elif getattr(step, "op", None) == "tuple_get" and step.in_slots[0] in lay.firsts:
@@ -134,6 +137,19 @@ def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end:
             free.setdefault(lay.specs[b], []).append(b)
     lay.offsets, lay.arena = pack(lay.specs, start, end)
     return lay
+
+
+def _first_reads(steps, n_slots: int) -> list[int]:
+    """Per slot, the last step reading it other than a `tuple_get` of an index above 0: for a
+    tuple whose first result is a pooled buffer (batch norm's y, whose mean and variance are read
+    much later, by the backward pass), the last step that may read the buffer through it."""
+    last = [-1] * n_slots
+    for i, step in enumerate(steps):
+        if getattr(step, "op", None) == "tuple_get" and step.node.attrs["index"] != 0:
+            continue
+        for s in step.in_slots:
+            last[s] = i
+    return last
 
 
 ALIGN = 64  # bytes: every buffer in the arena starts on a cache line
