@@ -10,7 +10,9 @@ on, steps whose primitive can write into a given array write into buffers pooled
 that a steady-state run allocates no activations. Values leaving a run never alias the pool: an
 output that may share a pooled buffer is copied, and an update value that *is* a pooled buffer
 is handed to its variable, the variable's previous array taking its place in the pool when
-nothing else references it (otherwise the pool allocates a new buffer on the next run).
+nothing else references it (otherwise the pool allocates a new buffer on the next run). Batched
+optimizer updates that may write straight into their variables' arrays are deferred to the
+commit, which launches them before the assignments (inplace.py).
 """
 from __future__ import annotations
 
