@@ -142,8 +142,12 @@ class Plan:
                     attrs.pop("seed", None)
                     attrs["rng"] = _node_rng(node, backend)
                 fn = backend.primitive(node.op, attrs)
-                self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node,
-                                       None if od.stateful else out_mode(node.op)))
+                mode = None if od.stateful else out_mode(node.op)
+                if node.op == "sum_to_like" and node.inputs[0].shape == node.inputs[1].shape:
+                    # autodiff's reduction of a gradient to an operand of the same (partly unknown)
+                    # shape: at run time usually the identity, which needs no pass over the data
+                    fn, mode = functools.partial(_sum_to_like_or_same, fn), None
+                self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node, mode))
         self.n_slots = len(slot)
         self.output_slots = [slot[t.id] for t in outputs]
         self.sparse_outputs = [t.sparse for t in outputs]
@@ -360,6 +364,12 @@ def _node_rng(node, backend):
 
 def _second(a, b):
     return b
+
+
+def _sum_to_like_or_same(sum_to_like, x, ref):
+    """x itself when it already has ref's shape (the step then aliases x, as memplan assumes of
+    a step without a pooled result), else the backend's sum_to_like."""
+    return x if tuple(x.shape) == tuple(ref.shape) else sum_to_like(x, ref)
 
 
 def _allocates(op):
