@@ -61,7 +61,9 @@ _fingerprint = None
 OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_input": ("conv_fwd",),
                "conv_backprop_filter": ("conv_bwd_filter",), "pool": ("{mode}_fwd",),
                "pool_backprop": ("{mode}_bwd",), "batchnorm_train": ("bn_fwd",),
-               "batchnorm_train_backward": ("bn_bwd",)}
+               "batchnorm_train_backward": ("bn_bwd",), "matmul": ("gemm_split",), "matmul+add": ("gemm_split",),
+               "matmul+add+relu": ("gemm_split",), "matmul+add+sigmoid": ("gemm_split",),
+               "matmul+add+tanh": ("gemm_split",)}
 # what start_background() compiles: a convnet's training step's families, last used first
 COMMON = ("conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "bn_fwd-f", "conv_fwd-f")
 
@@ -125,12 +127,18 @@ def _dir() -> Path:
     return d
 
 
+_paths: dict = {}
+
+
 def _marker(key: str) -> Path:
-    return _dir() / f"{key}.{fingerprint()}.done"
+    path = _paths.get(key)
+    if path is None:
+        path = _paths[key] = _dir() / f"{key}.{fingerprint()}.done"
+    return path
 
 
 def is_done(key: str) -> bool:
-    """True once a process has compiled family `key` into the cache."""
+    """True once a process has compiled the kernel of `key` (warmup.parse) into the cache."""
     return _marker(key).exists()
 
 
@@ -163,11 +171,12 @@ def _locked(key: str, wait: bool):
         os.close(fd)  # releases the lock
 
 
-def compile_unless_done(key: str, compile_fn) -> bool:
-    """Worker side: compile family `key` unless it is done or another process has started it."""
+def compile_unless_done(key: str, compile_fn, wait: bool = False) -> bool:
+    """Worker side: compile the kernel of `key` unless it is done or another process has started
+    it (with `wait`: unless it is done once that process has finished or stopped)."""
     if is_done(key):
         return False
-    with _locked(key, wait=False) as got:
+    with _locked(key, wait=wait) as got:
         if not got or is_done(key):
             return False
         compile_fn(key)
@@ -213,6 +222,22 @@ def first_use(key: str):
     if key in _ready:
         return _NO_WAIT
     return _first_use(key, key in _pending and fcntl is not None)
+
+
+def run_twin(twin, args):
+    """A twins.Twin's call while its kernel for the dtype is not settled. While a worker of this
+    process compiles the parallel kernel (not yet marked in the cache), the serial twin runs:
+    loaded from the cache, or after waiting for a worker compiling it, or compiled here (cheap).
+    Otherwise the parallel kernel runs from now on (loaded from the cache, or compiled here as
+    without workers); the results are the same bit for bit."""
+    char = args[twin.arg].dtype.char
+    key = f"{twin.family}-{char}"
+    if key in _pending and not is_done(key) and not _workers_gone():
+        with first_use(key + "s"):
+            return twin.seq(*args)
+    twin.chosen[char] = twin.par
+    with first_use(key):
+        return twin.par(*args)
 
 
 def plan_keys(steps) -> list[str]:
@@ -267,25 +292,43 @@ def _n_workers(n_missing: int) -> int:
 
 
 def _start(keys: list) -> None:
-    """Workers for `keys` (already in the order they should compile in), told to the user."""
-    n = _n_workers(len(keys))
+    """Queue `keys` (in the order they should compile in) to this process's workers, told to the
+    user: to the running ones through their stdin, else to new ones."""
+    alive = [p for p in _workers if p.poll() is None and p.stdin is not None]
+    n = len(alive) or _n_workers(len(keys))
     if n == 0:
         return
     notice()
     _pending.update(keys)
     for w in range(n):
+        part = keys[w::n]
         try:
-            _workers.append(spawn(keys[w::n], quiet=True))
-        except OSError:  # cannot start a process: compile in-process
-            _pending.difference_update(keys[w::n])
+            if alive:
+                alive[w].stdin.write("".join(k + "\n" for k in part).encode())
+                alive[w].stdin.flush()
+            else:
+                _workers.append(spawn(part, quiet=True, feed=True))
+        except OSError:  # cannot start a process, or it has gone: compile in-process
+            _pending.difference_update(part)
+
+
+def _workers_gone() -> bool:
+    """True when no worker of this process is running (one crashed or was killed): what they
+    had left runs as without workers."""
+    return not any(p.poll() is None for p in _workers)
 
 
 def _missing(keys) -> list:
-    return [k for k in keys if k not in _pending and k not in _ready and not is_done(k)]
+    """The parallel kernels of `keys` that the cache lacks and no worker of this process has been
+    asked for, preceded by their serial twins (those the cache lacks) in the same order."""
+    par = [k for k in keys if k not in _pending and k not in _ready and not is_done(k)]
+    seq = [k + "s" for k in par if k + "s" not in _pending and k + "s" not in _ready and not is_done(k + "s")]
+    return seq + par
 
 
 def start_background() -> None:
-    """At the backend's import: start compiling the COMMON families that the cache lacks."""
+    """At the backend's import: start compiling the COMMON families that the cache lacks (their
+    serial twins first, last used first: the plan's first calls compile theirs meanwhile)."""
     try:
         if os.environ.get("KERASLITE_COMPILE_WORKERS") == "0":
             return
@@ -297,14 +340,16 @@ def start_background() -> None:
 
 
 def prepare(steps) -> None:
-    """Called when a plan is built: start workers for the plan's families not yet in the cache
-    nor being compiled by a worker, in the reverse of the plan's order."""
+    """Called when a plan is built: queue the plan's kernels not yet in the cache nor asked of a
+    worker: serial twins in the reverse of the plan's order (the plan starts at the front), then
+    the parallel kernels in the plan's order."""
     try:
         keys = _missing(plan_keys(steps))
     except OSError:
         return
+    seq = [k for k in keys if k.endswith("s")]
     if keys:
-        _start(keys[::-1])  # the plan starts at the front
+        _start(seq[::-1] + keys[len(seq):])
 
 
 @atexit.register
@@ -314,6 +359,9 @@ def _stop_workers() -> None:
     for p in _workers:
         if p.poll() is None:
             p.terminate()
+        if p.stdin is not None:
+            with contextlib.suppress(OSError):
+                p.stdin.close()
     for p in _workers:
         try:
             p.wait(timeout=5)
@@ -321,8 +369,10 @@ def _stop_workers() -> None:
             p.kill()
 
 
-def spawn(keys, quiet: bool = False) -> subprocess.Popen:
-    """A worker process compiling the families `keys` (in that order) into the cache."""
+def spawn(keys, quiet: bool = False, feed: bool = False) -> subprocess.Popen:
+    """A worker process compiling the kernels of `keys` (serial twins first, otherwise in that
+    order) into the cache; with `feed`, also those later written to its stdin, one per line,
+    until it is closed (the worker waits for more meanwhile)."""
     env = dict(os.environ)
     # the packages this process imported, first on the worker's path
     paths = [str(Path(__file__).resolve().parents[1]), str(Path(compile_clock.__file__).resolve().parents[2])]
@@ -331,7 +381,8 @@ def spawn(keys, quiet: bool = False) -> subprocess.Popen:
     env["KERASLITE_COMPILE_WORKERS"] = "0"  # a worker starts no workers of its own
     out = subprocess.DEVNULL if quiet else None
     return subprocess.Popen([sys.executable, "-m", "keraslite_numba.compile_worker", *keys], env=env,
-                            stdin=subprocess.DEVNULL, stdout=out, stderr=out, close_fds=True)
+                            stdin=subprocess.PIPE if feed else subprocess.DEVNULL, stdout=out, stderr=out,
+                            close_fds=True)
 
 
 def install_listener() -> None:

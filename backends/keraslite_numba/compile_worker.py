@@ -1,28 +1,78 @@
-"""The compile worker's entry point: `python -m keraslite_numba.compile_worker <family keys>`.
+"""The compile worker's entry point: `python -m keraslite_numba.compile_worker <keys>`.
 
-coldstart.py starts these processes; each compiles the named kernel families (warmup.RECIPES)
-into Numba's disk cache, skipping those another process has done or is doing (coldstart's markers
-and locks). It lives apart from warmup.py and coldstart.py so that neither imports the other's
-caller (coldstart imports warmup; this module imports both)."""
+coldstart.py starts these processes; each compiles the named kernels (warmup.parse: a family's
+parallel kernel, "conv_fwd-f", or its serial twin, "conv_fwd-fs") into Numba's disk cache,
+skipping those another process has done or is doing (coldstart's markers and locks). Serial
+twins go first whatever the order (they are what a first step waits for). When stdin is a pipe,
+the worker also takes keys written to it, one per line, and waits for more until it is closed.
+Keys skipped because another process held them are taken up again at the end, waiting for that
+process: if it was stopped halfway, this worker compiles them.
+
+It lives apart from warmup.py and coldstart.py so that neither imports the other's caller
+(coldstart imports warmup; this module imports both)."""
 from __future__ import annotations
 
+import os
+import select
+import stat
 import sys
 
 from . import coldstart
-from .warmup import RECIPES, compile_family
+from .warmup import compile_family, parse
+
+
+def _valid(key: str) -> bool:
+    try:
+        parse(key)
+        return True
+    except ValueError:
+        print(f"keraslite_numba.warmup: unknown kernel family {key!r}", file=sys.stderr)
+        return False
+
+
+class _Feed:
+    """Keys written to a pipe on stdin, one per line."""
+
+    def __init__(self):
+        try:
+            self.fd = sys.stdin.fileno() if stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode) else None
+        except (AttributeError, OSError, ValueError):
+            self.fd = None
+        self._buf = b""
+
+    def read(self, block: bool) -> list:
+        """The complete lines written so far (waiting for one when `block`); [] at end of input,
+        where `fd` becomes None."""
+        keys = []
+        while self.fd is not None and select.select([self.fd], [], [], None if block and not keys else 0)[0]:
+            data = os.read(self.fd, 4096)
+            if not data:
+                self.fd = None
+                break
+            self._buf += data
+            *lines, self._buf = self._buf.split(b"\n")
+            keys += [ln.decode().strip() for ln in lines if ln.strip()]
+        return keys
 
 
 def main(argv=None) -> int:
-    """Worker entry: compile the named families, skipping those another process has done or is
-    doing (coldstart.py's markers and locks)."""
-    keys = list(sys.argv[1:] if argv is None else argv)
-    for key in keys:
-        family, _, char = key.rpartition("-")
-        if family not in RECIPES or char not in ("f", "d"):
-            print(f"keraslite_numba.warmup: unknown kernel family {key!r}", file=sys.stderr)
-            return 2
-    for key in keys:
-        coldstart.compile_unless_done(key, compile_family)
+    """Worker entry: compile the given keys (and those fed on stdin), serial twins first."""
+    queue = list(sys.argv[1:] if argv is None else argv)
+    if not all(_valid(k) for k in queue):
+        return 2
+    feed = _Feed() if argv is None else None
+    skipped = []
+    while True:
+        if feed is not None:
+            queue += [k for k in feed.read(block=not queue) if _valid(k)]
+        if not queue:
+            break
+        key = next((k for k in queue if k.endswith("s")), queue[0])
+        queue.remove(key)
+        if not coldstart.compile_unless_done(key, compile_family) and not coldstart.is_done(key):
+            skipped.append(key)
+    for key in skipped:
+        coldstart.compile_unless_done(key, compile_family, wait=True)
     return 0
 
 

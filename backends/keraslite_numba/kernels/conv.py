@@ -40,9 +40,9 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..llvmattrs import wide_vectors
+from ..twins import twin
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
-
 
 
 def _has_avx512() -> bool:
@@ -221,6 +221,7 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
 # --------------------------------------------------------------------------------------------
 # parallel drivers
 # --------------------------------------------------------------------------------------------
+@twin("conv_fwd")
 @njit(parallel=True, cache=True)
 def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias, has_bias):
     K = wp.shape[1]
@@ -272,6 +273,7 @@ def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB
                     yp[c] += bias[c]
 
 
+@twin("conv_bwd_filter")
 @njit(parallel=True, cache=True)
 def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchunks, RB):
     K = koff.shape[0]
@@ -307,10 +309,6 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
 # --------------------------------------------------------------------------------------------
 # Python wrappers
 # --------------------------------------------------------------------------------------------
-def _run(kernel, key, *args):
-    return kernel(*args)
-
-
 _NO_BIAS = {np.dtype(d).char: np.zeros(1, d) for d in (np.float32, np.float64)}
 
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
@@ -440,7 +438,7 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     wp = np.ascontiguousarray(wp.reshape(G, K, nblk, NR).transpose(0, 2, 1, 3))
     wp = wp.reshape(G * nblk, K, NR)
     koff = _koff(kh, kw, Cig, dh, dw, Wp, Cin)
-    _run(_fwd_kernel, ("f", dt.char), xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
+    _fwd_kernel(xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
          y.reshape(-1), N, Ho, Wo, sh, sw, _TB, _NO_BIAS[dt.char] if bias is None else bias,
          bias is not None)
     return y
@@ -496,6 +494,7 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
                   out=dx)
 
 
+@twin("col2im")
 @njit(parallel=True, cache=True)
 def _col2im(cols, kh, kw, sh, sw, dh, dw, pt, pl, dx):
     """dx[n, oh*sh + i*dh - pt, ow*sw + j*dw - pl, c] += cols[n, oh, ow, (i*kw + j)*C + c];
@@ -589,7 +588,7 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     nchunks = max(1, min(numba.get_num_threads(), R))
     RB = max(1, 256 // max(Wo, 1))
     part = np.empty(nchunks * G * K * Cog, dt)
-    _run(_bwd_filter_kernel, ("w", dt.char), xp.reshape(-1), rowbase,
+    _bwd_filter_kernel(xp.reshape(-1), rowbase,
          _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3, G, Cig, Cog, Wo, part,
          nchunks, RB)
     red = part.reshape(nchunks, -1).sum(axis=0) if nchunks > 1 else part

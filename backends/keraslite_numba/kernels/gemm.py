@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import threads
+from ..twins import twin
 
 __all__ = ["ACTIVATIONS", "matmul", "available"]
 
@@ -97,6 +98,7 @@ def _gemm1(fn, a_addr, a_rowstep, b_addr, c, bias, act, params, chars, scal):
     _rows(fn, a_addr, a_rowstep, b_addr, c, bias, act, 0, c.shape[0], params, chars, scal)
 
 
+@twin("gemm_split", arg=4)
 @njit(parallel=True, cache=True, nogil=True)
 def _gemm_split(fn, a_addr, a_rowstep, b_addr, c, bias, act, nblocks, params, chars, scal):
     m = c.shape[0]
