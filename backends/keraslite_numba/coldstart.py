@@ -292,14 +292,15 @@ def _n_workers(n_missing: int) -> int:
 
 
 def _start(keys: list) -> None:
-    """Queue `keys` (in the order they should compile in) to this process's workers, told to the
-    user: to the running ones through their stdin, else to new ones."""
+    """Queue `keys` (in the order they should compile in; or coldgen's task lines) to this
+    process's workers, told to the user: to the running ones through their stdin, else to new
+    ones."""
     alive = [p for p in _workers if p.poll() is None and p.stdin is not None]
     n = len(alive) or _n_workers(len(keys))
     if n == 0:
         return
     notice()
-    _pending.update(keys)
+    _pending.update(k.split("\t")[0] for k in keys)
     for w in range(n):
         part = keys[w::n]
         try:
@@ -309,7 +310,7 @@ def _start(keys: list) -> None:
             else:
                 _workers.append(spawn(part, quiet=True, feed=True))
         except OSError:  # cannot start a process, or it has gone: compile in-process
-            _pending.difference_update(part)
+            _pending.difference_update(k.split("\t")[0] for k in part)
 
 
 def _workers_gone() -> bool:

@@ -1,7 +1,8 @@
 """The compile worker's entry point: `python -m keraslite_numba.compile_worker <keys>`.
 
 coldstart.py starts these processes; each compiles the named kernels (warmup.parse: a family's
-parallel kernel, "conv_fwd-f", or its serial twin, "conv_fwd-fs") into Numba's disk cache,
+parallel kernel, "conv_fwd-f", or its serial twin, "conv_fwd-fs"; or coldgen.py's task lines
+for generated kernels) into Numba's disk cache,
 skipping those another process has done or is doing (coldstart's markers and locks). Serial
 twins go first whatever the order (they are what a first step waits for). When stdin is a pipe,
 the worker also takes keys written to it, one per line, and waits for more until it is closed.
@@ -17,17 +18,27 @@ import select
 import stat
 import sys
 
-from . import coldstart
+from . import coldgen, coldstart
 from .warmup import compile_family, parse
 
 
-def _valid(key: str) -> bool:
+def _valid(item: str) -> bool:
     try:
-        parse(key)
+        if coldgen.is_task(item):
+            if not coldgen.valid(item):
+                raise ValueError(item)
+        else:
+            parse(item)
         return True
     except ValueError:
-        print(f"keraslite_numba.warmup: unknown kernel family {key!r}", file=sys.stderr)
+        print(f"keraslite_numba.warmup: unknown kernel family {item!r}", file=sys.stderr)
         return False
+
+
+def _compile(item: str, wait: bool = False) -> bool:
+    if coldgen.is_task(item):
+        return coldstart.compile_unless_done(item.split("\t")[0], lambda _: coldgen.compile_task(item), wait=wait)
+    return coldstart.compile_unless_done(item, compile_family, wait=wait)
 
 
 class _Feed:
@@ -67,12 +78,12 @@ def main(argv=None) -> int:
             queue += [k for k in feed.read(block=not queue) if _valid(k)]
         if not queue:
             break
-        key = next((k for k in queue if k.endswith("s")), queue[0])
-        queue.remove(key)
-        if not coldstart.compile_unless_done(key, compile_family) and not coldstart.is_done(key):
-            skipped.append(key)
-    for key in skipped:
-        coldstart.compile_unless_done(key, compile_family, wait=True)
+        item = next((k for k in queue if k.endswith("s")), queue[0])  # a task line ends in a type
+        queue.remove(item)
+        if not _compile(item) and not coldstart.is_done(item.split("\t")[0]):
+            skipped.append(item)
+    for item in skipped:
+        _compile(item, wait=True)
     return 0
 
 

@@ -175,6 +175,7 @@ class FusedKernel:
     def __init__(self, program):
         self.program = program
         self._kernels: dict = {}
+        self._parallel: set = set()  # kernel keys whose kernel_par runs large calls from now on
         self._numpy = None if len(program.lines) <= SMALL_MAX_OPS else False
 
     def __call__(self, *arrays, out=None):
@@ -240,10 +241,22 @@ class FusedKernel:
         if pair is None:
             pair = self._kernels[key] = _load(self.program, key)
         outs = out if out is not None else [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
-        kernel = pair[0] if n >= PARALLEL_THRESHOLD else pair[1]
-        if n:
-            kernel(n, T, *args, *[o.reshape(-1) for o in outs])
+        call = (n, T, *args, *[o.reshape(-1) for o in outs])
+        kernel = pair[1]
+        if n >= PARALLEL_THRESHOLD:
+            kernel = pair[0] if key in self._parallel else large_kernel(pair, call, self._parallel, key)
+        kernel(*call)
         return outs
+
+
+def large_kernel(pair, args, settled: set, key):
+    """kernel_par for a large call, or kernel_seq while a compile worker builds kernel_par
+    (coldgen.py); `key` joins `settled` once kernel_par is the choice for good."""
+    from .coldgen import large_kernel as choose
+    kernel, done = choose(pair[0], pair[1], args)
+    if done:
+        settled.add(key)
+    return kernel
 
 
 def _compact(a):
