@@ -75,6 +75,7 @@ def large_kernel(par, seq, args):
         return par, True
     if key not in coldstart._pending or coldstart._workers_gone():  # no worker to do it
         return par, True
+    coldstart._wanted.add(key)
     return seq, False
 
 

@@ -46,11 +46,14 @@ except ImportError:  # pragma: no cover - not POSIX: no workers, no locks
 from keraslite.backend import compile_clock
 
 NOTICE = "keraslite: compiling kernels for this CPU, first run only"
+EXIT_NOTICE = "keraslite: finishing this CPU's parallel kernels before exit, first run only"
+EXIT_WAIT = 30.0  # seconds the exit waits for them at most
 _LOCK_TIMEOUT = 300.0  # seconds to wait for a worker before compiling anyway
 
 _pending: set = set()  # families a worker of this process may be compiling
 _ready: set = set()  # families this process has used (compiled or loaded; marked if compiled)
 _workers: list = []
+_wanted: set = set()  # parallel kernels this process ran a serial stand-in for
 _told = False
 _state = threading.local()
 _listener = None
@@ -233,6 +236,7 @@ def run_twin(twin, args):
     char = args[twin.arg].dtype.char
     key = f"{twin.family}-{char}"
     if key in _pending and not is_done(key) and not _workers_gone():
+        _wanted.add(key)
         with first_use(key + "s"):
             return twin.seq(*args)
     twin.chosen[char] = twin.par
@@ -355,8 +359,26 @@ def prepare(steps) -> None:
 
 @atexit.register
 def _stop_workers() -> None:
-    """At exit, stop workers still compiling: nothing is left running behind the user's program
-    (an interrupted compile leaves no marker, and Numba's cache files are replaced atomically)."""
+    """At exit: if this process ran serial twins (or kernel_seq) while its workers compiled the
+    parallel kernels, let the workers finish those (and nothing else), for at most
+    EXIT_WAIT seconds, so that the next process finds them in the cache; then stop every worker
+    still running: nothing is left behind the user's program (an interrupted compile leaves no
+    marker, and Numba's cache files are replaced atomically)."""
+    alive = [p for p in _workers if p.poll() is None]
+    try:
+        wanted = sorted(k for k in _wanted if not is_done(k))
+    except OSError:
+        wanted = []
+    if wanted and alive:
+        print(EXIT_NOTICE, file=sys.stderr, flush=True)
+        for p in alive:
+            with contextlib.suppress(OSError):  # the worker keeps only these, then ends
+                p.stdin.write(("only " + " ".join(wanted) + "\n").encode())
+                p.stdin.close()
+        deadline = time.monotonic() + EXIT_WAIT
+        for p in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=max(0.0, deadline - time.monotonic()))
     for p in _workers:
         if p.poll() is None:
             p.terminate()

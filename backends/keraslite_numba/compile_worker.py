@@ -6,6 +6,7 @@ for generated kernels) into Numba's disk cache,
 skipping those another process has done or is doing (coldstart's markers and locks). Serial
 twins go first whatever the order (they are what a first step waits for). When stdin is a pipe,
 the worker also takes keys written to it, one per line, and waits for more until it is closed.
+A line "only <key> ..." (the parent exiting) drops every other key.
 Keys skipped because another process held them are taken up again at the end, waiting for that
 process: if it was stopped halfway, this worker compiles them.
 
@@ -75,7 +76,13 @@ def main(argv=None) -> int:
     skipped = []
     while True:
         if feed is not None:
-            queue += [k for k in feed.read(block=not queue) if _valid(k)]
+            for item in feed.read(block=not queue):
+                if item.startswith("only "):  # the parent is exiting: these keys, nothing else
+                    keep = set(item.split()[1:])
+                    queue = [k for k in queue if k.split("\t")[0] in keep]
+                    skipped = [k for k in skipped if k.split("\t")[0] in keep]
+                elif _valid(item):
+                    queue.append(item)
         if not queue:
             break
         item = next((k for k in queue if k.endswith("s")), queue[0])  # a task line ends in a type
