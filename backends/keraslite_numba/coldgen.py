@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import coldstart
+from .cachedir import cache_dir
 
 
 def _spec(args):
@@ -89,7 +90,6 @@ def valid(item: str) -> bool:
 
 
 def _kernels_dir() -> Path:
-    from .fused import cache_dir
     return cache_dir()
 
 

@@ -45,6 +45,8 @@ except ImportError:  # pragma: no cover - not POSIX: no workers, no locks
 
 from keraslite.backend import compile_clock
 
+from .cachedir import cache_dir
+
 NOTICE = "keraslite: compiling kernels for this CPU, first run only"
 EXIT_NOTICE = "keraslite: finishing this CPU's parallel kernels before exit, first run only"
 EXIT_WAIT = 30.0  # seconds the exit waits for them at most
@@ -124,7 +126,6 @@ def fingerprint() -> str:
 
 
 def _dir() -> Path:
-    from .fused import cache_dir
     d = cache_dir() / "warm"
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -187,44 +188,42 @@ def compile_unless_done(key: str, compile_fn, wait: bool = False) -> bool:
         return True
 
 
-def _record(key: str) -> None:
-    """After a family's first use here: mark it in the cache if its kernels are now compiled
-    (a call may take a route that skips a family, e.g. col2im)."""
-    from . import warmup
+def _record(key: str, compiled) -> None:
+    """After a kernel's first use here: mark it in the cache if `compiled()` says this process
+    now holds it (compiled here or loaded)."""
     _pending.discard(key)
     _ready.add(key)  # no more bookkeeping for it in this process
     try:
-        if warmup.compiled(key) and not is_done(key):
+        if compiled() and not is_done(key):
             _mark(key)
     except OSError:  # unwritable cache directory: nothing to record
-        pass
-    except AttributeError:  # a kernel renamed without warmup.KERNELS (test_coldstart fails): no marker
         pass
 
 
 @contextlib.contextmanager
-def _first_use(key: str, wait: bool):
+def _first_use(key: str, wait: bool, compiled):
     if not wait:
         yield
-        _record(key)
+        _record(key, compiled)
         return
     t = time.perf_counter()
     with _locked(key, wait=True):
         compile_clock.add(time.perf_counter() - t)  # waiting for a worker's compile
         yield
-        _record(key)
+        _record(key, compiled)
 
 
 _NO_WAIT = contextlib.nullcontext()
 
 
-def first_use(key: str):
-    """Context around a call of family `key`. Until the family is recorded: if a worker of this
-    process may be compiling it, wait for that worker (the call then loads the kernel from the
-    cache) or hold the lock while compiling it here; afterwards, mark it in the cache."""
+def first_use(key: str, compiled):
+    """Context around a call of the kernel of `key`. Until the key is recorded: if a worker of
+    this process may be compiling it, wait for that worker (the call then loads the kernel from
+    the cache) or hold the lock while compiling it here; afterwards, mark it in the cache if
+    `compiled()` (a callable) says this process holds the kernel."""
     if key in _ready:
         return _NO_WAIT
-    return _first_use(key, key in _pending and fcntl is not None)
+    return _first_use(key, key in _pending and fcntl is not None, compiled)
 
 
 def run_twin(twin, args):
@@ -237,10 +236,10 @@ def run_twin(twin, args):
     key = f"{twin.family}-{char}"
     if key in _pending and not is_done(key) and not _workers_gone():
         _wanted.add(key)
-        with first_use(key + "s"):
+        with first_use(key + "s", lambda: twin.holds(True, char)):
             return twin.seq(*args)
     twin.chosen[char] = twin.par
-    with first_use(key):
+    with first_use(key, lambda: twin.holds(False, char)):
         return twin.par(*args)
 
 

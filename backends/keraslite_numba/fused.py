@@ -28,6 +28,8 @@ import numpy as np
 
 from keraslite.backend import elementwise
 
+from .cachedir import cache_dir
+
 PARALLEL_THRESHOLD = 1 << 15
 ROW_TILE = 4096
 # outputs of fewer elements run as NumPy array expressions (the reference semantics): a Numba
@@ -79,18 +81,6 @@ def _header(program) -> str:
             continue
         imports.setdefault(module, []).append(name if attr == name else f"{attr} as {name}")
     return _HEADER + "".join(f"from {m} import {', '.join(names)}\n" for m, names in imports.items())
-
-
-def cache_dir() -> Path:
-    """Where generated kernel sources (and Numba's caches next to them) live."""
-    root = os.environ.get("KERASLITE_CACHE_DIR")
-    if root:
-        base = Path(root)
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "keraslite"
-    d = base / "numba-kernels"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def _source(program, kinds: str) -> str:

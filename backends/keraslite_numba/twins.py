@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import types
 
+import numpy as np
 from numba import njit
 
 from . import coldstart
@@ -56,6 +57,12 @@ class Twin:
 
     def variant(self, serial: bool):
         return self.seq if serial else self.par
+
+    def holds(self, serial: bool, char: str) -> bool:
+        """Whether the variant is compiled (or loaded) in this process for dtype `char`: the
+        array argument `arg` of one of its signatures has that dtype."""
+        want = np.dtype(char).name
+        return any(str(getattr(sig[self.arg], "dtype", "")) == want for sig in self.variant(serial).signatures)
 
 
 def twin(family: str, arg: int = 0):

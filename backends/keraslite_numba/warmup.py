@@ -111,9 +111,7 @@ def compiled(key: str) -> bool:
     """True when this process holds the kernel of `key` (compiled here or loaded from the
     cache): the signature's array argument (Twin.arg) has the key's dtype."""
     family, char, serial = parse(key)
-    t = twin_of(family)
-    want = np.dtype(char).name
-    return any(str(getattr(sig[t.arg], "dtype", "")) == want for sig in t.variant(serial).signatures)
+    return twin_of(family).holds(serial, char)
 
 
 def compile_family(key: str) -> None:
