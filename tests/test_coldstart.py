@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------------------------- recipes
 # family -> its parallel kernel and serial twin (twins.py)
-_FAMILY_KERNELS = {f: (warmup.twin_of(f).par, warmup.twin_of(f).seq) for f in warmup.KERNELS}
+_FAMILY_KERNELS = {f: (warmup.twin_of(f).par, warmup.twin_of(f).seq_kernel) for f in warmup.KERNELS}
 
 
 def test_warmup_recipes_compile_the_signatures_real_calls_use(dtype="float32"):

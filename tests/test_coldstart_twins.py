@@ -74,8 +74,7 @@ def test_serial_twins_compute_bitwise_what_the_parallel_kernels_do(dtype):
     for family in warmup.RECIPES:
         if family != "gemm_split" or gemm.available():
             t = warmup.twin_of(family)
-            for v in (t.par, t.seq):
-                assert any(str(getattr(sig[t.arg], "dtype", "")) == dtype for sig in v.signatures), family
+            assert t.holds(False, np.dtype(dtype).char) and t.holds(True, np.dtype(dtype).char), family
 
 
 def test_serial_twins_have_their_own_cache_entries():
@@ -84,11 +83,14 @@ def test_serial_twins_have_their_own_cache_entries():
     names = set()
     for family in warmup.RECIPES:
         t = warmup.twin_of(family)
+        if family == "gemm_split":  # its stand-in is a loop over the blocks calling _rows
+            assert t.seq is gemm._split_serial and t.seq_kernel is gemm._rows
+            continue
         assert t.seq.targetoptions.get("parallel") in (None, False) and t.par.targetoptions["parallel"]
         assert t.seq.py_func.__qualname__ == t.par.py_func.__qualname__ + "_serial"
         assert t.seq.py_func.__code__.co_code == t.par.py_func.__code__.co_code
         names |= {t.seq.py_func.__qualname__, t.par.py_func.__qualname__}
-    assert len(names) == 2 * len(warmup.RECIPES)
+    assert len(names) == 2 * (len(warmup.RECIPES) - 1)
 
 
 def test_a_call_runs_the_serial_twin_until_the_parallel_kernel_is_marked(tmp_path, monkeypatch):

@@ -40,11 +40,14 @@ def serial_twin(dispatcher):
 class Twin:
     """A parallel kernel (`par`) and its serial twin (`seq`), called as one function."""
 
-    __slots__ = ("family", "par", "seq", "arg", "chosen")
+    __slots__ = ("family", "par", "seq", "arg", "chosen", "seq_kernel")
 
-    def __init__(self, family: str, par, arg: int = 0):
+    def __init__(self, family: str, par, arg: int = 0, seq=None, seq_kernel=None):
+        """`seq`: a serial stand-in of its own (default: serial_twin(par)); then `seq_kernel` is
+        the dispatcher it compiles, whose argument `arg` has the dtype."""
         self.family, self.par, self.arg = family, par, arg
-        self.seq = serial_twin(par)
+        self.seq = serial_twin(par) if seq is None else seq
+        self.seq_kernel = self.seq if seq is None else seq_kernel
         self.chosen: dict = {}  # dtype char -> the kernel every later call runs
 
     def __call__(self, *args):
@@ -62,13 +65,14 @@ class Twin:
         """Whether the variant is compiled (or loaded) in this process for dtype `char`: the
         array argument `arg` of one of its signatures has that dtype."""
         want = np.dtype(char).name
-        return any(str(getattr(sig[self.arg], "dtype", "")) == want for sig in self.variant(serial).signatures)
+        kernel = self.seq_kernel if serial else self.par
+        return any(str(getattr(sig[self.arg], "dtype", "")) == want for sig in kernel.signatures)
 
 
-def twin(family: str, arg: int = 0):
+def twin(family: str, arg: int = 0, seq=None, seq_kernel=None):
     """Decorator over an `njit(parallel=True, cache=True)` kernel: a Twin of kernel family
     `family` (warmup.KERNELS), whose dtype is that of argument `arg`."""
-    return lambda par: Twin(family, par, arg)
+    return lambda par: Twin(family, par, arg, seq, seq_kernel)
 
 
 @contextlib.contextmanager
