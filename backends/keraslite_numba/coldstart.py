@@ -1,26 +1,37 @@
-"""The first run on a CPU: kernels compiled in parallel, in worker processes, into the disk cache.
+"""The first run on a CPU: serial first, parallel kernels compiled by worker processes.
 
-A Numba kernel compiles in 1-2 s of CPU on first use (a `parallel=True` kernel costs 3-4x the
-same loops compiled serial: the parfor body is optimised by LLVM and emitted on its own, then
-again inside its wrappers) and loads from the disk cache in milliseconds afterwards.
+A Numba kernel compiles in 0.3-2 s of CPU on first use and loads from the disk cache in
+milliseconds afterwards; a `parallel=True` kernel costs 2-4x the same loops compiled serial. So
+every parallel kernel has a serial twin computing the same bits (twins.py; coldgen.py for the
+generated fused and batched kernels), and the first steps run the twins while worker processes
+compile the parallel kernels.
 
-Two moments start workers (``python -m keraslite_numba.compile_worker``), each compiling kernel families
-("conv_fwd-f", "bn_bwd-f", ...: warmup.py's recipes) into Numba's cache:
-- `start_background()`, when the backend is imported: the families every convnet uses
-  (COMMON, float32) that lack a marker, in the reverse of a training step's order, so that they
-  compile while the user builds the model;
-- `prepare(steps)`, when a plan is built: the plan's other missing families, in reverse order.
-The plan meanwhile compiles in its own order, on first use; the two meet in the middle. A
-per-family file lock keeps each compile in one process: the plan waits for a family a worker is
-compiling and then loads it from the cache; a worker skips a family the plan (or another worker)
-has started. After a family's first use a marker file records that the cache holds it.
+Keys (warmup.parse) name one kernel: "conv_fwd-f" a family's parallel kernel for float32,
+"conv_fwd-fs" its serial twin; coldgen.py's task lines name a generated kernel_par. Workers
+(``python -m keraslite_numba.compile_worker``, one per CPU beside this process, at most 3) compile
+keys into Numba's cache, serial twins first, and take more keys on their stdin:
+- `start_background()`, when the backend is imported: the families every convnet uses (COMMON,
+  float32) that lack a marker, serial twins last-used first, then the parallel kernels, while
+  the user builds the model;
+- `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in the
+  reverse of the plan's order, then parallel kernels);
+- coldgen.large_kernel, at a generated kernel's first large call: its kernel_par.
+`run_twin` (a Twin's call until its kernel is settled) runs the serial twin while a worker of this
+process has the parallel kernel queued and unmarked: from the cache, or after waiting for the
+worker compiling it, or compiled here under the twin's lock (the plan from the front, the worker
+from the back: they meet in the middle); a worker skips a key another process holds and takes it
+up again at its end. Once the parallel kernel's marker is there, the call switches to it (a cache
+load) for good; the plan never waits for a parallel compile. After a kernel's first use in this
+process a marker file records that the cache holds it. At exit, workers finish the parallel
+kernels this process ran stand-ins for (at most EXIT_WAIT seconds) and are stopped.
 
 The compiled code does not depend on which process compiled it (same source, same LLVM, same
-CPU; the thread count is read at run time), so results are the same on cold and warm runs.
-Markers are named by everything that invalidates Numba's cache (Numba/llvmlite versions, CPU name
-and features, the cache directory, the kernel sources), so a stale marker cannot stand in for a
-missing kernel. Without file locks (not POSIX) or with KERASLITE_COMPILE_WORKERS=0 the plan
-compiles everything itself.
+CPU; the thread count is read at run time), and a twin computes what its parallel kernel does,
+so results are the same on cold and warm runs. Markers are named by everything that invalidates
+Numba's cache (Numba/llvmlite versions, CPU name and features, the cache directory, the kernel
+sources), so a stale marker cannot stand in for a missing kernel. Without file locks (not POSIX),
+with KERASLITE_COMPILE_WORKERS=0 or when the workers are gone, the plan compiles the parallel
+kernels itself, as it did before the twins.
 
 The user is told once per process, when a keraslite kernel compiles or workers start. Time spent
 compiling (or waiting for a worker) is counted in keraslite.backend.compile_clock, so that the
@@ -52,8 +63,8 @@ EXIT_NOTICE = "keraslite: finishing this CPU's parallel kernels before exit, fir
 EXIT_WAIT = 30.0  # seconds the exit waits for them at most
 _LOCK_TIMEOUT = 300.0  # seconds to wait for a worker before compiling anyway
 
-_pending: set = set()  # families a worker of this process may be compiling
-_ready: set = set()  # families this process has used (compiled or loaded; marked if compiled)
+_pending: set = set()  # keys asked of a worker of this process (it may be compiling them)
+_ready: set = set()  # keys this process has used (compiled or loaded; marked if compiled)
 _workers: list = []
 _wanted: set = set()  # parallel kernels this process ran a serial stand-in for
 _told = False
@@ -345,15 +356,30 @@ def start_background() -> None:
 
 def prepare(steps) -> None:
     """Called when a plan is built: queue the plan's kernels not yet in the cache nor asked of a
-    worker: serial twins in the reverse of the plan's order (the plan starts at the front), then
-    the parallel kernels in the plan's order."""
+    worker (serial twins, then parallel kernels), and have the workers take the plan's serial
+    twins first, in the reverse of the plan's order (the plan starts at the front), ahead of
+    COMMON twins the plan does not use."""
     try:
-        keys = _missing(plan_keys(steps))
+        keys = plan_keys(steps)
+        missing = _missing(keys)
+        first = [k + "s" for k in keys[::-1] if not is_done(k) and k + "s" not in _ready and not is_done(k + "s")]
     except OSError:
         return
-    seq = [k for k in keys if k.endswith("s")]
-    if keys:
-        _start(seq[::-1] + keys[len(seq):])
+    seq = [k for k in missing if k.endswith("s")]
+    if missing:
+        _start(seq[::-1] + missing[len(seq):])
+    first = [k for k in first if k in _pending]
+    if first:
+        _tell("first " + " ".join(first))
+
+
+def _tell(line: str) -> None:
+    """Write a control line to every running worker (compile_worker.py)."""
+    for p in _workers:
+        if p.poll() is None and p.stdin is not None:
+            with contextlib.suppress(OSError):
+                p.stdin.write((line + "\n").encode())
+                p.stdin.flush()
 
 
 @atexit.register
@@ -370,9 +396,9 @@ def _stop_workers() -> None:
         wanted = []
     if wanted and alive:
         print(EXIT_NOTICE, file=sys.stderr, flush=True)
+        _tell("only " + " ".join(wanted))  # the workers keep only these, then end
         for p in alive:
-            with contextlib.suppress(OSError):  # the worker keeps only these, then ends
-                p.stdin.write(("only " + " ".join(wanted) + "\n").encode())
+            with contextlib.suppress(OSError):
                 p.stdin.close()
         deadline = time.monotonic() + EXIT_WAIT
         for p in alive:

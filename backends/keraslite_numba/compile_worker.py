@@ -6,7 +6,8 @@ for generated kernels) into Numba's disk cache,
 skipping those another process has done or is doing (coldstart's markers and locks). Serial
 twins go first whatever the order (they are what a first step waits for). When stdin is a pipe,
 the worker also takes keys written to it, one per line, and waits for more until it is closed.
-A line "only <key> ..." (the parent exiting) drops every other key.
+A line "first <key> ..." moves those keys to the front, in that order (a plan's serial
+twins); a line "only <key> ..." (the parent exiting) drops every other key.
 Keys skipped because another process held them are taken up again at the end, waiting for that
 process: if it was stopped halfway, this worker compiles them.
 
@@ -81,6 +82,9 @@ def main(argv=None) -> int:
                     keep = set(item.split()[1:])
                     queue = [k for k in queue if k.split("\t")[0] in keep]
                     skipped = [k for k in skipped if k.split("\t")[0] in keep]
+                elif item.startswith("first "):  # a plan's order: these keys first, in this order
+                    rank = {k: i for i, k in enumerate(item.split()[1:])}
+                    queue.sort(key=lambda k: rank.get(k.split("\t")[0], len(rank)))
                 elif _valid(item):
                     queue.append(item)
         if not queue:
