@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("keraslite_numba")
 from keraslite_numba import coldstart, twins, warmup  # noqa: E402
-from keraslite_numba.kernels import batchnorm, conv, gemm, pool  # noqa: E402
+from keraslite_numba.kernels import batchnorm, conv, conv_pack, gemm, pool  # noqa: E402
 from keraslite_numba.threads import SerialBlas  # noqa: E402
 
 
@@ -27,6 +27,14 @@ def _calls(dt, rng):
     xb = a(5, 7, 13, loc=30.0)
     gam, bet = a(1, 1, 13), a(1, 1, 13)
     ma, mb, mc = a(37, 45), a(45, 29), np.empty((37, 29), dt)
+    wk = a(3, 2, 6, 35)  # 5 groups of 7 output channels, 6 input channels per group
+
+    def pack(flip):
+        G, nr = 5, (8 if flip else 4)
+        cols, rows = (6, 7) if flip else (7, 6)
+        wp = np.full((G * -(-cols // nr), 3 * 2 * rows, nr), np.nan, dt)  # every cell is written
+        conv_pack._pack(wk, G, flip, nr, wp)
+        return wp
 
     def gemm_split():
         with SerialBlas():
@@ -44,6 +52,7 @@ def _calls(dt, rng):
         "bn_bwd": lambda: batchnorm.batchnorm_train_backward(xb, gam, a(1, 1, 13), np.abs(a(1, 1, 13)), a(*xb.shape),
                                                              a(1, 1, 13), a(1, 1, 13), (0, 1), 1e-3),
         "gemm_split": gemm_split if gemm.available() else lambda: np.matmul(ma, mb, out=mc),
+        "conv_pack": lambda: (pack(False), pack(True)),
     }
 
 

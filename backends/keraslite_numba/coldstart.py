@@ -275,11 +275,28 @@ def plan_keys(steps) -> list[str]:
         if step.op == "conv_backprop_input" and node.shape and node.shape[-1] is not None \
                 and node.attrs.get("groups", 1) == 1 and 2 * int(node.shape[-1]) <= 32:
             fams = fams + ("col2im",)
+        if fams[0] == "conv_fwd" and _large_filter(node):
+            fams = fams + ("conv_pack",)
         for f in fams:
             k = f"{f.format(mode=mode)}-{char}"
             if k not in keys:
                 keys.append(k)
     return keys
+
+
+# kernels/conv_pack.NUMBA_MIN (not imported: this module runs before Numba is imported)
+_PACK_MIN = 1 << 16
+
+
+def _large_filter(node) -> bool:
+    """Whether a convolution's filter (its second input) is packed by conv_pack's kernel."""
+    shape = getattr(node.inputs[1], "shape", None) if len(node.inputs) > 1 else None
+    if not shape or any(d is None for d in shape):
+        return False
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n >= _PACK_MIN
 
 
 def _cpus() -> int:
