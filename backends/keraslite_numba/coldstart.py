@@ -168,7 +168,8 @@ def _locked(key: str, wait: bool):
     if fcntl is None:
         yield True
         return
-    fd = os.open(_dir() / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    # named by the fingerprint too: another checkout's (other sources) kernel is not this one
+    fd = os.open(_dir() / f"{key}.{fingerprint()}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         got = False
         deadline = time.monotonic() + (_LOCK_TIMEOUT if wait else 0.0)
