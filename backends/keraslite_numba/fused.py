@@ -22,7 +22,6 @@ import importlib.util
 import os
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
