@@ -86,7 +86,7 @@ def test_a_large_call_runs_kernel_seq_until_a_worker_marks_kernel_par(tmp_path, 
         queued.extend(items)
         coldstart._pending.update(i.split("\t")[0] for i in items)
     monkeypatch.setattr(coldstart, "_start", start)
-    monkeypatch.setattr(coldstart, "_workers_gone", lambda: False)
+    monkeypatch.setattr(coldstart, "_orphaned", lambda key: False)
     group, _ = _program("float32", with_row=False)
     fk = FusedKernel(group.program)
     values = [np.full((PARALLEL_THRESHOLD, 2) if tuple(i.shape) else (), 0.5, np.float32) for i in group.inputs]
@@ -132,3 +132,17 @@ def test_a_worker_takes_keys_on_stdin_and_keeps_only_those_asked_at_exit(tmp_pat
     assert "unknown kernel family 'not-a-family'" in err
     done = sorted(f.name.split(".")[0] for f in (tmp_path / "kl").rglob("*.done"))
     assert done == ["avg_fwd-f", "avg_fwd-fs"]
+
+
+def test_an_idle_worker_ends_by_itself(tmp_path):
+    """A fed worker with nothing to do ends after its idle wait (its stdin still open)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), KERASLITE_CACHE_DIR=str(tmp_path / "kl"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "backends"), os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.Popen([sys.executable, "-m", "keraslite_numba.compile_worker", "--idle=0.2"], env=env,
+                         stdin=subprocess.PIPE)
+    try:
+        assert p.wait(timeout=120) == 0
+    finally:
+        p.stdin.close()
+        if p.poll() is None:
+            p.kill()

@@ -107,7 +107,7 @@ def test_a_call_runs_the_serial_twin_until_the_parallel_kernel_is_marked(tmp_pat
     monkeypatch.setattr(coldstart, "_paths", {})
     monkeypatch.setattr(coldstart, "_pending", {"max_fwd-f"})
     monkeypatch.setattr(coldstart, "_ready", set())
-    monkeypatch.setattr(coldstart, "_workers_gone", lambda: False)  # "a worker is compiling it"
+    monkeypatch.setattr(coldstart, "_orphaned", lambda key: False)  # "a worker is compiling it"
     t = pool._max_fwd
     ran = []
     monkeypatch.setattr(t, "chosen", {})
@@ -140,12 +140,20 @@ def test_without_workers_the_parallel_kernel_runs_at_once(tmp_path, monkeypatch)
     monkeypatch.setattr(t, "seq", _Spy(t.seq, "seq", ran))
     pool.avg_pool2d(np.ones((1, 4, 4, 2), np.float32), (2, 2), (2, 2))
     assert ran == ["par"] and coldstart.is_done("avg_fwd-f")  # compiled (or loaded) here, marked
-    # a worker's kernels gone (crashed, killed): what it was asked for runs as without workers
+    # the worker asked for it has ended (crashed, killed, idle) without marking it: what it was
+    # asked for runs as without workers
     monkeypatch.setattr(t, "chosen", {})
-    monkeypatch.setattr(coldstart, "_pending", {"avg_fwd-d"})
-    monkeypatch.setattr(coldstart, "_workers", [])
+    monkeypatch.setattr(coldstart, "_pending", {"avg_fwd-d", "avg_fwd-ds"})
+    monkeypatch.setattr(coldstart, "_owner", {"avg_fwd-d": _Ended(), "avg_fwd-ds": _Ended()})
     pool.avg_pool2d(np.ones((1, 4, 4, 2), np.float64), (2, 2), (2, 2))
     assert ran == ["par", "par"]
+
+
+class _Ended:
+    """A worker process that has exited."""
+
+    def poll(self):
+        return 0
 
 
 class _Spy:

@@ -74,7 +74,7 @@ def large_kernel(par, seq, args):
             coldstart._start([f"{key}\t{path}\t{spec}"])
     except OSError:  # unwritable cache directory
         return par, True
-    if key not in coldstart._pending or coldstart._workers_gone():  # no worker to do it
+    if key not in coldstart._pending or coldstart._orphaned(key):  # no worker to do it
         return par, True
     coldstart._wanted.add(key)
     return seq, False

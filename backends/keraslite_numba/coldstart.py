@@ -61,12 +61,14 @@ from .cachedir import cache_dir
 NOTICE = "keraslite: compiling kernels for this CPU, first run only"
 EXIT_NOTICE = "keraslite: finishing this CPU's parallel kernels before exit, first run only"
 EXIT_WAIT = 30.0  # seconds the exit waits for them at most
+WORKER_IDLE = 20.0  # seconds a worker with nothing to do waits for more before it ends
 _LOCK_TIMEOUT = 300.0  # seconds to wait for a worker before compiling anyway
 
 _pending: set = set()  # keys asked of a worker of this process (it may be compiling them)
 _ready: set = set()  # keys this process has used (compiled or loaded; marked if compiled)
 _workers: list = []
 _wanted: set = set()  # parallel kernels this process ran a serial stand-in for
+_owner: dict = {}  # key -> the worker asked for it
 _told = False
 _state = threading.local()
 _listener = None
@@ -246,7 +248,7 @@ def run_twin(twin, args):
     without workers); the results are the same bit for bit."""
     char = args[twin.arg].dtype.char
     key = f"{twin.family}-{char}"
-    if key in _pending and not is_done(key) and not _workers_gone():
+    if key in _pending and not is_done(key) and not _orphaned(key):
         _wanted.add(key)
         with first_use(key + "s", lambda: twin.holds(True, char)):
             return twin.seq(*args)
@@ -337,18 +339,25 @@ def _start(keys: list) -> None:
         part = keys[w::n]
         try:
             if alive:
-                alive[w].stdin.write("".join(k + "\n" for k in part).encode())
-                alive[w].stdin.flush()
+                proc = alive[w]
+                proc.stdin.write("".join(k + "\n" for k in part).encode())
+                proc.stdin.flush()
             else:
-                _workers.append(spawn(part, quiet=True, feed=True))
+                proc = spawn(part, quiet=True, feed=True)
+                _workers.append(proc)
+            _owner.update((k.split("\t")[0], proc) for k in part)
         except OSError:  # cannot start a process, or it has gone: compile in-process
             _pending.difference_update(k.split("\t")[0] for k in part)
 
 
-def _workers_gone() -> bool:
-    """True when no worker of this process is running (one crashed or was killed): what they
-    had left runs as without workers."""
-    return not any(p.poll() is None for p in _workers)
+def _orphaned(key: str) -> bool:
+    """True when the worker asked for `key` has ended without marking it (it crashed, was
+    killed, or ended idle before reading the request): the key runs as without workers."""
+    proc = _owner.get(key)
+    if proc is None or proc.poll() is not None:
+        _pending.discard(key)
+        return True
+    return False
 
 
 def _missing(keys) -> list:
@@ -438,7 +447,8 @@ def _stop_workers() -> None:
 def spawn(keys, quiet: bool = False, feed: bool = False) -> subprocess.Popen:
     """A worker process compiling the kernels of `keys` (serial twins first, otherwise in that
     order) into the cache; with `feed`, also those later written to its stdin, one per line,
-    until it is closed (the worker waits for more meanwhile)."""
+    until it is closed or the worker has had nothing to do for WORKER_IDLE seconds (then it ends:
+    an idle worker would hold its memory for the rest of the user's program)."""
     env = dict(os.environ)
     # the packages this process imported, first on the worker's path
     paths = [str(Path(__file__).resolve().parents[1]), str(Path(compile_clock.__file__).resolve().parents[2])]
@@ -446,7 +456,8 @@ def spawn(keys, quiet: bool = False, feed: bool = False) -> subprocess.Popen:
     env["NUMBA_NUM_THREADS"] = "1"  # read at run time by the kernels: the code is the same
     env["KERASLITE_COMPILE_WORKERS"] = "0"  # a worker starts no workers of its own
     out = subprocess.DEVNULL if quiet else None
-    return subprocess.Popen([sys.executable, "-m", "keraslite_numba.compile_worker", *keys], env=env,
+    idle = [f"--idle={WORKER_IDLE}"] if feed else []
+    return subprocess.Popen([sys.executable, "-m", "keraslite_numba.compile_worker", *idle, *keys], env=env,
                             stdin=subprocess.PIPE if feed else subprocess.DEVNULL, stdout=out, stderr=out,
                             close_fds=True)
 

@@ -5,7 +5,8 @@ parallel kernel, "conv_fwd-f", or its serial twin, "conv_fwd-fs"; or coldgen.py'
 for generated kernels) into Numba's disk cache,
 skipping those another process has done or is doing (coldstart's markers and locks). Serial
 twins go first whatever the order (they are what a first step waits for). When stdin is a pipe,
-the worker also takes keys written to it, one per line, and waits for more until it is closed.
+the worker also takes keys written to it, one per line, and waits for more until it is closed
+(or, with a first argument --idle=<seconds>, until it has waited that long with nothing to do).
 A line "first <key> ..." moves those keys to the front, in that order (a plan's serial
 twins); a line "only <key> ..." (the parent exiting) drops every other key.
 Keys skipped because another process held them are taken up again at the end, waiting for that
@@ -46,7 +47,8 @@ def _compile(item: str, wait: bool = False) -> bool:
 class _Feed:
     """Keys written to a pipe on stdin, one per line."""
 
-    def __init__(self):
+    def __init__(self, idle):
+        self.idle = idle  # seconds to wait for a line while idle before ending (None: until EOF)
         try:
             self.fd = sys.stdin.fileno() if stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode) else None
         except (AttributeError, OSError, ValueError):
@@ -54,10 +56,15 @@ class _Feed:
         self._buf = b""
 
     def read(self, block: bool) -> list:
-        """The complete lines written so far (waiting for one when `block`); [] at end of input,
-        where `fd` becomes None."""
+        """The complete lines written so far (waiting for one when `block`, at most `idle`
+        seconds); [] at end of input or after an idle wait, where `fd` becomes None."""
         keys = []
-        while self.fd is not None and select.select([self.fd], [], [], None if block and not keys else 0)[0]:
+        while self.fd is not None:
+            waiting = block and not keys
+            if not select.select([self.fd], [], [], self.idle if waiting else 0)[0]:
+                if waiting:  # idle for `idle` seconds: end (the parent sees the worker gone)
+                    self.fd = None
+                break
             data = os.read(self.fd, 4096)
             if not data:
                 self.fd = None
@@ -71,9 +78,12 @@ class _Feed:
 def main(argv=None) -> int:
     """Worker entry: compile the given keys (and those fed on stdin), serial twins first."""
     queue = list(sys.argv[1:] if argv is None else argv)
+    idle = None
+    if queue and queue[0].startswith("--idle="):
+        idle = float(queue.pop(0).partition("=")[2])
     if not all(_valid(k) for k in queue):
         return 2
-    feed = _Feed() if argv is None else None
+    feed = _Feed(idle) if argv is None else None
     skipped = []
     while True:
         if feed is not None:
