@@ -287,8 +287,9 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
     R = rowbase.shape[0]
     psize = G * K * Cog
     ncols = G * nblk
-    # one job per (chunk of output rows, column panel); `part` (zeroed by the caller) holds one
-    # partial sum per row chunk
+    # one job per (chunk of output rows, column panel); `part` holds one partial sum per row
+    # chunk, each job clearing its own cells first (a zeroed array from the caller would be
+    # fresh pages: a page fault per 4 KiB on every call)
     for job in prange(nchunks * ncols):
         wide_vectors()
         ab = np.empty(MR, np.uint64)
@@ -302,6 +303,9 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
         pbase = ch * psize
         co0 = cblk * NR
         nc = min(NR, Cog - co0)
+        for kk in range(K):
+            cell = pbase + (g * K + kk) * Cog + co0
+            part[cell:cell + nc] = 0
         for rs in range(rs0, rs1, RB):
             re = min(rs + RB, rs1)
             for k0 in range(0, K, MR):
@@ -407,8 +411,20 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
     if oh1 <= oh0 or ow1 <= ow0:
         dx[...] = 0
         return dx
+    wp = packed_filter(w, G, True, NR)
     if (sh, sw, bt, bl, oh0, ow0, oh1, ow1, Hq, Wq) == (1, 1, 0, 0, 0, 0, Ho, Wo, Ho, Wo):
         q = g
+    elif kh == kw == 1:
+        # a strided 1x1 filter: each dx pixel takes at most one g pixel, so the products are
+        # made on g itself (not on sh*sw times as many inserted zeros), then put in place; each
+        # is the same ordered sum over the output channels as on the zero-inserted q
+        t = _scratch(("bin1x1",), (N, Ho, Wo, Cin), dt)
+        _forward(g, wp, _geometry(g.shape, (1, 1, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (1, 1), G), t, None)
+        r0, c0 = oh0 * sh + bt, ow0 * sw + bl
+        dx[...] = 0
+        dx[:, r0:r0 + (oh1 - oh0 - 1) * sh + 1:sh, c0:c0 + (ow1 - ow0 - 1) * sw + 1:sw, :] = \
+            t[:, oh0:oh1, ow0:ow1, :]
+        return dx
     else:
         q = _scratch(("bin", sh, sw, bt, bl, oh0, ow0, oh1, ow1), (N, Hq, Wq, Co), dt)
         r0, c0 = oh0 * sh + bt, ow0 * sw + bl
@@ -416,7 +432,7 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
             g[:, oh0:oh1, ow0:ow1, :]
     # the forward kernel on q with w2[i, j, co, g*Cig + ci] = w[kh-1-i, kw-1-j, ci, g*Cog + co]
     geometry = _geometry(q.shape, (kh, kw, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (dh, dw), G)
-    return _forward(q, packed_filter(w, G, True, NR), geometry, dx, None)
+    return _forward(q, wp, geometry, dx, None)
 
 
 @twin("col2im")
@@ -515,7 +531,7 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     # partials to add up); else the rows are cut into one chunk per thread, summed at the end
     nchunks = 1 if G * nblk >= 2 * threads else max(1, min(threads, R))
     RB = max(1, 256 // max(Wo, 1))
-    part = np.zeros(nchunks * G * K * Cog, dt)
+    part = np.empty(nchunks * G * K * Cog, dt)
     _bwd_filter_kernel(xp.reshape(-1), rowbase,
          _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3, G, Cig, Cog, Wo, part,
          nchunks, RB)
