@@ -26,7 +26,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from . import fused
-from .fused import PARALLEL_THRESHOLD, FusedKernel, _header
+from .fused import PARALLEL_THRESHOLD, FusedKernel, _header, large_kernel
 
 # elements per task: large enough to amortise the per-task setup, small enough that a 512x512
 # matrix splits across threads
@@ -182,6 +182,7 @@ class BatchedKernel:
         self._single = FusedKernel(program)
         self._tasks: dict = {}
         self._tables: dict = {}
+        self._parallel: set = set()  # in-place patterns whose kernel_par runs large calls from now on
         self._lock = threading.Lock()
         out_dtypes = [np.dtype(d) for d in program.out_dtypes]
         # Numba has no float16, and its bool arrays are not bytes behind a pointer
@@ -300,11 +301,11 @@ class BatchedKernel:
             return None
         pattern, modes = self._in_place(rows, full, n_members, n_out)
         par, seq = self._kernels(pattern)
-        kernel = par if total >= PARALLEL_THRESHOLD else seq
-        return out, partial(self._launch, kernel, self._task_table(sizes), rows, modes, values, in_dtypes,
-                     n_members)
+        return out, partial(self._launch, (par, seq), pattern, total >= PARALLEL_THRESHOLD, self._task_table(sizes),
+                            rows, modes, values, in_dtypes, n_members)
 
-    def _launch(self, kernel, tasks, rows, modes, values, in_dtypes, n_members):
+    def _launch(self, pair, pattern, large, tasks, rows, modes, values, in_dtypes, n_members):
+        par, seq = pair
         mine = self._lock.acquire(False)  # a concurrent call (another thread) gets its own tables
         try:
             tables = self._tables.get(n_members) if mine else None
@@ -319,8 +320,12 @@ class BatchedKernel:
                 tables.scalars[i][:] = column
             args = [tables.scalars[i] if kind == "S" else _witness(in_dtypes[i]) for i, kind in enumerate(self.kinds)]
             args += [_witness(dt) for dt in self._out_dtypes]
+            call = (tasks, tables.ptrs, tables.modes, *args)
+            kernel = seq
+            if large:
+                kernel = par if pattern in self._parallel else large_kernel((par, seq), call, self._parallel, pattern)
             # the arrays (held by the caller) outlive the call: the addresses stay valid
-            kernel(tasks, tables.ptrs, tables.modes, *args)
+            kernel(*call)
         finally:
             if mine:
                 self._lock.release()

@@ -37,11 +37,11 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..llvmattrs import wide_vectors
+from ..twins import twin
 from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch
 from .conv_pack import packed_filter
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
-
 
 
 def _has_avx512() -> bool:
@@ -220,6 +220,7 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
 # --------------------------------------------------------------------------------------------
 # parallel drivers
 # --------------------------------------------------------------------------------------------
+@twin("conv_fwd")
 @njit(parallel=True, cache=True)
 def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias, has_bias):
     K = wp.shape[1]
@@ -278,6 +279,7 @@ def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB
                     yp[c] += bp[c]
 
 
+@twin("conv_bwd_filter")
 @njit(parallel=True, cache=True)
 def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchunks, RB):
     K = koff.shape[0]
@@ -320,10 +322,6 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
 # --------------------------------------------------------------------------------------------
 # Python wrappers
 # --------------------------------------------------------------------------------------------
-def _run(kernel, key, *args):
-    return kernel(*args)
-
-
 _NO_BIAS = {np.dtype(d).char: np.zeros(1, d) for d in (np.float32, np.float64)}
 
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
@@ -370,7 +368,7 @@ def _forward(x, wp, geometry, y, bias):
     TB = _TB
     while TB > 4 and -(-ntiles // TB) * G * nblk < 4 * numba.get_num_threads():
         TB //= 2
-    _run(_fwd_kernel, ("f", dt.char), xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
+    _fwd_kernel(xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
          y.reshape(-1), N, Ho, Wo, sh, sw, TB, _NO_BIAS[dt.char] if bias is None else bias,
          bias is not None)
     return y
@@ -437,6 +435,7 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
     return _forward(q, wp, geometry, dx, None)
 
 
+@twin("col2im")
 @njit(parallel=True, cache=True)
 def _col2im(cols, kh, kw, sh, sw, dh, dw, pt, pl, dx):
     """dx[n, oh*sh + i*dh - pt, ow*sw + j*dw - pl, c] += cols[n, oh, ow, (i*kw + j)*C + c];
@@ -535,7 +534,7 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     # one partial of one group has dw's own layout: the kernel (which writes every cell) writes dw
     direct = nchunks == 1 and G == 1
     part = dwt.reshape(-1) if direct else np.empty(nchunks * G * K * Cog, dt)
-    _run(_bwd_filter_kernel, ("w", dt.char), xp.reshape(-1), rowbase,
+    _bwd_filter_kernel(xp.reshape(-1), rowbase,
          _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3, G, Cig, Cog, Wo, part,
          nchunks, RB)
     if not direct:

@@ -9,9 +9,12 @@ count in an average).
 import numpy as np
 from numba import njit, prange
 
+from ..twins import twin
+
 __all__ = ["max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backprop"]
 
 
+@twin("max_fwd")
 @njit(parallel=True, cache=True)
 def _max_fwd(x, ph, pw, sh, sw, pt, pl, y):
     """Max pooling, one output row per parallel iteration. Max and average are separate
@@ -41,6 +44,7 @@ def _max_fwd(x, ph, pw, sh, sw, pt, pl, y):
                         yv[c] = v if v > yv[c] else yv[c]
 
 
+@twin("avg_fwd")
 @njit(parallel=True, cache=True)
 def _avg_fwd(x, ph, pw, sh, sw, pt, pl, y):
     """Average pooling over the real (unpadded) cells of each window."""
@@ -83,6 +87,7 @@ def _zero_rows(dxn, r0, r1):
                 dv[c] = zero
 
 
+@twin("max_bwd")
 @njit(parallel=True, cache=True)
 def _max_bwd(x, y, g, ph, pw, sh, sw, pt, pl, dx):
     """Backprop of max pooling: each window's g goes to its first maximal cell in row-major
@@ -124,6 +129,7 @@ def _max_bwd(x, y, g, ph, pw, sh, sw, pt, pl, dx):
             _zero_rows(dxn, zeroed, H)
 
 
+@twin("avg_bwd")
 @njit(parallel=True, cache=True)
 def _avg_bwd(g, ph, pw, sh, sw, pt, pl, dx):
     """Backprop of average pooling, one image per parallel iteration."""
