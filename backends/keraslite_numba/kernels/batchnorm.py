@@ -24,8 +24,9 @@ _BLOCK = 64  # rows summed in x's dtype before each float64 flush (vectorised in
 # between (C-length vectors, float64). One prange per kernel instead of two: a parallel region
 # costs ~0.45 s of cold compile, the extra call ~10 us.
 @njit(parallel=True, cache=True)
-def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, y2):
+def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, y2):
     R, C = x2.shape
+    zero = y2.dtype.type(0)
     for ch in prange(nchunks):
         r0 = ch * R // nchunks
         r1 = (ch + 1) * R // nchunks
@@ -48,6 +49,13 @@ def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, y2):
                 for c in range(C):
                     part[ch, 0, c] += a1[c]
                     part[ch, 1, c] += a2[c]
+        elif relu:  # batchnorm_train + relu: np.maximum(v, 0) (NaN stays, -0.0 gives 0.0)
+            for r in range(r0, r1):
+                xr = x2[r]
+                yr = y2[r]
+                for c in range(C):
+                    v = (xr[c] - m[c]) * scale[c] + b[c]
+                    yr[c] = v if v > zero or v != v else zero
         else:
             for r in range(r0, r1):
                 xr = x2[r]
@@ -154,9 +162,10 @@ def _finish(a2, shape, perm, out_direct):
     return res
 
 
-def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None):
+def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None, relu=False):
     """Training-mode batch norm over ``axes``: returns (y, mean, var), mean/var keepdims, var
-    biased. ``out`` (optional, C-contiguous, x's shape) receives y."""
+    biased. ``out`` (optional, C-contiguous, x's shape) receives y; ``relu``: y is rectified
+    as it is written (the fused batchnorm_train + relu)."""
     x = np.asarray(x)
     dt = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     x = x.astype(dt, copy=False)
@@ -168,7 +177,7 @@ def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None):
     nch = _nchunks(R)
     part = np.empty((nch, 2, C), np.float64)
     shift = np.ascontiguousarray(x2[0])  # sums of x - x[0]: no cancellation when |mean| >> std
-    _bn_fwd(x2, 0, nch, shift, part, shift, shift, shift, y2)
+    _bn_fwd(x2, 0, nch, shift, part, shift, shift, shift, False, y2)
     S = part.sum(axis=0)
     dmean = S[0] / R
     v = np.maximum(S[1] / R - dmean * dmean, 0.0)
@@ -177,7 +186,7 @@ def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None):
     var = v.astype(dt)
     gamma = _chan(gamma, keep_shape, C, dt, 1)
     scale = (gamma / np.sqrt(v + float(epsilon))).astype(dt)
-    _bn_fwd(x2, 1, nch, shift, part, mean, scale, _chan(beta, keep_shape, C, dt, 0), y2)
+    _bn_fwd(x2, 1, nch, shift, part, mean, scale, _chan(beta, keep_shape, C, dt, 0), bool(relu), y2)
     return _finish(y2, x.shape, perm, out), mean.reshape(keep_shape), var.reshape(keep_shape)
 
 

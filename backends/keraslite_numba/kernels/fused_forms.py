@@ -1,6 +1,8 @@
 """The Numba backend's callables for the declared fused patterns (interface.PATTERNS) other than
-conv + bias (which is the conv kernel's `bias=`): a GEMM with its epilogue, and categorical
-cross-entropy of probabilities in one pass per row. Each falls back to the pattern's composite
+conv + bias (which is the conv kernel's `bias=`): a GEMM with its epilogue, categorical
+cross-entropy of probabilities in one pass per row, a pooling's backprop masked by relu's
+gradient (kernels/pool.py's `mask=`), and training-mode batch norm writing relu of its result
+(kernels/batchnorm.py's `relu=`). Each falls back to the pattern's composite
 (the chain's primitives one after the other) for inputs its kernel does not cover."""
 from __future__ import annotations
 
@@ -83,3 +85,57 @@ def crossentropy(backend, pattern, nodes):
         np.copyto(out, y)
         return out
     return crossentropy_rows
+
+
+def pool_relu_grad(backend, pattern, nodes):
+    """relu_grad(pool_backprop(...), m) for a 2-D max or average pooling of floats, or None."""
+    pb = nodes[0]
+    attrs = dict(pb.attrs)
+    mode = attrs.get("mode")
+    m_node = nodes[1].inputs[1]
+    if (mode not in ("max", "avg") or len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str)
+            or (mode == "avg" and len(pb.inputs) != 1) or not _floats(*pb.inputs, m_node, *nodes)):
+        return None
+    from .. import _cold, _fast, _w
+    from . import pool
+    composite = pattern.composite(backend, nodes)
+    geometry = (attrs["pool_size"], attrs["strides"], attrs["padding"])
+
+    def pool_backprop_relu_grad(*arrays, out=None):
+        *ins, m = arrays
+        if not _fast(*arrays) or m.shape != (ins[0].shape if mode == "max" else
+                                             (ins[0].shape[0],) + tuple(attrs["input_shape"])):
+            y = composite(*arrays)
+            if out is None:
+                return y
+            np.copyto(out, y)
+            return out
+        with _cold(f"{mode}_bwd", ins[0]):
+            if mode == "max":
+                x, y, g = ins
+                return pool.max_pool2d_backprop(_w(x), _w(y), _w(g), *geometry, out=out, mask=_w(m))
+            (g,) = ins
+            return pool.avg_pool2d_backprop(_w(g), m.shape, *geometry, out=out, mask=_w(m))
+    return pool_backprop_relu_grad
+
+
+def batchnorm_relu(backend, pattern, nodes):
+    """(relu(y), mean, var) of batchnorm_train's (y, mean, var) for float inputs, or None."""
+    bn = nodes[0]
+    if not _floats(*bn.inputs, nodes[-1]):
+        return None
+    from .. import _cold, _fast, _w
+    from . import batchnorm
+    composite = pattern.composite(backend, nodes)
+    axes, epsilon = bn.attrs["axes"], bn.attrs["epsilon"]
+
+    def batchnorm_train_relu(x, gamma, beta, out=None):
+        if not _fast(x, gamma, beta) or x.size == 0:  # as NumbaBackend.batchnorm_train
+            y, mean, var = composite(x, gamma, beta)
+            if out is None:
+                return y, mean, var
+            np.copyto(out, y)
+            return out, mean, var
+        with _cold("bn_fwd", x):
+            return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=True)
+    return batchnorm_train_relu
