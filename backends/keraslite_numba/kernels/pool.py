@@ -105,14 +105,15 @@ def _max_bwd(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
     """Backprop of max pooling: each window's g goes to its first maximal cell in row-major
     order. One image per parallel iteration (windows overlap); dx rows are cleared just before
     their first use, while they are in cache, and (`masked`) multiplied by m > 0 once the last
-    window covering them is added. The search is branch-free (uint8 masks and selects) so it
-    vectorises."""
+    window covering them is added. The search is branch-free so it vectorises: `pend` holds
+    each channel's g until its first maximal cell takes it, then 0 (float lanes only: a uint8
+    flag per channel was ~15% slower)."""
     N, H, W, C = dx.shape
     Ho = g.shape[1]
     Wo = g.shape[2]
     zero = dx.dtype.type(0)
     for n in prange(N):
-        pend = np.empty(C, np.uint8)
+        pend = np.empty(C, dx.dtype)
         dxn = dx[n]
         zeroed = 0
         done = 0  # rows below this one are final (masked when asked)
@@ -133,15 +134,16 @@ def _max_bwd(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
                 gv = g[n, oh, ow]
                 yv = y[n, oh, ow]
                 for c in range(C):
-                    pend[c] = 1
+                    pend[c] = gv[c]
                 for h in range(ha, hb):
                     for w in range(wa, wb):
                         xv = x[n, h, w]
                         dv = dxn[h, w]
                         for c in range(C):
-                            hit = np.uint8(xv[c] == yv[c]) & pend[c]
-                            dv[c] += gv[c] if hit != 0 else zero
-                            pend[c] ^= hit
+                            p = pend[c]
+                            hit = xv[c] == yv[c]
+                            dv[c] += p if hit else zero
+                            pend[c] = zero if hit else p
         if H > zeroed:
             _zero_rows(dxn, zeroed, H)
         if masked and H > done:
