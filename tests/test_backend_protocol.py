@@ -212,11 +212,30 @@ def _batchnorm_relu_case():
     return None, out, (xv, gv, bv), want, 1e-4
 
 
+def _batchnorm_inference_case(relu):
+    def case():
+        x = K.placeholder((None, 5, 7))
+        params = [K.variable(v) for v in np.random.default_rng(7).uniform(0.5, 1.5, (4, 7)).astype("float32")]
+        mean, var, beta, gamma = params
+        y = K.batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=1e-3)
+        out = K.relu(y) if relu else y
+        rng = np.random.default_rng(8)
+        xv = (rng.standard_normal((6, 5, 7)) + 1).astype("float32")
+        mv, vv, bv, gv = (K.get_value(p) for p in params)
+        scale = (gv / np.sqrt(vv + np.float32(1e-3))).astype("float32")
+        want = (xv - mv) * scale + bv
+        # the fused form's inputs: x, mean, the scale (gamma / sqrt(var + epsilon)), beta
+        return None, out, (xv, mv, scale, bv), np.maximum(want, 0) if relu else want, 1e-5
+    return case
+
+
 CASES = {"conv+bias": _conv_bias_case, "gemm+bias+relu/float32": _gemm_case("relu", "float32"),
          "gemm+bias+sigmoid/float64": _gemm_case("sigmoid", "float64"),
          "gemm+bias+tanh/float32": _gemm_case("tanh", "float32"), "gemm+bias/float64": _gemm_case(None, "float64"),
          "crossentropy": _crossentropy_case, "pool_backprop+relu_grad/float32": _pool_relu_grad_case("float32"),
-         "pool_backprop+relu_grad/float64": _pool_relu_grad_case("float64"), "batchnorm_train+relu": _batchnorm_relu_case}
+         "pool_backprop+relu_grad/float64": _pool_relu_grad_case("float64"), "batchnorm_train+relu": _batchnorm_relu_case,
+         "batchnorm_inference+relu": _batchnorm_inference_case(True),
+         "batchnorm_inference": _batchnorm_inference_case(False)}
 
 
 @pytest.mark.parametrize("case", list(CASES))

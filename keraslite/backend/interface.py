@@ -299,6 +299,17 @@ def _masks_prev(node, prev, chain) -> bool:
             and node.inputs[1].dtype == prev.dtype == node.dtype)
 
 
+def _channel_vector(node, prev, chain) -> bool:
+    """An op of x (rank >= 2, x first for sub) and a vector along x's last axis, shaped as x:
+    the per-channel shift, scale or offset of batch normalisation at inference."""
+    x = prev if prev is not None else node.inputs[0]
+    if len(node.inputs) != 2 or x.ndim < 2 or (node.op == "sub" and node.inputs[0] is not x):
+        return False
+    v = node.inputs[1] if node.inputs[0] is x else node.inputs[0]
+    return (v is not x and tuple(v.shape) == (x.shape[-1],) and x.shape[-1] is not None
+            and tuple(node.shape) == tuple(x.shape) and x.dtype == v.dtype == node.dtype)
+
+
 def _element(k):
     def check(node, prev, chain) -> bool:
         return node.attrs.get("index") == k
@@ -345,5 +356,13 @@ BATCHNORM_RELU = FusedPattern("batchnorm_train+relu", (
     "once, already rectified (the batch statistics stay readable as the tuple's other elements)",
     element=0)
 
+BATCHNORM_INFERENCE = FusedPattern("batchnorm_inference", (
+    Stage(frozenset({"sub"}), _channel_vector),
+    Stage(frozenset({"mul"}), _channel_vector),
+    Stage(frozenset({"add"}), _channel_vector),
+    Stage(frozenset({"relu"}), _unary, optional=True)),
+    "(x - mean) * scale + offset with per-channel vectors along the last axis (K.batch_normalization "
+    "at inference), then optionally relu: one pass over x")
+
 #: every fused form the compiler may ask a backend for, tried in this order
-PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU)
+PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_INFERENCE)

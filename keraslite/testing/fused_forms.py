@@ -202,6 +202,26 @@ def _bn_relu_samples(rng, dtype):
             Sample((uniform(rng, (6, 4), dtype), uniform(rng, (4,), dtype, 0.5, 1.5), uniform(rng, (4,), dtype)))]
 
 
+def _bn_inference(relu):
+    def fn(x, mean, var, beta, gamma):
+        K = _K()
+        y = K.batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=1e-3)
+        return K.relu(y) if relu else y
+
+    def ref(x, mean, var, beta, gamma):
+        y = R.batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=1e-3)
+        return np.maximum(y, 0.0) if relu else y
+    return fn, ref
+
+
+def _bn_inference_samples(rng, dtype):
+    def case(shape):
+        c = shape[-1]
+        return Sample((uniform(rng, shape, dtype, -2, 2), uniform(rng, (c,), dtype), uniform(rng, (c,), dtype, 0.5, 2),
+                       uniform(rng, (c,), dtype), uniform(rng, (c,), dtype, 0.5, 1.5)))
+    return [case((2, 3, 4, 5)), case((7, 3)), case((2, 5, 1))]
+
+
 def forms() -> dict:
     loose = {"float32": (1e-4, 1e-5)}
     gemm = []
@@ -228,6 +248,9 @@ def forms() -> dict:
         FusedForm(OpInfo("batchnorm_train+relu", _bn_relu, _bn_relu_ref, _bn_relu_samples, primitive=False,
                          tol=loose, differentiable=True, exercises=("batchnorm_train", "relu")),
                   "batchnorm_train+tuple_get+relu"),
+        *[FusedForm(OpInfo(f"batchnorm inference{'+relu' if relu else ''}", *_bn_inference(relu), _bn_inference_samples,
+                           primitive=False, tol=loose, differentiable=True, exercises=("sub", "mul", "add")),
+                    "sub+mul+add" + ("+relu" if relu else "")) for relu in (True, False)],
         FusedForm(OpInfo("elementwise chain", _chain, _chain_ref, _chain_samples, primitive=False, tol=loose),
                   "fused["),
     ]}

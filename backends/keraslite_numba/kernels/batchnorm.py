@@ -190,6 +190,26 @@ def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None, relu=False)
     return _finish(y2, x.shape, perm, out), mean.reshape(keep_shape), var.reshape(keep_shape)
 
 
+def channel_affine(x, mean, scale, offset, relu=False, out=None):
+    """(x - mean) * scale + offset (relu'd when asked) with (C,) vectors along x's last axis, as
+    the normalising pass of batchnorm_train_forward computes it (its kernel, so nothing more
+    compiles): batch norm at inference. ``out`` (optional, C-contiguous, x's shape) receives it."""
+    x = np.ascontiguousarray(x)
+    dt = x.dtype
+    C = x.shape[-1]
+    R = x.size // C if C else 0
+    y = np.empty(x.shape, dt) if out is None else out
+    if out is not None and (out.shape != x.shape or out.dtype != dt or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous {dt} array of shape {x.shape}")
+    if x.size == 0:
+        return y
+    vec = [np.ascontiguousarray(v, dtype=dt).reshape(C) for v in (mean, scale, offset)]
+    nch = _nchunks(R)
+    _bn_fwd(x.reshape(R, C), 1, nch, vec[0], np.empty((nch, 2, C), np.float64), vec[0], vec[1], vec[2],
+            bool(relu), y.reshape(R, C))
+    return y
+
+
 def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None):
     """Gradients (dx, dgamma, dbeta) of batchnorm_train_forward, including the paths through the
     mean and var outputs (gmean, gvar: their incoming gradients, keepdims, or None).

@@ -1,8 +1,8 @@
 """The Numba backend's callables for the declared fused patterns (interface.PATTERNS) other than
 conv + bias (which is the conv kernel's `bias=`): a GEMM with its epilogue, categorical
 cross-entropy of probabilities in one pass per row, a pooling's backprop masked by relu's
-gradient (kernels/pool.py's `mask=`), and training-mode batch norm writing relu of its result
-(kernels/batchnorm.py's `relu=`). Each falls back to the pattern's composite
+gradient (kernels/pool.py's `mask=`), training-mode batch norm writing relu of its result
+(kernels/batchnorm.py's `relu=`), and batch norm at inference (+ relu) through the same kernel. Each falls back to the pattern's composite
 (the chain's primitives one after the other) for inputs its kernel does not cover."""
 from __future__ import annotations
 
@@ -139,3 +139,26 @@ def batchnorm_relu(backend, pattern, nodes):
         with _cold("bn_fwd", x):
             return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=True)
     return batchnorm_train_relu
+
+
+def batchnorm_inference(backend, pattern, nodes):
+    """relu?((x - mean) * scale + offset) with (C,) vectors, floats of one dtype, or None."""
+    if not _floats(*nodes[0].inputs, *(i for n in nodes for i in n.inputs), *nodes):
+        return None
+    from .. import _cold, _w
+    from . import batchnorm
+    composite = pattern.composite(backend, nodes)
+    relu = len(nodes) == 4
+
+    def channel_affine(x, mean, scale, offset, out=None):
+        C = x.shape[-1] if x.ndim else -1
+        if (x.ndim < 2 or x.dtype.name not in _FLOATS or any(v.shape != (C,) or v.dtype != x.dtype
+                                                              for v in (mean, scale, offset))):
+            y = composite(x, mean, scale, offset)
+            if out is None:
+                return y
+            np.copyto(out, y)
+            return out
+        with _cold("bn_fwd", x):
+            return batchnorm.channel_affine(_w(x), _w(mean), _w(scale), _w(offset), relu=relu, out=out)
+    return channel_affine
