@@ -18,6 +18,23 @@ def _floats(*nodes) -> bool:
     return all(n.dtype in _FLOATS for n in nodes) and len({n.dtype for n in nodes}) == 1
 
 
+def _fast(*arrays) -> bool:
+    """float32 or float64 arrays of one dtype (what the kernels take; as NumbaBackend's _fast)."""
+    dt = arrays[0].dtype
+    return dt in (np.float32, np.float64) and all(a.dtype == dt for a in arrays)
+
+
+def _w(a):
+    """A writeable array (a read-only one would compile a second copy of the kernel)."""
+    return a if a.flags.writeable else a.copy()
+
+
+def _cold(family, a):
+    """Waits for a compile worker building the kernel family, as NumbaBackend's _cold."""
+    from ..coldstart import first_use
+    return first_use(f"{family}-{a.dtype.char}")
+
+
 def gemm_epilogue(backend, pattern, nodes):
     """act(a @ b + bias) for a 2-D (or N-D, 2-D b) float matmul, or None."""
     mm = nodes[0]
@@ -96,7 +113,6 @@ def pool_relu_grad(backend, pattern, nodes):
     if (mode not in ("max", "avg") or len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str)
             or (mode == "avg" and len(pb.inputs) != 1) or not _floats(*pb.inputs, m_node, *nodes)):
         return None
-    from .. import _cold, _fast, _w
     from . import pool
     composite = pattern.composite(backend, nodes)
     geometry = (attrs["pool_size"], attrs["strides"], attrs["padding"])
@@ -124,7 +140,6 @@ def batchnorm_relu(backend, pattern, nodes):
     bn = nodes[0]
     if not _floats(*bn.inputs, nodes[-1]):
         return None
-    from .. import _cold, _fast, _w
     from . import batchnorm
     composite = pattern.composite(backend, nodes)
     axes, epsilon = bn.attrs["axes"], bn.attrs["epsilon"]
@@ -145,7 +160,6 @@ def batchnorm_inference(backend, pattern, nodes):
     """relu?((x - mean) * scale + offset) with (C,) vectors, floats of one dtype, or None."""
     if not _floats(*nodes[0].inputs, *(i for n in nodes for i in n.inputs), *nodes):
         return None
-    from .. import _cold, _w
     from . import batchnorm
     composite = pattern.composite(backend, nodes)
     relu = len(nodes) == 4
