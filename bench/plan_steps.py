@@ -1,14 +1,15 @@
 """Where a steady-state training step goes: the time of each plan step, in one process.
 
-Builds the MLP of bench/mlp.py (784-512-512-10, relu, relu, softmax, Adam, batch 128) or the
-tutorial convnet, trains a few warm-up batches, then runs the training function `--steps` more
-times with every plan step timed (perf_counter around each backend call) and prints, per step of
-the plan, the median milliseconds, the share of the step, and the op. The sum of step medians
+Builds the MLP of bench/mlp.py (784-512-512-10, relu, relu, softmax, Adam, batch 128), the
+tutorial convnet or bench/resnet50.py's ResNet50, trains a few warm-up batches, then runs the
+training function `--steps` more times with every plan step timed (perf_counter around each
+backend call) and prints, per step of the plan, the median milliseconds, the share of the step,
+and the op, after the totals per kind of op. The sum of step medians
 is printed with the median wall time of whole calls (the difference is the plan's own overhead:
 Python loop, commit, conversions). Less sensitive to a loaded machine than samples/s: a spike
 moves one sample of one step, not the median.
 
-Run: PYTHONPATH=.:backends python bench/plan_steps.py [--model mlp|convnet] [--steps 200] [--backend numba]
+Run: PYTHONPATH=.:backends python bench/plan_steps.py [--model mlp|convnet|resnet50] [--steps 200] [--backend numba]
 """
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ def _model(name):
         rng = np.random.default_rng(0)
         return model, rng.random((128, 784), dtype=np.float32), np.eye(10, dtype="float32")[rng.integers(10, size=128)]
     import _frameworks as fw
+    if name == "resnet50":  # bench/resnet50.py's model: the tutorial's ResNet50, 64x64x3, batch 32, Adam
+        model = fw.examples_module("resnet50").ResNet50(input_shape=(64, 64, 3), classes=6)
+        model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+        rng = np.random.default_rng(0)
+        return model, rng.random((32, 64, 64, 3), dtype=np.float32), np.eye(6, dtype="float32")[rng.integers(6, size=32)]
     model = fw.examples_module("tutorial").convmodel()
     model.compile("sgd", "categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)
@@ -42,7 +48,7 @@ def _model(name):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="mlp", choices=("mlp", "convnet"))
+    ap.add_argument("--model", default="mlp", choices=("mlp", "convnet", "resnet50"))
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--backend", default="numba")
     ap.add_argument("--top", type=int, default=40)
@@ -73,6 +79,13 @@ def main():
     print(f"# {args.model} on {args.backend}: {len(plan.steps)} plan steps, {args.steps} timed calls")
     print(f"# call: median {statistics.median(walls) * 1e3:.3f} ms, min {min(walls) * 1e3:.3f} ms; "
           f"sum of step medians {total:.3f} ms, of step minima {total_min:.3f} ms")
+    by_op: dict = {}
+    for ms, _, _, s in rows:  # per op kind: total median ms and step count
+        kind = s.op.split("[")[0]
+        t, n = by_op.get(kind, (0.0, 0))
+        by_op[kind] = (t + ms, n + 1)
+    print("# per op: " + "; ".join(f"{k} {t:.2f} ms ({n})" for k, (t, n) in
+                                  sorted(by_op.items(), key=lambda kv: -kv[1][0])[:12]))
     print("  median      min  share  step op (result shape)")
     for ms, lo, k, s in sorted(rows, reverse=True)[:args.top]:
         node = s.node[0] if isinstance(s.node, list) else s.node

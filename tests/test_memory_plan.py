@@ -435,3 +435,29 @@ def test_the_steady_state_step_allocates_no_activations(build, n, kbackend, unpl
     assert planned < STEP_BOUND, f"{planned} bytes per step (unplanned: {before})"
     # the measurement sees activations when they are allocated (about 4x the bound here)
     assert before > planned + 2 * STEP_BOUND, (before, planned)
+
+
+def test_a_gradient_reduced_to_its_own_shape_is_passed_through_not_copied(kbackend):
+    # d(a + b)/da with both of shape (None, 3): autodiff reduces the gradient "to a's shape",
+    # which at run time is the identity; the step hands the gradient on instead of copying it
+    a, b = K.placeholder((None, 3)), K.placeholder((None, 3))
+    w = K.variable(np.arange(3.0, dtype="float32"))
+    y = K.sum((a + b) * w)
+    f = K.function([a, b], K.gradients(y, [a, b]))
+    av = np.ones((4, 3), "float32")
+    for _ in range(3):  # unpooled, then pooled runs
+        ga, gb = f([av, 2 * av])
+        np.testing.assert_array_equal(ga, np.broadcast_to(np.arange(3.0, dtype="float32"), (4, 3)))
+        np.testing.assert_array_equal(gb, ga)
+    steps = [s for s in f.last_plan.steps if s.op == "sum_to_like"]
+    assert steps and all(s.out_mode is None and s.bufs is None for s in steps)
+    seen = []
+    for s in steps:
+        fn = s.fn
+        s.fn = lambda x, ref, _fn=fn: seen.append(_fn(x, ref) is x) or _fn(x, ref)
+    f([av, av])
+    assert seen and all(seen)
+    # another shape still reduces: (None, 3) against a (None, 3) operand fed as (1, 3)
+    ga, gb = f([np.ones((1, 3), "float32"), np.ones((5, 3), "float32")])
+    np.testing.assert_array_equal(ga, 5 * np.arange(3.0, dtype="float32")[None])
+    assert gb.shape == (5, 3)

@@ -250,6 +250,69 @@ def test_conv2d_against_loops(xshape, kshape, strides, padding, dilation, groups
     np.testing.assert_allclose(fd_grad(loss, w, iw), [dw[i] for i in iw], rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("shape,groups", [((3, 3, 6, 150), 1), ((1, 1, 40, 64), 1), ((3, 2, 5, 70), 2),
+                                          ((2, 2, 3, 9), 3)])
+def test_filter_panels_packed_by_numba_equal_numpy(shape, groups, flip):
+    pack = _load("conv_pack")
+    w = np.random.default_rng(3).standard_normal(shape)
+    kh, kw, Cig, Co = shape
+    Cog = Co // groups
+    cols, rows = (Cig, Cog) if flip else (Cog, Cig)
+    nblk = -(-cols // conv.NR)
+    ref = pack.packed_filter(w, groups, flip, conv.NR)  # small: the NumPy route
+    got = np.full_like(ref, np.nan)
+    pack._pack(w, groups, flip, conv.NR, got)
+    np.testing.assert_array_equal(got, ref)
+    # the definition, element by element
+    for p, k, c in [(0, 0, 0), (groups * nblk - 1, kh * kw * rows - 1, conv.NR - 1), (nblk // 2, kh * kw * rows // 2, 1)]:
+        g, b = divmod(p, nblk)
+        i, rest = divmod(k, kw * rows)
+        j, r = divmod(rest, rows)
+        if b * conv.NR + c >= cols:
+            expect = 0.0
+        elif flip:
+            expect = w[kh - 1 - i, kw - 1 - j, b * conv.NR + c, g * Cog + r]
+        else:
+            expect = w[i, j, r, g * Cog + b * conv.NR + c]
+        assert ref[p, k, c] == expect
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_few_rows_many_channels_on_1_and_2_threads(groups, monkeypatch):
+    # a deep layer's shape (2x2 pixels, 5 column panels per group): the work is shared out by
+    # column panel and smaller row blocks; each output element is still one ordered sum, so the
+    # forward result does not depend on the thread count
+    import numba
+    monkeypatch.setattr(_load("conv_pack"), "NUMBA_MIN", 0)  # the filters packed by the kernel
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 2, 2, 6 * groups)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 6, 150 * groups)).astype(np.float32)
+    b = rng.standard_normal(150 * groups).astype(np.float32)
+    pad = ((1, 1), (1, 1))
+    gy = rng.standard_normal((3, 2, 2, 150 * groups)).astype(np.float32)
+    x64, w64, gy64 = x.astype(np.float64), w.astype(np.float64), gy.astype(np.float64)
+    ref = ref_conv(x64, w64, (1, 1), pad, (1, 1), groups) + b
+    rdx, rdw = ref_conv_grads(x64, w64, gy64, (1, 1), pad, (1, 1), groups)
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for t in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(t)
+            y = conv.conv2d(x, w, (1, 1), pad, (1, 1), groups, bias=b)
+            dx = conv.conv2d_backprop_input(gy, w, x.shape, (1, 1), pad, (1, 1), groups)
+            dw = conv.conv2d_backprop_filter(x, gy, w.shape, (1, 1), pad, (1, 1), groups)
+            np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(dx, rdx, rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(dw, rdw, rtol=1e-4, atol=1e-4)
+            results.append((y, dx))
+    finally:
+        numba.set_num_threads(before)
+    for y, dx in results[1:]:
+        np.testing.assert_array_equal(y, results[0][0])
+        np.testing.assert_array_equal(dx, results[0][1])
+
+
 def test_conv2d_float32_and_noncontiguous():
     rng = np.random.default_rng(7)
     x64 = rng.standard_normal((3, 9, 8, 5))

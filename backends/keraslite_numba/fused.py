@@ -175,13 +175,19 @@ class FusedKernel:
     def __init__(self, program):
         self.program = program
         self._kernels: dict = {}
+        self._layouts: dict = {}
         self._numpy = None if len(program.lines) <= SMALL_MAX_OPS else False
 
     def __call__(self, *arrays, out=None):
-        out_shape = np.broadcast_shapes(*[a.shape for a in arrays])
-        n = 1
-        for d in out_shape:
-            n *= d
+        # how the inputs are read depends on their shapes and strides only: worked out once per
+        # signature (np.broadcast_shapes and the classification cost ~10 us a call)
+        sig = tuple([(a.shape, a.strides) for a in arrays])
+        lay = self._layouts.get(sig)
+        if lay is None:
+            if len(self._layouts) > 64:
+                self._layouts.clear()
+            lay = self._layouts[sig] = _layout(arrays)
+        out_shape, n, key, T, reps, ops = lay
         if n == 0:  # nothing to compute (and a size-0 row input would make the row tile 0 long)
             return out if out is not None else [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
         if n < SMALL_THRESHOLD and self._numpy is not False:
@@ -196,54 +202,81 @@ class FusedKernel:
                 return outs
             except (ValueError, TypeError, ZeroDivisionError):
                 self._numpy = False  # a construct NumPy arrays refuse (e.g. int ** negative int)
-        kinds, args, rows = [], [], []
-        for a in arrays:
-            if 0 in a.strides and a.size > 1:
+        args = []
+        for a, (compact, code) in zip(arrays, ops):
+            if code == _WIDEN:
+                args.append(np.ascontiguousarray(np.broadcast_to(a, out_shape)).reshape(-1))
+                continue
+            if compact:
                 a = _compact(a)
-            if a.shape == out_shape:
-                kinds.append("F")
-                args.append(np.ascontiguousarray(a).reshape(-1))
-            elif a.size == 1:
-                kinds.append("S")
+            if code == _SCALAR:
                 args.append(np.ascontiguousarray(a).reshape(1))
+            elif code == _ROW and reps > 1:
+                args.append(np.tile(np.ascontiguousarray(a).reshape(-1), reps))
             else:
-                k = len(out_shape) - a.ndim
-                shape = (1,) * k + tuple(a.shape)
-                lead = 0
-                while lead < len(shape) and shape[lead] == 1:
-                    lead += 1
-                if shape[lead:] == tuple(out_shape[lead:]):
-                    kinds.append("R")
-                    args.append(np.ascontiguousarray(a).reshape(-1))
-                    rows.append(len(args) - 1)
-                else:
-                    kinds.append("F")
-                    args.append(np.ascontiguousarray(np.broadcast_to(a, out_shape)).reshape(-1))
-        T = 1
-        if rows:
-            T = max(args[i].size for i in rows)
-            for i in rows:
-                if args[i].size != T:  # rows of different lengths: widen the shorter to the full shape
-                    kinds[i] = "F"
-                    args[i] = np.ascontiguousarray(np.broadcast_to(arrays[i], out_shape)).reshape(-1)
-            if "R" not in kinds:
-                T = 1
-            else:
-                reps = max(1, min(ROW_TILE // T, n // T))
-                if reps > 1:
-                    T *= reps
-                    for i, k in enumerate(kinds):
-                        if k == "R":
-                            args[i] = np.tile(args[i], reps)
-        key = "".join(kinds)
+                args.append(np.ascontiguousarray(a).reshape(-1))
         pair = self._kernels.get(key)
         if pair is None:
             pair = self._kernels[key] = _load(self.program, key)
         outs = out if out is not None else [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
         kernel = pair[0] if n >= PARALLEL_THRESHOLD else pair[1]
-        if n:
-            kernel(n, T, *args, *[o.reshape(-1) for o in outs])
+        kernel(n, T, *args, *[o.reshape(-1) for o in outs])
         return outs
+
+
+# how _layout says an input is passed to the kernel: flat at the output's shape, one element,
+# a row (tiled `reps` times), or broadcast to the output's shape and copied
+_FLAT, _SCALAR, _ROW, _WIDEN = range(4)
+
+
+def _layout(arrays):
+    """(out_shape, n, kernel key, row tile T, reps, per input (compact?, code)) for inputs of
+    these shapes and strides: inputs are full (the output's shape), scalar (one element) or
+    rows (a trailing slice of the output's shape, e.g. a bias)."""
+    out_shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    n = 1
+    for d in out_shape:
+        n *= d
+    if n == 0:  # size 0: nothing runs
+        return out_shape, 0, "", 1, 1, ()
+    kinds, ops, sizes = [], [], []
+    for a in arrays:
+        compact = 0 in a.strides and a.size > 1
+        if compact:
+            a = _compact(a)
+        sizes.append(a.size)
+        if a.shape == out_shape:
+            kinds.append("F")
+            ops.append((compact, _FLAT))
+        elif a.size == 1:
+            kinds.append("S")
+            ops.append((compact, _SCALAR))
+        else:
+            k = len(out_shape) - a.ndim
+            shape = (1,) * k + tuple(a.shape)
+            lead = 0
+            while lead < len(shape) and shape[lead] == 1:
+                lead += 1
+            if shape[lead:] == tuple(out_shape[lead:]):
+                kinds.append("R")
+                ops.append((compact, _ROW))
+            else:
+                kinds.append("F")
+                ops.append((False, _WIDEN))
+    T, reps = 1, 1
+    rows = [i for i, k in enumerate(kinds) if k == "R"]
+    if rows:
+        T = max(sizes[i] for i in rows)
+        for i in rows:
+            if sizes[i] != T:  # rows of different lengths: widen the shorter to the full shape
+                kinds[i] = "F"
+                ops[i] = (False, _WIDEN)
+        if "R" not in kinds:
+            T = 1
+        else:
+            reps = max(1, min(ROW_TILE // T, n // T))
+            T *= reps
+    return out_shape, n, "".join(kinds), T, reps, tuple(ops)
 
 
 def _compact(a):

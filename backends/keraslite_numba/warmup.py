@@ -65,14 +65,21 @@ def _bn_bwd(dt):
     batchnorm.batchnorm_train_backward(x, one, one, one, x, one, one, (0,), 1e-3)
 
 
-RECIPES = {"conv_fwd": _conv_fwd, "col2im": _col2im, "conv_bwd_filter": _conv_bwd_filter,
+def _conv_pack(dt):
+    from .kernels import conv_pack
+    conv_pack._pack(np.ones((1, 1, 1, 1), dt), 1, False, 1, np.zeros((1, 1, 1), dt))
+
+
+RECIPES = {"conv_fwd": _conv_fwd, "conv_pack": _conv_pack, "col2im": _col2im,
+           "conv_bwd_filter": _conv_bwd_filter,
            "max_fwd": _max_fwd, "max_bwd": _max_bwd, "avg_fwd": _avg_fwd, "avg_bwd": _avg_bwd,
            "bn_fwd": _bn_fwd, "bn_bwd": _bn_bwd}
 
 
 # family -> (kernels module, the Numba dispatchers it compiles): how a process tells that a
 # family's kernels are compiled (or loaded from the cache) for a dtype, whatever route ran
-KERNELS = {"conv_fwd": ("conv", ("_fwd_kernel",)), "col2im": ("conv", ("_col2im",)),
+KERNELS = {"conv_fwd": ("conv", ("_fwd_kernel",)), "conv_pack": ("conv_pack", ("_pack",)),
+           "col2im": ("conv", ("_col2im",)),
            "conv_bwd_filter": ("conv", ("_bwd_filter_kernel",)), "max_fwd": ("pool", ("_max_fwd",)),
            "max_bwd": ("pool", ("_max_bwd",)), "avg_fwd": ("pool", ("_avg_fwd",)),
            "avg_bwd": ("pool", ("_avg_bwd",)), "bn_fwd": ("batchnorm", ("_bn_fwd",)),

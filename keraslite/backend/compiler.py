@@ -147,8 +147,12 @@ class Plan:
                     attrs.pop("seed", None)
                     attrs["rng"] = _node_rng(node, backend)
                 fn = backend.primitive(node.op, attrs)
-                self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node,
-                                       None if od.stateful else out_mode(node.op)))
+                mode = None if od.stateful else out_mode(node.op)
+                if node.op == "sum_to_like" and node.inputs[0].shape == node.inputs[1].shape:
+                    # autodiff's reduction of a gradient to an operand of the same (partly unknown)
+                    # shape: at run time usually the identity, which needs no pass over the data
+                    fn, mode = functools.partial(_sum_to_like_or_same, fn), None
+                self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node, mode))
         self.n_slots = len(slot)
         self.output_slots = [slot[t.id] for t in outputs]
         self.sparse_outputs = [t.sparse for t in outputs]
@@ -228,50 +232,42 @@ class Plan:
         return outputs
 
     def _execute(self, vals, pool, record):
-        backend = self.backend
-        for k, step in enumerate(self.steps):
-            args = [vals[i] for i in step.in_slots]
-            try:
-                if pool is None or step.bufs is None:
+        step = None
+        try:
+            if pool is None:
+                for k, step in enumerate(self.steps):
+                    args = [vals[i] for i in step.in_slots]
                     out = step.fn(*args)
                     if record is not None and step.out_mode is not None:
                         _record(record, k, step, args, out)
-                else:
-                    out = self._into(step, args, pool)
-                if type(step.out_slot) is tuple:
-                    for s, v in zip(step.out_slot, out):
-                        vals[s] = v
-                else:
-                    vals[step.out_slot] = out
-            except Exception as e:
-                if hasattr(e, "add_note"):
-                    e.add_note(f"keraslite: while computing {step.node!r} (op '{step.op}') on the "
-                               f"'{backend.name}' backend; inputs: "
-                               + ", ".join(f"{tuple(getattr(vals[i], 'shape', ()))}" for i in step.in_slots))
-                raise
-            for s in step.release:
-                vals[s] = None
-
-    def _into(self, step, args, pool):
-        """Run a step writing into its pooled buffers (allocated on first use), or allocating as
-        usual when its inputs do not have the shapes the layout was made for (a shape that
-        depends on data)."""
-        for a, shape in zip(args, step.in_shapes):
-            if a.shape != shape:
-                return step.fn(*args)
-        bufs = step.bufs
-        if type(bufs) is int:
-            buf = pool[bufs]
-            if buf is None:
-                buf = self._allocate(bufs)
-            return step.fn(*args, out=buf)
-        outs = []
-        for b in bufs:
-            buf = pool[b]
-            if buf is None:
-                buf = self._allocate(b)
-            outs.append(buf)
-        return step.fn(*args, out=outs)
+                    _store(vals, step, out)
+            else:
+                for step in self.steps:
+                    args = [vals[i] for i in step.in_slots]
+                    bufs = step.bufs
+                    if bufs is None or [a.shape for a in args] != step.in_shapes:
+                        # no pooled buffer, or inputs not of the shapes the layout was made for
+                        # (a shape that depends on data): the step allocates as usual
+                        out = step.fn(*args)
+                    elif type(bufs) is int:
+                        buf = pool[bufs]
+                        out = step.fn(*args, out=buf if buf is not None else self._allocate(bufs))
+                    else:
+                        out = step.fn(*args, out=[pool[b] if pool[b] is not None else self._allocate(b)
+                                                  for b in bufs])
+                    if type(step.out_slot) is tuple:
+                        for s, v in zip(step.out_slot, out):
+                            vals[s] = v
+                    else:
+                        vals[step.out_slot] = out
+                    for s in step.release:
+                        vals[s] = None
+        except Exception as e:
+            if step is not None and hasattr(e, "add_note"):
+                e.add_note(f"keraslite: while computing {step.node!r} (op '{step.op}') on the "
+                           f"'{self.backend.name}' backend; inputs: "
+                           + ", ".join(f"{tuple(getattr(vals[i], 'shape', ()))}" for i in step.in_slots))
+            raise
 
     def _allocate(self, b):
         """Buffer b, allocated on first use: its own array, or (a buffer living within a run)
@@ -295,7 +291,7 @@ class Plan:
             bufs = lay.step_bufs.get(k)
             step.bufs = step.in_shapes = None
             if bufs is not None:
-                step.in_shapes = record[k][0]
+                step.in_shapes = list(record[k][0])  # compared with a list of the inputs' shapes
                 step.bufs = bufs if type(step.out_slot) is tuple else bufs[0]
         self._specs = lay.specs
         self._pool = [None] * len(lay.specs)
@@ -353,6 +349,17 @@ def _same(a):
     return a
 
 
+def _store(vals, step, out):
+    """Put a step's result(s) into their slots and drop the slots it read last."""
+    if type(step.out_slot) is tuple:
+        for s, v in zip(step.out_slot, out):
+            vals[s] = v
+    else:
+        vals[step.out_slot] = out
+    for s in step.release:
+        vals[s] = None
+
+
 def _node_rng(node, backend):
     """A random node's generator, kept on the node so that every evaluation draws anew and a seed
     fixes the whole sequence (not just the first draw)."""
@@ -365,6 +372,12 @@ def _node_rng(node, backend):
 
 def _second(a, b):
     return b
+
+
+def _sum_to_like_or_same(sum_to_like, x, ref):
+    """x itself when it already has ref's shape (the step then aliases x, as memplan assumes of
+    a step without a pooled result), else the backend's sum_to_like."""
+    return x if tuple(x.shape) == tuple(ref.shape) else sum_to_like(x, ref)
 
 
 def _allocates(op):

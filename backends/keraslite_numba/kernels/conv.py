@@ -28,9 +28,6 @@ Speed notes:
 - The intrinsics live in this file so that editing them invalidates Numba's cache of the kernels
   that inline them.
 """
-import collections
-import functools
-import threading
 
 import numba
 import numpy as np
@@ -40,6 +37,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..llvmattrs import wide_vectors
+from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch
+from .conv_pack import packed_filter
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
 
@@ -230,46 +229,53 @@ def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB
     HWo = Ho * Wo
     ntiles = (M + MR - 1) // MR
     nblocks = (ntiles + TB - 1) // TB
-    for blk in prange(nblocks):
+    ncols = G * nblk
+    # one job per (block of TB row tiles, column panel): a small output (few rows, many
+    # channels) still gives every thread work; a thread's jobs are consecutive, so the rows of
+    # a block stay in its cache while it runs the block's panels
+    for job in prange(nblocks * ncols):
         wide_vectors()
         ab = np.empty(MR, np.uint64)
         cb = np.empty(MR, np.int64)
         tmp = np.empty(MR * NR, yf.dtype)
+        blk = job // ncols
+        g = (job - blk * ncols) // nblk
+        cblk = job - blk * ncols - g * nblk
         t0 = blk * TB
         t1 = min(t0 + TB, ntiles)
-        for g in range(G):
-            for cblk in range(nblk):
-                co0 = cblk * NR
-                nc = min(NR, Cog - co0)
-                p = t0 * MR
-                n = p // HWo
-                oh = (p - n * HWo) // Wo
-                ow = p - n * HWo - oh * Wo
-                for t in range(t0, t1):
-                    p0 = t * MR
-                    nr = min(MR, M - p0)
-                    for r in range(MR):
-                        if r < nr:
-                            ab[r] = ((n * Hp + oh * sh) * Wp + ow * sw) * Cx + g * Cig
-                            cb[r] = (p0 + r) * Co + g * Cog + co0
-                            ow += 1
-                            if ow == Wo:
-                                ow = 0
-                                oh += 1
-                                if oh == Ho:
-                                    oh = 0
-                                    n += 1
-                        else:
-                            ab[r] = ab[0]
-                            cb[r] = cb[0]
-                    _mk_gather(xf, ab, koff, K, wp, g * nblk + cblk, yf, cb, nr, nc, tmp)
-                    _copy_partial(yf, cb, nr, nc, tmp, False)
+        co0 = cblk * NR
+        nc = min(NR, Cog - co0)
+        p = t0 * MR
+        n = p // HWo
+        oh = (p - n * HWo) // Wo
+        ow = p - n * HWo - oh * Wo
+        for t in range(t0, t1):
+            p0 = t * MR
+            nr = min(MR, M - p0)
+            for r in range(MR):
+                if r < nr:
+                    ab[r] = ((n * Hp + oh * sh) * Wp + ow * sw) * Cx + g * Cig
+                    cb[r] = (p0 + r) * Co + g * Cog + co0
+                    ow += 1
+                    if ow == Wo:
+                        ow = 0
+                        oh += 1
+                        if oh == Ho:
+                            oh = 0
+                            n += 1
+                else:
+                    ab[r] = ab[0]
+                    cb[r] = cb[0]
+            _mk_gather(xf, ab, koff, K, wp, g * nblk + cblk, yf, cb, nr, nc, tmp)
+            _copy_partial(yf, cb, nr, nc, tmp, False)
         if has_bias:
-            # a fused bias add: this block's output rows are still in cache
+            # a fused bias add on this job's columns: its output rows are still in cache
+            c0 = g * Cog + co0
             for p in range(t0 * MR, min(t1 * MR, M)):
-                yp = yf[p * Co:(p + 1) * Co]
-                for c in range(Co):
-                    yp[c] += bias[c]
+                yp = yf[p * Co + c0:p * Co + c0 + nc]
+                bp = bias[c0:c0 + nc]
+                for c in range(nc):
+                    yp[c] += bp[c]
 
 
 @njit(parallel=True, cache=True)
@@ -278,30 +284,33 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
     nblk = g3.shape[1] // G
     R = rowbase.shape[0]
     psize = G * K * Cog
-    for ch in prange(nchunks):
+    ncols = G * nblk
+    # one job per (chunk of output rows, column panel); `part` (zeroed by the caller) holds one
+    # partial sum per row chunk
+    for job in prange(nchunks * ncols):
         wide_vectors()
         ab = np.empty(MR, np.uint64)
         cb = np.empty(MR, np.int64)
         tmp = np.empty(MR * NR, part.dtype)
+        ch = job // ncols
+        g = (job - ch * ncols) // nblk
+        cblk = job - ch * ncols - g * nblk
         rs0 = ch * R // nchunks
         rs1 = (ch + 1) * R // nchunks
         pbase = ch * psize
-        part[pbase:pbase + psize] = 0
+        co0 = cblk * NR
+        nc = min(NR, Cog - co0)
         for rs in range(rs0, rs1, RB):
             re = min(rs + RB, rs1)
-            for g in range(G):
-                for cblk in range(nblk):
-                    co0 = cblk * NR
-                    nc = min(NR, Cog - co0)
-                    for k0 in range(0, K, MR):
-                        nr = min(MR, K - k0)
-                        for r in range(MR):
-                            kk = k0 + r if r < nr else k0
-                            ab[r] = koff[kk] + np.uint64(g * Cig)
-                            cb[r] = pbase + (g * K + kk) * Cog + co0
-                        _mk_rows(xf, ab, rowbase, rs, re, Wo, astep, g3, g * nblk + cblk,
-                                 part, cb, nr, nc, tmp)
-                        _copy_partial(part, cb, nr, nc, tmp, True)
+            for k0 in range(0, K, MR):
+                nr = min(MR, K - k0)
+                for r in range(MR):
+                    kk = k0 + r if r < nr else k0
+                    ab[r] = koff[kk] + np.uint64(g * Cig)
+                    cb[r] = pbase + (g * K + kk) * Cog + co0
+                _mk_rows(xf, ab, rowbase, rs, re, Wo, astep, g3, g * nblk + cblk,
+                         part, cb, nr, nc, tmp)
+                _copy_partial(part, cb, nr, nc, tmp, True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,96 +324,6 @@ _NO_BIAS = {np.dtype(d).char: np.zeros(1, d) for d in (np.float32, np.float64)}
 
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
 _TB = 32
-
-
-def _pair(v, name):
-    v = tuple(int(a) for a in v)
-    if len(v) != 2:
-        raise ValueError(f"{name} must have 2 entries, got {v}")
-    return v
-
-
-def _norm_padding(padding):
-    p = tuple((int(a), int(b)) for a, b in padding)
-    if len(p) != 2 or min(min(a) for a in p) < 0:
-        raise ValueError(f"padding must be 2 non-negative (before, after) pairs, got {padding}")
-    return p
-
-
-def _geometry(in_shape, k_shape, strides, padding, dilation, groups):
-    N, H, W, Cin = (int(s) for s in in_shape)
-    kh, kw, Cig, Co = (int(s) for s in k_shape)
-    sh, sw = _pair(strides, "strides")
-    dh, dw = _pair(dilation, "dilation")
-    (pt, pb), (pl, pr) = _norm_padding(padding)
-    G = int(groups)
-    if min(sh, sw, dh, dw, G) < 1:
-        raise ValueError("strides, dilation and groups must be >= 1")
-    if Cin % G or Co % G or Cin // G != Cig:
-        raise ValueError(f"conv2d: input channels {Cin}, filter {k_shape} and groups={G} "
-                         "do not match (need Cin % groups == 0, Cout % groups == 0, "
-                         "filter in-channels == Cin // groups)")
-    Hp, Wp = H + pt + pb, W + pl + pr
-    Ho = (Hp - dh * (kh - 1) - 1) // sh + 1
-    Wo = (Wp - dw * (kw - 1) - 1) // sw + 1
-    return N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, max(Ho, 0), max(Wo, 0), G
-
-
-@functools.lru_cache(maxsize=256)
-def _koff(kh, kw, Cig, dh, dw, Wp, Cx):
-    i, j, c = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(Cig), indexing="ij")
-    t = ((i * dh * Wp + j * dw) * Cx + c).ravel().astype(np.uint64)
-    t.flags.writeable = False
-    return t
-
-
-_scratch_tls = threading.local()
-
-
-def _scratch(key, shape, dtype):
-    """A zero-initialised buffer kept per thread for reuse by calls with the same ``key``.
-
-    Callers write the same cells on every call with a given key, so cells they never write stay
-    zero. Reusing the buffer saves the page faults of a fresh large allocation (DESIGN.md).
-    """
-    cache = getattr(_scratch_tls, "bufs", None)
-    if cache is None:
-        cache = _scratch_tls.bufs = collections.OrderedDict()
-    key = (key, tuple(shape), np.dtype(dtype).str)
-    buf = cache.get(key)
-    if buf is None:
-        buf = cache[key] = np.zeros(shape, dtype)
-        while len(cache) > _SCRATCH_MAX:
-            cache.popitem(last=False)
-    else:
-        cache.move_to_end(key)
-    return buf
-
-
-_SCRATCH_MAX = 8
-
-
-def _padded(x, pt, pl, Hp, Wp):
-    N, H, W, C = x.shape
-    if Hp == H and Wp == W:
-        return x
-    # the key fixes the interior written below (H, W too: the same Hp, Wp and leading pads can hold
-    # a smaller interior, and cells another shape wrote there would not be padding zeros)
-    xp = _scratch(("pad", pt, pl, H, W), (N, Hp, Wp, C), x.dtype)
-    xp[:, pt:pt + H, pl:pl + W, :] = x
-    return xp
-
-
-def _check_out(out, shape, dtype):
-    if out is None:
-        return np.empty(shape, dtype)
-    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous {dtype} array of shape {tuple(shape)}")
-    return out
-
-
-def _float_dtype(x):
-    return x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1, out=None,
@@ -430,18 +349,25 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     if Cig == 0:
         y[...] = 0 if bias is None else bias
         return y
+    return _forward(x, packed_filter(w, G, False, NR), (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt,
+                                                         pl, Hp, Wp, Ho, Wo, G), y, bias)
+
+
+def _forward(x, wp, geometry, y, bias):
+    """The forward kernel on x with the packed filter wp (conv_pack.packed_filter) into y."""
+    (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo, G) = geometry
+    dt = y.dtype
     Cog = Co // G
+    nblk = wp.shape[0] // G
     xp = _padded(x, pt, pl, Hp, Wp)
-    nblk = -(-Cog // NR)
-    K = kh * kw * Cig
-    # wp[g*nblk + b, k, c] = w[k, g*Cog + b*NR + c]  (zero past Cog)
-    wp = np.zeros((G, K, nblk * NR), dt)
-    wp[:, :, :Cog] = w.reshape(K, G, Cog).transpose(1, 0, 2)
-    wp = np.ascontiguousarray(wp.reshape(G, K, nblk, NR).transpose(0, 2, 1, 3))
-    wp = wp.reshape(G * nblk, K, NR)
     koff = _koff(kh, kw, Cig, dh, dw, Wp, Cin)
+    # row tiles per job: _TB, fewer when the output is too small to give each thread a few jobs
+    ntiles = -(-(N * Ho * Wo) // MR)
+    TB = _TB
+    while TB > 4 and -(-ntiles // TB) * G * nblk < 4 * numba.get_num_threads():
+        TB //= 2
     _run(_fwd_kernel, ("f", dt.char), xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
-         y.reshape(-1), N, Ho, Wo, sh, sw, _TB, _NO_BIAS[dt.char] if bias is None else bias,
+         y.reshape(-1), N, Ho, Wo, sh, sw, TB, _NO_BIAS[dt.char] if bias is None else bias,
          bias is not None)
     return y
 
@@ -490,10 +416,9 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
         r0, c0 = oh0 * sh + bt, ow0 * sw + bl
         q[:, r0:r0 + (oh1 - oh0 - 1) * sh + 1:sh, c0:c0 + (ow1 - ow0 - 1) * sw + 1:sw, :] = \
             g[:, oh0:oh1, ow0:ow1, :]
-    # w2[i, j, co, g*Cig + ci] = w[kh-1-i, kw-1-j, ci, g*Cog + co]
-    w2 = w[::-1, ::-1].reshape(kh, kw, Cig, G, Cog).transpose(0, 1, 4, 3, 2)
-    return conv2d(q, w2.reshape(kh, kw, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (dh, dw), G,
-                  out=dx)
+    # the forward kernel on q with w2[i, j, co, g*Cig + ci] = w[kh-1-i, kw-1-j, ci, g*Cog + co]
+    geometry = _geometry(q.shape, (kh, kw, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (dh, dw), G)
+    return _forward(q, packed_filter(w, G, True, NR), geometry, dx, None)
 
 
 @njit(parallel=True, cache=True)
@@ -586,9 +511,12 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     rowbase = ((np.arange(N, dtype=np.uint64)[:, None] * np.uint64(Hp)
                 + np.arange(Ho, dtype=np.uint64)[None, :] * np.uint64(sh))
                * np.uint64(Wp * Cin)).reshape(-1)
-    nchunks = max(1, min(numba.get_num_threads(), R))
+    threads = numba.get_num_threads()
+    # enough column panels to share out: each thread sums every row for its panels (no
+    # partials to add up); else the rows are cut into one chunk per thread, summed at the end
+    nchunks = 1 if G * nblk >= 2 * threads else max(1, min(threads, R))
     RB = max(1, 256 // max(Wo, 1))
-    part = np.empty(nchunks * G * K * Cog, dt)
+    part = np.zeros(nchunks * G * K * Cog, dt)
     _run(_bwd_filter_kernel, ("w", dt.char), xp.reshape(-1), rowbase,
          _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3, G, Cig, Cog, Wo, part,
          nchunks, RB)

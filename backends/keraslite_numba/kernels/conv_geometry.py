@@ -1,0 +1,97 @@
+"""Geometry and buffers of the 2-D convolution kernels (conv.py): argument checks, output
+geometry, the filter's offset table, per-thread scratch buffers, the zero-padded input."""
+import collections
+import functools
+import threading
+
+import numpy as np
+
+
+def _pair(v, name):
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise ValueError(f"{name} must have 2 entries, got {v}")
+    return v
+
+
+def _norm_padding(padding):
+    p = tuple((int(a), int(b)) for a, b in padding)
+    if len(p) != 2 or min(min(a) for a in p) < 0:
+        raise ValueError(f"padding must be 2 non-negative (before, after) pairs, got {padding}")
+    return p
+
+
+def _geometry(in_shape, k_shape, strides, padding, dilation, groups):
+    N, H, W, Cin = (int(s) for s in in_shape)
+    kh, kw, Cig, Co = (int(s) for s in k_shape)
+    sh, sw = _pair(strides, "strides")
+    dh, dw = _pair(dilation, "dilation")
+    (pt, pb), (pl, pr) = _norm_padding(padding)
+    G = int(groups)
+    if min(sh, sw, dh, dw, G) < 1:
+        raise ValueError("strides, dilation and groups must be >= 1")
+    if Cin % G or Co % G or Cin // G != Cig:
+        raise ValueError(f"conv2d: input channels {Cin}, filter {k_shape} and groups={G} "
+                         "do not match (need Cin % groups == 0, Cout % groups == 0, "
+                         "filter in-channels == Cin // groups)")
+    Hp, Wp = H + pt + pb, W + pl + pr
+    Ho = (Hp - dh * (kh - 1) - 1) // sh + 1
+    Wo = (Wp - dw * (kw - 1) - 1) // sw + 1
+    return N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, max(Ho, 0), max(Wo, 0), G
+
+
+@functools.lru_cache(maxsize=256)
+def _koff(kh, kw, Cig, dh, dw, Wp, Cx):
+    i, j, c = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(Cig), indexing="ij")
+    t = ((i * dh * Wp + j * dw) * Cx + c).ravel().astype(np.uint64)
+    t.flags.writeable = False
+    return t
+
+
+_scratch_tls = threading.local()
+
+
+def _scratch(key, shape, dtype):
+    """A zero-initialised buffer kept per thread for reuse by calls with the same ``key``.
+
+    Callers write the same cells on every call with a given key, so cells they never write stay
+    zero. Reusing the buffer saves the page faults of a fresh large allocation (DESIGN.md).
+    """
+    cache = getattr(_scratch_tls, "bufs", None)
+    if cache is None:
+        cache = _scratch_tls.bufs = collections.OrderedDict()
+    key = (key, tuple(shape), np.dtype(dtype).str)
+    buf = cache.get(key)
+    if buf is None:
+        buf = cache[key] = np.zeros(shape, dtype)
+        while len(cache) > _SCRATCH_MAX:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return buf
+
+
+_SCRATCH_MAX = 8
+
+
+def _padded(x, pt, pl, Hp, Wp):
+    N, H, W, C = x.shape
+    if Hp == H and Wp == W:
+        return x
+    # the key fixes the interior written below (H, W too: the same Hp, Wp and leading pads can hold
+    # a smaller interior, and cells another shape wrote there would not be padding zeros)
+    xp = _scratch(("pad", pt, pl, H, W), (N, Hp, Wp, C), x.dtype)
+    xp[:, pt:pt + H, pl:pl + W, :] = x
+    return xp
+
+
+def _check_out(out, shape, dtype):
+    if out is None:
+        return np.empty(shape, dtype)
+    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {dtype} array of shape {tuple(shape)}")
+    return out
+
+
+def _float_dtype(x):
+    return x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
