@@ -10,7 +10,8 @@ import time
 
 
 def main(argv=None) -> int:
-    """Compile every kernel family of the numba backend (float32, and float64 if asked)."""
+    """Compile every kernel family of the numba backend, parallel kernels and their serial twins
+    (float32, and float64 if asked)."""
     ap = argparse.ArgumentParser(prog="python -m keraslite.warmup", description=__doc__)
     ap.add_argument("--float64", action="store_true", help="also compile the float64 kernels")
     ap.add_argument("--workers", type=int, default=None, help="processes to compile in (default: one per CPU)")
@@ -23,7 +24,8 @@ def main(argv=None) -> int:
     except ImportError as e:
         print(f"keraslite.warmup: the numba backend is not importable ({e})", file=sys.stderr)
         return 1
-    keys = warmup.all_keys(("f", "d") if args.float64 else ("f",))
+    # the serial twins too: a process whose workers are still compiling a parallel kernel runs its twin
+    keys = warmup.all_keys(("f", "d") if args.float64 else ("f",), serial=True)
     todo = [k for k in keys if not coldstart.is_done(k)]
     if not todo:
         print(f"keraslite.warmup: all {len(keys)} kernel families are already compiled for this CPU")

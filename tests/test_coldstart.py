@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------------------------- recipes
-_FAMILY_KERNELS = {f: warmup.dispatchers(f) for f in warmup.KERNELS}
+# family -> its parallel kernel and serial twin (twins.py)
+_FAMILY_KERNELS = {f: (warmup.twin_of(f).par, warmup.twin_of(f).seq_kernel) for f in warmup.KERNELS}
 
 
 def test_warmup_recipes_compile_the_signatures_real_calls_use(dtype="float32"):
@@ -30,6 +31,7 @@ def test_warmup_recipes_compile_the_signatures_real_calls_use(dtype="float32"):
     char = np.dtype(dtype).char
     for family in warmup.RECIPES:
         warmup.compile_family(f"{family}-{char}")
+        warmup.compile_family(f"{family}-{char}s")  # real calls may run the serial twin
     before = {id(d): set(d.signatures) for ks in _FAMILY_KERNELS.values() for d in ks}
     rng = np.random.default_rng(2)
     x = rng.normal(size=(4, 9, 9, 3)).astype(dtype)
@@ -56,18 +58,27 @@ def test_warmup_recipes_compile_the_signatures_real_calls_use(dtype="float32"):
     be.batchnorm_train_backward(y, g, m, v, yy, None, None, (0, 1, 2), 1e-3)
     be.batchnorm_train(rng.normal(size=(6, 5)).astype(dtype), np.ones((1, 5), dtype), np.zeros((1, 5), dtype),
                        (0,), 1e-3)
+    from keraslite_numba.kernels import gemm
+    from keraslite_numba.threads import SerialBlas
+    with SerialBlas():  # inside a plan: products split over the threads (transposed operands too)
+        be.matmul(rng.normal(size=(300, 71)).astype(dtype), rng.normal(size=(64, 71)).astype(dtype).T)
+        gemm.matmul(rng.normal(size=(300, 71)).astype(dtype), rng.normal(size=(71, 64)).astype(dtype),
+                    bias=np.ones(64, dtype), act="relu")
     for family, ds in _FAMILY_KERNELS.items():
         for d in ds:
             new = set(d.signatures) - before[id(d)]
             assert not new, f"{family}: real calls compiled {new} beyond the warm-up recipe"
-        assert warmup.compiled(f"{family}-{char}")
+        if family != "gemm_split" or gemm.available():
+            assert warmup.compiled(f"{family}-{char}") and warmup.compiled(f"{family}-{char}s")
     assert set(warmup.RECIPES) == set(warmup.KERNELS)
 
 
 def test_warmup_rejects_unknown_families():
-    with pytest.raises(ValueError, match="unknown kernel family"):
-        warmup.compile_family("gemm-f")
+    for key in ("gemm-f", "conv_fwd-fx", "conv_fwd-s"):
+        with pytest.raises(ValueError, match="unknown kernel family"):
+            warmup.compile_family(key)
     assert compile_worker.main(["conv_fwd-x"]) == 2
+    assert compile_worker.main(["gen-x\t/tmp/x.py\ti"]) == 2  # a generated kernel outside keraslite's folder
 
 
 def test_plan_keys_follow_first_use():
@@ -83,7 +94,7 @@ def test_plan_keys_follow_first_use():
     assert keys[:3] == ["conv_fwd-f", "bn_fwd-f", "max_fwd-f"]
     # the second convolution has 4 input channels: its input gradient takes the col2im route
     assert set(keys) == {"conv_fwd-f", "bn_fwd-f", "max_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f",
-                         "col2im-f"}
+                         "col2im-f", "gemm_split-f"}
 
 
 def test_plan_keys_include_the_kernels_of_fused_forms():
@@ -118,9 +129,13 @@ losses = [float(model.train_on_batch(x, y)) for _ in range(2)]
 print(json.dumps({"losses": losses, "weights": [w.tobytes().hex() for w in model.get_weights()]}))
 """
 # the families the script's plan uses (two: each costs 1-2 s of CPU per cold run): the
-# convolution's input gradient is not needed. The import-time worker starts with the filter
-# gradient (COMMON's order) while the plan starts with the forward kernel, then waits for it.
+# convolution's input gradient is not needed. The import-time worker starts with the serial twin
+# of the filter gradient (COMMON's order) while the plan starts with the forward kernel's twin;
+# the plan's steps run the twins while the worker compiles the parallel kernels, which it
+# finishes at the latest when the script exits.
 _USED = ["conv_fwd-f", "conv_bwd_filter-f"]
+# the plan's matmul (too small to split: the kernel is queued by the plan's op, never called)
+_GEMM = {"gemm_split-f", "gemm_split-fs"}
 
 
 def _run_fresh(cache, workers):
@@ -140,8 +155,12 @@ def _markers(cache):
 def test_first_run_tells_once_compiles_in_workers_and_a_second_run_hits_the_cache(tmp_path):
     first, err1 = _run_fresh(tmp_path, workers=1)
     assert err1.count(coldstart.NOTICE) == 1, err1
-    # the plan's families, and the COMMON ones the import-time worker compiled meanwhile
-    assert set(_USED) <= set(_markers(tmp_path)) <= set(_USED) | set(coldstart.COMMON)
+    # the plan's kernels and their serial twins (the steps ran those), and the COMMON ones
+    # the import-time worker compiled meanwhile
+    used = set(_USED) | {k + "s" for k in _USED}
+    common = set(coldstart.COMMON) | {k + "s" for k in coldstart.COMMON}
+    assert used <= set(_markers(tmp_path)) <= used | common | _GEMM
+    assert err1.count(coldstart.EXIT_NOTICE) <= 1
     second, err2 = _run_fresh(tmp_path, workers=0)
     assert coldstart.NOTICE not in err2, err2  # nothing compiled: every kernel came from the cache
     assert second == first  # cold and warm runs give bitwise identical losses and weights

@@ -220,6 +220,9 @@ CONV_CASES = [
                  id="depthwise-groups=Cin"),
     pytest.param((1, 4, 5, 35), (2, 2, 40), (1, 1), ((0, 0), (0, 0)), (1, 1), 1,
                  id="wide-channels-tails"),
+    pytest.param((2, 5, 6, 20), (1, 1, 6), (2, 2), ((0, 0), (0, 0)), (1, 1), 1, id="1x1-stride2-wide"),
+    pytest.param((2, 6, 5, 36), (1, 1, 8), (2, 3), ((1, 0), (0, 2)), (1, 1), 2,
+                 id="1x1-strided-padded-groups2"),
 ]
 
 
@@ -248,6 +251,20 @@ def test_conv2d_against_loops(xshape, kshape, strides, padding, dilation, groups
     np.testing.assert_allclose(fd_grad(loss, x, ix), [dx[i] for i in ix], rtol=1e-6, atol=1e-7)
     iw = some_indices(w.shape, rng)
     np.testing.assert_allclose(fd_grad(loss, w, iw), [dw[i] for i in iw], rtol=1e-6, atol=1e-7)
+
+
+def test_strided_1x1_backprop_input_equals_the_zero_inserted_route():
+    # the products are made on g itself; the same bits as the forward kernel on g with zeros
+    # inserted between its pixels (and as the plain loops)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 7, 6, 40)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 40, 24)).astype(np.float32)
+    g = rng.standard_normal((3, 4, 3, 24)).astype(np.float32)
+    dx = conv.conv2d_backprop_input(g, w, x.shape, (2, 2), ((0, 0), (0, 0)))
+    q = np.zeros((3, 7, 6, 24), np.float32)
+    q[:, ::2, ::2] = g
+    ref = conv.conv2d(q, np.ascontiguousarray(w.transpose(0, 1, 3, 2)))
+    np.testing.assert_array_equal(dx, ref)
 
 
 @pytest.mark.parametrize("flip", [False, True])

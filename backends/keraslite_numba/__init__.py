@@ -118,8 +118,7 @@ class NumbaBackend(ArrayBackend):
         if len(strides) != 2 or not _fast(x, w, bias):
             y = super().conv(x, w, strides, padding, dilation, groups)
             return _into(out, y if bias is None else self.add(y, bias))
-        with _cold("conv_fwd", x):
-            return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
+        return _k("conv").conv2d(_w(x), _w(w), strides, padding, dilation, groups, bias=bias, out=out)
 
     # ------------------------------------------------------------ fused forms (interface.PATTERNS)
     def fused_form(self, pattern, nodes):
@@ -153,47 +152,41 @@ class NumbaBackend(ArrayBackend):
         if len(strides) != 2 or not _fast(g, w):  # rank 1 comes back here as rank 2 (ArrayBackend.lift)
             return super().conv_backprop_input(g, w, input_shape, strides, padding, dilation, groups, out=out)
         shape = (g.shape[0],) + tuple(input_shape)
-        with _cold("conv_fwd", g), _cold("col2im", g):
-            return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
+        return _k("conv").conv2d_backprop_input(_w(g), _w(w), shape, strides, padding, dilation, groups, out=out)
 
     def conv_backprop_filter(self, x, g, filter_shape, strides, padding, dilation, groups, out=None):
         if len(strides) != 2 or not _fast(x, g):
             return super().conv_backprop_filter(x, g, filter_shape, strides, padding, dilation, groups, out=out)
-        with _cold("conv_bwd_filter", x):
-            return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
-                                                     groups, out=out)
+        return _k("conv").conv2d_backprop_filter(_w(x), _w(g), tuple(filter_shape), strides, padding, dilation,
+                                                 groups, out=out)
 
     def pool(self, x, mode, pool_size, strides, padding, out=None):
         if len(strides) != 2 or mode not in _POOL or not _fast(x):
             return super().pool(x, mode, pool_size, strides, padding, out=out)
-        with _cold(f"{mode}_fwd", x):
-            return getattr(_k("pool"), _POOL[mode][0])(_w(x), pool_size, strides, padding, out=out)
+        return getattr(_k("pool"), _POOL[mode][0])(_w(x), pool_size, strides, padding, out=out)
 
     def pool_backprop(self, *arrays, mode, pool_size, strides, padding, input_shape=None, out=None):
         if len(strides) != 2 or mode not in _POOL or not _fast(*arrays):
             return super().pool_backprop(*arrays, mode=mode, pool_size=pool_size, strides=strides, padding=padding,
                                          input_shape=input_shape, out=out)
         backprop = getattr(_k("pool"), _POOL[mode][1])
-        with _cold(f"{mode}_bwd", arrays[0]):
-            if mode == "max":
-                x, y, g = arrays
-                return backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
-            (g,) = arrays
-            return backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides, padding, out=out)
+        if mode == "max":
+            x, y, g = arrays
+            return backprop(_w(x), _w(y), _w(g), pool_size, strides, padding, out=out)
+        (g,) = arrays
+        return backprop(_w(g), (g.shape[0],) + tuple(input_shape), pool_size, strides, padding, out=out)
 
     def batchnorm_train(self, x, gamma, beta, axes, epsilon, out=None):
         # the kernels need a non-empty reduction; an empty one gives NaN statistics as in NumPy
         if not _fast(x, gamma, beta) or x.size == 0:
             return super().batchnorm_train(x, gamma, beta, axes, epsilon, out=out)
-        with _cold("bn_fwd", x):
-            return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out)
+        return _k("batchnorm").batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out)
 
     def batchnorm_train_backward(self, x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None):
         if not _fast(x, gamma, mean, var, gy, gmean, gvar) or x.size == 0:
             return super().batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=out)
-        with _cold("bn_bwd", x):
-            return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
-                                                            _w(gvar), axes, epsilon, out=out)
+        return _k("batchnorm").batchnorm_train_backward(_w(x), _w(gamma), _w(mean), _w(var), _w(gy), _w(gmean),
+                                                        _w(gvar), axes, epsilon, out=out)
 
     def fusable(self, node) -> bool:
         """Numba has no float16 type: float16 ops run as NumPy primitives instead of fused kernels.
@@ -242,12 +235,6 @@ def _w(a):
     if a is None or a.flags.writeable:
         return a
     return a.copy()
-
-
-def _cold(family, a):
-    """coldstart.first_use for the kernel family called on array a's dtype: waits for a worker
-    compiling it, and marks it in the cache after its first use (a no-op afterwards)."""
-    return _coldstart.first_use(f"{family}-{a.dtype.char}")
 
 
 def _k(name):

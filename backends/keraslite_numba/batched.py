@@ -25,7 +25,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from . import fused
-from .fused import PARALLEL_THRESHOLD, FusedKernel, _header
+from .fused import PARALLEL_THRESHOLD, FusedKernel, _header, large_kernel
 
 # elements per task: large enough to amortise the per-task setup, small enough that a 512x512
 # matrix splits across threads
@@ -181,6 +181,7 @@ class BatchedKernel:
         self._single = FusedKernel(program)
         self._tasks: dict = {}
         self._tables: dict = {}
+        self._parallel: set = set()  # in-place patterns whose kernel_par runs large calls from now on
         self._lock = threading.Lock()
         out_dtypes = [np.dtype(d) for d in program.out_dtypes]
         # Numba has no float16, and its bool arrays are not bytes behind a pointer
@@ -290,9 +291,12 @@ class BatchedKernel:
                 tables.scalars[i][:] = column
             args = [tables.scalars[i] if kind == "S" else _witness(in_dtypes[i]) for i, kind in enumerate(self.kinds)]
             args += [_witness(dt) for dt in out_dtypes]
-            kernel = par if total >= PARALLEL_THRESHOLD else seq
+            call = (tasks, tables.ptrs, tables.modes, *args)
+            kernel = seq
+            if total >= PARALLEL_THRESHOLD:
+                kernel = par if pattern in self._parallel else large_kernel((par, seq), call, self._parallel, pattern)
             # the arrays (held by the caller) outlive the call: the addresses stay valid
-            kernel(tasks, tables.ptrs, tables.modes, *args)
+            kernel(*call)
         finally:
             if mine:
                 self._lock.release()

@@ -1,26 +1,37 @@
-"""The first run on a CPU: kernels compiled in parallel, in worker processes, into the disk cache.
+"""The first run on a CPU: serial first, parallel kernels compiled by worker processes.
 
-A Numba kernel compiles in 1-2 s of CPU on first use (a `parallel=True` kernel costs 3-4x the
-same loops compiled serial: the parfor body is optimised by LLVM and emitted on its own, then
-again inside its wrappers) and loads from the disk cache in milliseconds afterwards.
+A Numba kernel compiles in 0.3-2 s of CPU on first use and loads from the disk cache in
+milliseconds afterwards; a `parallel=True` kernel costs 2-4x the same loops compiled serial. So
+every parallel kernel has a serial twin computing the same bits (twins.py; coldgen.py for the
+generated fused and batched kernels), and the first steps run the twins while worker processes
+compile the parallel kernels.
 
-Two moments start workers (``python -m keraslite_numba.compile_worker``), each compiling kernel families
-("conv_fwd-f", "bn_bwd-f", ...: warmup.py's recipes) into Numba's cache:
-- `start_background()`, when the backend is imported: the families every convnet uses
-  (COMMON, float32) that lack a marker, in the reverse of a training step's order, so that they
-  compile while the user builds the model;
-- `prepare(steps)`, when a plan is built: the plan's other missing families, in reverse order.
-The plan meanwhile compiles in its own order, on first use; the two meet in the middle. A
-per-family file lock keeps each compile in one process: the plan waits for a family a worker is
-compiling and then loads it from the cache; a worker skips a family the plan (or another worker)
-has started. After a family's first use a marker file records that the cache holds it.
+Keys (warmup.parse) name one kernel: "conv_fwd-f" a family's parallel kernel for float32,
+"conv_fwd-fs" its serial twin; coldgen.py's task lines name a generated kernel_par. Workers
+(``python -m keraslite_numba.compile_worker``, one per CPU beside this process, at most 3) compile
+keys into Numba's cache, serial twins first, and take more keys on their stdin:
+- `start_background()`, when the backend is imported: the families every convnet uses (COMMON,
+  float32) that lack a marker, serial twins last-used first, then the parallel kernels, while
+  the user builds the model;
+- `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in the
+  reverse of the plan's order, then parallel kernels);
+- coldgen.large_kernel, at a generated kernel's first large call: its kernel_par.
+`run_twin` (a Twin's call until its kernel is settled) runs the serial twin while a worker of this
+process has the parallel kernel queued and unmarked: from the cache, or after waiting for the
+worker compiling it, or compiled here under the twin's lock (the plan from the front, the worker
+from the back: they meet in the middle); a worker skips a key another process holds and takes it
+up again at its end. Once the parallel kernel's marker is there, the call switches to it (a cache
+load) for good; the plan never waits for a parallel compile. After a kernel's first use in this
+process a marker file records that the cache holds it. At exit, workers finish the parallel
+kernels this process ran stand-ins for (at most EXIT_WAIT seconds) and are stopped.
 
 The compiled code does not depend on which process compiled it (same source, same LLVM, same
-CPU; the thread count is read at run time), so results are the same on cold and warm runs.
-Markers are named by everything that invalidates Numba's cache (Numba/llvmlite versions, CPU name
-and features, the cache directory, the kernel sources), so a stale marker cannot stand in for a
-missing kernel. Without file locks (not POSIX) or with KERASLITE_COMPILE_WORKERS=0 the plan
-compiles everything itself.
+CPU; the thread count is read at run time), and a twin computes what its parallel kernel does,
+so results are the same on cold and warm runs. Markers are named by everything that invalidates
+Numba's cache (Numba/llvmlite versions, CPU name and features, the cache directory, the kernel
+sources), so a stale marker cannot stand in for a missing kernel. Without file locks (not POSIX),
+with KERASLITE_COMPILE_WORKERS=0 or when the workers are gone, the plan compiles the parallel
+kernels itself, as it did before the twins.
 
 The user is told once per process, when a keraslite kernel compiles or workers start. Time spent
 compiling (or waiting for a worker) is counted in keraslite.backend.compile_clock, so that the
@@ -45,12 +56,19 @@ except ImportError:  # pragma: no cover - not POSIX: no workers, no locks
 
 from keraslite.backend import compile_clock
 
+from .cachedir import cache_dir
+
 NOTICE = "keraslite: compiling kernels for this CPU, first run only"
+EXIT_NOTICE = "keraslite: finishing this CPU's parallel kernels before exit, first run only"
+EXIT_WAIT = 30.0  # seconds the exit waits for them at most
+WORKER_IDLE = 20.0  # seconds a worker with nothing to do waits for more before it ends
 _LOCK_TIMEOUT = 300.0  # seconds to wait for a worker before compiling anyway
 
-_pending: set = set()  # families a worker of this process may be compiling
-_ready: set = set()  # families this process has used (compiled or loaded; marked if compiled)
+_pending: set = set()  # keys asked of a worker of this process (it may be compiling them)
+_ready: set = set()  # keys this process has used (compiled or loaded; marked if compiled)
 _workers: list = []
+_wanted: set = set()  # parallel kernels this process ran a serial stand-in for
+_owner: dict = {}  # key -> the worker asked for it
 _told = False
 _state = threading.local()
 _listener = None
@@ -61,7 +79,9 @@ _fingerprint = None
 OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_input": ("conv_fwd",),
                "conv_backprop_filter": ("conv_bwd_filter",), "pool": ("{mode}_fwd",),
                "pool_backprop": ("{mode}_bwd",), "batchnorm_train": ("bn_fwd",),
-               "batchnorm_train_backward": ("bn_bwd",),
+               "batchnorm_train_backward": ("bn_bwd",), "matmul": ("gemm_split",), "matmul+add": ("gemm_split",),
+               "matmul+add+relu": ("gemm_split",), "matmul+add+sigmoid": ("gemm_split",),
+               "matmul+add+tanh": ("gemm_split",),
                # declared fused forms (kernels/fused_forms.py) running those kernels
                "batchnorm_train+tuple_get+relu": ("bn_fwd",), "sub+mul+add": ("bn_fwd",),
                "sub+mul+add+relu": ("bn_fwd",), "pool_backprop+relu_grad": ("{mode}_bwd",)}
@@ -122,18 +142,23 @@ def fingerprint() -> str:
 
 
 def _dir() -> Path:
-    from .fused import cache_dir
     d = cache_dir() / "warm"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
+_paths: dict = {}
+
+
 def _marker(key: str) -> Path:
-    return _dir() / f"{key}.{fingerprint()}.done"
+    path = _paths.get(key)
+    if path is None:
+        path = _paths[key] = _dir() / f"{key}.{fingerprint()}.done"
+    return path
 
 
 def is_done(key: str) -> bool:
-    """True once a process has compiled family `key` into the cache."""
+    """True once a process has compiled the kernel of `key` (warmup.parse) into the cache."""
     return _marker(key).exists()
 
 
@@ -148,7 +173,8 @@ def _locked(key: str, wait: bool):
     if fcntl is None:
         yield True
         return
-    fd = os.open(_dir() / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    # named by the fingerprint too: another checkout's (other sources) kernel is not this one
+    fd = os.open(_dir() / f"{key}.{fingerprint()}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         got = False
         deadline = time.monotonic() + (_LOCK_TIMEOUT if wait else 0.0)
@@ -166,11 +192,12 @@ def _locked(key: str, wait: bool):
         os.close(fd)  # releases the lock
 
 
-def compile_unless_done(key: str, compile_fn) -> bool:
-    """Worker side: compile family `key` unless it is done or another process has started it."""
+def compile_unless_done(key: str, compile_fn, wait: bool = False) -> bool:
+    """Worker side: compile the kernel of `key` unless it is done or another process has started
+    it (with `wait`: unless it is done once that process has finished or stopped)."""
     if is_done(key):
         return False
-    with _locked(key, wait=False) as got:
+    with _locked(key, wait=wait) as got:
         if not got or is_done(key):
             return False
         compile_fn(key)
@@ -178,44 +205,59 @@ def compile_unless_done(key: str, compile_fn) -> bool:
         return True
 
 
-def _record(key: str) -> None:
-    """After a family's first use here: mark it in the cache if its kernels are now compiled
-    (a call may take a route that skips a family, e.g. col2im)."""
-    from . import warmup
+def _record(key: str, compiled) -> None:
+    """After a kernel's first use here: mark it in the cache if `compiled()` says this process
+    now holds it (compiled here or loaded)."""
     _pending.discard(key)
     _ready.add(key)  # no more bookkeeping for it in this process
     try:
-        if warmup.compiled(key) and not is_done(key):
+        if compiled() and not is_done(key):
             _mark(key)
     except OSError:  # unwritable cache directory: nothing to record
-        pass
-    except AttributeError:  # a kernel renamed without warmup.KERNELS (test_coldstart fails): no marker
         pass
 
 
 @contextlib.contextmanager
-def _first_use(key: str, wait: bool):
+def _first_use(key: str, wait: bool, compiled):
     if not wait:
         yield
-        _record(key)
+        _record(key, compiled)
         return
     t = time.perf_counter()
     with _locked(key, wait=True):
         compile_clock.add(time.perf_counter() - t)  # waiting for a worker's compile
         yield
-        _record(key)
+        _record(key, compiled)
 
 
 _NO_WAIT = contextlib.nullcontext()
 
 
-def first_use(key: str):
-    """Context around a call of family `key`. Until the family is recorded: if a worker of this
-    process may be compiling it, wait for that worker (the call then loads the kernel from the
-    cache) or hold the lock while compiling it here; afterwards, mark it in the cache."""
+def first_use(key: str, compiled):
+    """Context around a call of the kernel of `key`. Until the key is recorded: if a worker of
+    this process may be compiling it, wait for that worker (the call then loads the kernel from
+    the cache) or hold the lock while compiling it here; afterwards, mark it in the cache if
+    `compiled()` (a callable) says this process holds the kernel."""
     if key in _ready:
         return _NO_WAIT
-    return _first_use(key, key in _pending and fcntl is not None)
+    return _first_use(key, key in _pending and fcntl is not None, compiled)
+
+
+def run_twin(twin, args):
+    """A twins.Twin's call while its kernel for the dtype is not settled. While a worker of this
+    process compiles the parallel kernel (not yet marked in the cache), the serial twin runs:
+    loaded from the cache, or after waiting for a worker compiling it, or compiled here (cheap).
+    Otherwise the parallel kernel runs from now on (loaded from the cache, or compiled here as
+    without workers); the results are the same bit for bit."""
+    char = args[twin.arg].dtype.char
+    key = f"{twin.family}-{char}"
+    if key in _pending and not is_done(key) and not _orphaned(key):
+        _wanted.add(key)
+        with first_use(key + "s", lambda: twin.holds(True, char)):
+            return twin.seq(*args)
+    twin.chosen[char] = twin.par
+    with first_use(key, lambda: twin.holds(False, char)):
+        return twin.par(*args)
 
 
 def plan_keys(steps) -> list[str]:
@@ -241,11 +283,28 @@ def plan_keys(steps) -> list[str]:
         if step.op == "conv_backprop_input" and node.shape and node.shape[-1] is not None \
                 and node.attrs.get("groups", 1) == 1 and 2 * int(node.shape[-1]) <= 32:
             fams = fams + ("col2im",)
+        if fams[0] == "conv_fwd" and _large_filter(node):
+            fams = fams + ("conv_pack",)
         for f in fams:
             k = f"{f.format(mode=mode)}-{char}"
             if k not in keys:
                 keys.append(k)
     return keys
+
+
+# kernels/conv_pack.NUMBA_MIN (not imported: this module runs before Numba is imported)
+_PACK_MIN = 1 << 16
+
+
+def _large_filter(node) -> bool:
+    """Whether a convolution's filter (its second input) is packed by conv_pack's kernel."""
+    shape = getattr(node.inputs[1], "shape", None) if len(node.inputs) > 1 else None
+    if not shape or any(d is None for d in shape):
+        return False
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n >= _PACK_MIN
 
 
 def _cpus() -> int:
@@ -272,25 +331,51 @@ def _n_workers(n_missing: int) -> int:
 
 
 def _start(keys: list) -> None:
-    """Workers for `keys` (already in the order they should compile in), told to the user."""
-    n = _n_workers(len(keys))
+    """Queue `keys` (in the order they should compile in; or coldgen's task lines) to this
+    process's workers, told to the user: to the running ones through their stdin, else to new
+    ones."""
+    alive = [p for p in _workers if p.poll() is None and p.stdin is not None]
+    n = len(alive) or _n_workers(len(keys))
     if n == 0:
         return
     notice()
-    _pending.update(keys)
+    _pending.update(k.split("\t")[0] for k in keys)
     for w in range(n):
+        part = keys[w::n]
         try:
-            _workers.append(spawn(keys[w::n], quiet=True))
-        except OSError:  # cannot start a process: compile in-process
-            _pending.difference_update(keys[w::n])
+            if alive:
+                proc = alive[w]
+                proc.stdin.write("".join(k + "\n" for k in part).encode())
+                proc.stdin.flush()
+            else:
+                proc = spawn(part, quiet=True, feed=True)
+                _workers.append(proc)
+            _owner.update((k.split("\t")[0], proc) for k in part)
+        except OSError:  # cannot start a process, or it has gone: compile in-process
+            _pending.difference_update(k.split("\t")[0] for k in part)
+
+
+def _orphaned(key: str) -> bool:
+    """True when the worker asked for `key` has ended without marking it (it crashed, was
+    killed, or ended idle before reading the request): the key runs as without workers."""
+    proc = _owner.get(key)
+    if proc is None or proc.poll() is not None:
+        _pending.discard(key)
+        return True
+    return False
 
 
 def _missing(keys) -> list:
-    return [k for k in keys if k not in _pending and k not in _ready and not is_done(k)]
+    """The parallel kernels of `keys` that the cache lacks and no worker of this process has been
+    asked for, preceded by their serial twins (those the cache lacks) in the same order."""
+    par = [k for k in keys if k not in _pending and k not in _ready and not is_done(k)]
+    seq = [k + "s" for k in par if k + "s" not in _pending and k + "s" not in _ready and not is_done(k + "s")]
+    return seq + par
 
 
 def start_background() -> None:
-    """At the backend's import: start compiling the COMMON families that the cache lacks."""
+    """At the backend's import: start compiling the COMMON families that the cache lacks (their
+    serial twins first, last used first: the plan's first calls compile theirs meanwhile)."""
     try:
         if os.environ.get("KERASLITE_COMPILE_WORKERS") == "0":
             return
@@ -302,23 +387,61 @@ def start_background() -> None:
 
 
 def prepare(steps) -> None:
-    """Called when a plan is built: start workers for the plan's families not yet in the cache
-    nor being compiled by a worker, in the reverse of the plan's order."""
+    """Called when a plan is built: queue the plan's kernels not yet in the cache nor asked of a
+    worker (serial twins, then parallel kernels), and have the workers take the plan's serial
+    twins first, in the reverse of the plan's order (the plan starts at the front), ahead of
+    COMMON twins the plan does not use."""
     try:
-        keys = _missing(plan_keys(steps))
+        keys = plan_keys(steps)
+        missing = _missing(keys)
+        first = [k + "s" for k in keys[::-1] if not is_done(k) and k + "s" not in _ready and not is_done(k + "s")]
     except OSError:
         return
-    if keys:
-        _start(keys[::-1])  # the plan starts at the front
+    seq = [k for k in missing if k.endswith("s")]
+    if missing:
+        _start(seq[::-1] + missing[len(seq):])
+    first = [k for k in first if k in _pending]
+    if first:
+        _tell("first " + " ".join(first))
+
+
+def _tell(line: str) -> None:
+    """Write a control line to every running worker (compile_worker.py)."""
+    for p in _workers:
+        if p.poll() is None and p.stdin is not None:
+            with contextlib.suppress(OSError):
+                p.stdin.write((line + "\n").encode())
+                p.stdin.flush()
 
 
 @atexit.register
 def _stop_workers() -> None:
-    """At exit, stop workers still compiling: nothing is left running behind the user's program
-    (an interrupted compile leaves no marker, and Numba's cache files are replaced atomically)."""
+    """At exit: if this process ran serial twins (or kernel_seq) while its workers compiled the
+    parallel kernels, let the workers finish those (and nothing else), for at most
+    EXIT_WAIT seconds, so that the next process finds them in the cache; then stop every worker
+    still running: nothing is left behind the user's program (an interrupted compile leaves no
+    marker, and Numba's cache files are replaced atomically)."""
+    alive = [p for p in _workers if p.poll() is None]
+    try:
+        wanted = sorted(k for k in _wanted if not is_done(k))
+    except OSError:
+        wanted = []
+    if wanted and alive:
+        print(EXIT_NOTICE, file=sys.stderr, flush=True)
+        _tell("only " + " ".join(wanted))  # the workers keep only these, then end
+        for p in alive:
+            with contextlib.suppress(OSError):
+                p.stdin.close()
+        deadline = time.monotonic() + EXIT_WAIT
+        for p in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=max(0.0, deadline - time.monotonic()))
     for p in _workers:
         if p.poll() is None:
             p.terminate()
+        if p.stdin is not None:
+            with contextlib.suppress(OSError):
+                p.stdin.close()
     for p in _workers:
         try:
             p.wait(timeout=5)
@@ -326,8 +449,11 @@ def _stop_workers() -> None:
             p.kill()
 
 
-def spawn(keys, quiet: bool = False) -> subprocess.Popen:
-    """A worker process compiling the families `keys` (in that order) into the cache."""
+def spawn(keys, quiet: bool = False, feed: bool = False) -> subprocess.Popen:
+    """A worker process compiling the kernels of `keys` (serial twins first, otherwise in that
+    order) into the cache; with `feed`, also those later written to its stdin, one per line,
+    until it is closed or the worker has had nothing to do for WORKER_IDLE seconds (then it ends:
+    an idle worker would hold its memory for the rest of the user's program)."""
     env = dict(os.environ)
     # the packages this process imported, first on the worker's path
     paths = [str(Path(__file__).resolve().parents[1]), str(Path(compile_clock.__file__).resolve().parents[2])]
@@ -335,8 +461,10 @@ def spawn(keys, quiet: bool = False) -> subprocess.Popen:
     env["NUMBA_NUM_THREADS"] = "1"  # read at run time by the kernels: the code is the same
     env["KERASLITE_COMPILE_WORKERS"] = "0"  # a worker starts no workers of its own
     out = subprocess.DEVNULL if quiet else None
-    return subprocess.Popen([sys.executable, "-m", "keraslite_numba.compile_worker", *keys], env=env,
-                            stdin=subprocess.DEVNULL, stdout=out, stderr=out, close_fds=True)
+    idle = [f"--idle={WORKER_IDLE}"] if feed else []
+    return subprocess.Popen([sys.executable, "-m", "keraslite_numba.compile_worker", *idle, *keys], env=env,
+                            stdin=subprocess.PIPE if feed else subprocess.DEVNULL, stdout=out, stderr=out,
+                            close_fds=True)
 
 
 def install_listener() -> None:

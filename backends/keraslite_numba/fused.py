@@ -22,11 +22,12 @@ import importlib.util
 import os
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from keraslite.backend import elementwise
+
+from .cachedir import cache_dir
 
 PARALLEL_THRESHOLD = 1 << 15
 ROW_TILE = 4096
@@ -79,18 +80,6 @@ def _header(program) -> str:
             continue
         imports.setdefault(module, []).append(name if attr == name else f"{attr} as {name}")
     return _HEADER + "".join(f"from {m} import {', '.join(names)}\n" for m, names in imports.items())
-
-
-def cache_dir() -> Path:
-    """Where generated kernel sources (and Numba's caches next to them) live."""
-    root = os.environ.get("KERASLITE_CACHE_DIR")
-    if root:
-        base = Path(root)
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "keraslite"
-    d = base / "numba-kernels"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def _source(program, kinds: str) -> str:
@@ -175,6 +164,7 @@ class FusedKernel:
     def __init__(self, program):
         self.program = program
         self._kernels: dict = {}
+        self._parallel: set = set()  # kernel keys whose kernel_par runs large calls from now on
         self._layouts: dict = {}
         self._numpy = None if len(program.lines) <= SMALL_MAX_OPS else False
 
@@ -219,9 +209,22 @@ class FusedKernel:
         if pair is None:
             pair = self._kernels[key] = _load(self.program, key)
         outs = out if out is not None else [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
-        kernel = pair[0] if n >= PARALLEL_THRESHOLD else pair[1]
-        kernel(n, T, *args, *[o.reshape(-1) for o in outs])
+        call = (n, T, *args, *[o.reshape(-1) for o in outs])
+        kernel = pair[1]
+        if n >= PARALLEL_THRESHOLD:
+            kernel = pair[0] if key in self._parallel else large_kernel(pair, call, self._parallel, key)
+        kernel(*call)
         return outs
+
+
+def large_kernel(pair, args, settled: set, key):
+    """kernel_par for a large call, or kernel_seq while a compile worker builds kernel_par
+    (coldgen.py); `key` joins `settled` once kernel_par is the choice for good."""
+    from .coldgen import large_kernel as choose
+    kernel, done = choose(pair[0], pair[1], args)
+    if done:
+        settled.add(key)
+    return kernel
 
 
 # how _layout says an input is passed to the kernel: flat at the output's shape, one element,

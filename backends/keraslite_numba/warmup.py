@@ -65,6 +65,18 @@ def _bn_bwd(dt):
     batchnorm.batchnorm_train_backward(x, one, one, one, x, one, one, (0,), 1e-3)
 
 
+def _gemm_split(dt):
+    from .kernels import gemm
+    fns = gemm._load()
+    if not fns:  # no SciPy BLAS: matmul never calls the kernel
+        return
+    a = np.ones((2, 2), dt)
+    c = np.empty((2, 2), dt)
+    params = np.full(6, 2, np.int32)
+    gemm._gemm_split(fns[np.dtype(dt)], a.ctypes.data, a.strides[0], a.ctypes.data, c, gemm._NO_BIAS[np.dtype(dt)],
+                     0, 2, params, np.array((ord("N"), ord("N")), np.uint8), np.array((1, 0), dt))
+
+
 def _conv_pack(dt):
     from .kernels import conv_pack
     conv_pack._pack(np.ones((1, 1, 1, 1), dt), 1, False, 1, np.zeros((1, 1, 1), dt))
@@ -73,47 +85,49 @@ def _conv_pack(dt):
 RECIPES = {"conv_fwd": _conv_fwd, "conv_pack": _conv_pack, "col2im": _col2im,
            "conv_bwd_filter": _conv_bwd_filter,
            "max_fwd": _max_fwd, "max_bwd": _max_bwd, "avg_fwd": _avg_fwd, "avg_bwd": _avg_bwd,
-           "bn_fwd": _bn_fwd, "bn_bwd": _bn_bwd}
+           "bn_fwd": _bn_fwd, "bn_bwd": _bn_bwd, "gemm_split": _gemm_split}
 
 
-# family -> (kernels module, the Numba dispatchers it compiles): how a process tells that a
-# family's kernels are compiled (or loaded from the cache) for a dtype, whatever route ran
-KERNELS = {"conv_fwd": ("conv", ("_fwd_kernel",)), "conv_pack": ("conv_pack", ("_pack",)),
-           "col2im": ("conv", ("_col2im",)),
-           "conv_bwd_filter": ("conv", ("_bwd_filter_kernel",)), "max_fwd": ("pool", ("_max_fwd",)),
-           "max_bwd": ("pool", ("_max_bwd",)), "avg_fwd": ("pool", ("_avg_fwd",)),
-           "avg_bwd": ("pool", ("_avg_bwd",)), "bn_fwd": ("batchnorm", ("_bn_fwd",)),
-           "bn_bwd": ("batchnorm", ("_bn_bwd",))}
+# family -> (kernels module, its twins.Twin): how a process tells that a family's kernel
+# (parallel, or its serial twin) is compiled or loaded from the cache for a dtype
+KERNELS = {"conv_fwd": ("conv", "_fwd_kernel"), "conv_pack": ("conv_pack", "_pack"), "col2im": ("conv", "_col2im"),
+           "conv_bwd_filter": ("conv", "_bwd_filter_kernel"), "max_fwd": ("pool", "_max_fwd"),
+           "max_bwd": ("pool", "_max_bwd"), "avg_fwd": ("pool", "_avg_fwd"), "avg_bwd": ("pool", "_avg_bwd"),
+           "bn_fwd": ("batchnorm", "_bn_fwd"), "bn_bwd": ("batchnorm", "_bn_bwd"), "gemm_split": ("gemm", "_gemm_split")}
 
 
-def dispatchers(family: str) -> list:
-    """The Numba dispatchers behind `family` (the kernels modules are imported)."""
+def parse(key: str):
+    """(family, dtype char, serial) of a key: "<family>-<dtype char>" names the parallel kernel
+    (e.g. "conv_fwd-f", float32), "<family>-<dtype char>s" its serial twin ("conv_fwd-fs")."""
+    family, _, rest = key.rpartition("-")
+    if family not in RECIPES or rest not in ("f", "d", "fs", "ds"):
+        raise ValueError(f"keraslite_numba.warmup: unknown kernel family {key!r}; known: "
+                         f"{sorted(RECIPES)} with suffix -f (float32) or -d (float64), plus s for the serial twin")
+    return family, rest[0], rest == rest[0] + "s"
+
+
+def twin_of(family: str):
+    """The twins.Twin of `family` (its kernels module is imported)."""
     import importlib
-    module, names = KERNELS[family]
-    mod = importlib.import_module(f"keraslite_numba.kernels.{module}")
-    return [getattr(mod, n) for n in names]
+    module, name = KERNELS[family]
+    return getattr(importlib.import_module(f"keraslite_numba.kernels.{module}"), name)
 
 
 def compiled(key: str) -> bool:
-    """True when this process holds family `key`'s kernels for its dtype (compiled here or loaded
-    from the cache): the first array argument of some signature has that dtype."""
-    family, _, char = key.rpartition("-")
-    want = np.dtype(char)
-    for d in dispatchers(family):
-        if not any(str(getattr(sig[0], "dtype", "")) == want.name for sig in d.signatures):
-            return False
-    return True
+    """True when this process holds the kernel of `key` (compiled here or loaded from the
+    cache): the signature's array argument (Twin.arg) has the key's dtype."""
+    family, char, serial = parse(key)
+    return twin_of(family).holds(serial, char)
 
 
 def compile_family(key: str) -> None:
-    """Compile one family, key "<family>-<dtype char>" (e.g. "conv_fwd-f" for float32)."""
-    family, _, char = key.rpartition("-")
-    if family not in RECIPES or char not in ("f", "d"):
-        raise ValueError(f"keraslite_numba.warmup: unknown kernel family {key!r}; known: "
-                         f"{sorted(RECIPES)} with suffix -f (float32) or -d (float64)")
-    RECIPES[family](np.dtype(char))
+    """Compile the kernel of one key (see parse), by running its recipe on tiny arrays."""
+    from . import twins
+    family, char, serial = parse(key)
+    with twins.only("seq" if serial else "par"):
+        RECIPES[family](np.dtype(char))
 
 
-def all_keys(dtypes=("f",)) -> list[str]:
-    """Every family key for the given dtype chars."""
-    return [f"{f}-{c}" for c in dtypes for f in RECIPES]
+def all_keys(dtypes=("f",), serial: bool = False) -> list[str]:
+    """Every parallel family key for the given dtype chars (and the serial twins' if asked)."""
+    return [f"{f}-{c}{s}" for s in ("", "s")[:1 + serial] for c in dtypes for f in RECIPES]

@@ -13,6 +13,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ..twins import twin
+
 __all__ = ["batchnorm_train_forward", "batchnorm_train_backward"]
 
 
@@ -23,6 +25,7 @@ _BLOCK = 64  # rows summed in x's dtype before each float64 flush (vectorised in
 # partial sums, phase 1 writes the output from per-channel coefficients that NumPy computes in
 # between (C-length vectors, float64). One prange per kernel instead of two: a parallel region
 # costs ~0.45 s of cold compile, the extra call ~10 us.
+@twin("bn_fwd")
 @njit(parallel=True, cache=True)
 def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, y2):
     R, C = x2.shape
@@ -64,6 +67,7 @@ def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, y2):
                     yr[c] = (xr[c] - m[c]) * scale[c] + b[c]
 
 
+@twin("bn_bwd")
 @njit(parallel=True, cache=True)
 def _bn_bwd(x2, gy2, phase, nchunks, m, part, a, bb, d, dx2):
     R, C = x2.shape

@@ -37,11 +37,11 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..llvmattrs import wide_vectors
+from ..twins import twin
 from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch
 from .conv_pack import packed_filter
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
-
 
 
 def _has_avx512() -> bool:
@@ -220,6 +220,7 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
 # --------------------------------------------------------------------------------------------
 # parallel drivers
 # --------------------------------------------------------------------------------------------
+@twin("conv_fwd")
 @njit(parallel=True, cache=True)
 def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias, has_bias):
     K = wp.shape[1]
@@ -278,6 +279,7 @@ def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB
                     yp[c] += bp[c]
 
 
+@twin("conv_bwd_filter")
 @njit(parallel=True, cache=True)
 def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchunks, RB):
     K = koff.shape[0]
@@ -285,8 +287,9 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
     R = rowbase.shape[0]
     psize = G * K * Cog
     ncols = G * nblk
-    # one job per (chunk of output rows, column panel); `part` (zeroed by the caller) holds one
-    # partial sum per row chunk
+    # one job per (chunk of output rows, column panel); `part` holds one partial sum per row
+    # chunk, each job clearing its own cells first (a zeroed array from the caller would be
+    # fresh pages: a page fault per 4 KiB on every call)
     for job in prange(nchunks * ncols):
         wide_vectors()
         ab = np.empty(MR, np.uint64)
@@ -300,6 +303,9 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
         pbase = ch * psize
         co0 = cblk * NR
         nc = min(NR, Cog - co0)
+        for kk in range(K):
+            cell = pbase + (g * K + kk) * Cog + co0
+            part[cell:cell + nc] = 0
         for rs in range(rs0, rs1, RB):
             re = min(rs + RB, rs1)
             for k0 in range(0, K, MR):
@@ -316,10 +322,6 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
 # --------------------------------------------------------------------------------------------
 # Python wrappers
 # --------------------------------------------------------------------------------------------
-def _run(kernel, key, *args):
-    return kernel(*args)
-
-
 _NO_BIAS = {np.dtype(d).char: np.zeros(1, d) for d in (np.float32, np.float64)}
 
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
@@ -366,7 +368,7 @@ def _forward(x, wp, geometry, y, bias):
     TB = _TB
     while TB > 4 and -(-ntiles // TB) * G * nblk < 4 * numba.get_num_threads():
         TB //= 2
-    _run(_fwd_kernel, ("f", dt.char), xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
+    _fwd_kernel(xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
          y.reshape(-1), N, Ho, Wo, sh, sw, TB, _NO_BIAS[dt.char] if bias is None else bias,
          bias is not None)
     return y
@@ -409,8 +411,20 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
     if oh1 <= oh0 or ow1 <= ow0:
         dx[...] = 0
         return dx
+    wp = packed_filter(w, G, True, NR)
     if (sh, sw, bt, bl, oh0, ow0, oh1, ow1, Hq, Wq) == (1, 1, 0, 0, 0, 0, Ho, Wo, Ho, Wo):
         q = g
+    elif kh == kw == 1:
+        # a strided 1x1 filter: each dx pixel takes at most one g pixel, so the products are
+        # made on g itself (not on sh*sw times as many inserted zeros), then put in place; each
+        # is the same ordered sum over the output channels as on the zero-inserted q
+        t = _scratch(("bin1x1",), (N, Ho, Wo, Cin), dt)
+        _forward(g, wp, _geometry(g.shape, (1, 1, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (1, 1), G), t, None)
+        r0, c0 = oh0 * sh + bt, ow0 * sw + bl
+        dx[...] = 0
+        dx[:, r0:r0 + (oh1 - oh0 - 1) * sh + 1:sh, c0:c0 + (ow1 - ow0 - 1) * sw + 1:sw, :] = \
+            t[:, oh0:oh1, ow0:ow1, :]
+        return dx
     else:
         q = _scratch(("bin", sh, sw, bt, bl, oh0, ow0, oh1, ow1), (N, Hq, Wq, Co), dt)
         r0, c0 = oh0 * sh + bt, ow0 * sw + bl
@@ -418,9 +432,10 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
             g[:, oh0:oh1, ow0:ow1, :]
     # the forward kernel on q with w2[i, j, co, g*Cig + ci] = w[kh-1-i, kw-1-j, ci, g*Cog + co]
     geometry = _geometry(q.shape, (kh, kw, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (dh, dw), G)
-    return _forward(q, packed_filter(w, G, True, NR), geometry, dx, None)
+    return _forward(q, wp, geometry, dx, None)
 
 
+@twin("col2im")
 @njit(parallel=True, cache=True)
 def _col2im(cols, kh, kw, sh, sw, dh, dw, pt, pl, dx):
     """dx[n, oh*sh + i*dh - pt, ow*sw + j*dw - pl, c] += cols[n, oh, ow, (i*kw + j)*C + c];
@@ -516,8 +531,8 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     # partials to add up); else the rows are cut into one chunk per thread, summed at the end
     nchunks = 1 if G * nblk >= 2 * threads else max(1, min(threads, R))
     RB = max(1, 256 // max(Wo, 1))
-    part = np.zeros(nchunks * G * K * Cog, dt)
-    _run(_bwd_filter_kernel, ("w", dt.char), xp.reshape(-1), rowbase,
+    part = np.empty(nchunks * G * K * Cog, dt)
+    _bwd_filter_kernel(xp.reshape(-1), rowbase,
          _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3, G, Cig, Cog, Wo, part,
          nchunks, RB)
     red = part.reshape(nchunks, -1).sum(axis=0) if nchunks > 1 else part

@@ -15,10 +15,13 @@ a 1x1x1024x2048 one). Small filters take the NumPy route, which has nothing to c
 import numpy as np
 from numba import njit, prange
 
+from ..twins import twin
+
 # filters of fewer elements are packed by NumPy (microseconds; no kernel to compile cold)
 NUMBA_MIN = 1 << 16
 
 
+@twin("conv_pack")
 @njit(parallel=True, cache=True)
 def _pack(w, G, flip, nr, wp):
     kh, kw, Cig, Co = w.shape

@@ -29,12 +29,6 @@ def _w(a):
     return a if a.flags.writeable else a.copy()
 
 
-def _cold(family, a):
-    """Waits for a compile worker building the kernel family, as NumbaBackend's _cold."""
-    from ..coldstart import first_use
-    return first_use(f"{family}-{a.dtype.char}")
-
-
 def gemm_epilogue(backend, pattern, nodes):
     """act(a @ b + bias) for a 2-D (or N-D, 2-D b) float matmul, or None."""
     mm = nodes[0]
@@ -126,12 +120,11 @@ def pool_relu_grad(backend, pattern, nodes):
                 return y
             np.copyto(out, y)
             return out
-        with _cold(f"{mode}_bwd", ins[0]):
-            if mode == "max":
-                x, y, g = ins
-                return pool.max_pool2d_backprop(_w(x), _w(y), _w(g), *geometry, out=out, mask=_w(m))
-            (g,) = ins
-            return pool.avg_pool2d_backprop(_w(g), m.shape, *geometry, out=out, mask=_w(m))
+        if mode == "max":
+            x, y, g = ins
+            return pool.max_pool2d_backprop(_w(x), _w(y), _w(g), *geometry, out=out, mask=_w(m))
+        (g,) = ins
+        return pool.avg_pool2d_backprop(_w(g), m.shape, *geometry, out=out, mask=_w(m))
     return pool_backprop_relu_grad
 
 
@@ -151,8 +144,7 @@ def batchnorm_relu(backend, pattern, nodes):
                 return y, mean, var
             np.copyto(out, y)
             return out, mean, var
-        with _cold("bn_fwd", x):
-            return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=True)
+        return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=True)
     return batchnorm_train_relu
 
 
@@ -173,6 +165,5 @@ def batchnorm_inference(backend, pattern, nodes):
                 return y
             np.copyto(out, y)
             return out
-        with _cold("bn_fwd", x):
-            return batchnorm.channel_affine(_w(x), _w(mean), _w(scale), _w(offset), relu=relu, out=out)
+        return batchnorm.channel_affine(_w(x), _w(mean), _w(scale), _w(offset), relu=relu, out=out)
     return channel_affine

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import threads
+from ..twins import twin
 
 __all__ = ["ACTIVATIONS", "matmul", "available"]
 
@@ -97,6 +98,18 @@ def _gemm1(fn, a_addr, a_rowstep, b_addr, c, bias, act, params, chars, scal):
     _rows(fn, a_addr, a_rowstep, b_addr, c, bias, act, 0, c.shape[0], params, chars, scal)
 
 
+def _split_serial(fn, a_addr, a_rowstep, b_addr, c, bias, act, nblocks, params, chars, scal):
+    """_gemm_split's blocks one after another on this thread: the same BLAS calls and epilogues,
+    so the same results. Its stand-in on a first run (twins.py): compiled serial, _gemm_split
+    itself would cost 2-3x its parallel compile (LLVM's work on the inlined epilogue loops),
+    while this compiles only _rows, which _gemm1 shares."""
+    m = c.shape[0]
+    for j in range(nblocks):
+        _rows(fn, a_addr, a_rowstep, b_addr, c, bias, act, j * m // nblocks, (j + 1) * m // nblocks, params.copy(),
+              chars, scal)
+
+
+@twin("gemm_split", arg=4, seq=_split_serial, seq_kernel=_rows)
 @njit(parallel=True, cache=True, nogil=True)
 def _gemm_split(fn, a_addr, a_rowstep, b_addr, c, bias, act, nblocks, params, chars, scal):
     m = c.shape[0]

@@ -11,9 +11,12 @@ the row is still in cache; the flag is an argument, so one compiled kernel serve
 import numpy as np
 from numba import njit, prange
 
+from ..twins import twin
+
 __all__ = ["max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backprop"]
 
 
+@twin("max_fwd")
 @njit(parallel=True, cache=True)
 def _max_fwd(x, ph, pw, sh, sw, pt, pl, y):
     """Max pooling, one output row per parallel iteration. Max and average are separate
@@ -43,6 +46,7 @@ def _max_fwd(x, ph, pw, sh, sw, pt, pl, y):
                         yv[c] = v if v > yv[c] else yv[c]
 
 
+@twin("avg_fwd")
 @njit(parallel=True, cache=True)
 def _avg_fwd(x, ph, pw, sh, sw, pt, pl, y):
     """Average pooling over the real (unpadded) cells of each window."""
@@ -100,6 +104,7 @@ def _mask_rows(dxn, mn, r0, r1):
                 dv[c] = d if mv[c] > zero else d * zero
 
 
+@twin("max_bwd")
 @njit(parallel=True, cache=True)
 def _max_bwd(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
     """Backprop of max pooling: each window's g goes to its first maximal cell in row-major
@@ -150,6 +155,7 @@ def _max_bwd(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
             _mask_rows(dxn, m[n], done, H)
 
 
+@twin("avg_bwd")
 @njit(parallel=True, cache=True)
 def _avg_bwd(g, m, masked, ph, pw, sh, sw, pt, pl, dx):
     """Backprop of average pooling, one image per parallel iteration (`masked`: as _max_bwd)."""

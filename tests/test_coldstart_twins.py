@@ -1,0 +1,171 @@
+"""Serial twins (keraslite_numba/twins.py): every parallel kernel family compiled serial gives
+bitwise the results of the parallel kernel, and coldstart.run_twin runs the twin exactly while a
+worker compiles the parallel kernel."""
+import numba
+import numpy as np
+import pytest
+
+pytest.importorskip("keraslite_numba")
+from keraslite_numba import coldstart, twins, warmup  # noqa: E402
+from keraslite_numba.kernels import batchnorm, conv, conv_pack, gemm, pool  # noqa: E402
+from keraslite_numba.threads import SerialBlas  # noqa: E402
+
+
+def _calls(dt, rng):
+    """family -> a function running its kernel (through the public wrappers) on odd shapes."""
+    def a(*shape, loc=0.0):
+        return (rng.normal(size=shape) + loc).astype(dt)
+
+    x, w, b = a(3, 11, 9, 5), a(3, 2, 5, 35), a(35)
+    g = a(3, 5, 8, 35)  # conv of x: stride (2, 1), padding ((1, 0), (0, 0)), dilation (1, 1)
+    geo = dict(strides=(2, 1), padding=((1, 0), (0, 0)))
+    xs, ws = a(2, 7, 6, 6), a(3, 3, 6, 34)
+    y = a(2, 7, 6, 34)
+    p = a(4, 9, 7, 6)
+    pool_geo = ((3, 2), (2, 2), ((1, 1), (0, 1)))
+    pm = pool.max_pool2d(np.round(p), *pool_geo)  # rounded: ties pick the first maximal cell
+    xb = a(5, 7, 13, loc=30.0)
+    gam, bet = a(1, 1, 13), a(1, 1, 13)
+    ma, mb, mc = a(37, 45), a(45, 29), np.empty((37, 29), dt)
+    wk = a(3, 2, 6, 35)  # 5 groups of 7 output channels, 6 input channels per group
+
+    def pack(flip):
+        G, nr = 5, (8 if flip else 4)
+        cols, rows = (6, 7) if flip else (7, 6)
+        wp = np.full((G * -(-cols // nr), 3 * 2 * rows, nr), np.nan, dt)  # every cell is written
+        conv_pack._pack(wk, G, flip, nr, wp)
+        return wp
+
+    def gemm_split():
+        with SerialBlas():
+            return gemm.matmul(a(300, 71), a(71, 64), bias=a(64), act="tanh")
+
+    return {
+        "conv_fwd": lambda: conv.conv2d(x, w, dilation=(1, 1), bias=b, **geo),
+        "conv_bwd_filter": lambda: conv.conv2d_backprop_filter(x, g, w.shape, **geo),
+        "col2im": lambda: conv.conv2d_backprop_input(y, ws, xs.shape, (1, 1), ((1, 1), (1, 1))),
+        "max_fwd": lambda: pool.max_pool2d(np.round(p), *pool_geo),
+        "max_bwd": lambda: pool.max_pool2d_backprop(np.round(p), pm, a(*pm.shape), *pool_geo),
+        "avg_fwd": lambda: pool.avg_pool2d(p, *pool_geo),
+        "avg_bwd": lambda: pool.avg_pool2d_backprop(a(*pm.shape), p.shape, *pool_geo),
+        "bn_fwd": lambda: batchnorm.batchnorm_train_forward(xb, gam, bet, (0, 1), 1e-3),
+        "bn_bwd": lambda: batchnorm.batchnorm_train_backward(xb, gam, a(1, 1, 13), np.abs(a(1, 1, 13)), a(*xb.shape),
+                                                             a(1, 1, 13), a(1, 1, 13), (0, 1), 1e-3),
+        "gemm_split": gemm_split if gemm.available() else lambda: np.matmul(ma, mb, out=mc),
+        "conv_pack": lambda: (pack(False), pack(True)),
+    }
+
+
+def _run(fn, variant):
+    with twins.only(variant):
+        out = fn()
+    return [np.array(o, copy=True) for o in (out if isinstance(out, tuple) else (out,))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_serial_twins_compute_bitwise_what_the_parallel_kernels_do(dtype):
+    threads = sorted({1, 2, numba.config.NUMBA_NUM_THREADS})
+    before = numba.get_num_threads()
+    assert set(_calls(dtype, np.random.default_rng(0))) == set(warmup.RECIPES)
+    try:
+        for n in threads:
+            numba.set_num_threads(n)
+            for family in warmup.RECIPES:
+                # fresh inputs per call: each variant gets the same values
+                par = _run(_calls(dtype, np.random.default_rng(n))[family], "par")
+                seq = _run(_calls(dtype, np.random.default_rng(n))[family], "seq")
+                for p, s in zip(par, seq):
+                    assert p.tobytes() == s.tobytes(), f"{family} ({dtype}, {n} threads): serial twin differs"
+                    assert np.isfinite(p).all() and np.abs(p).sum() > 0, family
+    finally:
+        numba.set_num_threads(before)
+    # every family ran both variants for this dtype (a wrapper route skipping a kernel would show)
+    for family in warmup.RECIPES:
+        if family != "gemm_split" or gemm.available():
+            t = warmup.twin_of(family)
+            assert t.holds(False, np.dtype(dtype).char) and t.holds(True, np.dtype(dtype).char), family
+
+
+def test_serial_twins_have_their_own_cache_entries():
+    """Numba's cache files are named by qualified name and its index ignores the parallel flag:
+    a twin sharing the parallel kernel's name would overwrite its cache entries."""
+    names = set()
+    for family in warmup.RECIPES:
+        t = warmup.twin_of(family)
+        if family == "gemm_split":  # its stand-in is a loop over the blocks calling _rows
+            assert t.seq is gemm._split_serial and t.seq_kernel is gemm._rows
+            continue
+        assert t.seq.targetoptions.get("parallel") in (None, False) and t.par.targetoptions["parallel"]
+        assert t.seq.py_func.__qualname__ == t.par.py_func.__qualname__ + "_serial"
+        assert t.seq.py_func.__code__.co_code == t.par.py_func.__code__.co_code
+        names |= {t.seq.py_func.__qualname__, t.par.py_func.__qualname__}
+    assert len(names) == 2 * (len(warmup.RECIPES) - 1)
+
+
+def test_a_call_runs_the_serial_twin_until_the_parallel_kernel_is_marked(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASLITE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(coldstart, "_paths", {})
+    monkeypatch.setattr(coldstart, "_pending", {"max_fwd-f"})
+    monkeypatch.setattr(coldstart, "_ready", set())
+    monkeypatch.setattr(coldstart, "_orphaned", lambda key: False)  # "a worker is compiling it"
+    t = pool._max_fwd
+    ran = []
+    monkeypatch.setattr(t, "chosen", {})
+    monkeypatch.setattr(t, "par", _Spy(t.par, "par", ran))
+    monkeypatch.setattr(t, "seq", _Spy(t.seq, "seq", ran))
+    x = np.random.default_rng(1).normal(size=(2, 6, 6, 3)).astype(np.float32)
+    ref = pool.max_pool2d(x, (2, 2), (2, 2))
+    assert pool.max_pool2d(x, (2, 2), (2, 2)).tobytes() == ref.tobytes()
+    assert ran == ["seq", "seq"] and not t.chosen
+    assert coldstart.is_done("max_fwd-fs")  # the twin ran here: marked for the next process
+    assert not coldstart.is_done("max_fwd-f")
+    coldstart._mark("max_fwd-f")  # a worker finished the parallel kernel
+    for _ in range(2):
+        assert pool.max_pool2d(x, (2, 2), (2, 2)).tobytes() == ref.tobytes()
+    assert ran == ["seq", "seq", "par", "par"] and t.chosen == {"f": t.par}
+    # float64 is another key: nothing pending for it, so the parallel kernel at once
+    pool.max_pool2d(x.astype(np.float64), (2, 2), (2, 2))
+    assert ran[-1] == "par" and t.chosen["d"] is t.par
+
+
+def test_without_workers_the_parallel_kernel_runs_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASLITE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(coldstart, "_paths", {})
+    monkeypatch.setattr(coldstart, "_pending", set())
+    monkeypatch.setattr(coldstart, "_ready", set())
+    t = pool._avg_fwd
+    ran = []
+    monkeypatch.setattr(t, "chosen", {})
+    monkeypatch.setattr(t, "par", _Spy(t.par, "par", ran))
+    monkeypatch.setattr(t, "seq", _Spy(t.seq, "seq", ran))
+    pool.avg_pool2d(np.ones((1, 4, 4, 2), np.float32), (2, 2), (2, 2))
+    assert ran == ["par"] and coldstart.is_done("avg_fwd-f")  # compiled (or loaded) here, marked
+    # the worker asked for it has ended (crashed, killed, idle) without marking it: what it was
+    # asked for runs as without workers
+    monkeypatch.setattr(t, "chosen", {})
+    monkeypatch.setattr(coldstart, "_pending", {"avg_fwd-d", "avg_fwd-ds"})
+    monkeypatch.setattr(coldstart, "_owner", {"avg_fwd-d": _Ended(), "avg_fwd-ds": _Ended()})
+    pool.avg_pool2d(np.ones((1, 4, 4, 2), np.float64), (2, 2), (2, 2))
+    assert ran == ["par", "par"]
+
+
+class _Ended:
+    """A worker process that has exited."""
+
+    def poll(self):
+        return 0
+
+
+class _Spy:
+    """A dispatcher stand-in recording which variant ran."""
+
+    def __init__(self, kernel, name, log):
+        self.kernel, self.name, self.log = kernel, name, log
+
+    @property
+    def signatures(self):
+        return self.kernel.signatures
+
+    def __call__(self, *args):
+        self.log.append(self.name)
+        return self.kernel(*args)
