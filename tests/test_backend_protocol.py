@@ -164,10 +164,78 @@ def _crossentropy_case():
     return None, out, (pv, pv, np.float32(1e-7), np.float32(1 - 1e-7), tv), -(tv * np.log(q)).sum(-1), 1e-5
 
 
+def _first_max_backprop(r, g, size, stride):
+    """NumPy: each window's g to its first maximal cell (row-major), valid padding."""
+    dx = np.zeros(r.shape)
+    for oh in range(g.shape[1]):
+        for ow in range(g.shape[2]):
+            win = r[:, oh * stride:oh * stride + size, ow * stride:ow * stride + size, :]
+            flat = win.reshape(r.shape[0], -1, r.shape[-1])
+            first = np.argmax(flat == flat.max(axis=1, keepdims=True), axis=1)  # (N, C)
+            for k in range(size * size):
+                i, j = divmod(k, size)
+                dx[:, oh * stride + i, ow * stride + j, :] += np.where(first == k, g[:, oh, ow, :], 0.0)
+    return dx
+
+
+def _pool_relu_grad_case(dtype):
+    def case():
+        x = K.placeholder((2, 9, 7, 5), dtype=dtype)
+        r = K.relu(x)
+        y = K.pool2d(r, (3, 3), strides=(2, 2))
+        c = K.placeholder(tuple(y.shape), dtype=dtype)
+        out = K.gradients(K.sum(y * c), [x])[0]
+        rng = np.random.default_rng(4)
+        xv = rng.standard_normal((2, 9, 7, 5)).astype(dtype)
+        rv = np.maximum(xv, 0)
+        yv = np.zeros((2, 4, 3, 5), dtype)
+        for i in range(4):
+            for j in range(3):
+                yv[:, i, j] = rv[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max(axis=(1, 2))
+        gv = rng.standard_normal((2, 4, 3, 5)).astype(dtype)
+        want = _first_max_backprop(rv, gv, 3, 2) * (rv > 0)
+        # the fused form's inputs: pool_backprop's (x, y, g), then relu_grad's mask (relu's output)
+        return None, out, (rv, yv, gv, rv), want, 1e-5
+    return case
+
+
+def _batchnorm_relu_case():
+    x = K.placeholder((3, 4, 5, 6))
+    gamma, beta = K.variable(np.ones(6, "float32")), K.variable(np.zeros(6, "float32"))
+    out = K.relu(K.normalize_batch_in_training(x, gamma, beta, (0, 1, 2))[0])
+    rng = np.random.default_rng(5)
+    xv = (rng.standard_normal((3, 4, 5, 6)) * 2 + 1).astype("float32")
+    gv, bv = rng.uniform(0.5, 1.5, (1, 1, 1, 6)).astype("float32"), rng.standard_normal((1, 1, 1, 6)).astype("float32")
+    mean, var = xv.mean(axis=(0, 1, 2), dtype="float64"), xv.var(axis=(0, 1, 2), dtype="float64")
+    want = np.maximum((xv - mean) / np.sqrt(var + 1e-3) * gv + bv, 0)
+    # the fused form's inputs: x, gamma and beta in keepdims form; its result (relu(y), mean, var)
+    return None, out, (xv, gv, bv), want, 1e-4
+
+
+def _batchnorm_inference_case(relu):
+    def case():
+        x = K.placeholder((None, 5, 7))
+        params = [K.variable(v) for v in np.random.default_rng(7).uniform(0.5, 1.5, (4, 7)).astype("float32")]
+        mean, var, beta, gamma = params
+        y = K.batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=1e-3)
+        out = K.relu(y) if relu else y
+        rng = np.random.default_rng(8)
+        xv = (rng.standard_normal((6, 5, 7)) + 1).astype("float32")
+        mv, vv, bv, gv = (K.get_value(p) for p in params)
+        scale = (gv / np.sqrt(vv + np.float32(1e-3))).astype("float32")
+        want = (xv - mv) * scale + bv
+        # the fused form's inputs: x, mean, the scale (gamma / sqrt(var + epsilon)), beta
+        return None, out, (xv, mv, scale, bv), np.maximum(want, 0) if relu else want, 1e-5
+    return case
+
+
 CASES = {"conv+bias": _conv_bias_case, "gemm+bias+relu/float32": _gemm_case("relu", "float32"),
          "gemm+bias+sigmoid/float64": _gemm_case("sigmoid", "float64"),
          "gemm+bias+tanh/float32": _gemm_case("tanh", "float32"), "gemm+bias/float64": _gemm_case(None, "float64"),
-         "crossentropy": _crossentropy_case}
+         "crossentropy": _crossentropy_case, "pool_backprop+relu_grad/float32": _pool_relu_grad_case("float32"),
+         "pool_backprop+relu_grad/float64": _pool_relu_grad_case("float64"), "batchnorm_train+relu": _batchnorm_relu_case,
+         "batchnorm_inference+relu": _batchnorm_inference_case(True),
+         "batchnorm_inference": _batchnorm_inference_case(False)}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -183,14 +251,21 @@ def test_fused_forms_equal_their_composite(name, backend, case):
     (m,) = found.values()
     assert m.nodes[-1] is out and m.pattern in PATTERNS
     native = [backend.from_numpy(np.asarray(a)) for a in arrays]
-    got = backend.to_numpy(m.fn(*native))
-    composite = backend.to_numpy(m.pattern.composite(backend, m.nodes)(*native))
+    got, composite = m.fn(*native), m.pattern.composite(backend, m.nodes)(*native)
+    k = m.pattern.element
+    if k is not None:  # a tuple: the chain's value is element k, the others pass through as they were
+        assert m.at is m.nodes[0] and len(got) == len(composite)
+        for a, b in zip(got, composite):
+            np.testing.assert_allclose(backend.to_numpy(a), backend.to_numpy(b), rtol=tol, atol=tol)
+        got, composite = got[k], composite[k]
+    got, composite = backend.to_numpy(got), backend.to_numpy(composite)
     assert got.dtype == composite.dtype == out.dtype and got.shape == composite.shape
     np.testing.assert_allclose(got, composite, rtol=tol, atol=tol)
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
     if backend.out_mode(m.name) is not None:  # a fused form declaring out= fills the given array
         buf = backend.empty(tuple(got.shape), got.dtype)
-        assert m.fn(*native, out=buf) is buf
+        res = m.fn(*native, out=buf)
+        assert (res if k is None else res[k]) is buf
         np.testing.assert_allclose(backend.to_numpy(buf), want, rtol=tol, atol=tol)
 
 
@@ -298,3 +373,44 @@ def test_compiler_calls_the_declared_hooks():
     (got,) = plan.run([xv])
     np.testing.assert_allclose(got, np.sqrt(np.abs(np.maximum(xv @ w + bias, 0) * 2.0) + 1.0), rtol=1e-6)
     assert b.calls.count("running") == 1
+
+
+def _bn_graph():
+    x = K.placeholder((None, 4, 3))
+    gamma, beta = K.variable(np.full(3, 1.5, "float32")), K.variable(np.full(3, 0.25, "float32"))
+    y, mean, var = K.normalize_batch_in_training(x, gamma, beta, (0, 1))
+    xv = np.random.default_rng(6).standard_normal((5, 4, 3)).astype("float32")
+    m, v = xv.mean((0, 1), dtype="float64"), xv.var((0, 1), dtype="float64")
+    return x, y, mean, var, xv, (xv - m) / np.sqrt(v + 1e-3) * 1.5 + 0.25, m, v
+
+
+def test_a_pattern_from_a_tuple_element_keeps_the_other_elements_readable():
+    """batchnorm_train + relu goes on from element 0 of batch norm's tuple: the fused step runs in
+    the tuple's place, so the statistics (elements 1 and 2) are read from it as before."""
+    backend = registry.get_backend_object("numba")
+    x, y, mean, var, xv, yv, m, v = _bn_graph()
+    r = K.relu(y)
+    found, inner = patterns.find(backend, topological_order([r, mean, var]), {r.id, mean.id, var.id}, set())
+    (match,) = found.values()
+    assert match.name == "batchnorm_train+tuple_get+relu" and match.at is match.nodes[0]
+    assert r.id in inner and mean.id not in inner
+    plan = compiler.Plan(backend, [x], [r, mean, var], [])
+    assert "batchnorm_train+tuple_get+relu" in plan.kernels() and "relu" not in plan.kernels()
+    got_r, got_m, got_v = plan.run([xv])
+    np.testing.assert_allclose(got_r, np.maximum(yv, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_m, m, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_v, v, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("other", ["output", "second reader"])
+def test_a_tuple_element_read_elsewhere_is_not_fused(other):
+    """The normalised values also needed (an output, or a second reader): no match, both values right."""
+    backend = registry.get_backend_object("numba")
+    x, y, mean, var, xv, yv, m, v = _bn_graph()
+    r = K.relu(y)
+    outs = [r, y] if other == "output" else [r, y * 2.0]
+    found, _ = patterns.find(backend, topological_order(outs), {o.id for o in outs}, set())
+    assert not found
+    got = compiler.Plan(backend, [x], outs, []).run([xv])
+    np.testing.assert_allclose(got[0], np.maximum(yv, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], yv * (1.0 if other == "output" else 2.0), rtol=1e-5, atol=1e-6)

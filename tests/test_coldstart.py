@@ -97,6 +97,21 @@ def test_plan_keys_follow_first_use():
                          "col2im-f", "gemm_split-f"}
 
 
+def test_plan_keys_include_the_kernels_of_fused_forms():
+    """conv -> batch norm -> relu -> max pool: batch norm + relu and the pool's backprop + relu
+    gradient are declared fused forms running the bn_fwd and max_bwd kernels."""
+    import keraslite
+    from keraslite.layers import Activation, BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D
+    model = keraslite.models.Sequential([Conv2D(4, 3, input_shape=(8, 8, 2)), BatchNormalization(),
+                                         Activation("relu"), MaxPooling2D(), Flatten(), Dense(2)])
+    model.compile("sgd", "mse")
+    with keraslite.use_backend("numba"):
+        model.train_on_batch(np.ones((2, 8, 8, 2), np.float32), np.ones((2, 2), np.float32))
+    plan = model.train_function.last_plan
+    assert {"batchnorm_train+tuple_get+relu", "pool_backprop+relu_grad"} <= set(plan.kernels())
+    assert {"bn_fwd-f", "max_bwd-f"} <= set(coldstart.plan_keys(plan.steps))
+
+
 # ---------------------------------------------------------------------------------- end to end
 _SCRIPT = r"""
 import json, sys

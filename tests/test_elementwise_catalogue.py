@@ -18,7 +18,7 @@ from keraslite import backend as K
 from keraslite.backend import elementwise as E
 from keraslite.backend import registry
 from keraslite.backend.fusion import ElementwiseProgram
-from keraslite.backend.graph import OPS
+from keraslite.backend.graph import OPS, topological_order
 
 from keraslite_cuda import fused as cuda_fused
 from keraslite_cuda import hostsim
@@ -331,3 +331,24 @@ def test_registered_op_without_vjp_passes_no_gradient(kbackend):
         got_y, got_g = K.function([xt], [y, gx])([x])
         np.testing.assert_array_equal(got_y, np.floor(x))
         np.testing.assert_array_equal(got_g, np.ones_like(x))
+
+
+def test_relu_gradient_is_one_op_on_relu_output_and_no_mask_is_materialised(kbackend):
+    """relu's VJP is relu_grad(g, y): no greater/cast mask op, so the forward group that computes
+    relu writes relu alone; the values are g * (y > 0), also for y == 0 exactly."""
+    x = K.placeholder((4, 6))
+    c = K.placeholder((4, 6))
+    (g,) = K.gradients(K.sum(K.relu(x * 2.0) * c), [x])
+    assert "relu_grad" in {n.op for n in topological_order([g])}
+    assert not {"greater", "cast"} & {n.op for n in topological_order([g])}
+    xv = np.random.default_rng(3).standard_normal((4, 6)).astype("float32")
+    xv[0, :3] = 0.0
+    cv = np.random.default_rng(4).standard_normal((4, 6)).astype("float32")
+    (got,) = K.function([x, c], [g])([xv, cv])
+    np.testing.assert_array_equal(got, cv * 2.0 * (xv > 0))
+    # second order: relu_grad is linear in g and passes no gradient to y
+    d = K.placeholder((4, 6))
+    (gc,) = K.gradients(K.sum(g * d), [c])
+    dv = np.random.default_rng(5).standard_normal((4, 6)).astype("float32")
+    (got_c,) = K.function([x, c, d], [gc])([xv, cv, dv])
+    np.testing.assert_allclose(got_c, dv * 2.0 * (xv > 0), rtol=1e-6)

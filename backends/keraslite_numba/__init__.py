@@ -2,7 +2,8 @@
 replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
 import numpy as np
 
-from keraslite.backend.interface import CONV_BIAS, CROSSENTROPY, GEMM_EPILOGUE, ArrayBackend
+from keraslite.backend.interface import (BATCHNORM_INFERENCE, BATCHNORM_RELU, CONV_BIAS, CROSSENTROPY, GEMM_EPILOGUE,
+                                        POOL_RELU_GRAD, ArrayBackend)
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
@@ -30,7 +31,8 @@ class NumbaBackend(ArrayBackend):
     out_modes = {**OUT_MODES, "elementwise": "inplace", "elementwise_batch": "inplace", **{op: "out" for op in (
         "conv", "conv_backprop_input", "conv_backprop_filter", "pool", "pool_backprop", "conv+add", "matmul+add",
         "batchnorm_train", "batchnorm_train_backward",
-        "matmul+add+relu", "matmul+add+sigmoid", "matmul+add+tanh",
+        "matmul+add+relu", "matmul+add+sigmoid", "matmul+add+tanh", "pool_backprop+relu_grad",
+        "batchnorm_train+tuple_get+relu", "sub+mul+add", "sub+mul+add+relu",
         "+".join(n for s in CROSSENTROPY.stages for n in s.ops))}}
 
     def __init__(self):
@@ -122,8 +124,10 @@ class NumbaBackend(ArrayBackend):
     def fused_form(self, pattern, nodes):
         """conv (1 or 2 spatial axes) + bias (the bias is where the convolution's sums start),
         matmul + bias (+ relu/sigmoid/tanh) applied to each block of rows right after its BLAS
-        call, and the categorical cross-entropy of probabilities in one pass per row
-        (kernels/fused_forms.py). Each saves full reads and writes of the activation."""
+        call, the categorical cross-entropy of probabilities in one pass per row, a 2-D pooling's
+        backprop masked by relu's gradient as its rows complete, and batch norm (training mode, or
+        inference's per-channel affine) writing its result rectified (kernels/fused_forms.py).
+        Each saves full reads and writes of the activation."""
         from .kernels import fused_forms
         if pattern is CONV_BIAS:
             conv = nodes[0]
@@ -136,6 +140,12 @@ class NumbaBackend(ArrayBackend):
             return fused_forms.gemm_epilogue(self, pattern, nodes)
         if pattern is CROSSENTROPY:
             return fused_forms.crossentropy(self, pattern, nodes)
+        if pattern is POOL_RELU_GRAD:
+            return fused_forms.pool_relu_grad(self, pattern, nodes)
+        if pattern is BATCHNORM_RELU:
+            return fused_forms.batchnorm_relu(self, pattern, nodes)
+        if pattern is BATCHNORM_INFERENCE:
+            return fused_forms.batchnorm_inference(self, pattern, nodes)
         return None
 
     def conv_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):

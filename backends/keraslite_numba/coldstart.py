@@ -81,7 +81,10 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
                "pool_backprop": ("{mode}_bwd",), "batchnorm_train": ("bn_fwd",),
                "batchnorm_train_backward": ("bn_bwd",), "matmul": ("gemm_split",), "matmul+add": ("gemm_split",),
                "matmul+add+relu": ("gemm_split",), "matmul+add+sigmoid": ("gemm_split",),
-               "matmul+add+tanh": ("gemm_split",)}
+               "matmul+add+tanh": ("gemm_split",),
+               # declared fused forms (kernels/fused_forms.py) running those kernels
+               "batchnorm_train+tuple_get+relu": ("bn_fwd",), "sub+mul+add": ("bn_fwd",),
+               "sub+mul+add+relu": ("bn_fwd",), "pool_backprop+relu_grad": ("{mode}_bwd",)}
 # what start_background() compiles: a convnet's training step's families, last used first
 COMMON = ("conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "bn_fwd-f", "conv_fwd-f")
 
@@ -265,6 +268,8 @@ def plan_keys(steps) -> list[str]:
         node = step.node
         if not fams or isinstance(node, (list, tuple)):
             continue
+        if step.op == "pool_backprop+relu_grad":  # the step's node is the chain's last: relu_grad
+            node = node.inputs[0]
         # the kernels run in the dtype of the first input (x or the incoming gradient)
         char = {"float32": "f", "float64": "d"}.get(str(node.inputs[0].dtype)) if node.inputs else None
         if char is None:

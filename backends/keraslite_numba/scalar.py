@@ -126,3 +126,18 @@ def _relu(x):
     def impl(x):
         return np.maximum(x, zero)
     return impl
+
+
+def relu_grad(g, y):
+    """g * (y > 0): g where y > 0, else g * 0 (NaN stays NaN, a negative g gives -0.0)."""
+    return g if y > 0 else g * 0
+
+
+@overload(relu_grad, inline="always")
+def _relu_grad(g, y):
+    zero = _float_type(g)(0.0) if isinstance(g, types.Float) else 0
+    yzero = _float_type(y)(0.0) if isinstance(y, types.Float) else 0
+
+    def impl(g, y):
+        return g if y > yzero else g * zero
+    return impl

@@ -110,10 +110,15 @@ class Plan:
             if node.id in inner and node.id not in fused:  # computed inside its chain's fused step
                 continue
             s = slot[node.id] = len(slot)
-            if node.id in fused:  # the last node of a declared pattern the backend fuses
+            if node.id in fused:  # the place (patterns.Match.at) of a declared pattern the backend fuses
                 m = fused[node.id]
                 name = m.name  # a backend's fused form may take out= too
                 self.steps.append(Step(name, m.fn, tuple(slot[i.id] for i in m.inputs), s, node, out_mode(name)))
+                if m.pattern.element is not None:  # a tuple: the chain's value is one element of it
+                    slot[m.nodes[-1].id] = last = len(slot)
+                    self.steps.append(Step("tuple_get", operator.itemgetter(m.pattern.element), (s,), last,
+                                           m.nodes[1]))
+                    s = last
                 for inner_node in m.shape_read:  # shape-only readers see the chain's value instead
                     slot[inner_node.id] = len(slot)
                     self.steps.append(Step("alias", _same, (s,), slot[inner_node.id], inner_node))

@@ -200,11 +200,17 @@ class Stage:
 @dataclass(frozen=True)
 class FusedPattern:
     """A fused form the compiler may ask a backend for (`Backend.fused_form`): a chain of
-    primitives in which every value but the last is read only by the next link."""
+    primitives in which every value but the last is read only by the next link.
+
+    `element`: the first op returns a tuple, and the chain goes on from that element of it (the
+    second stage is its `tuple_get`; the other elements may have readers of their own, later
+    stages take no other inputs). The fused form then returns the whole tuple with that element
+    replaced by the chain's last value; the plan runs it in the first op's place."""
 
     name: str
     stages: tuple
     doc: str = ""
+    element: int | None = None
 
     @staticmethod
     def inputs(nodes) -> list:
@@ -223,18 +229,23 @@ class FusedPattern:
     def composite(self, backend, nodes) -> Callable:
         """The definition: a callable taking `inputs(nodes)` that runs the chain's primitives on
         `backend` one after the other (what the fused form replaces)."""
-        fns = [backend.primitive(n.op, dict(n.attrs)) for n in nodes]
-        arities = [len(nodes[0].inputs)] + [len(n.inputs) - 1 for n in nodes[1:]]
-        positions = [None] + [[k for k, i in enumerate(n.inputs) if i is p][0] for p, n in zip(nodes, nodes[1:])]
+        k = self.element
+        chain = nodes if k is None else (nodes[0],) + tuple(nodes[2:])  # tuple_get: indexing
+        fns = [backend.primitive(n.op, dict(n.attrs)) for n in chain]
+        arities = [len(nodes[0].inputs)] + [len(n.inputs) - 1 for n in chain[1:]]
+        prevs = nodes[:-1] if k is None else nodes[1:-1]
+        positions = [None] + [[j for j, i in enumerate(n.inputs) if i is p][0] for p, n in zip(prevs, chain[1:])]
 
         def run(*arrays):
-            value = fns[0](*arrays[:arities[0]])
+            value = first = fns[0](*arrays[:arities[0]])
+            if k is not None:
+                value = first[k]
             at = arities[0]
             for fn, pos, n in zip(fns[1:], positions[1:], arities[1:]):
                 others = list(arrays[at:at + n])
                 at += n
                 value = fn(*(others[:pos] + [value] + others[pos:]))
-            return value
+            return value if k is None else tuple(first[:k]) + (value,) + tuple(first[k + 1:])
         return run
 
 
@@ -281,6 +292,30 @@ def _times_target(node, prev, chain) -> bool:
             and other.dtype == prev.dtype)
 
 
+def _masks_prev(node, prev, chain) -> bool:
+    """relu_grad(prev, m) with m shaped and typed as prev: a gradient masked by relu's output."""
+    return (len(node.inputs) == 2 and node.inputs[0] is prev and node.inputs[1] is not prev
+            and tuple(node.inputs[1].shape) == tuple(prev.shape) == tuple(node.shape)
+            and node.inputs[1].dtype == prev.dtype == node.dtype)
+
+
+def _channel_vector(node, prev, chain) -> bool:
+    """An op of x (rank >= 2, x first for sub) and a vector along x's last axis, shaped as x:
+    the per-channel shift, scale or offset of batch normalisation at inference."""
+    x = prev if prev is not None else node.inputs[0]
+    if len(node.inputs) != 2 or x.ndim < 2 or (node.op == "sub" and node.inputs[0] is not x):
+        return False
+    v = node.inputs[1] if node.inputs[0] is x else node.inputs[0]
+    return (v is not x and tuple(v.shape) == (x.shape[-1],) and x.shape[-1] is not None
+            and tuple(node.shape) == tuple(x.shape) and x.dtype == v.dtype == node.dtype)
+
+
+def _element(k):
+    def check(node, prev, chain) -> bool:
+        return node.attrs.get("index") == k
+    return check
+
+
 #: activations a GEMM epilogue may apply (elementwise catalogue ops of one input)
 EPILOGUE_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
 
@@ -307,5 +342,27 @@ CROSSENTROPY = FusedPattern("softmax+crossentropy", (
     "K.categorical_crossentropy composes it: renormalise, clip, log, times target, sum, negate; "
     "one pass per row")
 
+POOL_RELU_GRAD = FusedPattern("pool_backprop+relu_grad", (
+    Stage(frozenset({"pool_backprop"})),
+    Stage(frozenset({"relu_grad"}), _masks_prev)),
+    "the gradient of a pooling's input times relu's gradient mask (the pool read a relu's output, "
+    "as in conv -> relu -> pool): each row of the result is masked as soon as it is complete")
+
+BATCHNORM_RELU = FusedPattern("batchnorm_train+relu", (
+    Stage(frozenset({"batchnorm_train"})),
+    Stage(frozenset({"tuple_get"}), _element(0)),
+    Stage(frozenset({"relu"}), _unary)),
+    "training-mode batch normalisation followed by relu: the normalised values are written "
+    "once, already rectified (the batch statistics stay readable as the tuple's other elements)",
+    element=0)
+
+BATCHNORM_INFERENCE = FusedPattern("batchnorm_inference", (
+    Stage(frozenset({"sub"}), _channel_vector),
+    Stage(frozenset({"mul"}), _channel_vector),
+    Stage(frozenset({"add"}), _channel_vector),
+    Stage(frozenset({"relu"}), _unary, optional=True)),
+    "(x - mean) * scale + offset with per-channel vectors along the last axis (K.batch_normalization "
+    "at inference), then optionally relu: one pass over x")
+
 #: every fused form the compiler may ask a backend for, tried in this order
-PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY)
+PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_INFERENCE)

@@ -7,6 +7,10 @@ check. The backend's `fused_form(pattern, chain)` then says whether it runs that
 callable (longest match first, optional trailing links dropped one by one); the chain's inner
 values are never materialised.
 
+A pattern with an `element` (its first op returns a tuple) matches through the one tuple_get
+of that element; the first op's other readers, tuple_gets of other elements, stay. Its fused
+step runs in the first op's place (`Match.at`) and returns the whole tuple.
+
 Shape-only readers (`SHAPE_ONLY`: e.g. autodiff's sum_to_like(grad, x), which reads x's shape)
 of an inner value may stay: they must come after the chain's last node (they depend on it) and
 see its value in the inner value's place, which needs the same shape and dtype (checked here).
@@ -28,6 +32,12 @@ class Match:
     def __init__(self, pattern, nodes, fn, shape_read):
         self.pattern, self.nodes, self.fn, self.shape_read = pattern, tuple(nodes), fn, shape_read
         self.inputs = pattern.inputs(self.nodes)
+
+    @property
+    def at(self):
+        """The node whose place the fused step takes: the chain's last, or its first for a
+        pattern continuing from one element of a tuple (the other elements are read there)."""
+        return self.nodes[0] if self.pattern.element is not None else self.nodes[-1]
 
     @property
     def name(self) -> str:
@@ -52,7 +62,7 @@ def find(backend, order, needed: set, fed: set) -> tuple[dict, set]:
         for pattern in PATTERNS:
             m = _match_at(backend, pattern, node, readers, needed, fed, claimed)
             if m is not None:
-                matches[m.nodes[-1].id] = m
+                matches[m.at.id] = m
                 claimed.update(n.id for n in m.nodes)
                 break
     inner = {n.id for m in matches.values() for n in m.nodes}
@@ -77,9 +87,15 @@ def _match_at(backend, pattern, first, readers, needed, fed, claimed):
         if cur.id in needed or cur.id in fed:
             break
         values, _ = _value_readers(cur, readers)
+        if cur is first and pattern.element is not None:  # the tuple_get of that element only
+            if any(r.op != "tuple_get" for r in values):
+                break
+            values = [r for r in values if r.attrs.get("index") == pattern.element]
         if len(values) != 1:
             break
         nxt = values[0]
+        if pattern.element is not None and len(chain) >= 2 and len(nxt.inputs) != 1:
+            break  # the step runs where the tuple is made: no inputs but the chain's after it
         if (nxt.id in claimed or nxt.op not in stage.ops or sum(1 for i in nxt.inputs if i is cur) != 1
                 or (stage.check is not None and not stage.check(nxt, cur, tuple(chain)))):
             break

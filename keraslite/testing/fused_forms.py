@@ -133,6 +133,95 @@ def _chain_samples(rng, dtype):
             Sample((uniform(rng, (2, 3), dtype), uniform(rng, (3,), dtype)))]
 
 
+def _pool_relu_grad(x, c, pool_size=(3, 3), strides=(2, 2), padding="valid", mode="max"):
+    """The gradient of sum(pool(relu(x)) * c) in x: pool_backprop then relu_grad (the pattern)."""
+    K = _K()
+    y = K.pool2d(K.relu(x), pool_size, strides=strides, padding=padding, pool_mode=mode)
+    return K.gradients(K.sum(y * c), [x])[0]
+
+
+def _pool_relu_grad_ref(x, c, pool_size=(3, 3), strides=(2, 2), padding="valid", mode="max"):
+    from .references import out_and_pads
+    x = np.asarray(x, np.float64)
+    r = np.maximum(x, 0.0)
+    n, h, w, ch = x.shape
+    (ph, pw), (sh, sw) = pool_size, strides
+    ho, pt, _ = out_and_pads(h, ph, sh, 1, padding)
+    wo, pl, _ = out_and_pads(w, pw, sw, 1, padding)
+    dx = np.zeros_like(x)
+    for oh in range(ho):
+        for ow in range(wo):
+            cells = [(i, j) for i in range(oh * sh - pt, oh * sh - pt + ph)
+                     for j in range(ow * sw - pl, ow * sw - pl + pw) if 0 <= i < h and 0 <= j < w]
+            g = np.asarray(c, np.float64)[:, oh, ow, :]
+            if mode == "avg":
+                for i, j in cells:
+                    dx[:, i, j, :] += g / len(cells)
+                continue
+            vals = np.stack([r[:, i, j, :] for i, j in cells])
+            first = np.argmax(vals == vals.max(axis=0), axis=0)  # the first maximal cell, row-major
+            for k, (i, j) in enumerate(cells):
+                dx[:, i, j, :] += np.where(first == k, g, 0.0)
+    return dx * (x > 0)
+
+
+def _pool_relu_grad_samples(rng, dtype):
+    def case(shape, pool_size=(3, 3), strides=(2, 2), padding="valid", mode="max"):
+        x = uniform(rng, shape, dtype)
+        y = R.pool2d(np.maximum(x, 0), pool_size, strides, padding, pool_mode=mode)
+        return Sample((x, uniform(rng, y.shape, dtype)),
+                      {"pool_size": pool_size, "strides": strides, "padding": padding, "mode": mode})
+    # overlapping windows (the tutorial convnet's 3x3 / 2), 'same' padding, stride above the window
+    return [case((2, 7, 9, 3)), case((2, 6, 6, 4), pool_size=(2, 2), strides=(2, 2), padding="same"),
+            case((1, 5, 5, 2), strides=(1, 1), padding="same"), case((2, 8, 7, 3), pool_size=(1, 2), strides=(3, 2)),
+            case((2, 7, 9, 3), mode="avg"), case((1, 5, 6, 2), pool_size=(2, 3), strides=(1, 2), padding="same",
+                                                 mode="avg")]
+
+
+def _pool_relu_grad_grad_samples(rng, dtype):
+    # second order through max pooling needs windows that do not overlap (strides == pool_size)
+    return [s for s in _pool_relu_grad_samples(rng, dtype)
+            if s.kwargs["mode"] == "avg" or s.kwargs["strides"] == s.kwargs["pool_size"]]
+
+
+def _bn_relu(x, gamma, beta):
+    K = _K()
+    return K.relu(K.normalize_batch_in_training(x, gamma, beta, tuple(range(x.ndim - 1)))[0])
+
+
+def _bn_relu_ref(x, gamma, beta):
+    x = np.asarray(x, np.float64)
+    axes = tuple(range(x.ndim - 1))
+    mean, var = x.mean(axis=axes), x.var(axis=axes)
+    return np.maximum((x - mean) / np.sqrt(var + 1e-3) * gamma + beta, 0.0)
+
+
+def _bn_relu_samples(rng, dtype):
+    return [Sample((uniform(rng, (2, 4, 5, 3), dtype, -2, 3), uniform(rng, (3,), dtype, 0.5, 1.5),
+                    uniform(rng, (3,), dtype))),
+            Sample((uniform(rng, (6, 4), dtype), uniform(rng, (4,), dtype, 0.5, 1.5), uniform(rng, (4,), dtype)))]
+
+
+def _bn_inference(relu):
+    def fn(x, mean, var, beta, gamma):
+        K = _K()
+        y = K.batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=1e-3)
+        return K.relu(y) if relu else y
+
+    def ref(x, mean, var, beta, gamma):
+        y = R.batch_normalization(x, mean, var, beta, gamma, axis=-1, epsilon=1e-3)
+        return np.maximum(y, 0.0) if relu else y
+    return fn, ref
+
+
+def _bn_inference_samples(rng, dtype):
+    def case(shape):
+        c = shape[-1]
+        return Sample((uniform(rng, shape, dtype, -2, 2), uniform(rng, (c,), dtype), uniform(rng, (c,), dtype, 0.5, 2),
+                       uniform(rng, (c,), dtype), uniform(rng, (c,), dtype, 0.5, 1.5)))
+    return [case((2, 3, 4, 5)), case((7, 3)), case((2, 5, 1))]
+
+
 def forms() -> dict:
     loose = {"float32": (1e-4, 1e-5)}
     gemm = []
@@ -152,6 +241,16 @@ def forms() -> dict:
         FusedForm(OpInfo("softmax+crossentropy", _softmax_ce, _softmax_ce_ref, _softmax_ce_samples, primitive=False,
                          tol=loose, differentiable=True, exercises=("softmax",)),
                   "sum+div+maximum+minimum+log+mul+sum+neg"),
+        FusedForm(OpInfo("pooling+relu gradient", _pool_relu_grad, _pool_relu_grad_ref, _pool_relu_grad_samples,
+                         primitive=False, tol=loose, differentiable=True, grad_args=(1,),
+                         exercises=("pool_backprop", "relu_grad")),
+                  "pool_backprop+relu_grad", grad_samples=_pool_relu_grad_grad_samples),
+        FusedForm(OpInfo("batchnorm_train+relu", _bn_relu, _bn_relu_ref, _bn_relu_samples, primitive=False,
+                         tol=loose, differentiable=True, exercises=("batchnorm_train", "relu")),
+                  "batchnorm_train+tuple_get+relu"),
+        *[FusedForm(OpInfo(f"batchnorm inference{'+relu' if relu else ''}", *_bn_inference(relu), _bn_inference_samples,
+                           primitive=False, tol=loose, differentiable=True, exercises=("sub", "mul", "add")),
+                    "sub+mul+add" + ("+relu" if relu else "")) for relu in (True, False)],
         FusedForm(OpInfo("elementwise chain", _chain, _chain_ref, _chain_samples, primitive=False, tol=loose),
                   "fused["),
     ]}
@@ -170,7 +269,7 @@ def check_form(form: FusedForm, backend_name: str) -> str:
             phs, outs = build(row, sample)
             missing = set(row.required_ops()) - graph_ops(outs)
             assert not missing, f"{row.name}: the built graph does not use {sorted(missing)}"
-            want = row.ref(*sample.args)
+            want = row.ref(*sample.args, **sample.kwargs)
             for fused in (True, False):
                 got, plan = evaluate(backend, phs, outs, sample.args, fused=fused)
                 assert_close(got[0], want, rtol, atol, f"{row.name} ({'fused' if fused else 'unfused'}, "
@@ -199,9 +298,13 @@ def check_composites(backend, phs, outs, args, rtol, atol, what) -> int:
         ins = m.inputs
         values, _ = evaluate(backend, phs, ins, args, fused=False)
         native = [backend.from_numpy(np.asarray(v)) for v in values]
-        got = backend.to_numpy(m.fn(*native))
-        want = backend.to_numpy(m.pattern.composite(backend, m.nodes)(*native))
-        assert got.shape == want.shape and got.dtype == want.dtype, \
-            f"{what}: {m.name} gives {got.dtype}{got.shape}, its composite {want.dtype}{want.shape}"
-        assert_close(got, want, rtol, atol, f"{what}: {m.name} against its composite")
+        got, want = m.fn(*native), m.pattern.composite(backend, m.nodes)(*native)
+        if m.pattern.element is None:
+            got, want = (got,), (want,)
+        assert len(got) == len(want), f"{what}: {m.name} gives {len(got)} results, its composite {len(want)}"
+        for k, (a, b) in enumerate(zip(got, want)):
+            a, b = backend.to_numpy(a), backend.to_numpy(b)
+            assert a.shape == b.shape and a.dtype == b.dtype, \
+                f"{what}: {m.name} gives {a.dtype}{a.shape}, its composite {b.dtype}{b.shape} (result {k})"
+            assert_close(a, b, rtol, atol, f"{what}: {m.name} against its composite (result {k})")
     return len(matches)

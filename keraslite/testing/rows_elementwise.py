@@ -162,6 +162,10 @@ def rows() -> list:
         prim = name not in _COMPOSED
         table.append(OpInfo(name if prim else "K." + name, _prim(name) if prim else _k_fn(name), ref,
                             _binary_samples(gen_a, gen_b), dtypes=dtypes, differentiable=diff, primitive=prim))
+    # relu's gradient g * (y > 0): y with ties at 0 (the mask is strict); differentiable in g only
+    table.append(OpInfo("relu_grad", _prim("relu_grad"), lambda g, y: g * (np.asarray(y) > 0).astype(np.asarray(g).dtype),
+                        _binary_samples(_std, _with_ties), dtypes=("float32", "int32"), differentiable=True,
+                        grad_args=(0,)))
     table.append(OpInfo("where", _prim("where"), lambda c, a, b: np.where(c, a, b), _where_samples,
                         dtypes=("float32", "int32"), differentiable=True, grad_args=(1, 2)))
     table.append(OpInfo("cast", lambda x, dtype: apply("cast", x, dtype=dtype),

@@ -27,8 +27,9 @@ _BLOCK = 64  # rows summed in x's dtype before each float64 flush (vectorised in
 # costs ~0.45 s of cold compile, the extra call ~10 us.
 @twin("bn_fwd")
 @njit(parallel=True, cache=True)
-def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, y2):
+def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, y2):
     R, C = x2.shape
+    zero = y2.dtype.type(0)
     for ch in prange(nchunks):
         r0 = ch * R // nchunks
         r1 = (ch + 1) * R // nchunks
@@ -51,6 +52,13 @@ def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, y2):
                 for c in range(C):
                     part[ch, 0, c] += a1[c]
                     part[ch, 1, c] += a2[c]
+        elif relu:  # batchnorm_train + relu: np.maximum(v, 0) (NaN stays, -0.0 gives 0.0)
+            for r in range(r0, r1):
+                xr = x2[r]
+                yr = y2[r]
+                for c in range(C):
+                    v = (xr[c] - m[c]) * scale[c] + b[c]
+                    yr[c] = v if v > zero or v != v else zero
         else:
             for r in range(r0, r1):
                 xr = x2[r]
@@ -158,9 +166,10 @@ def _finish(a2, shape, perm, out_direct):
     return res
 
 
-def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None):
+def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None, relu=False):
     """Training-mode batch norm over ``axes``: returns (y, mean, var), mean/var keepdims, var
-    biased. ``out`` (optional, C-contiguous, x's shape) receives y."""
+    biased. ``out`` (optional, C-contiguous, x's shape) receives y; ``relu``: y is rectified
+    as it is written (the fused batchnorm_train + relu)."""
     x = np.asarray(x)
     dt = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     x = x.astype(dt, copy=False)
@@ -172,7 +181,7 @@ def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None):
     nch = _nchunks(R)
     part = np.empty((nch, 2, C), np.float64)
     shift = np.ascontiguousarray(x2[0])  # sums of x - x[0]: no cancellation when |mean| >> std
-    _bn_fwd(x2, 0, nch, shift, part, shift, shift, shift, y2)
+    _bn_fwd(x2, 0, nch, shift, part, shift, shift, shift, False, y2)
     S = part.sum(axis=0)
     dmean = S[0] / R
     v = np.maximum(S[1] / R - dmean * dmean, 0.0)
@@ -181,8 +190,28 @@ def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None):
     var = v.astype(dt)
     gamma = _chan(gamma, keep_shape, C, dt, 1)
     scale = (gamma / np.sqrt(v + float(epsilon))).astype(dt)
-    _bn_fwd(x2, 1, nch, shift, part, mean, scale, _chan(beta, keep_shape, C, dt, 0), y2)
+    _bn_fwd(x2, 1, nch, shift, part, mean, scale, _chan(beta, keep_shape, C, dt, 0), bool(relu), y2)
     return _finish(y2, x.shape, perm, out), mean.reshape(keep_shape), var.reshape(keep_shape)
+
+
+def channel_affine(x, mean, scale, offset, relu=False, out=None):
+    """(x - mean) * scale + offset (relu'd when asked) with (C,) vectors along x's last axis, as
+    the normalising pass of batchnorm_train_forward computes it (its kernel, so nothing more
+    compiles): batch norm at inference. ``out`` (optional, C-contiguous, x's shape) receives it."""
+    x = np.ascontiguousarray(x)
+    dt = x.dtype
+    C = x.shape[-1]
+    R = x.size // C if C else 0
+    y = np.empty(x.shape, dt) if out is None else out
+    if out is not None and (out.shape != x.shape or out.dtype != dt or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous {dt} array of shape {x.shape}")
+    if x.size == 0:
+        return y
+    vec = [np.ascontiguousarray(v, dtype=dt).reshape(C) for v in (mean, scale, offset)]
+    nch = _nchunks(R)
+    _bn_fwd(x.reshape(R, C), 1, nch, vec[0], np.empty((nch, 2, C), np.float64), vec[0], vec[1], vec[2],
+            bool(relu), y.reshape(R, C))
+    return y
 
 
 def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None):

@@ -1,6 +1,8 @@
 """The Numba backend's callables for the declared fused patterns (interface.PATTERNS) other than
-conv + bias (which is the conv kernel's `bias=`): a GEMM with its epilogue, and categorical
-cross-entropy of probabilities in one pass per row. Each falls back to the pattern's composite
+conv + bias (which is the conv kernel's `bias=`): a GEMM with its epilogue, categorical
+cross-entropy of probabilities in one pass per row, a pooling's backprop masked by relu's
+gradient (kernels/pool.py's `mask=`), training-mode batch norm writing relu of its result
+(kernels/batchnorm.py's `relu=`), and batch norm at inference (+ relu) through the same kernel. Each falls back to the pattern's composite
 (the chain's primitives one after the other) for inputs its kernel does not cover."""
 from __future__ import annotations
 
@@ -14,6 +16,17 @@ _FLOATS = ("float32", "float64")
 
 def _floats(*nodes) -> bool:
     return all(n.dtype in _FLOATS for n in nodes) and len({n.dtype for n in nodes}) == 1
+
+
+def _fast(*arrays) -> bool:
+    """float32 or float64 arrays of one dtype (what the kernels take; as NumbaBackend's _fast)."""
+    dt = arrays[0].dtype
+    return dt in (np.float32, np.float64) and all(a.dtype == dt for a in arrays)
+
+
+def _w(a):
+    """A writeable array (a read-only one would compile a second copy of the kernel)."""
+    return a if a.flags.writeable else a.copy()
 
 
 def gemm_epilogue(backend, pattern, nodes):
@@ -83,3 +96,74 @@ def crossentropy(backend, pattern, nodes):
         np.copyto(out, y)
         return out
     return crossentropy_rows
+
+
+def pool_relu_grad(backend, pattern, nodes):
+    """relu_grad(pool_backprop(...), m) for a 2-D max or average pooling of floats, or None."""
+    pb = nodes[0]
+    attrs = dict(pb.attrs)
+    mode = attrs.get("mode")
+    m_node = nodes[1].inputs[1]
+    if (mode not in ("max", "avg") or len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str)
+            or (mode == "avg" and len(pb.inputs) != 1) or not _floats(*pb.inputs, m_node, *nodes)):
+        return None
+    from . import pool
+    composite = pattern.composite(backend, nodes)
+    geometry = (attrs["pool_size"], attrs["strides"], attrs["padding"])
+
+    def pool_backprop_relu_grad(*arrays, out=None):
+        *ins, m = arrays
+        if not _fast(*arrays) or m.shape != (ins[0].shape if mode == "max" else
+                                             (ins[0].shape[0],) + tuple(attrs["input_shape"])):
+            y = composite(*arrays)
+            if out is None:
+                return y
+            np.copyto(out, y)
+            return out
+        if mode == "max":
+            x, y, g = ins
+            return pool.max_pool2d_backprop(_w(x), _w(y), _w(g), *geometry, out=out, mask=_w(m))
+        (g,) = ins
+        return pool.avg_pool2d_backprop(_w(g), m.shape, *geometry, out=out, mask=_w(m))
+    return pool_backprop_relu_grad
+
+
+def batchnorm_relu(backend, pattern, nodes):
+    """(relu(y), mean, var) of batchnorm_train's (y, mean, var) for float inputs, or None."""
+    bn = nodes[0]
+    if not _floats(*bn.inputs, nodes[-1]):
+        return None
+    from . import batchnorm
+    composite = pattern.composite(backend, nodes)
+    axes, epsilon = bn.attrs["axes"], bn.attrs["epsilon"]
+
+    def batchnorm_train_relu(x, gamma, beta, out=None):
+        if not _fast(x, gamma, beta) or x.size == 0:  # as NumbaBackend.batchnorm_train
+            y, mean, var = composite(x, gamma, beta)
+            if out is None:
+                return y, mean, var
+            np.copyto(out, y)
+            return out, mean, var
+        return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=True)
+    return batchnorm_train_relu
+
+
+def batchnorm_inference(backend, pattern, nodes):
+    """relu?((x - mean) * scale + offset) with (C,) vectors, floats of one dtype, or None."""
+    if not _floats(*nodes[0].inputs, *(i for n in nodes for i in n.inputs), *nodes):
+        return None
+    from . import batchnorm
+    composite = pattern.composite(backend, nodes)
+    relu = len(nodes) == 4
+
+    def channel_affine(x, mean, scale, offset, out=None):
+        C = x.shape[-1] if x.ndim else -1
+        if (x.ndim < 2 or x.dtype.name not in _FLOATS or any(v.shape != (C,) or v.dtype != x.dtype
+                                                              for v in (mean, scale, offset))):
+            y = composite(x, mean, scale, offset)
+            if out is None:
+                return y
+            np.copyto(out, y)
+            return out
+        return batchnorm.channel_affine(_w(x), _w(mean), _w(scale), _w(offset), relu=relu, out=out)
+    return channel_affine

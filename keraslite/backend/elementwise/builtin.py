@@ -18,6 +18,7 @@ def _builder(name):
 sin, cos, log, sigmoid = (_builder(n) for n in ("sin", "cos", "log", "sigmoid"))
 add, sub, mul, div = (_builder(n) for n in ("add", "sub", "mul", "div"))
 greater, greater_equal = (_builder(n) for n in ("greater", "greater_equal"))
+relu_grad = _builder("relu_grad")
 
 
 neg = _builder("neg")
@@ -136,9 +137,26 @@ __device__ __forceinline__ double kl_softplus(double x) { return kl_max(x, 0.0) 
 register("relu", arity=1, array=_relu, expr="relu({0})", dtype=SAME,
          # the mask from the output (y > 0 exactly where x > 0): the pre-activation then has one
          # reader, so a matmul + bias + relu chain runs as one fused form (interface.PATTERNS)
-         vjp=lambda g, y, x: [mul(g, cast(greater(y, 0.0), g.dtype))], call="relu", numba=f"{_SCALAR}:relu",
+         vjp=lambda g, y, x: [relu_grad(g, y)], call="relu", numba=f"{_SCALAR}:relu",
          cuda=CudaForm("kl_max({0}, ({T})0)", "kl_max({0}, ({T})0)", "kl_max({0}, ({T})0)", needs=("max",)),
          doc="relu(x): max(x, 0).")
+
+
+@_takes_out
+def _relu_grad(xp, g, y, out=None):
+    return xp.multiply(g, y > 0, out=out)
+
+
+# relu's gradient as one op of (g, y) rather than g * cast(y > 0): a mask op reading only y
+# would join relu's own fused group in the forward pass, which then wrote the float mask as a
+# second array; one node reading g lands in the backward pass, next to g's producer (e.g. the
+# max pool's backprop, with which it forms a declared pattern: interface.POOL_RELU_GRAD)
+register("relu_grad", arity=2, array=_relu_grad, expr="relu_grad({0}, {1})", dtype=SAME,
+         vjp=lambda gg, out, g, y: [sum_to(relu_grad(gg, y), g), None], call="relu_grad",
+         numba=f"{_SCALAR}:relu_grad",
+         cuda=CudaForm("({1} > ({T})0 ? {0} : {0} * ({T})0)", "({1} > ({T})0 ? {0} : {0} * ({T})0)",
+                       "({1} > ({T})0 ? {0} : {0} * ({T})0)", narrow=True),
+         doc="relu_grad(g, y): g * (y > 0), relu's gradient g from its output y (NaN in g stays NaN).")
 
 # ---------------------------------------------------------------------------------- binary
 

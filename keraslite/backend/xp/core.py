@@ -60,7 +60,7 @@ def catalogue_takes_out(op: str) -> bool:
 # formula, see catalogue_takes_out): elementwise ones also work in place
 OUT_MODES = {op: "inplace" for op in (
     "neg abs sqrt exp log log1p expm1 sin cos tanh round floor "
-    "relu add sub mul pow maximum minimum equal greater greater_equal floordiv mod div").split()}
+    "relu relu_grad add sub mul pow maximum minimum equal greater greater_equal floordiv mod div").split()}
 OUT_MODES.update(sum="out", sum_to_like="out", matmul="out", where="out", cast="inplace",
                  softmax="inplace")  # softmax: nn_primitives.py
 
