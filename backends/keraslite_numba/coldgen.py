@@ -14,16 +14,14 @@ argument types ("i" for a Python int, "<dtype>:<ndim>" for a C-contiguous writea
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import inspect
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from . import coldstart
-from .cachedir import cache_dir
+from .cachedir import cache_dir, import_generated
 
 
 def _spec(args):
@@ -99,11 +97,4 @@ def compile_task(item: str) -> None:
     key, path, spec = item.split("\t")
     if not valid(item):
         raise ValueError(f"keraslite_numba.compile_worker: not a generated kernel task: {item!r}")
-    name = f"keraslite_{Path(path).stem}"
-    module = sys.modules.get(name)
-    if module is None:
-        loader_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(loader_spec)
-        loader_spec.loader.exec_module(module)
-        sys.modules[name] = module
-    module.kernel_par.compile(_types(spec))
+    import_generated(Path(path)).kernel_par.compile(_types(spec))

@@ -18,16 +18,14 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import importlib.util
 import os
-import sys
 import tempfile
 
 import numpy as np
 
 from keraslite.backend import elementwise
 
-from .cachedir import cache_dir
+from .cachedir import cache_dir, import_generated
 
 PARALLEL_THRESHOLD = 1 << 15
 ROW_TILE = 4096
@@ -140,14 +138,9 @@ def load_source(src: str, prefix: str):
         with os.fdopen(fd, "w") as f:
             f.write(src)
         os.replace(tmp, path)
-    name = f"keraslite_{prefix}_{digest}"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
+    module = import_generated(path)
     return module.kernel_par, module.kernel_seq
+
 
 
 def _load(program, kinds: str):

@@ -9,7 +9,6 @@ shapes, so this compiles exactly what a real call needs (tests/test_coldstart.py
 """
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 

@@ -270,13 +270,7 @@ class Plan:
                     else:
                         out = step.fn(*args, out=[pool[b] if pool[b] is not None else self._allocate(b)
                                                   for b in bufs])
-                    if type(step.out_slot) is tuple:
-                        for s, v in zip(step.out_slot, out):
-                            vals[s] = v
-                    else:
-                        vals[step.out_slot] = out
-                    for s in step.release:
-                        vals[s] = None
+                    _store(vals, step, out)
         except Exception as e:
             if step is not None and hasattr(e, "add_note"):
                 e.add_note(f"keraslite: while computing {step.node!r} (op '{step.op}') on the "

@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..twins import twin
+from .conv_geometry import _check_out
 
 __all__ = ["max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backprop"]
 
@@ -217,19 +218,13 @@ def _float(a):
     return np.ascontiguousarray(a, dtype=dt)
 
 
-def _out(out, shape, dtype):
-    if out is None:
-        return np.empty(shape, dtype)
-    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous {dtype} array of shape {tuple(shape)}")
-    return out
 
 
 def max_pool2d(x, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
     """Max pooling of x (N, H, W, C); padded cells never win."""
     x = _float(x)
     N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(x.shape, pool_size, strides, padding)
-    y = _out(out, (N, Ho, Wo, C), x.dtype)
+    y = _check_out(out, (N, Ho, Wo, C), x.dtype)
     if y.size:
         _max_fwd(x, ph, pw, sh, sw, pt, pl, y)
     return y
@@ -254,7 +249,7 @@ def max_pool2d_backprop(x, y, g, pool_size, strides, padding=((0, 0), (0, 0)), o
         raise ValueError(f"max_pool2d_backprop: y {y.shape} and g {g.shape} must both be "
                          f"{(N, Ho, Wo, C)}")
     m = x if mask is None else _mask(mask, x.shape, x.dtype, "max_pool2d_backprop")
-    dx = _out(out, x.shape, x.dtype)
+    dx = _check_out(out, x.shape, x.dtype)
     if dx.size:
         _max_bwd(x, y, g, m, mask is not None, ph, pw, sh, sw, pt, pl, dx)
     return dx
@@ -264,7 +259,7 @@ def avg_pool2d(x, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
     """Average pooling of x (N, H, W, C), dividing by the number of real (unpadded) cells."""
     x = _float(x)
     N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(x.shape, pool_size, strides, padding)
-    y = _out(out, (N, Ho, Wo, C), x.dtype)
+    y = _check_out(out, (N, Ho, Wo, C), x.dtype)
     if y.size:
         _avg_fwd(x, ph, pw, sh, sw, pt, pl, y)
     return y
@@ -279,7 +274,7 @@ def avg_pool2d_backprop(g, input_shape, pool_size, strides, padding=((0, 0), (0,
     if g.shape != (N, Ho, Wo, C):
         raise ValueError(f"avg_pool2d_backprop: g has shape {g.shape}, expected "
                          f"{(N, Ho, Wo, C)}")
-    dx = _out(out, (N, H, W, C), g.dtype)
+    dx = _check_out(out, (N, H, W, C), g.dtype)
     # unmasked, the kernel never reads m: dx stands in (one compiled signature for both uses)
     m = dx if mask is None else _mask(mask, dx.shape, dx.dtype, "avg_pool2d_backprop")
     if dx.size:
