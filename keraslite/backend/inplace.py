@@ -140,8 +140,9 @@ def launch(backend, found: list, exclusive: bool) -> tuple[Any, list]:
     ready, assigned = [], []
     for w, args in found:
         outs, into = [], False
+        counts = _counts(args)
         for var, pos in w.targets:
-            if pos >= 0 and exclusive and args[pos] is var.native(backend) and _alone(args, pos):
+            if pos >= 0 and exclusive and args[pos] is var.native(backend) and _alone(args, pos, counts):
                 outs.append(args[pos])
                 into = True
             else:
@@ -164,11 +165,21 @@ def launch(backend, found: list, exclusive: bool) -> tuple[Any, list]:
     return run, assigned
 
 
-def _alone(args: tuple, pos: int) -> bool:
+def _counts(args: tuple) -> dict:
+    """id -> how often args holds the object, counted once per launch (Adam on ResNet50: ~1,500
+    args and 640 targets; a scan per target cost 38 ms a step). Ids only: no reference kept."""
+    counts: dict = {}
+    for i in map(id, args):
+        counts[i] = counts.get(i, 0) + 1
+    return counts
+
+
+def _alone(args: tuple, pos: int, counts: dict) -> bool:
     """Whether the variable's array args[pos] may be overwritten: it owns its memory, is
-    C-contiguous and writeable, and nothing holds it but the variable and `args`."""
+    C-contiguous and writeable, and nothing holds it but the variable and `args` (`counts`:
+    how often args holds each object, by id)."""
     a = args[pos]
     ok = getattr(a, "base", 0) is None and a.flags.c_contiguous and a.flags.writeable
-    n = sum(1 for x in args if x is a)
+    n = counts[id(a)]
     del a
     return ok and unshared(args, pos, n)  # the variable's reference, args' n beyond the list's
