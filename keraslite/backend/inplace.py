@@ -110,7 +110,8 @@ def defer(steps: list, updates: list, var_slots: list) -> tuple[list, list]:
     made = {o for k in chosen for o in outs_of(steps[k])}
     moved = [k for k, step in enumerate(steps)
              if k in chosen or (step.op == "update" and step.in_slots[1] in made)]
-    keep = [step for k, step in enumerate(steps) if k not in set(moved)]
+    moving = set(moved)
+    keep = [step for k, step in enumerate(steps) if k not in moving]
     work = []
     for k in moved:
         step = steps[k]

@@ -368,9 +368,8 @@ def _forward(x, wp, geometry, y, bias):
     TB = _TB
     while TB > 4 and -(-ntiles // TB) * G * nblk < 4 * numba.get_num_threads():
         TB //= 2
-    _fwd_kernel(xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog,
-         y.reshape(-1), N, Ho, Wo, sh, sw, TB, _NO_BIAS[dt.char] if bias is None else bias,
-         bias is not None)
+    _fwd_kernel(xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog, y.reshape(-1), N, Ho, Wo, sh, sw, TB,
+                _NO_BIAS[dt.char] if bias is None else bias, bias is not None)
     return y
 
 
@@ -382,7 +381,8 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
     channels swapped: dx[h] = sum_i q[h + i*dh] * w[kh-1-i], where q is g with sh-1 zero rows
     inserted between its rows (likewise columns) and shifted by dh*(kh-1) - pt. For strides > 1
     the inserted zeros cost sh*sw times the arithmetic of a direct scatter; in exchange no
-    separate kernel has to be compiled.
+    separate kernel has to be compiled. A strided 1x1 filter skips them (its products are made
+    on g and put in place); few input channels go through col2im.
     """
     dt = _float_dtype(g)
     g = np.ascontiguousarray(g, dtype=dt)
@@ -412,24 +412,23 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
         dx[...] = 0
         return dx
     wp = packed_filter(w, G, True, NR)
+    # where g's pixels oh0:oh1, ow0:ow1 land: on q, or (a strided 1x1 filter) on dx itself
+    r0, c0 = oh0 * sh + bt, ow0 * sw + bl
+    spots = (slice(None), slice(r0, r0 + (oh1 - oh0 - 1) * sh + 1, sh), slice(c0, c0 + (ow1 - ow0 - 1) * sw + 1, sw))
     if (sh, sw, bt, bl, oh0, ow0, oh1, ow1, Hq, Wq) == (1, 1, 0, 0, 0, 0, Ho, Wo, Ho, Wo):
         q = g
     elif kh == kw == 1:
-        # a strided 1x1 filter: each dx pixel takes at most one g pixel, so the products are
-        # made on g itself (not on sh*sw times as many inserted zeros), then put in place; each
-        # is the same ordered sum over the output channels as on the zero-inserted q
+        # each dx pixel takes at most one g pixel: the products are made on g itself (not on
+        # sh*sw times as many inserted zeros), then put in place; each is the same ordered sum
+        # over the output channels as on the zero-inserted q
         t = _scratch(("bin1x1",), (N, Ho, Wo, Cin), dt)
         _forward(g, wp, _geometry(g.shape, (1, 1, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (1, 1), G), t, None)
-        r0, c0 = oh0 * sh + bt, ow0 * sw + bl
         dx[...] = 0
-        dx[:, r0:r0 + (oh1 - oh0 - 1) * sh + 1:sh, c0:c0 + (ow1 - ow0 - 1) * sw + 1:sw, :] = \
-            t[:, oh0:oh1, ow0:ow1, :]
+        dx[spots] = t[:, oh0:oh1, ow0:ow1, :]
         return dx
     else:
         q = _scratch(("bin", sh, sw, bt, bl, oh0, ow0, oh1, ow1), (N, Hq, Wq, Co), dt)
-        r0, c0 = oh0 * sh + bt, ow0 * sw + bl
-        q[:, r0:r0 + (oh1 - oh0 - 1) * sh + 1:sh, c0:c0 + (ow1 - ow0 - 1) * sw + 1:sw, :] = \
-            g[:, oh0:oh1, ow0:ow1, :]
+        q[spots] = g[:, oh0:oh1, ow0:ow1, :]
     # the forward kernel on q with w2[i, j, co, g*Cig + ci] = w[kh-1-i, kw-1-j, ci, g*Cog + co]
     geometry = _geometry(q.shape, (kh, kw, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (dh, dw), G)
     return _forward(q, wp, geometry, dx, None)
@@ -534,9 +533,8 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     # one partial of one group has dw's own layout: the kernel (which writes every cell) writes dw
     direct = nchunks == 1 and G == 1
     part = dwt.reshape(-1) if direct else np.empty(nchunks * G * K * Cog, dt)
-    _bwd_filter_kernel(xp.reshape(-1), rowbase,
-         _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3, G, Cig, Cog, Wo, part,
-         nchunks, RB)
+    _bwd_filter_kernel(xp.reshape(-1), rowbase, _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3,
+                       G, Cig, Cog, Wo, part, nchunks, RB)
     if not direct:
         # the partials are (nchunks, G, kh, kw, Cig, Cog); dw is (kh, kw, Cig, G*Cog): summed
         # straight into it (no reduced copy beside the partials)
