@@ -190,3 +190,46 @@ def check_grad(build, arrays, wrt=None, eps=EPS_FD, rtol=RTOL_FD, atol=ATOL_FD,
         for t, a in zip(ts, arrays):
             K.set_value(t, a)
     return sym
+
+
+def check_modes(kfn, want, arrays, none_axes=(0,), static_none=(0,), rtol=RTOL32, atol=ATOL32,
+                modes=("variable", "placeholder"), dtype="input", exact_static=True):
+    """kfn(*tensors) == want in every mode (bool results exactly); the result's dtype is the first
+    input's (or `dtype`); int_shape equals the evaluated shape, with None at `static_none` in
+    placeholder mode (with exact_static=False: any known entry equals the evaluated one)."""
+    want = np.asarray(want)
+    dtype = np.asarray(arrays[0]).dtype if dtype == "input" else np.dtype(dtype)
+    res = eval_modes(kfn, arrays, modes=modes, none_axes=none_axes)
+    for mode, (val, static) in res.items():
+        val = np.asarray(val)
+        assert val.shape == want.shape, f"[{mode}] shape {val.shape} != {want.shape}"
+        assert val.dtype == dtype, f"[{mode}] dtype {val.dtype} != {dtype}"
+        if want.dtype == bool:
+            np.testing.assert_array_equal(val, want, err_msg=f"[{mode}]")
+        else:
+            np.testing.assert_allclose(val.astype(np.float64), want, rtol=rtol, atol=atol,
+                                       err_msg=f"[{mode}]")
+        assert static is not None, f"[{mode}] int_shape is None"
+        static = tuple(static)
+        if mode != "placeholder":
+            assert static == want.shape, f"[{mode}] int_shape {static} != {want.shape}"
+            continue
+        exp = tuple(None if i in static_none else d for i, d in enumerate(want.shape))
+        if exact_static:
+            assert static == exp, f"[{mode}] int_shape {static} != {exp}"
+        else:
+            assert len(static) == len(exp) and all(s is None or s == d for s, d in zip(static, want.shape)), \
+                f"[{mode}] int_shape {static} incompatible with {want.shape}"
+    return res
+
+
+def raises_value_error(thunk):
+    """The error may come when the op is built or when it is evaluated."""
+    import pytest
+    with pytest.raises(ValueError):
+        K.eval(thunk())
+
+
+def uniform(shape, seed=0, low=-1.0, high=1.0, dtype="float32"):
+    """Seeded uniform test data."""
+    return np.random.default_rng(seed).uniform(low, high, size=shape).astype(dtype)

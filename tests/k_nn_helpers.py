@@ -2,18 +2,16 @@
 the check of one op through variables and placeholders against a reference.
 """
 import numpy as np
-import pytest
 
 from keraslite import backend as K
 import nn_reference as R
-from k_helpers import eval_modes
+from k_helpers import check_modes, raises_value_error, uniform
 
 
 RTOL, ATOL = 1e-5, 1e-6
 
 
-def _r(shape, seed=0, low=-1.0, high=1.0, dtype="float32"):
-    return np.random.default_rng(seed).uniform(low, high, size=shape).astype(dtype)
+_r = uniform
 
 
 def _away_from(x, points, margin=0.05):
@@ -27,34 +25,14 @@ def _away_from(x, points, margin=0.05):
 
 def check(kfn, want, arrays, none_axes=(0,), static_none=(0,), rtol=RTOL, atol=ATOL,
           modes=("variable", "placeholder"), dtype="input"):
-    """kfn(*tensors) == want in every mode; dtype follows the first input (or `dtype`); int_shape
-    equals the evaluated shape, with None at `static_none` in placeholder mode."""
-    want = np.asarray(want)
-    dtype = np.asarray(arrays[0]).dtype if dtype == "input" else np.dtype(dtype)
-    res = eval_modes(kfn, arrays, modes=modes, none_axes=none_axes)
-    for mode, (val, static) in res.items():
-        val = np.asarray(val)
-        assert val.shape == want.shape, f"[{mode}] shape {val.shape} != {want.shape}"
-        assert val.dtype == dtype, f"[{mode}] dtype {val.dtype} != {dtype}"
-        if want.dtype == bool:
-            np.testing.assert_array_equal(val, want, err_msg=f"[{mode}]")
-        else:
-            np.testing.assert_allclose(val.astype(np.float64), want, rtol=rtol, atol=atol,
-                                       err_msg=f"[{mode}]")
-        assert static is not None, f"[{mode}] int_shape is None"
-        static = tuple(static)
-        if mode == "placeholder":
-            exp = tuple(None if i in static_none else d for i, d in enumerate(want.shape))
-        else:
-            exp = want.shape
-        assert static == exp, f"[{mode}] int_shape {static} != {exp}"
-    return res
+    """kfn(*tensors) == want in every mode (k_helpers.check_modes); dtype follows the first input
+    (or `dtype`)."""
+    return check_modes(kfn, want, arrays, none_axes, static_none, rtol, atol, modes, dtype=dtype)
 
 
-def _raises_value_error(thunk):
-    """The error may come when the op is built or when it is evaluated."""
-    with pytest.raises(ValueError):
-        K.eval(thunk())
+_raises_value_error = raises_value_error
+
+
 RELU_CASES = [  # Keras' 11 combinations: (alpha, max_value, threshold)
     (0.0, None, 0.0), (0.1, None, 0.0), (0.0, 5.0, 0.0), (0.0, None, 0.8), (0.1, 5.0, 0.0),
     (0.1, None, 0.8), (0.0, 5.0, 0.8), (0.1, 5.0, 0.8), (0.1, 0.0, 0.8), (0.1, 5.0, -2.8),
