@@ -43,6 +43,7 @@ import atexit
 import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -85,6 +86,9 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
                # declared fused forms (kernels/fused_forms.py) running those kernels
                "batchnorm_train+tuple_get+relu": ("bn_fwd",), "sub+mul+add": ("bn_fwd",),
                "sub+mul+add+relu": ("bn_fwd",), "pool_backprop+relu_grad": ("{mode}_bwd",)}
+# families whose serial stand-in is NumPy code (twins.Twin with seq_kernel None, kernels/pool.py):
+# no serial twin to compile, so none is asked of a worker
+NUMPY_SERIAL = ("max_fwd", "max_bwd")
 # what start_background() compiles: a convnet's training step's families, last used first
 COMMON = ("conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "bn_fwd-f", "conv_fwd-f")
 
@@ -166,6 +170,9 @@ def _mark(key: str) -> None:
     _marker(key).touch()
 
 
+_held = [0]  # file locks this process holds now (a fork then would hand the child a copy)
+
+
 @contextlib.contextmanager
 def _locked(key: str, wait: bool):
     """Holds the family's file lock (yields True), or yields False if another process holds
@@ -173,6 +180,7 @@ def _locked(key: str, wait: bool):
     if fcntl is None:
         yield True
         return
+    _held[0] += 1
     # named by the fingerprint too: another checkout's (other sources) kernel is not this one
     fd = os.open(_dir() / f"{key}.{fingerprint()}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -190,6 +198,7 @@ def _locked(key: str, wait: bool):
         yield got
     finally:
         os.close(fd)  # releases the lock
+        _held[0] -= 1
 
 
 def compile_unless_done(key: str, compile_fn, wait: bool = False) -> bool:
@@ -348,7 +357,7 @@ def _start(keys: list) -> None:
                 proc.stdin.write("".join(k + "\n" for k in part).encode())
                 proc.stdin.flush()
             else:
-                proc = spawn(part, quiet=True, feed=True)
+                proc = (fork if _forkable() else spawn)(part, quiet=True, feed=True)
                 _workers.append(proc)
             _owner.update((k.split("\t")[0], proc) for k in part)
         except OSError:  # cannot start a process, or it has gone: compile in-process
@@ -369,7 +378,8 @@ def _missing(keys) -> list:
     """The parallel kernels of `keys` that the cache lacks and no worker of this process has been
     asked for, preceded by their serial twins (those the cache lacks) in the same order."""
     par = [k for k in keys if k not in _pending and k not in _ready and not is_done(k)]
-    seq = [k + "s" for k in par if k + "s" not in _pending and k + "s" not in _ready and not is_done(k + "s")]
+    seq = [k + "s" for k in par if k + "s" not in _pending and k + "s" not in _ready
+           and k.rpartition("-")[0] not in NUMPY_SERIAL and not is_done(k + "s")]
     return seq + par
 
 
@@ -465,6 +475,108 @@ def spawn(keys, quiet: bool = False, feed: bool = False) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "keraslite_numba.compile_worker", *idle, *keys], env=env,
                             stdin=subprocess.PIPE if feed else subprocess.DEVNULL, stdout=out, stderr=out,
                             close_fds=True)
+
+
+def _forkable() -> bool:
+    """Whether a worker can be forked from this process (it then starts with Numba imported and
+    initialised: ~0.6 s of CPU less than a fresh interpreter): POSIX fork, no other Python
+    thread (a fork copies only this one; a lock another thread holds would stay held in the
+    child), Numba's thread pool not started (an OpenMP runtime does not survive a fork), no
+    kernel lock held (the child would hold a copy). KERASLITE_COMPILE_FORK=0 turns it off."""
+    if not hasattr(os, "fork") or os.environ.get("KERASLITE_COMPILE_FORK") == "0" or _held[0]:
+        return False
+    if threading.active_count() > 1:
+        return False
+    par = sys.modules.get("numba.np.ufunc.parallel")
+    return not getattr(par, "_is_initialized", False)
+
+
+def prime() -> None:
+    """Import Numba and compile one trivial function (uncached): its one-time set-up (LLVM, the
+    runtime, the typing registries, ~0.6 s of CPU) is then done once for this process and the
+    workers forked from it."""
+    from numba import njit
+
+    def one(x):
+        return x + 1
+    njit(cache=False)(one)(1)
+
+
+class Forked:
+    """A worker forked from this process (fork()), with the part of subprocess.Popen's interface
+    that coldstart uses: stdin (its task pipe), poll, wait, terminate, kill."""
+
+    def __init__(self, pid: int, stdin):
+        self.pid, self.stdin, self.returncode = pid, stdin, None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere
+                self.returncode = -1
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"compile worker {self.pid}", timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+    def _signal(self, sig):
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def terminate(self):
+        self._signal(signal.SIGTERM)
+
+    def kill(self):
+        self._signal(signal.SIGKILL)
+
+
+def fork(keys, quiet: bool = True, feed: bool = True) -> Forked:
+    """As spawn(quiet=True, feed=True), by forking this process after prime(): the worker starts
+    compiling at once, with Numba set up, instead of ~0.6 s later. The child runs
+    compile_worker.main on its task pipe and leaves by os._exit (none of this process's exit
+    handlers runs in it)."""
+    prime()
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        rc = 1
+        try:
+            os.close(w)
+            for p in _workers:  # other workers' task pipes: only this process may hold them open
+                if p.stdin is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(p.stdin.fileno())
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2) if quiet else (0,):
+                os.dup2(null, fd)
+            _workers.clear()
+            _pending.clear()
+            _wanted.clear()
+            _owner.clear()
+            os.environ["KERASLITE_COMPILE_WORKERS"] = "0"  # a worker starts no workers of its own
+            from numba.core import config
+            from numba.np.ufunc import parallel
+            config.NUMBA_NUM_THREADS = parallel.NUM_THREADS = 1  # as spawn's: the code is the same
+            from . import compile_worker
+            rc = compile_worker.main([f"--idle={WORKER_IDLE}", *keys], feed_fd=r)
+        finally:
+            os._exit(rc)
+    os.close(r)
+    return Forked(pid, os.fdopen(w, "wb"))
 
 
 def install_listener() -> None:

@@ -47,10 +47,13 @@ def _compile(item: str, wait: bool = False) -> bool:
 class _Feed:
     """Keys written to a pipe on stdin, one per line."""
 
-    def __init__(self, idle):
+    def __init__(self, idle, fd=None):
+        """`fd`: the pipe to read (default: stdin's, if it is a pipe)."""
         self.idle = idle  # seconds to wait for a line while idle before ending (None: until EOF)
         try:
-            self.fd = sys.stdin.fileno() if stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode) else None
+            if fd is None:
+                fd = sys.stdin.fileno()
+            self.fd = fd if stat.S_ISFIFO(os.fstat(fd).st_mode) else None
         except (AttributeError, OSError, ValueError):
             self.fd = None
         self._buf = b""
@@ -75,15 +78,16 @@ class _Feed:
         return keys
 
 
-def main(argv=None) -> int:
-    """Worker entry: compile the given keys (and those fed on stdin), serial twins first."""
+def main(argv=None, feed_fd=None) -> int:
+    """Worker entry: compile the given keys (and those fed on stdin, or with `feed_fd` on that
+    pipe: a worker forked by coldstart.py), serial twins first."""
     queue = list(sys.argv[1:] if argv is None else argv)
     idle = None
     if queue and queue[0].startswith("--idle="):
         idle = float(queue.pop(0).partition("=")[2])
     if not all(_valid(k) for k in queue):
         return 2
-    feed = _Feed(idle) if argv is None else None
+    feed = _Feed(idle, feed_fd) if argv is None or feed_fd is not None else None
     skipped = []
     while True:
         if feed is not None:

@@ -44,7 +44,8 @@ class Twin:
 
     def __init__(self, family: str, par, arg: int = 0, seq=None, seq_kernel=None):
         """`seq`: a serial stand-in of its own (default: serial_twin(par)); then `seq_kernel` is
-        the dispatcher it compiles, whose argument `arg` has the dtype."""
+        the dispatcher it compiles, whose argument `arg` has the dtype, or None when it compiles
+        nothing (NumPy code)."""
         self.family, self.par, self.arg = family, par, arg
         self.seq = serial_twin(par) if seq is None else seq
         self.seq_kernel = self.seq if seq is None else seq_kernel
@@ -66,6 +67,8 @@ class Twin:
         array argument `arg` of one of its signatures has that dtype."""
         want = np.dtype(char).name
         kernel = self.seq_kernel if serial else self.par
+        if kernel is None:  # a NumPy stand-in: nothing to compile
+            return True
         return any(str(getattr(sig[self.arg], "dtype", "")) == want for sig in kernel.signatures)
 
 

@@ -17,7 +17,37 @@ from .conv_geometry import _check_out
 __all__ = ["max_pool2d", "max_pool2d_backprop", "avg_pool2d", "avg_pool2d_backprop"]
 
 
-@twin("max_fwd")
+def _window_cells(xp, dh, dw, sh, sw, Ho, Wo):
+    """Cell (dh, dw) of every window: xp[:, oh*sh + dh, ow*sw + dw] for all oh, ow (a view)."""
+    return xp[:, dh:dh + sh * (Ho - 1) + 1:sh, dw:dw + sw * (Wo - 1) + 1:sw]
+
+
+def _spread(a, pt, pl, rows, cols, fill):
+    """a (N, H, W, C) inside a (N, rows, cols, C) array of `fill`, offset by (pt, pl): every
+    window's cells, padding included, lie in it (rows of a beyond it are left out)."""
+    N, H, W, C = a.shape
+    out = np.full((N, max(rows, pt + H), max(cols, pl + W), C), fill, a.dtype)
+    out[:, pt:pt + H, pl:pl + W] = a
+    return out
+
+
+def _max_fwd_numpy(x, ph, pw, sh, sw, pt, pl, y):
+    """The serial stand-in of _max_fwd (nothing to compile): the kernel's own comparisons,
+    `v if v > y else y` from -inf over each window's cells in row-major order, for all windows
+    at once. Padded cells are NaN here, and `NaN > y` is False: skipped, as the kernel skips
+    them. Comparisons and selections are exact, so the result is the kernel's bit for bit."""
+    N, H, W, C = x.shape
+    Ho, Wo = y.shape[1], y.shape[2]
+    xp = _spread(x, pt, pl, sh * (Ho - 1) + ph, sw * (Wo - 1) + pw, np.nan)
+    acc = np.full(y.shape, -np.inf, y.dtype)
+    for dh in range(ph):
+        for dw in range(pw):
+            v = _window_cells(xp, dh, dw, sh, sw, Ho, Wo)
+            np.copyto(acc, v, where=v > acc)
+    y[...] = acc
+
+
+@twin("max_fwd", seq=_max_fwd_numpy)
 @njit(parallel=True, cache=True)
 def _max_fwd(x, ph, pw, sh, sw, pt, pl, y):
     """Max pooling, one output row per parallel iteration. Max and average are separate
@@ -105,7 +135,39 @@ def _mask_rows(dxn, mn, r0, r1):
                 dv[c] = d if mv[c] > zero else d * zero
 
 
-@twin("max_bwd")
+def _max_bwd_numpy(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
+    """The serial stand-in of _max_bwd (nothing to compile), bit for bit: its branch-free search
+    for all windows at once (each window's g taken by its first cell equal to the max, padded
+    cells NaN: never equal), then the additions into dx. A cell of dx receives from the windows
+    covering it in the kernel's order, windows in row-major order; the later of two windows
+    covering a cell reaches it through a smaller offset (dh, dw) in the window, so adding the
+    offsets' contributions in decreasing (dh, dw) order adds them in that same order (the
+    contributions of one offset land on distinct cells). Zeros are added where the kernel adds
+    them (they change nothing: dx starts at +0 and never holds -0)."""
+    N, H, W, C = dx.shape
+    Ho, Wo = g.shape[1], g.shape[2]
+    rows, cols = sh * (Ho - 1) + ph, sw * (Wo - 1) + pw
+    xp = _spread(x, pt, pl, rows, cols, np.nan)
+    zero = dx.dtype.type(0)
+    pend = np.array(g, copy=True)
+    parts = {}
+    if Ho == 0 or Wo == 0:  # no window: dx is zero (masked: times zero)
+        ph = pw = 0
+    for dh in range(ph):
+        for dw in range(pw):
+            hit = _window_cells(xp, dh, dw, sh, sw, Ho, Wo) == y
+            parts[dh, dw] = np.where(hit, pend, zero)
+            pend = np.where(hit, zero, pend)
+    acc = np.zeros(xp.shape, dx.dtype)
+    for dh in range(ph - 1, -1, -1):
+        for dw in range(pw - 1, -1, -1):
+            cells = _window_cells(acc, dh, dw, sh, sw, Ho, Wo)
+            cells += parts[dh, dw]
+    d = acc[:, pt:pt + H, pl:pl + W]
+    dx[...] = np.where(m > zero, d, d * zero) if masked else d
+
+
+@twin("max_bwd", seq=_max_bwd_numpy)
 @njit(parallel=True, cache=True)
 def _max_bwd(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
     """Backprop of max pooling: each window's g goes to its first maximal cell in row-major
