@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------------------------- recipes
 # family -> its parallel kernel and serial twin (twins.py)
-_FAMILY_KERNELS = {f: (warmup.twin_of(f).par, warmup.twin_of(f).seq_kernel) for f in warmup.KERNELS}
+# (a NumPy stand-in compiles nothing: no dispatcher)
+_FAMILY_KERNELS = {f: tuple(d for d in (warmup.twin_of(f).par, warmup.twin_of(f).seq_kernel) if d is not None)
+                   for f in warmup.KERNELS}
 
 
 def test_warmup_recipes_compile_the_signatures_real_calls_use(dtype="float32"):
@@ -138,10 +140,10 @@ _USED = ["conv_fwd-f", "conv_bwd_filter-f"]
 _GEMM = {"gemm_split-f", "gemm_split-fs"}
 
 
-def _run_fresh(cache, workers):
+def _run_fresh(cache, workers, fork=True):
     env = dict(os.environ)
     env.update(NUMBA_CACHE_DIR=str(cache / "numba"), KERASLITE_CACHE_DIR=str(cache / "kl"),
-               KERASLITE_COMPILE_WORKERS=str(workers), NUMBA_NUM_THREADS="2",
+               KERASLITE_COMPILE_WORKERS=str(workers), NUMBA_NUM_THREADS="2", KERASLITE_COMPILE_FORK=str(int(fork)),
                PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "backends"), env.get("PYTHONPATH", "")]))
     r = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
@@ -169,6 +171,47 @@ def test_first_run_tells_once_compiles_in_workers_and_a_second_run_hits_the_cach
     assert err3.count(coldstart.NOTICE) == 1, err3
     assert third == first
     assert _markers(tmp_path / "again") == sorted(_USED)
+    # workers started as fresh interpreters (not forked) compile the same code
+    fourth, err4 = _run_fresh(tmp_path / "spawned", workers=1, fork=False)
+    assert err4.count(coldstart.NOTICE) == 1, err4
+    assert fourth == first
+
+
+_FORK_SCRIPT = r"""
+import threading, time
+from keraslite_numba import coldstart
+# importing the backend on a cold cache started the import-time worker, forked (no other thread)
+assert [type(w).__name__ for w in coldstart._workers] == ["Forked"], coldstart._workers
+coldstart._stop_workers()
+assert all(w.poll() is not None for w in coldstart._workers)
+coldstart._workers.clear()
+w = coldstart.fork(["avg_fwd-fs", "avg_fwd-f"])
+w.stdin.write(b"only avg_fwd-fs\n")  # read before its second key: that one is dropped
+w.stdin.close()
+assert w.wait(timeout=300) == 0
+assert coldstart.is_done("avg_fwd-fs") and not coldstart.is_done("avg_fwd-f")
+idle = coldstart.fork([])  # nothing to do: waits on its pipe until stopped
+assert idle.poll() is None
+idle.terminate()
+assert idle.wait(timeout=60) != 0
+t = threading.Thread(target=time.sleep, args=(0.5,))
+t.start()
+assert not coldstart._forkable()  # another thread: workers are spawned instead
+t.join()
+assert coldstart._forkable()
+print("ok")
+"""
+
+
+def test_workers_fork_from_the_primed_process(tmp_path):
+    """A worker forked after Numba's set-up compiles its keys, takes lines on its pipe, ends on
+    EOF or when stopped; with another thread running, workers are spawned instead."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), KERASLITE_CACHE_DIR=str(tmp_path / "kl"),
+               KERASLITE_COMPILE_WORKERS="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "backends"), os.environ.get("PYTHONPATH", "")]))
+    env.pop("KERASLITE_COMPILE_FORK", None)
+    r = subprocess.run([sys.executable, "-c", _FORK_SCRIPT], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
 
 
 # ---------------------------------------------------------------------------------- notice

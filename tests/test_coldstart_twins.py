@@ -95,11 +95,48 @@ def test_serial_twins_have_their_own_cache_entries():
         if family == "gemm_split":  # its stand-in is a loop over the blocks calling _rows
             assert t.seq is gemm._split_serial and t.seq_kernel is gemm._rows
             continue
+        if family in coldstart.NUMPY_SERIAL:  # NumPy stand-ins: nothing compiled, no cache entry
+            assert t.seq_kernel is None and not hasattr(t.seq, "py_func")
+            continue
         assert t.seq.targetoptions.get("parallel") in (None, False) and t.par.targetoptions["parallel"]
         assert t.seq.py_func.__qualname__ == t.par.py_func.__qualname__ + "_serial"
         assert t.seq.py_func.__code__.co_code == t.par.py_func.__code__.co_code
         names |= {t.seq.py_func.__qualname__, t.par.py_func.__qualname__}
-    assert len(names) == 2 * (len(warmup.RECIPES) - 1)
+    assert len(names) == 2 * (len(warmup.RECIPES) - 1 - len(coldstart.NUMPY_SERIAL))
+    assert set(coldstart.NUMPY_SERIAL) == {f for f in warmup.RECIPES if warmup.twin_of(f).seq_kernel is None}
+
+
+# pool geometries: overlapping windows (3x3 stride 2: a cell can take g from four windows),
+# padding on every side (a window of padding only), stride larger than the window, no window
+# at all (the gradient is zero)
+_POOL_GEOS = [((3, 3), (2, 2), ((0, 0), (0, 0))), ((2, 2), (1, 2), ((2, 1), (1, 2))),
+              ((2, 2), (3, 3), ((0, 1), (0, 1))), ((4, 4), (1, 1), ((0, 0), (0, 0))),
+              ((8, 2), (1, 1), ((0, 0), (0, 0)))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("geo", _POOL_GEOS)
+def test_max_pool_numpy_stand_ins_match_the_kernels_bitwise(dtype, geo):
+    """The max pool families' serial stand-ins are NumPy code (nothing to compile on a first
+    run): bit for bit the parallel kernels, with ties (the first maximal cell takes g), NaN, -0.0
+    and +-inf among the inputs, several windows adding into one cell, and relu's mask."""
+    rng = np.random.default_rng(7)
+    x = np.round(rng.normal(size=(3, 7, 6, 5)) * 2).astype(dtype)  # rounded: many ties
+    x.flat[rng.choice(x.size, 20, replace=False)] = [np.nan, -0.0, np.inf, -np.inf, 0.0] * 4
+    size, strides, pad = geo
+    out = {}
+    for variant in ("par", "seq"):
+        with twins.only(variant):
+            y = pool.max_pool2d(x, size, strides, pad)
+            g = np.random.default_rng(3).normal(size=y.shape).astype(dtype)
+            m = np.random.default_rng(4).normal(size=x.shape).astype(dtype)
+            m.flat[:7] = [np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-30, -1e-30]
+            plain = pool.max_pool2d_backprop(x, y, g, size, strides, pad)
+            masked = pool.max_pool2d_backprop(x, y, g, size, strides, pad, mask=m)
+        out[variant] = [a.tobytes() for a in (y, plain, masked)]
+    assert out["seq"] == out["par"]
+    if y.size:  # the stand-ins take the NumPy route (no Numba dispatcher behind them)
+        assert pool._max_fwd.seq is pool._max_fwd_numpy and pool._max_bwd.seq is pool._max_bwd_numpy
 
 
 def test_a_call_runs_the_serial_twin_until_the_parallel_kernel_is_marked(tmp_path, monkeypatch):
