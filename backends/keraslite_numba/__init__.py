@@ -46,6 +46,8 @@ class NumbaBackend(ArrayBackend):
         tell the user and compile them in worker processes meanwhile (coldstart.py)."""
         _coldstart.prepare(plan.steps)  # first: workers start before this process imports Numba
         _coldstart.install_listener()
+        from .coldgen import prepare_batched
+        prepare_batched(plan)  # the optimizer's update kernel, needed last in the step
 
     def running(self):
         """Context around one plan run: BLAS on one thread, so that only Numba's pool runs
