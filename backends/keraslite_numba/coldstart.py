@@ -374,12 +374,14 @@ def _orphaned(key: str) -> bool:
     return False
 
 
-def _missing(keys) -> list:
+def _missing(keys, python=()) -> list:
     """The parallel kernels of `keys` that the cache lacks and no worker of this process has been
-    asked for, preceded by their serial twins (those the cache lacks) in the same order."""
+    asked for, preceded by their serial twins (those the cache lacks, none for NumPy stand-ins
+    and the families in `python`) in the same order."""
     par = [k for k in keys if k not in _pending and k not in _ready and not is_done(k)]
     seq = [k + "s" for k in par if k + "s" not in _pending and k + "s" not in _ready
-           and k.rpartition("-")[0] not in NUMPY_SERIAL and not is_done(k + "s")]
+           and k.rpartition("-")[0] not in NUMPY_SERIAL and k.rpartition("-")[0] not in python
+           and not is_done(k + "s")]
     return seq + par
 
 
@@ -401,9 +403,11 @@ def prepare(steps) -> None:
     worker (serial twins, then parallel kernels), and have the workers take the plan's serial
     twins first, in the reverse of the plan's order (the plan starts at the front), ahead of
     COMMON twins the plan does not use."""
+    # gemm_split's stand-in compiles _rows for sigmoid and tanh epilogues only (kernels/gemm.py)
+    python = () if any(step.op in ("matmul+add+sigmoid", "matmul+add+tanh") for step in steps) else ("gemm_split",)
     try:
         keys = plan_keys(steps)
-        missing = _missing(keys)
+        missing = _missing(keys, python)
         first = [k + "s" for k in keys[::-1] if not is_done(k) and k + "s" not in _ready and not is_done(k + "s")]
     except OSError:
         return

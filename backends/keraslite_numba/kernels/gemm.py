@@ -98,15 +98,34 @@ def _gemm1(fn, a_addr, a_rowstep, b_addr, c, bias, act, params, chars, scal):
     _rows(fn, a_addr, a_rowstep, b_addr, c, bias, act, 0, c.shape[0], params, chars, scal)
 
 
+def _rows_python(fn, a_addr, a_rowstep, b_addr, c, bias, act, r0, r1, ints, chars, scal):
+    """_rows from Python, for no activation or relu (nothing to compile): the same BLAS call
+    through the same function pointer, then the same epilogue as NumPy operations (bias
+    additions in c's dtype, relu's `v if v > 0 else v * 0`), which round as the kernel's do."""
+    ints[1] = r1 - r0
+    if r1 > r0:
+        p = ints.ctypes.data
+        s = scal.ctypes.data
+        fn(chars.ctypes.data, chars.ctypes.data + 1, p, p + 4, p + 8, s, b_addr, p + 12, a_addr + r0 * a_rowstep,
+           p + 16, s + c.itemsize, c.ctypes.data + r0 * c.strides[0], p + 20)
+    rows = c[r0:r1]
+    if bias.shape[0] == c.shape[1]:
+        rows += bias
+    if act == 1:
+        np.copyto(rows, rows * 0, where=~(rows > 0))
+
+
 def _split_serial(fn, a_addr, a_rowstep, b_addr, c, bias, act, nblocks, params, chars, scal):
     """_gemm_split's blocks one after another on this thread: the same BLAS calls and epilogues,
     so the same results. Its stand-in on a first run (twins.py): compiled serial, _gemm_split
     itself would cost 2-3x its parallel compile (LLVM's work on the inlined epilogue loops),
-    while this compiles only _rows, which _gemm1 shares."""
+    while this compiles only _rows, which _gemm1 shares, and only for sigmoid and tanh
+    (`_rows_python` does the others: NumPy's exp and tanh round differently from the kernel's)."""
     m = c.shape[0]
+    rows = _rows if act > 1 else _rows_python
     for j in range(nblocks):
-        _rows(fn, a_addr, a_rowstep, b_addr, c, bias, act, j * m // nblocks, (j + 1) * m // nblocks, params.copy(),
-              chars, scal)
+        rows(fn, a_addr, a_rowstep, b_addr, c, bias, act, j * m // nblocks, (j + 1) * m // nblocks, params.copy(),
+             chars, scal)
 
 
 @twin("gemm_split", arg=4, seq=_split_serial, seq_kernel=_rows)
