@@ -146,3 +146,27 @@ def test_an_idle_worker_ends_by_itself(tmp_path):
         p.stdin.close()
         if p.poll() is None:
             p.kill()
+
+
+def test_plan_build_names_the_batched_update_kernel_its_first_call_compiles():
+    """coldgen.batched_tasks reads the optimizer's batched update kernel off a built plan (its
+    source, with the in-place pattern, and its argument types) for a worker to compile its
+    kernel_seq ahead of the call: exactly the module and types the first large call uses."""
+    import keraslite
+    from keraslite.layers import Dense
+    from keraslite.optimizers import SGD
+    from keraslite_numba.cachedir import import_generated
+    rng = np.random.default_rng(0)
+    model = keraslite.models.Sequential([Dense(256, input_shape=(200,)), Dense(3)])
+    model.compile(SGD(learning_rate=0.01, momentum=0.9), "mse")  # two outputs in place: w, v
+    with keraslite.use_backend("numba"):
+        model.train_on_batch(rng.normal(size=(8, 200)).astype("float32"), rng.normal(size=(8, 3)).astype("float32"))
+        plan = model.train_function.last_plan
+        (line,) = coldgen.batched_tasks(plan)
+    key, path, spec, seq = line.split("\t")
+    assert seq == "s" and key.endswith("s") and coldgen.valid(line)
+    module = import_generated(Path(path))
+    # without workers the call ran kernel_par: it compiled exactly these types, in this module
+    assert coldgen._types(spec) in module.kernel_par.signatures
+    coldgen.compile_task(line)  # what the worker does
+    assert coldgen._types(spec) in module.kernel_seq.signatures

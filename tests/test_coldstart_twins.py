@@ -206,3 +206,25 @@ class _Spy:
     def __call__(self, *args):
         self.log.append(self.name)
         return self.kernel(*args)
+
+
+@pytest.mark.skipif(not gemm.available(), reason="no SciPy BLAS")
+@pytest.mark.parametrize("act", [None, "relu"])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_gemm_python_stand_in_matches_the_kernel_bitwise(act, with_bias, monkeypatch):
+    """Without sigmoid or tanh, gemm_split's serial stand-in makes its BLAS calls from Python
+    and the epilogue in NumPy (nothing to compile): bit for bit the parallel kernel's, with NaN,
+    -0.0 and negative values through relu."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(300, 71)).astype(np.float32)
+    b = rng.normal(size=(71, 64)).astype(np.float32)
+    a[0, :3] = [np.nan, -0.0, 0.0]
+    bias = rng.normal(size=64).astype(np.float32) if with_bias else None
+    calls = []
+    plain = gemm._rows_python
+    monkeypatch.setattr(gemm, "_rows_python", lambda *args: calls.append(1) or plain(*args))
+    out = {}
+    for variant in ("par", "seq"):
+        with SerialBlas(), twins.only(variant):
+            out[variant] = gemm.matmul(a, b, bias=bias, act=act).tobytes()
+    assert out["seq"] == out["par"] and calls

@@ -7,14 +7,17 @@ generated fused and batched kernels), and the first steps run the twins while wo
 compile the parallel kernels.
 
 Keys (warmup.parse) name one kernel: "conv_fwd-f" a family's parallel kernel for float32,
-"conv_fwd-fs" its serial twin; coldgen.py's task lines name a generated kernel_par. Workers
-(``python -m keraslite_numba.compile_worker``, one per CPU beside this process, at most 3) compile
-keys into Numba's cache, serial twins first, and take more keys on their stdin:
+"conv_fwd-fs" its serial twin; coldgen.py's task lines name a generated kernel_par (or a
+batched kernel_seq). Workers (compile_worker.main, one per CPU beside this process, at most 3:
+forked from this process once `prime()` has set Numba up, where that is safe, else spawned as
+``python -m keraslite_numba.compile_worker``) compile keys into Numba's cache, serial twins
+first, and take more keys on their stdin (a forked worker: its task pipe):
 - `start_background()`, when the backend is imported: the families every convnet uses (COMMON,
   float32) that lack a marker, serial twins last-used first, then the parallel kernels, while
   the user builds the model;
 - `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in the
-  reverse of the plan's order, then parallel kernels);
+  reverse of the plan's order, then parallel kernels); coldgen.prepare_batched adds the kernel_seq
+  of the optimizer's batched update, which the step needs last;
 - coldgen.large_kernel, at a generated kernel's first large call: its kernel_par.
 `run_twin` (a Twin's call until its kernel is settled) runs the serial twin while a worker of this
 process has the parallel kernel queued and unmarked: from the cache, or after waiting for the
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import hashlib
 import os
 import signal
@@ -557,16 +561,26 @@ def fork(keys, quiet: bool = True, feed: bool = True) -> Forked:
     if pid == 0:  # the worker
         rc = 1
         try:
-            os.close(w)
-            for p in _workers:  # other workers' task pipes: only this process may hold them open
-                if p.stdin is not None:
-                    with contextlib.suppress(OSError):
-                        os.close(p.stdin.fileno())
+            # this process's objects are never collected here: a file object of the parent's,
+            # finalized in the child, would close a descriptor the child has reused
+            gc.freeze()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2) if quiet else (0,):
-                os.dup2(null, fd)
+            if r != 0:  # the task pipe as stdin
+                os.dup2(r, 0)
+                os.close(r)
+            # the write ends of this pipe and of other workers': each worker must see EOF when
+            # the parent closes its end (their objects stay referenced until os._exit)
+            inherited = list(_workers)
+            os.close(w)
+            for p in inherited:
+                with contextlib.suppress(AttributeError, OSError, ValueError):
+                    os.close(p.stdin.fileno())
+            if quiet:
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+                os.close(null)
             _workers.clear()
             _pending.clear()
             _wanted.clear()
@@ -576,7 +590,7 @@ def fork(keys, quiet: bool = True, feed: bool = True) -> Forked:
             from numba.np.ufunc import parallel
             config.NUMBA_NUM_THREADS = parallel.NUM_THREADS = 1  # as spawn's: the code is the same
             from . import compile_worker
-            rc = compile_worker.main([f"--idle={WORKER_IDLE}", *keys], feed_fd=r)
+            rc = compile_worker.main([f"--idle={WORKER_IDLE}", *keys], feed_fd=0)
         finally:
             os._exit(rc)
     os.close(r)

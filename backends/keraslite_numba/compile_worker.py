@@ -2,7 +2,7 @@
 
 coldstart.py starts these processes; each compiles the named kernels (warmup.parse: a family's
 parallel kernel, "conv_fwd-f", or its serial twin, "conv_fwd-fs"; or coldgen.py's task lines
-for generated kernels) into Numba's disk cache,
+for generated kernels: kernel_par, or kernel_seq for a line ending in "s") into Numba's disk cache,
 skipping those another process has done or is doing (coldstart's markers and locks). Serial
 twins go first whatever the order (they are what a first step waits for). When stdin is a pipe,
 the worker also takes keys written to it, one per line, and waits for more until it is closed

@@ -142,27 +142,31 @@ def _max_bwd_numpy(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
     covering it in the kernel's order, windows in row-major order; the later of two windows
     covering a cell reaches it through a smaller offset (dh, dw) in the window, so adding the
     offsets' contributions in decreasing (dh, dw) order adds them in that same order (the
-    contributions of one offset land on distinct cells). Zeros are added where the kernel adds
-    them (they change nothing: dx starts at +0 and never holds -0)."""
+    contributions of one offset land on distinct cells). Each window adds to each of its cells
+    what the kernel adds there: g at the cell that takes it, zero elsewhere."""
     N, H, W, C = dx.shape
     Ho, Wo = g.shape[1], g.shape[2]
     rows, cols = sh * (Ho - 1) + ph, sw * (Wo - 1) + pw
     xp = _spread(x, pt, pl, rows, cols, np.nan)
     zero = dx.dtype.type(0)
-    pend = np.array(g, copy=True)
-    parts = {}
     if Ho == 0 or Wo == 0:  # no window: dx is zero (masked: times zero)
         ph = pw = 0
+    # where each window's g lands: its first cell equal to the max (flags, not values: a quarter
+    # of the memory of the kernel's `pend` for every window)
+    taken = np.zeros(g.shape, np.bool_)
+    first = {}
     for dh in range(ph):
         for dw in range(pw):
             hit = _window_cells(xp, dh, dw, sh, sw, Ho, Wo) == y
-            parts[dh, dw] = np.where(hit, pend, zero)
-            pend = np.where(hit, zero, pend)
-    acc = np.zeros(xp.shape, dx.dtype)
+            hit &= ~taken
+            taken |= hit
+            first[dh, dw] = hit
+    del xp, taken
+    acc = np.zeros((N, max(rows, pt + H), max(cols, pl + W), C), dx.dtype)
     for dh in range(ph - 1, -1, -1):
         for dw in range(pw - 1, -1, -1):
             cells = _window_cells(acc, dh, dw, sh, sw, Ho, Wo)
-            cells += parts[dh, dw]
+            cells += np.where(first.pop((dh, dw)), g, zero)
     d = acc[:, pt:pt + H, pl:pl + W]
     dx[...] = np.where(m > zero, d, d * zero) if masked else d
 
