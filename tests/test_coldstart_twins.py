@@ -92,8 +92,8 @@ def test_serial_twins_have_their_own_cache_entries():
     names = set()
     for family in warmup.RECIPES:
         t = warmup.twin_of(family)
-        if family == "gemm_split":  # its stand-in is a loop over the blocks calling _rows
-            assert t.seq is gemm._split_serial and t.seq_kernel is gemm._rows
+        if family == "gemm_split":  # its stand-in is a loop over the blocks calling _block
+            assert t.seq is gemm._split_serial and t.seq_kernel is gemm._block
             continue
         if family in coldstart.NUMPY_SERIAL:  # NumPy stand-ins: nothing compiled, no cache entry
             assert t.seq_kernel is None and not hasattr(t.seq, "py_func")
@@ -211,18 +211,20 @@ class _Spy:
 @pytest.mark.skipif(not gemm.available(), reason="no SciPy BLAS")
 @pytest.mark.parametrize("act", [None, "relu"])
 @pytest.mark.parametrize("with_bias", [False, True])
-def test_gemm_python_stand_in_matches_the_kernel_bitwise(act, with_bias, monkeypatch):
+@pytest.mark.parametrize("shape", [(300, 71, 64), (40, 100, 600)])  # cut by rows; by columns
+def test_gemm_python_stand_in_matches_the_kernel_bitwise(act, with_bias, shape, monkeypatch):
     """Without sigmoid or tanh, gemm_split's serial stand-in makes its BLAS calls from Python
     and the epilogue in NumPy (nothing to compile): bit for bit the parallel kernel's, with NaN,
     -0.0 and negative values through relu."""
     rng = np.random.default_rng(5)
-    a = rng.normal(size=(300, 71)).astype(np.float32)
-    b = rng.normal(size=(71, 64)).astype(np.float32)
+    m, k, n = shape
+    a = rng.normal(size=(m, k)).astype(np.float32)
+    b = rng.normal(size=(k, n)).astype(np.float32)
     a[0, :3] = [np.nan, -0.0, 0.0]
-    bias = rng.normal(size=64).astype(np.float32) if with_bias else None
+    bias = rng.normal(size=n).astype(np.float32) if with_bias else None
     calls = []
-    plain = gemm._rows_python
-    monkeypatch.setattr(gemm, "_rows_python", lambda *args: calls.append(1) or plain(*args))
+    plain = gemm._block_python
+    monkeypatch.setattr(gemm, "_block_python", lambda *args: calls.append(1) or plain(*args))
     out = {}
     for variant in ("par", "seq"):
         with SerialBlas(), twins.only(variant):

@@ -407,7 +407,7 @@ def prepare(steps) -> None:
     worker (serial twins, then parallel kernels), and have the workers take the plan's serial
     twins first, in the reverse of the plan's order (the plan starts at the front), ahead of
     COMMON twins the plan does not use."""
-    # gemm_split's stand-in compiles _rows for sigmoid and tanh epilogues only (kernels/gemm.py)
+    # gemm_split's stand-in compiles _block for sigmoid and tanh epilogues only (kernels/gemm.py)
     python = () if any(step.op in ("matmul+add+sigmoid", "matmul+add+tanh") for step in steps) else ("gemm_split",)
     try:
         keys = plan_keys(steps)
