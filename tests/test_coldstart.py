@@ -179,26 +179,26 @@ def test_first_run_tells_once_compiles_in_workers_and_a_second_run_hits_the_cach
 
 _FORK_SCRIPT = r"""
 import threading, time
-from keraslite_numba import coldstart
+from keraslite_numba import coldstart, forking
 # importing the backend on a cold cache started the import-time worker, forked (no other thread)
 assert [type(w).__name__ for w in coldstart._workers] == ["Forked"], coldstart._workers
 coldstart._stop_workers()
 assert all(w.poll() is not None for w in coldstart._workers)
 coldstart._workers.clear()
-w = coldstart.fork(["avg_fwd-fs", "avg_fwd-f"])
+w = forking.fork(["avg_fwd-fs", "avg_fwd-f"])
 w.stdin.write(b"only avg_fwd-fs\n")  # read before its second key: that one is dropped
 w.stdin.close()
 assert w.wait(timeout=300) == 0
 assert coldstart.is_done("avg_fwd-fs") and not coldstart.is_done("avg_fwd-f")
-idle = coldstart.fork([])  # nothing to do: waits on its pipe until stopped
+idle = forking.fork([])  # nothing to do: waits on its pipe until stopped
 assert idle.poll() is None
 idle.terminate()
 assert idle.wait(timeout=60) != 0
 t = threading.Thread(target=time.sleep, args=(0.5,))
 t.start()
-assert not coldstart._forkable()  # another thread: workers are spawned instead
+assert not forking.forkable()  # another thread: workers are spawned instead
 t.join()
-assert coldstart._forkable()
+assert forking.forkable()
 print("ok")
 """
 

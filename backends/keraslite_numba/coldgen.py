@@ -137,7 +137,8 @@ def batched_tasks(plan) -> list:
         n_in, n_out = program.n_inputs, len(program.outputs)
         n_members = len(step.in_slots) // n_in
         ins = [dtypes.get(s) for s in step.in_slots[:n_in]]
-        if any(dt is None or dt.kind == "b" or dt == np.float16 for dt in ins) or len(work.targets) != n_members * n_out:
+        if len(work.targets) != n_members * n_out \
+                or any(dt is None or dt.kind == "b" or dt == np.float16 for dt in ins):
             continue
         total = 0
         for k in range(n_members):
