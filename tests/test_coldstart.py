@@ -99,15 +99,6 @@ def test_plan_keys_follow_first_use():
                          "col2im-f", "gemm_split-f"}
 
 
-def test_workers_take_the_plans_second_twin_first_then_from_the_back():
-    """The plan compiles its first kernel itself; a worker starts the second meanwhile, then
-    takes the rest from the back (the two meet in the middle)."""
-    assert coldstart._worker_order(["conv_fwd-f", "bn_fwd-f", "max_fwd-f", "bn_bwd-f"]) == \
-        ["bn_fwd-f", "bn_bwd-f", "max_fwd-f", "conv_fwd-f"]
-    assert coldstart._worker_order(["conv_fwd-f"]) == ["conv_fwd-f"]
-    assert coldstart.COMMON[0] == "bn_fwd-f"  # the second kernel of conv -> batch norm -> ...
-
-
 def test_plan_keys_include_the_kernels_of_fused_forms():
     """conv -> batch norm -> relu -> max pool: batch norm + relu and the pool's backprop + relu
     gradient are declared fused forms running the bn_fwd and max_bwd kernels."""
@@ -140,10 +131,10 @@ losses = [float(model.train_on_batch(x, y)) for _ in range(2)]
 print(json.dumps({"losses": losses, "weights": [w.tobytes().hex() for w in model.get_weights()]}))
 """
 # the families the script's plan uses (two: each costs 1-2 s of CPU per cold run): the
-# convolution's input gradient is not needed. The import-time worker starts with COMMON's serial
-# twins (batch norm's first, unused here; then the filter gradient's) while the plan starts with
-# the forward kernel's twin; the plan's steps run the twins while the worker compiles the
-# parallel kernels, which it finishes at the latest when the script exits.
+# convolution's input gradient is not needed. The import-time worker starts with the serial twin
+# of the filter gradient (COMMON's order) while the plan starts with the forward kernel's twin;
+# the plan's steps run the twins while the worker compiles the parallel kernels, which it
+# finishes at the latest when the script exits.
 _USED = ["conv_fwd-f", "conv_bwd_filter-f"]
 # the plan's matmul (too small to split: the kernel is queued by the plan's op, never called)
 _GEMM = {"gemm_split-f", "gemm_split-fs"}

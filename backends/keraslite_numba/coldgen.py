@@ -176,10 +176,6 @@ def prepare_batched(plan) -> None:
         return
     if lines:
         coldstart._start(lines)
-        # right after the twin the plan needs second: ahead of the backward twins, which the
-        # plan compiles itself if it gets there first, while this kernel is needed last
-        keys = [line.split("\t")[0] for line in lines]
-        coldstart._tell("first " + " ".join(coldstart._first[:1] + keys + coldstart._first[1:]))
 
 
 def is_task(item: str) -> bool:

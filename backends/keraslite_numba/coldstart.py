@@ -13,12 +13,11 @@ forked from this process once `prime()` has set Numba up, where that is safe, el
 ``python -m keraslite_numba.compile_worker``) compile keys into Numba's cache, serial twins
 first, and take more keys on their stdin (a forked worker: its task pipe):
 - `start_background()`, when the backend is imported: the families every convnet uses (COMMON,
-  float32) that lack a marker, serial twins first (in `_worker_order`), then the parallel
-  kernels, while the user builds the model;
-- `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in
-  `_worker_order`: the plan's second first, then from the back; then parallel kernels);
-  coldgen.prepare_batched adds the kernel_seq of the optimizer's batched update, which the step
-  needs last, right after the second twin;
+  float32) that lack a marker, serial twins last-used first, then the parallel kernels, while
+  the user builds the model;
+- `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in the
+  reverse of the plan's order, then parallel kernels); coldgen.prepare_batched adds the kernel_seq
+  of the optimizer's batched update, which the step needs last;
 - coldgen.large_kernel, at a generated kernel's first large call: its kernel_par.
 `run_twin` (a Twin's call until its kernel is settled) runs the serial twin while a worker of this
 process has the parallel kernel queued and unmarked: from the cache, or after waiting for the
@@ -92,11 +91,8 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
 # families whose serial stand-in is NumPy code (twins.Twin with seq_kernel None, kernels/pool.py):
 # no serial twin to compile, so none is asked of a worker
 NUMPY_SERIAL = ("max_fwd", "max_bwd")
-# what start_background() compiles: a convnet's training step's families, in the order of
-# `_worker_order`: the second one the step uses first (the step's first, conv_fwd, is this
-# process's own first compile), then the others last used first
-COMMON = ("bn_fwd-f", "conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "conv_fwd-f")
-_first: list = []  # the order last told to the workers ("first" line), for coldgen to extend
+# what start_background() compiles: a convnet's training step's families, last used first
+COMMON = ("conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "bn_fwd-f", "conv_fwd-f")
 
 
 def notice() -> None:
@@ -394,7 +390,7 @@ def _missing(keys, python=()) -> list:
 
 def start_background() -> None:
     """At the backend's import: start compiling the COMMON families that the cache lacks (their
-    serial twins first, in COMMON's order: the plan's first call compiles its own meanwhile)."""
+    serial twins first, last used first: the plan's first calls compile theirs meanwhile)."""
     try:
         if os.environ.get("KERASLITE_COMPILE_WORKERS") == "0":
             return
@@ -405,34 +401,25 @@ def start_background() -> None:
         _start(keys)
 
 
-def _worker_order(keys: list) -> list:
-    """The order in which workers should take the serial twins of a plan's families `keys`
-    (in order of first use): the plan runs from the front, compiling its first kernel itself,
-    so the second first (a worker starts it while this process compiles the first and has it
-    ready when the plan gets there), then the rest from the back (the plan and the workers meet
-    in the middle; a twin the plan reaches first it compiles itself, under the twin's lock)."""
-    return keys[1:2] + [k for k in keys[::-1] if k not in keys[1:2]]
-
-
 def prepare(steps) -> None:
     """Called when a plan is built: queue the plan's kernels not yet in the cache nor asked of a
     worker (serial twins, then parallel kernels), and have the workers take the plan's serial
-    twins first, in `_worker_order`, ahead of COMMON twins the plan does not use."""
+    twins first, in the reverse of the plan's order (the plan starts at the front), ahead of
+    COMMON twins the plan does not use."""
     # gemm_split's stand-in compiles _block for sigmoid and tanh epilogues only (kernels/gemm.py)
     python = () if any(step.op in ("matmul+add+sigmoid", "matmul+add+tanh") for step in steps) else ("gemm_split",)
     try:
         keys = plan_keys(steps)
         missing = _missing(keys, python)
-        first = [k + "s" for k in _worker_order(keys)
-                 if not is_done(k) and k + "s" not in _ready and not is_done(k + "s")]
+        first = [k + "s" for k in keys[::-1] if not is_done(k) and k + "s" not in _ready and not is_done(k + "s")]
     except OSError:
         return
     seq = [k for k in missing if k.endswith("s")]
     if missing:
-        _start([k for k in first if k in seq] + [k for k in seq if k not in first] + missing[len(seq):])
-    _first[:] = [k for k in first if k in _pending]
-    if _first:
-        _tell("first " + " ".join(_first))
+        _start(seq[::-1] + missing[len(seq):])
+    first = [k for k in first if k in _pending]
+    if first:
+        _tell("first " + " ".join(first))
 
 
 def _tell(line: str) -> None:
