@@ -7,7 +7,8 @@ axes is handled by a transposed copy into that layout and back.
 Per-channel sums are accumulated in float64, one partial per thread. The forward pass takes the
 statistics in one read of x, shifted by x's first row (var = E[(x-s)^2] - E[x-s]^2 with s close to
 the mean keeps the cancellation harmless), then normalises in a second pass; the backward pass
-reads x and gy once for its two sums and once more to write dx.
+reads x and gy once for its two sums and once more to write dx (and, asked for, to sum the dx
+it writes per channel: a bias gradient in the same pass).
 """
 import numba
 import numpy as np
@@ -69,7 +70,7 @@ def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, y2):
 
 @twin("bn_bwd")
 @njit(parallel=True, cache=True)
-def _bn_bwd(x2, gy2, phase, nchunks, m, part, a, bb, d, dx2):
+def _bn_bwd(x2, gy2, phase, nchunks, m, part, a, bb, d, dsum, dx2):
     R, C = x2.shape
     for ch in prange(nchunks):
         r0 = ch * R // nchunks
@@ -94,6 +95,23 @@ def _bn_bwd(x2, gy2, phase, nchunks, m, part, a, bb, d, dx2):
                 for c in range(C):
                     part[ch, 0, c] += a1[c]
                     part[ch, 1, c] += a2[c]
+        elif dsum:  # dx written and summed per channel (part[ch, 0]): the bias gradient before it
+            s1 = np.empty(C, x2.dtype)
+            for c in range(C):
+                part[ch, 0, c] = 0.0
+            for b0 in range(r0, r1, _BLOCK):
+                for c in range(C):
+                    s1[c] = 0
+                for r in range(b0, min(b0 + _BLOCK, r1)):
+                    xr = x2[r]
+                    gr = gy2[r]
+                    dr = dx2[r]
+                    for c in range(C):
+                        v = a[c] * gr[c] + bb[c] * (xr[c] - m[c]) + d[c]
+                        dr[c] = v
+                        s1[c] += v
+                for c in range(C):
+                    part[ch, 0, c] += s1[c]
         else:
             for r in range(r0, r1):
                 xr = x2[r]
@@ -103,11 +121,17 @@ def _bn_bwd(x2, gy2, phase, nchunks, m, part, a, bb, d, dx2):
                     dr[c] = a[c] * gr[c] + bb[c] * (xr[c] - m[c]) + d[c]
 
 
-def _layout(shape, axes):
-    nd = len(shape)
+def axes_of(nd, axes) -> list:
+    """The reduction axes, sorted and non-negative."""
     red = sorted({int(a) % nd for a in axes}) if nd else []
     if len(red) != len(tuple(axes)):
         raise ValueError(f"batchnorm: repeated axes {axes}")
+    return red
+
+
+def _layout(shape, axes):
+    nd = len(shape)
+    red = axes_of(nd, axes)
     kept = [a for a in range(nd) if a not in red]
     perm = red + kept
     keep_shape = tuple(1 if a in red else shape[a] for a in range(nd))
@@ -214,10 +238,13 @@ def channel_affine(x, mean, scale, offset, relu=False, out=None):
     return y
 
 
-def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None):
+def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None, dsum=False):
     """Gradients (dx, dgamma, dbeta) of batchnorm_train_forward, including the paths through the
     mean and var outputs (gmean, gvar: their incoming gradients, keepdims, or None).
-    ``out`` (optional, C-contiguous, x's shape) receives dx."""
+    ``out`` (optional, C-contiguous, x's shape) receives dx. ``dsum``: a fourth result, the sum
+    of the dx written over ``axes`` (keepdims), taken in the pass that writes dx (the gradient of
+    a bias added before the batch norm, which would otherwise read dx once more); summed in
+    float64 per thread's rows, the partials added in a fixed order."""
     x = np.asarray(x)
     dt = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     x = x.astype(dt, copy=False)
@@ -228,7 +255,7 @@ def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon
     nch = _nchunks(R)
     part = np.empty((nch, 2, C), np.float64)
     m = _chan(mean, keep_shape, C, dt, 0)
-    _bn_bwd(x2, gy2, 0, nch, m, part, m, m, m, dx2)
+    _bn_bwd(x2, gy2, 0, nch, m, part, m, m, m, False, dx2)
     Sg, Sgx = part.sum(axis=0)
     inv = 1.0 / np.sqrt(_chan(var, keep_shape, C, np.float64, 0) + float(epsilon))
     g = _chan(gamma, keep_shape, C, np.float64, 1)
@@ -238,6 +265,8 @@ def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon
     a = (g * inv).astype(dt)
     bb = ((2.0 * _chan(gvar, keep_shape, C, np.float64, 0) - g * inv * inv * dg) / R).astype(dt)
     d = ((_chan(gmean, keep_shape, C, np.float64, 0) - g * inv * Sg) / R).astype(dt)
-    _bn_bwd(x2, gy2, 1, nch, m, part, a, bb, d, dx2)
-    return (_finish(dx2, x.shape, perm, out), dgamma.reshape(keep_shape),
-            dbeta.reshape(keep_shape))
+    _bn_bwd(x2, gy2, 1, nch, m, part, a, bb, d, bool(dsum), dx2)
+    res = (_finish(dx2, x.shape, perm, out), dgamma.reshape(keep_shape), dbeta.reshape(keep_shape))
+    if dsum:
+        res += (part[:, 0].sum(axis=0).astype(dt).reshape(keep_shape),)
+    return res
