@@ -212,6 +212,24 @@ def _batchnorm_relu_case():
     return None, out, (xv, gv, bv), want, 1e-4
 
 
+def _batchnorm_add_relu_case(relu, shortcut_first):
+    def case():
+        r = K.placeholder((3, 4, 5, 6))
+        x = K.conv2d(r, K.constant(np.full((1, 1, 6, 6), 0.25, "float32")))  # r: computed before the batch norm
+        gamma, beta = K.variable(np.ones(6, "float32")), K.variable(np.zeros(6, "float32"))
+        y = K.normalize_batch_in_training(x, gamma, beta, (0, 1, 2))[0]
+        out = y + r if not shortcut_first else r + y
+        out = K.relu(out) if relu else out
+        rng = np.random.default_rng(10)
+        xv, rv = ((rng.standard_normal((3, 4, 5, 6)) * 2 + 1).astype("float32") for _ in range(2))
+        gv, bv = rng.uniform(0.5, 1.5, (1, 1, 1, 6)).astype("float32"), rng.standard_normal((1, 1, 1, 6)).astype("float32")
+        mean, var = xv.mean(axis=(0, 1, 2), dtype="float64"), xv.var(axis=(0, 1, 2), dtype="float64")
+        want = (xv - mean) / np.sqrt(var + 1e-3) * gv + bv + rv
+        # the fused form's inputs: x, gamma and beta in keepdims form, the shortcut
+        return None, out, (xv, gv, bv, rv), np.maximum(want, 0) if relu else want, 1e-4
+    return case
+
+
 def _batchnorm_inference_case(relu):
     def case():
         x = K.placeholder((None, 5, 7))
@@ -270,6 +288,8 @@ CASES = {"conv+bias": _conv_bias_case, "gemm+bias+relu/float32": _gemm_case("rel
          "crossentropy": _crossentropy_case, "pool_backprop+relu_grad/float32": _pool_relu_grad_case("float32"),
          "pool_backprop+relu_grad/float64": _pool_relu_grad_case("float64"), "batchnorm_train+relu": _batchnorm_relu_case,
          "batchnorm_inference+relu": _batchnorm_inference_case(True),
+         "batchnorm_train+add+relu": _batchnorm_add_relu_case(True, False),
+         "batchnorm_train+add (shortcut first)": _batchnorm_add_relu_case(False, True),
          "batchnorm_inference": _batchnorm_inference_case(False),
          "batchnorm_train_backward+sum/float32": _batchnorm_backward_sum_case("float32"),
          "batchnorm_train_backward+sum/float64": _batchnorm_backward_sum_case("float64")}
@@ -372,6 +392,29 @@ def test_batchnorm_backward_sum_keeps_dx_for_its_other_readers():
     for later in runs[1:]:
         for a, e in zip(later, runs[0]):
             assert a.tobytes() == e.tobytes()
+
+
+def test_residual_add_of_a_value_not_computed_before_is_not_fused():
+    """batch norm + add runs in the batch norm's place: a shortcut that is no ancestor of the
+    batch norm (here another batch norm's output, as a ResNet conv block's two branches) is not
+    taken into the fused step, and the plan still computes the sum."""
+    import keraslite
+    with keraslite.use_backend("numba"):
+        a, b = K.placeholder((4, 3, 5)), K.placeholder((4, 3, 5))
+        ya = K.normalize_batch_in_training(a, None, None, (0, 1))[0]
+        yb = K.normalize_batch_in_training(b, None, None, (0, 1))[0]
+        out = K.relu(ya + yb)
+        backend = registry.get_backend_object("numba")
+        found, _ = patterns.find(backend, topological_order([out]), {out.id}, set())
+        assert not any("add" in m.name for m in found.values()), [m.name for m in found.values()]
+        rng = np.random.default_rng(11)
+        av, bv = (rng.standard_normal((4, 3, 5)).astype("float32") for _ in range(2))
+        (got,) = K.function([a, b], [out])([av, bv])
+
+    def bn(v):
+        return (v - v.mean(axis=(0, 1))) / np.sqrt(v.var(axis=(0, 1)) + 1e-3)
+    np.testing.assert_allclose(got, np.maximum(bn(av.astype(np.float64)) + bn(bv.astype(np.float64)), 0),
+                               rtol=1e-4, atol=1e-5)
 
 
 class _Bare(Backend):

@@ -333,6 +333,15 @@ def _sum_over_bn_axes(node, prev, chain) -> bool:
             and {a % nd for a in axes} == bn_axes and node.dtype == x.dtype)
 
 
+def _residual(node, prev, chain) -> bool:
+    """add(prev, r) with r shaped and typed as prev (a residual connection's shortcut)."""
+    if len(node.inputs) != 2 or node.inputs[0] is node.inputs[1]:
+        return False
+    r = node.inputs[1] if node.inputs[0] is prev else node.inputs[0]
+    return (tuple(r.shape) == tuple(prev.shape) == tuple(node.shape) and r.dtype == prev.dtype == node.dtype
+            and prev.ndim >= 1)
+
+
 def _element(k):
     def check(node, prev, chain) -> bool:
         return node.attrs.get("index") == k
@@ -379,6 +388,14 @@ BATCHNORM_RELU = FusedPattern("batchnorm_train+relu", (
     "once, already rectified (the batch statistics stay readable as the tuple's other elements)",
     element=0)
 
+BATCHNORM_ADD_RELU = FusedPattern("batchnorm_train+add+relu", (
+    Stage(frozenset({"batchnorm_train"})),
+    Stage(frozenset({"tuple_get"}), _element(0)),
+    Stage(frozenset({"add"}), _residual),
+    Stage(frozenset({"relu"}), _unary, optional=True)),
+    "training-mode batch normalisation plus a residual connection's shortcut (computed before the "
+    "batch norm), then optionally relu, as ResNet's identity blocks end: written once", element=0)
+
 BATCHNORM_INFERENCE = FusedPattern("batchnorm_inference", (
     Stage(frozenset({"sub"}), _channel_vector),
     Stage(frozenset({"mul"}), _channel_vector),
@@ -396,5 +413,5 @@ BATCHNORM_BACKWARD_SUM = FusedPattern("batchnorm_train_backward+sum", (
     "taken while dx is written, dx keeps its other readers", element=0, appends=True)
 
 #: every fused form the compiler may ask a backend for, tried in this order
-PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_INFERENCE,
-            BATCHNORM_BACKWARD_SUM)
+PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_ADD_RELU,
+            BATCHNORM_INFERENCE, BATCHNORM_BACKWARD_SUM)

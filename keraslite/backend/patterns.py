@@ -16,6 +16,9 @@ tuple_get to one of its readers, the tuple_get staying a step of its own (its va
 materialised and keeps every reader); the fused step returns the tuple with the chain's value
 appended, and the chain's last node reads it from there (`Match.element`).
 
+Later links of a pattern with an `element` may read other values only where those are computed
+before the first op in every schedule: its ancestors (a residual connection's shortcut).
+
 Shape-only readers (`SHAPE_ONLY`: e.g. autodiff's sum_to_like(grad, x), which reads x's shape)
 of an inner value may stay: they must come after the chain's last node (they depend on it) and
 see its value in the inner value's place, which needs the same shape and dtype (checked here).
@@ -128,8 +131,9 @@ def _match_at(backend, pattern, first, readers, needed, fed, claimed):
         if len(values) != 1:
             break
         nxt = values[0]
-        if pattern.element is not None and len(chain) >= 2 and len(nxt.inputs) != 1:
-            break  # the step runs where the tuple is made: no inputs but the chain's after it
+        if pattern.element is not None and len(chain) >= 2 and not all(
+                i is cur or _depends(first, i, fed) for i in nxt.inputs):
+            break  # the step runs where the tuple is made: other inputs must be computed before it
         if not links(nxt, cur, stage):
             break
         chain.append(nxt)

@@ -189,17 +189,40 @@ def _bn_relu(x, gamma, beta):
     return K.relu(K.normalize_batch_in_training(x, gamma, beta, tuple(range(x.ndim - 1)))[0])
 
 
-def _bn_relu_ref(x, gamma, beta):
+def _bn_ref(x, gamma, beta):
     x = np.asarray(x, np.float64)
     axes = tuple(range(x.ndim - 1))
     mean, var = x.mean(axis=axes), x.var(axis=axes)
-    return np.maximum((x - mean) / np.sqrt(var + 1e-3) * gamma + beta, 0.0)
+    return (x - mean) / np.sqrt(var + 1e-3) * gamma + beta
+
+
+def _bn_relu_ref(x, gamma, beta):
+    return np.maximum(_bn_ref(x, gamma, beta), 0.0)
 
 
 def _bn_relu_samples(rng, dtype):
     return [Sample((uniform(rng, (2, 4, 5, 3), dtype, -2, 3), uniform(rng, (3,), dtype, 0.5, 1.5),
                     uniform(rng, (3,), dtype))),
             Sample((uniform(rng, (6, 4), dtype), uniform(rng, (4,), dtype, 0.5, 1.5), uniform(rng, (4,), dtype)))]
+
+
+def _bn_add_relu(x, r, gamma, beta):
+    # the shortcut r feeds the batch norm's input too, so that it is computed before it (as in a
+    # residual block, whose input is both the shortcut and the convolutions' input)
+    K = _K()
+    return K.relu(K.normalize_batch_in_training(x * r, gamma, beta, tuple(range(x.ndim - 1)))[0] + r)
+
+
+def _bn_add_relu_ref(x, r, gamma, beta):
+    return np.maximum(_bn_ref(np.asarray(x, np.float64) * r, gamma, beta) + r, 0.0)
+
+
+def _bn_add_relu_samples(rng, dtype):
+    def case(shape):
+        ch = shape[-1]
+        return Sample((uniform(rng, shape, dtype, -2, 3), uniform(rng, shape, dtype, 0.5, 1.5),
+                       uniform(rng, (ch,), dtype, 0.5, 1.5), uniform(rng, (ch,), dtype)))
+    return [case((2, 4, 5, 3)), case((6, 4))]
 
 
 def _bn_backward_sum(x, b, gamma, c, cm, cv):
@@ -279,6 +302,9 @@ def forms() -> dict:
         FusedForm(OpInfo("batchnorm_train+relu", _bn_relu, _bn_relu_ref, _bn_relu_samples, primitive=False,
                          tol=loose, differentiable=True, exercises=("batchnorm_train", "relu")),
                   "batchnorm_train+tuple_get+relu"),
+        FusedForm(OpInfo("batchnorm_train+add+relu", _bn_add_relu, _bn_add_relu_ref, _bn_add_relu_samples,
+                         primitive=False, tol=loose, differentiable=True, exercises=("batchnorm_train", "add", "relu")),
+                  "batchnorm_train+tuple_get+add+relu"),
         FusedForm(OpInfo("batchnorm_train_backward+bias gradient", _bn_backward_sum, _bn_backward_sum_ref,
                          _bn_backward_sum_samples, primitive=False, tol={"float32": (1e-4, 1e-4)},
                          exercises=("batchnorm_train_backward", "sum")),

@@ -28,7 +28,7 @@ _BLOCK = 64  # rows summed in x's dtype before each float64 flush (vectorised in
 # costs ~0.45 s of cold compile, the extra call ~10 us.
 @twin("bn_fwd")
 @njit(parallel=True, cache=True)
-def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, y2):
+def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, resid, r2, y2):
     R, C = x2.shape
     zero = y2.dtype.type(0)
     for ch in prange(nchunks):
@@ -53,6 +53,18 @@ def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, y2):
                 for c in range(C):
                     part[ch, 0, c] += a1[c]
                     part[ch, 1, c] += a2[c]
+        elif resid:  # + r2 (a residual connection's add, rounded after y as the two ops), relu?
+            for r in range(r0, r1):
+                xr = x2[r]
+                yr = y2[r]
+                rr = r2[r]
+                if relu:
+                    for c in range(C):
+                        v = ((xr[c] - m[c]) * scale[c] + b[c]) + rr[c]
+                        yr[c] = v if v > zero or v != v else zero
+                else:
+                    for c in range(C):
+                        yr[c] = ((xr[c] - m[c]) * scale[c] + b[c]) + rr[c]
         elif relu:  # batchnorm_train + relu: np.maximum(v, 0) (NaN stays, -0.0 gives 0.0)
             for r in range(r0, r1):
                 xr = x2[r]
@@ -190,10 +202,11 @@ def _finish(a2, shape, perm, out_direct):
     return res
 
 
-def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None, relu=False):
+def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None, relu=False, residual=None):
     """Training-mode batch norm over ``axes``: returns (y, mean, var), mean/var keepdims, var
-    biased. ``out`` (optional, C-contiguous, x's shape) receives y; ``relu``: y is rectified
-    as it is written (the fused batchnorm_train + relu)."""
+    biased. ``out`` (optional, C-contiguous, x's shape) receives y; ``residual`` (x's shape and
+    dtype): added to y as it is written; ``relu``: y (+ residual) is rectified as it is written
+    (the fused batchnorm_train (+ add) + relu)."""
     x = np.asarray(x)
     dt = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     x = x.astype(dt, copy=False)
@@ -205,7 +218,7 @@ def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None, relu=False)
     nch = _nchunks(R)
     part = np.empty((nch, 2, C), np.float64)
     shift = np.ascontiguousarray(x2[0])  # sums of x - x[0]: no cancellation when |mean| >> std
-    _bn_fwd(x2, 0, nch, shift, part, shift, shift, shift, False, y2)
+    _bn_fwd(x2, 0, nch, shift, part, shift, shift, shift, False, False, y2, y2)
     S = part.sum(axis=0)
     dmean = S[0] / R
     v = np.maximum(S[1] / R - dmean * dmean, 0.0)
@@ -214,7 +227,14 @@ def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None, relu=False)
     var = v.astype(dt)
     gamma = _chan(gamma, keep_shape, C, dt, 1)
     scale = (gamma / np.sqrt(v + float(epsilon))).astype(dt)
-    _bn_fwd(x2, 1, nch, shift, part, mean, scale, _chan(beta, keep_shape, C, dt, 0), bool(relu), y2)
+    if residual is not None:
+        if tuple(residual.shape) != tuple(x.shape) or residual.dtype != dt:
+            raise ValueError(f"batchnorm_train_forward: residual must be a {dt} array of shape {x.shape}")
+        r2 = _to_rc(residual, perm, R, C)
+    else:
+        r2 = y2  # never read: one compiled signature for both uses
+    _bn_fwd(x2, 1, nch, shift, part, mean, scale, _chan(beta, keep_shape, C, dt, 0), bool(relu),
+            residual is not None, r2, y2)
     return _finish(y2, x.shape, perm, out), mean.reshape(keep_shape), var.reshape(keep_shape)
 
 
@@ -234,7 +254,7 @@ def channel_affine(x, mean, scale, offset, relu=False, out=None):
     vec = [np.ascontiguousarray(v, dtype=dt).reshape(C) for v in (mean, scale, offset)]
     nch = _nchunks(R)
     _bn_fwd(x.reshape(R, C), 1, nch, vec[0], np.empty((nch, 2, C), np.float64), vec[0], vec[1], vec[2],
-            bool(relu), y.reshape(R, C))
+            bool(relu), False, y.reshape(R, C), y.reshape(R, C))
     return y
 
 

@@ -149,6 +149,29 @@ def batchnorm_relu(backend, pattern, nodes):
     return batchnorm_train_relu
 
 
+def batchnorm_add_relu(backend, pattern, nodes):
+    """(relu?(y + r), mean, var) of batchnorm_train's (y, mean, var) and a shortcut r of y's
+    shape, float inputs, or None."""
+    bn = nodes[0]
+    if not _floats(*bn.inputs, *nodes[2].inputs, nodes[-1]):
+        return None
+    from . import batchnorm
+    composite = pattern.composite(backend, nodes)
+    axes, epsilon = bn.attrs["axes"], bn.attrs["epsilon"]
+    relu = len(nodes) == 4
+
+    def batchnorm_train_add_relu(x, gamma, beta, r, out=None):
+        if not _fast(x, gamma, beta, r) or x.size == 0 or r.shape != x.shape:  # broadcast: the ops
+            y, mean, var = composite(x, gamma, beta, r)
+            if out is None:
+                return y, mean, var
+            np.copyto(out, y)
+            return out, mean, var
+        return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=relu,
+                                                 residual=_w(r))
+    return batchnorm_train_add_relu
+
+
 def batchnorm_backward_sum(backend, pattern, nodes):
     """(dx, dgamma, dbeta, sum of dx over the batch norm's axes) of batchnorm_train_backward's
     (dx, dgamma, dbeta) for float inputs, the sum taken while dx is written, or None."""
