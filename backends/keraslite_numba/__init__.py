@@ -2,9 +2,8 @@
 replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
 import numpy as np
 
-from keraslite.backend.interface import (BATCHNORM_ADD_RELU, BATCHNORM_BACKWARD_SUM, BATCHNORM_INFERENCE,
-                                        BATCHNORM_RELU, CONV_BIAS, CROSSENTROPY, GEMM_EPILOGUE, POOL_RELU_GRAD,
-                                        POOL_RELU_GRAD_BN_BACKWARD, ArrayBackend)
+from keraslite.backend.interface import (BATCHNORM_ADD_RELU, BATCHNORM_BACKWARD_SUM, BATCHNORM_INFERENCE, BATCHNORM_RELU, CONV_BIAS,
+                                        CROSSENTROPY, GEMM_EPILOGUE, POOL_RELU_GRAD, ArrayBackend)
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
@@ -35,7 +34,6 @@ class NumbaBackend(ArrayBackend):
         "matmul+add+relu", "matmul+add+sigmoid", "matmul+add+tanh", "pool_backprop+relu_grad",
         "batchnorm_train+tuple_get+relu", "sub+mul+add", "sub+mul+add+relu", "batchnorm_train_backward+tuple_get+sum",
         "batchnorm_train+tuple_get+add", "batchnorm_train+tuple_get+add+relu",
-        "pool_backprop+relu_grad+batchnorm_train_backward+tuple_get+sum",
         "+".join(n for s in CROSSENTROPY.stages for n in s.ops))}}
 
     def __init__(self):
@@ -143,8 +141,6 @@ class NumbaBackend(ArrayBackend):
             return fused_forms.gemm_epilogue(self, pattern, nodes)
         if pattern is CROSSENTROPY:
             return fused_forms.crossentropy(self, pattern, nodes)
-        if pattern is POOL_RELU_GRAD_BN_BACKWARD:
-            return fused_forms.pool_relu_grad_bn_backward(self, pattern, nodes)
         if pattern is POOL_RELU_GRAD:
             return fused_forms.pool_relu_grad(self, pattern, nodes)
         if pattern is BATCHNORM_RELU:

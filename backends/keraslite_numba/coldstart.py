@@ -86,8 +86,7 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
                "batchnorm_train+tuple_get+relu": ("bn_fwd",), "sub+mul+add": ("bn_fwd",),
                "sub+mul+add+relu": ("bn_fwd",), "pool_backprop+relu_grad": ("{mode}_bwd",),
                "batchnorm_train_backward+tuple_get+sum": ("bn_bwd",), "batchnorm_train+tuple_get+add": ("bn_fwd",),
-               "batchnorm_train+tuple_get+add+relu": ("bn_fwd",),
-               "pool_backprop+relu_grad+batchnorm_train_backward+tuple_get+sum": ("{mode}_bwd", "bn_bwd")}
+               "batchnorm_train+tuple_get+add+relu": ("bn_fwd",)}
 # what start_background() compiles: a convnet's training step's families, last used first
 COMMON = ("conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "bn_fwd-f", "conv_fwd-f")
 
@@ -273,8 +272,6 @@ def plan_keys(steps) -> list[str]:
             continue
         if step.op == "pool_backprop+relu_grad":  # the step's node is the chain's last: relu_grad
             node = node.inputs[0]
-        elif step.op.startswith("pool_backprop+relu_grad+"):  # the batch norm's place: its gy's pooling
-            node = node.inputs[4].inputs[0]
         # the kernels run in the dtype of the first input (x or the incoming gradient)
         char = {"float32": "f", "float64": "d"}.get(str(node.inputs[0].dtype)) if node.inputs else None
         if char is None:

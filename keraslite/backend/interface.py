@@ -207,9 +207,6 @@ class FusedPattern:
     stages take no other inputs). The fused form then returns the whole tuple with that element
     replaced by the chain's last value; the plan runs it in the first op's place.
 
-    `tuple_at` (with `element`): the links before that stage feed the tuple's op as in a plain
-    chain; the fused step runs in the tuple op's place.
-
     `appends` (with `element`): the element's tuple_get keeps its other readers (the element is
     materialised as before) and the chain goes on from one of them; the fused form returns the
     whole tuple with the chain's last value appended (a value computed while the element is
@@ -220,7 +217,6 @@ class FusedPattern:
     doc: str = ""
     element: int | None = None
     appends: bool = False
-    tuple_at: int = 0  # with `element`: the stage whose op returns the tuple (its tuple_get follows)
 
     @staticmethod
     def inputs(nodes) -> list:
@@ -239,34 +235,27 @@ class FusedPattern:
     def composite(self, backend, nodes) -> Callable:
         """The definition: a callable taking `inputs(nodes)` that runs the chain's primitives on
         `backend` one after the other (what the fused form replaces)."""
-        k, t = self.element, self.tuple_at
-        get = None if k is None else t + 1  # the element's tuple_get: indexing
-        steps = []  # (index in nodes, primitive, number of other inputs, position of the chain's value)
-        for j, n in enumerate(nodes):
-            if j == get:
-                continue
-            fn = backend.primitive(n.op, dict(n.attrs))
-            if j == 0:
-                steps.append((j, fn, len(n.inputs), None))
-            else:
-                pos = [q for q, i in enumerate(n.inputs) if i is nodes[j - 1]][0]
-                steps.append((j, fn, len(n.inputs) - 1, pos))
+        k = self.element
+        chain = nodes if k is None else (nodes[0],) + tuple(nodes[2:])  # tuple_get: indexing
+        fns = [backend.primitive(n.op, dict(n.attrs)) for n in chain]
+        arities = [len(nodes[0].inputs)] + [len(n.inputs) - 1 for n in chain[1:]]
+        prevs = nodes[:-1] if k is None else nodes[1:-1]
+        positions = [None] + [[j for j, i in enumerate(n.inputs) if i is p][0] for p, n in zip(prevs, chain[1:])]
 
         def run(*arrays):
-            value = whole = None
-            at = 0
-            for j, fn, n, pos in steps:
+            value = first = fns[0](*arrays[:arities[0]])
+            if k is not None:
+                value = first[k]
+            at = arities[0]
+            for fn, pos, n in zip(fns[1:], positions[1:], arities[1:]):
                 others = list(arrays[at:at + n])
                 at += n
-                value = fn(*others) if pos is None else fn(*(others[:pos] + [value] + others[pos:]))
-                if j == t and k is not None:
-                    whole = value
-                    value = whole[k]
+                value = fn(*(others[:pos] + [value] + others[pos:]))
             if k is None:
                 return value
             if self.appends:
-                return tuple(whole) + (value,)
-            return tuple(whole[:k]) + (value,) + tuple(whole[k + 1:])
+                return tuple(first) + (value,)
+            return tuple(first[:k]) + (value,) + tuple(first[k + 1:])
         return run
 
 
@@ -339,8 +328,7 @@ def _sum_over_bn_axes(node, prev, chain) -> bool:
     if axes is None or nd == 0:
         return False
     axes = tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
-    bn = next(n for n in chain if n.op == "batchnorm_train_backward")
-    bn_axes = {a % nd for a in bn.attrs["axes"]}
+    bn_axes = {a % nd for a in chain[0].attrs["axes"]}
     return (len(node.inputs) == 1 and None not in axes and len(set(axes)) == len(axes)
             and {a % nd for a in axes} == bn_axes and node.dtype == x.dtype)
 
@@ -352,11 +340,6 @@ def _residual(node, prev, chain) -> bool:
     r = node.inputs[1] if node.inputs[0] is prev else node.inputs[0]
     return (tuple(r.shape) == tuple(prev.shape) == tuple(node.shape) and r.dtype == prev.dtype == node.dtype
             and prev.ndim >= 1)
-
-
-def _bn_incoming_gradient(node, prev, chain) -> bool:
-    """batchnorm_train_backward reading prev as its incoming gradient gy (and nowhere else)."""
-    return len(node.inputs) == 7 and node.inputs[4] is prev and tuple(prev.shape) == tuple(node.inputs[0].shape)
 
 
 def _element(k):
@@ -429,17 +412,6 @@ BATCHNORM_BACKWARD_SUM = FusedPattern("batchnorm_train_backward+sum", (
     "bias added before the batch norm, as conv -> bias -> BatchNormalization gives it): the sum is "
     "taken while dx is written, dx keeps its other readers", element=0, appends=True)
 
-POOL_RELU_GRAD_BN_BACKWARD = FusedPattern("pool_backprop+relu_grad+batchnorm_train_backward+sum", (
-    Stage(frozenset({"pool_backprop"})),
-    Stage(frozenset({"relu_grad"}), _masks_prev),
-    Stage(frozenset({"batchnorm_train_backward"}), _bn_incoming_gradient),
-    Stage(frozenset({"tuple_get"}), _element(0)),
-    Stage(frozenset({"sum"}), _sum_over_bn_axes)),
-    "conv -> bias -> batch norm -> relu -> pool's gradient: the pooling's backprop masked by relu's "
-    "gradient is batch norm's incoming gradient, whose two sums are taken as its rows complete; "
-    "batch norm's dx (kept for its readers) and the bias gradient (appended) in one more pass",
-    element=0, appends=True, tuple_at=2)
-
 #: every fused form the compiler may ask a backend for, tried in this order
-PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD_BN_BACKWARD, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_ADD_RELU,
+PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_ADD_RELU,
             BATCHNORM_INFERENCE, BATCHNORM_BACKWARD_SUM)

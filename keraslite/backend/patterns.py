@@ -7,9 +7,9 @@ check. The backend's `fused_form(pattern, chain)` then says whether it runs that
 callable (longest match first, optional trailing links dropped one by one); the chain's inner
 values are never materialised.
 
-A pattern with an `element` (its first op, or the op of stage `tuple_at`, returns a tuple)
-matches through the one tuple_get of that element; the op's other readers, tuple_gets of other
-elements, stay. Its fused step runs in that op's place (`Match.at`) and returns the whole tuple.
+A pattern with an `element` (its first op returns a tuple) matches through the one tuple_get
+of that element; the first op's other readers, tuple_gets of other elements, stay. Its fused
+step runs in the first op's place (`Match.at`) and returns the whole tuple.
 
 A pattern that `appends` (batch norm's backward pass + the sum of its dx) goes on from that
 tuple_get to one of its readers, the tuple_get staying a step of its own (its value is
@@ -17,7 +17,7 @@ materialised and keeps every reader); the fused step returns the tuple with the 
 appended, and the chain's last node reads it from there (`Match.element`).
 
 Later links of a pattern with an `element` may read other values only where those are computed
-before the tuple's op in every schedule: its ancestors (a residual connection's shortcut).
+before the first op in every schedule: its ancestors (a residual connection's shortcut).
 
 Shape-only readers (`SHAPE_ONLY`: e.g. autodiff's sum_to_like(grad, x), which reads x's shape)
 of an inner value may stay: they must come after the chain's last node (they depend on it) and
@@ -46,8 +46,7 @@ class Match:
     def at(self):
         """The node whose place the fused step takes: the chain's last, or its first for a
         pattern continuing from one element of a tuple (the other elements are read there)."""
-        p = self.pattern
-        return self.nodes[p.tuple_at] if p.element is not None else self.nodes[-1]
+        return self.nodes[0] if self.pattern.element is not None else self.nodes[-1]
 
     @property
     def element(self):
@@ -56,20 +55,18 @@ class Match:
         p = self.pattern
         if p.element is None:
             return None
-        return OPS[self.nodes[p.tuple_at].op].num_outputs if p.appends else p.element
+        return OPS[self.nodes[0].op].num_outputs if p.appends else p.element
 
     @property
     def getter(self):
         """The node the plan's tuple_get step of `element` stands for: the element's tuple_get,
         or for a pattern that appends (whose tuple_get stays a step of its own) the last node."""
-        p = self.pattern
-        return self.nodes[-1] if p.appends else self.nodes[p.tuple_at + 1]
+        return self.nodes[-1] if self.pattern.appends else self.nodes[1]
 
     @property
     def inner(self) -> tuple:
         """The nodes computed inside the fused step (all but a kept tuple_get)."""
-        p = self.pattern
-        return tuple(n for k, n in enumerate(self.nodes) if not (p.appends and k == p.tuple_at + 1))
+        return tuple(n for k, n in enumerate(self.nodes) if not (k == 1 and self.pattern.appends))
 
     @property
     def name(self) -> str:
@@ -121,12 +118,11 @@ def _match_at(backend, pattern, first, readers, needed, fed, claimed):
 
     for stage in stages[1:]:
         cur = chain[-1]
-        t = pattern.tuple_at
-        kept = pattern.appends and len(chain) == t + 2  # the element's tuple_get: stays, keeps its readers
+        kept = pattern.appends and len(chain) == 2  # the element's tuple_get: stays, keeps its readers
         if cur.id in fed or (cur.id in needed and not kept):
             break
         values, _ = _value_readers(cur, readers)
-        if len(chain) == t + 1 and pattern.element is not None:  # the tuple_get of that element only
+        if cur is first and pattern.element is not None:  # the tuple_get of that element only
             if any(r.op != "tuple_get" for r in values):
                 break
             values = [r for r in values if r.attrs.get("index") == pattern.element]
@@ -135,8 +131,8 @@ def _match_at(backend, pattern, first, readers, needed, fed, claimed):
         if len(values) != 1:
             break
         nxt = values[0]
-        if pattern.element is not None and len(chain) >= t + 2 and not all(
-                i is cur or _depends(chain[t], i, fed) for i in nxt.inputs):
+        if pattern.element is not None and len(chain) >= 2 and not all(
+                i is cur or _depends(first, i, fed) for i in nxt.inputs):
             break  # the step runs where the tuple is made: other inputs must be computed before it
         if not links(nxt, cur, stage):
             break
@@ -148,7 +144,7 @@ def _match_at(backend, pattern, first, readers, needed, fed, claimed):
         shape_read = []
         ok = True
         for k, inner in enumerate(nodes[:-1]):
-            if pattern.appends and k == pattern.tuple_at + 1:  # materialised: its shape readers read it
+            if k == 1 and pattern.appends:  # materialised: its shape readers read it
                 continue
             _, shapes = _value_readers(inner, readers)
             if shapes:

@@ -236,49 +236,16 @@ def _bn_backward_sum(x, b, gamma, c, cm, cv):
     return K.concatenate([gb, K.reshape(gx, (-1,))], axis=0)
 
 
-def _bn_dx(x, gamma, gy, gmean, gvar):
-    """NumPy (float64): the gradient in x of batch norm over all axes but the last, given the
-    gradients of its output, mean and (biased) variance."""
-    x, gy = np.asarray(x, np.float64), np.asarray(gy, np.float64)
+def _bn_backward_sum_ref(x, b, gamma, c, cm, cv):
+    x, c = np.asarray(x, np.float64) + b, np.asarray(c, np.float64)
     axes = tuple(range(x.ndim - 1))
     n = x.size // x.shape[-1]
     mean, var = x.mean(axis=axes), x.var(axis=axes)
     inv = 1 / np.sqrt(var + 1e-3)
     xhat = (x - mean) * inv
-    gh = gy * gamma
-    return inv * (gh - gh.mean(axis=axes) - xhat * (gh * xhat).mean(axis=axes)) + gmean / n + gvar * 2 / n * (x - mean)
-
-
-def _bn_backward_sum_ref(x, b, gamma, c, cm, cv):
-    dx = _bn_dx(np.asarray(x, np.float64) + b, gamma, c, cm, cv)
-    return np.concatenate([dx.sum(axis=tuple(range(dx.ndim - 1))), dx.reshape(-1)])
-
-
-def _pool_bn_backward(x, b, gamma, c, cm, pool_size=(2, 2), strides=(2, 2), padding="valid", mode="max"):
-    # conv -> bias -> batch norm -> relu -> pool, differentiated: the pooling's backprop, relu's
-    # gradient, batch norm's backward pass and the bias gradient (the sum of its dx)
-    K = _K()
-    y, mean, _ = K.normalize_batch_in_training(K.bias_add(x, b), gamma, None, (0, 1, 2))
-    p = K.pool2d(K.relu(y), pool_size, strides=strides, padding=padding, pool_mode=mode)
-    gb, gx = K.gradients(K.sum(p * c) + K.sum(mean * cm), [b, x])
-    return K.concatenate([gb, K.reshape(gx, (-1,))], axis=0)
-
-
-def _pool_bn_backward_ref(x, b, gamma, c, cm, pool_size=(2, 2), strides=(2, 2), padding="valid", mode="max"):
-    z = np.asarray(x, np.float64) + b
-    y = _bn_ref(z, gamma, 0.0)
-    gy = _pool_relu_grad_ref(y, c, pool_size, strides, padding, mode)
-    dx = _bn_dx(z, gamma, gy, cm, 0.0)
-    return np.concatenate([dx.sum(axis=(0, 1, 2)), dx.reshape(-1)])
-
-
-def _pool_bn_backward_samples(rng, dtype):
-    def case(shape, out, **kw):
-        ch = shape[-1]
-        return Sample((uniform(rng, shape, dtype, -2, 3), uniform(rng, (ch,), dtype), uniform(rng, (ch,), dtype, 0.5, 1.5),
-                       uniform(rng, (shape[0],) + out + (ch,), dtype), uniform(rng, (ch,), dtype)), kw)
-    return [case((2, 6, 7, 3), (3, 3)), case((3, 5, 5, 4), (2, 2), pool_size=(3, 3), mode="avg"),
-            case((2, 7, 7, 2), (3, 3), pool_size=(3, 3), strides=(2, 2))]
+    gh = c * gamma
+    dx = inv * (gh - gh.mean(axis=axes) - xhat * (gh * xhat).mean(axis=axes)) + cm / n + cv * 2 / n * (x - mean)
+    return np.concatenate([dx.sum(axis=axes), dx.reshape(-1)])
 
 
 def _bn_backward_sum_samples(rng, dtype):
@@ -338,10 +305,6 @@ def forms() -> dict:
         FusedForm(OpInfo("batchnorm_train+add+relu", _bn_add_relu, _bn_add_relu_ref, _bn_add_relu_samples,
                          primitive=False, tol=loose, differentiable=True, exercises=("batchnorm_train", "add", "relu")),
                   "batchnorm_train+tuple_get+add+relu"),
-        FusedForm(OpInfo("pooling+relu+batchnorm gradients+bias gradient", _pool_bn_backward, _pool_bn_backward_ref,
-                         _pool_bn_backward_samples, primitive=False, tol={"float32": (1e-4, 1e-4)},
-                         exercises=("pool_backprop", "relu_grad", "batchnorm_train_backward", "sum")),
-                  "pool_backprop+relu_grad+batchnorm_train_backward+tuple_get+sum"),
         FusedForm(OpInfo("batchnorm_train_backward+bias gradient", _bn_backward_sum, _bn_backward_sum_ref,
                          _bn_backward_sum_samples, primitive=False, tol={"float32": (1e-4, 1e-4)},
                          exercises=("batchnorm_train_backward", "sum")),

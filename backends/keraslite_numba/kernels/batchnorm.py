@@ -258,17 +258,13 @@ def channel_affine(x, mean, scale, offset, relu=False, out=None):
     return y
 
 
-def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None, dsum=False,
-                             sums=None):
+def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon, out=None, dsum=False):
     """Gradients (dx, dgamma, dbeta) of batchnorm_train_forward, including the paths through the
     mean and var outputs (gmean, gvar: their incoming gradients, keepdims, or None).
     ``out`` (optional, C-contiguous, x's shape) receives dx. ``dsum``: a fourth result, the sum
     of the dx written over ``axes`` (keepdims), taken in the pass that writes dx (the gradient of
     a bias added before the batch norm, which would otherwise read dx once more); summed in
-    float64 per thread's rows, the partials added in a fixed order. ``sums`` ((2, C) float64):
-    gy's sums over ``axes`` of gy and of gy * (x - mean), already taken (by the pass that wrote
-    gy): the first pass is skipped. ``out`` may be gy itself (dx overwrites it element by
-    element)."""
+    float64 per thread's rows, the partials added in a fixed order."""
     x = np.asarray(x)
     dt = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     x = x.astype(dt, copy=False)
@@ -279,11 +275,8 @@ def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon
     nch = _nchunks(R)
     part = np.empty((nch, 2, C), np.float64)
     m = _chan(mean, keep_shape, C, dt, 0)
-    if sums is None:
-        _bn_bwd(x2, gy2, 0, nch, m, part, m, m, m, False, dx2)
-        Sg, Sgx = part.sum(axis=0)
-    else:
-        Sg, Sgx = np.asarray(sums, np.float64).reshape(2, C)
+    _bn_bwd(x2, gy2, 0, nch, m, part, m, m, m, False, dx2)
+    Sg, Sgx = part.sum(axis=0)
     inv = 1.0 / np.sqrt(_chan(var, keep_shape, C, np.float64, 0) + float(epsilon))
     g = _chan(gamma, keep_shape, C, np.float64, 1)
     dg = Sgx * inv

@@ -129,51 +129,6 @@ def pool_relu_grad(backend, pattern, nodes):
     return pool_backprop_relu_grad
 
 
-def pool_relu_grad_bn_backward(backend, pattern, nodes):
-    """batchnorm_train_backward(x, ..., gy=relu_grad(pool_backprop(...), m)) with the sum of its
-    dx appended, for a 2-D max or average pooling of floats and a batch norm over all axes but
-    the channels (NHWC), or None. gy is written into the result's array, its two sums taken as
-    its rows complete (kernels/pool.py's `bn_stats=`); dx then overwrites it in one more pass."""
-    pb, bn, total_node = nodes[0], nodes[2], nodes[-1]
-    attrs = dict(pb.attrs)
-    mode = attrs.get("mode")
-    x_node = bn.inputs[0]
-    if (mode not in ("max", "avg") or len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str)
-            or (mode == "avg" and len(pb.inputs) != 1) or x_node.ndim != 4
-            or sorted(a % 4 for a in bn.attrs["axes"]) != [0, 1, 2]
-            or not _floats(*pb.inputs, nodes[1].inputs[1], *bn.inputs, *nodes[:2], *nodes[3:])):
-        return None
-    from . import batchnorm, pool
-    composite = pattern.composite(backend, nodes)
-    geometry = (attrs["pool_size"], attrs["strides"], attrs["padding"])
-    axes, epsilon = bn.attrs["axes"], bn.attrs["epsilon"]
-    keepdims = bool(total_node.attrs.get("keepdims"))
-
-    def pool_backprop_relu_grad_batchnorm_train_backward_sum(*arrays, out=None):
-        *ins, m, x, gamma, mean, var, gmean, gvar = arrays
-        C = x.shape[-1] if x.ndim == 4 else -1
-        if (not _fast(*arrays) or x.ndim != 4 or x.size == 0 or m.shape != x.shape
-                or (mode == "max" and ins[0].shape != x.shape) or mean.size != C):
-            res = composite(*arrays)
-            if out is None:
-                return res
-            np.copyto(out, res[0])
-            return (out,) + tuple(res[1:])
-        gy = np.empty(x.shape, x.dtype) if out is None else out
-        part = np.empty((x.shape[0], 2, C), np.float64)
-        stats = (_w(np.ascontiguousarray(x)), _w(np.ascontiguousarray(mean).reshape(C)), part)
-        if mode == "max":
-            px, py, pg = ins
-            pool.max_pool2d_backprop(_w(px), _w(py), _w(pg), *geometry, out=gy, mask=_w(m), bn_stats=stats)
-        else:
-            pool.avg_pool2d_backprop(_w(ins[0]), x.shape, *geometry, out=gy, mask=_w(m), bn_stats=stats)
-        dx, dgamma, dbeta, total = batchnorm.batchnorm_train_backward(
-            _w(x), _w(gamma), _w(mean), _w(var), gy, _w(gmean), _w(gvar), axes, epsilon, out=gy, dsum=True,
-            sums=part.sum(axis=0))
-        return dx, dgamma, dbeta, total if keepdims else total.reshape(C)
-    return pool_backprop_relu_grad_batchnorm_train_backward_sum
-
-
 def batchnorm_relu(backend, pattern, nodes):
     """(relu(y), mean, var) of batchnorm_train's (y, mean, var) for float inputs, or None."""
     bn = nodes[0]

@@ -105,63 +105,21 @@ def _mask_rows(dxn, mn, r0, r1):
                 dv[c] = d if mv[c] > zero else d * zero
 
 
-@njit(cache=True)
-def _mask_rows_stats(dxn, mn, xn, mb, pn, s1, s2, r0, r1):
-    """_mask_rows, also adding per channel the masked values and their products with xn - mb
-    (batch norm's input less its mean) to pn[0] and pn[1] (float64, one flush per row): the two
-    sums batch norm's backward pass needs of its incoming gradient."""
-    W = dxn.shape[1]
-    C = dxn.shape[2]
-    zero = dxn.dtype.type(0)
-    for h in range(r0, r1):
-        for c in range(C):
-            s1[c] = 0
-            s2[c] = 0
-        for w in range(W):
-            dv = dxn[h, w]
-            mv = mn[h, w]
-            xv = xn[h, w]
-            for c in range(C):
-                d = dv[c]
-                d = d if mv[c] > zero else d * zero
-                dv[c] = d
-                s1[c] += d
-                s2[c] += d * (xv[c] - mb[c])
-        for c in range(C):
-            pn[0, c] += s1[c]
-            pn[1, c] += s2[c]
-
-
-@njit(cache=True)
-def _finish_rows(dxn, mn, stats, xn, mb, pn, s1, s2, r0, r1):
-    if stats:
-        _mask_rows_stats(dxn, mn, xn, mb, pn, s1, s2, r0, r1)
-    else:
-        _mask_rows(dxn, mn, r0, r1)
-
-
 @twin("max_bwd")
 @njit(parallel=True, cache=True)
-def _max_bwd(x, y, g, m, masked, xb, mb, part, stats, ph, pw, sh, sw, pt, pl, dx):
+def _max_bwd(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
     """Backprop of max pooling: each window's g goes to its first maximal cell in row-major
     order. One image per parallel iteration (windows overlap); dx rows are cleared just before
     their first use, while they are in cache, and (`masked`) multiplied by m > 0 once the last
     window covering them is added. The search is branch-free so it vectorises: `pend` holds
     each channel's g until its first maximal cell takes it, then 0 (float lanes only: a uint8
-    flag per channel was ~15% slower). `stats` (with `masked`): batch norm's sums of the result
-    per image into part[n] (see _mask_rows_stats; xb: batch norm's input, mb: its mean)."""
+    flag per channel was ~15% slower)."""
     N, H, W, C = dx.shape
     Ho = g.shape[1]
     Wo = g.shape[2]
     zero = dx.dtype.type(0)
     for n in prange(N):
         pend = np.empty(C, dx.dtype)
-        s1 = np.empty(C, dx.dtype)
-        s2 = np.empty(C, dx.dtype)
-        if stats:
-            for c in range(C):
-                part[n, 0, c] = 0.0
-                part[n, 1, c] = 0.0
         dxn = dx[n]
         zeroed = 0
         done = 0  # rows below this one are final (masked when asked)
@@ -170,7 +128,7 @@ def _max_bwd(x, y, g, m, masked, xb, mb, part, stats, ph, pw, sh, sw, pt, pl, dx
             ha = max(h0, 0)
             hb = min(h0 + ph, H)
             if masked and ha > done:  # no later window reaches rows done:ha
-                _finish_rows(dxn, m[n], stats, xb[n], mb, part[n], s1, s2, done, min(ha, zeroed))
+                _mask_rows(dxn, m[n], done, min(ha, zeroed))
                 done = ha
             if hb > zeroed:
                 _zero_rows(dxn, zeroed, hb)
@@ -195,25 +153,18 @@ def _max_bwd(x, y, g, m, masked, xb, mb, part, stats, ph, pw, sh, sw, pt, pl, dx
         if H > zeroed:
             _zero_rows(dxn, zeroed, H)
         if masked and H > done:
-            _finish_rows(dxn, m[n], stats, xb[n], mb, part[n], s1, s2, done, H)
+            _mask_rows(dxn, m[n], done, H)
 
 
 @twin("avg_bwd")
 @njit(parallel=True, cache=True)
-def _avg_bwd(g, m, masked, xb, mb, part, stats, ph, pw, sh, sw, pt, pl, dx):
-    """Backprop of average pooling, one image per parallel iteration (`masked`, `stats`: as
-    _max_bwd)."""
+def _avg_bwd(g, m, masked, ph, pw, sh, sw, pt, pl, dx):
+    """Backprop of average pooling, one image per parallel iteration (`masked`: as _max_bwd)."""
     N, H, W, C = dx.shape
     Ho = g.shape[1]
     Wo = g.shape[2]
     for n in prange(N):
         tmp = np.empty(C, dx.dtype)
-        s1 = np.empty(C, dx.dtype)
-        s2 = np.empty(C, dx.dtype)
-        if stats:
-            for c in range(C):
-                part[n, 0, c] = 0.0
-                part[n, 1, c] = 0.0
         dxn = dx[n]
         zeroed = 0
         done = 0
@@ -222,7 +173,7 @@ def _avg_bwd(g, m, masked, xb, mb, part, stats, ph, pw, sh, sw, pt, pl, dx):
             ha = max(h0, 0)
             hb = min(h0 + ph, H)
             if masked and ha > done:
-                _finish_rows(dxn, m[n], stats, xb[n], mb, part[n], s1, s2, done, min(ha, zeroed))
+                _mask_rows(dxn, m[n], done, min(ha, zeroed))
                 done = ha
             if hb > zeroed:
                 _zero_rows(dxn, zeroed, hb)
@@ -246,7 +197,7 @@ def _avg_bwd(g, m, masked, xb, mb, part, stats, ph, pw, sh, sw, pt, pl, dx):
         if H > zeroed:
             _zero_rows(dxn, zeroed, H)
         if masked and H > done:
-            _finish_rows(dxn, m[n], stats, xb[n], mb, part[n], s1, s2, done, H)
+            _mask_rows(dxn, m[n], done, H)
 
 
 def _params(in_shape, pool_size, strides, padding):
@@ -287,25 +238,9 @@ def _mask(mask, shape, dtype, who):
     return m
 
 
-def _stats(stats, dx, who):
-    """(xb, mb, part, on): the kernels' batch norm arguments (dummies of the same types when off)."""
-    if stats is None:
-        return dx, np.zeros(dx.shape[-1], dx.dtype), np.empty((1, 2, 1), np.float64), False
-    xb, mb, part = stats
-    C = dx.shape[-1]
-    if (xb.shape != dx.shape or xb.dtype != dx.dtype or not xb.flags.c_contiguous or mb.shape != (C,)
-            or mb.dtype != dx.dtype or part.shape != (dx.shape[0], 2, C) or part.dtype != np.float64):
-        raise ValueError(f"{who}: bn_stats must be (x of the result's shape and dtype, its mean ({C},), "
-                         f"a float64 array {(dx.shape[0], 2, C)})")
-    return xb, mb, part, True
-
-
-def max_pool2d_backprop(x, y, g, pool_size, strides, padding=((0, 0), (0, 0)), out=None, mask=None,
-                        bn_stats=None):
+def max_pool2d_backprop(x, y, g, pool_size, strides, padding=((0, 0), (0, 0)), out=None, mask=None):
     """Gradient of max_pool2d: each window's g goes to the first maximal cell (row-major);
-    with `mask` (x's shape), times (mask > 0) as relu_grad(dx, mask) computes it. `bn_stats`
-    (with `mask`): (xb, mean, part): part[n] receives, per channel, image n's sums of the result
-    and of the result times (xb - mean), in float64 (batch norm's backward pass's first pass)."""
+    with `mask` (x's shape), times (mask > 0) as relu_grad(dx, mask) computes it."""
     x = _float(x)
     y = np.ascontiguousarray(y, dtype=x.dtype)
     g = np.ascontiguousarray(g, dtype=x.dtype)
@@ -315,13 +250,8 @@ def max_pool2d_backprop(x, y, g, pool_size, strides, padding=((0, 0), (0, 0)), o
                          f"{(N, Ho, Wo, C)}")
     m = x if mask is None else _mask(mask, x.shape, x.dtype, "max_pool2d_backprop")
     dx = _check_out(out, x.shape, x.dtype)
-    if bn_stats is not None and mask is None:
-        raise ValueError("max_pool2d_backprop: bn_stats needs a mask")
-    xb, mb, part, on = _stats(bn_stats, dx, "max_pool2d_backprop")
     if dx.size:
-        _max_bwd(x, y, g, m, mask is not None, xb, mb, part, on, ph, pw, sh, sw, pt, pl, dx)
-    elif on:
-        part[...] = 0.0
+        _max_bwd(x, y, g, m, mask is not None, ph, pw, sh, sw, pt, pl, dx)
     return dx
 
 
@@ -335,11 +265,9 @@ def avg_pool2d(x, pool_size, strides, padding=((0, 0), (0, 0)), out=None):
     return y
 
 
-def avg_pool2d_backprop(g, input_shape, pool_size, strides, padding=((0, 0), (0, 0)), out=None, mask=None,
-                        bn_stats=None):
+def avg_pool2d_backprop(g, input_shape, pool_size, strides, padding=((0, 0), (0, 0)), out=None, mask=None):
     """Gradient of avg_pool2d with respect to its input, of shape ``input_shape``; with `mask`
-    (that shape), times (mask > 0) as relu_grad(dx, mask) computes it; `bn_stats`: as
-    max_pool2d_backprop's."""
+    (that shape), times (mask > 0) as relu_grad(dx, mask) computes it."""
     g = _float(g)
     N, H, W, C, ph, pw, sh, sw, pt, pl, Ho, Wo = _params(input_shape, pool_size, strides,
                                                          padding)
@@ -349,11 +277,6 @@ def avg_pool2d_backprop(g, input_shape, pool_size, strides, padding=((0, 0), (0,
     dx = _check_out(out, (N, H, W, C), g.dtype)
     # unmasked, the kernel never reads m: dx stands in (one compiled signature for both uses)
     m = dx if mask is None else _mask(mask, dx.shape, dx.dtype, "avg_pool2d_backprop")
-    if bn_stats is not None and mask is None:
-        raise ValueError("avg_pool2d_backprop: bn_stats needs a mask")
-    xb, mb, part, on = _stats(bn_stats, dx, "avg_pool2d_backprop")
     if dx.size:
-        _avg_bwd(g, m, mask is not None, xb, mb, part, on, ph, pw, sh, sw, pt, pl, dx)
-    elif on:
-        part[...] = 0.0
+        _avg_bwd(g, m, mask is not None, ph, pw, sh, sw, pt, pl, dx)
     return dx
