@@ -74,6 +74,7 @@ def matmul(a, b, out, bias=None, relu: bool = False):
         if len(_koffs) > 64:
             _koffs.clear()
         koff = _koffs[key] = np.arange(K, dtype=np.uint64) * np.uint64(k_step)
+        koff.flags.writeable = False  # read-only as conv.py's tables: the kernel's one signature
     # the panels go to a buffer kept per shape: a steady-state step allocates nothing
     wp = packed_filter(w, 1, False, conv.NR, out=_scratch(("dense_panels",), panels_shape(w.shape, 1, False, conv.NR),
                                                          w.dtype))
