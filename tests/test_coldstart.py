@@ -99,6 +99,28 @@ def test_plan_keys_follow_first_use():
                          "col2im-f", "gemm_split-f"}
 
 
+def test_plan_keys_include_the_convolution_kernel_of_dense_forward_products():
+    """gemm.py runs a Dense layer's float32 forward product (x @ w, n >= 32, k <= 1024) on the
+    convolution microkernel (dense.py): a plan of such a layer needs conv_fwd's kernels (and
+    conv_pack's for a large w), its backward products (transposed operands) BLAS only."""
+    import keraslite
+    from keraslite.layers import Dense
+    from keraslite_numba.kernels import conv, conv_pack, dense
+    assert (coldstart._DENSE_MIN_N, coldstart._DENSE_MAX_K, coldstart._PACK_MIN) == \
+        (dense.MIN_N, dense.MAX_K, conv_pack.NUMBA_MIN) and conv.NR == dense.MIN_N
+    model = keraslite.models.Sequential([Dense(300, activation="relu", input_shape=(250,)), Dense(40), Dense(3)])
+    model.compile("sgd", "mse")
+    with keraslite.use_backend("numba"):
+        model.train_on_batch(np.ones((2, 250), np.float32), np.ones((2, 3), np.float32))
+    keys = coldstart.plan_keys(model.train_function.last_plan.steps)
+    assert keys[:3] == ["conv_fwd-f", "conv_pack-f", "gemm_split-f"], keys  # 250 x 300 >= 2^16
+    steps = model.train_function.last_plan.steps
+    routes = [coldstart._dense_route(s.node) for s in steps if s.op in coldstart._DENSE_OPS]
+    # forward: 250x300 (packed), 300x40 (small w), 40x3 (n < 32); the backward products: BLAS
+    assert routes.count(("conv_fwd", "conv_pack")) == 1 and routes.count(("conv_fwd",)) == 1, routes
+    assert len(routes) > 3
+
+
 def test_plan_keys_include_the_kernels_of_fused_forms():
     """conv -> batch norm -> relu -> max pool: batch norm + relu and the pool's backprop + relu
     gradient are declared fused forms running the bn_fwd and max_bwd kernels."""

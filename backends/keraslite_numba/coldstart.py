@@ -298,6 +298,10 @@ def plan_keys(steps) -> list[str]:
             fams = fams + ("col2im",)
         if fams[0] == "conv_fwd" and _large_filter(node):
             fams = fams + ("conv_pack",)
+        if fams[0] == "gemm_split" and char == "f" and step.op in _DENSE_OPS:
+            dense = _dense_route(node)
+            if dense:
+                fams = dense + fams
         for f in fams:
             k = f"{f.format(mode=mode)}-{char}"
             if k not in keys:
@@ -307,6 +311,30 @@ def plan_keys(steps) -> list[str]:
 
 # kernels/conv_pack.NUMBA_MIN (not imported: this module runs before Numba is imported)
 _PACK_MIN = 1 << 16
+# kernels/gemm.py sends these float32 products to the convolution microkernel (kernels/dense.py)
+# when n >= dense.MIN_N (conv.NR) and k <= dense.MAX_K and both operands are C-contiguous
+_DENSE_OPS = ("matmul", "matmul+add", "matmul+add+relu")
+_DENSE_MIN_N, _DENSE_MAX_K = 32, 1024
+
+
+def _dense_route(node) -> tuple:
+    """The families (conv_fwd, and conv_pack for a large b) of a float32 product that gemm.py
+    runs on dense.py's kernel: a Dense layer's forward product, x @ w, of static width n and
+    inner size k in range; () for others (a transposed operand, as in the backward products,
+    stays on BLAS)."""
+    for _ in range(3):  # the chain's node is its last (add, relu): back to the matmul
+        if node.op == "matmul" or not node.inputs:
+            break
+        node = node.inputs[0]
+    if node.op != "matmul" or len(node.inputs) != 2:
+        return ()
+    a, b = node.inputs
+    if a.op == "transpose" or b.op == "transpose" or len(b.shape or ()) != 2 or len(a.shape or ()) != 2:
+        return ()
+    k, n = b.shape
+    if k is None or n is None or n < _DENSE_MIN_N or k > _DENSE_MAX_K:
+        return ()
+    return ("conv_fwd", "conv_pack") if k * n >= _PACK_MIN else ("conv_fwd",)
 
 
 def _large_filter(node) -> bool:
