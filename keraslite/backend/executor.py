@@ -14,7 +14,8 @@ mechanisms, both backend-independent (they only move references between slots):
   variables, the pooled buffer ids and recorded input shapes as constants, and a slot set to None
   right after its last reader. Steps are called through `step.fn`, looked up on each run, so a
   step whose function is replaced later (a test, a timing harness) runs the replacement. A
-  `sum_to_like` that is the identity when shapes agree is a conditional expression, no call.
+  `sum_to_like` that is the identity when shapes agree (sum_to_like_or_same) is a conditional
+  expression, no call, while its function is still that one.
 """
 from __future__ import annotations
 
@@ -87,7 +88,9 @@ def generate(steps: list, keep: set, backend_name: str):
         if isinstance(fn, functools.partial) and fn.func is sum_to_like_or_same and len(step.in_slots) == 2 \
                 and step.bufs is None:
             x, r = step.in_slots
-            body.append(f"    v{step.out_slot} = v{x} if tuple(v{x}.shape) == tuple(v{r}.shape) else {call})")
+            env[f"f{k}"] = fn  # a function put in its place later (a test, a timer) is called
+            body.append(f"    v{step.out_slot} = v{x} if s{k}.fn is f{k} and tuple(v{x}.shape) == "
+                        f"tuple(v{r}.shape) else {call})")
         elif step.bufs is None:
             body += _store(f"{call})", step.out_slot, outs, "    ")
         else:
