@@ -167,7 +167,9 @@ class Plan:
                                                                            self.updates)
         self.sparse_outputs = [t.sparse for t in outputs]
         leaves = {s for s, _ in self.feed_slots} | {s for s, _ in self.var_slots} | {s for s, _ in self.const_slots}
-        # outputs the caller may mutate must not share memory with variables, constants or feeds
+        # outputs the caller may mutate must not share memory with variables, constants or feeds,
+        # nor be an update's value (e.g. an update node fetched as an output): that becomes a variable
+        leaves |= {s for _, s in self.updates}
         self.copy_output = [s in leaves for s in self.output_slots]
         keep = set(self.output_slots) | {s for _, s in self.updates}
         # batched updates that may write into their variables: last, run by the commit (inplace.py)
@@ -489,7 +491,7 @@ class Function:
                 raise ValueError(f"K.function: input {i} ('{t.name}') expects shape {shape_str(t.shape)}, "
                                  f"got an array of shape {shape_str(tuple(arr.shape))}")
             feeds.append(arr if _is_native(arr, backend) else backend.from_numpy(arr))
-            sig.append((tuple(arr.shape), str(arr.dtype)))
+            sig.append((tuple(arr.shape), arr.dtype))  # a dtype hashes faster than str() makes it
         return feeds, tuple(sig)
 
     def plan_for(self, values=None) -> Plan:
