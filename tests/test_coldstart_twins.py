@@ -92,8 +92,8 @@ def test_serial_twins_have_their_own_cache_entries():
     names = set()
     for family in warmup.RECIPES:
         t = warmup.twin_of(family)
-        if family == "gemm_split":  # its stand-in is a loop over the blocks calling _rows
-            assert t.seq is gemm._split_serial and t.seq_kernel is gemm._rows
+        if family == "gemm_split":  # its stand-in is a loop over the blocks calling _block
+            assert t.seq is gemm._split_serial and t.seq_kernel is gemm._block
             continue
         assert t.seq.targetoptions.get("parallel") in (None, False) and t.par.targetoptions["parallel"]
         assert t.seq.py_func.__qualname__ == t.par.py_func.__qualname__ + "_serial"

@@ -56,23 +56,41 @@ def test_matmul_with_epilogue_in_every_layout(dtype, split, act):
             np.testing.assert_array_equal(out, got)  # the same work, the same bits
 
 
-def test_split_is_used_inside_a_plan_only_and_is_deterministic(monkeypatch):
+@pytest.mark.parametrize("m, k, n, b_transposed", [(256, 300, 200, False), (256, 300, 200, True),
+                                                   (40, 300, 517, False), (40, 300, 517, True), (64, 300, 64, False)])
+def test_split_is_used_inside_a_plan_only_and_is_deterministic(monkeypatch, m, k, n, b_transposed):
+    """Inside a plan a product is cut along its longer side (rows when m >= n, else columns on
+    multiples of 16): each block's numbers match NumPy's and repeat bit for bit."""
     calls = []
     real = gemm._gemm_split
-    monkeypatch.setattr(gemm, "_gemm_split", lambda *a: calls.append(a[7]) or real(*a))
+    monkeypatch.setattr(gemm, "_gemm_split", lambda *a: calls.append((a[8], a[9])) or real(*a))
     rng = np.random.default_rng(1)
-    a = rng.standard_normal((256, 300)).astype("float32")
-    b = rng.standard_normal((300, 200)).astype("float32")
-    outside = gemm.matmul(a, b, bias=np.ones(200, "float32"), act="relu")
+    a = rng.standard_normal((m, k)).astype("float32")
+    b = rng.standard_normal((n, k)).astype("float32").T if b_transposed else rng.standard_normal((k, n)).astype("float32")
+    bias = rng.standard_normal(n).astype("float32")
+    want = np.maximum(a.astype(np.float64) @ b.astype(np.float64) + bias, 0)
+    outside = gemm.matmul(a, b, bias=bias, act="relu")
     assert calls == []
     with threads.SerialBlas():
-        first = gemm.matmul(a, b, bias=np.ones(200, "float32"), act="relu")
-        second = gemm.matmul(a, b, bias=np.ones(200, "float32"), act="relu")
+        first = gemm.matmul(a, b, bias=bias, act="relu")
+        second = gemm.matmul(a, b, bias=bias, act="relu")
     import numba
-    if numba.get_num_threads() > 1:
-        assert calls and all(c == min(numba.get_num_threads(), 256 // gemm.MIN_BLOCK_ROWS) for c in calls)
+    t = numba.get_num_threads()
+    if t > 1:
+        cut = (min(t, m // gemm.MIN_BLOCK), 1) if m >= n else (1, min(t, n // gemm.MIN_BLOCK))
+        assert calls == [cut, cut]
     np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first, want, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(first, outside, rtol=1e-5, atol=1e-5)
+
+
+def test_column_cuts_fall_on_whole_vectors_and_cover_the_output():
+    for n in (16, 17, 100, 512, 517):
+        for nc in (1, 2, 3, 4):
+            cuts = [gemm._edges.py_func(j, 1, nc, 5, n)[2:] for j in range(nc)]
+            assert cuts[0][0] == 0 and cuts[-1][1] == n
+            assert all(a[1] == b[0] for a, b in zip(cuts, cuts[1:]))
+            assert all(c0 % 16 == 0 for c0, _ in cuts)
 
 
 def test_nd_input_and_numpy_fallbacks():

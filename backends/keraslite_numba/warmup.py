@@ -72,8 +72,8 @@ def _gemm_split(dt):
     a = np.ones((2, 2), dt)
     c = np.empty((2, 2), dt)
     params = np.full(6, 2, np.int32)
-    gemm._gemm_split(fns[np.dtype(dt)], a.ctypes.data, a.strides[0], a.ctypes.data, c, gemm._NO_BIAS[np.dtype(dt)],
-                     0, 2, params, np.array((ord("N"), ord("N")), np.uint8), np.array((1, 0), dt))
+    gemm._gemm_split(fns[np.dtype(dt)], a.ctypes.data, a.strides[0], a.ctypes.data, a.strides[1], c,
+                     gemm._NO_BIAS[np.dtype(dt)], 0, 2, 1, params, np.array((ord("N"), ord("N")), np.uint8), np.array((1, 0), dt))
 
 
 def _conv_pack(dt):
