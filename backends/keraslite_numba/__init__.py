@@ -109,7 +109,14 @@ class NumbaBackend(ArrayBackend):
         axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
         R = _k("reduce").leading_split(x, axes) if axes else None
         if R is None:
-            return super().sum_to_like(x, ref, out=out)
+            if not axes or type(x) is not np.ndarray:
+                return super().sum_to_like(x, ref, out=out)
+            # ArrayBackend.sum_to_like's keepdims sum (in x's dtype), as the ufunc's own call
+            if out is None:
+                return np.add.reduce(x, axis=axes, dtype=x.dtype, keepdims=True).reshape(shape)
+            np.add.reduce(x, axis=axes, dtype=x.dtype, keepdims=True,
+                          out=out.reshape(tuple(1 if i in axes else d for i, d in enumerate(x.shape))))
+            return out
         if out is not None:
             _k("reduce").sum_leading(x, R, out=out.reshape(-1))
             return out
