@@ -77,7 +77,7 @@ def generate(steps: list, keep: set, backend_name: str):
     read = {i for step in steps for i in step.in_slots}
     leaves = sorted((read | keep) - written)
     env: dict = {"_fail": _fail, "_steps": steps, "_backend_name": backend_name}
-    body = [f"    v{s} = V[{s}]" for s in leaves]
+    body = ["    pass"] + [f"    v{s} = V[{s}]" for s in leaves]
     for k, step in enumerate(steps):
         env[f"s{k}"] = step
         body.append(f"    k = {k}")
