@@ -212,6 +212,24 @@ def _batchnorm_relu_case():
     return None, out, (xv, gv, bv), want, 1e-4
 
 
+def _batchnorm_add_relu_case(relu, shortcut_first):
+    def case():
+        r = K.placeholder((3, 4, 5, 6))
+        x = K.conv2d(r, K.constant(np.full((1, 1, 6, 6), 0.25, "float32")))  # r: computed before the batch norm
+        gamma, beta = K.variable(np.ones(6, "float32")), K.variable(np.zeros(6, "float32"))
+        y = K.normalize_batch_in_training(x, gamma, beta, (0, 1, 2))[0]
+        out = y + r if not shortcut_first else r + y
+        out = K.relu(out) if relu else out
+        rng = np.random.default_rng(10)
+        xv, rv = ((rng.standard_normal((3, 4, 5, 6)) * 2 + 1).astype("float32") for _ in range(2))
+        gv, bv = rng.uniform(0.5, 1.5, (1, 1, 1, 6)).astype("float32"), rng.standard_normal((1, 1, 1, 6)).astype("float32")
+        mean, var = xv.mean(axis=(0, 1, 2), dtype="float64"), xv.var(axis=(0, 1, 2), dtype="float64")
+        want = (xv - mean) / np.sqrt(var + 1e-3) * gv + bv + rv
+        # the fused form's inputs: x, gamma and beta in keepdims form, the shortcut
+        return None, out, (xv, gv, bv, rv), np.maximum(want, 0) if relu else want, 1e-4
+    return case
+
+
 def _batchnorm_inference_case(relu):
     def case():
         x = K.placeholder((None, 5, 7))
@@ -229,13 +247,52 @@ def _batchnorm_inference_case(relu):
     return case
 
 
+def _bn_backward_np(x, gamma, gy, gmean, gvar, axes, eps=1e-3):
+    """NumPy (float64): dx of y = (x - mean) / sqrt(var + eps) * gamma, plus the paths through
+    the mean and the biased variance (incoming gradients gmean, gvar)."""
+    x, gy = np.asarray(x, np.float64), np.asarray(gy, np.float64)
+    n = np.prod([x.shape[a] for a in axes])
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    inv = 1 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv
+    gh = gy * gamma
+    dx = inv * (gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
+    return dx + gmean / n + gvar * 2 / n * (x - mean)
+
+
+def _batchnorm_backward_sum_case(dtype):
+    def case():
+        axes = (0, 1, 2)
+        shape = (3, 4, 5, 6)
+        x = K.placeholder(shape, dtype=dtype)
+        gamma = K.variable(np.linspace(0.5, 1.5, 6).astype(dtype), dtype=dtype)
+        y, mean, var = K.normalize_batch_in_training(x, gamma, None, axes)
+        rng = np.random.default_rng(6)
+        c, cm, cv = (rng.standard_normal(s).astype(dtype) for s in (shape, (6,), (6,)))
+        loss = K.sum(y * K.constant(c)) + K.sum(mean * K.constant(cm)) + K.sum(var * K.constant(cv))
+        out = K.sum(K.gradients(loss, [x])[0], axis=axes, keepdims=True)
+        xv = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+        keep = (1, 1, 1, 6)
+        g = K.get_value(gamma).reshape(keep)
+        mv, vv = xv.mean(axis=axes, keepdims=True), xv.var(axis=axes, keepdims=True)
+        want = _bn_backward_np(xv, g, c, cm.reshape(keep), cv.reshape(keep), axes).sum(axis=axes, keepdims=True)
+        # the fused form's inputs: batchnorm_train_backward's (x, gamma, mean, var, gy, gmean, gvar)
+        ins = (xv, g, mv.astype(dtype), vv.astype(dtype), c, cm.reshape(keep), cv.reshape(keep))
+        return None, out, ins, want, 1e-4 if dtype == "float32" else 1e-9
+    return case
+
+
 CASES = {"conv+bias": _conv_bias_case, "gemm+bias+relu/float32": _gemm_case("relu", "float32"),
          "gemm+bias+sigmoid/float64": _gemm_case("sigmoid", "float64"),
          "gemm+bias+tanh/float32": _gemm_case("tanh", "float32"), "gemm+bias/float64": _gemm_case(None, "float64"),
          "crossentropy": _crossentropy_case, "pool_backprop+relu_grad/float32": _pool_relu_grad_case("float32"),
          "pool_backprop+relu_grad/float64": _pool_relu_grad_case("float64"), "batchnorm_train+relu": _batchnorm_relu_case,
          "batchnorm_inference+relu": _batchnorm_inference_case(True),
-         "batchnorm_inference": _batchnorm_inference_case(False)}
+         "batchnorm_train+add+relu": _batchnorm_add_relu_case(True, False),
+         "batchnorm_train+add (shortcut first)": _batchnorm_add_relu_case(False, True),
+         "batchnorm_inference": _batchnorm_inference_case(False),
+         "batchnorm_train_backward+sum/float32": _batchnorm_backward_sum_case("float32"),
+         "batchnorm_train_backward+sum/float64": _batchnorm_backward_sum_case("float64")}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -252,21 +309,27 @@ def test_fused_forms_equal_their_composite(name, backend, case):
     assert m.nodes[-1] is out and m.pattern in PATTERNS
     native = [backend.from_numpy(np.asarray(a)) for a in arrays]
     got, composite = m.fn(*native), m.pattern.composite(backend, m.nodes)(*native)
-    k = m.pattern.element
+    k = m.element
+    whole = composite
     if k is not None:  # a tuple: the chain's value is element k, the others pass through as they were
         assert m.at is m.nodes[0] and len(got) == len(composite)
         for a, b in zip(got, composite):
-            np.testing.assert_allclose(backend.to_numpy(a), backend.to_numpy(b), rtol=tol, atol=tol)
+            a, b = backend.to_numpy(a), backend.to_numpy(b)
+            assert a.shape == b.shape and a.dtype == b.dtype
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
         got, composite = got[k], composite[k]
     got, composite = backend.to_numpy(got), backend.to_numpy(composite)
     assert got.dtype == composite.dtype == out.dtype and got.shape == composite.shape
     np.testing.assert_allclose(got, composite, rtol=tol, atol=tol)
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
     if backend.out_mode(m.name) is not None:  # a fused form declaring out= fills the given array
-        buf = backend.empty(tuple(got.shape), got.dtype)
+        # out= takes the chain's value, or for a pattern appending to a tuple its first result
+        first = backend.to_numpy(whole[0]) if m.pattern.appends else got
+        buf = backend.empty(tuple(first.shape), first.dtype)
         res = m.fn(*native, out=buf)
-        assert (res if k is None else res[k]) is buf
-        np.testing.assert_allclose(backend.to_numpy(buf), want, rtol=tol, atol=tol)
+        assert (res if k is None else res[0 if m.pattern.appends else k]) is buf
+        np.testing.assert_allclose(backend.to_numpy(buf), first if m.pattern.appends else want, rtol=tol, atol=tol)
+        np.testing.assert_allclose(backend.to_numpy(res if k is None else res[k]), want, rtol=tol, atol=tol)
 
 
 def test_numba_fuses_every_declared_pattern():
@@ -302,6 +365,56 @@ def test_chain_with_an_extra_reader_is_not_fused():
     yv, zv = f([xv])
     np.testing.assert_allclose(zv, xv @ np.ones((8, 3)) + 1, rtol=1e-5)
     np.testing.assert_allclose(yv, np.maximum(zv, 0), rtol=1e-6)
+
+
+def test_batchnorm_backward_sum_keeps_dx_for_its_other_readers():
+    """conv-style bias -> batch norm: the bias gradient (the sum of batch norm's dx) is taken in
+    the backward pass's step, dx stays a value of its own for the input gradient; the pooled
+    plan gives the same results, bit for bit, on every call."""
+    import keraslite
+    with keraslite.use_backend("numba"):
+        x, c = K.placeholder((None, 6, 5, 4)), K.placeholder((None, 6, 5, 4))
+        b = K.variable(np.zeros(4, "float32"))
+        gamma = K.variable(np.array([0.5, 1.0, 1.5, 2.0], "float32"))
+        y, mean, _ = K.normalize_batch_in_training(K.bias_add(x, b), gamma, None, (0, 1, 2))
+        cm = np.array([0.25, -1.0, 2.0, 0.5], "float32")
+        gb, gx = K.gradients(K.sum(y * c) + K.sum(mean * K.constant(cm)), [b, x])
+        f = K.function([x, c], [gb, gx])
+        rng = np.random.default_rng(9)
+        xv, cv = (rng.standard_normal((7, 6, 5, 4)).astype("float32") for _ in range(2))
+        runs = [f([xv, cv]) for _ in range(3)]
+        kernels = f.last_plan.kernels()
+    assert "batchnorm_train_backward+tuple_get+sum" in kernels and "sum" not in kernels, kernels
+    dx = _bn_backward_np(xv, K.get_value(gamma).reshape(1, 1, 1, 4), cv, cm.reshape(1, 1, 1, 4), 0, (0, 1, 2))
+    np.testing.assert_allclose(runs[0][1], dx, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(runs[0][0], dx.sum(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(runs[0][0], cm, rtol=1e-4, atol=1e-5)  # the sum of dx: gmean's share alone
+    for later in runs[1:]:
+        for a, e in zip(later, runs[0]):
+            assert a.tobytes() == e.tobytes()
+
+
+def test_residual_add_of_a_value_not_computed_before_is_not_fused():
+    """batch norm + add runs in the batch norm's place: a shortcut that is no ancestor of the
+    batch norm (here another batch norm's output, as a ResNet conv block's two branches) is not
+    taken into the fused step, and the plan still computes the sum."""
+    import keraslite
+    with keraslite.use_backend("numba"):
+        a, b = K.placeholder((4, 3, 5)), K.placeholder((4, 3, 5))
+        ya = K.normalize_batch_in_training(a, None, None, (0, 1))[0]
+        yb = K.normalize_batch_in_training(b, None, None, (0, 1))[0]
+        out = K.relu(ya + yb)
+        backend = registry.get_backend_object("numba")
+        found, _ = patterns.find(backend, topological_order([out]), {out.id}, set())
+        assert not any("add" in m.name for m in found.values()), [m.name for m in found.values()]
+        rng = np.random.default_rng(11)
+        av, bv = (rng.standard_normal((4, 3, 5)).astype("float32") for _ in range(2))
+        (got,) = K.function([a, b], [out])([av, bv])
+
+    def bn(v):
+        return (v - v.mean(axis=(0, 1))) / np.sqrt(v.var(axis=(0, 1)) + 1e-3)
+    np.testing.assert_allclose(got, np.maximum(bn(av.astype(np.float64)) + bn(bv.astype(np.float64)), 0),
+                               rtol=1e-4, atol=1e-5)
 
 
 class _Bare(Backend):

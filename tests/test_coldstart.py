@@ -108,8 +108,25 @@ def test_plan_keys_include_the_kernels_of_fused_forms():
     with keraslite.use_backend("numba"):
         model.train_on_batch(np.ones((2, 8, 8, 2), np.float32), np.ones((2, 2), np.float32))
     plan = model.train_function.last_plan
-    assert {"batchnorm_train+tuple_get+relu", "pool_backprop+relu_grad"} <= set(plan.kernels())
-    assert {"bn_fwd-f", "max_bwd-f"} <= set(coldstart.plan_keys(plan.steps))
+    assert {"batchnorm_train+tuple_get+relu", "pool_backprop+relu_grad",
+            "batchnorm_train_backward+tuple_get+sum"} <= set(plan.kernels())
+    assert {"bn_fwd-f", "max_bwd-f", "bn_bwd-f"} <= set(coldstart.plan_keys(plan.steps))
+
+
+def test_plan_keys_of_a_residual_block():
+    """batch norm + the shortcut's add + relu (a ResNet identity block's end) runs bn_fwd."""
+    import keraslite
+    from keraslite.layers import Activation, Add, BatchNormalization, Conv2D, Dense, Flatten, Input
+    x0 = Input((6, 6, 3))
+    x = BatchNormalization()(Conv2D(3, 3, padding="same")(x0))
+    x = Activation("relu")(Add()([x, x0]))
+    model = keraslite.models.Model(x0, Dense(2)(Flatten()(x)))
+    model.compile("sgd", "mse")
+    with keraslite.use_backend("numba"):
+        model.train_on_batch(np.ones((2, 6, 6, 3), np.float32), np.ones((2, 2), np.float32))
+    plan = model.train_function.last_plan
+    assert "batchnorm_train+tuple_get+add+relu" in plan.kernels()
+    assert {"bn_fwd-f", "bn_bwd-f"} <= set(coldstart.plan_keys(plan.steps))
 
 
 # ---------------------------------------------------------------------------------- end to end

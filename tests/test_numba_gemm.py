@@ -57,13 +57,14 @@ def test_matmul_with_epilogue_in_every_layout(dtype, split, act):
 
 
 @pytest.mark.parametrize("m, k, n, b_transposed", [(256, 300, 200, False), (256, 300, 200, True),
-                                                   (40, 300, 517, False), (40, 300, 517, True), (64, 300, 64, False)])
+                                                   (20, 300, 517, False), (20, 300, 517, True), (64, 300, 64, False)])
 def test_split_is_used_inside_a_plan_only_and_is_deterministic(monkeypatch, m, k, n, b_transposed):
-    """Inside a plan a product is cut along its longer side (rows when m >= n, else columns on
-    multiples of 16): each block's numbers match NumPy's and repeat bit for bit."""
+    """Inside a plan a product is cut into blocks of rows, or of columns (multiples of 16) when
+    rows are too few for every thread: each block's numbers match NumPy's and repeat bit for bit."""
     calls = []
     real = gemm._gemm_split
     monkeypatch.setattr(gemm, "_gemm_split", lambda *a: calls.append((a[8], a[9])) or real(*a))
+    monkeypatch.setattr(gemm, "TILES", False)  # the BLAS route (test_numba_dense.py: the other)
     rng = np.random.default_rng(1)
     a = rng.standard_normal((m, k)).astype("float32")
     b = rng.standard_normal((n, k)).astype("float32").T if b_transposed else rng.standard_normal((k, n)).astype("float32")
@@ -77,7 +78,8 @@ def test_split_is_used_inside_a_plan_only_and_is_deterministic(monkeypatch, m, k
     import numba
     t = numba.get_num_threads()
     if t > 1:
-        cut = (min(t, m // gemm.MIN_BLOCK), 1) if m >= n else (1, min(t, n // gemm.MIN_BLOCK))
+        rows = min(t, m // gemm.MIN_BLOCK)
+        cut = (rows, 1) if rows == t or n // gemm.MIN_BLOCK <= rows else (1, min(t, n // gemm.MIN_BLOCK))
         assert calls == [cut, cut]
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(first, want, rtol=1e-4, atol=1e-4)

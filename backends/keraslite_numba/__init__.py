@@ -2,8 +2,8 @@
 replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
 import numpy as np
 
-from keraslite.backend.interface import (BATCHNORM_INFERENCE, BATCHNORM_RELU, CONV_BIAS, CROSSENTROPY, GEMM_EPILOGUE,
-                                        POOL_RELU_GRAD, ArrayBackend)
+from keraslite.backend.interface import (BATCHNORM_ADD_RELU, BATCHNORM_BACKWARD_SUM, BATCHNORM_INFERENCE, BATCHNORM_RELU, CONV_BIAS,
+                                        CROSSENTROPY, GEMM_EPILOGUE, POOL_RELU_GRAD, ArrayBackend)
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
@@ -32,7 +32,8 @@ class NumbaBackend(ArrayBackend):
         "conv", "conv_backprop_input", "conv_backprop_filter", "pool", "pool_backprop", "conv+add", "matmul+add",
         "batchnorm_train", "batchnorm_train_backward",
         "matmul+add+relu", "matmul+add+sigmoid", "matmul+add+tanh", "pool_backprop+relu_grad",
-        "batchnorm_train+tuple_get+relu", "sub+mul+add", "sub+mul+add+relu",
+        "batchnorm_train+tuple_get+relu", "sub+mul+add", "sub+mul+add+relu", "batchnorm_train_backward+tuple_get+sum",
+        "batchnorm_train+tuple_get+add", "batchnorm_train+tuple_get+add+relu",
         "+".join(n for s in CROSSENTROPY.stages for n in s.ops))}}
 
     def __init__(self):
@@ -167,6 +168,10 @@ class NumbaBackend(ArrayBackend):
             return fused_forms.batchnorm_relu(self, pattern, nodes)
         if pattern is BATCHNORM_INFERENCE:
             return fused_forms.batchnorm_inference(self, pattern, nodes)
+        if pattern is BATCHNORM_ADD_RELU:
+            return fused_forms.batchnorm_add_relu(self, pattern, nodes)
+        if pattern is BATCHNORM_BACKWARD_SUM:
+            return fused_forms.batchnorm_backward_sum(self, pattern, nodes)
         return None
 
     def conv_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):

@@ -84,7 +84,9 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
                "matmul+add+tanh": ("gemm_split",),
                # declared fused forms (kernels/fused_forms.py) running those kernels
                "batchnorm_train+tuple_get+relu": ("bn_fwd",), "sub+mul+add": ("bn_fwd",),
-               "sub+mul+add+relu": ("bn_fwd",), "pool_backprop+relu_grad": ("{mode}_bwd",)}
+               "sub+mul+add+relu": ("bn_fwd",), "pool_backprop+relu_grad": ("{mode}_bwd",),
+               "batchnorm_train_backward+tuple_get+sum": ("bn_bwd",), "batchnorm_train+tuple_get+add": ("bn_fwd",),
+               "batchnorm_train+tuple_get+add+relu": ("bn_fwd",)}
 # what start_background() compiles: a convnet's training step's families, last used first
 COMMON = ("conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "bn_fwd-f", "conv_fwd-f")
 

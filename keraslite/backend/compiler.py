@@ -115,10 +115,9 @@ class Plan:
                 m = fused[node.id]
                 name = m.name  # a backend's fused form may take out= too
                 self.steps.append(Step(name, m.fn, tuple(slot[i.id] for i in m.inputs), s, node, out_mode(name)))
-                if m.pattern.element is not None:  # a tuple: the chain's value is one element of it
+                if m.element is not None:  # a tuple: the chain's value is one element of it
                     slot[m.nodes[-1].id] = last = len(slot)
-                    self.steps.append(Step("tuple_get", operator.itemgetter(m.pattern.element), (s,), last,
-                                           m.nodes[1]))
+                    self.steps.append(Step("tuple_get", operator.itemgetter(m.element), (s,), last, m.getter))
                     s = last
                 for inner_node in m.shape_read:  # shape-only readers see the chain's value instead
                     slot[inner_node.id] = len(slot)

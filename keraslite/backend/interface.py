@@ -205,12 +205,18 @@ class FusedPattern:
     `element`: the first op returns a tuple, and the chain goes on from that element of it (the
     second stage is its `tuple_get`; the other elements may have readers of their own, later
     stages take no other inputs). The fused form then returns the whole tuple with that element
-    replaced by the chain's last value; the plan runs it in the first op's place."""
+    replaced by the chain's last value; the plan runs it in the first op's place.
+
+    `appends` (with `element`): the element's tuple_get keeps its other readers (the element is
+    materialised as before) and the chain goes on from one of them; the fused form returns the
+    whole tuple with the chain's last value appended (a value computed while the element is
+    written, e.g. a reduction of it)."""
 
     name: str
     stages: tuple
     doc: str = ""
     element: int | None = None
+    appends: bool = False
 
     @staticmethod
     def inputs(nodes) -> list:
@@ -245,7 +251,11 @@ class FusedPattern:
                 others = list(arrays[at:at + n])
                 at += n
                 value = fn(*(others[:pos] + [value] + others[pos:]))
-            return value if k is None else tuple(first[:k]) + (value,) + tuple(first[k + 1:])
+            if k is None:
+                return value
+            if self.appends:
+                return tuple(first) + (value,)
+            return tuple(first[:k]) + (value,) + tuple(first[k + 1:])
         return run
 
 
@@ -310,6 +320,28 @@ def _channel_vector(node, prev, chain) -> bool:
             and tuple(node.shape) == tuple(x.shape) and x.dtype == v.dtype == node.dtype)
 
 
+def _sum_over_bn_axes(node, prev, chain) -> bool:
+    """sum of batch norm backward's dx over exactly the batch norm's reduction axes."""
+    x = node.inputs[0]
+    nd = x.ndim
+    axes = node.attrs.get("axes")
+    if axes is None or nd == 0:
+        return False
+    axes = tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
+    bn_axes = {a % nd for a in chain[0].attrs["axes"]}
+    return (len(node.inputs) == 1 and None not in axes and len(set(axes)) == len(axes)
+            and {a % nd for a in axes} == bn_axes and node.dtype == x.dtype)
+
+
+def _residual(node, prev, chain) -> bool:
+    """add(prev, r) with r shaped and typed as prev (a residual connection's shortcut)."""
+    if len(node.inputs) != 2 or node.inputs[0] is node.inputs[1]:
+        return False
+    r = node.inputs[1] if node.inputs[0] is prev else node.inputs[0]
+    return (tuple(r.shape) == tuple(prev.shape) == tuple(node.shape) and r.dtype == prev.dtype == node.dtype
+            and prev.ndim >= 1)
+
+
 def _element(k):
     def check(node, prev, chain) -> bool:
         return node.attrs.get("index") == k
@@ -356,6 +388,14 @@ BATCHNORM_RELU = FusedPattern("batchnorm_train+relu", (
     "once, already rectified (the batch statistics stay readable as the tuple's other elements)",
     element=0)
 
+BATCHNORM_ADD_RELU = FusedPattern("batchnorm_train+add+relu", (
+    Stage(frozenset({"batchnorm_train"})),
+    Stage(frozenset({"tuple_get"}), _element(0)),
+    Stage(frozenset({"add"}), _residual),
+    Stage(frozenset({"relu"}), _unary, optional=True)),
+    "training-mode batch normalisation plus a residual connection's shortcut (computed before the "
+    "batch norm), then optionally relu, as ResNet's identity blocks end: written once", element=0)
+
 BATCHNORM_INFERENCE = FusedPattern("batchnorm_inference", (
     Stage(frozenset({"sub"}), _channel_vector),
     Stage(frozenset({"mul"}), _channel_vector),
@@ -364,5 +404,14 @@ BATCHNORM_INFERENCE = FusedPattern("batchnorm_inference", (
     "(x - mean) * scale + offset with per-channel vectors along the last axis (K.batch_normalization "
     "at inference), then optionally relu: one pass over x")
 
+BATCHNORM_BACKWARD_SUM = FusedPattern("batchnorm_train_backward+sum", (
+    Stage(frozenset({"batchnorm_train_backward"})),
+    Stage(frozenset({"tuple_get"}), _element(0)),
+    Stage(frozenset({"sum"}), _sum_over_bn_axes)),
+    "batch norm's backward pass and the sum of its dx over the reduction axes (the gradient of a "
+    "bias added before the batch norm, as conv -> bias -> BatchNormalization gives it): the sum is "
+    "taken while dx is written, dx keeps its other readers", element=0, appends=True)
+
 #: every fused form the compiler may ask a backend for, tried in this order
-PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_INFERENCE)
+PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_ADD_RELU,
+            BATCHNORM_INFERENCE, BATCHNORM_BACKWARD_SUM)

@@ -118,7 +118,7 @@ def assign_buffers(steps, n_slots: int, records: dict, no_pool: set, to_the_end:
             lay.step_bufs[i] = tuple(used)
         elif getattr(step, "op", None) == "tuple_get" and step.in_slots[0] in lay.firsts:
             # a pooled tuple holds its first result in the buffer; the others are its own arrays
-            if step.node.attrs["index"] == 0:
+            if step.node.attrs.get("index") == 0:  # (a fused step's appended value: its last node)
                 o = outs[0]
                 b = next(iter(lay.alias[step.in_slots[0]]))
                 lay.direct[o] = b
@@ -145,7 +145,7 @@ def _first_reads(steps, n_slots: int) -> list[int]:
     much later, by the backward pass), the last step that may read the buffer through it."""
     last = [-1] * n_slots
     for i, step in enumerate(steps):
-        if getattr(step, "op", None) == "tuple_get" and step.node.attrs["index"] != 0:
+        if getattr(step, "op", None) == "tuple_get" and step.node.attrs.get("index") != 0:
             continue
         for s in step.in_slots:
             last[s] = i

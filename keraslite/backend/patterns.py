@@ -11,12 +11,21 @@ A pattern with an `element` (its first op returns a tuple) matches through the o
 of that element; the first op's other readers, tuple_gets of other elements, stay. Its fused
 step runs in the first op's place (`Match.at`) and returns the whole tuple.
 
+A pattern that `appends` (batch norm's backward pass + the sum of its dx) goes on from that
+tuple_get to one of its readers, the tuple_get staying a step of its own (its value is
+materialised and keeps every reader); the fused step returns the tuple with the chain's value
+appended, and the chain's last node reads it from there (`Match.element`).
+
+Later links of a pattern with an `element` may read other values only where those are computed
+before the first op in every schedule: its ancestors (a residual connection's shortcut).
+
 Shape-only readers (`SHAPE_ONLY`: e.g. autodiff's sum_to_like(grad, x), which reads x's shape)
 of an inner value may stay: they must come after the chain's last node (they depend on it) and
 see its value in the inner value's place, which needs the same shape and dtype (checked here).
 """
 from __future__ import annotations
 
+from .graph import OPS
 from .interface import PATTERNS, Backend
 
 # inputs that an op reads for their shape (and dtype) only, never their values
@@ -38,6 +47,26 @@ class Match:
         """The node whose place the fused step takes: the chain's last, or its first for a
         pattern continuing from one element of a tuple (the other elements are read there)."""
         return self.nodes[0] if self.pattern.element is not None else self.nodes[-1]
+
+    @property
+    def element(self):
+        """Where the chain's value is in the tuple the fused step returns (None: it is that
+        value): the pattern's element, or for one that appends, after the first op's results."""
+        p = self.pattern
+        if p.element is None:
+            return None
+        return OPS[self.nodes[0].op].num_outputs if p.appends else p.element
+
+    @property
+    def getter(self):
+        """The node the plan's tuple_get step of `element` stands for: the element's tuple_get,
+        or for a pattern that appends (whose tuple_get stays a step of its own) the last node."""
+        return self.nodes[-1] if self.pattern.appends else self.nodes[1]
+
+    @property
+    def inner(self) -> tuple:
+        """The nodes computed inside the fused step (all but a kept tuple_get)."""
+        return tuple(n for k, n in enumerate(self.nodes) if not (k == 1 and self.pattern.appends))
 
     @property
     def name(self) -> str:
@@ -65,7 +94,7 @@ def find(backend, order, needed: set, fed: set) -> tuple[dict, set]:
                 matches[m.at.id] = m
                 claimed.update(n.id for n in m.nodes)
                 break
-    inner = {n.id for m in matches.values() for n in m.nodes}
+    inner = {n.id for m in matches.values() for n in m.inner}
     return matches, inner
 
 
@@ -82,22 +111,30 @@ def _match_at(backend, pattern, first, readers, needed, fed, claimed):
     if first.op not in stages[0].ops or (stages[0].check and not stages[0].check(first, None, (first,))):
         return None
     chain = [first]
+
+    def links(nxt, cur, stage):
+        return (nxt.id not in claimed and nxt.op in stage.ops and sum(1 for i in nxt.inputs if i is cur) == 1
+                and (stage.check is None or stage.check(nxt, cur, tuple(chain))))
+
     for stage in stages[1:]:
         cur = chain[-1]
-        if cur.id in needed or cur.id in fed:
+        kept = pattern.appends and len(chain) == 2  # the element's tuple_get: stays, keeps its readers
+        if cur.id in fed or (cur.id in needed and not kept):
             break
         values, _ = _value_readers(cur, readers)
         if cur is first and pattern.element is not None:  # the tuple_get of that element only
             if any(r.op != "tuple_get" for r in values):
                 break
             values = [r for r in values if r.attrs.get("index") == pattern.element]
+        if kept:  # the first reader that links on
+            values = [r for r in values if links(r, cur, stage)][:1]
         if len(values) != 1:
             break
         nxt = values[0]
-        if pattern.element is not None and len(chain) >= 2 and len(nxt.inputs) != 1:
-            break  # the step runs where the tuple is made: no inputs but the chain's after it
-        if (nxt.id in claimed or nxt.op not in stage.ops or sum(1 for i in nxt.inputs if i is cur) != 1
-                or (stage.check is not None and not stage.check(nxt, cur, tuple(chain)))):
+        if pattern.element is not None and len(chain) >= 2 and not all(
+                i is cur or _depends(first, i, fed) for i in nxt.inputs):
+            break  # the step runs where the tuple is made: other inputs must be computed before it
+        if not links(nxt, cur, stage):
             break
         chain.append(nxt)
     required = max(k for k, s in enumerate(stages) if not s.optional) + 1
@@ -106,7 +143,9 @@ def _match_at(backend, pattern, first, readers, needed, fed, claimed):
         last = nodes[-1]
         shape_read = []
         ok = True
-        for inner in nodes[:-1]:
+        for k, inner in enumerate(nodes[:-1]):
+            if k == 1 and pattern.appends:  # materialised: its shape readers read it
+                continue
             _, shapes = _value_readers(inner, readers)
             if shapes:
                 if tuple(inner.shape) != tuple(last.shape) or inner.dtype != last.dtype \

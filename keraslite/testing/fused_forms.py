@@ -189,17 +189,71 @@ def _bn_relu(x, gamma, beta):
     return K.relu(K.normalize_batch_in_training(x, gamma, beta, tuple(range(x.ndim - 1)))[0])
 
 
-def _bn_relu_ref(x, gamma, beta):
+def _bn_ref(x, gamma, beta):
     x = np.asarray(x, np.float64)
     axes = tuple(range(x.ndim - 1))
     mean, var = x.mean(axis=axes), x.var(axis=axes)
-    return np.maximum((x - mean) / np.sqrt(var + 1e-3) * gamma + beta, 0.0)
+    return (x - mean) / np.sqrt(var + 1e-3) * gamma + beta
+
+
+def _bn_relu_ref(x, gamma, beta):
+    return np.maximum(_bn_ref(x, gamma, beta), 0.0)
 
 
 def _bn_relu_samples(rng, dtype):
     return [Sample((uniform(rng, (2, 4, 5, 3), dtype, -2, 3), uniform(rng, (3,), dtype, 0.5, 1.5),
                     uniform(rng, (3,), dtype))),
             Sample((uniform(rng, (6, 4), dtype), uniform(rng, (4,), dtype, 0.5, 1.5), uniform(rng, (4,), dtype)))]
+
+
+def _bn_add_relu(x, r, gamma, beta):
+    # the shortcut r feeds the batch norm's input too, so that it is computed before it (as in a
+    # residual block, whose input is both the shortcut and the convolutions' input)
+    K = _K()
+    return K.relu(K.normalize_batch_in_training(x * r, gamma, beta, tuple(range(x.ndim - 1)))[0] + r)
+
+
+def _bn_add_relu_ref(x, r, gamma, beta):
+    return np.maximum(_bn_ref(np.asarray(x, np.float64) * r, gamma, beta) + r, 0.0)
+
+
+def _bn_add_relu_samples(rng, dtype):
+    def case(shape):
+        ch = shape[-1]
+        return Sample((uniform(rng, shape, dtype, -2, 3), uniform(rng, shape, dtype, 0.5, 1.5),
+                       uniform(rng, (ch,), dtype, 0.5, 1.5), uniform(rng, (ch,), dtype)))
+    return [case((2, 4, 5, 3)), case((6, 4))]
+
+
+def _bn_backward_sum(x, b, gamma, c, cm, cv):
+    # a bias before the batch norm (as conv -> bias -> BatchNormalization): its gradient is the
+    # sum of batch norm's dx, which is read again as the gradient of x (the fused step keeps it)
+    K = _K()
+    axes = tuple(range(x.ndim - 1))
+    y, mean, var = K.normalize_batch_in_training(K.bias_add(x, b), gamma, None, axes)
+    loss = K.sum(y * c) + K.sum(mean * cm) + K.sum(var * cv)
+    gb, gx = K.gradients(loss, [b, x])
+    return K.concatenate([gb, K.reshape(gx, (-1,))], axis=0)
+
+
+def _bn_backward_sum_ref(x, b, gamma, c, cm, cv):
+    x, c = np.asarray(x, np.float64) + b, np.asarray(c, np.float64)
+    axes = tuple(range(x.ndim - 1))
+    n = x.size // x.shape[-1]
+    mean, var = x.mean(axis=axes), x.var(axis=axes)
+    inv = 1 / np.sqrt(var + 1e-3)
+    xhat = (x - mean) * inv
+    gh = c * gamma
+    dx = inv * (gh - gh.mean(axis=axes) - xhat * (gh * xhat).mean(axis=axes)) + cm / n + cv * 2 / n * (x - mean)
+    return np.concatenate([dx.sum(axis=axes), dx.reshape(-1)])
+
+
+def _bn_backward_sum_samples(rng, dtype):
+    def case(shape):
+        ch = shape[-1]
+        return Sample((uniform(rng, shape, dtype, -2, 3), uniform(rng, (ch,), dtype), uniform(rng, (ch,), dtype, 0.5, 1.5),
+                       uniform(rng, shape, dtype), uniform(rng, (ch,), dtype), uniform(rng, (ch,), dtype)))
+    return [case((2, 4, 5, 3)), case((6, 4)), case((3, 2, 7))]
 
 
 def _bn_inference(relu):
@@ -248,6 +302,13 @@ def forms() -> dict:
         FusedForm(OpInfo("batchnorm_train+relu", _bn_relu, _bn_relu_ref, _bn_relu_samples, primitive=False,
                          tol=loose, differentiable=True, exercises=("batchnorm_train", "relu")),
                   "batchnorm_train+tuple_get+relu"),
+        FusedForm(OpInfo("batchnorm_train+add+relu", _bn_add_relu, _bn_add_relu_ref, _bn_add_relu_samples,
+                         primitive=False, tol=loose, differentiable=True, exercises=("batchnorm_train", "add", "relu")),
+                  "batchnorm_train+tuple_get+add+relu"),
+        FusedForm(OpInfo("batchnorm_train_backward+bias gradient", _bn_backward_sum, _bn_backward_sum_ref,
+                         _bn_backward_sum_samples, primitive=False, tol={"float32": (1e-4, 1e-4)},
+                         exercises=("batchnorm_train_backward", "sum")),
+                  "batchnorm_train_backward+tuple_get+sum"),
         *[FusedForm(OpInfo(f"batchnorm inference{'+relu' if relu else ''}", *_bn_inference(relu), _bn_inference_samples,
                            primitive=False, tol=loose, differentiable=True, exercises=("sub", "mul", "add")),
                     "sub+mul+add" + ("+relu" if relu else "")) for relu in (True, False)],

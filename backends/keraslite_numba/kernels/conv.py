@@ -222,7 +222,7 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
 # --------------------------------------------------------------------------------------------
 @twin("conv_fwd")
 @njit(parallel=True, cache=True)
-def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias, has_bias):
+def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias, has_bias, relu):
     K = wp.shape[1]
     nblk = wp.shape[0] // G
     Co = G * Cog
@@ -269,14 +269,21 @@ def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB
                     cb[r] = cb[0]
             _mk_gather(xf, ab, koff, K, wp, g * nblk + cblk, yf, cb, nr, nc, tmp)
             _copy_partial(yf, cb, nr, nc, tmp, False)
-        if has_bias:
-            # a fused bias add on this job's columns: its output rows are still in cache
+        if has_bias or relu:
+            # the fused epilogue on this job's columns, while its output rows are in cache: bias,
+            # then relu as kernels/gemm.py applies it (v if v > 0 else v * 0)
             c0 = g * Cog + co0
+            zero = yf.dtype.type(0)
             for p in range(t0 * MR, min(t1 * MR, M)):
                 yp = yf[p * Co + c0:p * Co + c0 + nc]
-                bp = bias[c0:c0 + nc]
-                for c in range(nc):
-                    yp[c] += bp[c]
+                if has_bias:
+                    bp = bias[c0:c0 + nc]
+                    for c in range(nc):
+                        yp[c] += bp[c]
+                if relu:
+                    for c in range(nc):
+                        v = yp[c]
+                        yp[c] = v if v > zero else v * zero
 
 
 @twin("conv_bwd_filter")
@@ -355,6 +362,15 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
                                                          pl, Hp, Wp, Ho, Wo, G), y, bias)
 
 
+def _rows_per_job(ntiles, ncols):
+    """Row tiles per job of the forward kernel (ntiles row tiles, ncols column panels): _TB,
+    fewer when the output is too small to give each thread a few jobs."""
+    TB = _TB
+    while TB > 4 and -(-ntiles // TB) * ncols < 4 * numba.get_num_threads():
+        TB //= 2
+    return TB
+
+
 def _forward(x, wp, geometry, y, bias):
     """The forward kernel on x with the packed filter wp (conv_pack.packed_filter) into y."""
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo, G) = geometry
@@ -363,13 +379,9 @@ def _forward(x, wp, geometry, y, bias):
     nblk = wp.shape[0] // G
     xp = _padded(x, pt, pl, Hp, Wp)
     koff = _koff(kh, kw, Cig, dh, dw, Wp, Cin)
-    # row tiles per job: _TB, fewer when the output is too small to give each thread a few jobs
-    ntiles = -(-(N * Ho * Wo) // MR)
-    TB = _TB
-    while TB > 4 and -(-ntiles // TB) * G * nblk < 4 * numba.get_num_threads():
-        TB //= 2
+    TB = _rows_per_job(-(-(N * Ho * Wo) // MR), G * nblk)
     _fwd_kernel(xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog, y.reshape(-1), N, Ho, Wo, sh, sw, TB,
-                _NO_BIAS[dt.char] if bias is None else bias, bias is not None)
+                _NO_BIAS[dt.char] if bias is None else bias, bias is not None, False)
     return y
 
 

@@ -54,21 +54,37 @@ def _pack(w, G, flip, nr, wp):
                         wp[p, k0 + r, c] = zero
 
 
-def packed_filter(w, groups, flip, nr):
+def panels_shape(w_shape, groups, flip, nr) -> tuple:
+    """The shape (G*nblk, K, nr) of packed_filter's result for a filter of shape w_shape."""
+    kh, kw, Cig, Co = w_shape
+    G = int(groups)
+    cols, rows = (Cig, Co // G) if flip else (Co // G, Cig)
+    return G * -(-cols // nr), kh * kw * rows, nr
+
+
+def packed_filter(w, groups, flip, nr, out=None):
     """The panels (G*nblk, K, nr) of the C-contiguous filter w (kh, kw, Cig, Co) for the
-    forward kernel (flip False) or for backprop input (flip True); see the module docstring."""
+    forward kernel (flip False) or for backprop input (flip True); see the module docstring.
+    `out`: a C-contiguous array of that shape and w's dtype to write them into (every cell)."""
     kh, kw, Cig, Co = w.shape
     G = int(groups)
     Cog = Co // G
-    cols, rows = (Cig, Cog) if flip else (Cog, Cig)
-    nblk = -(-cols // nr)
-    K = kh * kw * rows
+    cols = Cig if flip else Cog
+    shape = panels_shape(w.shape, G, flip, nr)
+    nblk, K = shape[0] // G, shape[1]
     if w.size >= NUMBA_MIN:
-        wp = np.empty((G * nblk, K, nr), w.dtype)
+        wp = np.empty(shape, w.dtype) if out is None else out
         _pack(w, G, flip, nr, wp)
         return wp
     if flip:  # w2[i, j, co, g*Cig + ci] = w[kh-1-i, kw-1-j, ci, g*Cog + co]
         w = w[::-1, ::-1].reshape(kh, kw, Cig, G, Cog).transpose(0, 1, 4, 3, 2).reshape(kh, kw, Cog, G * Cig)
+    if out is not None:
+        view = out.reshape(G, nblk, K, nr)
+        view[...] = 0
+        for b in range(nblk):
+            c1 = min(nr, cols - b * nr)
+            view[:, b, :, :c1] = w.reshape(K, G, cols)[:, :, b * nr:b * nr + c1].transpose(1, 0, 2)
+        return out
     wp = np.zeros((G, K, nblk * nr), w.dtype)
     wp[:, :, :cols] = w.reshape(K, G, cols).transpose(1, 0, 2)
     return np.ascontiguousarray(wp.reshape(G, K, nblk, nr).transpose(0, 2, 1, 3)).reshape(G * nblk, K, nr)

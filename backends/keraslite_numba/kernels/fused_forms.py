@@ -2,7 +2,8 @@
 conv + bias (which is the conv kernel's `bias=`): a GEMM with its epilogue, categorical
 cross-entropy of probabilities in one pass per row, a pooling's backprop masked by relu's
 gradient (kernels/pool.py's `mask=`), training-mode batch norm writing relu of its result
-(kernels/batchnorm.py's `relu=`), and batch norm at inference (+ relu) through the same kernel. Each falls back to the pattern's composite
+(kernels/batchnorm.py's `relu=`), batch norm's backward pass summing the dx it writes
+(`dsum=`), and batch norm at inference (+ relu) through the same kernel. Each falls back to the pattern's composite
 (the chain's primitives one after the other) for inputs its kernel does not cover."""
 from __future__ import annotations
 
@@ -146,6 +147,55 @@ def batchnorm_relu(backend, pattern, nodes):
             return out, mean, var
         return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=True)
     return batchnorm_train_relu
+
+
+def batchnorm_add_relu(backend, pattern, nodes):
+    """(relu?(y + r), mean, var) of batchnorm_train's (y, mean, var) and a shortcut r of y's
+    shape, float inputs, or None."""
+    bn = nodes[0]
+    if not _floats(*bn.inputs, *nodes[2].inputs, nodes[-1]):
+        return None
+    from . import batchnorm
+    composite = pattern.composite(backend, nodes)
+    axes, epsilon = bn.attrs["axes"], bn.attrs["epsilon"]
+    relu = len(nodes) == 4
+
+    def batchnorm_train_add_relu(x, gamma, beta, r, out=None):
+        if not _fast(x, gamma, beta, r) or x.size == 0 or r.shape != x.shape:  # broadcast: the ops
+            y, mean, var = composite(x, gamma, beta, r)
+            if out is None:
+                return y, mean, var
+            np.copyto(out, y)
+            return out, mean, var
+        return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=relu,
+                                                 residual=_w(r))
+    return batchnorm_train_add_relu
+
+
+def batchnorm_backward_sum(backend, pattern, nodes):
+    """(dx, dgamma, dbeta, sum of dx over the batch norm's axes) of batchnorm_train_backward's
+    (dx, dgamma, dbeta) for float inputs, the sum taken while dx is written, or None."""
+    bn, s = nodes[0], nodes[-1]
+    if not _floats(*bn.inputs, s):
+        return None
+    from . import batchnorm
+    composite = pattern.composite(backend, nodes)
+    axes, epsilon = bn.attrs["axes"], bn.attrs["epsilon"]
+    keepdims = bool(s.attrs.get("keepdims"))
+
+    def batchnorm_train_backward_sum(x, gamma, mean, var, gy, gmean, gvar, out=None):
+        if not _fast(x, gamma, mean, var, gy, gmean, gvar) or x.size == 0:  # as NumbaBackend's
+            res = composite(x, gamma, mean, var, gy, gmean, gvar)
+            if out is None:
+                return res
+            np.copyto(out, res[0])
+            return (out,) + tuple(res[1:])
+        dx, dgamma, dbeta, total = batchnorm.batchnorm_train_backward(
+            *(_w(a) for a in (x, gamma, mean, var, gy, gmean, gvar)), axes, epsilon, out=out, dsum=True)
+        if not keepdims:
+            total = total.reshape(tuple(d for k, d in enumerate(x.shape) if k not in batchnorm.axes_of(x.ndim, axes)))
+        return dx, dgamma, dbeta, total
+    return batchnorm_train_backward_sum
 
 
 def batchnorm_inference(backend, pattern, nodes):
