@@ -152,7 +152,8 @@ class FusedKernel:
 
     `out`, when given, is a list of C-contiguous arrays of the outputs' shape and dtypes to write
     into (the compiler's pooled buffers); one may be an input of the same shape and dtype (each
-    element is read before it is written)."""
+    element is read before it is written). Called inside compiler.Plan.run, which holds
+    np.errstate(all="ignore"): a small call's NumPy expressions (log(0), 0/0) rely on it."""
 
     def __init__(self, program):
         self.program = program
@@ -177,11 +178,11 @@ class FusedKernel:
             try:
                 if self._numpy is None:
                     self._numpy = _numpy_function(self.program)
-                with np.errstate(all="ignore"):
-                    vals = self._numpy(*arrays)
-                    outs = out if out is not None else [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
-                    for o, v in zip(outs, vals):
-                        o[...] = v
+                # no np.errstate of its own (~1 us a call): plans run under errstate(all="ignore")
+                vals = self._numpy(*arrays)
+                outs = out if out is not None else [np.empty(out_shape, dtype=d) for d in self.program.out_dtypes]
+                for o, v in zip(outs, vals):
+                    o[...] = v
                 return outs
             except (ValueError, TypeError, ZeroDivisionError):
                 self._numpy = False  # a construct NumPy arrays refuse (e.g. int ** negative int)

@@ -26,7 +26,8 @@ import numpy as np
 from .batching import BatchedGroup, batch_updates
 from .commit import swap_in
 from .fusion import FusedGroup, fuse
-from . import inplace, memplan, patterns
+from . import executor, inplace, memplan, patterns
+from .executor import same as _same, second as _second, sum_to_like_or_same as _sum_to_like_or_same
 from .memplan import assign_buffers, release_lists, unshared
 from .graph import OPS, Constant, Placeholder, Tensor, Variable, as_tensor, shape_str, topological_order
 from .ops.state import update
@@ -160,9 +161,14 @@ class Plan:
                 self.steps.append(Step(node.op, fn, tuple(slot[i.id] for i in node.inputs), s, node, mode))
         self.n_slots = len(slot)
         self.output_slots = [slot[t.id] for t in outputs]
+        # alias and update steps only pass a value on: their readers read its slot instead
+        self.steps, self.output_slots, self.updates = executor.drop_copies(self.steps, self.output_slots,
+                                                                           self.updates)
         self.sparse_outputs = [t.sparse for t in outputs]
         leaves = {s for s, _ in self.feed_slots} | {s for s, _ in self.var_slots} | {s for s, _ in self.const_slots}
-        # outputs the caller may mutate must not share memory with variables, constants or feeds
+        # outputs the caller may mutate must not share memory with variables, constants or feeds,
+        # nor be an update's value (e.g. an update node fetched as an output): that becomes a variable
+        leaves |= {s for _, s in self.updates}
         self.copy_output = [s in leaves for s in self.output_slots]
         keep = set(self.output_slots) | {s for _, s in self.updates}
         # batched updates that may write into their variables: last, run by the commit (inplace.py)
@@ -174,6 +180,8 @@ class Plan:
         # the memory plan: laid out after the first successful run (which observes the shapes)
         self._plannable = memplan.ENABLED and any(step.out_mode for step in self.steps)
         self._layout = None
+        self._run_code = None  # the pooled run as generated code (executor.generate), per layout
+        self._holes = True     # whether a pooled buffer is still to be allocated
         self._pool: list = []
         self._specs: list = []
         self._busy = threading.Lock()  # a second, concurrent run of this plan runs unpooled
@@ -212,7 +220,7 @@ class Plan:
         memory plan, and concurrent runs)."""
         vals = self._leaves(feeds)
         record = {} if self._plannable and self._layout is None else None
-        self._execute(vals, None, record)
+        self._execute(vals, record)
         backend = self.backend
         outputs = [backend.sparse_to_host(vals[s]) if sp else backend.to_numpy(vals[s], copy)
                    for s, copy, sp in zip(self.output_slots, self.copy_output, self.sparse_outputs)]
@@ -233,8 +241,18 @@ class Plan:
 
     def _run_pooled(self, feeds):
         vals = self._leaves(feeds)
-        self._execute(vals, self._pool, None)
         pool = self._pool
+        if self._holes:  # allocated before the run: the generated code reads the pool as is
+            for b in range(len(pool)):
+                if pool[b] is None:
+                    self._allocate(b)
+            self._holes = False
+        run = self._run_code
+        if run is None:
+            keep = set(self.output_slots) | {s for _, s in self.updates}
+            keep.update(s for w in self._deferred for s in w.slots)
+            run = self._run_code = executor.generate(self.steps, keep, self.backend.name)
+        run(vals, pool)
         # an output computed from pooled buffers is handed out as is only when it owns its memory
         # (to_numpy copies views) and is none of the buffers themselves (an identity op)
         backend = self.backend
@@ -245,36 +263,18 @@ class Plan:
         self._apply_updates(vals, pooled=True, exclusive=True)
         return outputs
 
-    def _execute(self, vals, pool, record):
+    def _execute(self, vals, record):
+        """The plain run's loop (pooled runs are generated code: executor.generate)."""
         step = None
         try:
-            if pool is None:
-                for k, step in enumerate(self.steps):
-                    args = [vals[i] for i in step.in_slots]
-                    out = step.fn(*args)
-                    if record is not None and step.out_mode is not None:
-                        _record(record, k, step, args, out)
-                    _store(vals, step, out)
-            else:
-                for step in self.steps:
-                    args = [vals[i] for i in step.in_slots]
-                    bufs = step.bufs
-                    if bufs is None or [a.shape for a in args] != step.in_shapes:
-                        # no pooled buffer, or inputs not of the shapes the layout was made for
-                        # (a shape that depends on data): the step allocates as usual
-                        out = step.fn(*args)
-                    elif type(bufs) is int:
-                        buf = pool[bufs]
-                        out = step.fn(*args, out=buf if buf is not None else self._allocate(bufs))
-                    else:
-                        out = step.fn(*args, out=[pool[b] if pool[b] is not None else self._allocate(b)
-                                                  for b in bufs])
-                    _store(vals, step, out)
+            for k, step in enumerate(self.steps):
+                args = [vals[i] for i in step.in_slots]
+                out = step.fn(*args)
+                if record is not None and step.out_mode is not None:
+                    _record(record, k, step, args, out)
+                _store(vals, step, out)
         except Exception as e:
-            if step is not None and hasattr(e, "add_note"):
-                e.add_note(f"keraslite: while computing {step.node!r} (op '{step.op}') on the "
-                           f"'{self.backend.name}' backend; inputs: "
-                           + ", ".join(f"{tuple(getattr(vals[i], 'shape', ()))}" for i in step.in_slots))
+            executor.note(e, step, [getattr(vals[i], "shape", ()) for i in step.in_slots], self.backend.name)
             raise
 
     def _allocate(self, b):
@@ -303,6 +303,7 @@ class Plan:
                 step.bufs = bufs if type(step.out_slot) is tuple else bufs[0]
         self._specs = lay.specs
         self._pool = [None] * len(lay.specs)
+        self._holes, self._run_code = True, None
         self._out_alias = [tuple(lay.alias.get(s, ())) for s in self.output_slots]
         # per update: the buffer its value is (>= 0), -1 when it may only alias one, else None
         self._update_bufs = [lay.direct.get(s, -1) if s in lay.alias else None for _, s in self.updates]
@@ -362,6 +363,8 @@ class Plan:
         olds = [var.native(backend)]
         var.assign_native(backend, pool[value])
         pool[value] = olds[0] if _fits(olds, self._specs[value]) and unshared(olds, 0) else None
+        if pool[value] is None:
+            self._holes = True
 
     def kernels(self) -> list[str]:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""
@@ -370,10 +373,6 @@ class Plan:
 
 # the commit's first "assignment": launching the deferred kernels (inplace.launch)
 _LAUNCH = object()
-
-
-def _same(a):
-    return a
 
 
 def _store(vals, step, out):
@@ -395,16 +394,6 @@ def _node_rng(node, backend):
         seed = node.attrs.get("seed")
         rngs[backend.name] = backend.rng(np.random.randint(0, 2 ** 31 - 1) if seed is None else seed)
     return rngs[backend.name]
-
-
-def _second(a, b):
-    return b
-
-
-def _sum_to_like_or_same(sum_to_like, x, ref):
-    """x itself when it already has ref's shape (the step then aliases x, as memplan assumes of
-    a step without a pooled result), else the backend's sum_to_like."""
-    return x if tuple(x.shape) == tuple(ref.shape) else sum_to_like(x, ref)
 
 
 def _allocates(op):
@@ -501,7 +490,7 @@ class Function:
                 raise ValueError(f"K.function: input {i} ('{t.name}') expects shape {shape_str(t.shape)}, "
                                  f"got an array of shape {shape_str(tuple(arr.shape))}")
             feeds.append(arr if _is_native(arr, backend) else backend.from_numpy(arr))
-            sig.append((tuple(arr.shape), str(arr.dtype)))
+            sig.append((tuple(arr.shape), arr.dtype))  # a dtype hashes faster than str() makes it
         return feeds, tuple(sig)
 
     def plan_for(self, values=None) -> Plan:

@@ -61,13 +61,13 @@ def _check_array(arr, expected_shape, name: str, what: str, who: str, fixed_by_d
 
 
 def _check_nan(arr, name: str, who: str) -> None:
-    if arr.dtype.kind == "f":
+    # isfinite().all(): no inverted copy of the batch on the common path (a third less time)
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = ~np.isfinite(arr)
-        if bad.any():
-            idx = int(np.argwhere(bad.reshape(arr.shape[0], -1).any(axis=1))[0, 0]) if arr.ndim else 0
-            kind = "NaN" if np.isnan(arr).any() else "infinite"
-            raise ValueError(f"{who}: {name} contains {kind} values (first at sample {idx}); clean the data "
-                             "before training")
+        idx = int(np.argwhere(bad.reshape(arr.shape[0], -1).any(axis=1))[0, 0]) if arr.ndim else 0
+        kind = "NaN" if np.isnan(arr).any() else "infinite"
+        raise ValueError(f"{who}: {name} contains {kind} values (first at sample {idx}); clean the data "
+                         "before training")
 
 
 def _is_scipy_sparse(arr) -> bool:
