@@ -14,7 +14,7 @@ pytest.importorskip("keraslite_numba")
 from keraslite import backend as K  # noqa: E402
 from keraslite.backend.fusion import fuse  # noqa: E402
 from keraslite.backend.graph import topological_order  # noqa: E402
-from keraslite_numba import coldgen, coldstart  # noqa: E402
+from keraslite_numba import coldgen, coldplan, coldstart  # noqa: E402
 from keraslite_numba.batched import BatchedKernel  # noqa: E402
 from keraslite_numba.fused import PARALLEL_THRESHOLD, FusedKernel  # noqa: E402
 
@@ -149,7 +149,7 @@ def test_an_idle_worker_ends_by_itself(tmp_path):
 
 
 def test_plan_build_names_the_batched_update_kernel_its_first_call_compiles():
-    """coldgen.batched_tasks reads the optimizer's batched update kernel off a built plan (its
+    """coldplan.batched_tasks reads the optimizer's batched update kernel off a built plan (its
     source, with the in-place pattern, and its argument types) for a worker to compile its
     kernel_seq ahead of the call: exactly the module and types the first large call uses."""
     import keraslite
@@ -162,7 +162,7 @@ def test_plan_build_names_the_batched_update_kernel_its_first_call_compiles():
     with keraslite.use_backend("numba"):
         model.train_on_batch(rng.normal(size=(8, 200)).astype("float32"), rng.normal(size=(8, 3)).astype("float32"))
         plan = model.train_function.last_plan
-        (line,) = coldgen.batched_tasks(plan)
+        (line,) = coldplan.batched_tasks(plan)
     key, path, spec, seq = line.split("\t")
     assert seq == "s" and key.endswith("s") and coldgen.valid(line)
     module = import_generated(Path(path))

@@ -8,6 +8,7 @@ from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
 from . import coldstart as _coldstart
+from . import forking as _forking  # noqa: F401  (registers forked compile workers with coldstart)
 from .threads import SerialBlas, set_openmp_defaults
 
 set_openmp_defaults()  # before Numba starts its OpenMP pool (first parallel kernel)
@@ -47,7 +48,7 @@ class NumbaBackend(ArrayBackend):
         tell the user and compile them in worker processes meanwhile (coldstart.py)."""
         _coldstart.prepare(plan.steps)  # first: workers start before this process imports Numba
         _coldstart.install_listener()
-        from .coldgen import prepare_batched
+        from .coldplan import prepare_batched
         prepare_batched(plan)  # the optimizer's update kernel, needed last in the step
 
     def running(self):

@@ -16,7 +16,7 @@ first, and take more keys on their stdin (a forked worker: its task pipe):
   float32) that lack a marker, serial twins last-used first, then the parallel kernels, while
   the user builds the model;
 - `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in the
-  reverse of the plan's order, then parallel kernels); coldgen.prepare_batched adds the kernel_seq
+  reverse of the plan's order, then parallel kernels); coldplan.prepare_batched adds the kernel_seq
   of the optimizer's batched update, which the step needs last;
 - coldgen.large_kernel, at a generated kernel's first large call: its kernel_par.
 `run_twin` (a Twin's call until its kernel is settled) runs the serial twin while a worker of this
@@ -95,6 +95,13 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
 NUMPY_SERIAL = ("max_fwd", "max_bwd")
 # what start_background() compiles: a convnet's training step's families, last used first
 COMMON = ("conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "bn_fwd-f", "conv_fwd-f")
+
+
+
+# (forkable, fork) of forking.py, which registers them when the backend imports it: a worker
+# forked from this process starts at once (forking.py imports this module and the worker's, so
+# this one may not import it); (None, None) spawns every worker
+FORK: list = [None, None]
 
 
 def notice() -> None:
@@ -389,8 +396,8 @@ def _start(keys: list) -> None:
                 proc.stdin.write("".join(k + "\n" for k in part).encode())
                 proc.stdin.flush()
             else:
-                from . import forking
-                proc = (forking.fork if forking.forkable() else spawn)(part, quiet=True, feed=True)
+                forked = FORK[0] is not None and FORK[0]()
+                proc = (FORK[1] if forked else spawn)(part, quiet=True, feed=True)
                 _workers.append(proc)
             _owner.update((k.split("\t")[0], proc) for k in part)
         except OSError:  # cannot start a process, or it has gone: compile in-process

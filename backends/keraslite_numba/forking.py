@@ -131,3 +131,6 @@ def fork(keys, quiet: bool = True, feed: bool = True) -> Forked:
             os._exit(rc)
     os.close(r)
     return Forked(pid, os.fdopen(w, "wb"))
+
+
+coldstart.FORK[:] = [forkable, fork]
