@@ -65,13 +65,9 @@ def available() -> bool:
     return bool(_load())
 
 
-@njit(cache=True, nogil=True)
-def _block(fn, a_addr, a_rowstep, b_addr, b_colstep, c, bias, act, r0, r1, c0, c1, ints, chars, scal):
-    """c[r0:r1, c0:c1] = epilogue(a[r0:r1] @ b[:, c0:c1]): one BLAS call on the block, then bias
-    and activation. Row-major c = a @ b is the column-major product c^T = b^T a^T. Operands
-    travel as addresses (one compiled kernel per dtype whatever their layouts): ints = (cols,
-    rows, k, ldb, lda, ldc) as int32, chars = (transb, transa), scal = (1, 0) in c's dtype;
-    b_colstep is the byte step from one column of b to the next."""
+def _blas_on_block(fn, a_addr, a_rowstep, b_addr, b_colstep, c, r0, r1, c0, c1, ints, chars, scal):
+    """The BLAS call of c[r0:r1, c0:c1] = a[r0:r1] @ b[:, c0:c1]; one source for the kernel
+    (_block, compiled) and its Python stand-in (_block_python, nothing to compile)."""
     ints[0] = c1 - c0
     ints[1] = r1 - r0
     if r1 > r0 and c1 > c0:
@@ -80,6 +76,19 @@ def _block(fn, a_addr, a_rowstep, b_addr, b_colstep, c, bias, act, r0, r1, c0, c
         fn(chars.ctypes.data, chars.ctypes.data + 1, p, p + 4, p + 8, s, b_addr + c0 * b_colstep, p + 12,
            a_addr + r0 * a_rowstep, p + 16, s + c.itemsize, c.ctypes.data + r0 * c.strides[0] + c0 * c.itemsize,
            p + 20)
+
+
+_blas_on_block_nb = njit(cache=True, nogil=True, inline="always")(_blas_on_block)
+
+
+@njit(cache=True, nogil=True)
+def _block(fn, a_addr, a_rowstep, b_addr, b_colstep, c, bias, act, r0, r1, c0, c1, ints, chars, scal):
+    """c[r0:r1, c0:c1] = epilogue(a[r0:r1] @ b[:, c0:c1]): one BLAS call on the block, then bias
+    and activation. Row-major c = a @ b is the column-major product c^T = b^T a^T. Operands
+    travel as addresses (one compiled kernel per dtype whatever their layouts): ints = (cols,
+    rows, k, ldb, lda, ldc) as int32, chars = (transb, transa), scal = (1, 0) in c's dtype;
+    b_colstep is the byte step from one column of b to the next."""
+    _blas_on_block_nb(fn, a_addr, a_rowstep, b_addr, b_colstep, c, r0, r1, c0, c1, ints, chars, scal)
     one = scal[0]
     has_bias = bias.shape[0] == c.shape[1]
     for i in range(r0, r1):
@@ -117,14 +126,7 @@ def _block_python(fn, a_addr, a_rowstep, b_addr, b_colstep, c, bias, act, r0, r1
     """_block from Python, for no activation or relu (nothing to compile): the same BLAS call
     through the same function pointer, then the same epilogue as NumPy operations (bias
     additions in c's dtype, relu's `v if v > 0 else v * 0`), which round as the kernel's do."""
-    ints[0] = c1 - c0
-    ints[1] = r1 - r0
-    if r1 > r0 and c1 > c0:
-        p = ints.ctypes.data
-        s = scal.ctypes.data
-        fn(chars.ctypes.data, chars.ctypes.data + 1, p, p + 4, p + 8, s, b_addr + c0 * b_colstep, p + 12,
-           a_addr + r0 * a_rowstep, p + 16, s + c.itemsize, c.ctypes.data + r0 * c.strides[0] + c0 * c.itemsize,
-           p + 20)
+    _blas_on_block(fn, a_addr, a_rowstep, b_addr, b_colstep, c, r0, r1, c0, c1, ints, chars, scal)
     block = c[r0:r1, c0:c1]
     if bias.shape[0] == c.shape[1]:
         block += bias[c0:c1]
