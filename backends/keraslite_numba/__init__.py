@@ -4,6 +4,13 @@ import numpy as np
 
 from keraslite.backend.interface import (BATCHNORM_ADD_RELU, BATCHNORM_BACKWARD_SUM, BATCHNORM_INFERENCE, BATCHNORM_RELU, CONV_BIAS,
                                         CROSSENTROPY, GEMM_EPILOGUE, POOL_RELU_GRAD, ArrayBackend)
+
+# declared pattern -> the kernels/fused_forms.py function that builds its callable (conv + bias
+# is the conv kernel's own `bias=`, in NumbaBackend.fused_form)
+_FUSED_FORMS = {GEMM_EPILOGUE.name: "gemm_epilogue", CROSSENTROPY.name: "crossentropy",
+                POOL_RELU_GRAD.name: "pool_relu_grad", BATCHNORM_RELU.name: "batchnorm_relu",
+                BATCHNORM_INFERENCE.name: "batchnorm_inference", BATCHNORM_ADD_RELU.name: "batchnorm_add_relu",
+                BATCHNORM_BACKWARD_SUM.name: "batchnorm_backward_sum"}
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
@@ -161,21 +168,8 @@ class NumbaBackend(ArrayBackend):
                 return None
             fn = self._conv
             return lambda x, w, b, out=None: fn(x, w, bias=b, out=out, **attrs)
-        if pattern is GEMM_EPILOGUE:
-            return fused_forms.gemm_epilogue(self, pattern, nodes)
-        if pattern is CROSSENTROPY:
-            return fused_forms.crossentropy(self, pattern, nodes)
-        if pattern is POOL_RELU_GRAD:
-            return fused_forms.pool_relu_grad(self, pattern, nodes)
-        if pattern is BATCHNORM_RELU:
-            return fused_forms.batchnorm_relu(self, pattern, nodes)
-        if pattern is BATCHNORM_INFERENCE:
-            return fused_forms.batchnorm_inference(self, pattern, nodes)
-        if pattern is BATCHNORM_ADD_RELU:
-            return fused_forms.batchnorm_add_relu(self, pattern, nodes)
-        if pattern is BATCHNORM_BACKWARD_SUM:
-            return fused_forms.batchnorm_backward_sum(self, pattern, nodes)
-        return None
+        build = _FUSED_FORMS.get(pattern.name)
+        return None if build is None else getattr(fused_forms, build)(self, pattern, nodes)
 
     def conv_backprop_input(self, g, w, input_shape, strides, padding, dilation, groups, out=None):
         if len(strides) != 2 or not _fast(g, w):  # rank 1 comes back here as rank 2 (ArrayBackend.lift)
