@@ -63,9 +63,35 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def child_env(threads: int, keep_coretype: bool, extra: dict | None = None) -> dict:
-    """The environment of a benchmark child: `threads` everywhere a library reads a thread count."""
+def isa_env(isa: str) -> dict:
+    """Environment that holds every contender to the instruction set `isa` ("host": no change;
+    "avx2": no AVX-512, as on the machines of this kind that lack it). Each library is told in
+    its own terms: Numba compiles for Haswell with the host's features less AVX-512 (the
+    microkernels then take their AVX2 tile), PyTorch's kernels, oneDNN and MKL dispatch AVX2,
+    OpenBLAS and NumPy run their Haswell / AVX2 kernels, XLA emits AVX2."""
+    if isa == "host":
+        return {}
+    if isa != "avx2":
+        raise SystemExit(f"--isa: unknown instruction set {isa!r} (host or avx2)")
+    from llvmlite import binding as ll
+    wide = ("avx512", "avx10", "amx", "vpclmulqdq", "vaes", "gfni")
+    feats = ",".join(("+" if on and not k.startswith(wide) else "-") + k
+                     for k, on in sorted(ll.get_host_cpu_features().items()))
+    return {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": feats,
+            "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+            "OPENBLAS_CORETYPE": "Haswell",
+            "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR",
+            "XLA_FLAGS": "--xla_cpu_max_isa=AVX2"}
+
+
+def child_env(threads: int, keep_coretype: bool, extra: dict | None = None, isa: str = "host") -> dict:
+    """The environment of a benchmark child: `threads` everywhere a library reads a thread count;
+    held to instruction set `isa` (isa_env)."""
     env = dict(os.environ)
+    held = isa_env(isa)
+    env.update({k: v for k, v in held.items() if k != "XLA_FLAGS"})
+    if "XLA_FLAGS" in held:
+        env["XLA_FLAGS"] = " ".join([env.get("XLA_FLAGS", ""), held["XLA_FLAGS"]]).strip()
     for var in THREAD_VARS:
         env[var] = str(threads)
     # XLA reads no thread count: its pool follows the affinity mask (set by the child); this flag
@@ -74,7 +100,7 @@ def child_env(threads: int, keep_coretype: bool, extra: dict | None = None) -> d
     env["XLA_FLAGS"] = " ".join(xla + [f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["KERAS_BACKEND"] = "jax"  # read by Keras 3 only
-    if not keep_coretype:  # benchmark children only: tests and CI never touch it
+    if not keep_coretype and "OPENBLAS_CORETYPE" not in held:  # benchmark children only: never in tests or CI
         env.pop("OPENBLAS_CORETYPE", None)
     env.update(extra or {})
     return env
@@ -179,6 +205,9 @@ def add_common_args(ap: argparse.ArgumentParser) -> None:
                          "(torch-nchw, torch-cl, torch-cuda, keras3-jax); empty: keraslite only")
     ap.add_argument("--keep-openblas-coretype", action="store_true",
                     help="pass OPENBLAS_CORETYPE on to the children (default: unset there)")
+    ap.add_argument("--isa", default="host", choices=("host", "avx2"),
+                    help="instruction set every contender is held to: host (default) or avx2 (AVX-512 off in "
+                         "Numba, PyTorch/oneDNN/MKL, OpenBLAS, NumPy and XLA: a machine of this kind without it)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds one child may run")
     ap.add_argument("--out", default=None, help="write all results as JSON here and the tables as Markdown "
                                                  "next to it (same name, .md)")
@@ -191,8 +220,8 @@ def run_workloads(workloads: list[Workload], args: argparse.Namespace) -> dict:
     t_start = time.perf_counter()
     threads = args.threads or default_threads()
     rounds = args.rounds or (1 if args.quick else 3)
-    base_env = child_env(threads, args.keep_openblas_coretype)
-    machine = machine_info(threads, args.keep_openblas_coretype)
+    base_env = child_env(threads, args.keep_openblas_coretype, isa=args.isa)
+    machine = machine_info(threads, args.keep_openblas_coretype, args.isa)
     avail = probe(base_env)
     backends = args.backends.split(",") if args.backends else None
     peers = {p for p in args.peers.split(",") if p}
@@ -207,13 +236,13 @@ def run_workloads(workloads: list[Workload], args: argparse.Namespace) -> dict:
     for w, cfg, cs in plans:
         if w.prepare is not None:
             cleanups.append(w.prepare(cs, cfg, lambda c, extra, w=w, cfg=cfg: run_child(
-                w.module, c, cfg, child_env(threads, args.keep_openblas_coretype, extra), args.timeout)))
+                w.module, c, cfg, child_env(threads, args.keep_openblas_coretype, extra, args.isa), args.timeout)))
     try:
         for r in range(rounds):
             for w, cfg, cs in plans:
                 order = cs[r % len(cs):] + cs[:r % len(cs)] if cs else []
                 for c in order:
-                    env = child_env(threads, args.keep_openblas_coretype, w.extra_env(c, cfg))
+                    env = child_env(threads, args.keep_openblas_coretype, w.extra_env(c, cfg), args.isa)
                     res = run_child(w.module, c, cfg, env, args.timeout, args.verbose)
                     runs[w.name][c].append(res)
                     status = res.get("error") or ", ".join(

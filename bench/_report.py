@@ -27,10 +27,12 @@ def cpu_model_and_flags() -> tuple[str, dict[str, bool]]:
     return model, {flag: flag in flags for flag in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16")}
 
 
-def machine_info(threads: int, keep_coretype: bool) -> dict:
+def machine_info(threads: int, keep_coretype: bool, isa: str = "host") -> dict:
     model, flags = cpu_model_and_flags()
     coretype = os.environ.get("OPENBLAS_CORETYPE")
-    if coretype is None:
+    if isa != "host":
+        coretype_note = "'Haswell' for the benchmark children (--isa avx2)"
+    elif coretype is None:
         coretype_note = "not set"
     elif keep_coretype:
         coretype_note = f"{coretype!r}, kept for the benchmark children (--keep-openblas-coretype)"
@@ -40,7 +42,7 @@ def machine_info(threads: int, keep_coretype: bool) -> dict:
     return {"date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu_model": model, "cpu_flags": flags,
             "logical_cpus": os.cpu_count(), "allowed_cpus": allowed, "threads": threads,
             "python": platform.python_version(), "platform": platform.platform(),
-            "openblas_coretype": coretype_note,
+            "openblas_coretype": coretype_note, "isa": isa,
             "loadavg_start": os.getloadavg() if hasattr(os, "getloadavg") else None}
 
 
@@ -73,6 +75,9 @@ def machine_section(report: dict) -> str:
     return "\n".join([
         "## Machine and method", "",
         f"- {m['date_utc']}; CPU: {m['cpu_model']}; {m['logical_cpus']} logical CPUs; {flags}",
+        *([f"- **instruction set held to AVX2 for every contender** (--isa avx2: AVX-512 off in Numba, "
+           "PyTorch/oneDNN/MKL, OpenBLAS, NumPy and XLA), emulating a machine of this kind without AVX-512"]
+          if m.get("isa", "host") != "host" else []),
         f"- {m['threads']} thread(s) for every contender ({pin}); Python {m['python']}; {m['platform']}",
         f"- OPENBLAS_CORETYPE: {m['openblas_coretype']}",
         f"- load average (1/5/15 min) at start {load(m['loadavg_start'])}, at end {load(m.get('loadavg_end'))}; "

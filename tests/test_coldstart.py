@@ -105,9 +105,9 @@ def test_plan_keys_include_the_convolution_kernel_of_dense_forward_products():
     conv_pack's for a large w), its backward products (transposed operands) BLAS only."""
     import keraslite
     from keraslite.layers import Dense
-    from keraslite_numba.kernels import conv, conv_pack, dense
-    assert (coldstart._DENSE_MIN_N, coldstart._DENSE_MAX_K, coldstart._PACK_MIN) == \
-        (dense.MIN_N, dense.MAX_K, conv_pack.NUMBA_MIN) and conv.NR == dense.MIN_N
+    from keraslite_numba.kernels import conv, conv_pack, dense, tile
+    assert (coldstart._DENSE_MAX_K, coldstart._PACK_MIN) == (dense.MAX_K, conv_pack.NUMBA_MIN)
+    assert tile.tile()[:2] == (conv.MR, conv.NR) and conv.NR == dense.MIN_N
     model = keraslite.models.Sequential([Dense(300, activation="relu", input_shape=(250,)), Dense(40), Dense(3)])
     model.compile("sgd", "mse")
     with keraslite.use_backend("numba"):

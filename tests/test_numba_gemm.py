@@ -83,7 +83,8 @@ def test_split_is_used_inside_a_plan_only_and_is_deterministic(monkeypatch, m, k
         assert calls == [cut, cut]
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(first, want, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(first, outside, rtol=1e-5, atol=1e-5)
+    # BLAS on a block may sum in another order than on the whole (OpenBLAS's Haswell kernels do)
+    np.testing.assert_allclose(first, outside, rtol=1e-4, atol=1e-4)
 
 
 def test_column_cuts_fall_on_whole_vectors_and_cover_the_output():

@@ -60,6 +60,7 @@ except ImportError:  # pragma: no cover - not POSIX: no workers, no locks
 from keraslite.backend import compile_clock
 
 from .cachedir import cache_dir
+from .kernels.tile import tile
 
 NOTICE = "keraslite: compiling kernels for this CPU, first run only"
 EXIT_NOTICE = "keraslite: finishing this CPU's parallel kernels before exit, first run only"
@@ -319,9 +320,10 @@ def plan_keys(steps) -> list[str]:
 # kernels/conv_pack.NUMBA_MIN (not imported: this module runs before Numba is imported)
 _PACK_MIN = 1 << 16
 # kernels/gemm.py sends these float32 products to the convolution microkernel (kernels/dense.py)
-# when n >= dense.MIN_N (conv.NR) and k <= dense.MAX_K and both operands are C-contiguous
+# when n >= dense.MIN_N (conv.NR, the tile's columns) and k <= dense.MAX_K and both operands are
+# C-contiguous
 _DENSE_OPS = ("matmul", "matmul+add", "matmul+add+relu")
-_DENSE_MIN_N, _DENSE_MAX_K = 32, 1024
+_DENSE_MAX_K = 1024
 
 
 def _dense_route(node) -> tuple:
@@ -339,7 +341,7 @@ def _dense_route(node) -> tuple:
     if a.op == "transpose" or b.op == "transpose" or len(b.shape or ()) != 2 or len(a.shape or ()) != 2:
         return ()
     k, n = b.shape
-    if k is None or n is None or n < _DENSE_MIN_N or k > _DENSE_MAX_K:
+    if k is None or n is None or n < tile()[1] or k > _DENSE_MAX_K:
         return ()
     return ("conv_fwd", "conv_pack") if k * n >= _PACK_MIN else ("conv_fwd",)
 

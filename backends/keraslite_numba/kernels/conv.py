@@ -13,15 +13,15 @@ the input and the output themselves.
                     partial per thread, summed at the end)
 
 Speed notes:
-- The microkernels are Numba intrinsics that emit LLVM IR with explicit 512-bit vector types
-  (<16 x float>, <8 x double>) and llvm.fma: nothing for Numba's frontend to type (the former
-  generated Python microkernels cost ~1.5 s of cold compile each) and nothing left for the SLP
-  vectoriser. Multiply-adds are FMAs (one rounding instead of two); no reassociation, no
+- The microkernels are Numba intrinsics that emit LLVM IR with explicit vector types (512-bit
+  <16 x float> with AVX-512, 256-bit <8 x float> without) and llvm.fma: nothing for Numba's
+  frontend to type (the former generated Python microkernels cost ~1.5 s of cold compile each)
+  and nothing left for the SLP vectoriser. Multiply-adds are FMAs (one rounding instead of two); no reassociation, no
   NaN/inf assumptions. The kernels around them use ``fastmath=False``.
 - On AVX-512 CPUs the kernels mark their parallel bodies with ``wide_vectors()`` (llvmattrs.py)
   so that LLVM keeps zmm registers (its default tuning for e.g. Ice/Rocket Lake prefers 256-bit
-  vectors); the tile is then 9x32 (18 zmm accumulators). Elsewhere LLVM splits the vectors and
-  the tile is 3x32 (12 ymm accumulators).
+  vectors); the tile is then 9x32 (18 zmm accumulators). With AVX2 only it is 6x16 (12 ymm
+  accumulators).
 - Large temporaries (the zero-padded input, the zero-inserted gradient of backprop input) live in
   per-thread scratch buffers reused across calls of the same geometry (``_scratch``): a fresh
   multi-MB allocation costs a page fault per 4 KiB (DESIGN.md, "Where speed comes from").
@@ -40,27 +40,15 @@ from ..llvmattrs import wide_vectors
 from ..twins import twin
 from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch
 from .conv_pack import packed_filter
+from .tile import tile
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
 
 
-def _has_avx512() -> bool:
-    try:
-        feats = numba.config.CPU_FEATURES
-        if feats:
-            return "+avx512f" in feats
-        from llvmlite import binding as ll
-        return bool(ll.get_host_cpu_features().get("avx512f", False))
-    except Exception:  # pragma: no cover - feature query unavailable
-        return False
-
-
-# The register tile: MR output rows x NR output columns, one for every shape and dtype. With
-# AVX-512 (32 zmm registers) 9x32 float32 measured fastest on the tutorial's convolutions
-# (2026-12-01, bench/kernels.py: 6x32 -10..20%, 12x32 mixed); MR = 9 also divides 3x3 filters'
-# kh*kw*Cin (the backprop-filter tiles). Without AVX-512, 3x32 (the former tile). float64 runs
-# the same tile with spills (slower, still correct).
-MR, NR = (9 if _has_avx512() else 3), 32
+# The register tile, MR output rows x NR output columns, one for every shape and dtype, and the
+# float32 lanes of the vectors the microkernels are written in (tile.py: 9x32 in 512-bit vectors
+# with AVX-512, 6x16 in 256-bit vectors with AVX2 only)
+MR, NR, _VF32 = tile()
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,8 +57,8 @@ MR, NR = (9 if _has_avx512() else 3), 32
 # LLVM has no SLP work either). Emitted inline at each call site.
 # --------------------------------------------------------------------------------------------
 def _vec_width(ft):
-    """Elements per 512-bit vector of the float type (LLVM splits them where AVX-512 is absent)."""
-    return 16 if isinstance(ft, ir.FloatType) else 8
+    """Elements per vector of the float type: 512-bit vectors with AVX-512, else 256-bit."""
+    return _VF32 if isinstance(ft, ir.FloatType) else _VF32 // 2
 
 
 def _as_i64(context, builder, value, ty):
@@ -151,7 +139,7 @@ def _mk_gather(typingctx, A, ab, koff, K, B, blk, C, cb, nr, nc, tmp):
         Ad, abd, koffd, Bd, Cd, cbd, tmpd = (arrs[i].data for i in (0, 1, 2, 4, 6, 7, 10))
         Kv, blkv, nrv, ncv = (_as_i64(context, builder, args[i], tys[i]) for i in (3, 5, 8, 9))
         ft, V, vt, nv, acc = _tile_setup(context, builder, tys[6], arrs[6])
-        align = 4 if V == 16 else 8
+        align = 4 if isinstance(ft, ir.FloatType) else 8
         i64 = ir.IntType(64)
         a = [builder.load(builder.gep(abd, [ir.Constant(i64, r)])) for r in range(MR)]
         Bp = builder.gep(Bd, [builder.mul(builder.mul(blkv, Kv), ir.Constant(i64, NR))])
@@ -183,7 +171,7 @@ def _mk_rows(typingctx, A, ab, rowbase, r0, r1, nk, astep, B, blk, C, cb, nr, nc
                                                   for i in (3, 4, 5, 6, 8, 11, 12))
         nblocks = _as_i64(context, builder, cgutils.unpack_tuple(builder, arrs[7].shape, 3)[1], types.intp)
         ft, V, vt, nv, acc = _tile_setup(context, builder, tys[9], arrs[9])
-        align = 4 if V == 16 else 8
+        align = 4 if isinstance(ft, ir.FloatType) else 8
         i64 = ir.IntType(64)
         a = [builder.load(builder.gep(abd, [ir.Constant(i64, r)])) for r in range(MR)]
         rowstride = builder.mul(nblocks, ir.Constant(i64, NR))  # elements per pixel of B
