@@ -32,49 +32,104 @@ def _spread(a, pt, pl, rows, cols, fill):
 
 
 def _max_fwd_numpy(x, ph, pw, sh, sw, pt, pl, y):
-    """The serial stand-in of _max_fwd (nothing to compile): the kernel's own comparisons,
-    `v if v > y else y` from -inf over each window's cells in row-major order, for all windows
-    at once. Padded cells are NaN here, and `NaN > y` is False: skipped, as the kernel skips
-    them. Comparisons and selections are exact, so the result is the kernel's bit for bit."""
+    """The serial stand-in of _max_fwd (nothing to compile), bit for bit: `v if v > y else y`
+    from -inf over each window's cells in column-major order (the kernel's column maxima, then
+    their maximum from the left), for all windows at once. Padded cells are NaN here, and
+    `NaN > y` is False: skipped, as the kernel skips them. Comparisons and selections are
+    exact, and the first of equal cells (only +-0 differ in bits) in that order is kept."""
     N, H, W, C = x.shape
     Ho, Wo = y.shape[1], y.shape[2]
     xp = _spread(x, pt, pl, sh * (Ho - 1) + ph, sw * (Wo - 1) + pw, np.nan)
     acc = np.full(y.shape, -np.inf, y.dtype)
-    for dh in range(ph):
-        for dw in range(pw):
+    for dw in range(pw):
+        for dh in range(ph):
             v = _window_cells(xp, dh, dw, sh, sw, Ho, Wo)
             np.copyto(acc, v, where=v > acc)
     y[...] = acc
 
 
+# The max pool's passes are flat loops over whole rows (W*C values), each reading its operands
+# through slices so that every index is the loop's own counter: an offset index (j + k*C) makes
+# Numba check it for wraparound, which kept the loop scalar. Each pass also writes an array other
+# than the one it compares with: `a[j] = v if v > a[j] else a[j]` compiles to a masked store
+# (vmaskmovps under AVX2, several times slower), `d[j] = v if v > a[j] else a[j]` to vmaxps.
+@njit(cache=True)
+def _max_into(a, v, d):
+    """d = v where v > a, else a (NaN in v never wins)."""
+    for j in range(d.shape[0]):
+        p = a[j]
+        q = v[j]
+        d[j] = q if q > p else p
+
+
+@njit(cache=True)
+def _max_floor(v, lo, d):
+    """d = v where v > lo, else lo: the first cell's comparison with the initial -inf."""
+    for j in range(d.shape[0]):
+        q = v[j]
+        d[j] = q if q > lo else lo
+
+
 @twin("max_fwd", seq=_max_fwd_numpy)
 @njit(parallel=True, cache=True)
 def _max_fwd(x, ph, pw, sh, sw, pt, pl, y):
-    """Max pooling, one output row per parallel iteration. Max and average are separate
-    kernels: each compiles (about a second cold) only when it is used."""
+    """Max pooling, one output row per parallel iteration, separably: the column maxima of the
+    window's rows (V, one flat pass per row), then, for windows wholly inside the row, the
+    maxima of pw adjacent columns (P, one flat pass per column offset), copied out per window;
+    windows cut by the padding take their columns of V one by one. V is never NaN (-inf where
+    every cell is), so the result is that of comparing the cells in column-major order. Max and
+    average are separate kernels: each compiles (about a second cold) only when it is used."""
     N, H, W, C = x.shape
     Ho = y.shape[1]
     Wo = y.shape[2]
+    WC = W * C
     init = y.dtype.type(-np.inf)
+    x2 = x.reshape(N * H, WC)
     for t in prange(N * Ho):
+        buf = np.empty((4, WC), y.dtype)  # V and P alternate in rows 0-2; row 3: cut windows
         n = t // Ho
         oh = t - n * Ho
         h0 = oh * sh - pt
         ha = max(h0, 0)
         hb = min(h0 + ph, H)
+        vi = 0
+        if hb > ha:
+            _max_floor(x2[n * H + ha], init, buf[0])
+            for h in range(ha + 1, hb):
+                _max_into(buf[vi], x2[n * H + h], buf[1 - vi])
+                vi = 1 - vi
+        else:
+            buf[0, :] = init
+        V = buf[vi]
+        pi = vi
+        if pw <= W:
+            for k in range(1, pw):
+                di = 2 if pi != 2 else 1 - vi
+                L = (W - k) * C
+                _max_into(buf[pi, :L], V[k * C:k * C + L], buf[di, :L])
+                pi = di
+        P = buf[pi]
+        E = buf[3]
+        yr = y[n, oh]
         for ow in range(Wo):
             w0 = ow * sw - pl
+            yv = yr[ow]
+            if w0 >= 0 and w0 + pw <= W:
+                yv[:] = P[w0 * C:w0 * C + C]
+                continue
             wa = max(w0, 0)
             wb = min(w0 + pw, W)
-            yv = y[n, oh, ow]
-            for c in range(C):
-                yv[c] = init
-            for h in range(ha, hb):
-                for w in range(wa, wb):
-                    xv = x[n, h, w]
-                    for c in range(C):
-                        v = xv[c]
-                        yv[c] = v if v > yv[c] else yv[c]
+            if wb <= wa:
+                yv[:] = init
+                continue
+            yv[:] = V[wa * C:wa * C + C]
+            for w in range(wa + 1, wb):  # alternating between E and yv, as above
+                if (w - wa) % 2 == 1:
+                    _max_into(yv, V[w * C:w * C + C], E[:C])
+                else:
+                    _max_into(E[:C], V[w * C:w * C + C], yv)
+            if (wb - wa) % 2 == 0:
+                yv[:] = E[:C]
 
 
 @twin("avg_fwd")
