@@ -19,133 +19,121 @@ from ..twins import twin
 __all__ = ["batchnorm_train_forward", "batchnorm_train_backward"]
 
 
-_BLOCK = 64  # wide rows summed in x's dtype before each float64 flush (vectorised inner loops)
-_WIDE = 256  # values per wide row at least (k rows of C channels): see _wide
+_BLOCK = 64  # rows summed in x's dtype before each float64 flush (vectorised inner loops)
 
 
-# x is taken flat, in "wide rows" of k rows of C channels (L = k*C values; the last one may hold
-# fewer rows), and every per-channel vector comes tiled k times (length L): the inner loops then
-# run over L values instead of C. With C = 32 a loop over C is shorter than one step of the
-# vectorised body (16 lanes x 4 interleaved under AVX-512) and ran in its remainder; it also paid
-# its overlap checks once per row of C values.
-#
-# Each kernel is one parallel loop over chunks of wide rows run twice: phase 0 takes the
-# per-chunk partial sums (per lane of L, folded into C channels at the end of each chunk in a
-# fixed order), phase 1 writes the output from per-channel coefficients that NumPy computes in
+# Each kernel is one parallel loop over row chunks run twice: phase 0 takes the per-chunk
+# partial sums, phase 1 writes the output from per-channel coefficients that NumPy computes in
 # between (C-length vectors, float64). One prange per kernel instead of two: a parallel region
 # costs ~0.45 s of cold compile, the extra call ~10 us.
-@njit(cache=True)
-def _fold(acc, C, part):
-    """part[c] += the k lanes of acc (length k*C) that hold channel c, in lane order."""
-    for i in range(acc.shape[0] // C if C > 0 else 0):
-        a = acc[i * C:(i + 1) * C]
-        for c in range(C):
-            part[c] += a[c]
-
-
 @twin("bn_fwd")
 @njit(parallel=True, cache=True)
-def _bn_fwd(x1, C, L, phase, nchunks, shift, part, m, scale, b, relu, resid, r1, y1):
-    n = x1.shape[0]
-    Q = (n + L - 1) // L if L > 0 else 0
-    zero = y1.dtype.type(0)
+def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, resid, r2, y2):
+    R, C = x2.shape
+    zero = y2.dtype.type(0)
     for ch in prange(nchunks):
-        q0 = ch * Q // nchunks
-        q1 = (ch + 1) * Q // nchunks
+        r0 = ch * R // nchunks
+        r1 = (ch + 1) * R // nchunks
         if phase == 0:
-            a1 = np.empty(L, x1.dtype)
-            a2 = np.empty(L, x1.dtype)
-            s1 = np.zeros(L, np.float64)
-            s2 = np.zeros(L, np.float64)
-            for b0 in range(q0, q1, _BLOCK):
-                a1[:] = 0
-                a2[:] = 0
-                for q in range(b0, min(b0 + _BLOCK, q1)):
-                    xr = x1[q * L:min(q * L + L, n)]
-                    for j in range(xr.shape[0]):
-                        d = xr[j] - shift[j]
-                        a1[j] += d
-                        a2[j] += d * d
-                for j in range(L):
-                    s1[j] += a1[j]
-                    s2[j] += a2[j]
-            part[ch, 0, :] = 0.0
-            part[ch, 1, :] = 0.0
-            _fold(s1, C, part[ch, 0])
-            _fold(s2, C, part[ch, 1])
-        else:
-            for q in range(q0, q1):
-                e = min(q * L + L, n)
-                xr = x1[q * L:e]
-                yr = y1[q * L:e]
-                if resid:  # + r1 (a residual connection's add, rounded after y as the two ops), relu?
-                    rr = r1[q * L:e]
-                    if relu:
-                        for j in range(xr.shape[0]):
-                            v = ((xr[j] - m[j]) * scale[j] + b[j]) + rr[j]
-                            yr[j] = v if v > zero or v != v else zero
-                    else:
-                        for j in range(xr.shape[0]):
-                            yr[j] = ((xr[j] - m[j]) * scale[j] + b[j]) + rr[j]
-                elif relu:  # batchnorm_train + relu: np.maximum(v, 0) (NaN stays, -0.0 gives 0.0)
-                    for j in range(xr.shape[0]):
-                        v = (xr[j] - m[j]) * scale[j] + b[j]
-                        yr[j] = v if v > zero or v != v else zero
+            a1 = np.empty(C, x2.dtype)
+            a2 = np.empty(C, x2.dtype)
+            for c in range(C):
+                part[ch, 0, c] = 0.0
+                part[ch, 1, c] = 0.0
+            for b0 in range(r0, r1, _BLOCK):
+                for c in range(C):
+                    a1[c] = 0
+                    a2[c] = 0
+                for r in range(b0, min(b0 + _BLOCK, r1)):
+                    xr = x2[r]
+                    for c in range(C):
+                        d = xr[c] - shift[c]
+                        a1[c] += d
+                        a2[c] += d * d
+                for c in range(C):
+                    part[ch, 0, c] += a1[c]
+                    part[ch, 1, c] += a2[c]
+        elif resid:  # + r2 (a residual connection's add, rounded after y as the two ops), relu?
+            for r in range(r0, r1):
+                xr = x2[r]
+                yr = y2[r]
+                rr = r2[r]
+                if relu:
+                    for c in range(C):
+                        v = ((xr[c] - m[c]) * scale[c] + b[c]) + rr[c]
+                        yr[c] = v if v > zero or v != v else zero
                 else:
-                    for j in range(xr.shape[0]):
-                        yr[j] = (xr[j] - m[j]) * scale[j] + b[j]
+                    for c in range(C):
+                        yr[c] = ((xr[c] - m[c]) * scale[c] + b[c]) + rr[c]
+        elif relu:  # batchnorm_train + relu: np.maximum(v, 0) (NaN stays, -0.0 gives 0.0)
+            for r in range(r0, r1):
+                xr = x2[r]
+                yr = y2[r]
+                for c in range(C):
+                    v = (xr[c] - m[c]) * scale[c] + b[c]
+                    yr[c] = v if v > zero or v != v else zero
+        else:
+            for r in range(r0, r1):
+                xr = x2[r]
+                yr = y2[r]
+                for c in range(C):
+                    yr[c] = (xr[c] - m[c]) * scale[c] + b[c]
 
 
 @twin("bn_bwd")
 @njit(parallel=True, cache=True)
-def _bn_bwd(x1, gy1, C, L, phase, nchunks, m, part, a, bb, d, dsum, dx1):
-    n = x1.shape[0]
-    Q = (n + L - 1) // L if L > 0 else 0
+def _bn_bwd(x2, gy2, phase, nchunks, m, part, a, bb, d, dsum, dx2):
+    R, C = x2.shape
     for ch in prange(nchunks):
-        q0 = ch * Q // nchunks
-        q1 = (ch + 1) * Q // nchunks
-        if phase == 0 or dsum:
-            a1 = np.empty(L, x1.dtype)
-            a2 = np.empty(L, x1.dtype)
-            s1 = np.zeros(L, np.float64)
-            s2 = np.zeros(L, np.float64)
-            for b0 in range(q0, q1, _BLOCK):
-                a1[:] = 0
-                a2[:] = 0
-                for q in range(b0, min(b0 + _BLOCK, q1)):
-                    e = min(q * L + L, n)
-                    xr = x1[q * L:e]
-                    gr = gy1[q * L:e]
-                    if phase == 0:
-                        for j in range(xr.shape[0]):
-                            gv = gr[j]
-                            a1[j] += gv
-                            a2[j] += gv * (xr[j] - m[j])
-                    else:  # dx written and summed per channel (part[ch, 0]): a bias gradient
-                        dr = dx1[q * L:e]
-                        for j in range(xr.shape[0]):
-                            dr[j] = a[j] * gr[j] + bb[j] * (xr[j] - m[j]) + d[j]
-                        # summed from the row just written (in L1) in a loop of its own: stores
-                        # to both dr and a1 in one loop need more overlap checks than the
-                        # vectoriser allows, and the loop then ran scalar
-                        for j in range(xr.shape[0]):
-                            a1[j] += dr[j]
-                for j in range(L):
-                    s1[j] += a1[j]
-                    s2[j] += a2[j]
-            part[ch, 0, :] = 0.0
-            _fold(s1, C, part[ch, 0])
-            if phase == 0:
-                part[ch, 1, :] = 0.0
-                _fold(s2, C, part[ch, 1])
+        r0 = ch * R // nchunks
+        r1 = (ch + 1) * R // nchunks
+        if phase == 0:
+            a1 = np.empty(C, x2.dtype)
+            a2 = np.empty(C, x2.dtype)
+            for c in range(C):
+                part[ch, 0, c] = 0.0
+                part[ch, 1, c] = 0.0
+            for b0 in range(r0, r1, _BLOCK):
+                for c in range(C):
+                    a1[c] = 0
+                    a2[c] = 0
+                for r in range(b0, min(b0 + _BLOCK, r1)):
+                    xr = x2[r]
+                    gr = gy2[r]
+                    for c in range(C):
+                        gv = gr[c]
+                        a1[c] += gv
+                        a2[c] += gv * (xr[c] - m[c])
+                for c in range(C):
+                    part[ch, 0, c] += a1[c]
+                    part[ch, 1, c] += a2[c]
+        elif dsum:  # dx written and summed per channel (part[ch, 0]): the bias gradient before it
+            s1 = np.empty(C, x2.dtype)
+            for c in range(C):
+                part[ch, 0, c] = 0.0
+            for b0 in range(r0, r1, _BLOCK):
+                for c in range(C):
+                    s1[c] = 0
+                for r in range(b0, min(b0 + _BLOCK, r1)):
+                    xr = x2[r]
+                    gr = gy2[r]
+                    dr = dx2[r]
+                    for c in range(C):
+                        dr[c] = a[c] * gr[c] + bb[c] * (xr[c] - m[c]) + d[c]
+                    # summed from the row just written (in L1) in a loop of its own: stores to
+                    # both dr and s1 in one loop need more overlap checks than the vectoriser
+                    # allows, and the loop then ran scalar (+0.25 ms on a 8 MB activation)
+                    for c in range(C):
+                        s1[c] += dr[c]
+                for c in range(C):
+                    part[ch, 0, c] += s1[c]
         else:
-            for q in range(q0, q1):
-                e = min(q * L + L, n)
-                xr = x1[q * L:e]
-                gr = gy1[q * L:e]
-                dr = dx1[q * L:e]
-                for j in range(xr.shape[0]):
-                    dr[j] = a[j] * gr[j] + bb[j] * (xr[j] - m[j]) + d[j]
+            for r in range(r0, r1):
+                xr = x2[r]
+                gr = gy2[r]
+                dr = dx2[r]
+                for c in range(C):
+                    dr[c] = a[c] * gr[c] + bb[c] * (xr[c] - m[c]) + d[c]
 
 
 def axes_of(nd, axes) -> list:
@@ -187,19 +175,8 @@ def _chan(v, keep_shape, C, dtype, fill):
     return out.reshape(C)
 
 
-def _wide(R, C):
-    """(k, L, Q): rows per wide row, its length k*C and the number of wide rows."""
-    k = max(1, min(-(-_WIDE // max(C, 1)), R))
-    return k, k * C, -(-R // k)
-
-
-def _nchunks(Q):
-    return max(1, min(numba.get_num_threads(), Q))
-
-
-def _tile(v, k, dtype):
-    """A (C,) vector as the kernels take it: k copies end to end, fresh and writable."""
-    return np.ascontiguousarray(np.tile(np.asarray(v, dtype=dtype).reshape(-1), k))
+def _nchunks(R):
+    return max(1, min(numba.get_num_threads(), R))
 
 
 def _rc_out(out, shape, perm, R, C, dtype):
@@ -241,12 +218,10 @@ def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None, relu=False,
         raise ValueError("batchnorm_train_forward: empty reduction")
     x2 = _to_rc(x, perm, R, C)
     y2, out = _rc_out(out, x.shape, perm, R, C, dt)
-    k, L, Q = _wide(R, C)
-    nch = _nchunks(Q)
+    nch = _nchunks(R)
     part = np.empty((nch, 2, C), np.float64)
     shift = np.ascontiguousarray(x2[0])  # sums of x - x[0]: no cancellation when |mean| >> std
-    x1, y1, sh = x2.reshape(-1), y2.reshape(-1), _tile(shift, k, dt)
-    _bn_fwd(x1, C, L, 0, nch, sh, part, sh, sh, sh, False, False, y1, y1)
+    _bn_fwd(x2, 0, nch, shift, part, shift, shift, shift, False, False, y2, y2)
     S = part.sum(axis=0)
     dmean = S[0] / R
     v = np.maximum(S[1] / R - dmean * dmean, 0.0)
@@ -258,11 +233,11 @@ def batchnorm_train_forward(x, gamma, beta, axes, epsilon, out=None, relu=False,
     if residual is not None:
         if tuple(residual.shape) != tuple(x.shape) or residual.dtype != dt:
             raise ValueError(f"batchnorm_train_forward: residual must be a {dt} array of shape {x.shape}")
-        r1 = _to_rc(residual, perm, R, C).reshape(-1)
+        r2 = _to_rc(residual, perm, R, C)
     else:
-        r1 = y1  # never read: one compiled signature for both uses
-    _bn_fwd(x1, C, L, 1, nch, sh, part, _tile(mean, k, dt), _tile(scale, k, dt),
-            _tile(_chan(beta, keep_shape, C, dt, 0), k, dt), bool(relu), residual is not None, r1, y1)
+        r2 = y2  # never read: one compiled signature for both uses
+    _bn_fwd(x2, 1, nch, shift, part, mean, scale, _chan(beta, keep_shape, C, dt, 0), bool(relu),
+            residual is not None, r2, y2)
     return _finish(y2, x.shape, perm, out), mean.reshape(keep_shape), var.reshape(keep_shape)
 
 
@@ -279,11 +254,10 @@ def channel_affine(x, mean, scale, offset, relu=False, out=None):
         raise ValueError(f"out must be a C-contiguous {dt} array of shape {x.shape}")
     if x.size == 0:
         return y
-    k, L, Q = _wide(R, C)
-    vec = [_tile(np.asarray(v, dtype=dt).reshape(C), k, dt) for v in (mean, scale, offset)]
-    nch = _nchunks(Q)
-    _bn_fwd(x.reshape(-1), C, L, 1, nch, vec[0], np.empty((nch, 2, C), np.float64), vec[0], vec[1], vec[2],
-            bool(relu), False, y.reshape(-1), y.reshape(-1))
+    vec = [np.ascontiguousarray(v, dtype=dt).reshape(C) for v in (mean, scale, offset)]
+    nch = _nchunks(R)
+    _bn_fwd(x.reshape(R, C), 1, nch, vec[0], np.empty((nch, 2, C), np.float64), vec[0], vec[1], vec[2],
+            bool(relu), False, y.reshape(R, C), y.reshape(R, C))
     return y
 
 
@@ -301,12 +275,10 @@ def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon
     x2 = _to_rc(x, perm, R, C)
     gy2 = _to_rc(np.asarray(gy, dtype=dt), perm, R, C)
     dx2, out = _rc_out(out, x.shape, perm, R, C, dt)
-    k, L, Q = _wide(R, C)
-    nch = _nchunks(Q)
+    nch = _nchunks(R)
     part = np.empty((nch, 2, C), np.float64)
-    m = _tile(_chan(mean, keep_shape, C, dt, 0), k, dt)
-    x1, gy1, dx1 = x2.reshape(-1), gy2.reshape(-1), dx2.reshape(-1)
-    _bn_bwd(x1, gy1, C, L, 0, nch, m, part, m, m, m, False, dx1)
+    m = _chan(mean, keep_shape, C, dt, 0)
+    _bn_bwd(x2, gy2, 0, nch, m, part, m, m, m, False, dx2)
     Sg, Sgx = part.sum(axis=0)
     inv = 1.0 / np.sqrt(_chan(var, keep_shape, C, np.float64, 0) + float(epsilon))
     g = _chan(gamma, keep_shape, C, np.float64, 1)
@@ -316,8 +288,7 @@ def batchnorm_train_backward(x, gamma, mean, var, gy, gmean, gvar, axes, epsilon
     a = (g * inv).astype(dt)
     bb = ((2.0 * _chan(gvar, keep_shape, C, np.float64, 0) - g * inv * inv * dg) / R).astype(dt)
     d = ((_chan(gmean, keep_shape, C, np.float64, 0) - g * inv * Sg) / R).astype(dt)
-    _bn_bwd(x1, gy1, C, L, 1, nch, m, part, _tile(a, k, dt), _tile(bb, k, dt), _tile(d, k, dt), bool(dsum),
-            dx1)
+    _bn_bwd(x2, gy2, 1, nch, m, part, a, bb, d, bool(dsum), dx2)
     res = (_finish(dx2, x.shape, perm, out), dgamma.reshape(keep_shape), dbeta.reshape(keep_shape))
     if dsum:
         res += (part[:, 0].sum(axis=0).astype(dt).reshape(keep_shape),)
