@@ -400,6 +400,38 @@ def test_max_pool(pool_size, strides, padding):
                                rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_cut_windows_nan_and_signed_zero_ties(dtype):
+    """Windows cut by padding on every side, windows wider than the row or wholly in padding
+    (-inf), NaN cells never winning (an all-NaN window gives -inf), and among equal cells (+-0)
+    the first in column-major order kept, as the separable kernel compares."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(-3, 4, size=(2, 6, 5, 19)).astype(dtype)
+    x[0, :, :, 0] = np.nan
+    x[1, 2:4, 1:3, 1] = np.nan
+    x[rng.random(x.shape) < 0.2] = np.nan
+    zeros = (x == 0) & (rng.random(x.shape) < 0.5)
+    x[zeros] = -0.0
+    cases = [((3, 3), (2, 2), ((1, 1), (1, 1))), ((2, 7), (1, 1), ((0, 1), (2, 1))),
+             ((1, 1), (1, 1), ((2, 0), (0, 2))), ((4, 3), (3, 2), ((2, 2), (0, 1)))]
+    for size, strides, pad in cases:
+        y = pool.max_pool2d(x, size, strides, pad)
+        ref = ref_max_pool(np.where(np.isnan(x), -np.inf, x), size, strides, pad).astype(dtype)
+        np.testing.assert_array_equal(y, ref)
+        # bits: the first cell equal to the max in column-major order (only +-0 differ)
+        for n in range(x.shape[0]):
+            for oh, ow, cells in _windows(x.shape[1], x.shape[2], size, strides, pad):
+                cells = sorted(cells, key=lambda hw: (hw[1], hw[0]))
+                for c in range(x.shape[3]):
+                    first = next((x[n, h, w, c] for h, w in cells if x[n, h, w, c] == y[n, oh, ow, c]),
+                                 dtype(-np.inf))
+                    assert np.signbit(first) == np.signbit(y[n, oh, ow, c]), (size, n, oh, ow, c)
+    # a tie row-major order would break the other way: +0 first by rows, -0 first by columns
+    t = np.array([[[[-1.0], [0.0]], [[-0.0], [-1.0]]]], dtype)
+    y = pool.max_pool2d(t, (2, 2), (1, 1))
+    assert y.shape == (1, 1, 1, 1) and y[0, 0, 0, 0] == 0 and np.signbit(y[0, 0, 0, 0])
+
+
 @pytest.mark.parametrize("pool_size,strides,padding", POOL_CASES)
 def test_avg_pool(pool_size, strides, padding):
     rng = np.random.default_rng(4)
