@@ -22,7 +22,7 @@ import numpy as np
 
 from . import conv
 from .conv_geometry import _scratch
-from .conv_pack import packed_filter, panels_shape
+from .conv_pack import panels_shape
 
 __all__ = ["usable", "matmul", "MIN_N", "MAX_K"]
 
@@ -75,11 +75,12 @@ def matmul(a, b, out, bias=None, relu: bool = False):
             _koffs.clear()
         koff = _koffs[key] = np.arange(K, dtype=np.uint64) * np.uint64(k_step)
         koff.flags.writeable = False  # read-only as conv.py's tables: the kernel's one signature
-    # the panels go to a buffer kept per shape: a steady-state step allocates nothing
-    wp = packed_filter(w, 1, False, conv.NR, out=_scratch(("dense_panels",), panels_shape(w.shape, 1, False, conv.NR),
-                                                         w.dtype))
-    TB = conv._rows_per_job(-(-m // conv.MR), wp.shape[0])
+    # b itself when its rows hold whole panels, else panels packed into a buffer kept per shape:
+    # a steady-state step allocates nothing
+    right = conv.right_operand(w, 1, out=None if n % conv.NR == 0 else _scratch(
+        ("dense_panels",), panels_shape(w.shape, 1, False, conv.NR), w.dtype))
+    TB = conv._rows_per_job(-(-m // conv.MR), -(-n // conv.NR))
     has_bias = bias is not None
-    conv._fwd_kernel(xf, 1, 1, row_step, koff, wp, 1, K, n, out.reshape(-1), m, 1, 1, 1, 1, TB,
+    conv._fwd_kernel(xf, 1, 1, row_step, koff, *right, 1, K, n, out.reshape(-1), m, 1, 1, 1, 1, TB,
                      bias if has_bias else conv._NO_BIAS[out.dtype.char], has_bias, relu)
     return out
