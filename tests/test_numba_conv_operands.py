@@ -78,3 +78,16 @@ def test_microkernel_loops_carry_a_self_referencing_no_unroll_loop_id():
     assert re.search(re.escape(node.group(2)) + r' = !{ !"llvm.loop.unroll.disable" }', text), text
     from llvmlite import binding as llvm
     llvm.parse_assembly(text).verify()
+
+
+def test_large_filters_are_packed(monkeypatch):
+    """Past IN_PLACE_MAX elements a filter is packed (its rows too far apart to stream well):
+    the same numbers either way."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 4, 4, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 6, conv.NR)).astype(np.float32)
+    in_place = conv.conv2d(x, w)
+    assert np.shares_memory(conv.right_operand(w, 1)[0], w)
+    monkeypatch.setattr(conv, "IN_PLACE_MAX", w.size - 1)
+    assert not np.shares_memory(conv.right_operand(w, 1)[0], w)
+    assert conv.conv2d(x, w).tobytes() == in_place.tobytes()

@@ -385,18 +385,26 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
                                              Wo, G), y, bias)
 
 
+# filters of up to this many elements are read in place (when their panels are whole): past it,
+# a panel's rows lie too far apart (a 3x3x512x512 filter: 4608 rows 2 KiB apart, two per page,
+# so the prefetcher stops at every page) and packing pays. 10th percentiles on the AVX-512
+# machine, in place against packed (packing included): 32x2x2x512 * 3x3x512x512 5.15 vs
+# 4.80 ms, 32x2x2x1024 * 1x1x1024x2048 4.33 vs 4.20; 32x4x4x256 * 3x3x256x256 3.52 vs 3.79,
+# 32x8x8x128 * 3x3x128x128 3.12 vs 3.51, 32x4x4x1024 * 1x1x1024x256 1.37 vs 1.59.
+IN_PLACE_MAX = 1 << 20
+
+
 def right_operand(w, G, flip=False, out=None):
     """What the forward kernel reads its right operand from, (array, group step, panel step, row
     step) in elements: the C-contiguous filter w (kh, kw, Cig, Co) itself, row k = (i, j, ci)
     holding every output channel, when each group's columns are whole NR-column panels (no
     copy: a Dense layer's weights change every step; read in place the MLP's 128x784x512 forward
-    product took 0.49 ms against 0.53-0.60 with packing, the tutorial's 3x3x32x64 and a ResNet's
-    3x3x512x512 convolutions the same time either way); else its packed panels
-    (conv_pack.packed_filter, into `out` when given)."""
+    product took 0.49 ms against 0.53-0.60 with packing) and the filter has at most IN_PLACE_MAX
+    elements; else its packed panels (conv_pack.packed_filter, into `out` when given)."""
     kh, kw, Cig, Co = w.shape
     K = kh * kw * (Co // G if flip else Cig)
     Cog = Co // G
-    if not flip and Cog % NR == 0 and w.flags.writeable:
+    if not flip and Cog % NR == 0 and w.size <= IN_PLACE_MAX and w.flags.writeable:
         return w.reshape(1, K, Co), Cog, NR, Co
     wp = packed_filter(w, G, flip, NR, out=out)
     return wp, (wp.shape[0] // G) * K * NR, K * NR, NR
