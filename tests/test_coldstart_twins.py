@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("keraslite_numba")
 from keraslite_numba import coldstart, twins, warmup  # noqa: E402
 from keraslite_numba.kernels import batchnorm, conv, conv_pack, gemm, pool  # noqa: E402
+from keraslite_numba.kernels import batchnorm_numpy as bn_numpy  # noqa: E402
 from keraslite_numba.threads import SerialBlas  # noqa: E402
 
 
@@ -231,3 +232,55 @@ def test_gemm_python_stand_in_matches_the_kernel_bitwise(act, with_bias, shape, 
         with SerialBlas(), twins.only(variant):
             out[variant] = gemm.matmul(a, b, bias=bias, act=act).tobytes()
     assert out["seq"] == out["par"] and calls
+
+
+# (rows, channels): one short block; full blocks and a tail in each chunk; one channel (a
+# NumPy reduction there would sum pairwise); rows fewer than threads
+_BN_SHAPES = [(35, 13), (1000, 5), (517, 1), (1, 7), (130, 64)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", _BN_SHAPES)
+def test_batchnorm_numpy_stand_ins_match_the_kernels_bitwise(dtype, shape):
+    """The batch-norm families' serial stand-ins are NumPy code (kernels/batchnorm_numpy.py):
+    bit for bit the parallel kernels, for every variant the wrappers call (relu, a residual,
+    the summed dx, inference's channel_affine), on 1, 2 and all threads; with -0.0 and +-0.0
+    results through relu, and a residual that is the output's own buffer."""
+    R, C = shape
+    rng = np.random.default_rng(11)
+
+    def a(*s, loc=0.0):
+        return (rng.normal(size=s) + loc).astype(dtype)
+    x = a(R, C, loc=25.0)
+    x[0, 0] = -0.0
+    g, bt, r, gy, gm, gv = a(1, C), a(1, C), a(R, C), a(R, C), a(1, C), a(1, C)
+    mean, var = a(1, C), np.abs(a(1, C))
+    sc, off = a(C), a(C)
+    z = np.zeros((R, C), dtype)
+    z[0, 0] = -0.0  # (+-0.0 - 0) * scale - 0.0: -0.0 where scale < 0, which relu makes +0.0
+
+    def calls():
+        out = []
+        for relu in (False, True):
+            out += batchnorm.batchnorm_train_forward(x, g, bt, (0,), 1e-3, relu=relu)
+            out += batchnorm.batchnorm_train_forward(x, g, bt, (0,), 1e-3, relu=relu, residual=r)
+            own = r.copy()  # the residual's buffer receives y
+            batchnorm.batchnorm_train_forward(x, g, bt, (0,), 1e-3, relu=relu, residual=own, out=own)
+            out.append(own)
+            out.append(batchnorm.channel_affine(x, sc, off, sc, relu=relu))
+            out.append(batchnorm.channel_affine(z, np.zeros(C, dtype), sc, np.full(C, -0.0, dtype), relu=relu))
+        for dsum in (False, True):
+            out += batchnorm.batchnorm_train_backward(x, g, mean, var, gy, gm, gv, (0,), 1e-3, dsum=dsum)
+        return [np.array(o, copy=True).tobytes() for o in out]
+    before = numba.get_num_threads()
+    try:
+        for n in sorted({1, 2, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(n)
+            with twins.only("par"):
+                par = calls()
+            with twins.only("seq"):
+                seq = calls()
+            assert len(par) == len(seq) and all(p == s for p, s in zip(par, seq)), (n, shape)
+    finally:
+        numba.set_num_threads(before)
+    assert batchnorm._bn_fwd.seq is bn_numpy.bn_fwd_numpy and batchnorm._bn_bwd.seq is bn_numpy.bn_bwd_numpy
