@@ -4,8 +4,8 @@ Compiled serial, `_bn_fwd` and `_bn_bwd` cost ~0.7-0.8 s of cold compile each, o
 training step's critical path (coldstart.py). These functions take the kernels' arguments and
 compute what they compute bit for bit, with nothing to compile:
 
-- the same chunks (``ch * R // nchunks``) and, inside each, the same blocks of batchnorm._BLOCK
-  rows, summed row after row in x's dtype from zero (one elementwise add per row position,
+- the same chunks (``ch * R // nchunks``) and, inside each, the same blocks of `block` rows
+  (batchnorm._BLOCK, bound by batchnorm.py), summed row after row in x's dtype from zero (one elementwise add per row position,
   across all blocks at once: never a NumPy reduction, whose pairwise order differs), each
   block's sums then added to the chunk's float64 partials in block order (np.add.accumulate
   from a zero row: sequential by definition);
@@ -55,17 +55,16 @@ def _relu(v):
     v += v.dtype.type(0)
 
 
-def bn_fwd_numpy(x2, phase, nchunks, shift, part, m, scale, b, relu, resid, r2, y2):
-    """The serial stand-in of batchnorm._bn_fwd (same arguments, same results)."""
-    from .batchnorm import _BLOCK
+def bn_fwd_numpy(x2, phase, nchunks, shift, part, m, scale, b, relu, resid, r2, y2, *, block: int):
+    """The serial stand-in of batchnorm._bn_fwd (same arguments, and the kernel's `block`)."""
     R, C = x2.shape
     dt = x2.dtype
     if phase == 0:
         for ch, r0, r1 in _chunks(R, nchunks):
             d = x2[r0:r1] - shift
-            _flush(_block_sums(d, dt, _BLOCK), part[ch, 0])
+            _flush(_block_sums(d, dt, block), part[ch, 0])
             np.multiply(d, d, out=d)
-            _flush(_block_sums(d, dt, _BLOCK), part[ch, 1])
+            _flush(_block_sums(d, dt, block), part[ch, 1])
         return
     # y = (x - m) * scale + b (+ r2: rounded after y, as the two ops), then relu; with a
     # residual, y is made apart first (r2 may be y2's own buffer, which the kernel reads before
@@ -79,17 +78,16 @@ def bn_fwd_numpy(x2, phase, nchunks, shift, part, m, scale, b, relu, resid, r2, 
         _relu(y2)
 
 
-def bn_bwd_numpy(x2, gy2, phase, nchunks, m, part, a, bb, d, dsum, dx2):
-    """The serial stand-in of batchnorm._bn_bwd (same arguments, same results)."""
-    from .batchnorm import _BLOCK
+def bn_bwd_numpy(x2, gy2, phase, nchunks, m, part, a, bb, d, dsum, dx2, *, block: int):
+    """The serial stand-in of batchnorm._bn_bwd (same arguments, and the kernel's `block`)."""
     R, C = x2.shape
     dt = x2.dtype
     if phase == 0:
         for ch, r0, r1 in _chunks(R, nchunks):
-            _flush(_block_sums(gy2[r0:r1], dt, _BLOCK), part[ch, 0])
+            _flush(_block_sums(gy2[r0:r1], dt, block), part[ch, 0])
             p = x2[r0:r1] - m
             p *= gy2[r0:r1]  # gv * (x - m): one rounding each, the product commutes exactly
-            _flush(_block_sums(p, dt, _BLOCK), part[ch, 1])
+            _flush(_block_sums(p, dt, block), part[ch, 1])
         return
     # dx = a * gy + bb * (x - m) + d, rounded as Python's left-to-right evaluation in the kernel
     t = x2 - m
@@ -99,4 +97,4 @@ def bn_bwd_numpy(x2, gy2, phase, nchunks, m, part, a, bb, d, dsum, dx2):
     dx2 += d
     if dsum:
         for ch, r0, r1 in _chunks(R, nchunks):
-            _flush(_block_sums(dx2[r0:r1], dt, _BLOCK), part[ch, 0])
+            _flush(_block_sums(dx2[r0:r1], dt, block), part[ch, 0])
