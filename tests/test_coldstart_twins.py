@@ -335,6 +335,13 @@ def test_waiting_for_a_worker_compiles_the_plans_last_unstarted_twin(tmp_path, m
     assert not coldstart._help()  # done now: nothing to compile
     assert compiled == ["col2im-fs"] and coldstart._helps == []
 
+    def failing(key):  # a compile that fails ahead of time is left to the call needing it
+        raise RuntimeError(key)
+    monkeypatch.setattr(coldstart, "COMPILE", [failing])
+    coldstart._helps[:] = ["avg_fwd-fs", "avg_bwd-fs"]
+    assert not coldstart._help() and coldstart._helps == []
+    assert not coldstart.is_done("avg_fwd-fs") and not coldstart.is_done("avg_bwd-fs")
+
 
 def test_the_backend_registers_how_it_compiles_while_waiting():
     assert coldstart.COMPILE == [warmup.compile_family]

@@ -276,10 +276,13 @@ def _help() -> bool:
         t = time.perf_counter()
         try:
             done = compile_unless_done(key, compile_family)
-        except OSError:
+        except OSError:  # unwritable cache directory
             return False
-        if done:
+        except Exception:  # noqa: BLE001 - ahead of time only: the call that needs it compiles it
+            done = False
+        finally:
             _helped[0] += time.perf_counter() - t
+        if done:
             return True
     return False
 
