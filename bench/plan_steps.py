@@ -10,6 +10,7 @@ Python loop, commit, conversions). Less sensitive to a loaded machine than sampl
 moves one sample of one step, not the median.
 
 Run: PYTHONPATH=.:backends python bench/plan_steps.py [--model mlp|convnet|resnet50] [--steps 200] [--backend numba]
+     [--predict]   (the prediction function's plan: predict_on_batch)
 """
 from __future__ import annotations
 
@@ -52,13 +53,15 @@ def main():
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--backend", default="numba")
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--predict", action="store_true", help="the prediction function's plan instead of training's")
     args = ap.parse_args()
     import keraslite
     keraslite.set_backend(args.backend)
     model, x, y = _model(args.model)
+    call = (lambda: model.predict_on_batch(x)) if args.predict else (lambda: model.train_on_batch(x, y))
     for _ in range(5):
-        model.train_on_batch(x, y)
-    plan = model.train_function.last_plan
+        call()
+    plan = (model.predict_function if args.predict else model.train_function).last_plan
     times = [[] for _ in plan.steps]
     for k, step in enumerate(plan.steps):
         def timed(*a, _fn=step.fn, _t=times[k], **kw):
@@ -70,13 +73,13 @@ def main():
     walls = []
     for _ in range(args.steps):
         t = time.perf_counter()
-        model.train_on_batch(x, y)
+        call()
         walls.append(time.perf_counter() - t)
     rows = [(statistics.median(t) * 1e3 if t else 0.0, min(t) * 1e3 if t else 0.0, k, s)
             for k, (t, s) in enumerate(zip(times, plan.steps))]
     total = sum(r[0] for r in rows)
     total_min = sum(r[1] for r in rows)
-    print(f"# {args.model} on {args.backend}: {len(plan.steps)} plan steps, {args.steps} timed calls")
+    print(f"# {args.model}{' predict' if args.predict else ''} on {args.backend}: {len(plan.steps)} plan steps, {args.steps} timed calls")
     print(f"# call: median {statistics.median(walls) * 1e3:.3f} ms, min {min(walls) * 1e3:.3f} ms; "
           f"sum of step medians {total:.3f} ms, of step minima {total_min:.3f} ms")
     by_op: dict = {}

@@ -114,9 +114,10 @@ def test_plan_keys_follow_first_use(monkeypatch, tmp_path):
 
 
 def test_plan_keys_include_the_convolution_kernel_of_dense_forward_products():
-    """gemm.py runs a Dense layer's float32 forward product (x @ w, n >= 32, k <= 1024) on the
-    convolution microkernel (dense.py): a plan of such a layer needs conv_fwd's kernels (and
-    conv_pack's for a large w), its backward products (transposed operands) BLAS only."""
+    """gemm.py runs a Dense layer's float32 forward product (x @ w, n >= NR, k <= 1024) and its
+    weight gradient on the convolution microkernel (dense.py): a plan of such a layer needs
+    conv_fwd's kernels (and conv_pack's for a large w whose width is not whole panels: others
+    are read in place), its input gradient (g @ transpose(w)) BLAS only."""
     import keraslite
     from keraslite.layers import Dense
     from keraslite_numba.kernels import conv, conv_pack, dense, tile
@@ -133,6 +134,12 @@ def test_plan_keys_include_the_convolution_kernel_of_dense_forward_products():
     # forward: 250x300 (packed), 300x40 (small w), 40x3 (n < 32); the backward products: BLAS
     assert routes.count(("conv_fwd", "conv_pack")) == 1 and routes.count(("conv_fwd",)) == 1, routes
     assert len(routes) > 3
+    wide = keraslite.models.Sequential([Dense(16 * 32, input_shape=(250,))])  # whole panels
+    wide.compile("sgd", "mse")
+    with keraslite.use_backend("numba"):
+        wide.train_on_batch(np.ones((2, 250), np.float32), np.ones((2, 512), np.float32))
+    assert coldstart.plan_keys(wide.train_function.last_plan.steps)[:1] == ["conv_fwd-f"]
+    assert "conv_pack-f" not in coldstart.plan_keys(wide.train_function.last_plan.steps)
 
 
 def test_plan_keys_include_the_kernels_of_fused_forms():

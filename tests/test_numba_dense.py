@@ -14,8 +14,11 @@ from keraslite_numba.kernels import dense, gemm  # noqa: E402
 
 
 def _layouts(rng, m, k, n):
-    """(name, a, b): the C-contiguous operands the kernel takes."""
-    return [("C,C", rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32))]
+    """(name, a, b): the operands the kernel takes: b C-contiguous, a C-contiguous or the
+    transpose of a C-contiguous array (a weight gradient's transpose(x) @ g)."""
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    return [("C,C", rng.standard_normal((m, k)).astype(np.float32), b),
+            ("T,C", rng.standard_normal((k, m)).astype(np.float32).T, b)]
 
 
 @pytest.mark.parametrize("m, k, n", [(128, 784, 512), (37, 300, 70), (9, 1, 32), (1, 17, 33), (200, 1024, 96)])
@@ -63,8 +66,9 @@ def test_layouts_and_dtypes_it_does_not_take():
     assert not dense.usable(a.astype(np.float64), b.astype(np.float64))
     assert not dense.usable(rng.standard_normal((8, 12)).astype(np.float32)[:, ::2], b)  # no unit stride
     assert not dense.usable(a, rng.standard_normal((6, 9)).astype(np.float32)[:, 2:7])  # a column window
-    assert not dense.usable(a, np.ascontiguousarray(b.T).T)  # transposed operands: gemm.py's BLAS route
-    assert not dense.usable(np.ascontiguousarray(a.T).T, b)
+    assert not dense.usable(a, np.ascontiguousarray(b.T).T)  # a transposed b: gemm.py's BLAS route
+    assert dense.usable(np.ascontiguousarray(a.T).T, b)  # a transposed a: a weight gradient
+    assert not dense.usable(rng.standard_normal((12, 8)).astype(np.float32)[::2].T, b)  # no unit stride
     assert not dense.usable(a[:, :0], b[:0])
     assert not dense.usable(a[None], b)
 

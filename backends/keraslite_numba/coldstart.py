@@ -353,17 +353,17 @@ def plan_keys(steps) -> list[str]:
 # kernels/conv_pack.NUMBA_MIN (not imported: this module runs before Numba is imported)
 _PACK_MIN = 1 << 16
 # kernels/gemm.py sends these float32 products to the convolution microkernel (kernels/dense.py)
-# when n >= dense.MIN_N (conv.NR, the tile's columns) and k <= dense.MAX_K and both operands are
-# C-contiguous
+# when n >= dense.MIN_N (conv.NR, the tile's columns) and k <= dense.MAX_K, b C-contiguous and a
+# C-contiguous or the transpose of a C-contiguous array
 _DENSE_OPS = ("matmul", "matmul+add", "matmul+add+relu")
 _DENSE_MAX_K = 1024
 
 
 def _dense_route(node) -> tuple:
-    """The families (conv_fwd, and conv_pack for a large b) of a float32 product that gemm.py
-    runs on dense.py's kernel: a Dense layer's forward product, x @ w, of static width n and
-    inner size k in range; () for others (a transposed operand, as in the backward products,
-    stays on BLAS)."""
+    """The families (conv_fwd, and conv_pack for a large b packed: its width not whole panels)
+    of a float32 product that gemm.py runs on dense.py's kernel: a Dense layer's forward product
+    x @ w or weight gradient transpose(x) @ g, of static width n and inner size k in range; ()
+    for others (a transposed b, as in the input gradient g @ transpose(w), stays on BLAS)."""
     for _ in range(3):  # the chain's node is its last (add, relu): back to the matmul
         if node.op == "matmul" or not node.inputs:
             break
@@ -371,12 +371,12 @@ def _dense_route(node) -> tuple:
     if node.op != "matmul" or len(node.inputs) != 2:
         return ()
     a, b = node.inputs
-    if a.op == "transpose" or b.op == "transpose" or len(b.shape or ()) != 2 or len(a.shape or ()) != 2:
+    if b.op == "transpose" or len(b.shape or ()) != 2 or len(a.shape or ()) != 2:
         return ()
     k, n = b.shape
     if k is None or n is None or n < tile()[1] or k > _DENSE_MAX_K:
         return ()
-    return ("conv_fwd", "conv_pack") if k * n >= _PACK_MIN else ("conv_fwd",)
+    return ("conv_fwd", "conv_pack") if k * n >= _PACK_MIN and n % tile()[1] else ("conv_fwd",)
 
 
 def _large_filter(node) -> bool:

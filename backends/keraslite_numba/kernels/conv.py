@@ -29,6 +29,8 @@ Speed notes:
   that inline them.
 """
 
+import contextlib
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -59,6 +61,39 @@ MR, NR, _VF32 = tile()
 def _vec_width(ft):
     """Elements per vector of the float type: 512-bit vectors with AVX-512, else 256-bit."""
     return _VF32 if isinstance(ft, ir.FloatType) else _VF32 // 2
+
+
+def _no_unroll(module):
+    """A loop ID telling LLVM not to unroll the loop: the tile's accumulators, B vectors and
+    broadcasts fill the register file, and a copy of the body (LLVM unrolls small loops by 2 for
+    CPUs with a loop buffer, e.g. znver4 and haswell) spilled accumulators to the stack in the
+    inner loop. Those spills made the kernel 1.8x slower in some processes and not in others
+    (4K aliasing between the stack slots and the operands, which ASLR places anew per process)."""
+    md = module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])
+    loop_id = module.add_metadata([md, md])
+    loop_id.operands = (loop_id, md)  # a loop ID's first operand is itself
+    return loop_id
+
+
+@contextlib.contextmanager
+def _loop(builder, start, stop):
+    """for i in range(start, stop) (int64), not unrolled: yields i."""
+    i64 = ir.IntType(64)
+    bb_start = builder.basic_block
+    bb_cond = builder.append_basic_block("mk.cond")
+    bb_body = builder.append_basic_block("mk.body")
+    bb_end = builder.append_basic_block("mk.end")
+    builder.branch(bb_cond)
+    with builder.goto_block(bb_cond):
+        index = builder.phi(i64, name="mk.i")
+        builder.cbranch(builder.icmp_signed("<", index, stop), bb_body, bb_end)
+    builder.position_at_end(bb_body)
+    yield index
+    nxt = builder.add(index, ir.Constant(i64, 1))
+    index.add_incoming(start, bb_start)
+    index.add_incoming(nxt, builder.basic_block)
+    builder.branch(bb_cond).set_metadata("llvm.loop", _no_unroll(builder.module))
+    builder.position_at_end(bb_end)
 
 
 def _as_i64(context, builder, value, ty):
@@ -126,27 +161,27 @@ def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, ac
 
 
 @intrinsic
-def _mk_gather(typingctx, A, ab, koff, K, B, blk, C, cb, nr, nc, tmp):
-    """C[cb[r] + c] = sum_k A[ab[r] + koff[k]] * B[blk, k, c] for the full MR x NR tile;
-    partial tiles (nr < MR or nc < NR) go to tmp[r*NR + c] for the caller to copy.
-    A, C, tmp: 1-D; ab, koff: uint64; cb: int64; B: (panels, K, NR) C-contiguous."""
-    sig = types.void(A, ab, koff, K, B, blk, C, cb, nr, nc, tmp)
+def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp):
+    """C[cb[r] + c] = sum_k A[ab[r] + koff[k]] * B[boff + k*bstride + c] for the full MR x NR
+    tile; partial tiles (nr < MR or nc < NR) go to tmp[r*NR + c] for the caller to copy.
+    A, C, tmp: 1-D; ab, koff: uint64; cb: int64; B: any C-contiguous array (its data only: a
+    packed panel, bstride NR, or the rows of an unpacked filter, bstride its width)."""
+    sig = types.void(A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp)
 
     def codegen(context, builder, signature, args):
         tys = signature.args
         arrs = [context.make_array(t)(context, builder, a) if isinstance(t, types.Array) else None
                 for t, a in zip(tys, args)]
-        Ad, abd, koffd, Bd, Cd, cbd, tmpd = (arrs[i].data for i in (0, 1, 2, 4, 6, 7, 10))
-        Kv, blkv, nrv, ncv = (_as_i64(context, builder, args[i], tys[i]) for i in (3, 5, 8, 9))
-        ft, V, vt, nv, acc = _tile_setup(context, builder, tys[6], arrs[6])
+        Ad, abd, koffd, Bd, Cd, cbd, tmpd = (arrs[i].data for i in (0, 1, 2, 4, 7, 8, 11))
+        Kv, boffv, bstridev, nrv, ncv = (_as_i64(context, builder, args[i], tys[i]) for i in (3, 5, 6, 9, 10))
+        ft, V, vt, nv, acc = _tile_setup(context, builder, tys[7], arrs[7])
         align = 4 if isinstance(ft, ir.FloatType) else 8
         i64 = ir.IntType(64)
         a = [builder.load(builder.gep(abd, [ir.Constant(i64, r)])) for r in range(MR)]
-        Bp = builder.gep(Bd, [builder.mul(builder.mul(blkv, Kv), ir.Constant(i64, NR))])
-        with cgutils.for_range(builder, Kv) as loop:
-            k = loop.index
+        Bp = builder.gep(Bd, [boffv])
+        with _loop(builder, ir.Constant(i64, 0), Kv) as k:
             o = builder.load(builder.gep(koffd, [k]))
-            brow = builder.gep(Bp, [builder.mul(k, ir.Constant(i64, NR))])
+            brow = builder.gep(Bp, [builder.mul(k, bstridev)])
             bvecs = [_vload(builder, builder.gep(brow, [ir.Constant(i64, j * V)]), vt, align) for j in range(nv)]
             xs = [builder.load(builder.gep(Ad, [builder.add(a[r], o)])) for r in range(MR)]
             _fma_row(builder, acc, xs, bvecs, vt)
@@ -175,11 +210,10 @@ def _mk_rows(typingctx, A, ab, rowbase, r0, r1, nk, astep, B, blk, C, cb, nr, nc
         i64 = ir.IntType(64)
         a = [builder.load(builder.gep(abd, [ir.Constant(i64, r)])) for r in range(MR)]
         rowstride = builder.mul(nblocks, ir.Constant(i64, NR))  # elements per pixel of B
-        with cgutils.for_range_slice(builder, r0v, r1v, ir.Constant(ir.IntType(64), 1)) as (row, _):
+        with _loop(builder, r0v, r1v) as row:
             xo0 = builder.load(builder.gep(rbd, [row]))
             prow = builder.mul(row, nkv)
-            with cgutils.for_range(builder, nkv) as loop:
-                k = loop.index
+            with _loop(builder, ir.Constant(i64, 0), nkv) as k:
                 xo = builder.add(xo0, builder.mul(k, astepv))
                 boff = builder.add(builder.mul(builder.add(prow, k), rowstride),
                                    builder.mul(blkv, ir.Constant(i64, NR)))
@@ -210,9 +244,10 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
 # --------------------------------------------------------------------------------------------
 @twin("conv_fwd")
 @njit(parallel=True, cache=True)
-def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias, has_bias, relu):
-    K = wp.shape[1]
-    nblk = wp.shape[0] // G
+def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, gstep, pstep, bstride, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias,
+                has_bias, relu):
+    K = koff.shape[0]
+    nblk = (Cog + NR - 1) // NR
     Co = G * Cog
     M = N * Ho * Wo
     HWo = Ho * Wo
@@ -255,7 +290,7 @@ def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB
                 else:
                     ab[r] = ab[0]
                     cb[r] = cb[0]
-            _mk_gather(xf, ab, koff, K, wp, g * nblk + cblk, yf, cb, nr, nc, tmp)
+            _mk_gather(xf, ab, koff, K, wp, g * gstep + cblk * pstep, bstride, yf, cb, nr, nc, tmp)
             _copy_partial(yf, cb, nr, nc, tmp, False)
         if has_bias or relu:
             # the fused epilogue on this job's columns, while its output rows are in cache: bias,
@@ -346,8 +381,33 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     if Cig == 0:
         y[...] = 0 if bias is None else bias
         return y
-    return _forward(x, packed_filter(w, G, False, NR), (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt,
-                                                         pl, Hp, Wp, Ho, Wo, G), y, bias)
+    return _forward(x, right_operand(w, G), (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho,
+                                             Wo, G), y, bias)
+
+
+# filters of up to this many elements are read in place (when their panels are whole): past it,
+# a panel's rows lie too far apart (a 3x3x512x512 filter: 4608 rows 2 KiB apart, two per page,
+# so the prefetcher stops at every page) and packing pays. 10th percentiles on the AVX-512
+# machine, in place against packed (packing included): 32x2x2x512 * 3x3x512x512 5.15 vs
+# 4.80 ms, 32x2x2x1024 * 1x1x1024x2048 4.33 vs 4.20; 32x4x4x256 * 3x3x256x256 3.52 vs 3.79,
+# 32x8x8x128 * 3x3x128x128 3.12 vs 3.51, 32x4x4x1024 * 1x1x1024x256 1.37 vs 1.59.
+IN_PLACE_MAX = 1 << 20
+
+
+def right_operand(w, G, flip=False, out=None):
+    """What the forward kernel reads its right operand from, (array, group step, panel step, row
+    step) in elements: the C-contiguous filter w (kh, kw, Cig, Co) itself, row k = (i, j, ci)
+    holding every output channel, when each group's columns are whole NR-column panels (no
+    copy: a Dense layer's weights change every step; read in place the MLP's 128x784x512 forward
+    product took 0.49 ms against 0.53-0.60 with packing) and the filter has at most IN_PLACE_MAX
+    elements; else its packed panels (conv_pack.packed_filter, into `out` when given)."""
+    kh, kw, Cig, Co = w.shape
+    K = kh * kw * (Co // G if flip else Cig)
+    Cog = Co // G
+    if not flip and Cog % NR == 0 and w.size <= IN_PLACE_MAX and w.flags.writeable:
+        return w.reshape(1, K, Co), Cog, NR, Co
+    wp = packed_filter(w, G, flip, NR, out=out)
+    return wp, (wp.shape[0] // G) * K * NR, K * NR, NR
 
 
 def _rows_per_job(ntiles, ncols):
@@ -359,16 +419,15 @@ def _rows_per_job(ntiles, ncols):
     return TB
 
 
-def _forward(x, wp, geometry, y, bias):
-    """The forward kernel on x with the packed filter wp (conv_pack.packed_filter) into y."""
+def _forward(x, right, geometry, y, bias):
+    """The forward kernel on x with the right operand `right` (right_operand) into y."""
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo, G) = geometry
     dt = y.dtype
     Cog = Co // G
-    nblk = wp.shape[0] // G
     xp = _padded(x, pt, pl, Hp, Wp)
     koff = _koff(kh, kw, Cig, dh, dw, Wp, Cin)
-    TB = _rows_per_job(-(-(N * Ho * Wo) // MR), G * nblk)
-    _fwd_kernel(xp.reshape(-1), Hp, Wp, Cin, koff, wp, G, Cig, Cog, y.reshape(-1), N, Ho, Wo, sh, sw, TB,
+    TB = _rows_per_job(-(-(N * Ho * Wo) // MR), G * -(-Cog // NR))
+    _fwd_kernel(xp.reshape(-1), Hp, Wp, Cin, koff, *right, G, Cig, Cog, y.reshape(-1), N, Ho, Wo, sh, sw, TB,
                 _NO_BIAS[dt.char] if bias is None else bias, bias is not None, False)
     return y
 
@@ -411,7 +470,7 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
     if oh1 <= oh0 or ow1 <= ow0:
         dx[...] = 0
         return dx
-    wp = packed_filter(w, G, True, NR)
+    wp = right_operand(w, G, flip=True)
     # where g's pixels oh0:oh1, ow0:ow1 land: on q, or (a strided 1x1 filter) on dx itself
     r0, c0 = oh0 * sh + bt, ow0 * sw + bl
     spots = (slice(None), slice(r0, r0 + (oh1 - oh0 - 1) * sh + 1, sh), slice(c0, c0 + (ow1 - ow0 - 1) * sw + 1, sw))

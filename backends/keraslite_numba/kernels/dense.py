@@ -4,9 +4,10 @@ conv.py's forward kernel is an implicit GEMM whose left operand is read through 
 offsets (row bases `ab`, per-k offsets `koff`) and whose right operand is packed into NR-column
 panels. A plain product is the case kh = kw = 1: row r of `a` starts at r * row_step and its
 k-th element lies k * k_step further (a C-contiguous `a`: row_step k, k_step 1), read in place.
-A C-contiguous `b` is packed as the filter of that 1x1 convolution. The forward products of a
-Dense layer (x @ w + b, relu) take this route; the backward ones (transposed operands) stay on
-BLAS, which measured faster on them inside a plan.
+A C-contiguous `b` is that 1x1 convolution's filter (read in place when its columns are whole
+NR-column panels, else packed). The forward products of a Dense layer (x @ w + b, relu) and its
+weight gradient (transpose(x) @ g) take this route; the input gradient (g @ transpose(w)) stays
+on BLAS, which measured faster on it inside a plan (a transposed b has to be packed).
 
 Why: inside a plan this register-tiled kernel (9x32 float32 tile, FMAs, both Numba threads
 sharing (row block, column panel) jobs) measured 15-23% faster than gemm.py's route (one
@@ -22,7 +23,7 @@ import numpy as np
 
 from . import conv
 from .conv_geometry import _scratch
-from .conv_pack import packed_filter, panels_shape
+from .conv_pack import panels_shape
 
 __all__ = ["usable", "matmul", "MIN_N", "MAX_K"]
 
@@ -36,12 +37,16 @@ _koffs: dict = {}
 
 
 def _left(a):
-    """(flat array, row step, k step) reading a[r, k] at flat[r * row_step + k * k_step], or None.
-    Only a C-contiguous a: the transpose of one (autodiff's `transpose(x) @ g`, a weight
-    gradient) reads a column per k, and measured 4% slower inside the MLP's plan than BLAS
-    (784x128x512: 0.578 vs 0.553 ms at the minima), though faster alone."""
+    """(flat array, row step, k step) reading a[r, k] at flat[r * row_step + k * k_step], or None:
+    a C-contiguous a, or the transpose of one (autodiff's `transpose(x) @ g`, a weight gradient,
+    whose tile rows are then adjacent floats). The latter measured 2-4% faster than gemm.py's
+    BLAS split on the MLP's weight gradients (784x128x512 0.527 vs 0.538 ms, 512x128x512 0.351
+    vs 0.361, 10th percentiles in quiet processes; before the microkernel's loops stopped
+    spilling it measured 4% slower)."""
     if a.flags.c_contiguous:
         return a.reshape(-1), a.shape[1], 1
+    if a.flags.f_contiguous:
+        return a.T.reshape(-1), 1, a.shape[0]
     return None
 
 
@@ -55,7 +60,8 @@ def _right(b):
 
 
 def usable(a, b) -> bool:
-    """Whether the kernel takes this float32 product: 2-D C-contiguous operands, nothing empty."""
+    """Whether the kernel takes this float32 product: 2-D operands, a C- or F-contiguous and b
+    C-contiguous, nothing empty."""
     return (a.ndim == 2 and b.ndim == 2 and a.dtype == np.float32 and b.dtype == np.float32
             and a.shape[1] == b.shape[0] and a.size > 0 and b.size > 0
             and _left(a) is not None and _right(b) is not None)
@@ -75,11 +81,12 @@ def matmul(a, b, out, bias=None, relu: bool = False):
             _koffs.clear()
         koff = _koffs[key] = np.arange(K, dtype=np.uint64) * np.uint64(k_step)
         koff.flags.writeable = False  # read-only as conv.py's tables: the kernel's one signature
-    # the panels go to a buffer kept per shape: a steady-state step allocates nothing
-    wp = packed_filter(w, 1, False, conv.NR, out=_scratch(("dense_panels",), panels_shape(w.shape, 1, False, conv.NR),
-                                                         w.dtype))
-    TB = conv._rows_per_job(-(-m // conv.MR), wp.shape[0])
+    # b itself when its rows hold whole panels, else panels packed into a buffer kept per shape:
+    # a steady-state step allocates nothing
+    right = conv.right_operand(w, 1, out=None if n % conv.NR == 0 else _scratch(
+        ("dense_panels",), panels_shape(w.shape, 1, False, conv.NR), w.dtype))
+    TB = conv._rows_per_job(-(-m // conv.MR), -(-n // conv.NR))
     has_bias = bias is not None
-    conv._fwd_kernel(xf, 1, 1, row_step, koff, wp, 1, K, n, out.reshape(-1), m, 1, 1, 1, 1, TB,
+    conv._fwd_kernel(xf, 1, 1, row_step, koff, *right, 1, K, n, out.reshape(-1), m, 1, 1, 1, 1, TB,
                      bias if has_bias else conv._NO_BIAS[out.dtype.char], has_bias, relu)
     return out
