@@ -310,8 +310,9 @@ def test_waiting_for_a_worker_compiles_the_plans_last_unstarted_twin(tmp_path, m
     other = threading.Event()
     release = threading.Event()
 
-    def worker():  # "another process" compiling conv_fwd-fs and conv_bwd_filter-fs (flock: per open file)
-        with coldstart._locked("conv_fwd-fs", wait=False) as a, coldstart._locked("conv_bwd_filter-fs", wait=False) as b:
+    def worker():  # "another process" compiling two twins (flock locks are per open file)
+        with coldstart._locked("conv_fwd-fs", wait=False) as a, \
+                coldstart._locked("conv_bwd_filter-fs", wait=False) as b:
             assert a and b
             other.set()
             release.wait(10)

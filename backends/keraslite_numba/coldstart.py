@@ -24,9 +24,10 @@ process has the parallel kernel queued and unmarked: from the cache, or after wa
 worker compiling it, or compiled here under the twin's lock. While it waits, this process
 compiles the plan's serial twins that no process has started, from the plan's end (`_help`: the
 workers take them from the front, with a head start while the model is built; they meet in the
-middle); a worker skips a key another process holds and takes it up again at its end. Once the parallel kernel's marker is there, the call switches to it (a cache
-load) for good; the plan never waits for a parallel compile. After a kernel's first use in this
-process a marker file records that the cache holds it. At exit, workers finish the parallel
+middle); a worker skips a key another process holds and takes it up again at its end. Once the
+parallel kernel's marker is there, the call switches to it (a cache load) for good; the plan
+never waits for a parallel compile. After a kernel's first use in this process a marker file
+records that the cache holds it. At exit, workers finish the parallel
 kernels this process ran stand-ins for (at most EXIT_WAIT seconds) and are stopped.
 
 The compiled code does not depend on which process compiled it (same source, same LLVM, same
@@ -97,7 +98,6 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
 NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd")
 # what start_background() compiles: a convnet's training step's families, first used first
 COMMON = ("conv_fwd-f", "bn_fwd-f", "max_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f")
-
 
 
 # warmup.compile_family, registered by the package's __init__ (warmup's recipes import the

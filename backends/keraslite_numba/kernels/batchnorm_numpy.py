@@ -5,10 +5,10 @@ training step's critical path (coldstart.py). These functions take the kernels' 
 compute what they compute bit for bit, with nothing to compile:
 
 - the same chunks (``ch * R // nchunks``) and, inside each, the same blocks of `block` rows
-  (batchnorm._BLOCK, bound by batchnorm.py), summed row after row in x's dtype from zero (one elementwise add per row position,
-  across all blocks at once: never a NumPy reduction, whose pairwise order differs), each
-  block's sums then added to the chunk's float64 partials in block order (np.add.accumulate
-  from a zero row: sequential by definition);
+  (batchnorm._BLOCK, bound by batchnorm.py), summed row after row in x's dtype from zero (one
+  elementwise add per row position, across all blocks at once: never a NumPy reduction, whose
+  pairwise order differs), each block's sums then added to the chunk's float64 partials in
+  block order (np.add.accumulate from a zero row: sequential by definition);
 - the same elementwise expressions, each operation rounded to the dtype as the kernels round it
   (they run without fastmath: no contraction into FMAs, no reassociation);
 - relu as the kernels select: ``v if v > 0 or v != v else 0`` (NaN stays, -0.0 gives +0.0).
