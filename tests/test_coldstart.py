@@ -83,7 +83,7 @@ def test_warmup_rejects_unknown_families():
     assert compile_worker.main(["gen-x\t/tmp/x.py\ti"]) == 2  # a generated kernel outside keraslite's folder
 
 
-def test_plan_keys_follow_first_use():
+def test_plan_keys_follow_first_use(monkeypatch, tmp_path):
     import keraslite
     from keraslite.layers import BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D
     model = keraslite.models.Sequential([Conv2D(4, 3, input_shape=(8, 8, 2)), BatchNormalization(),
@@ -97,6 +97,20 @@ def test_plan_keys_follow_first_use():
     # the second convolution has 4 input channels: its input gradient takes the col2im route
     assert set(keys) == {"conv_fwd-f", "bn_fwd-f", "max_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f",
                          "col2im-f", "gemm_split-f"}
+    # coldstart.prepare on a cold cache: the workers are asked for the plan's compiled serial
+    # twins in the plan's order (none for NumPy stand-ins, nor for gemm_split's Python one
+    # without sigmoid or tanh), then its parallel kernels, and told to take those twins first,
+    # in that order; they are what this process compiles from the back while it waits (_help)
+    started, told = [], []
+    monkeypatch.setenv("KERASLITE_CACHE_DIR", str(tmp_path))
+    for name, value in (("_pending", set()), ("_ready", set()), ("_helps", []), ("_paths", {}),
+                        ("_start", lambda ks: (started.extend(ks), coldstart._pending.update(ks))),
+                        ("_tell", told.append)):
+        monkeypatch.setattr(coldstart, name, value)
+    coldstart.prepare(plan.steps)
+    twins_ = [k + "s" for k in keys if k.rpartition("-")[0] in ("conv_fwd", "conv_bwd_filter", "col2im")]
+    assert len(twins_) == 3 and started == twins_ + keys
+    assert told == ["first " + " ".join(twins_)] and coldstart._helps == twins_
 
 
 def test_plan_keys_include_the_convolution_kernel_of_dense_forward_products():
@@ -178,9 +192,9 @@ print(json.dumps({"losses": losses, "weights": [w.tobytes().hex() for w in model
 """
 # the families the script's plan uses (two: each costs 1-2 s of CPU per cold run): the
 # convolution's input gradient is not needed. The import-time worker starts with the serial twin
-# of the filter gradient (COMMON's order) while the plan starts with the forward kernel's twin;
-# the plan's steps run the twins while the worker compiles the parallel kernels, which it
-# finishes at the latest when the script exits.
+# of the forward kernel (COMMON's order); the plan, waiting for it, compiles the filter
+# gradient's twin meanwhile; the plan's steps run the twins while the worker compiles the
+# parallel kernels, which it finishes at the latest when the script exits.
 _USED = ["conv_fwd-f", "conv_bwd_filter-f"]
 # the plan's matmul (too small to split: the kernel is queued by the plan's op, never called)
 _GEMM = {"gemm_split-f", "gemm_split-fs"}

@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("keraslite_numba")
 from keraslite_numba import coldstart, twins, warmup  # noqa: E402
 from keraslite_numba.kernels import batchnorm, conv, conv_pack, gemm, pool  # noqa: E402
+from keraslite_numba.kernels import batchnorm_numpy as bn_numpy  # noqa: E402
 from keraslite_numba.threads import SerialBlas  # noqa: E402
 
 
@@ -231,3 +232,117 @@ def test_gemm_python_stand_in_matches_the_kernel_bitwise(act, with_bias, shape, 
         with SerialBlas(), twins.only(variant):
             out[variant] = gemm.matmul(a, b, bias=bias, act=act).tobytes()
     assert out["seq"] == out["par"] and calls
+
+
+# (rows, channels): one short block; full blocks and a tail in each chunk; one channel (a
+# NumPy reduction there would sum pairwise); rows fewer than threads
+_BN_SHAPES = [(35, 13), (1000, 5), (517, 1), (1, 7), (130, 64)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", _BN_SHAPES)
+def test_batchnorm_numpy_stand_ins_match_the_kernels_bitwise(dtype, shape):
+    """The batch-norm families' serial stand-ins are NumPy code (kernels/batchnorm_numpy.py):
+    bit for bit the parallel kernels, for every variant the wrappers call (relu, a residual,
+    the summed dx, inference's channel_affine), on 1, 2 and all threads; with -0.0 and +-0.0
+    results through relu, and a residual that is the output's own buffer."""
+    R, C = shape
+    rng = np.random.default_rng(11)
+
+    def a(*s, loc=0.0):
+        return (rng.normal(size=s) + loc).astype(dtype)
+    x = a(R, C, loc=25.0)
+    x[0, 0] = -0.0
+    g, bt, r, gy, gm, gv = a(1, C), a(1, C), a(R, C), a(R, C), a(1, C), a(1, C)
+    mean, var = a(1, C), np.abs(a(1, C))
+    sc, off = a(C), a(C)
+    z = np.zeros((R, C), dtype)
+    z[0, 0] = -0.0  # (+-0.0 - 0) * scale - 0.0: -0.0 where scale < 0, which relu makes +0.0
+
+    def calls():
+        out = []
+        for relu in (False, True):
+            out += batchnorm.batchnorm_train_forward(x, g, bt, (0,), 1e-3, relu=relu)
+            out += batchnorm.batchnorm_train_forward(x, g, bt, (0,), 1e-3, relu=relu, residual=r)
+            own = r.copy()  # the residual's buffer receives y
+            batchnorm.batchnorm_train_forward(x, g, bt, (0,), 1e-3, relu=relu, residual=own, out=own)
+            out.append(own)
+            out.append(batchnorm.channel_affine(x, sc, off, sc, relu=relu))
+            out.append(batchnorm.channel_affine(z, np.zeros(C, dtype), sc, np.full(C, -0.0, dtype), relu=relu))
+        for dsum in (False, True):
+            out += batchnorm.batchnorm_train_backward(x, g, mean, var, gy, gm, gv, (0,), 1e-3, dsum=dsum)
+        return [np.array(o, copy=True).tobytes() for o in out]
+    before = numba.get_num_threads()
+    try:
+        for n in sorted({1, 2, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(n)
+            with twins.only("par"):
+                par = calls()
+            with twins.only("seq"):
+                seq = calls()
+            assert len(par) == len(seq) and all(p == s for p, s in zip(par, seq)), (n, shape)
+    finally:
+        numba.set_num_threads(before)
+    assert batchnorm._bn_fwd.seq.func is bn_numpy.bn_fwd_numpy and batchnorm._bn_bwd.seq.func is bn_numpy.bn_bwd_numpy
+
+
+def test_waiting_for_a_worker_compiles_the_plans_last_unstarted_twin(tmp_path, monkeypatch):
+    """While this process waits for a worker's compile (a lock another process holds), it
+    compiles the plan's serial twins from the back (coldstart._help), skipping those another
+    process holds or has done, one per wait round; the time those compiles take is not counted
+    twice in the compile clock."""
+    import threading
+    import time
+    from keraslite.backend import compile_clock
+    monkeypatch.setenv("KERASLITE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(coldstart, "_paths", {})
+    monkeypatch.setattr(coldstart, "_ready", set())
+    monkeypatch.setattr(coldstart, "_pending", {"conv_fwd-fs"})
+    monkeypatch.setattr(coldstart, "_helped", [0.0])
+    monkeypatch.setattr(coldstart, "_helps", ["conv_fwd-fs", "col2im-fs", "conv_pack-fs", "conv_bwd_filter-fs"])
+    compiled = []
+
+    def fake_compile(key):  # what warmup.compile_family would do, 50 ms long
+        time.sleep(0.05)
+        compiled.append(key)
+    monkeypatch.setattr(coldstart, "COMPILE", [fake_compile])
+    coldstart._mark("conv_pack-fs")  # done by another process earlier
+    other = threading.Event()
+    release = threading.Event()
+
+    def worker():  # "another process" compiling two twins (flock locks are per open file)
+        with coldstart._locked("conv_fwd-fs", wait=False) as a, \
+                coldstart._locked("conv_bwd_filter-fs", wait=False) as b:
+            assert a and b
+            other.set()
+            release.wait(10)
+            coldstart._mark("conv_fwd-fs")
+    t = threading.Thread(target=worker)
+    t.start()
+    other.wait(10)
+    threading.Timer(0.4, release.set).start()
+    before = compile_clock.total()
+    start = time.perf_counter()
+    with coldstart.first_use("conv_fwd-fs", lambda: True):
+        waited = time.perf_counter() - start
+    t.join()
+    assert compiled == ["col2im-fs"]  # conv_bwd_filter-fs was held, conv_pack-fs done
+    assert coldstart.is_done("col2im-fs") and coldstart._helps == []  # conv_fwd-fs: held too
+    assert waited >= 0.35
+    # the wait is counted less the help's compile (which Numba's listener counts as it runs)
+    assert compile_clock.total() - before == pytest.approx(waited - coldstart._helped[0], abs=0.05)
+    assert 0.05 <= coldstart._helped[0] < waited
+    coldstart._helps.append("conv_fwd-fs")
+    assert not coldstart._help()  # done now: nothing to compile
+    assert compiled == ["col2im-fs"] and coldstart._helps == []
+
+    def failing(key):  # a compile that fails ahead of time is left to the call needing it
+        raise RuntimeError(key)
+    monkeypatch.setattr(coldstart, "COMPILE", [failing])
+    coldstart._helps[:] = ["avg_fwd-fs", "avg_bwd-fs"]
+    assert not coldstart._help() and coldstart._helps == []
+    assert not coldstart.is_done("avg_fwd-fs") and not coldstart.is_done("avg_bwd-fs")
+
+
+def test_the_backend_registers_how_it_compiles_while_waiting():
+    assert coldstart.COMPILE == [warmup.compile_family]

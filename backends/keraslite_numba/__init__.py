@@ -17,8 +17,10 @@ from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_k
 from . import coldstart as _coldstart
 from . import forking as _forking  # noqa: F401  (registers forked compile workers with coldstart)
 from .threads import SerialBlas, set_openmp_defaults
+from .warmup import compile_family as _compile_family
 
 set_openmp_defaults()  # before Numba starts its OpenMP pool (first parallel kernel)
+_coldstart.COMPILE[0] = _compile_family  # what this process compiles while it waits for a worker
 _coldstart.start_background()  # a first run on this CPU: workers compile while the model is built
 
 

@@ -13,19 +13,21 @@ forked from this process once `prime()` has set Numba up, where that is safe, el
 ``python -m keraslite_numba.compile_worker``) compile keys into Numba's cache, serial twins
 first, and take more keys on their stdin (a forked worker: its task pipe):
 - `start_background()`, when the backend is imported: the families every convnet uses (COMMON,
-  float32) that lack a marker, serial twins last-used first, then the parallel kernels, while
+  float32) that lack a marker, serial twins first-used first, then the parallel kernels, while
   the user builds the model;
 - `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in the
-  reverse of the plan's order, then parallel kernels); coldplan.prepare_batched adds the kernel_seq
-  of the optimizer's batched update, which the step needs last;
+  plan's order, then parallel kernels); coldplan.prepare_batched adds the kernel_seq of the
+  optimizer's batched update, which the step needs last;
 - coldgen.large_kernel, at a generated kernel's first large call: its kernel_par.
 `run_twin` (a Twin's call until its kernel is settled) runs the serial twin while a worker of this
 process has the parallel kernel queued and unmarked: from the cache, or after waiting for the
-worker compiling it, or compiled here under the twin's lock (the plan from the front, the worker
-from the back: they meet in the middle); a worker skips a key another process holds and takes it
-up again at its end. Once the parallel kernel's marker is there, the call switches to it (a cache
-load) for good; the plan never waits for a parallel compile. After a kernel's first use in this
-process a marker file records that the cache holds it. At exit, workers finish the parallel
+worker compiling it, or compiled here under the twin's lock. While it waits, this process
+compiles the plan's serial twins that no process has started, from the plan's end (`_help`: the
+workers take them from the front, with a head start while the model is built; they meet in the
+middle); a worker skips a key another process holds and takes it up again at its end. Once the
+parallel kernel's marker is there, the call switches to it (a cache load) for good; the plan
+never waits for a parallel compile. After a kernel's first use in this process a marker file
+records that the cache holds it. At exit, workers finish the parallel
 kernels this process ran stand-ins for (at most EXIT_WAIT seconds) and are stopped.
 
 The compiled code does not depend on which process compiled it (same source, same LLVM, same
@@ -91,13 +93,16 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
                "sub+mul+add+relu": ("bn_fwd",), "pool_backprop+relu_grad": ("{mode}_bwd",),
                "batchnorm_train_backward+tuple_get+sum": ("bn_bwd",), "batchnorm_train+tuple_get+add": ("bn_fwd",),
                "batchnorm_train+tuple_get+add+relu": ("bn_fwd",)}
-# families whose serial stand-in is NumPy code (twins.Twin with seq_kernel None, kernels/pool.py):
-# no serial twin to compile, so none is asked of a worker
-NUMPY_SERIAL = ("max_fwd", "max_bwd")
-# what start_background() compiles: a convnet's training step's families, last used first
-COMMON = ("conv_bwd_filter-f", "bn_bwd-f", "max_bwd-f", "max_fwd-f", "bn_fwd-f", "conv_fwd-f")
+# families whose serial stand-in is NumPy code (twins.Twin with seq_kernel None, kernels/pool.py,
+# kernels/batchnorm_numpy.py): no serial twin to compile, so none is asked of a worker
+NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd")
+# what start_background() compiles: a convnet's training step's families, first used first
+COMMON = ("conv_fwd-f", "bn_fwd-f", "max_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f")
 
 
+# warmup.compile_family, registered by the package's __init__ (warmup's recipes import the
+# kernels, which import this module): how this process compiles a key while it waits (_help)
+COMPILE: list = [None]
 
 # (forkable, fork) of forking.py, which registers them when the backend imports it: a worker
 # forked from this process starts at once (forking.py imports this module and the worker's, so
@@ -186,9 +191,10 @@ _held = [0]  # file locks this process holds now (a fork then would hand the chi
 
 
 @contextlib.contextmanager
-def _locked(key: str, wait: bool):
+def _locked(key: str, wait: bool, idle=None):
     """Holds the family's file lock (yields True), or yields False if another process holds
-    it and wait is False (or the wait timed out)."""
+    it and wait is False (or the wait timed out). While waiting, `idle()` (if given) is called
+    between tries: it may do other work, and returns quickly when it has none."""
     if fcntl is None:
         yield True
         return
@@ -206,7 +212,8 @@ def _locked(key: str, wait: bool):
             except OSError:
                 if time.monotonic() >= deadline:
                     break
-                time.sleep(0.005)
+                if idle is None or not idle():
+                    time.sleep(0.005)
         yield got
     finally:
         os.close(fd)  # releases the lock
@@ -244,14 +251,40 @@ def _first_use(key: str, wait: bool, compiled):
         yield
         _record(key, compiled)
         return
-    t = time.perf_counter()
-    with _locked(key, wait=True):
-        compile_clock.add(time.perf_counter() - t)  # waiting for a worker's compile
+    t, helped = time.perf_counter(), _helped[0]
+    with _locked(key, wait=True, idle=_help):
+        # waiting for a worker's compile (compiles done meanwhile were counted as they ran)
+        compile_clock.add(time.perf_counter() - t - (_helped[0] - helped))
         yield
         _record(key, compiled)
 
 
 _NO_WAIT = contextlib.nullcontext()
+_helps: list = []  # serial twins of this process's plans, in the plans' order (see _help)
+_helped = [0.0]  # seconds _help has spent compiling
+
+
+def _help() -> bool:
+    """Called while this process waits for a worker's compile: compile here the last serial
+    twin of the plans that no process has started (the workers take them from the front), so
+    that the two cores share the first step's compiles. True if it compiled one."""
+    compile_family = COMPILE[0]
+    while _helps and compile_family is not None:
+        key = _helps.pop()
+        if key in _ready:
+            continue
+        t = time.perf_counter()
+        try:
+            done = compile_unless_done(key, compile_family)
+        except OSError:  # unwritable cache directory
+            return False
+        except Exception:  # noqa: BLE001 - ahead of time only: the call that needs it compiles it
+            done = False
+        finally:
+            _helped[0] += time.perf_counter() - t
+        if done:
+            return True
+    return False
 
 
 def first_use(key: str, compiled):
@@ -429,7 +462,8 @@ def _missing(keys, python=()) -> list:
 
 def start_background() -> None:
     """At the backend's import: start compiling the COMMON families that the cache lacks (their
-    serial twins first, last used first: the plan's first calls compile theirs meanwhile)."""
+    serial twins first, first used first: the plan's first call finds its twin under way and
+    compiles the last ones meanwhile)."""
     try:
         if os.environ.get("KERASLITE_COMPILE_WORKERS") == "0":
             return
@@ -443,20 +477,20 @@ def start_background() -> None:
 def prepare(steps) -> None:
     """Called when a plan is built: queue the plan's kernels not yet in the cache nor asked of a
     worker (serial twins, then parallel kernels), and have the workers take the plan's serial
-    twins first, in the reverse of the plan's order (the plan starts at the front), ahead of
-    COMMON twins the plan does not use."""
+    twins first, in the plan's order, ahead of COMMON twins the plan does not use; while the
+    plan waits for one of them, this process compiles others from the back (_help)."""
     # gemm_split's stand-in compiles _block for sigmoid and tanh epilogues only (kernels/gemm.py)
     python = () if any(step.op in ("matmul+add+sigmoid", "matmul+add+tanh") for step in steps) else ("gemm_split",)
     try:
         keys = plan_keys(steps)
         missing = _missing(keys, python)
-        first = [k + "s" for k in keys[::-1] if not is_done(k) and k + "s" not in _ready and not is_done(k + "s")]
+        first = [k + "s" for k in keys if not is_done(k) and k + "s" not in _ready and not is_done(k + "s")]
     except OSError:
         return
-    seq = [k for k in missing if k.endswith("s")]
     if missing:
-        _start(seq[::-1] + missing[len(seq):])
+        _start(missing)
     first = [k for k in first if k in _pending]
+    _helps.extend(k for k in first if k.rpartition("-")[0] not in NUMPY_SERIAL + python)
     if first:
         _tell("first " + " ".join(first))
 

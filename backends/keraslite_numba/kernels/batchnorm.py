@@ -10,11 +10,14 @@ the mean keeps the cancellation harmless), then normalises in a second pass; the
 reads x and gy once for its two sums and once more to write dx (and, asked for, to sum the dx
 it writes per channel: a bias gradient in the same pass).
 """
+from functools import partial
+
 import numba
 import numpy as np
 from numba import njit, prange
 
 from ..twins import twin
+from .batchnorm_numpy import bn_bwd_numpy, bn_fwd_numpy
 
 __all__ = ["batchnorm_train_forward", "batchnorm_train_backward"]
 
@@ -26,7 +29,7 @@ _BLOCK = 64  # rows summed in x's dtype before each float64 flush (vectorised in
 # partial sums, phase 1 writes the output from per-channel coefficients that NumPy computes in
 # between (C-length vectors, float64). One prange per kernel instead of two: a parallel region
 # costs ~0.45 s of cold compile, the extra call ~10 us.
-@twin("bn_fwd")
+@twin("bn_fwd", seq=partial(bn_fwd_numpy, block=_BLOCK))
 @njit(parallel=True, cache=True)
 def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, resid, r2, y2):
     R, C = x2.shape
@@ -80,7 +83,7 @@ def _bn_fwd(x2, phase, nchunks, shift, part, m, scale, b, relu, resid, r2, y2):
                     yr[c] = (xr[c] - m[c]) * scale[c] + b[c]
 
 
-@twin("bn_bwd")
+@twin("bn_bwd", seq=partial(bn_bwd_numpy, block=_BLOCK))
 @njit(parallel=True, cache=True)
 def _bn_bwd(x2, gy2, phase, nchunks, m, part, a, bb, d, dsum, dx2):
     R, C = x2.shape

@@ -64,11 +64,8 @@ def _vec_width(ft):
 
 
 def _no_unroll(module):
-    """A loop ID telling LLVM not to unroll the loop: the tile's accumulators, B vectors and
-    broadcasts fill the register file, and a copy of the body (LLVM unrolls small loops by 2 for
-    CPUs with a loop buffer, e.g. znver4 and haswell) spilled accumulators to the stack in the
-    inner loop. Those spills made the kernel 1.8x slower in some processes and not in others
-    (4K aliasing between the stack slots and the operands, which ASLR places anew per process)."""
+    """A loop ID telling LLVM not to unroll the loop: an unrolled body spilled accumulators to
+    the stack (1.8x slower in processes whose stack 4K-aliased the operands; architecture.md)."""
     md = module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])
     loop_id = module.add_metadata([md, md])
     loop_id.operands = (loop_id, md)  # a loop ID's first operand is itself
@@ -385,12 +382,9 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
                                              Wo, G), y, bias)
 
 
-# filters of up to this many elements are read in place (when their panels are whole): past it,
-# a panel's rows lie too far apart (a 3x3x512x512 filter: 4608 rows 2 KiB apart, two per page,
-# so the prefetcher stops at every page) and packing pays. 10th percentiles on the AVX-512
-# machine, in place against packed (packing included): 32x2x2x512 * 3x3x512x512 5.15 vs
-# 4.80 ms, 32x2x2x1024 * 1x1x1024x2048 4.33 vs 4.20; 32x4x4x256 * 3x3x256x256 3.52 vs 3.79,
-# 32x8x8x128 * 3x3x128x128 3.12 vs 3.51, 32x4x4x1024 * 1x1x1024x256 1.37 vs 1.59.
+# filters of up to this many elements are read in place (when their panels are whole): past it a
+# panel's rows lie too far apart for the prefetcher (3x3x512x512: rows 2 KiB apart) and packing
+# pays (measurements in docs/architecture.md, "Convolution kernels")
 IN_PLACE_MAX = 1 << 20
 
 
