@@ -11,23 +11,8 @@ pytest.importorskip("numba")
 
 from llvmlite import ir  # noqa: E402
 
+from cuda_generic_helpers import ref_conv  # noqa: E402  (the grouped NumPy reference)
 from keraslite_numba.kernels import conv, tile  # noqa: E402
-
-
-def _conv_numpy(x, w, groups):
-    """Valid cross-correlation, stride 1, in float64: y[n, h, w, g*Cog + o]."""
-    N, H, W, C = x.shape
-    kh, kw, Cig, Co = w.shape
-    Cog = Co // groups
-    Ho, Wo = H - kh + 1, W - kw + 1
-    y = np.zeros((N, Ho, Wo, Co))
-    for g in range(groups):
-        xs = x[..., g * Cig:(g + 1) * Cig].astype(np.float64)
-        ws = w[..., g * Cog:(g + 1) * Cog].astype(np.float64)
-        for i in range(kh):
-            for j in range(kw):
-                y[..., g * Cog:(g + 1) * Cog] += np.tensordot(xs[:, i:i + Ho, j:j + Wo], ws[i, j], axes=([3], [0]))
-    return y
 
 
 @pytest.mark.parametrize("groups, cog_panels, partial", [(1, 1, False), (1, 2, False), (2, 1, False), (3, 2, False),
@@ -43,7 +28,8 @@ def test_forward_reads_whole_panel_filters_in_place_and_packs_the_others(groups,
     else:  # the filter itself: no copy
         assert np.shares_memory(arr, w) and (gstep, pstep, bstride) == (cog, conv.NR, groups * cog)
     got = conv.conv2d(x, w, groups=groups)
-    np.testing.assert_allclose(got, _conv_numpy(x, w, groups), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got, ref_conv(x.astype(np.float64), w.astype(np.float64), (1, 1), ((0, 0), (0, 0)), (1, 1),
+                                        groups), rtol=1e-4, atol=1e-4)
     # a read-only filter is packed (one kernel signature: the kernel takes writable arrays only)
     ro = w.copy()
     ro.flags.writeable = False
