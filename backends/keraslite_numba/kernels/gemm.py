@@ -151,11 +151,13 @@ def _split_serial(fn, a_addr, a_rowstep, b_addr, b_colstep, c, bias, act, nr, nc
 @njit(parallel=True, cache=True, nogil=True)
 def _gemm_split(fn, a_addr, a_rowstep, b_addr, b_colstep, c, bias, act, nr, nc, params, chars, scal):
     m, n = c.shape
-    ints = np.empty((nr * nc, params.shape[0]), np.int32)
     for j in prange(nr * nc):
-        ints[j] = params
+        # each block's own copy of the BLAS integers: with one (nr*nc, 6) array and `ints[j] =
+        # params` in the loop, Numba 0.68's parfor gave a block another block's row, and BLAS
+        # read the other block's width (the last columns went unwritten now and then)
+        ints = params.copy()
         r0, r1, c0, c1 = _edges(j, nr, nc, m, n)
-        _block(fn, a_addr, a_rowstep, b_addr, b_colstep, c, bias, act, r0, r1, c0, c1, ints[j], chars, scal)
+        _block(fn, a_addr, a_rowstep, b_addr, b_colstep, c, bias, act, r0, r1, c0, c1, ints, chars, scal)
 
 
 def _operand(x):
