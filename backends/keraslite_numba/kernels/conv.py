@@ -30,6 +30,7 @@ Speed notes:
 """
 
 import contextlib
+import functools
 
 import numba
 import numpy as np
@@ -40,7 +41,8 @@ from numba.extending import intrinsic
 
 from ..llvmattrs import wide_vectors
 from ..twins import twin
-from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch
+from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch, tap_classes
+from .conv_col2im import _col2im
 from .conv_pack import packed_filter
 from .tile import tile
 
@@ -134,14 +136,20 @@ def _fma_row(builder, acc, xs, bvecs, vt):
             builder.store(builder.call(fma, [xv, b, builder.load(acc[r][j])]), acc[r][j])
 
 
-def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, accumulate, align):
-    """Full tile (nr == MR, nc == NR): straight to C[cb[r]:cb[r]+NR] (+=). Otherwise to
-    tmp[r*NR + c]; the caller copies the nr x nc part."""
+def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, accumulate, align, epilogue=None):
+    """Full tile (nr == MR, nc == NR): straight to C[cb[r]:cb[r]+NR] (+=), through `epilogue`
+    (bias vectors, has_bias, relu: the values stored are relu?(acc + bias?), rounded as
+    kernels/gemm.py's epilogue rounds). Otherwise raw to tmp[r*NR + c]; the caller copies the
+    nr x nc part and applies the epilogue there."""
     i64 = ir.IntType(64)
     full = builder.and_(builder.icmp_signed("==", nr, ir.Constant(i64, MR)),
                         builder.icmp_signed("==", nc, ir.Constant(i64, NR)))
     with builder.if_else(full, likely=True) as (then, otherwise):
         with then:
+            if epilogue is not None:  # bias vectors read here only: nc == NR, they are in bounds
+                bptr, has_bias, relu = epilogue
+                bvecs = [_vload(builder, builder.gep(bptr, [ir.Constant(i64, j * V)]), vt, align)
+                         for j in range(len(acc[0]))]
             for r in range(MR):
                 base = builder.gep(Cdata, [builder.load(builder.gep(cbdata, [ir.Constant(i64, r)]))])
                 for j in range(len(acc[r])):
@@ -149,6 +157,11 @@ def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, ac
                     v = builder.load(acc[r][j])
                     if accumulate:
                         v = builder.fadd(_vload(builder, p, vt, align), v)
+                    if epilogue is not None:
+                        v = builder.select(has_bias, builder.fadd(v, bvecs[j]), v)
+                        zero = ir.Constant(vt, None)
+                        rect = builder.select(builder.fcmp_ordered(">", v, zero), v, builder.fmul(v, zero))
+                        v = builder.select(relu, rect, v)
                     _vstore(builder, v, p, vt, align)
         with otherwise:
             for r in range(MR):
@@ -158,31 +171,36 @@ def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, ac
 
 
 @intrinsic
-def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp):
-    """C[cb[r] + c] = sum_k A[ab[r] + koff[k]] * B[boff + k*bstride + c] for the full MR x NR
-    tile; partial tiles (nr < MR or nc < NR) go to tmp[r*NR + c] for the caller to copy.
-    A, C, tmp: 1-D; ab, koff: uint64; cb: int64; B: any C-contiguous array (its data only: a
-    packed panel, bstride NR, or the rows of an unpacked filter, bstride its width)."""
-    sig = types.void(A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp)
+def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, brow, C, cb, nr, nc, tmp, bias, bofs, has_bias,
+               relu):
+    """C[cb[r] + c] = relu?(sum_k A[ab[r] + koff[k]] * B[boff + brow[k]*bstride + c] + bias[bofs + c]?)
+    for the full MR x NR tile; partial tiles (nr < MR or nc < NR) go to tmp[r*NR + c], without
+    bias or relu, for the caller to finish. A, C, tmp: 1-D; ab, cb, brow: int64; koff: uint64;
+    B: any C-contiguous array (its data only: a packed panel, bstride NR, or the rows of an
+    unpacked filter, bstride its width); bias: read only when has_bias."""
+    sig = types.void(A, ab, koff, K, B, boff, bstride, brow, C, cb, nr, nc, tmp, bias, bofs, has_bias, relu)
 
     def codegen(context, builder, signature, args):
         tys = signature.args
         arrs = [context.make_array(t)(context, builder, a) if isinstance(t, types.Array) else None
                 for t, a in zip(tys, args)]
-        Ad, abd, koffd, Bd, Cd, cbd, tmpd = (arrs[i].data for i in (0, 1, 2, 4, 7, 8, 11))
-        Kv, boffv, bstridev, nrv, ncv = (_as_i64(context, builder, args[i], tys[i]) for i in (3, 5, 6, 9, 10))
-        ft, V, vt, nv, acc = _tile_setup(context, builder, tys[7], arrs[7])
+        Ad, abd, koffd, Bd, browd, Cd, cbd, tmpd = (arrs[i].data for i in (0, 1, 2, 4, 7, 8, 9, 12))
+        Kv, boffv, bstridev, nrv, ncv = (_as_i64(context, builder, args[i], tys[i]) for i in (3, 5, 6, 10, 11))
+        ft, V, vt, nv, acc = _tile_setup(context, builder, tys[8], arrs[8])
         align = 4 if isinstance(ft, ir.FloatType) else 8
         i64 = ir.IntType(64)
         a = [builder.load(builder.gep(abd, [ir.Constant(i64, r)])) for r in range(MR)]
         Bp = builder.gep(Bd, [boffv])
         with _loop(builder, ir.Constant(i64, 0), Kv) as k:
             o = builder.load(builder.gep(koffd, [k]))
-            brow = builder.gep(Bp, [builder.mul(k, bstridev)])
+            brow = builder.gep(Bp, [builder.mul(builder.load(builder.gep(browd, [k])), bstridev)])
             bvecs = [_vload(builder, builder.gep(brow, [ir.Constant(i64, j * V)]), vt, align) for j in range(nv)]
             xs = [builder.load(builder.gep(Ad, [builder.add(a[r], o)])) for r in range(MR)]
             _fma_row(builder, acc, xs, bvecs, vt)
-        _tile_store(context, builder, acc, Cd, cbd, nrv, ncv, tmpd, V, vt, False, align)
+        flags = [builder.icmp_signed("!=", context.cast(builder, args[i], tys[i], types.int64), ir.Constant(i64, 0))
+                 for i in (15, 16)]
+        bptr = builder.gep(arrs[13].data, [_as_i64(context, builder, args[14], tys[14])])
+        _tile_store(context, builder, acc, Cd, cbd, nrv, ncv, tmpd, V, vt, False, align, (bptr, *flags))
         return context.get_dummy_value()
     return sig, codegen
 
@@ -241,22 +259,23 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
 # --------------------------------------------------------------------------------------------
 @twin("conv_fwd")
 @njit(parallel=True, cache=True)
-def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, gstep, pstep, bstride, G, Cig, Cog, yf, N, Ho, Wo, sh, sw, TB, bias,
-                has_bias, relu):
-    K = koff.shape[0]
+def _fwd_kernel(xf, img, koff, brow, pix, pos, cls, tstart, wp, gstep, pstep, bstride, G, Cig, Cog, yf, N, HWo,
+                TB, bias, has_bias, relu):
+    """Row tiles of MR output pixels of one tap class (conv_geometry.tap_classes) taken across
+    the N images (a class's pixels of image 0, then of image 1, ...: tiles of small classes
+    fill up); class c's tiles are tstart[c]:tstart[c+1]. img: x's elements per image."""
     nblk = (Cog + NR - 1) // NR
     Co = G * Cog
-    M = N * Ho * Wo
-    HWo = Ho * Wo
-    ntiles = (M + MR - 1) // MR
+    ntiles = tstart[tstart.shape[0] - 1]
     nblocks = (ntiles + TB - 1) // TB
     ncols = G * nblk
+    zero = yf.dtype.type(0)
     # one job per (block of TB row tiles, column panel): a small output (few rows, many
     # channels) still gives every thread work; a thread's jobs are consecutive, so the rows of
     # a block stay in its cache while it runs the block's panels
     for job in prange(nblocks * ncols):
         wide_vectors()
-        ab = np.empty(MR, np.uint64)
+        ab = np.empty(MR, np.int64)
         cb = np.empty(MR, np.int64)
         tmp = np.empty(MR * NR, yf.dtype)
         blk = job // ncols
@@ -266,44 +285,44 @@ def _fwd_kernel(xf, Hp, Wp, Cx, koff, wp, gstep, pstep, bstride, G, Cig, Cog, yf
         t1 = min(t0 + TB, ntiles)
         co0 = cblk * NR
         nc = min(NR, Cog - co0)
-        p = t0 * MR
-        n = p // HWo
-        oh = (p - n * HWo) // Wo
-        ow = p - n * HWo - oh * Wo
+        c = 0
         for t in range(t0, t1):
-            p0 = t * MR
-            nr = min(MR, M - p0)
+            while tstart[c + 1] <= t:
+                c += 1
+            k0 = cls[c, 0]
+            p0 = cls[c, 2]
+            npix = cls[c, 3]
+            s0 = (t - tstart[c]) * MR
+            nr = min(MR, N * npix - s0)
+            n = s0 // npix
+            q = s0 - n * npix
             for r in range(MR):
                 if r < nr:
-                    ab[r] = ((n * Hp + oh * sh) * Wp + ow * sw) * Cx + g * Cig
-                    cb[r] = (p0 + r) * Co + g * Cog + co0
-                    ow += 1
-                    if ow == Wo:
-                        ow = 0
-                        oh += 1
-                        if oh == Ho:
-                            oh = 0
-                            n += 1
+                    ab[r] = n * img + pos[p0 + q] + g * Cig
+                    cb[r] = (n * HWo + pix[p0 + q]) * Co + g * Cog + co0
+                    q += 1
+                    if q == npix:
+                        q = 0
+                        n += 1
                 else:
                     ab[r] = ab[0]
                     cb[r] = cb[0]
-            _mk_gather(xf, ab, koff, K, wp, g * gstep + cblk * pstep, bstride, yf, cb, nr, nc, tmp)
+            # the fused epilogue on the tile in registers: bias, then relu as kernels/gemm.py
+            # applies it (v if v > 0 else v * 0); on partial tiles below, after the copy
+            _mk_gather(xf, ab, koff[k0:], cls[c, 1], wp, g * gstep + cblk * pstep, bstride, brow[k0:], yf, cb,
+                       nr, nc, tmp, bias, g * Cog + co0 if has_bias else 0, has_bias, relu)
             _copy_partial(yf, cb, nr, nc, tmp, False)
-        if has_bias or relu:
-            # the fused epilogue on this job's columns, while its output rows are in cache: bias,
-            # then relu as kernels/gemm.py applies it (v if v > 0 else v * 0)
-            c0 = g * Cog + co0
-            zero = yf.dtype.type(0)
-            for p in range(t0 * MR, min(t1 * MR, M)):
-                yp = yf[p * Co + c0:p * Co + c0 + nc]
-                if has_bias:
-                    bp = bias[c0:c0 + nc]
-                    for c in range(nc):
-                        yp[c] += bp[c]
-                if relu:
-                    for c in range(nc):
-                        v = yp[c]
-                        yp[c] = v if v > zero else v * zero
+            if (has_bias or relu) and (nr < MR or nc < NR):
+                for r in range(nr):
+                    yp = yf[cb[r]:cb[r] + nc]
+                    if has_bias:
+                        bp = bias[g * Cog + co0:g * Cog + co0 + nc]
+                        for j in range(nc):
+                            yp[j] += bp[j]
+                    if relu:
+                        for j in range(nc):
+                            v = yp[j]
+                            yp[j] = v if v > zero else v * zero
 
 
 @twin("conv_bwd_filter")
@@ -349,7 +368,8 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
 # --------------------------------------------------------------------------------------------
 # Python wrappers
 # --------------------------------------------------------------------------------------------
-_NO_BIAS = {np.dtype(d).char: np.zeros(1, d) for d in (np.float32, np.float64)}
+# no bias: NR zeros (the microkernel loads one tile's bias vectors before choosing not to add them)
+_NO_BIAS = {np.dtype(d).char: np.zeros(NR, d) for d in (np.float32, np.float64)}
 
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
 _TB = 32
@@ -413,16 +433,39 @@ def _rows_per_job(ntiles, ncols):
     return TB
 
 
+# past this many tap-table entries (every class's taps times Cig) a convolution reads a
+# zero-padded copy of its input instead, with every tap of every pixel (one class)
+CLASS_ENTRIES_MAX = 1 << 18
+
+
+@functools.lru_cache(maxsize=128)
+def _tiles(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx, N):
+    """tap_classes' tables and the first tile of each class (and the total) for N images, or
+    None when the tables pass CLASS_ENTRIES_MAX."""
+    t = tap_classes(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx)
+    if t[0].size > CLASS_ENTRIES_MAX:
+        return None
+    tstart = np.concatenate([[0], np.cumsum(-(-N * t[4][:, 3] // MR))]).astype(np.int64)
+    tstart.flags.writeable = False
+    return t + (tstart,)
+
+
 def _forward(x, right, geometry, y, bias):
-    """The forward kernel on x with the right operand `right` (right_operand) into y."""
+    """The forward kernel on x with the right operand `right` (right_operand) into y. Taps that
+    would read padding are skipped (tap classes), unless their tables grow too large: then it
+    reads a zero-padded copy (geometry's Hp, Wp; None where none may be made: returns None)."""
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo, G) = geometry
-    dt = y.dtype
+    tables = _tiles(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cin, N)
+    if tables is None:
+        if Hp is None:
+            return None
+        x = _padded(x, pt, pl, Hp, Wp)
+        tables = _tiles(Hp, Wp, Ho, Wo, kh, kw, sh, sw, dh, dw, 0, 0, Cig, Cin, N)
+    koff, brow, pix, pos, cls, tstart = tables
     Cog = Co // G
-    xp = _padded(x, pt, pl, Hp, Wp)
-    koff = _koff(kh, kw, Cig, dh, dw, Wp, Cin)
-    TB = _rows_per_job(-(-(N * Ho * Wo) // MR), G * -(-Cog // NR))
-    _fwd_kernel(xp.reshape(-1), Hp, Wp, Cin, koff, *right, G, Cig, Cog, y.reshape(-1), N, Ho, Wo, sh, sw, TB,
-                _NO_BIAS[dt.char] if bias is None else bias, bias is not None, False)
+    TB = _rows_per_job(int(tstart[-1]), G * -(-Cog // NR))
+    _fwd_kernel(x.reshape(-1), x[0].size, koff, brow, pix, pos, cls, tstart, *right, G, Cig, Cog, y.reshape(-1), N,
+                Ho * Wo, TB, _NO_BIAS[y.dtype.char] if bias is None else bias, bias is not None, False)
     return y
 
 
@@ -465,6 +508,12 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
         dx[...] = 0
         return dx
     wp = right_operand(w, G, flip=True)
+    if sh == sw == 1:
+        # the forward kernel on g itself, read as if padded by (bt, bl): its tap classes skip
+        # the taps that would read q's zeros (a 3x3 filter's 15x15 g: 22% of the products)
+        y = _forward(g, wp, (N, Ho, Wo, Co, kh, kw, Cog, G * Cig, 1, 1, dh, dw, bt, bl, None, None, H, W, G), dx, None)
+        if y is not None:
+            return y
     # where g's pixels oh0:oh1, ow0:ow1 land: on q, or (a strided 1x1 filter) on dx itself
     r0, c0 = oh0 * sh + bt, ow0 * sw + bl
     spots = (slice(None), slice(r0, r0 + (oh1 - oh0 - 1) * sh + 1, sh), slice(c0, c0 + (ow1 - ow0 - 1) * sw + 1, sw))
@@ -485,42 +534,6 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
     # the forward kernel on q with w2[i, j, co, g*Cig + ci] = w[kh-1-i, kw-1-j, ci, g*Cog + co]
     geometry = _geometry(q.shape, (kh, kw, Cog, G * Cig), (1, 1), ((0, 0), (0, 0)), (dh, dw), G)
     return _forward(q, wp, geometry, dx, None)
-
-
-@twin("col2im")
-@njit(parallel=True, cache=True)
-def _col2im(cols, kh, kw, sh, sw, dh, dw, pt, pl, dx):
-    """dx[n, oh*sh + i*dh - pt, ow*sw + j*dw - pl, c] += cols[n, oh, ow, (i*kw + j)*C + c];
-    one image per parallel iteration (its windows overlap). Flat 1-D indexing: LLVM
-    compiles it in far less time than the 4-D form (nearly all of whose ~3.5 s cold compile
-    was LLVM)."""
-    N, H, W, C = dx.shape
-    Ho = cols.shape[1]
-    Wo = cols.shape[2]
-    K = cols.shape[3]
-    zero = dx.dtype.type(0)
-    for n in prange(N):
-        dxn = dx[n].reshape(-1)
-        cn = cols[n].reshape(-1)
-        for t in range(H * W * C):
-            dxn[t] = zero
-        for oh in range(Ho):
-            for i in range(kh):
-                h = oh * sh + i * dh - pt
-                if h < 0 or h >= H:
-                    continue
-                for ow in range(Wo):
-                    cbase = (oh * Wo + ow) * K + i * kw * C
-                    for j in range(kw):
-                        w = ow * sw + j * dw - pl
-                        if w < 0 or w >= W:
-                            continue
-                        do = (h * W + w) * C
-                        so = cbase + j * C
-                        dv = dxn[do:do + C]
-                        cv = cn[so:so + C]
-                        for c in range(C):
-                            dv[c] += cv[c]
 
 
 def _backprop_input_col2im(g, w, dx, sh, sw, dh, dw, pt, pl):

@@ -95,3 +95,53 @@ def _check_out(out, shape, dtype):
 
 def _float_dtype(x):
     return x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _valid_taps(O, k, s, d, p, L):
+    """(O, 2): for each output index o, the range [i0, i1) of filter taps i whose input index
+    o*s + i*d - p falls inside [0, L) (an empty range as (0, 0))."""
+    lo = np.arange(O, dtype=np.int64) * s - p
+    i0 = np.clip(-(lo // d), 0, k)  # ceil(-lo / d)
+    i1 = np.clip((L - 1 - lo) // d + 1, 0, k)
+    r = np.stack([i0, i1], axis=1)
+    r[i1 <= i0] = 0
+    return r
+
+
+@functools.lru_cache(maxsize=128)
+def tap_classes(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx):
+    """The output pixels of one image grouped by which taps of the filter read inside the
+    unpadded H x W input (the others would read padding zeros: skipped, not multiplied).
+
+    Returns (koff, brow, pix, pos, cls), read-only:
+    - cls (classes, 4) int64: per class (k0, K, p0, n): its taps are entries k0:k0+K of koff
+      and brow, its pixels entries p0:p0+n of pix and pos;
+    - koff: a tap's element offset from a pixel's base in x (channel c of tap (i, j): (i*dh*W
+      + j*dw)*Cx + c), in the filter's own row order, so a class sums a subsequence of a full
+      pixel's terms; brow: the filter row (i*kw + j)*Cig + c each reads;
+    - pix: output pixel indices oh*Wo + ow, grouped by class, row-major within one; pos: each
+      pixel's base element offset ((oh*sh - pt)*W + ow*sw - pl)*Cx (negative near the top
+      left: the taps that remain land inside)."""
+    rows = _valid_taps(Ho, kh, sh, dh, pt, H)
+    cols = _valid_taps(Wo, kw, sw, dw, pl, W)
+    ur, rid = np.unique(rows, axis=0, return_inverse=True)
+    uc, cid = np.unique(cols, axis=0, return_inverse=True)
+    key = (rid.reshape(-1)[:, None] * len(uc) + cid.reshape(-1)[None, :]).ravel()
+    pix = np.argsort(key, kind="stable")
+    keys, starts, counts = np.unique(key[pix], return_index=True, return_counts=True)
+    koff, brow, cls = [], [], []
+    k0 = 0
+    for kk, p0, n in zip(keys, starts, counts):
+        (i0, i1), (j0, j1) = ur[kk // len(uc)], uc[kk % len(uc)]
+        i, j, c = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1), np.arange(Cig), indexing="ij")
+        koff.append(((i * dh * W + j * dw) * Cx + c).ravel())
+        brow.append(((i * kw + j) * Cig + c).ravel())
+        cls.append((k0, koff[-1].size, p0, n))
+        k0 += koff[-1].size
+    oh, ow = pix // max(Wo, 1), pix % max(Wo, 1)
+    out = (np.concatenate(koff).astype(np.uint64), np.concatenate(brow).astype(np.int64),
+           pix.astype(np.int64), (((oh * sh - pt) * W + ow * sw - pl) * Cx).astype(np.int64),
+           np.array(cls, np.int64).reshape(-1, 4))
+    for a in out:
+        a.flags.writeable = False
+    return out

@@ -33,7 +33,7 @@ __all__ = ["usable", "matmul", "MIN_N", "MAX_K"]
 MIN_N = conv.NR
 MAX_K = 1024
 
-_koffs: dict = {}
+_tables: dict = {}
 
 
 def _left(a):
@@ -76,19 +76,22 @@ def matmul(a, b, out, bias=None, relu: bool = False):
     n = b.shape[1]
     xf, row_step, k_step = _left(a)
     w = _right(b)
-    key = (K, k_step)
-    koff = _koffs.get(key)
-    if koff is None:
-        if len(_koffs) > 64:
-            _koffs.clear()
-        koff = _koffs[key] = np.arange(K, dtype=np.uint64) * np.uint64(k_step)
-        koff.flags.writeable = False  # read-only as conv.py's tables: the kernel's one signature
+    key = (K, k_step, m)
+    tables = _tables.get(key)
+    if tables is None:  # conv.py's tap tables for one class: each row of a is an "image" of one pixel
+        if len(_tables) > 64:
+            _tables.clear()
+        tables = _tables[key] = (np.arange(K, dtype=np.uint64) * np.uint64(k_step), np.arange(K, dtype=np.int64),
+                                 np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([[0, K, 0, 1]], np.int64),
+                                 np.array([0, -(-m // conv.MR)], np.int64))
+        for t in tables:
+            t.flags.writeable = False  # read-only as conv.py's tables: the kernel's one signature
     # b itself when its rows hold whole panels, else panels packed into a buffer kept per shape:
     # a steady-state step allocates nothing
     right = conv.right_operand(w, 1, out=None if n % conv.NR == 0 else _scratch(
         ("dense_panels",), panels_shape(w.shape, 1, False, conv.NR), w.dtype))
     TB = conv._rows_per_job(-(-m // conv.MR), -(-n // conv.NR))
     has_bias = bias is not None
-    conv._fwd_kernel(xf, 1, 1, row_step, koff, *right, 1, K, n, out.reshape(-1), m, 1, 1, 1, 1, TB,
+    conv._fwd_kernel(xf, row_step, *tables, *right, 1, K, n, out.reshape(-1), m, 1, TB,
                      bias if has_bias else conv._NO_BIAS[out.dtype.char], has_bias, relu)
     return out
