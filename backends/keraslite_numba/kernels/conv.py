@@ -136,6 +136,24 @@ def _fma_row(builder, acc, xs, bvecs, vt):
             builder.store(builder.call(fma, [xv, b, builder.load(acc[r][j])]), acc[r][j])
 
 
+def _tile_load(builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, align):
+    """The accumulators from what _tile_store stored: C's rows for a full tile, else tmp."""
+    i64 = ir.IntType(64)
+    full = builder.and_(builder.icmp_signed("==", nr, ir.Constant(i64, MR)),
+                        builder.icmp_signed("==", nc, ir.Constant(i64, NR)))
+    with builder.if_else(full, likely=True) as (then, otherwise):
+        with then:
+            for r in range(MR):
+                base = builder.gep(Cdata, [builder.load(builder.gep(cbdata, [ir.Constant(i64, r)]))])
+                for j in range(len(acc[r])):
+                    builder.store(_vload(builder, builder.gep(base, [ir.Constant(i64, j * V)]), vt, align), acc[r][j])
+        with otherwise:
+            for r in range(MR):
+                for j in range(len(acc[r])):
+                    p = builder.gep(tmpdata, [ir.Constant(i64, r * NR + j * V)])
+                    builder.store(_vload(builder, p, vt, align), acc[r][j])
+
+
 def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, accumulate, align, epilogue=None):
     """Full tile (nr == MR, nc == NR): straight to C[cb[r]:cb[r]+NR] (+=), through `epilogue`
     (bias vectors, has_bias, relu: the values stored are relu?(acc + bias?), rounded as
@@ -171,35 +189,39 @@ def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, ac
 
 
 @intrinsic
-def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, brow, C, cb, nr, nc, tmp, bias, bofs, has_bias,
-               relu):
-    """C[cb[r] + c] = relu?(sum_k A[ab[r] + koff[k]] * B[boff + brow[k]*bstride + c] + bias[bofs + c]?)
-    for the full MR x NR tile; partial tiles (nr < MR or nc < NR) go to tmp[r*NR + c], without
-    bias or relu, for the caller to finish. A, C, tmp: 1-D; ab, cb, brow: int64; koff: uint64;
-    B: any C-contiguous array (its data only: a packed panel, bstride NR, or the rows of an
-    unpacked filter, bstride its width); bias: read only when has_bias."""
-    sig = types.void(A, ab, koff, K, B, boff, bstride, brow, C, cb, nr, nc, tmp, bias, bofs, has_bias, relu)
+def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, bias, bofs, has_bias, relu, resume):
+    """C[cb[r] + c] = relu?(s + sum_k A[ab[r] + koff[k]] * B[boff + k*bstride + c] + bias[bofs + c]?)
+    for the full MR x NR tile, s = 0, or (resume) the sums stored by the previous call (a class
+    whose taps are several runs of filter rows: one chain of FMAs, as in one call); partial
+    tiles (nr < MR or nc < NR) are read from and written to tmp[r*NR + c], without bias or relu,
+    for the caller to finish. A, C, tmp: 1-D; ab, cb: int64; koff: uint64; B: any C-contiguous
+    array (its data only: a packed panel, bstride NR, or the rows of an unpacked filter, bstride
+    its width); bias: read only when has_bias."""
+    sig = types.void(A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, bias, bofs, has_bias, relu, resume)
 
     def codegen(context, builder, signature, args):
         tys = signature.args
         arrs = [context.make_array(t)(context, builder, a) if isinstance(t, types.Array) else None
                 for t, a in zip(tys, args)]
-        Ad, abd, koffd, Bd, browd, Cd, cbd, tmpd = (arrs[i].data for i in (0, 1, 2, 4, 7, 8, 9, 12))
-        Kv, boffv, bstridev, nrv, ncv = (_as_i64(context, builder, args[i], tys[i]) for i in (3, 5, 6, 10, 11))
-        ft, V, vt, nv, acc = _tile_setup(context, builder, tys[8], arrs[8])
+        Ad, abd, koffd, Bd, Cd, cbd, tmpd = (arrs[i].data for i in (0, 1, 2, 4, 7, 8, 11))
+        Kv, boffv, bstridev, nrv, ncv = (_as_i64(context, builder, args[i], tys[i]) for i in (3, 5, 6, 9, 10))
+        ft, V, vt, nv, acc = _tile_setup(context, builder, tys[7], arrs[7])
         align = 4 if isinstance(ft, ir.FloatType) else 8
         i64 = ir.IntType(64)
         a = [builder.load(builder.gep(abd, [ir.Constant(i64, r)])) for r in range(MR)]
+        with builder.if_then(builder.icmp_signed("!=", _as_i64(context, builder, args[16], tys[16]),
+                                                 ir.Constant(i64, 0))):
+            _tile_load(builder, acc, Cd, cbd, nrv, ncv, tmpd, V, vt, align)
         Bp = builder.gep(Bd, [boffv])
         with _loop(builder, ir.Constant(i64, 0), Kv) as k:
             o = builder.load(builder.gep(koffd, [k]))
-            brow = builder.gep(Bp, [builder.mul(builder.load(builder.gep(browd, [k])), bstridev)])
+            brow = builder.gep(Bp, [builder.mul(k, bstridev)])
             bvecs = [_vload(builder, builder.gep(brow, [ir.Constant(i64, j * V)]), vt, align) for j in range(nv)]
             xs = [builder.load(builder.gep(Ad, [builder.add(a[r], o)])) for r in range(MR)]
             _fma_row(builder, acc, xs, bvecs, vt)
         flags = [builder.icmp_signed("!=", context.cast(builder, args[i], tys[i], types.int64), ir.Constant(i64, 0))
-                 for i in (15, 16)]
-        bptr = builder.gep(arrs[13].data, [_as_i64(context, builder, args[14], tys[14])])
+                 for i in (14, 15)]
+        bptr = builder.gep(arrs[12].data, [_as_i64(context, builder, args[13], tys[13])])
         _tile_store(context, builder, acc, Cd, cbd, nrv, ncv, tmpd, V, vt, False, align, (bptr, *flags))
         return context.get_dummy_value()
     return sig, codegen
@@ -309,8 +331,19 @@ def _fwd_kernel(xf, img, koff, brow, pix, pos, cls, tstart, wp, gstep, pstep, bs
                     cb[r] = cb[0]
             # the fused epilogue on the tile in registers: bias, then relu as kernels/gemm.py
             # applies it (v if v > 0 else v * 0); on partial tiles below, after the copy
-            _mk_gather(xf, ab, koff[k0:], cls[c, 1], wp, g * gstep + cblk * pstep, bstride, brow[k0:], yf, cb,
-                       nr, nc, tmp, bias, g * Cog + co0 if has_bias else 0, has_bias, relu)
+            # the class's taps in runs of consecutive filter rows (one run unless its columns
+            # of taps are cut), each run resuming the sums the previous one stored
+            K = cls[c, 1]
+            run = cls[c, 4]
+            kr = 0
+            while True:
+                last = kr + run >= K
+                row = brow[k0 + kr] if K > 0 else 0
+                _mk_gather(xf, ab, koff[k0 + kr:], min(run, K - kr), wp, g * gstep + cblk * pstep + row * bstride,
+                           bstride, yf, cb, nr, nc, tmp, bias, g * Cog + co0 if has_bias else 0, has_bias and last, relu and last, kr > 0)
+                kr += run
+                if last:
+                    break
             _copy_partial(yf, cb, nr, nc, tmp, False)
             if (has_bias or relu) and (nr < MR or nc < NR):
                 for r in range(nr):
@@ -441,9 +474,9 @@ CLASS_ENTRIES_MAX = 1 << 18
 @functools.lru_cache(maxsize=128)
 def _tiles(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx, N):
     """tap_classes' tables and the first tile of each class (and the total) for N images, or
-    None when the tables pass CLASS_ENTRIES_MAX."""
+    None when there are several classes and their tables pass CLASS_ENTRIES_MAX."""
     t = tap_classes(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx)
-    if t[0].size > CLASS_ENTRIES_MAX:
+    if t[0].size > CLASS_ENTRIES_MAX and len(t[4]) > 1:
         return None
     tstart = np.concatenate([[0], np.cumsum(-(-N * t[4][:, 3] // MR))]).astype(np.int64)
     tstart.flags.writeable = False

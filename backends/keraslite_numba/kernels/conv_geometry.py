@@ -114,8 +114,10 @@ def tap_classes(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx):
     unpadded H x W input (the others would read padding zeros: skipped, not multiplied).
 
     Returns (koff, brow, pix, pos, cls), read-only:
-    - cls (classes, 4) int64: per class (k0, K, p0, n): its taps are entries k0:k0+K of koff
-      and brow, its pixels entries p0:p0+n of pix and pos;
+    - cls (classes, 5) int64: per class (k0, K, p0, n, run): its taps are entries k0:k0+K of
+      koff and brow, its pixels entries p0:p0+n of pix and pos; they read runs of `run`
+      consecutive filter rows (K: every column of taps, or one row of taps; else a row's cut
+      columns);
     - koff: a tap's element offset from a pixel's base in x (channel c of tap (i, j): (i*dh*W
       + j*dw)*Cx + c), in the filter's own row order, so a class sums a subsequence of a full
       pixel's terms; brow: the filter row (i*kw + j)*Cig + c each reads;
@@ -135,13 +137,14 @@ def tap_classes(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx):
         (i0, i1), (j0, j1) = ur[kk // len(uc)], uc[kk % len(uc)]
         i, j, c = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1), np.arange(Cig), indexing="ij")
         koff.append(((i * dh * W + j * dw) * Cx + c).ravel())
-        brow.append(((i * kw + j) * Cig + c).ravel())
-        cls.append((k0, koff[-1].size, p0, n))
+        brow.append(((i * kw + j) * Cig + c).ravel())  # the filter row each reads
+        run = koff[-1].size if j1 - j0 == kw or i1 - i0 <= 1 else (j1 - j0) * Cig
+        cls.append((k0, koff[-1].size, p0, n, max(run, 1)))
         k0 += koff[-1].size
     oh, ow = pix // max(Wo, 1), pix % max(Wo, 1)
     out = (np.concatenate(koff).astype(np.uint64), np.concatenate(brow).astype(np.int64),
            pix.astype(np.int64), (((oh * sh - pt) * W + ow * sw - pl) * Cx).astype(np.int64),
-           np.array(cls, np.int64).reshape(-1, 4))
+           np.array(cls, np.int64).reshape(-1, 5))
     for a in out:
         a.flags.writeable = False
     return out

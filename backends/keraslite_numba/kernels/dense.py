@@ -82,7 +82,7 @@ def matmul(a, b, out, bias=None, relu: bool = False):
         if len(_tables) > 64:
             _tables.clear()
         tables = _tables[key] = (np.arange(K, dtype=np.uint64) * np.uint64(k_step), np.arange(K, dtype=np.int64),
-                                 np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([[0, K, 0, 1]], np.int64),
+                                 np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([[0, K, 0, 1, max(K, 1)]], np.int64),
                                  np.array([0, -(-m // conv.MR)], np.int64))
         for t in tables:
             t.flags.writeable = False  # read-only as conv.py's tables: the kernel's one signature
