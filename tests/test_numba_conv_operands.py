@@ -12,7 +12,7 @@ pytest.importorskip("numba")
 from llvmlite import ir  # noqa: E402
 
 from cuda_generic_helpers import ref_conv  # noqa: E402  (the grouped NumPy reference)
-from keraslite_numba.kernels import conv, tile  # noqa: E402
+from keraslite_numba.kernels import conv, conv_kernels, tile  # noqa: E402
 
 
 @pytest.mark.parametrize("groups, cog_panels, partial", [(1, 1, False), (1, 2, False), (2, 1, False), (3, 2, False),
@@ -53,7 +53,7 @@ def test_microkernel_loops_carry_a_self_referencing_no_unroll_loop_id():
     module = ir.Module()
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ir.IntType(64)]), "f")
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    with conv._loop(builder, ir.Constant(ir.IntType(64), 0), fn.args[0]) as i:
+    with conv_kernels._loop(builder, ir.Constant(ir.IntType(64), 0), fn.args[0]) as i:
         builder.add(i, i)
     builder.ret_void()
     text = str(module)
