@@ -2,7 +2,8 @@
 replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
 import numpy as np
 
-from keraslite.backend.interface import (BATCHNORM_ADD_RELU, BATCHNORM_BACKWARD_SUM, BATCHNORM_INFERENCE, BATCHNORM_RELU, CONV_BIAS,
+from keraslite.backend.interface import (BATCHNORM_ADD_RELU, BATCHNORM_BACKWARD_SUM, BATCHNORM_INFERENCE, BATCHNORM_RELU,
+                                        CONV_BATCHNORM, CONV_BIAS,
                                         CROSSENTROPY, GEMM_EPILOGUE, POOL_RELU_GRAD, ArrayBackend)
 
 # declared pattern -> the kernels/fused_forms.py function that builds its callable (conv + bias
@@ -10,7 +11,7 @@ from keraslite.backend.interface import (BATCHNORM_ADD_RELU, BATCHNORM_BACKWARD_
 _FUSED_FORMS = {GEMM_EPILOGUE.name: "gemm_epilogue", CROSSENTROPY.name: "crossentropy",
                 POOL_RELU_GRAD.name: "pool_relu_grad", BATCHNORM_RELU.name: "batchnorm_relu",
                 BATCHNORM_INFERENCE.name: "batchnorm_inference", BATCHNORM_ADD_RELU.name: "batchnorm_add_relu",
-                BATCHNORM_BACKWARD_SUM.name: "batchnorm_backward_sum"}
+                BATCHNORM_BACKWARD_SUM.name: "batchnorm_backward_sum", CONV_BATCHNORM.name: "conv_batchnorm"}
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
@@ -44,6 +45,7 @@ class NumbaBackend(ArrayBackend):
         "matmul+add+relu", "matmul+add+sigmoid", "matmul+add+tanh", "pool_backprop+relu_grad",
         "batchnorm_train+tuple_get+relu", "sub+mul+add", "sub+mul+add+relu", "batchnorm_train_backward+tuple_get+sum",
         "batchnorm_train+tuple_get+add", "batchnorm_train+tuple_get+add+relu",
+        "conv+add+sub+mul+add", "conv+add+sub+mul+add+relu",
         "+".join(n for s in CROSSENTROPY.stages for n in s.ops))}}
 
     def __init__(self):

@@ -92,7 +92,8 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
                "batchnorm_train+tuple_get+relu": ("bn_fwd",), "sub+mul+add": ("bn_fwd",),
                "sub+mul+add+relu": ("bn_fwd",), "pool_backprop+relu_grad": ("{mode}_bwd",),
                "batchnorm_train_backward+tuple_get+sum": ("bn_bwd",), "batchnorm_train+tuple_get+add": ("bn_fwd",),
-               "batchnorm_train+tuple_get+add+relu": ("bn_fwd",)}
+               "batchnorm_train+tuple_get+add+relu": ("bn_fwd",), "conv+add+sub+mul+add": ("conv_fwd",),
+               "conv+add+sub+mul+add+relu": ("conv_fwd",)}
 # families whose serial stand-in is NumPy code (twins.Twin with seq_kernel None, kernels/pool.py,
 # kernels/batchnorm_numpy.py): no serial twin to compile, so none is asked of a worker
 NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd")

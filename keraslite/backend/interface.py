@@ -355,6 +355,16 @@ CONV_BIAS = FusedPattern("conv+bias", (
     Stage(frozenset({"conv"})),
     Stage(frozenset({"add"}), _vector_along_last)),
     "a convolution (channels last) plus a per-channel bias: the sums start at the bias")
+CONV_BATCHNORM = FusedPattern("conv+bias+batchnorm_inference", (
+    Stage(frozenset({"conv"})),
+    Stage(frozenset({"add"}), _vector_along_last),
+    Stage(frozenset({"sub"}), _channel_vector),
+    Stage(frozenset({"mul"}), _channel_vector),
+    Stage(frozenset({"add"}), _channel_vector),
+    Stage(frozenset({"relu"}), _unary, optional=True)),
+    "a convolution (channels last) plus a per-channel bias, then batch normalisation at inference "
+    "((y - mean) * scale + offset per channel) and optionally relu, as Conv2D -> BatchNormalization "
+    "predicts: applied to each output as the convolution stores it")
 GEMM_EPILOGUE = FusedPattern("gemm+bias+activation", (
     Stage(frozenset({"matmul"})),
     Stage(frozenset({"add"}), _vector_along_last),
@@ -413,5 +423,5 @@ BATCHNORM_BACKWARD_SUM = FusedPattern("batchnorm_train_backward+sum", (
     "taken while dx is written, dx keeps its other readers", element=0, appends=True)
 
 #: every fused form the compiler may ask a backend for, tried in this order
-PATTERNS = (CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_ADD_RELU,
+PATTERNS = (CONV_BATCHNORM, CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_ADD_RELU,
             BATCHNORM_INFERENCE, BATCHNORM_BACKWARD_SUM)

@@ -276,6 +276,30 @@ def _bn_inference_samples(rng, dtype):
     return [case((2, 3, 4, 5)), case((7, 3)), case((2, 5, 1))]
 
 
+def _conv_bn(relu):
+    def fn(x, k, b, mean, var, beta, gamma):
+        K = _K()
+        y = K.bias_add(K.conv2d(x, k, padding="valid", data_format="channels_last"), b, data_format="channels_last")
+        y = K.batch_normalization(y, mean, var, beta, gamma, axis=-1, epsilon=1e-3)
+        return K.relu(y) if relu else y
+
+    def ref(x, k, b, mean, var, beta, gamma):
+        y = R.conv2d(x, k, padding="valid", data_format="channels_last") + b
+        y = R.batch_normalization(y, mean, var, beta, gamma, axis=-1, epsilon=1e-3)
+        return np.maximum(y, 0.0) if relu else y
+    return fn, ref
+
+
+def _conv_bn_samples(rng, dtype):
+    def case(x_shape, k_shape):
+        c = k_shape[-1]
+        return Sample((uniform(rng, x_shape, dtype), uniform(rng, k_shape, dtype), uniform(rng, (c,), dtype),
+                       uniform(rng, (c,), dtype), uniform(rng, (c,), dtype, 0.5, 2), uniform(rng, (c,), dtype),
+                       uniform(rng, (c,), dtype, 0.5, 1.5)))
+    # the second: more output channels than one register tile's columns, a partial last panel
+    return [case((2, 5, 5, 3), (3, 3, 3, 4)), case((3, 4, 6, 2), (2, 2, 2, 37))]
+
+
 def forms() -> dict:
     loose = {"float32": (1e-4, 1e-5)}
     gemm = []
@@ -312,6 +336,10 @@ def forms() -> dict:
         *[FusedForm(OpInfo(f"batchnorm inference{'+relu' if relu else ''}", *_bn_inference(relu), _bn_inference_samples,
                            primitive=False, tol=loose, differentiable=True, exercises=("sub", "mul", "add")),
                     "sub+mul+add" + ("+relu" if relu else "")) for relu in (True, False)],
+        *[FusedForm(OpInfo(f"conv2d+bias+batchnorm inference{'+relu' if relu else ''}", *_conv_bn(relu),
+                           _conv_bn_samples, primitive=False, tol=loose, differentiable=True,
+                           exercises=("conv", "add", "sub", "mul")),
+                    "conv+add+sub+mul+add" + ("+relu" if relu else "")) for relu in (True, False)],
         FusedForm(OpInfo("elementwise chain", _chain, _chain_ref, _chain_samples, primitive=False, tol=loose),
                   "fused["),
     ]}

@@ -28,20 +28,34 @@ from .conv_pack import packed_filter
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
 
 
-# no bias: NR zeros (the microkernel loads one tile's bias vectors before choosing not to add them)
-_NO_BIAS = {np.dtype(d).char: np.zeros(NR, d) for d in (np.float32, np.float64)}
+def epilogue(dt, Co, bias=None, affine=None, relu=False):
+    """(ep, eflags): what the forward kernel applies to each output as it is stored,
+    relu?(((y + bias?) - mean) * scale + offset?) with affine = (mean, scale, offset); ep holds
+    the four vectors as rows (a per-thread buffer, copied into on each call)."""
+    ep = _scratch(("epilogue",), (4, Co), dt)
+    flags = 0
+    if bias is not None:
+        ep[0] = bias
+        flags |= 1
+    if affine is not None:
+        ep[1:] = affine
+        flags |= 2
+    return ep, flags | (4 if relu else 0)
+
 
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
 _TB = 32
 
 
 def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1, out=None,
-           bias=None):
+           bias=None, affine=None, relu=False):
     """y = conv2d(x, w): x (N, H, W, Cin), w (kh, kw, Cin//groups, Cout) -> (N, Ho, Wo, Cout).
 
     Cross-correlation (no flip) as in TensorFlow. ``padding`` is ((top, bottom), (left, right));
-    padded cells are zeros. ``out`` (optional, C-contiguous) receives the result. ``bias``
-    (optional, (Cout,)) is added inside the kernel, to each block of rows while it is in cache.
+    padded cells are zeros. ``out`` (optional, C-contiguous) receives the result. Applied to
+    each output as the kernel stores it, each operation rounded as on its own: ``bias``
+    (optional, (Cout,)) added, then ``affine`` (optional: (mean, scale, offset), each (Cout,);
+    batch normalisation at inference) as (y - mean) * scale + offset, then ``relu``.
     """
     dt = _float_dtype(x)
     x = np.ascontiguousarray(x, dtype=dt)
@@ -49,17 +63,32 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo,
      G) = _geometry(x.shape, w.shape, strides, padding, dilation, groups)
     y = _check_out(out, (N, Ho, Wo, Co), dt)
-    if bias is not None:
-        bias = np.ascontiguousarray(bias, dtype=dt).reshape(-1)
-        if bias.shape != (Co,):
-            raise ValueError(f"conv2d: bias must have {Co} entries, got shape {bias.shape}")
+    vectors = ([] if bias is None else [("bias", bias)]) + (
+        [] if affine is None else list(zip(("mean", "scale", "offset"), affine)))
+    for name, v in vectors:
+        if np.shape(v) != (Co,):
+            raise ValueError(f"conv2d: {name} must have shape ({Co},), got {np.shape(v)}")
+    ep = epilogue(dt, Co, bias, affine, relu)
     if y.size == 0:
         return y
     if Cig == 0:
-        y[...] = 0 if bias is None else bias
+        y[...] = 0
+        _finish(y, *ep)
         return y
     return _forward(x, right_operand(w, G), (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho,
-                                             Wo, G), y, bias)
+                                             Wo, G), y, ep)
+
+
+def _finish(y, ep, flags):
+    """The epilogue applied by NumPy (no products to compute), in the kernel's order."""
+    if flags & 1:
+        y += ep[0]
+    if flags & 2:
+        np.subtract(y, ep[1], out=y)
+        np.multiply(y, ep[2], out=y)
+        np.add(y, ep[3], out=y)
+    if flags & 4:
+        np.copyto(y, y * 0, where=~(y > 0))
 
 
 # filters of up to this many elements are read in place (when their panels are whole): past it a
@@ -110,8 +139,9 @@ def _tiles(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx, N):
     return t + (tstart,)
 
 
-def _forward(x, right, geometry, y, bias):
-    """The forward kernel on x with the right operand `right` (right_operand) into y. Taps that
+def _forward(x, right, geometry, y, ep=None):
+    """The forward kernel on x with the right operand `right` (right_operand) into y, with the
+    epilogue `ep` (epilogue(); None: none). Taps that
     would read padding are skipped (tap classes), unless their tables grow too large: then it
     reads a zero-padded copy (geometry's Hp, Wp; None where none may be made: returns None)."""
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo, G) = geometry
@@ -125,7 +155,7 @@ def _forward(x, right, geometry, y, bias):
     Cog = Co // G
     TB = _rows_per_job(int(tstart[-1]), G * -(-Cog // NR))
     _fwd_kernel(x.reshape(-1), x[0].size, koff, brow, pix, pos, cls, tstart, *right, G, Cig, Cog, y.reshape(-1), N,
-                Ho * Wo, TB, _NO_BIAS[y.dtype.char] if bias is None else bias, bias is not None, False)
+                Ho * Wo, TB, *(epilogue(y.dtype, G * Cog) if ep is None else ep))
     return y
 
 

@@ -144,18 +144,20 @@ def _tile_load(builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, align):
 
 def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, accumulate, align, epilogue=None):
     """Full tile (nr == MR, nc == NR): straight to C[cb[r]:cb[r]+NR] (+=), through `epilogue`
-    (bias vectors, has_bias, relu: the values stored are relu?(acc + bias?), rounded as
-    kernels/gemm.py's epilogue rounds). Otherwise raw to tmp[r*NR + c]; the caller copies the
-    nr x nc part and applies the epilogue there."""
+    ((bias, mean, scale, offset) pointers and the flags has_bias, affine, relu: the values stored
+    are relu?(((acc + bias?) - mean) * scale + offset?), each operation rounded on its own as the
+    unfused elementwise ops round). Otherwise raw to tmp[r*NR + c]; the caller copies the nr x nc
+    part and applies the epilogue there."""
     i64 = ir.IntType(64)
     full = builder.and_(builder.icmp_signed("==", nr, ir.Constant(i64, MR)),
                         builder.icmp_signed("==", nc, ir.Constant(i64, NR)))
     with builder.if_else(full, likely=True) as (then, otherwise):
         with then:
-            if epilogue is not None:  # bias vectors read here only: nc == NR, they are in bounds
-                bptr, has_bias, relu = epilogue
-                bvecs = [_vload(builder, builder.gep(bptr, [ir.Constant(i64, j * V)]), vt, align)
-                         for j in range(len(acc[0]))]
+            if epilogue is not None:  # vectors read here only: nc == NR, they are in bounds
+                ptrs, (has_bias, affine, relu) = epilogue[:4], epilogue[4:]
+                bv, mv, sv, ov = ([_vload(builder, builder.gep(q, [ir.Constant(i64, j * V)]), vt, align)
+                                   for j in range(len(acc[0]))] for q in ptrs)
+            zero = ir.Constant(vt, None)
             for r in range(MR):
                 base = builder.gep(Cdata, [builder.load(builder.gep(cbdata, [ir.Constant(i64, r)]))])
                 for j in range(len(acc[r])):
@@ -164,8 +166,8 @@ def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, ac
                     if accumulate:
                         v = builder.fadd(_vload(builder, p, vt, align), v)
                     if epilogue is not None:
-                        v = builder.select(has_bias, builder.fadd(v, bvecs[j]), v)
-                        zero = ir.Constant(vt, None)
+                        v = builder.select(has_bias, builder.fadd(v, bv[j]), v)
+                        v = builder.select(affine, builder.fadd(builder.fmul(builder.fsub(v, mv[j]), sv[j]), ov[j]), v)
                         rect = builder.select(builder.fcmp_ordered(">", v, zero), v, builder.fmul(v, zero))
                         v = builder.select(relu, rect, v)
                     _vstore(builder, v, p, vt, align)
@@ -177,15 +179,16 @@ def _tile_store(context, builder, acc, Cdata, cbdata, nr, nc, tmpdata, V, vt, ac
 
 
 @intrinsic
-def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, bias, bofs, has_bias, relu, resume):
-    """C[cb[r] + c] = relu?(s + sum_k A[ab[r] + koff[k]] * B[boff + k*bstride + c] + bias[bofs + c]?)
-    for the full MR x NR tile, s = 0, or (resume) the sums stored by the previous call (a class
-    whose taps are several runs of filter rows: one chain of FMAs, as in one call); partial
-    tiles (nr < MR or nc < NR) are read from and written to tmp[r*NR + c], without bias or relu,
-    for the caller to finish. A, C, tmp: 1-D; ab, cb: int64; koff: uint64; B: any C-contiguous
-    array (its data only: a packed panel, bstride NR, or the rows of an unpacked filter, bstride
-    its width); bias: read only when has_bias."""
-    sig = types.void(A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, bias, bofs, has_bias, relu, resume)
+def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, ep, eofs, eflags, resume):
+    """C[cb[r] + c] = epilogue(s + sum_k A[ab[r] + koff[k]] * B[boff + k*bstride + c]) for the
+    full MR x NR tile, s = 0, or (resume) the sums stored by the previous call (a class whose
+    taps are several runs of filter rows: one chain of FMAs, as in one call); partial tiles
+    (nr < MR or nc < NR) are read from and written to tmp[r*NR + c], without the epilogue, for
+    the caller to finish. A, C, tmp: 1-D; ab, cb: int64; koff: uint64; B: any C-contiguous array
+    (its data only: a packed panel, bstride NR, or the rows of an unpacked filter, bstride its
+    width). The epilogue (_tile_store) reads bias, mean, scale and offset at columns eofs + c of
+    the rows of ep (4, C's channels); eflags: 1 bias, 2 the affine map, 4 relu."""
+    sig = types.void(A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, ep, eofs, eflags, resume)
 
     def codegen(context, builder, signature, args):
         tys = signature.args
@@ -197,7 +200,7 @@ def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, 
         align = 4 if isinstance(ft, ir.FloatType) else 8
         i64 = ir.IntType(64)
         a = [builder.load(builder.gep(abd, [ir.Constant(i64, r)])) for r in range(MR)]
-        with builder.if_then(builder.icmp_signed("!=", _as_i64(context, builder, args[16], tys[16]),
+        with builder.if_then(builder.icmp_signed("!=", _as_i64(context, builder, args[15], tys[15]),
                                                  ir.Constant(i64, 0))):
             _tile_load(builder, acc, Cd, cbd, nrv, ncv, tmpd, V, vt, align)
         Bp = builder.gep(Bd, [boffv])
@@ -207,10 +210,14 @@ def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, 
             bvecs = [_vload(builder, builder.gep(brow, [ir.Constant(i64, j * V)]), vt, align) for j in range(nv)]
             xs = [builder.load(builder.gep(Ad, [builder.add(a[r], o)])) for r in range(MR)]
             _fma_row(builder, acc, xs, bvecs, vt)
-        flags = [builder.icmp_signed("!=", context.cast(builder, args[i], tys[i], types.int64), ir.Constant(i64, 0))
-                 for i in (14, 15)]
-        bptr = builder.gep(arrs[12].data, [_as_i64(context, builder, args[13], tys[13])])
-        _tile_store(context, builder, acc, Cd, cbd, nrv, ncv, tmpd, V, vt, False, align, (bptr, *flags))
+        flags = _as_i64(context, builder, args[14], tys[14])
+        on = [builder.icmp_signed("!=", builder.and_(flags, ir.Constant(i64, bit)), ir.Constant(i64, 0))
+              for bit in (1, 2, 4)]
+        ep = arrs[12]
+        width = cgutils.unpack_tuple(builder, ep.shape, 2)[1]  # ep is C-contiguous: rows `width` apart
+        first = builder.gep(ep.data, [_as_i64(context, builder, args[13], tys[13])])
+        ptrs = [builder.gep(first, [builder.mul(width, ir.Constant(i64, r))]) for r in range(4)]
+        _tile_store(context, builder, acc, Cd, cbd, nrv, ncv, tmpd, V, vt, False, align, (*ptrs, *on))
         return context.get_dummy_value()
     return sig, codegen
 
@@ -270,10 +277,11 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
 @twin("conv_fwd")
 @njit(parallel=True, cache=True)
 def _fwd_kernel(xf, img, koff, brow, pix, pos, cls, tstart, wp, gstep, pstep, bstride, G, Cig, Cog, yf, N, HWo,
-                TB, bias, has_bias, relu):
+                TB, ep, eflags):
     """Row tiles of MR output pixels of one tap class (conv_geometry.tap_classes) taken across
     the N images (a class's pixels of image 0, then of image 1, ...: tiles of small classes
-    fill up); class c's tiles are tstart[c]:tstart[c+1]. img: x's elements per image."""
+    fill up); class c's tiles are tstart[c]:tstart[c+1]. img: x's elements per image. ep,
+    eflags: the epilogue (_mk_gather): relu?(((y + bias?) - mean) * scale + offset?)."""
     nblk = (Cog + NR - 1) // NR
     Co = G * Cog
     ntiles = tstart[tstart.shape[0] - 1]
@@ -317,10 +325,9 @@ def _fwd_kernel(xf, img, koff, brow, pix, pos, cls, tstart, wp, gstep, pstep, bs
                 else:
                     ab[r] = ab[0]
                     cb[r] = cb[0]
-            # the fused epilogue on the tile in registers: bias, then relu as kernels/gemm.py
-            # applies it (v if v > 0 else v * 0); on partial tiles below, after the copy
             # the class's taps in runs of consecutive filter rows (one run unless its columns
-            # of taps are cut), each run resuming the sums the previous one stored
+            # of taps are cut), each run resuming the sums the previous one stored; the last
+            # applies the epilogue in registers (partial tiles: below, after the copy)
             K = cls[c, 1]
             run = cls[c, 4]
             kr = 0
@@ -328,22 +335,24 @@ def _fwd_kernel(xf, img, koff, brow, pix, pos, cls, tstart, wp, gstep, pstep, bs
                 last = kr + run >= K
                 row = brow[k0 + kr] if K > 0 else 0
                 _mk_gather(xf, ab, koff[k0 + kr:], min(run, K - kr), wp, g * gstep + cblk * pstep + row * bstride,
-                           bstride, yf, cb, nr, nc, tmp, bias, g * Cog + co0 if has_bias else 0, has_bias and last, relu and last, kr > 0)
+                           bstride, yf, cb, nr, nc, tmp, ep, g * Cog + co0, eflags if last else 0, kr > 0)
                 kr += run
                 if last:
                     break
             _copy_partial(yf, cb, nr, nc, tmp, False)
-            if (has_bias or relu) and (nr < MR or nc < NR):
+            if eflags != 0 and (nr < MR or nc < NR):
+                c0 = g * Cog + co0
                 for r in range(nr):
                     yp = yf[cb[r]:cb[r] + nc]
-                    if has_bias:
-                        bp = bias[g * Cog + co0:g * Cog + co0 + nc]
-                        for j in range(nc):
-                            yp[j] += bp[j]
-                    if relu:
-                        for j in range(nc):
-                            v = yp[j]
-                            yp[j] = v if v > zero else v * zero
+                    for j in range(nc):
+                        v = yp[j]
+                        if eflags & 1:
+                            v += ep[0, c0 + j]
+                        if eflags & 2:
+                            v = (v - ep[1, c0 + j]) * ep[2, c0 + j] + ep[3, c0 + j]
+                        if eflags & 4:
+                            v = v if v > zero else v * zero
+                        yp[j] = v
 
 
 @twin("conv_bwd_filter")

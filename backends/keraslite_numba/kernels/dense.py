@@ -91,7 +91,6 @@ def matmul(a, b, out, bias=None, relu: bool = False):
     right = conv.right_operand(w, 1, out=None if n % conv.NR == 0 else _scratch(
         ("dense_panels",), panels_shape(w.shape, 1, False, conv.NR), w.dtype))
     TB = conv._rows_per_job(-(-m // conv.MR), -(-n // conv.NR))
-    has_bias = bias is not None
     conv._fwd_kernel(xf, row_step, *tables, *right, 1, K, n, out.reshape(-1), m, 1, TB,
-                     bias if has_bias else conv._NO_BIAS[out.dtype.char], has_bias, relu)
+                     *conv.epilogue(out.dtype, n, bias, None, relu))
     return out

@@ -3,7 +3,9 @@ conv + bias (which is the conv kernel's `bias=`): a GEMM with its epilogue, cate
 cross-entropy of probabilities in one pass per row, a pooling's backprop masked by relu's
 gradient (kernels/pool.py's `mask=`), training-mode batch norm writing relu of its result
 (kernels/batchnorm.py's `relu=`), batch norm's backward pass summing the dx it writes
-(`dsum=`), and batch norm at inference (+ relu) through the same kernel. Each falls back to the pattern's composite
+(`dsum=`), batch norm at inference (+ relu) through the same kernel, and a convolution + bias
+followed by batch norm at inference (+ relu) in the convolution kernel's epilogue (kernels/conv.py's
+`affine=`). Each falls back to the pattern's composite
 (the chain's primitives one after the other) for inputs its kernel does not cover."""
 from __future__ import annotations
 
@@ -51,6 +53,30 @@ def gemm_epilogue(backend, pattern, nodes):
             return out
         return matmul(x, w, out=out, bias=bias, act=act)
     return gemm_bias_act
+
+
+def conv_batchnorm(backend, pattern, nodes):
+    """relu?(((conv(x, w) + b) - mean) * scale + offset) for a 2-D float convolution with
+    explicit padding (the inference graph of Conv2D -> BatchNormalization), or None."""
+    conv_node = nodes[0]
+    attrs = dict(conv_node.attrs)
+    if len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str) or not _floats(
+            *conv_node.inputs, *(i for n in nodes for i in n.inputs), *nodes):
+        return None
+    from . import conv
+    composite = pattern.composite(backend, nodes)
+    relu = len(nodes) == 6
+
+    def conv_bias_batchnorm(x, w, b, mean, scale, offset, out=None):
+        vectors = (b, mean, scale, offset)
+        if x.ndim != 4 or not _fast(x, w, *vectors) or any(v.shape != (w.shape[-1],) for v in vectors):
+            y = composite(x, w, *vectors)
+            if out is None:
+                return y
+            np.copyto(out, y)
+            return out
+        return conv.conv2d(_w(x), _w(w), out=out, bias=b, affine=(mean, scale, offset), relu=relu, **attrs)
+    return conv_bias_batchnorm
 
 
 @njit(cache=True, nogil=True)
