@@ -272,6 +272,16 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
 
 
 # --------------------------------------------------------------------------------------------
+@njit(inline="always")
+def _job(job, ncols, nblk, ab_type, dtype):
+    """A parallel job over (row blocks, G*nblk column panels): its row block, group and panel
+    in the group, and its tile's buffers (left operand offsets, output offsets, partial tile)."""
+    blk = job // ncols
+    g = (job - blk * ncols) // nblk
+    return (blk, g, job - blk * ncols - g * nblk, np.empty(MR, ab_type), np.empty(MR, np.int64),
+            np.empty(MR * NR, dtype))
+
+
 # parallel drivers
 # --------------------------------------------------------------------------------------------
 @twin("conv_fwd")
@@ -293,12 +303,7 @@ def _fwd_kernel(xf, img, koff, brow, pix, pos, cls, tstart, wp, gstep, pstep, bs
     # a block stay in its cache while it runs the block's panels
     for job in prange(nblocks * ncols):
         wide_vectors()
-        ab = np.empty(MR, np.int64)
-        cb = np.empty(MR, np.int64)
-        tmp = np.empty(MR * NR, yf.dtype)
-        blk = job // ncols
-        g = (job - blk * ncols) // nblk
-        cblk = job - blk * ncols - g * nblk
+        blk, g, cblk, ab, cb, tmp = _job(job, ncols, nblk, np.int64, yf.dtype)
         t0 = blk * TB
         t1 = min(t0 + TB, ntiles)
         co0 = cblk * NR
@@ -368,12 +373,7 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
     # fresh pages: a page fault per 4 KiB on every call)
     for job in prange(nchunks * ncols):
         wide_vectors()
-        ab = np.empty(MR, np.uint64)
-        cb = np.empty(MR, np.int64)
-        tmp = np.empty(MR * NR, part.dtype)
-        ch = job // ncols
-        g = (job - ch * ncols) // nblk
-        cblk = job - ch * ncols - g * nblk
+        ch, g, cblk, ab, cb, tmp = _job(job, ncols, nblk, np.uint64, part.dtype)
         rs0 = ch * R // nchunks
         rs1 = (ch + 1) * R // nchunks
         pbase = ch * psize
