@@ -127,7 +127,7 @@ def _rows_per_job(ntiles, ncols):
 CLASS_ENTRIES_MAX = 1 << 18
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=64)  # shares tap_classes' arrays; adds one small array per batch size
 def _tiles(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx, N):
     """tap_classes' tables and the first tile of each class (and the total) for N images, or
     None when there are several classes and their tables pass CLASS_ENTRIES_MAX."""

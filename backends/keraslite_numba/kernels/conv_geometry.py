@@ -108,7 +108,9 @@ def _valid_taps(O, k, s, d, p, L):
     return r
 
 
-@functools.lru_cache(maxsize=128)
+# the tables hold two int64 per output pixel of one image (pix, pos): 16 MiB for a 1024x1024
+# output, so few geometries are kept
+@functools.lru_cache(maxsize=32)
 def tap_classes(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx):
     """The output pixels of one image grouped by which taps of the filter read inside the
     unpadded H x W input (the others would read padding zeros: skipped, not multiplied).
