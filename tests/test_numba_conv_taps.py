@@ -87,3 +87,19 @@ def test_classes_partition_the_pixels_and_list_only_taps_inside():
                 assert int(base) + int(koff[k]) == ((oh * sh + i * dh - pt) * W + ow * sw + j * dw - pl) * Cig + c
             for r in range(0, K, run):  # runs are consecutive filter rows
                 assert np.all(np.diff(brow[k0 + r:k0 + r + run]) == 1)
+
+
+def test_epilogue_vectors_are_checked_before_any_work():
+    x = np.ones((1, 3, 3, 2), np.float32)
+    w = np.ones((2, 2, 2, 4), np.float32)
+    out = np.full((1, 2, 2, 4), 7.0, np.float32)
+    v = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="affine"):
+        conv.conv2d(x, w, out=out, affine=(v, v))
+    with pytest.raises(ValueError, match="scale"):
+        conv.conv2d(x, w, out=out, affine=(v, np.zeros(3, np.float32), v))
+    with pytest.raises(ValueError, match="bias"):
+        conv.conv2d(x, w, out=out, bias=np.zeros(5, np.float32))
+    assert np.all(out == 7.0)  # nothing written
+    got = conv.conv2d(x, w, bias=v + 1, affine=(v + 2, v + 0.5, v - 1), relu=True)
+    np.testing.assert_array_equal(got, np.maximum(((8.0 + 1) - 2) * 0.5 - 1, 0) * np.ones((1, 2, 2, 4)))

@@ -16,6 +16,7 @@ The kernels and their microkernels are in conv_kernels.py (speed notes there).
 """
 
 import functools
+import threading
 
 import numba
 import numpy as np
@@ -28,11 +29,21 @@ from .conv_pack import packed_filter
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
 
 
+_epilogue_tls = threading.local()
+
+
 def epilogue(dt, Co, bias=None, affine=None, relu=False):
     """(ep, eflags): what the forward kernel applies to each output as it is stored,
     relu?(((y + bias?) - mean) * scale + offset?) with affine = (mean, scale, offset); ep holds
-    the four vectors as rows (a per-thread buffer, copied into on each call)."""
-    ep = _scratch(("epilogue",), (4, Co), dt)
+    the four vectors as rows, in a buffer kept per thread, dtype and width (not in _scratch,
+    whose few slots hold the multi-MB padded inputs: one per layer width would evict them).
+    Rows whose flag is off keep stale values: the kernel loads them and does not use them."""
+    bufs = getattr(_epilogue_tls, "bufs", None)
+    if bufs is None:
+        bufs = _epilogue_tls.bufs = {}
+    ep = bufs.get((np.dtype(dt).char, Co))
+    if ep is None:
+        ep = bufs[np.dtype(dt).char, Co] = np.zeros((4, Co), dt)
     flags = 0
     if bias is not None:
         ep[0] = bias
@@ -63,6 +74,8 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo,
      G) = _geometry(x.shape, w.shape, strides, padding, dilation, groups)
     y = _check_out(out, (N, Ho, Wo, Co), dt)
+    if affine is not None and len(affine) != 3:
+        raise ValueError(f"conv2d: affine must be (mean, scale, offset), got {len(affine)} entries")
     vectors = ([] if bias is None else [("bias", bias)]) + (
         [] if affine is None else list(zip(("mean", "scale", "offset"), affine)))
     for name, v in vectors:
@@ -129,21 +142,27 @@ CLASS_ENTRIES_MAX = 1 << 18
 
 @functools.lru_cache(maxsize=64)  # shares tap_classes' arrays; adds one small array per batch size
 def _tiles(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx, N):
-    """tap_classes' tables and the first tile of each class (and the total) for N images, or
-    None when there are several classes and their tables pass CLASS_ENTRIES_MAX."""
+    """tap_classes' tables with their tiles for N images (with_tiles), or None when there are
+    several classes and their tables pass CLASS_ENTRIES_MAX."""
     t = tap_classes(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx)
     if t[0].size > CLASS_ENTRIES_MAX and len(t[4]) > 1:
         return None
-    tstart = np.concatenate([[0], np.cumsum(-(-N * t[4][:, 3] // MR))]).astype(np.int64)
+    return with_tiles(t, N)
+
+
+def with_tiles(tables, N):
+    """(koff, brow, pix, pos, cls) + (tstart,): the first row tile of each class and the total,
+    for N images (a class's pixels of every image, MR to a tile): what _fwd_kernel takes."""
+    tstart = np.concatenate([[0], np.cumsum(-(-N * tables[4][:, 3] // MR))]).astype(np.int64)
     tstart.flags.writeable = False
-    return t + (tstart,)
+    return tuple(tables) + (tstart,)
 
 
 def _forward(x, right, geometry, y, ep=None):
     """The forward kernel on x with the right operand `right` (right_operand) into y, with the
-    epilogue `ep` (epilogue(); None: none). Taps that
-    would read padding are skipped (tap classes), unless their tables grow too large: then it
-    reads a zero-padded copy (geometry's Hp, Wp; None where none may be made: returns None)."""
+    epilogue `ep` (epilogue(); None: none). Taps that would read padding are skipped (tap
+    classes), unless their tables grow too large: then it reads a zero-padded copy (geometry's
+    Hp, Wp; None where none may be made: returns None)."""
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo, G) = geometry
     tables = _tiles(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cin, N)
     if tables is None:
@@ -165,10 +184,11 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
 
     Computed as the forward kernel applied to g (stride 1) with the filter flipped and its in/out
     channels swapped: dx[h] = sum_i q[h + i*dh] * w[kh-1-i], where q is g with sh-1 zero rows
-    inserted between its rows (likewise columns) and shifted by dh*(kh-1) - pt. For strides > 1
-    the inserted zeros cost sh*sw times the arithmetic of a direct scatter; in exchange no
-    separate kernel has to be compiled. A strided 1x1 filter skips them (its products are made
-    on g and put in place); few input channels go through col2im.
+    inserted between its rows (likewise columns) and shifted by dh*(kh-1) - pt. With stride 1 q
+    is g itself read as if padded (its zeros are skipped taps: no copy). For strides > 1 the
+    inserted zeros are a copy and cost sh*sw times the arithmetic of a direct scatter; in
+    exchange no separate kernel has to be compiled. A strided 1x1 filter skips them (its
+    products are made on g and put in place); few input channels go through col2im.
     """
     dt = _float_dtype(g)
     g = np.ascontiguousarray(g, dtype=dt)

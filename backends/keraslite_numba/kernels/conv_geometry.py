@@ -150,3 +150,14 @@ def tap_classes(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, Cig, Cx):
     for a in out:
         a.flags.writeable = False
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def row_tables(K, k_step):
+    """tap_classes' tables for a matrix product read as one-pixel images (kernels/dense.py): each
+    row of `a` is an image whose K values lie k_step apart, one class with every tap."""
+    out = (np.arange(K, dtype=np.uint64) * np.uint64(k_step), np.arange(K, dtype=np.int64),
+           np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([[0, K, 0, 1, max(K, 1)]], np.int64))
+    for a in out:
+        a.flags.writeable = False  # read-only as every table: the kernel's one signature
+    return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import conv
-from .conv_geometry import _scratch
+from .conv_geometry import _scratch, row_tables
 from .conv_pack import panels_shape
 
 __all__ = ["usable", "matmul", "MIN_N", "MAX_K"]
@@ -78,14 +78,10 @@ def matmul(a, b, out, bias=None, relu: bool = False):
     w = _right(b)
     key = (K, k_step, m)
     tables = _tables.get(key)
-    if tables is None:  # conv.py's tap tables for one class: each row of a is an "image" of one pixel
+    if tables is None:  # conv.py's tables of one class: each row of a is an image of one pixel
         if len(_tables) > 64:
             _tables.clear()
-        tables = _tables[key] = (np.arange(K, dtype=np.uint64) * np.uint64(k_step), np.arange(K, dtype=np.int64),
-                                 np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([[0, K, 0, 1, max(K, 1)]], np.int64),
-                                 np.array([0, -(-m // conv.MR)], np.int64))
-        for t in tables:
-            t.flags.writeable = False  # read-only as conv.py's tables: the kernel's one signature
+        tables = _tables[key] = conv.with_tiles(row_tables(K, k_step), m)
     # b itself when its rows hold whole panels, else panels packed into a buffer kept per shape:
     # a steady-state step allocates nothing
     right = conv.right_operand(w, 1, out=None if n % conv.NR == 0 else _scratch(

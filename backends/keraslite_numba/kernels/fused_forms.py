@@ -61,7 +61,7 @@ def conv_batchnorm(backend, pattern, nodes):
     conv_node = nodes[0]
     attrs = dict(conv_node.attrs)
     if len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str) or not _floats(
-            *conv_node.inputs, *(i for n in nodes for i in n.inputs), *nodes):
+            *(i for n in nodes for i in n.inputs), *nodes):
         return None
     from . import conv
     composite = pattern.composite(backend, nodes)
