@@ -41,8 +41,11 @@ def _calls(dt, rng):
         with SerialBlas():
             return gemm.matmul(a(300, 71), a(71, 64), bias=a(64), act="tanh")
 
+    xw, ww = a(2, 7, 9, 16), a(3, 3, 16, 32)
+
     return {
         "conv_fwd": lambda: conv.conv2d(x, w, dilation=(1, 1), bias=b, **geo),
+        "conv_wino": lambda: conv._winograd(xw, ww, 1, 0, np.empty((2, 7, 7, 32), dt), None),
         "conv_bwd_filter": lambda: conv.conv2d_backprop_filter(x, g, w.shape, **geo),
         "col2im": lambda: conv.conv2d_backprop_input(y, ws, xs.shape, (1, 1), ((1, 1), (1, 1))),
         "max_fwd": lambda: pool.max_pool2d(np.round(p), *pool_geo),

@@ -21,9 +21,10 @@ import threading
 import numba
 import numpy as np
 
+from . import conv_geometry
 from .conv_col2im import _col2im
 from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch, tap_classes
-from .conv_kernels import MR, NR, _bwd_filter_kernel, _fwd_kernel
+from .conv_kernels import MR, NR, _bwd_filter_kernel, _fwd_kernel, _wino_kernel
 from .conv_pack import packed_filter
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
@@ -88,6 +89,8 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
         y[...] = 0
         _finish(y, *ep)
         return y
+    if winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo):
+        return _winograd(x, w, pt, pl, y, ep)
     return _forward(x, right_operand(w, G), (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho,
                                              Wo, G), y, ep)
 
@@ -178,6 +181,50 @@ def _forward(x, right, geometry, y, ep=None):
     return y
 
 
+_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+_wino_tls = threading.local()
+
+
+def winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo) -> bool:
+    """conv_geometry.winograd_fits with this CPU's tile."""
+    return conv_geometry.winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo, NR)
+
+
+def _wino_buffers(C, Co, dt):
+    """Per thread, dtype and channels: the transformed filter U (16, C, Cop) (its padding columns
+    stay zero), the per-thread work blocks V and M of _wino_kernel, its offsets and zero
+    epilogue. Not in _scratch, whose few slots hold the padded inputs."""
+    bufs = getattr(_wino_tls, "bufs", None)
+    if bufs is None:
+        bufs = _wino_tls.bufs = {}
+    nth = numba.get_num_threads()
+    key = (np.dtype(dt).char, C, Co, nth)
+    b = bufs.get(key)
+    if b is None:
+        Cop = -(-Co // NR) * NR
+        # tiles per block: four row tiles, fewer when the block's V and M would pass ~512 KiB
+        TB = MR * max(1, min(4, (512 << 10) // (16 * MR * (C + Cop) * np.dtype(dt).itemsize)))
+        koff = np.arange(C, dtype=np.uint64)
+        b = bufs[key] = (np.zeros((16, C, Cop), dt), np.empty((nth, 16 * TB * C), dt),
+                         np.empty((nth, 16 * TB * Cop), dt), koff, np.zeros((4, NR), dt))
+    return b
+
+
+def _winograd(x, w, pt, pl, y, ep):
+    """y = conv2d(x, w) with padding (pt, pl) at the top and left (y's shape fixes the rest),
+    by Winograd F(2x2, 3x3): U = G w G^T per channel pair, then _wino_kernel."""
+    N, H, W, C = x.shape
+    _, Ho, Wo, Co = y.shape
+    U, V, M, koff, gep = _wino_buffers(C, Co, y.dtype)
+    Gm = np.array(_G, y.dtype)
+    t = np.tensordot(Gm, w, axes=(1, 0))            # (a, j, C, Co)
+    u = np.tensordot(Gm, t, axes=(1, 1))            # (b, a, C, Co)
+    U[:, :, :Co] = u.transpose(1, 0, 2, 3).reshape(16, C, Co)
+    ep, eflags = epilogue(y.dtype, Co) if ep is None else ep
+    _wino_kernel(x.reshape(-1), N, H, W, C, pt, pl, Ho, Wo, U, Co, y.reshape(-1), ep, eflags, V, M, koff, gep)
+    return y
+
+
 def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0, 0)),
                           dilation=(1, 1), groups=1, out=None):
     """Gradient of conv2d with respect to x, given g = dL/dy; returns dx of ``input_shape``.
@@ -217,6 +264,9 @@ def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0
     if oh1 <= oh0 or ow1 <= ow0:
         dx[...] = 0
         return dx
+    if winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Co, Cin, H, W):
+        # the full correlation with the flipped filter, in/out channels swapped
+        return _winograd(g, w[::-1, ::-1].transpose(0, 1, 3, 2), bt, bl, dx, None)
     wp = right_operand(w, G, flip=True)
     if sh == sw == 1:
         # the forward kernel on g itself, read as if padded by (bt, bl): its tap classes skip

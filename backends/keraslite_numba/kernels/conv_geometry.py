@@ -2,6 +2,7 @@
 geometry, the filter's offset table, per-thread scratch buffers, the zero-padded input."""
 import collections
 import functools
+import os
 import threading
 
 import numpy as np
@@ -161,3 +162,26 @@ def row_tables(K, k_step):
     for a in out:
         a.flags.writeable = False  # read-only as every table: the kernel's one signature
     return out
+
+
+# Winograd F(2x2, 3x3) (conv_kernels._wino_kernel) runs 3x3, stride-1, undilated, ungrouped
+# float32 convolutions whose channel counts are whole vectors (16 covers both tiles), on outputs
+# of at least WINOGRAD_MIN_SIDE pixels a side (smaller ones are mostly edge: the tap classes skip
+# their padding taps, and the 2x2 tiles would waste more), with a transformed filter of at most
+# WINOGRAD_MAX_FILTER elements (each block of tiles reads all of it). Here, without Numba, so that
+# coldstart.py can tell at plan time which convolutions need the kernel.
+# Off unless KERASLITE_WINOGRAD=1: compiling it on a first run (its serial twin, ~0.9-1.4 s of
+# CPU) took the tutorial convnet's cold first step from 1.3 to 1.8-2.0 s (2 CPUs), and switching
+# kernels once it is compiled would make a cold run's results differ from a warm run's.
+WINOGRAD = os.environ.get("KERASLITE_WINOGRAD", "0") == "1"
+WINOGRAD_MIN_SIDE = 6
+WINOGRAD_MAX_FILTER = 1 << 20
+
+
+def winograd_fits(dtype, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo, nr) -> bool:
+    """Whether a convolution (Cin -> Co channels, output Ho x Wo; nr: the tile's columns) runs on
+    the Winograd kernel (conv.py's _winograd)."""
+    Cop = -(-Co // nr) * nr
+    return (WINOGRAD and np.dtype(dtype) == np.float32 and kh == kw == 3 and sh == sw == dh == dw == G == 1
+            and Cin % 16 == 0 and Co % 16 == 0 and min(Ho, Wo) >= WINOGRAD_MIN_SIDE
+            and 16 * Cin * Cop <= WINOGRAD_MAX_FILTER)

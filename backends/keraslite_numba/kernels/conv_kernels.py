@@ -398,3 +398,166 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
 # --------------------------------------------------------------------------------------------
 # Python wrappers
 # --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# Winograd F(2x2, 3x3): 3x3 stride-1 convolutions (conv.py's _winograd); each 2x2 output tile
+# costs 16 products per channel pair instead of 36
+# --------------------------------------------------------------------------------------------
+@intrinsic
+def _wino_in(typingctx, src, offs, zeros, V, vbase, vstride, C):
+    """The input transform of one tile: V[vbase + xi*vstride + c] = (B^T d B)[xi] for c < C (a
+    multiple of the vector width), d[i][j] = src[offs[4i + j] + c], or zeros[c] where that offset
+    is negative (a pixel outside x: padding). Explicit vectors: 16 loads and 16 stores per step
+    leave LLVM too many overlap checks to vectorise the loop itself."""
+    sig = types.void(src, offs, zeros, V, vbase, vstride, C)
+
+    def codegen(context, builder, signature, args):
+        tys = signature.args
+        sd, od, zd, vd = (context.make_array(tys[i])(context, builder, args[i]).data for i in (0, 1, 2, 3))
+        vb, vs, Cv = (_as_i64(context, builder, args[i], tys[i]) for i in (4, 5, 6))
+        ft = context.get_data_type(tys[3].dtype)
+        L = _vec_width(ft)
+        vt = ir.VectorType(ft, L)
+        align = 4 if isinstance(ft, ir.FloatType) else 8
+        i64 = ir.IntType(64)
+        add, sub = builder.fadd, builder.fsub
+        zero = ir.Constant(i64, 0)
+        bases = []
+        for k in range(16):  # each pixel's first channel: in x, or the zero row
+            o = builder.load(builder.gep(od, [ir.Constant(i64, k)]))
+            inside = builder.icmp_signed(">=", o, zero)
+            bases.append(builder.select(inside, builder.gep(sd, [builder.select(inside, o, zero)]), zd))
+        rows = [builder.gep(vd, [builder.add(vb, builder.mul(vs, ir.Constant(i64, k)))]) for k in range(16)]
+        with _loop(builder, zero, builder.sdiv(Cv, ir.Constant(i64, L))) as q:
+            c = builder.mul(q, ir.Constant(i64, L))
+            d = [_vload(builder, builder.gep(bases[k], [c]), vt, align) for k in range(16)]
+            s = [None] * 16
+            for j in range(4):  # B^T d: along each column
+                d0, d1, d2, d3 = d[j], d[4 + j], d[8 + j], d[12 + j]
+                s[j], s[4 + j], s[8 + j], s[12 + j] = sub(d0, d2), add(d1, d2), sub(d2, d1), sub(d1, d3)
+            for k in range(4):  # (B^T d) B: along each row
+                a0, a1, a2, a3 = s[4 * k:4 * k + 4]
+                for l, v in enumerate((sub(a0, a2), add(a1, a2), sub(a2, a1), sub(a1, a3))):
+                    _vstore(builder, v, builder.gep(rows[4 * k + l], [c]), vt, align)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def _wino_out(typingctx, M, mbase, mstride, y, yoffs, sink, C, ep, eflags):
+    """The output transform of one tile, with conv2d's epilogue: y[yoffs[k] + c] =
+    epilogue((A^T m A)[k]) for the four outputs k and c < C (a multiple of the vector width),
+    m[xi] = M[mbase + xi*mstride + c]; an output whose offset is negative (past y's edge) goes
+    to sink[c] instead (no branch in the loop). ep, eflags as _mk_gather's (columns c)."""
+    sig = types.void(M, mbase, mstride, y, yoffs, sink, C, ep, eflags)
+
+    def codegen(context, builder, signature, args):
+        tys = signature.args
+        md, yd, od, zd = (context.make_array(tys[i])(context, builder, args[i]).data for i in (0, 3, 4, 5))
+        mb, ms, Cv, flags = (_as_i64(context, builder, args[i], tys[i]) for i in (1, 2, 6, 8))
+        ft = context.get_data_type(tys[0].dtype)
+        L = _vec_width(ft)
+        vt = ir.VectorType(ft, L)
+        align = 4 if isinstance(ft, ir.FloatType) else 8
+        i64 = ir.IntType(64)
+        add, sub = builder.fadd, builder.fsub
+        has_bias, affine, relu = (builder.icmp_signed("!=", builder.and_(flags, ir.Constant(i64, bit)),
+                                                      ir.Constant(i64, 0)) for bit in (1, 2, 4))
+        epa = context.make_array(tys[7])(context, builder, args[7])
+        width = cgutils.unpack_tuple(builder, epa.shape, 2)[1]
+        eprows = [builder.gep(epa.data, [builder.mul(width, ir.Constant(i64, r))]) for r in range(4)]
+        zero64 = ir.Constant(i64, 0)
+        outp = []
+        for k in range(4):  # each output's first channel: in y, or the sink
+            o = builder.load(builder.gep(od, [ir.Constant(i64, k)]))
+            inside = builder.icmp_signed(">=", o, zero64)
+            outp.append(builder.select(inside, builder.gep(yd, [builder.select(inside, o, zero64)]), zd))
+        rows = [builder.gep(md, [builder.add(mb, builder.mul(ms, ir.Constant(i64, k)))]) for k in range(16)]
+        zero = ir.Constant(vt, None)
+        with _loop(builder, ir.Constant(i64, 0), builder.sdiv(Cv, ir.Constant(i64, L))) as q:
+            c = builder.mul(q, ir.Constant(i64, L))
+            m = [_vload(builder, builder.gep(rows[k], [c]), vt, align) for k in range(16)]
+            u = [None] * 8
+            for l in range(4):  # A^T m: along each column
+                u[l] = add(add(m[l], m[4 + l]), m[8 + l])
+                u[4 + l] = sub(sub(m[4 + l], m[8 + l]), m[12 + l])
+            outs = []
+            for k in range(2):  # (A^T m) A: along each row
+                a0, a1, a2, a3 = u[4 * k:4 * k + 4]
+                outs += [add(add(a0, a1), a2), sub(sub(a1, a2), a3)]
+            bv, mv, sv, ov = (_vload(builder, builder.gep(p, [c]), vt, align) for p in eprows)
+            for k, v in enumerate(outs):
+                v = builder.select(has_bias, add(v, bv), v)
+                v = builder.select(affine, add(builder.fmul(sub(v, mv), sv), ov), v)
+                v = builder.select(relu, builder.select(builder.fcmp_ordered(">", v, zero), v,
+                                                        builder.fmul(v, zero)), v)
+                _vstore(builder, v, builder.gep(outp[k], [c]), vt, align)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@twin("conv_wino")
+@njit(parallel=True, cache=True)
+def _wino_kernel(xf, N, H, W, C, pt, pl, Ho, Wo, U, Co, yf, ep, eflags, V, M, koff, gep):
+    """y = conv2d(x, w) for a 3x3 filter, stride 1, no dilation, one group, by Winograd
+    F(2x2, 3x3): x is (N, H, W, C) flat, U the transformed filter (16, C, Cop) (Cop: Co rounded
+    up to whole NR-column panels, zero columns), y (N, Ho, Wo, Co) flat; output tile (a, b)
+    reads x's rows 2a - pt ... + 3 and columns 2b - pl ... + 3 (zeros outside). Each thread
+    takes consecutive blocks of TB tiles (V: (threads, 16*TB*C), M: (threads, 16*TB*Cop)): the
+    block's transformed input, its 16 products (the microkernel: U[xi] read in place, koff =
+    0..C-1, gep a zero (4, NR) epilogue that is off) and the output transform stay in cache."""
+    nth = V.shape[0]
+    Cop = U.shape[2]
+    TB = V.shape[1] // (16 * C)
+    tw = (Wo + 1) // 2
+    per = ((Ho + 1) // 2) * tw
+    T = N * per
+    njobs = (T + TB - 1) // TB
+    vs = TB * C
+    ms = TB * Cop
+    for th in prange(nth):
+        wide_vectors()
+        Vt = V[th]
+        Mt = M[th]
+        ab = np.empty(MR, np.int64)
+        cb = np.empty(MR, np.int64)
+        tmp = np.empty(MR * NR, yf.dtype)
+        zeros = np.zeros(C, yf.dtype)
+        sink = np.empty(Co, yf.dtype)
+        offs = np.empty(16, np.int64)
+        yo = np.empty(4, np.int64)
+        for job in range(th * njobs // nth, (th + 1) * njobs // nth):
+            t0 = job * TB
+            for tl in range(TB):
+                t = t0 + tl
+                if t >= T:  # past the last tile: zeros (the products of the block's last rows)
+                    offs[:] = -1
+                else:  # the tile's 4x4 pixels; those outside x (padding) read zeros
+                    n = t // per
+                    a = (t - n * per) // tw
+                    r0 = 2 * a - pt
+                    c0 = 2 * (t - n * per - a * tw) - pl
+                    for k in range(16):
+                        r = r0 + k // 4
+                        c = c0 + k % 4
+                        offs[k] = ((n * H + r) * W + c) * C if 0 <= r < H and 0 <= c < W else -1
+                _wino_in(xf, offs, zeros, Vt, tl * C, vs, C)
+            for xi in range(16):
+                for rt in range(0, TB, MR):
+                    for cblk in range(Cop // NR):
+                        for r in range(MR):
+                            ab[r] = xi * vs + (rt + r) * C
+                            cb[r] = xi * ms + (rt + r) * Cop + cblk * NR
+                        _mk_gather(Vt, ab, koff, C, U, xi * C * Cop + cblk * NR, Cop, Mt, cb, MR, NR, tmp, gep, 0,
+                                   0, False)
+            for tl in range(min(TB, T - t0)):
+                t = t0 + tl
+                n = t // per
+                a = (t - n * per) // tw
+                b = t - n * per - a * tw
+                for k in range(4):
+                    oh = 2 * a + k // 2
+                    ow = 2 * b + k % 2
+                    yo[k] = ((n * Ho + oh) * Wo + ow) * Co if oh < Ho and ow < Wo else -1
+                _wino_out(Mt, tl * Cop, ms, yf, yo, sink, Co, ep, eflags)
