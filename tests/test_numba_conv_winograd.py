@@ -156,7 +156,7 @@ def test_plan_keys_ask_for_the_kernel_where_it_runs(monkeypatch, on):
     with keraslite.use_backend("numba"):
         model.train_on_batch(np.ones((2, 10, 10, 3), np.float32), np.ones((2, 2), np.float32))
     steps = model.train_function.last_plan.steps
-    wino = [s.op for s in steps if s.op.startswith("conv") and coldstart._winograd(s.node)]
+    wino = [s.op for s in steps if s.op.startswith("conv") and conv_geometry.winograd_node(s.node, conv.NR)]
     # the second convolution (16 -> 32, output 6x6) and its input gradient; not the RGB one
     assert wino == (["conv+add", "conv_backprop_input"] if on else [])
     assert ("conv_wino-f" in coldstart.plan_keys(steps)) == on

@@ -62,6 +62,7 @@ except ImportError:  # pragma: no cover - not POSIX: no workers, no locks
 from keraslite.backend import compile_clock
 
 from .cachedir import cache_dir
+from .kernels.conv_geometry import winograd_node
 from .kernels.tile import tile
 
 NOTICE = "keraslite: compiling kernels for this CPU, first run only"
@@ -340,7 +341,7 @@ def plan_keys(steps) -> list[str]:
             fams = fams + ("col2im",)
         if fams[0] == "conv_fwd" and _large_filter(node):
             fams = fams + ("conv_pack",)
-        if fams[0] == "conv_fwd" and char == "f" and _winograd(node):
+        if fams[0] == "conv_fwd" and char == "f" and winograd_node(node, tile()[1]):
             fams = fams + ("conv_wino",)
         if fams[0] == "gemm_split" and char == "f" and step.op in _DENSE_OPS:
             dense = _dense_route(node)
@@ -380,29 +381,6 @@ def _dense_route(node) -> tuple:
     if k is None or n is None or n < tile()[1] or k > _DENSE_MAX_K:
         return ()
     return ("conv_fwd", "conv_pack") if k * n >= _PACK_MIN and n % tile()[1] else ("conv_fwd",)
-
-
-def _winograd(node) -> bool:
-    """Whether a convolution or input gradient (the step's node, or the conv its chain starts
-    from) runs on the Winograd kernel (kernels/conv_geometry.winograd_fits)."""
-    from .kernels.conv_geometry import winograd_fits
-    for _ in range(6):  # a fused chain's node is its last (add, batch norm's affine, relu)
-        if node.op in ("conv", "conv_backprop_input") or not node.inputs:
-            break
-        node = node.inputs[0]
-    if node.op not in ("conv", "conv_backprop_input") or len(node.inputs) < 2:
-        return False
-    attrs, wshape, out = node.attrs, getattr(node.inputs[1], "shape", None), node.shape
-    if not wshape or len(wshape) != 4 or not out or len(out) != 4 or any(d is None for d in (*wshape, *out[1:])):
-        return False
-    kh, kw, cin, co = (int(d) for d in wshape)
-    if node.op == "conv_backprop_input":  # the forward kernel's roles: g's channels in, x's out
-        cin, co = co, cin
-    strides, dilation = attrs.get("strides", ()), attrs.get("dilation", ())
-    if len(strides) != 2 or len(dilation) != 2:
-        return False
-    return winograd_fits("float32", kh, kw, *strides, *dilation, attrs.get("groups", 1), cin, co, int(out[1]),
-                         int(out[2]), tile()[1])
 
 
 def _large_filter(node) -> bool:
