@@ -404,6 +404,21 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
 # Winograd F(2x2, 3x3): 3x3 stride-1 convolutions (conv.py's _winograd); each 2x2 output tile
 # costs 16 products per channel pair instead of 36
 # --------------------------------------------------------------------------------------------
+def _vec_setup(context, dtype):
+    """(vector type, lanes, alignment) of the transforms' vectors of `dtype`."""
+    ft = context.get_data_type(dtype)
+    L = _vec_width(ft)
+    return ir.VectorType(ft, L), L, 4 if isinstance(ft, ir.FloatType) else 8
+
+
+def _row_or(builder, data, offs_data, k, fallback):
+    """&data[offs[k]], or `fallback` (a row of the same element type) where offs[k] < 0."""
+    i64 = ir.IntType(64)
+    o = builder.load(builder.gep(offs_data, [ir.Constant(i64, k)]))
+    inside = builder.icmp_signed(">=", o, ir.Constant(i64, 0))
+    return builder.select(inside, builder.gep(data, [builder.select(inside, o, ir.Constant(i64, 0))]), fallback)
+
+
 @intrinsic
 def _wino_in(typingctx, src, offs, zeros, V, vbase, vstride, C):
     """The input transform of one tile: V[vbase + xi*vstride + c] = (B^T d B)[xi] for c < C (a
@@ -416,18 +431,11 @@ def _wino_in(typingctx, src, offs, zeros, V, vbase, vstride, C):
         tys = signature.args
         sd, od, zd, vd = (context.make_array(tys[i])(context, builder, args[i]).data for i in (0, 1, 2, 3))
         vb, vs, Cv = (_as_i64(context, builder, args[i], tys[i]) for i in (4, 5, 6))
-        ft = context.get_data_type(tys[3].dtype)
-        L = _vec_width(ft)
-        vt = ir.VectorType(ft, L)
-        align = 4 if isinstance(ft, ir.FloatType) else 8
+        vt, L, align = _vec_setup(context, tys[3].dtype)
         i64 = ir.IntType(64)
         add, sub = builder.fadd, builder.fsub
         zero = ir.Constant(i64, 0)
-        bases = []
-        for k in range(16):  # each pixel's first channel: in x, or the zero row
-            o = builder.load(builder.gep(od, [ir.Constant(i64, k)]))
-            inside = builder.icmp_signed(">=", o, zero)
-            bases.append(builder.select(inside, builder.gep(sd, [builder.select(inside, o, zero)]), zd))
+        bases = [_row_or(builder, sd, od, k, zd) for k in range(16)]  # in x, or the zero row
         rows = [builder.gep(vd, [builder.add(vb, builder.mul(vs, ir.Constant(i64, k)))]) for k in range(16)]
         with _loop(builder, zero, builder.sdiv(Cv, ir.Constant(i64, L))) as q:
             c = builder.mul(q, ir.Constant(i64, L))
@@ -456,10 +464,7 @@ def _wino_out(typingctx, M, mbase, mstride, y, yoffs, sink, C, ep, eflags):
         tys = signature.args
         md, yd, od, zd = (context.make_array(tys[i])(context, builder, args[i]).data for i in (0, 3, 4, 5))
         mb, ms, Cv, flags = (_as_i64(context, builder, args[i], tys[i]) for i in (1, 2, 6, 8))
-        ft = context.get_data_type(tys[0].dtype)
-        L = _vec_width(ft)
-        vt = ir.VectorType(ft, L)
-        align = 4 if isinstance(ft, ir.FloatType) else 8
+        vt, L, align = _vec_setup(context, tys[0].dtype)
         i64 = ir.IntType(64)
         add, sub = builder.fadd, builder.fsub
         has_bias, affine, relu = (builder.icmp_signed("!=", builder.and_(flags, ir.Constant(i64, bit)),
@@ -467,12 +472,7 @@ def _wino_out(typingctx, M, mbase, mstride, y, yoffs, sink, C, ep, eflags):
         epa = context.make_array(tys[7])(context, builder, args[7])
         width = cgutils.unpack_tuple(builder, epa.shape, 2)[1]
         eprows = [builder.gep(epa.data, [builder.mul(width, ir.Constant(i64, r))]) for r in range(4)]
-        zero64 = ir.Constant(i64, 0)
-        outp = []
-        for k in range(4):  # each output's first channel: in y, or the sink
-            o = builder.load(builder.gep(od, [ir.Constant(i64, k)]))
-            inside = builder.icmp_signed(">=", o, zero64)
-            outp.append(builder.select(inside, builder.gep(yd, [builder.select(inside, o, zero64)]), zd))
+        outp = [_row_or(builder, yd, od, k, zd) for k in range(4)]  # in y, or the sink
         rows = [builder.gep(md, [builder.add(mb, builder.mul(ms, ir.Constant(i64, k)))]) for k in range(16)]
         zero = ir.Constant(vt, None)
         with _loop(builder, ir.Constant(i64, 0), builder.sdiv(Cv, ir.Constant(i64, L))) as q:
