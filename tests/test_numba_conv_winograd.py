@@ -1,7 +1,7 @@
-"""Winograd F(2x2, 3x3) convolutions (kernels/conv_kernels._wino_kernel, conv._winograd): the
+"""Winograd F(2x2, 3x3) convolutions (kernels/conv_kernels._wino_par, conv._winograd): the
 forward convolution with its epilogue and the stride-1 input gradient, against an independent
 float64 NumPy sum of shifted products, against the direct kernel, across thread counts; and the
-rule that picks it (conv_geometry.winograd_fits, coldstart.plan_keys)."""
+rule that picks it (conv_geometry.winograd_fits, coldstart.plan_keys); the first run's stand-in."""
 import numba
 import numpy as np
 import pytest
@@ -135,14 +135,45 @@ def test_the_rule_sends_other_convolutions_to_the_direct_kernel(winograd, args):
     assert conv.winograd_fits(np.float32, 3, 3, 1, 1, 1, 1, 1, 32, 64, 15, 15)
 
 
-def test_off_unless_asked_for(monkeypatch):
+def test_on_unless_turned_off(monkeypatch):
     import importlib
     monkeypatch.delenv("KERASLITE_WINOGRAD", raising=False)
-    assert importlib.reload(conv_geometry).WINOGRAD is False
-    monkeypatch.setenv("KERASLITE_WINOGRAD", "1")
     assert importlib.reload(conv_geometry).WINOGRAD is True
+    monkeypatch.setenv("KERASLITE_WINOGRAD", "0")
+    assert importlib.reload(conv_geometry).WINOGRAD is False
     monkeypatch.delenv("KERASLITE_WINOGRAD")
     importlib.reload(conv_geometry)
+
+
+@pytest.mark.parametrize("N,H,W,C,Co,pt,pl,Ho,Wo", [
+    (2, 17, 17, 32, 64, 0, 0, 15, 15),     # odd output: half-empty edge tiles
+    (3, 8, 9, 16, 48, 1, 1, 8, 9),         # Co not whole panels
+    (2, 15, 15, 64, 32, 2, 2, 17, 17),     # an input gradient's padding
+    (1, 10, 12, 16, 16, -1, 3, 7, 12),     # negative and oversized padding
+    (5, 6, 7, 16, 32, 1, 1, 6, 7),
+])
+@pytest.mark.parametrize("flags", [0, 1, 7, 6])
+def test_the_first_run_stand_in_computes_the_kernel_s_bits(N, H, W, C, Co, pt, pl, Ho, Wo, flags):
+    """A cold run's results are a warm run's: while a worker compiles the kernel, conv.py's
+    NumPy stand-in (with the forward kernel for the products) runs in its place."""
+    from keraslite_numba import twins
+    rng = np.random.default_rng(N + H + C + flags)
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    w = rng.standard_normal((3, 3, C, Co)).astype(np.float32)
+    vecs = [rng.standard_normal(Co).astype(np.float32) for _ in range(4)]
+    outs = []
+    for variant in ("par", "seq"):
+        ep = conv.epilogue(np.float32, Co, vecs[0] if flags & 1 else None,
+                           tuple(vecs[1:]) if flags & 2 else None, bool(flags & 4))
+        y = np.full((N, Ho, Wo, Co), np.nan, np.float32)
+        with twins.only(variant):
+            conv._winograd(x, w, pt, pl, y, ep)
+        outs.append(y)
+    assert np.isfinite(outs[0]).all()
+    assert outs[0].tobytes() == outs[1].tobytes()
+    ref = _reference(x, w, pt, pl, Ho, Wo) if flags == 0 else None
+    if ref is not None:
+        assert np.abs(outs[0] - ref).max() <= 2e-6 * np.abs(ref).max()
 
 
 @pytest.mark.parametrize("on", [True, False])

@@ -96,8 +96,9 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
                "batchnorm_train+tuple_get+add+relu": ("bn_fwd",), "conv+add+sub+mul+add": ("conv_fwd",),
                "conv+add+sub+mul+add+relu": ("conv_fwd",)}
 # families whose serial stand-in is NumPy code (twins.Twin with seq_kernel None, kernels/pool.py,
-# kernels/batchnorm_numpy.py): no serial twin to compile, so none is asked of a worker
-NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd")
+# kernels/batchnorm_numpy.py; conv_wino's also runs conv_fwd's kernel, kernels/conv.py): no
+# serial twin to compile, so none is asked of a worker
+NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd", "conv_wino")
 # what start_background() compiles: a convnet's training step's families, first used first
 COMMON = ("conv_fwd-f", "bn_fwd-f", "max_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f")
 

@@ -96,7 +96,7 @@ RECIPES = {"conv_fwd": _conv_fwd, "conv_wino": _conv_wino, "conv_pack": _conv_pa
 
 # family -> (kernels module, its twins.Twin): how a process tells that a family's kernel
 # (parallel, or its serial twin) is compiled or loaded from the cache for a dtype
-KERNELS = {"conv_fwd": ("conv_kernels", "_fwd_kernel"), "conv_wino": ("conv_kernels", "_wino_kernel"),
+KERNELS = {"conv_fwd": ("conv_kernels", "_fwd_kernel"), "conv_wino": ("conv", "_wino_kernel"),
            "conv_pack": ("conv_pack", "_pack"), "col2im": ("conv_col2im", "_col2im"),
            "conv_bwd_filter": ("conv_kernels", "_bwd_filter_kernel"), "max_fwd": ("pool", "_max_fwd"),
            "max_bwd": ("pool", "_max_bwd"), "avg_fwd": ("pool", "_avg_fwd"), "avg_bwd": ("pool", "_avg_bwd"),

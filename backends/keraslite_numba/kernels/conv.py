@@ -24,7 +24,8 @@ import numpy as np
 from . import conv_geometry
 from .conv_col2im import _col2im
 from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch, tap_classes
-from .conv_kernels import MR, NR, _bwd_filter_kernel, _fwd_kernel, _wino_kernel
+from ..twins import Twin
+from .conv_kernels import MR, NR, _bwd_filter_kernel, _fwd_kernel, _wino_par
 from .conv_pack import packed_filter
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
@@ -208,6 +209,62 @@ def _wino_buffers(C, Co, dt):
         b = bufs[key] = (np.zeros((16, C, Cop), dt), np.empty((nth, 16 * TB * C), dt),
                          np.empty((nth, 16 * TB * Cop), dt), koff, np.zeros((4, NR), dt))
     return b
+
+
+def _wino_standin(xf, N, H, W, C, pt, pl, Ho, Wo, U, Co, yf, ep, eflags, V, M, koff, gep):
+    """_wino_par's serial stand-in (a first run, while a worker compiles it): bit for bit its
+    results, with nothing of its own to compile. The transforms are NumPy's elementwise float
+    ops in the kernel's order (exact IEEE operations, no FMA), the 16 products one call of the
+    forward kernel (whose serial twin a convnet's first step compiles anyway) as a grouped 1x1
+    convolution over all tiles at once (group xi: V[xi] @ U[xi]): its microkernel sums each
+    product in the same order, from zero, with the same FMAs. Unblocked: slower, and only on a
+    first run."""
+    dt = yf.dtype
+    Cop = U.shape[2]
+    th, tw = (Ho + 1) // 2, (Wo + 1) // 2
+    xp = np.zeros((N, 2 * th + 2, 2 * tw + 2, C), dt)  # x in its tiles' frame, zeros outside
+    x = xf.reshape(N, H, W, C)
+    r0, c0 = max(0, pt), max(0, pl)
+    r1, c1 = min(2 * th + 2, pt + H), min(2 * tw + 2, pl + W)
+    if r1 > r0 and c1 > c0:
+        xp[:, r0:r1, c0:c1] = x[:, r0 - pt:r1 - pt, c0 - pl:c1 - pl]
+    d = [[xp[:, i:i + 2 * th:2, j:j + 2 * tw:2] for j in range(4)] for i in range(4)]  # (N, th, tw, C)
+    s = [[None] * 4 for _ in range(4)]
+    for j in range(4):
+        s[0][j], s[1][j], s[2][j], s[3][j] = (d[0][j] - d[2][j], d[1][j] + d[2][j], d[2][j] - d[1][j],
+                                              d[1][j] - d[3][j])
+    T = N * th * tw
+    v = np.empty((T, 16, C), dt)
+    for k in range(4):
+        a0, a1, a2, a3 = s[k]
+        for l, t in enumerate((a0 - a2, a1 + a2, a2 - a1, a1 - a3)):
+            v[:, 4 * k + l] = t.reshape(T, C)
+    w1 = np.ascontiguousarray(U.transpose(1, 0, 2)).reshape(1, C, 16 * Cop)  # group xi's columns: U[xi]
+    m = np.empty((T, 16, Cop), dt)
+    koff1, brow, pix, pos, cls, tstart = _tiles(T, 1, T, 1, 1, 1, 1, 1, 1, 1, 0, 0, C, 16 * C, 1)
+    _fwd_kernel(v.reshape(-1), v.size, koff1, brow, pix, pos, cls, tstart, w1, Cop, NR, 16 * Cop, 16, C, Cop,
+                m.reshape(-1), 1, T, _rows_per_job(int(tstart[-1]), 16 * (Cop // NR)), *epilogue(dt, 16 * Cop))
+    m = m[:, :, :Co].reshape(N, th, tw, 16, Co)
+    u = [None] * 8
+    for l in range(4):
+        u[l] = (m[..., l, :] + m[..., 4 + l, :]) + m[..., 8 + l, :]
+        u[4 + l] = (m[..., 4 + l, :] - m[..., 8 + l, :]) - m[..., 12 + l, :]
+    y = np.empty((N, 2 * th, 2 * tw, Co), dt)
+    for k in range(2):
+        a0, a1, a2, a3 = u[4 * k:4 * k + 4]
+        y[:, k::2, 0::2] = (a0 + a1) + a2
+        y[:, k::2, 1::2] = (a1 - a2) - a3
+    y = y[:, :Ho, :Wo]
+    if eflags & 1:
+        y = y + ep[0]
+    if eflags & 2:
+        y = (y - ep[1]) * ep[2] + ep[3]
+    if eflags & 4:
+        y = np.where(y > 0, y, y * 0)
+    yf.reshape(N, Ho, Wo, Co)[...] = y
+
+
+_wino_kernel = Twin("conv_wino", _wino_par, seq=_wino_standin)
 
 
 def _winograd(x, w, pt, pl, y, ep):

@@ -170,10 +170,8 @@ def row_tables(K, k_step):
 # their padding taps, and the 2x2 tiles would waste more), with a transformed filter of at most
 # WINOGRAD_MAX_FILTER elements (each block of tiles reads all of it). Here, without Numba, so that
 # coldstart.py can tell at plan time which convolutions need the kernel.
-# Off unless KERASLITE_WINOGRAD=1: compiling it on a first run (its serial twin, ~0.9-1.4 s of
-# CPU) took the tutorial convnet's cold first step from 1.3 to 1.8-2.0 s (2 CPUs), and switching
-# kernels once it is compiled would make a cold run's results differ from a warm run's.
-WINOGRAD = os.environ.get("KERASLITE_WINOGRAD", "0") == "1"
+# KERASLITE_WINOGRAD=0 turns it off (every convolution on the direct kernel: other roundings).
+WINOGRAD = os.environ.get("KERASLITE_WINOGRAD", "1") != "0"
 WINOGRAD_MIN_SIDE = 6
 WINOGRAD_MAX_FILTER = 1 << 20
 

@@ -497,16 +497,17 @@ def _wino_out(typingctx, M, mbase, mstride, y, yoffs, sink, C, ep, eflags):
     return sig, codegen
 
 
-@twin("conv_wino")
 @njit(parallel=True, cache=True)
-def _wino_kernel(xf, N, H, W, C, pt, pl, Ho, Wo, U, Co, yf, ep, eflags, V, M, koff, gep):
+def _wino_par(xf, N, H, W, C, pt, pl, Ho, Wo, U, Co, yf, ep, eflags, V, M, koff, gep):
     """y = conv2d(x, w) for a 3x3 filter, stride 1, no dilation, one group, by Winograd
     F(2x2, 3x3): x is (N, H, W, C) flat, U the transformed filter (16, C, Cop) (Cop: Co rounded
     up to whole NR-column panels, zero columns), y (N, Ho, Wo, Co) flat; output tile (a, b)
     reads x's rows 2a - pt ... + 3 and columns 2b - pl ... + 3 (zeros outside). Each thread
     takes consecutive blocks of TB tiles (V: (threads, 16*TB*C), M: (threads, 16*TB*Cop)): the
     block's transformed input, its 16 products (the microkernel: U[xi] read in place, koff =
-    0..C-1, gep a zero (4, NR) epilogue that is off) and the output transform stay in cache."""
+    0..C-1, gep a zero (4, NR) epilogue that is off) and the output transform stay in cache.
+    conv.py makes it a twins.Twin whose serial stand-in computes the same bits with NumPy and
+    the forward kernel (conv._wino_standin): nothing more to compile on a first run."""
     nth = V.shape[0]
     Cop = U.shape[2]
     TB = V.shape[1] // (16 * C)
