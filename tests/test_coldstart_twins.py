@@ -46,6 +46,7 @@ def _calls(dt, rng):
     return {
         "conv_fwd": lambda: conv.conv2d(x, w, dilation=(1, 1), bias=b, **geo),
         "conv_wino": lambda: conv._winograd(xw, ww, 1, 0, np.empty((2, 7, 7, 32), dt), None),
+        "conv_wgrad": lambda: conv._winograd_filter(xw, a(2, 7, 9, 32), 1, 1, np.empty((3, 3, 16, 32), dt)),
         "conv_bwd_filter": lambda: conv.conv2d_backprop_filter(x, g, w.shape, **geo),
         "col2im": lambda: conv.conv2d_backprop_input(y, ws, xs.shape, (1, 1), ((1, 1), (1, 1))),
         "max_fwd": lambda: pool.max_pool2d(np.round(p), *pool_geo),

@@ -188,6 +188,66 @@ def test_plan_keys_ask_for_the_kernel_where_it_runs(monkeypatch, on):
         model.train_on_batch(np.ones((2, 10, 10, 3), np.float32), np.ones((2, 2), np.float32))
     steps = model.train_function.last_plan.steps
     wino = [s.op for s in steps if s.op.startswith("conv") and conv_geometry.winograd_node(s.node, conv.NR)]
-    # the second convolution (16 -> 32, output 6x6) and its input gradient; not the RGB one
-    assert wino == (["conv+add", "conv_backprop_input"] if on else [])
-    assert ("conv_wino-f" in coldstart.plan_keys(steps)) == on
+    # the second convolution (16 -> 32, output 6x6), its input and filter gradients; not the RGB one
+    assert sorted(wino) == (sorted(["conv+add", "conv_backprop_input", "conv_backprop_filter"]) if on else [])
+    keys = coldstart.plan_keys(steps)
+    assert ("conv_wino-f" in keys) == on and ("conv_wgrad-f" in keys) == on and "conv_fwd-f" in keys
+
+
+def _filter_reference(x, g, pt, pl):
+    N, H, W, C = x.shape
+    _, Ho, Wo, Co = g.shape
+    xp = np.zeros((N, Ho + 2, Wo + 2, C))
+    r0, c0 = max(0, -pt), max(0, -pl)
+    hh, ww = min(H, Ho + 2 - pt) - r0, min(W, Wo + 2 - pl) - c0
+    xp[:, pt + r0:pt + r0 + hh, pl + c0:pl + c0 + ww] = x[:, r0:r0 + hh, c0:c0 + ww]
+    dw = np.zeros((3, 3, C, Co))
+    for i in range(3):
+        for j in range(3):
+            dw[i, j] = np.einsum("nhwc,nhwd->cd", xp[:, i:i + Ho, j:j + Wo], g.astype(np.float64))
+    return dw
+
+
+@pytest.mark.parametrize("N,H,W,C,Co,padding", GEOMETRIES)
+def test_filter_gradient_matches_an_independent_sum_and_the_direct_kernel(winograd, monkeypatch, N, H, W, C, Co,
+                                                                         padding):
+    rng = np.random.default_rng(N * W + Co)
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    Ho, Wo = H + sum(padding[0]) - 2, W + sum(padding[1]) - 2
+    g = rng.standard_normal((N, Ho, Wo, Co)).astype(np.float32)
+    dw = conv.conv2d_backprop_filter(x, g, (3, 3, C, Co), padding=padding)
+    ref = _filter_reference(x, g, padding[0][0], padding[1][0])
+    scale = np.abs(ref).max()
+    assert np.abs(dw - ref).max() <= 4e-6 * scale
+    monkeypatch.setattr(conv_geometry, "WINOGRAD", False)
+    direct = conv.conv2d_backprop_filter(x, g, (3, 3, C, Co), padding=padding)
+    assert np.abs(dw - direct).max() <= 4e-6 * scale
+    assert (dw.tobytes() != direct.tobytes()) == (min(Ho, Wo) >= 6)
+
+
+@pytest.mark.parametrize("N,H,W,C,Co,pt,pl,Ho,Wo", [
+    (2, 17, 17, 32, 64, 0, 0, 15, 15),
+    (3, 8, 9, 16, 48, 1, 1, 8, 9),
+    (1, 10, 12, 16, 16, -1, 3, 7, 12),
+    (1, 6, 6, 16, 16, 1, 1, 6, 6),     # 9 tiles: fewer than the chunks of many threads
+])
+def test_the_filter_gradient_stand_in_computes_the_kernel_s_bits(N, H, W, C, Co, pt, pl, Ho, Wo):
+    from keraslite_numba import twins
+    rng = np.random.default_rng(N + W + Co)
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    g = rng.standard_normal((N, Ho, Wo, Co)).astype(np.float32)
+    before = numba.get_num_threads()
+    try:
+        for n in sorted({1, 2, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(n)
+            outs = []
+            for variant in ("par", "seq"):
+                dw = np.full((3, 3, C, Co), np.nan, np.float32)
+                with twins.only(variant):
+                    conv._winograd_filter(x, g, pt, pl, dw)
+                outs.append(dw)
+            assert np.isfinite(outs[0]).all() and outs[0].tobytes() == outs[1].tobytes(), n
+            ref = _filter_reference(x, g, pt, pl)
+            assert np.abs(outs[0] - ref).max() <= 4e-6 * np.abs(ref).max()
+    finally:
+        numba.set_num_threads(before)

@@ -96,9 +96,9 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
                "batchnorm_train+tuple_get+add+relu": ("bn_fwd",), "conv+add+sub+mul+add": ("conv_fwd",),
                "conv+add+sub+mul+add+relu": ("conv_fwd",)}
 # families whose serial stand-in is NumPy code (twins.Twin with seq_kernel None, kernels/pool.py,
-# kernels/batchnorm_numpy.py; conv_wino's also runs conv_fwd's kernel, kernels/conv.py): no
+# kernels/batchnorm_numpy.py; conv_wino's and conv_wgrad's also run conv_fwd's kernel, kernels/conv.py): no
 # serial twin to compile, so none is asked of a worker
-NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd", "conv_wino")
+NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd", "conv_wino", "conv_wgrad")
 # what start_background() compiles: a convnet's training step's families, first used first
 COMMON = ("conv_fwd-f", "bn_fwd-f", "max_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f")
 
@@ -342,8 +342,9 @@ def plan_keys(steps) -> list[str]:
             fams = fams + ("col2im",)
         if fams[0] == "conv_fwd" and _large_filter(node):
             fams = fams + ("conv_pack",)
-        if fams[0] == "conv_fwd" and char == "f" and winograd_node(node, tile()[1]):
-            fams = fams + ("conv_wino",)
+        if fams[0] in ("conv_fwd", "conv_bwd_filter") and char == "f" and winograd_node(node, tile()[1]):
+            # the Winograd kernel, and the forward kernel its first-run stand-in calls
+            fams = ("conv_fwd", "conv_wino" if fams[0] == "conv_fwd" else "conv_wgrad")
         if fams[0] == "gemm_split" and char == "f" and step.op in _DENSE_OPS:
             dense = _dense_route(node)
             if dense:

@@ -19,7 +19,10 @@ import types
 import numpy as np
 from numba import njit
 
-from . import coldstart
+from . import coldstart, kernel_cache
+
+# before any kernel module (each imports this one) defines a cached kernel
+kernel_cache.install()
 
 _forced = None  # "par" or "seq" inside `only()`: warmup recipes compile one variant
 

@@ -25,8 +25,9 @@ from . import conv_geometry
 from .conv_col2im import _col2im
 from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch, tap_classes
 from ..twins import Twin
-from .conv_kernels import MR, NR, _bwd_filter_kernel, _fwd_kernel, _wino_par
+from .conv_kernels import MR, NR, _bwd_filter_kernel, _fwd_kernel
 from .conv_pack import packed_filter
+from .conv_winograd import _wino_filter_par, _wino_par
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
 
@@ -195,9 +196,7 @@ def _wino_buffers(C, Co, dt):
     """Per thread, dtype and channels: the transformed filter U (16, C, Cop) (its padding columns
     stay zero), the per-thread work blocks V and M of _wino_kernel, its offsets and zero
     epilogue. Not in _scratch, whose few slots hold the padded inputs."""
-    bufs = getattr(_wino_tls, "bufs", None)
-    if bufs is None:
-        bufs = _wino_tls.bufs = {}
+    bufs = _wino_tls.__dict__.setdefault("bufs", {})
     nth = numba.get_num_threads()
     key = (np.dtype(dt).char, C, Co, nth)
     b = bufs.get(key)
@@ -211,6 +210,43 @@ def _wino_buffers(C, Co, dt):
     return b
 
 
+def _input_tiles(x, pt, pl, th, tw):
+    """(N*th*tw, 16, C): B^T d B of each 4x4 input tile of a th x tw grid (rows 2a - pt ...),
+    as NumPy elementwise float ops in the order of conv_kernels._bt_d_b (exact IEEE operations:
+    the kernel's bits)."""
+    N, H, W, C = x.shape
+    xp = np.zeros((N, 2 * th + 2, 2 * tw + 2, C), x.dtype)  # x in the tiles' frame, zeros outside
+    r0, c0 = max(0, pt), max(0, pl)
+    r1, c1 = min(2 * th + 2, pt + H), min(2 * tw + 2, pl + W)
+    if r1 > r0 and c1 > c0:
+        xp[:, r0:r1, c0:c1] = x[:, r0 - pt:r1 - pt, c0 - pl:c1 - pl]
+    d = [[xp[:, i:i + 2 * th:2, j:j + 2 * tw:2] for j in range(4)] for i in range(4)]  # (N, th, tw, C)
+    s = [[None] * 4 for _ in range(4)]
+    for j in range(4):
+        s[0][j], s[1][j], s[2][j], s[3][j] = (d[0][j] - d[2][j], d[1][j] + d[2][j], d[2][j] - d[1][j],
+                                              d[1][j] - d[3][j])
+    T = N * th * tw
+    v = np.empty((T, 16, C), x.dtype)
+    for k in range(4):
+        a0, a1, a2, a3 = s[k]
+        for l, t in enumerate((a0 - a2, a1 + a2, a2 - a1, a1 - a3)):
+            v[:, 4 * k + l] = t.reshape(T, C)
+    return v
+
+
+def _grouped_products(v, b, ncols, out):
+    """out[p, xi, c] = sum_k v[p, xi, k] * b[k, xi, c] for the 16 groups xi: a Winograd call's
+    products as one call of the forward kernel, a grouped 1x1 convolution (the stand-ins): v
+    (P, 16, K), b (K, 16, ncols), out (P, 16, ncols); each cell one chain of FMAs over k in order
+    from zero, as _mk_gather sums it in the Winograd kernels."""
+    P, _, K = v.shape
+    koff, brow, pix, pos, cls, tstart = _tiles(P, 1, P, 1, 1, 1, 1, 1, 1, 1, 0, 0, K, 16 * K, 1)
+    _fwd_kernel(v.reshape(-1), v.size, koff, brow, pix, pos, cls, tstart, b.reshape(1, K, 16 * ncols), ncols, NR,
+                16 * ncols, 16, K, ncols, out.reshape(-1), 1, P, _rows_per_job(int(tstart[-1]), 16 * (ncols // NR)),
+                *epilogue(out.dtype, 16 * ncols))
+    return out
+
+
 def _wino_standin(xf, N, H, W, C, pt, pl, Ho, Wo, U, Co, yf, ep, eflags, V, M, koff, gep):
     """_wino_par's serial stand-in (a first run, while a worker compiles it): bit for bit its
     results, with nothing of its own to compile. The transforms are NumPy's elementwise float
@@ -222,28 +258,9 @@ def _wino_standin(xf, N, H, W, C, pt, pl, Ho, Wo, U, Co, yf, ep, eflags, V, M, k
     dt = yf.dtype
     Cop = U.shape[2]
     th, tw = (Ho + 1) // 2, (Wo + 1) // 2
-    xp = np.zeros((N, 2 * th + 2, 2 * tw + 2, C), dt)  # x in its tiles' frame, zeros outside
-    x = xf.reshape(N, H, W, C)
-    r0, c0 = max(0, pt), max(0, pl)
-    r1, c1 = min(2 * th + 2, pt + H), min(2 * tw + 2, pl + W)
-    if r1 > r0 and c1 > c0:
-        xp[:, r0:r1, c0:c1] = x[:, r0 - pt:r1 - pt, c0 - pl:c1 - pl]
-    d = [[xp[:, i:i + 2 * th:2, j:j + 2 * tw:2] for j in range(4)] for i in range(4)]  # (N, th, tw, C)
-    s = [[None] * 4 for _ in range(4)]
-    for j in range(4):
-        s[0][j], s[1][j], s[2][j], s[3][j] = (d[0][j] - d[2][j], d[1][j] + d[2][j], d[2][j] - d[1][j],
-                                              d[1][j] - d[3][j])
     T = N * th * tw
-    v = np.empty((T, 16, C), dt)
-    for k in range(4):
-        a0, a1, a2, a3 = s[k]
-        for l, t in enumerate((a0 - a2, a1 + a2, a2 - a1, a1 - a3)):
-            v[:, 4 * k + l] = t.reshape(T, C)
-    w1 = np.ascontiguousarray(U.transpose(1, 0, 2)).reshape(1, C, 16 * Cop)  # group xi's columns: U[xi]
-    m = np.empty((T, 16, Cop), dt)
-    koff1, brow, pix, pos, cls, tstart = _tiles(T, 1, T, 1, 1, 1, 1, 1, 1, 1, 0, 0, C, 16 * C, 1)
-    _fwd_kernel(v.reshape(-1), v.size, koff1, brow, pix, pos, cls, tstart, w1, Cop, NR, 16 * Cop, 16, C, Cop,
-                m.reshape(-1), 1, T, _rows_per_job(int(tstart[-1]), 16 * (Cop // NR)), *epilogue(dt, 16 * Cop))
+    v = _input_tiles(xf.reshape(N, H, W, C), pt, pl, th, tw)
+    m = _grouped_products(v, np.ascontiguousarray(U.transpose(1, 0, 2)), Cop, np.empty((T, 16, Cop), dt))
     m = m[:, :, :Co].reshape(N, th, tw, 16, Co)
     u = [None] * 8
     for l in range(4):
@@ -280,6 +297,72 @@ def _winograd(x, w, pt, pl, y, ep):
     ep, eflags = epilogue(y.dtype, Co) if ep is None else ep
     _wino_kernel(x.reshape(-1), N, H, W, C, pt, pl, Ho, Wo, U, Co, y.reshape(-1), ep, eflags, V, M, koff, gep)
     return y
+
+
+def _gradient_tiles(g, th, tw, Cop):
+    """(N*th*tw, 16, Cop): A g A^T of each 2x2 gradient tile (zeros past g's edge and in the
+    columns past Co), as NumPy float ops in the order of conv_kernels._a_g_at."""
+    N, Ho, Wo, Co = g.shape
+    gp = np.zeros((N, 2 * th, 2 * tw, Co), g.dtype)
+    gp[:, :Ho, :Wo] = g
+    gv = [[gp[:, i::2, j::2] for j in range(2)] for i in range(2)]
+    t = [(g0, g0 + g1, g0 - g1, -g1) for g0, g1 in ((gv[0][0], gv[1][0]), (gv[0][1], gv[1][1]))]
+    T = N * th * tw
+    out = np.zeros((T, 16, Cop), g.dtype)
+    for i in range(4):
+        r0, r1 = t[0][i], t[1][i]
+        for j, v in enumerate((r0, r0 + r1, r0 - r1, -r1)):
+            out[:, 4 * i + j, :Co] = v.reshape(T, Co)
+    return out
+
+
+def _wino_filter_standin(xf, gf, N, H, W, C, pt, pl, Ho, Wo, Co, part, V, Gt, koff, gep):
+    """_wino_filter_par's stand-in on a first run, bit for bit: the tiles' transforms in NumPy
+    (_input_tiles, _gradient_tiles), each chunk's sums one chain of FMAs over its tiles in order
+    on the forward kernel (_grouped_products, the tiles as its inner index)."""
+    nch = part.shape[0]
+    Cop = Gt.shape[1] // (16 * koff.shape[0])
+    Cpad = part.shape[1] // (16 * Cop)
+    th, tw = (Ho + 1) // 2, (Wo + 1) // 2
+    T = N * th * tw
+    v = _input_tiles(xf.reshape(N, H, W, C), pt, pl, th, tw)
+    gg = _gradient_tiles(gf.reshape(N, Ho, Wo, Co), th, tw, Cop)
+    for j in range(nch):
+        t0, t1 = j * T // nch, (j + 1) * T // nch
+        m = _grouped_products(np.ascontiguousarray(v[t0:t1].transpose(2, 1, 0)), gg[t0:t1], Cop,
+                              np.empty((C, 16, Cop), part.dtype))
+        part[j].reshape(16, Cpad, Cop)[:, :C] = m.transpose(1, 0, 2)
+
+
+_wino_filter_kernel = Twin("conv_wgrad", _wino_filter_par, seq=_wino_filter_standin)
+
+
+def _winograd_filter(x, g, pt, pl, dw):
+    """dw = conv2d_backprop_filter(x, g) for a 3x3 filter, stride 1, by Winograd F(3x3, 2x2):
+    per chunk of gradient tiles (one per thread) the sums of (B^T d B) * (A g A^T) over its
+    tiles (_wino_filter_kernel), then dw = G^T (their sum) G."""
+    N, H, W, C = x.shape
+    _, Ho, Wo, Co = g.shape
+    dt = dw.dtype
+    nch = numba.get_num_threads()
+    key = ("wgrad", np.dtype(dt).char, C, Co, nch)
+    bufs = _wino_tls.__dict__.setdefault("bufs", {})
+    b = bufs.get(key)
+    if b is None:
+        Cop, Cpad = -(-Co // NR) * NR, -(-C // MR) * MR
+        TB = max(16, min(128, (512 << 10) // (16 * (C + Cop) * np.dtype(dt).itemsize)))
+        # V: MR elements past the last block, which the padding rows (ci >= C) read
+        b = bufs[key] = (np.empty((nch, 16 * Cpad * Cop), dt), np.empty((nch, 16 * TB * C + MR), dt),
+                         np.zeros((nch, 16 * TB * Cop), dt), np.arange(TB, dtype=np.uint64) * np.uint64(C),
+                         np.zeros((4, NR), dt))
+    part, V, Gt, koff, gep = b
+    _wino_filter_kernel(x.reshape(-1), g.reshape(-1), N, H, W, C, pt, pl, Ho, Wo, Co, part, V, Gt, koff, gep)
+    Cop = Gt.shape[1] // (16 * koff.shape[0])
+    m = part.reshape(nch, 4, 4, -1, Cop)[:, :, :, :C, :Co].sum(axis=0)
+    Gm = np.array(_G, dt)
+    t = np.tensordot(Gm, m, axes=(0, 0))                 # (i, l, C, Co)
+    dw[...] = np.tensordot(t, Gm, axes=(1, 0)).transpose(0, 3, 1, 2)
+    return dw
 
 
 def conv2d_backprop_input(g, w, input_shape, strides=(1, 1), padding=((0, 0), (0, 0)),
@@ -391,6 +474,8 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     if g.size == 0:
         dwt[...] = 0
         return dwt
+    if winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo):
+        return _winograd_filter(x, g, pt, pl, dwt)
     Cog = Co // G
     K = kh * kw * Cig
     nblk = -(-Cog // NR)

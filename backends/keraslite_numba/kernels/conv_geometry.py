@@ -186,21 +186,25 @@ def winograd_fits(dtype, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo, nr) -> bool
 
 
 def winograd_node(node, nr) -> bool:
-    """Whether a plan step's convolution or input gradient (its node, or the conv its fused
-    chain starts from) runs on the Winograd kernel: coldstart.py's plan-time twin of the call's
-    winograd_fits, on the node's static shapes (nr: the tile's columns)."""
+    """Whether a plan step's convolution, input gradient or filter gradient (its node, or the
+    conv its fused chain starts from) runs on a Winograd kernel: coldstart.py's plan-time twin of
+    the call's winograd_fits, on the node's static shapes (nr: the tile's columns)."""
+    ops = ("conv", "conv_backprop_input", "conv_backprop_filter")
     for _ in range(6):  # a fused chain's node is its last (add, batch norm's affine, relu)
-        if node.op in ("conv", "conv_backprop_input") or not node.inputs:
+        if node.op in ops or not node.inputs:
             break
         node = node.inputs[0]
-    if node.op not in ("conv", "conv_backprop_input") or len(node.inputs) < 2:
+    if node.op not in ops or len(node.inputs) < 2:
         return False
-    attrs, wshape, out = node.attrs, getattr(node.inputs[1], "shape", None), node.shape
+    wshape, out = getattr(node.inputs[1], "shape", None), node.shape
+    if node.op == "conv_backprop_filter":  # (x, g) -> the filter: the output is g's
+        wshape, out = node.shape, getattr(node.inputs[1], "shape", None)
     if not wshape or len(wshape) != 4 or not out or len(out) != 4 or any(d is None for d in (*wshape, *out[1:])):
         return False
     kh, kw, cin, co = (int(d) for d in wshape)
     if node.op == "conv_backprop_input":  # the forward kernel's roles: g's channels in, x's out
         cin, co = co, cin
+    attrs = node.attrs
     strides, dilation = attrs.get("strides", ()), attrs.get("dilation", ())
     if len(strides) != 2 or len(dilation) != 2:
         return False
