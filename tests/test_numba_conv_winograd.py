@@ -194,6 +194,28 @@ def test_plan_keys_ask_for_the_kernel_where_it_runs(monkeypatch, on):
     assert ("conv_wino-f" in keys) == on and ("conv_wgrad-f" in keys) == on and "conv_fwd-f" in keys
 
 
+def test_a_cold_plan_asks_for_the_winograd_kernels_right_after_the_serial_twins(winograd, monkeypatch, tmp_path):
+    """Their stand-ins are slow (unblocked NumPy): the workers compile them before other parallel
+    kernels (coldstart.SLOW_STAND_INS), told so in the plan's "first" line."""
+    import keraslite
+    from keraslite.layers import Conv2D, Flatten, Dense
+    model = keraslite.models.Sequential([Conv2D(16, 3, input_shape=(10, 10, 3)), Conv2D(32, 3), Flatten(),
+                                         Dense(2)])
+    model.compile("sgd", "mse")
+    with keraslite.use_backend("numba"):
+        model.train_on_batch(np.ones((2, 10, 10, 3), np.float32), np.ones((2, 2), np.float32))
+    steps = model.train_function.last_plan.steps
+    told = []
+    monkeypatch.setenv("KERASLITE_CACHE_DIR", str(tmp_path))
+    for name, value in (("_pending", set()), ("_ready", set()), ("_helps", []), ("_paths", {}),
+                        ("_start", lambda ks: coldstart._pending.update(ks)), ("_tell", told.append)):
+        monkeypatch.setattr(coldstart, name, value)
+    coldstart.prepare(steps)
+    first = told[0].split()[1:]
+    twins_ = [k for k in first if k.endswith("s")]
+    assert twins_ and first[len(twins_):] == ["conv_wino-f", "conv_wgrad-f"]
+
+
 def _filter_reference(x, g, pt, pl):
     N, H, W, C = x.shape
     _, Ho, Wo, Co = g.shape

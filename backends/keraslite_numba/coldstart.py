@@ -99,6 +99,10 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
 # kernels/batchnorm_numpy.py; conv_wino's and conv_wgrad's also run conv_fwd's kernel, kernels/conv.py): no
 # serial twin to compile, so none is asked of a worker
 NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd", "conv_wino", "conv_wgrad")
+# families whose stand-in is many times slower than their parallel kernel (the Winograd ones:
+# unblocked NumPy transforms, ~15x at the convnet's shapes, against a serial twin's ~2x): a plan
+# asks the workers for their parallel kernels right after the serial twins
+SLOW_STAND_INS = ("conv_wino", "conv_wgrad")
 # what start_background() compiles: a convnet's training step's families, first used first
 COMMON = ("conv_fwd-f", "bn_fwd-f", "max_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f")
 
@@ -497,6 +501,7 @@ def prepare(steps) -> None:
         _start(missing)
     first = [k for k in first if k in _pending]
     _helps.extend(k for k in first if k.rpartition("-")[0] not in NUMPY_SERIAL + python)
+    first += [k for k in keys if k.rpartition("-")[0] in SLOW_STAND_INS and k in _pending]
     if first:
         _tell("first " + " ".join(first))
 
