@@ -176,17 +176,22 @@ def test_the_first_run_stand_in_computes_the_kernel_s_bits(N, H, W, C, Co, pt, p
         assert np.abs(outs[0] - ref).max() <= 2e-6 * np.abs(ref).max()
 
 
-@pytest.mark.parametrize("on", [True, False])
-def test_plan_keys_ask_for_the_kernel_where_it_runs(monkeypatch, on):
+def _two_conv_training_plan():
+    """The training plan's steps of Conv2D(16, 3) on 10x10x3, Conv2D(32, 3), Flatten, Dense(2)."""
     import keraslite
-    from keraslite.layers import Conv2D, Flatten, Dense
-    monkeypatch.setattr(conv_geometry, "WINOGRAD", on)
+    from keraslite.layers import Conv2D, Dense, Flatten
     model = keraslite.models.Sequential([Conv2D(16, 3, input_shape=(10, 10, 3)), Conv2D(32, 3), Flatten(),
                                          Dense(2)])
     model.compile("sgd", "mse")
     with keraslite.use_backend("numba"):
         model.train_on_batch(np.ones((2, 10, 10, 3), np.float32), np.ones((2, 2), np.float32))
-    steps = model.train_function.last_plan.steps
+    return model.train_function.last_plan.steps
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_plan_keys_ask_for_the_kernel_where_it_runs(monkeypatch, on):
+    monkeypatch.setattr(conv_geometry, "WINOGRAD", on)
+    steps = _two_conv_training_plan()
     wino = [s.op for s in steps if s.op.startswith("conv") and conv_geometry.winograd_node(s.node, conv.NR)]
     # the second convolution (16 -> 32, output 6x6), its input and filter gradients; not the RGB one
     assert sorted(wino) == (sorted(["conv+add", "conv_backprop_input", "conv_backprop_filter"]) if on else [])
@@ -197,14 +202,7 @@ def test_plan_keys_ask_for_the_kernel_where_it_runs(monkeypatch, on):
 def test_a_cold_plan_asks_for_the_winograd_kernels_right_after_the_serial_twins(winograd, monkeypatch, tmp_path):
     """Their stand-ins are slow (unblocked NumPy): the workers compile them before other parallel
     kernels (coldstart.SLOW_STAND_INS), told so in the plan's "first" line."""
-    import keraslite
-    from keraslite.layers import Conv2D, Flatten, Dense
-    model = keraslite.models.Sequential([Conv2D(16, 3, input_shape=(10, 10, 3)), Conv2D(32, 3), Flatten(),
-                                         Dense(2)])
-    model.compile("sgd", "mse")
-    with keraslite.use_backend("numba"):
-        model.train_on_batch(np.ones((2, 10, 10, 3), np.float32), np.ones((2, 2), np.float32))
-    steps = model.train_function.last_plan.steps
+    steps = _two_conv_training_plan()
     told = []
     monkeypatch.setenv("KERASLITE_CACHE_DIR", str(tmp_path))
     for name, value in (("_pending", set()), ("_ready", set()), ("_helps", []), ("_paths", {}),

@@ -146,6 +146,18 @@ def _wino_out(typingctx, M, mbase, mstride, y, yoffs, sink, C, ep, eflags):
     return sig, codegen
 
 
+@njit(inline="always")
+def _grid_and_scratch(N, Ho, Wo, C, Co, dtype):
+    """The 2x2 tile grid over N outputs of Ho x Wo (tiles per row, per image, in all) and a
+    thread's scratch: its microkernel tile's row offsets (ab, cb) and partial tile, a zero row
+    of C and one of Co elements (padding reads, or a sink for outputs past the edge), and the
+    offsets of one tile's 16 input and 4 output (or gradient) pixels."""
+    tw = (Wo + 1) // 2
+    per = ((Ho + 1) // 2) * tw
+    return (tw, per, N * per, np.empty(MR, np.int64), np.empty(MR, np.int64), np.empty(MR * NR, dtype),
+            np.zeros(C, dtype), np.zeros(Co, dtype), np.empty(16, np.int64), np.empty(4, np.int64))
+
+
 @njit(parallel=True, cache=True)
 def _wino_par(xf, N, H, W, C, pt, pl, Ho, Wo, U, Co, yf, ep, eflags, V, M, koff, gep):
     """y = conv2d(x, w) for a 3x3 filter, stride 1, no dilation, one group, by Winograd
@@ -160,23 +172,14 @@ def _wino_par(xf, N, H, W, C, pt, pl, Ho, Wo, U, Co, yf, ep, eflags, V, M, koff,
     nth = V.shape[0]
     Cop = U.shape[2]
     TB = V.shape[1] // (16 * C)
-    tw = (Wo + 1) // 2
-    per = ((Ho + 1) // 2) * tw
-    T = N * per
-    njobs = (T + TB - 1) // TB
+    njobs = (N * ((Ho + 1) // 2) * ((Wo + 1) // 2) + TB - 1) // TB
     vs = TB * C
     ms = TB * Cop
     for th in prange(nth):
         wide_vectors()
         Vt = V[th]
         Mt = M[th]
-        ab = np.empty(MR, np.int64)
-        cb = np.empty(MR, np.int64)
-        tmp = np.empty(MR * NR, yf.dtype)
-        zeros = np.zeros(C, yf.dtype)
-        sink = np.empty(Co, yf.dtype)
-        offs = np.empty(16, np.int64)
-        yo = np.empty(4, np.int64)
+        tw, per, T, ab, cb, tmp, zeros, sink, offs, yo = _grid_and_scratch(N, Ho, Wo, C, Co, yf.dtype)
         for job in range(th * njobs // nth, (th + 1) * njobs // nth):
             t0 = job * TB
             for tl in range(TB):
@@ -228,9 +231,6 @@ def _wino_filter_par(xf, gf, N, H, W, C, pt, pl, Ho, Wo, Co, part, V, Gt, koff, 
     Cop = Gt.shape[1] // (16 * (koff.shape[0]))
     Cpad = part.shape[1] // (16 * Cop)
     TB = koff.shape[0]
-    tw = (Wo + 1) // 2
-    per = ((Ho + 1) // 2) * tw
-    T = N * per
     vs = TB * C
     gs = TB * Cop
     ms = Cpad * Cop
@@ -239,13 +239,7 @@ def _wino_filter_par(xf, gf, N, H, W, C, pt, pl, Ho, Wo, Co, part, V, Gt, koff, 
         Vt = V[j]
         Gj = Gt[j]
         Pj = part[j]
-        ab = np.empty(MR, np.int64)
-        cb = np.empty(MR, np.int64)
-        tmp = np.empty(MR * NR, Pj.dtype)
-        zx = np.zeros(C, Pj.dtype)
-        zg = np.zeros(Co, Pj.dtype)
-        offs = np.empty(16, np.int64)
-        goffs = np.empty(4, np.int64)
+        tw, per, T, ab, cb, tmp, zx, zg, offs, goffs = _grid_and_scratch(N, Ho, Wo, C, Co, Pj.dtype)
         t0 = j * T // nch
         t1 = (j + 1) * T // nch
         if t1 <= t0:
