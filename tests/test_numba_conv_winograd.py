@@ -271,3 +271,22 @@ def test_the_filter_gradient_stand_in_computes_the_kernel_s_bits(N, H, W, C, Co,
             assert np.abs(outs[0] - ref).max() <= 4e-6 * np.abs(ref).max()
     finally:
         numba.set_num_threads(before)
+
+
+def test_more_chunks_than_tiles(monkeypatch):
+    """A machine with more threads than a small gradient has tiles: the empty chunks add zeros,
+    in the kernel and in its stand-in (the chunk count follows numba.get_num_threads())."""
+    from keraslite_numba import twins
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 12)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1, 6, 6, 16)).astype(np.float32)
+    g = rng.standard_normal((1, 6, 6, 32)).astype(np.float32)  # 'same': 9 tiles
+    outs = []
+    for variant in ("par", "seq"):
+        dw = np.full((3, 3, 16, 32), np.nan, np.float32)
+        with twins.only(variant):
+            conv._winograd_filter(x, g, 1, 1, dw)
+        outs.append(dw)
+    assert outs[0].tobytes() == outs[1].tobytes()
+    ref = _filter_reference(x, g, 1, 1)
+    assert np.abs(outs[0] - ref).max() <= 4e-6 * np.abs(ref).max()

@@ -212,7 +212,7 @@ def _wino_buffers(C, Co, dt):
 
 def _input_tiles(x, pt, pl, th, tw):
     """(N*th*tw, 16, C): B^T d B of each 4x4 input tile of a th x tw grid (rows 2a - pt ...),
-    as NumPy elementwise float ops in the order of conv_kernels._bt_d_b (exact IEEE operations:
+    as NumPy elementwise float ops in the order of conv_winograd._bt_d_b (exact IEEE operations:
     the kernel's bits)."""
     N, H, W, C = x.shape
     xp = np.zeros((N, 2 * th + 2, 2 * tw + 2, C), x.dtype)  # x in the tiles' frame, zeros outside
@@ -301,7 +301,7 @@ def _winograd(x, w, pt, pl, y, ep):
 
 def _gradient_tiles(g, th, tw, Cop):
     """(N*th*tw, 16, Cop): A g A^T of each 2x2 gradient tile (zeros past g's edge and in the
-    columns past Co), as NumPy float ops in the order of conv_kernels._a_g_at."""
+    columns past Co), as NumPy float ops in the order of conv_winograd._a_g_at."""
     N, Ho, Wo, Co = g.shape
     gp = np.zeros((N, 2 * th, 2 * tw, Co), g.dtype)
     gp[:, :Ho, :Wo] = g
