@@ -23,7 +23,7 @@ import numpy as np
 
 from . import conv_geometry
 from .conv_col2im import _col2im
-from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch, tap_classes
+from .conv_geometry import _check_out, _float_dtype, _geometry, _koff, _padded, _scratch, row_tables, tap_classes
 from ..twins import Twin
 from .conv_kernels import MR, NR, _bwd_filter_kernel, _fwd_kernel
 from .conv_pack import packed_filter
@@ -183,7 +183,9 @@ def _forward(x, right, geometry, y, ep=None):
     return y
 
 
-_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+# F(2x2, 3x3)'s filter transform G (U = G w G^T), per float dtype
+_G = {np.dtype(d).char: np.array(((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1)), d)
+      for d in (np.float32, np.float64)}
 _wino_tls = threading.local()
 
 
@@ -192,22 +194,34 @@ def winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo) -> bool:
     return conv_geometry.winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo, NR)
 
 
-def _wino_buffers(C, Co, dt):
-    """Per thread, dtype and channels: the transformed filter U (16, C, Cop) (its padding columns
-    stay zero), the per-thread work blocks V and M of _wino_kernel, its offsets and zero
-    epilogue. Not in _scratch, whose few slots hold the padded inputs."""
+def _wino_buffers(key, make):
+    """The Winograd buffers of `key` (kind, dtype, channels, threads) kept per thread, made by
+    make() on first use. Not in _scratch, whose few slots hold the padded inputs."""
     bufs = _wino_tls.__dict__.setdefault("bufs", {})
-    nth = numba.get_num_threads()
-    key = (np.dtype(dt).char, C, Co, nth)
     b = bufs.get(key)
     if b is None:
-        Cop = -(-Co // NR) * NR
-        # tiles per block: four row tiles, fewer when the block's V and M would pass ~512 KiB
-        TB = MR * max(1, min(4, (512 << 10) // (16 * MR * (C + Cop) * np.dtype(dt).itemsize)))
-        koff = np.arange(C, dtype=np.uint64)
-        b = bufs[key] = (np.zeros((16, C, Cop), dt), np.empty((nth, 16 * TB * C), dt),
-                         np.empty((nth, 16 * TB * Cop), dt), koff, np.zeros((4, NR), dt))
+        b = bufs[key] = make()
     return b
+
+
+def _forward_buffers(C, Co, dt, nth):
+    """The transformed filter U (16, C, Cop) (its padding columns stay zero), _wino_par's
+    per-thread blocks V and M, its offsets and zero epilogue."""
+    Cop = -(-Co // NR) * NR
+    # tiles per block: four row tiles, fewer when the block's V and M would pass ~512 KiB
+    TB = MR * max(1, min(4, (512 << 10) // (16 * MR * (C + Cop) * np.dtype(dt).itemsize)))
+    return (np.zeros((16, C, Cop), dt), np.empty((nth, 16 * TB * C), dt), np.empty((nth, 16 * TB * Cop), dt),
+            np.arange(C, dtype=np.uint64), np.zeros((4, NR), dt))
+
+
+def _filter_buffers(C, Co, dt, nch):
+    """_wino_filter_par's per-chunk sums, blocks V (MR elements past the last block, which the
+    padding rows ci >= C read) and Gt (zero columns past Co), its offsets and zero epilogue."""
+    Cop, Cpad = -(-Co // NR) * NR, -(-C // MR) * MR
+    TB = max(16, min(128, (512 << 10) // (16 * (C + Cop) * np.dtype(dt).itemsize)))
+    return (np.empty((nch, 16 * Cpad * Cop), dt), np.empty((nch, 16 * TB * C + MR), dt),
+            np.zeros((nch, 16 * TB * Cop), dt), np.arange(TB, dtype=np.uint64) * np.uint64(C),
+            np.zeros((4, NR), dt))
 
 
 def _input_tiles(x, pt, pl, th, tw):
@@ -236,13 +250,14 @@ def _input_tiles(x, pt, pl, th, tw):
 
 def _grouped_products(v, b, ncols, out):
     """out[p, xi, c] = sum_k v[p, xi, k] * b[k, xi, c] for the 16 groups xi: a Winograd call's
-    products as one call of the forward kernel, a grouped 1x1 convolution (the stand-ins): v
-    (P, 16, K), b (K, 16, ncols), out (P, 16, ncols); each cell one chain of FMAs over k in order
-    from zero, as _mk_gather sums it in the Winograd kernels."""
+    products as one call of the forward kernel, a grouped product whose rows are one-pixel
+    images as dense.py reads them (the stand-ins): v (P, 16, K), b (K, 16, ncols), out (P, 16,
+    ncols); each cell one chain of FMAs over k in order from zero, as _mk_gather sums it in the
+    Winograd kernels."""
     P, _, K = v.shape
-    koff, brow, pix, pos, cls, tstart = _tiles(P, 1, P, 1, 1, 1, 1, 1, 1, 1, 0, 0, K, 16 * K, 1)
-    _fwd_kernel(v.reshape(-1), v.size, koff, brow, pix, pos, cls, tstart, b.reshape(1, K, 16 * ncols), ncols, NR,
-                16 * ncols, 16, K, ncols, out.reshape(-1), 1, P, _rows_per_job(int(tstart[-1]), 16 * (ncols // NR)),
+    tables = with_tiles(row_tables(K, 1), P)
+    _fwd_kernel(v.reshape(-1), 16 * K, *tables, b.reshape(1, K, 16 * ncols), ncols, NR, 16 * ncols, 16, K, ncols,
+                out.reshape(-1), P, 1, _rows_per_job(int(tables[-1][-1]), 16 * (ncols // NR)),
                 *epilogue(out.dtype, 16 * ncols))
     return out
 
@@ -289,8 +304,9 @@ def _winograd(x, w, pt, pl, y, ep):
     by Winograd F(2x2, 3x3): U = G w G^T per channel pair, then _wino_kernel."""
     N, H, W, C = x.shape
     _, Ho, Wo, Co = y.shape
-    U, V, M, koff, gep = _wino_buffers(C, Co, y.dtype)
-    Gm = np.array(_G, y.dtype)
+    dt, nth = y.dtype, numba.get_num_threads()
+    U, V, M, koff, gep = _wino_buffers(("fwd", dt.char, C, Co, nth), lambda: _forward_buffers(C, Co, dt, nth))
+    Gm = _G[dt.char]
     t = np.tensordot(Gm, w, axes=(1, 0))            # (a, j, C, Co)
     u = np.tensordot(Gm, t, axes=(1, 1))            # (b, a, C, Co)
     U[:, :, :Co] = u.transpose(1, 0, 2, 3).reshape(16, C, Co)
@@ -345,21 +361,11 @@ def _winograd_filter(x, g, pt, pl, dw):
     _, Ho, Wo, Co = g.shape
     dt = dw.dtype
     nch = numba.get_num_threads()
-    key = ("wgrad", np.dtype(dt).char, C, Co, nch)
-    bufs = _wino_tls.__dict__.setdefault("bufs", {})
-    b = bufs.get(key)
-    if b is None:
-        Cop, Cpad = -(-Co // NR) * NR, -(-C // MR) * MR
-        TB = max(16, min(128, (512 << 10) // (16 * (C + Cop) * np.dtype(dt).itemsize)))
-        # V: MR elements past the last block, which the padding rows (ci >= C) read
-        b = bufs[key] = (np.empty((nch, 16 * Cpad * Cop), dt), np.empty((nch, 16 * TB * C + MR), dt),
-                         np.zeros((nch, 16 * TB * Cop), dt), np.arange(TB, dtype=np.uint64) * np.uint64(C),
-                         np.zeros((4, NR), dt))
-    part, V, Gt, koff, gep = b
+    part, V, Gt, koff, gep = _wino_buffers(("wgrad", dt.char, C, Co, nch), lambda: _filter_buffers(C, Co, dt, nch))
     _wino_filter_kernel(x.reshape(-1), g.reshape(-1), N, H, W, C, pt, pl, Ho, Wo, Co, part, V, Gt, koff, gep)
     Cop = Gt.shape[1] // (16 * koff.shape[0])
     m = part.reshape(nch, 4, 4, -1, Cop)[:, :, :, :C, :Co].sum(axis=0)
-    Gm = np.array(_G, dt)
+    Gm = _G[dt.char]
     t = np.tensordot(Gm, m, axes=(0, 0))                 # (i, l, C, Co)
     dw[...] = np.tensordot(t, Gm, axes=(1, 0)).transpose(0, 3, 1, 2)
     return dw

@@ -164,8 +164,9 @@ def row_tables(K, k_step):
     return out
 
 
-# Winograd F(2x2, 3x3) (conv_kernels._wino_kernel) runs 3x3, stride-1, undilated, ungrouped
-# float32 convolutions whose channel counts are whole vectors (16 covers both tiles), on outputs
+# The Winograd kernels (conv_winograd.py, through conv.py's _winograd and _winograd_filter) run
+# 3x3, stride-1, undilated, ungrouped float32 convolutions whose channel counts are whole
+# vectors (16 covers both tiles), on outputs
 # of at least WINOGRAD_MIN_SIDE pixels a side (smaller ones are mostly edge: the tap classes skip
 # their padding taps, and the 2x2 tiles would waste more), with a transformed filter of at most
 # WINOGRAD_MAX_FILTER elements (each block of tiles reads all of it). Here, without Numba, so that
