@@ -176,11 +176,11 @@ def test_the_first_run_stand_in_computes_the_kernel_s_bits(N, H, W, C, Co, pt, p
         assert np.abs(outs[0] - ref).max() <= 2e-6 * np.abs(ref).max()
 
 
-def _two_conv_training_plan():
-    """The training plan's steps of Conv2D(16, 3) on 10x10x3, Conv2D(32, 3), Flatten, Dense(2)."""
+def _two_conv_training_plan(first=32):
+    """The training plan's steps of Conv2D(first, 3) on 10x10x3, Conv2D(32, 3), Flatten, Dense(2)."""
     import keraslite
     from keraslite.layers import Conv2D, Dense, Flatten
-    model = keraslite.models.Sequential([Conv2D(16, 3, input_shape=(10, 10, 3)), Conv2D(32, 3), Flatten(),
+    model = keraslite.models.Sequential([Conv2D(first, 3, input_shape=(10, 10, 3)), Conv2D(32, 3), Flatten(),
                                          Dense(2)])
     model.compile("sgd", "mse")
     with keraslite.use_backend("numba"):
@@ -193,7 +193,7 @@ def test_plan_keys_ask_for_the_kernel_where_it_runs(monkeypatch, on):
     monkeypatch.setattr(conv_geometry, "WINOGRAD", on)
     steps = _two_conv_training_plan()
     wino = [s.op for s in steps if s.op.startswith("conv") and conv_geometry.winograd_node(s.node, conv.NR)]
-    # the second convolution (16 -> 32, output 6x6), its input and filter gradients; not the RGB one
+    # the second convolution (32 -> 32, output 6x6), its input and filter gradients; not the RGB one
     assert sorted(wino) == (sorted(["conv+add", "conv_backprop_input", "conv_backprop_filter"]) if on else [])
     keys = coldstart.plan_keys(steps)
     assert ("conv_wino-f" in keys) == on and ("conv_wgrad-f" in keys) == on and "conv_fwd-f" in keys
@@ -290,3 +290,14 @@ def test_more_chunks_than_tiles(monkeypatch):
     assert outs[0].tobytes() == outs[1].tobytes()
     ref = _filter_reference(x, g, 1, 1)
     assert np.abs(outs[0] - ref).max() <= 4e-6 * np.abs(ref).max()
+
+
+def test_plan_time_rule_follows_conv_py_s_order_for_few_input_channels(winograd):
+    """An input gradient into 16 channels takes col2im where 2 * 16 <= the tile's columns (conv.py
+    tries that route first): the plan-time rule says so, and coldstart asks for col2im."""
+    steps = _two_conv_training_plan(first=16)
+    bprop = [s for s in steps if s.op == "conv_backprop_input"]
+    assert len(bprop) == 1
+    col2im = 2 * 16 <= conv.NR
+    assert conv_geometry.winograd_node(bprop[0].node, conv.NR) == (not col2im)
+    assert ("col2im-f" in coldstart.plan_keys(steps)) == col2im
