@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("keraslite_numba")
 from keraslite_numba import coldstart, twins, warmup  # noqa: E402
-from keraslite_numba.kernels import batchnorm, conv, conv_pack, gemm, pool  # noqa: E402
+from keraslite_numba.kernels import batchnorm, conv, conv_pack, conv_pool, gemm, pool  # noqa: E402
 from keraslite_numba.kernels import batchnorm_numpy as bn_numpy  # noqa: E402
 from keraslite_numba.threads import SerialBlas  # noqa: E402
 
@@ -58,6 +58,7 @@ def _calls(dt, rng):
                                                              a(1, 1, 13), a(1, 1, 13), (0, 1), 1e-3),
         "gemm_split": gemm_split if gemm.available() else lambda: np.matmul(ma, mb, out=mc),
         "conv_pack": lambda: (pack(False), pack(True)),
+        "conv_pool": lambda: conv_pool.conv2d_maxpool(x, w, (2, 1), (1, 1), (2, 2), (1, 2), bias=b, relu=True),
     }
 
 

@@ -3,7 +3,7 @@ replaced by Numba JIT kernels (compiled on first use, cached on disk)."""
 import numpy as np
 
 from keraslite.backend.interface import (BATCHNORM_ADD_RELU, BATCHNORM_BACKWARD_SUM, BATCHNORM_INFERENCE, BATCHNORM_RELU,
-                                        CONV_BATCHNORM, CONV_BIAS,
+                                        CONV_BATCHNORM, CONV_BATCHNORM_POOL, CONV_BIAS, CONV_POOL,
                                         CROSSENTROPY, GEMM_EPILOGUE, POOL_RELU_GRAD, ArrayBackend)
 
 # declared pattern -> the kernels/fused_forms.py function that builds its callable (conv + bias
@@ -11,7 +11,8 @@ from keraslite.backend.interface import (BATCHNORM_ADD_RELU, BATCHNORM_BACKWARD_
 _FUSED_FORMS = {GEMM_EPILOGUE.name: "gemm_epilogue", CROSSENTROPY.name: "crossentropy",
                 POOL_RELU_GRAD.name: "pool_relu_grad", BATCHNORM_RELU.name: "batchnorm_relu",
                 BATCHNORM_INFERENCE.name: "batchnorm_inference", BATCHNORM_ADD_RELU.name: "batchnorm_add_relu",
-                BATCHNORM_BACKWARD_SUM.name: "batchnorm_backward_sum", CONV_BATCHNORM.name: "conv_batchnorm"}
+                BATCHNORM_BACKWARD_SUM.name: "batchnorm_backward_sum", CONV_BATCHNORM.name: "conv_batchnorm",
+                CONV_BATCHNORM_POOL.name: "conv_maxpool", CONV_POOL.name: "conv_maxpool"}
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 

@@ -94,11 +94,15 @@ OP_FAMILIES = {"conv": ("conv_fwd",), "conv+add": ("conv_fwd",), "conv_backprop_
                "sub+mul+add+relu": ("bn_fwd",), "pool_backprop+relu_grad": ("{mode}_bwd",),
                "batchnorm_train_backward+tuple_get+sum": ("bn_bwd",), "batchnorm_train+tuple_get+add": ("bn_fwd",),
                "batchnorm_train+tuple_get+add+relu": ("bn_fwd",), "conv+add+sub+mul+add": ("conv_fwd",),
-               "conv+add+sub+mul+add+relu": ("conv_fwd",)}
+               "conv+add+sub+mul+add+relu": ("conv_fwd",),
+               # the fused convolution + max pooling, and the two kernels its first-run stand-in runs
+               "conv+add+sub+mul+add+relu+pool": ("conv_fwd", "max_fwd", "conv_pool"),
+               "conv+add+relu+pool": ("conv_fwd", "max_fwd", "conv_pool")}
 # families whose serial stand-in is NumPy code (twins.Twin with seq_kernel None, kernels/pool.py,
-# kernels/batchnorm_numpy.py; conv_wino's and conv_wgrad's also run conv_fwd's kernel, kernels/conv.py): no
-# serial twin to compile, so none is asked of a worker
-NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd", "conv_wino", "conv_wgrad")
+# kernels/batchnorm_numpy.py; conv_wino's and conv_wgrad's also run conv_fwd's kernel, kernels/conv.py;
+# conv_pool's runs conv_fwd's and max_fwd's, kernels/conv_pool.py): no serial twin to compile, so
+# none is asked of a worker
+NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd", "conv_wino", "conv_wgrad", "conv_pool")
 # families whose stand-in is many times slower than their parallel kernel (the Winograd ones:
 # unblocked NumPy transforms, ~15x at the convnet's shapes, against a serial twin's ~2x): a plan
 # asks the workers for their parallel kernels right after the serial twins

@@ -29,6 +29,12 @@ def _conv_wgrad(dt):
     conv._winograd_filter(np.ones((1, 6, 6, 16), dt), np.ones((1, 6, 6, 16), dt), 1, 1, np.empty((3, 3, 16, 16), dt))
 
 
+def _conv_pool(dt):
+    from .kernels import conv_pool
+    conv_pool.conv2d_maxpool(np.ones((1, 4, 4, 2), dt), np.ones((2, 2, 2, 2), dt), (1, 1), (1, 1), (2, 2), (1, 1),
+                             relu=True)
+
+
 def _col2im(dt):
     from .kernels import conv
     cols = np.zeros((1, 2, 2, 2), dt)
@@ -94,7 +100,7 @@ def _conv_pack(dt):
 
 
 RECIPES = {"conv_fwd": _conv_fwd, "conv_wino": _conv_wino, "conv_wgrad": _conv_wgrad, "conv_pack": _conv_pack,
-           "col2im": _col2im,
+           "col2im": _col2im, "conv_pool": _conv_pool,
            "conv_bwd_filter": _conv_bwd_filter,
            "max_fwd": _max_fwd, "max_bwd": _max_bwd, "avg_fwd": _avg_fwd, "avg_bwd": _avg_bwd,
            "bn_fwd": _bn_fwd, "bn_bwd": _bn_bwd, "gemm_split": _gemm_split}
@@ -103,7 +109,7 @@ RECIPES = {"conv_fwd": _conv_fwd, "conv_wino": _conv_wino, "conv_wgrad": _conv_w
 # family -> (kernels module, its twins.Twin): how a process tells that a family's kernel
 # (parallel, or its serial twin) is compiled or loaded from the cache for a dtype
 KERNELS = {"conv_fwd": ("conv_kernels", "_fwd_kernel"), "conv_wino": ("conv", "_wino_kernel"),
-           "conv_wgrad": ("conv", "_wino_filter_kernel"),
+           "conv_wgrad": ("conv", "_wino_filter_kernel"), "conv_pool": ("conv_pool", "_conv_pool_kernel"),
            "conv_pack": ("conv_pack", "_pack"), "col2im": ("conv_col2im", "_col2im"),
            "conv_bwd_filter": ("conv_kernels", "_bwd_filter_kernel"), "max_fwd": ("pool", "_max_fwd"),
            "max_bwd": ("pool", "_max_bwd"), "avg_fwd": ("pool", "_avg_fwd"), "avg_bwd": ("pool", "_avg_bwd"),

@@ -348,6 +348,13 @@ def _element(k):
     return check
 
 
+def _valid_max_pool(node, prev, chain) -> bool:
+    """2-D max pooling of the chain value with explicit zero padding ('valid')."""
+    padding = node.attrs.get("padding")
+    return (len(node.inputs) == 1 and node.attrs.get("mode") == "max" and len(node.attrs.get("strides", ())) == 2
+            and not isinstance(padding, str) and all(int(a) == 0 and int(b) == 0 for a, b in padding))
+
+
 #: activations a GEMM epilogue may apply (elementwise catalogue ops of one input)
 EPILOGUE_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
 
@@ -355,6 +362,23 @@ CONV_BIAS = FusedPattern("conv+bias", (
     Stage(frozenset({"conv"})),
     Stage(frozenset({"add"}), _vector_along_last)),
     "a convolution (channels last) plus a per-channel bias: the sums start at the bias")
+CONV_BATCHNORM_POOL = FusedPattern("conv+bias+batchnorm_inference+relu+maxpool", (
+    Stage(frozenset({"conv"})),
+    Stage(frozenset({"add"}), _vector_along_last),
+    Stage(frozenset({"sub"}), _channel_vector),
+    Stage(frozenset({"mul"}), _channel_vector),
+    Stage(frozenset({"add"}), _channel_vector),
+    Stage(frozenset({"relu"}), _unary),
+    Stage(frozenset({"pool"}), _valid_max_pool)),
+    "Conv2D -> BatchNormalization -> relu -> MaxPooling2D ('valid') at prediction: each block of "
+    "pooled rows computed from convolution rows that never leave the thread's cache")
+CONV_POOL = FusedPattern("conv+bias+relu+maxpool", (
+    Stage(frozenset({"conv"})),
+    Stage(frozenset({"add"}), _vector_along_last),
+    Stage(frozenset({"relu"}), _unary),
+    Stage(frozenset({"pool"}), _valid_max_pool)),
+    "Conv2D(activation='relu') -> MaxPooling2D ('valid') at prediction, as conv+bias+batchnorm_"
+    "inference+relu+maxpool without the batch norm")
 CONV_BATCHNORM = FusedPattern("conv+bias+batchnorm_inference", (
     Stage(frozenset({"conv"})),
     Stage(frozenset({"add"}), _vector_along_last),
@@ -423,5 +447,5 @@ BATCHNORM_BACKWARD_SUM = FusedPattern("batchnorm_train_backward+sum", (
     "taken while dx is written, dx keeps its other readers", element=0, appends=True)
 
 #: every fused form the compiler may ask a backend for, tried in this order
-PATTERNS = (CONV_BATCHNORM, CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD, BATCHNORM_RELU, BATCHNORM_ADD_RELU,
-            BATCHNORM_INFERENCE, BATCHNORM_BACKWARD_SUM)
+PATTERNS = (CONV_BATCHNORM_POOL, CONV_POOL, CONV_BATCHNORM, CONV_BIAS, GEMM_EPILOGUE, CROSSENTROPY, POOL_RELU_GRAD,
+            BATCHNORM_RELU, BATCHNORM_ADD_RELU, BATCHNORM_INFERENCE, BATCHNORM_BACKWARD_SUM)

@@ -300,6 +300,37 @@ def _conv_bn_samples(rng, dtype):
     return [case((2, 5, 5, 3), (3, 3, 3, 4)), case((3, 4, 6, 2), (2, 2, 2, 37))]
 
 
+def _conv_pool(bn):
+    """Conv2D -> [BatchNormalization ->] relu -> MaxPooling2D at prediction ('valid' pooling)."""
+    def fn(x, k, b, *stats, pool=((2, 2), (2, 2))):
+        K = _K()
+        y = K.bias_add(K.conv2d(x, k, padding="valid", data_format="channels_last"), b, data_format="channels_last")
+        if bn:
+            y = K.batch_normalization(y, *stats, axis=-1, epsilon=1e-3)
+        return K.pool2d(K.relu(y), pool[0], pool[1], padding="valid", data_format="channels_last")
+
+    def ref(x, k, b, *stats, pool=((2, 2), (2, 2))):
+        y = R.conv2d(x, k, padding="valid", data_format="channels_last") + b
+        if bn:
+            y = R.batch_normalization(y, *stats, axis=-1, epsilon=1e-3)
+        return R.pool2d(np.maximum(y, 0.0), pool[0], pool[1], padding="valid", data_format="channels_last")
+    return fn, ref
+
+
+def _conv_pool_samples(bn):
+    def samples(rng, dtype):
+        def case(x_shape, k_shape, pool):
+            c = k_shape[-1]
+            stats = ((uniform(rng, (c,), dtype), uniform(rng, (c,), dtype, 0.5, 2), uniform(rng, (c,), dtype),
+                      uniform(rng, (c,), dtype, 0.5, 1.5)) if bn else ())
+            return Sample((uniform(rng, x_shape, dtype), uniform(rng, k_shape, dtype), uniform(rng, (c,), dtype),
+                           *stats), {"pool": pool})
+        # overlapping 3x3 windows at stride 2 (the tutorial convnet's), and more output channels
+        # than a register tile's columns with a partial last panel and an odd image
+        return [case((2, 9, 9, 3), (3, 3, 3, 4), ((3, 3), (2, 2))), case((3, 7, 8, 2), (2, 2, 2, 37), ((2, 2), (2, 2)))]
+    return samples
+
+
 def forms() -> dict:
     loose = {"float32": (1e-4, 1e-5)}
     gemm = []
@@ -340,6 +371,10 @@ def forms() -> dict:
                            _conv_bn_samples, primitive=False, tol=loose, differentiable=True,
                            exercises=("conv", "add", "sub", "mul")),
                     "conv+add+sub+mul+add" + ("+relu" if relu else "")) for relu in (True, False)],
+        *[FusedForm(OpInfo(f"conv2d+bias{'+batchnorm inference' if bn else ''}+relu+max pool", *_conv_pool(bn),
+                           _conv_pool_samples(bn), primitive=False, tol=loose,
+                           exercises=("conv", "add", "relu", "pool") + (("sub", "mul") if bn else ())),
+                    "conv+add+sub+mul+add+relu+pool" if bn else "conv+add+relu+pool") for bn in (True, False)],
         FusedForm(OpInfo("elementwise chain", _chain, _chain_ref, _chain_samples, primitive=False, tol=loose),
                   "fused["),
     ]}

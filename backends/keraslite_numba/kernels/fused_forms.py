@@ -5,7 +5,8 @@ gradient (kernels/pool.py's `mask=`), training-mode batch norm writing relu of i
 (kernels/batchnorm.py's `relu=`), batch norm's backward pass summing the dx it writes
 (`dsum=`), batch norm at inference (+ relu) through the same kernel, and a convolution + bias
 followed by batch norm at inference (+ relu) in the convolution kernel's epilogue (kernels/conv.py's
-`affine=`). Each falls back to the pattern's composite
+`affine=`), and the same (with relu) followed by max pooling in one pass (kernels/conv_pool.py).
+Each falls back to the pattern's composite
 (the chain's primitives one after the other) for inputs its kernel does not cover."""
 from __future__ import annotations
 
@@ -77,6 +78,39 @@ def conv_batchnorm(backend, pattern, nodes):
             return out
         return conv.conv2d(_w(x), _w(w), out=out, bias=b, affine=(mean, scale, offset), relu=relu, **attrs)
     return conv_bias_batchnorm
+
+
+def conv_maxpool(backend, pattern, nodes):
+    """maxpool(relu(((conv(x, w) + b) - mean) * scale + offset)), or without the batch norm
+    (conv+bias+relu+maxpool), in one pass (kernels/conv_pool.py) for a 2-D float convolution
+    whose static shapes it takes (conv_pool.fits: no padding, not a Winograd convolution);
+    None otherwise (the chain is then left to the shorter patterns)."""
+    conv_node, pool_node = nodes[0], nodes[-1]
+    attrs = dict(conv_node.attrs)
+    if len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str) or not _floats(
+            *(i for n in nodes for i in n.inputs), *nodes):
+        return None
+    from . import conv_pool
+    x, w = conv_node.inputs
+    geo = dict(pool_size=tuple(pool_node.attrs["pool_size"]), pool_strides=tuple(pool_node.attrs["strides"]))
+    if not conv_pool.fits(conv_node.dtype, tuple(x.shape), tuple(w.shape), attrs["strides"], attrs["padding"],
+                          attrs["dilation"], attrs["groups"], geo["pool_size"], geo["pool_strides"],
+                          pool_node.attrs["padding"]):
+        return None
+    composite = pattern.composite(backend, nodes)
+    fused = conv_pool.conv2d_maxpool
+    strides, dilation = tuple(attrs["strides"]), tuple(attrs["dilation"])
+
+    def conv_relu_maxpool(x, w, b, *affine, out=None):
+        vectors = (b, *affine)
+        if x.ndim != 4 or not _fast(x, w, *vectors) or any(v.shape != (w.shape[-1],) for v in vectors):
+            y = composite(x, w, *vectors)
+            if out is None:
+                return y
+            np.copyto(out, y)
+            return out
+        return fused(_w(x), _w(w), strides, dilation, out=out, bias=b, affine=affine or None, relu=True, **geo)
+    return conv_relu_maxpool
 
 
 @njit(cache=True, nogil=True)

@@ -70,66 +70,72 @@ def _max_floor(v, lo, d):
         d[j] = q if q > lo else lo
 
 
+@njit(inline="always")
+def _max_row(x2, first, H, h0, ph, pw, sw, pl, W, C, buf, yr):
+    """Output row yr (Wo, C) of max pooling over the rows first .. first+H-1 of x2 (one image's
+    rows of W*C values), its windows' top row h0 (relative to `first`; negative in the padding),
+    separably: the column maxima of the window's rows (V, one flat pass per row), then, for
+    windows wholly inside the row, the maxima of pw adjacent columns (P, one flat pass per
+    column offset), copied out per window; windows cut by the padding take their columns of V
+    one by one. V is never NaN (-inf where every cell is), so the result is that of comparing
+    the cells in column-major order. buf: (4, W*C) scratch (V and P alternate in rows 0-2; row
+    3: cut windows). Shared by _max_fwd and the fused convolution + pooling (conv_pool.py)."""
+    Wo = yr.shape[0]
+    init = yr.dtype.type(-np.inf)
+    ha = max(h0, 0)
+    hb = min(h0 + ph, H)
+    vi = 0
+    if hb > ha:
+        _max_floor(x2[first + ha], init, buf[0])
+        for h in range(ha + 1, hb):
+            _max_into(buf[vi], x2[first + h], buf[1 - vi])
+            vi = 1 - vi
+    else:
+        buf[0, :] = init
+    V = buf[vi]
+    pi = vi
+    if pw <= W:
+        for k in range(1, pw):
+            di = 2 if pi != 2 else 1 - vi
+            L = (W - k) * C
+            _max_into(buf[pi, :L], V[k * C:k * C + L], buf[di, :L])
+            pi = di
+    P = buf[pi]
+    E = buf[3]
+    for ow in range(Wo):
+        w0 = ow * sw - pl
+        yv = yr[ow]
+        if w0 >= 0 and w0 + pw <= W:
+            yv[:] = P[w0 * C:w0 * C + C]
+            continue
+        wa = max(w0, 0)
+        wb = min(w0 + pw, W)
+        if wb <= wa:
+            yv[:] = init
+            continue
+        yv[:] = V[wa * C:wa * C + C]
+        for w in range(wa + 1, wb):  # alternating between E and yv, as above
+            if (w - wa) % 2 == 1:
+                _max_into(yv, V[w * C:w * C + C], E[:C])
+            else:
+                _max_into(E[:C], V[w * C:w * C + C], yv)
+        if (wb - wa) % 2 == 0:
+            yv[:] = E[:C]
+
+
 @twin("max_fwd", seq=_max_fwd_numpy)
 @njit(parallel=True, cache=True)
 def _max_fwd(x, ph, pw, sh, sw, pt, pl, y):
-    """Max pooling, one output row per parallel iteration, separably: the column maxima of the
-    window's rows (V, one flat pass per row), then, for windows wholly inside the row, the
-    maxima of pw adjacent columns (P, one flat pass per column offset), copied out per window;
-    windows cut by the padding take their columns of V one by one. V is never NaN (-inf where
-    every cell is), so the result is that of comparing the cells in column-major order. Max and
-    average are separate kernels: each compiles (about a second cold) only when it is used."""
+    """Max pooling, one output row per parallel iteration (_max_row). Max and average are
+    separate kernels: each compiles (about a second cold) only when it is used."""
     N, H, W, C = x.shape
     Ho = y.shape[1]
-    Wo = y.shape[2]
-    WC = W * C
-    init = y.dtype.type(-np.inf)
-    x2 = x.reshape(N * H, WC)
+    x2 = x.reshape(N * H, W * C)
     for t in prange(N * Ho):
-        buf = np.empty((4, WC), y.dtype)  # V and P alternate in rows 0-2; row 3: cut windows
+        buf = np.empty((4, W * C), y.dtype)
         n = t // Ho
         oh = t - n * Ho
-        h0 = oh * sh - pt
-        ha = max(h0, 0)
-        hb = min(h0 + ph, H)
-        vi = 0
-        if hb > ha:
-            _max_floor(x2[n * H + ha], init, buf[0])
-            for h in range(ha + 1, hb):
-                _max_into(buf[vi], x2[n * H + h], buf[1 - vi])
-                vi = 1 - vi
-        else:
-            buf[0, :] = init
-        V = buf[vi]
-        pi = vi
-        if pw <= W:
-            for k in range(1, pw):
-                di = 2 if pi != 2 else 1 - vi
-                L = (W - k) * C
-                _max_into(buf[pi, :L], V[k * C:k * C + L], buf[di, :L])
-                pi = di
-        P = buf[pi]
-        E = buf[3]
-        yr = y[n, oh]
-        for ow in range(Wo):
-            w0 = ow * sw - pl
-            yv = yr[ow]
-            if w0 >= 0 and w0 + pw <= W:
-                yv[:] = P[w0 * C:w0 * C + C]
-                continue
-            wa = max(w0, 0)
-            wb = min(w0 + pw, W)
-            if wb <= wa:
-                yv[:] = init
-                continue
-            yv[:] = V[wa * C:wa * C + C]
-            for w in range(wa + 1, wb):  # alternating between E and yv, as above
-                if (w - wa) % 2 == 1:
-                    _max_into(yv, V[w * C:w * C + C], E[:C])
-                else:
-                    _max_into(E[:C], V[w * C:w * C + C], yv)
-            if (wb - wa) % 2 == 0:
-                yv[:] = E[:C]
+        _max_row(x2, n * H, H, oh * sh - pt, ph, pw, sw, pl, W, C, buf, y[n, oh])
 
 
 @twin("avg_fwd")
