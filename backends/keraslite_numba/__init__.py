@@ -13,6 +13,7 @@ _FUSED_FORMS = {GEMM_EPILOGUE.name: "gemm_epilogue", CROSSENTROPY.name: "crossen
                 BATCHNORM_INFERENCE.name: "batchnorm_inference", BATCHNORM_ADD_RELU.name: "batchnorm_add_relu",
                 BATCHNORM_BACKWARD_SUM.name: "batchnorm_backward_sum", CONV_BATCHNORM.name: "conv_batchnorm",
                 CONV_BATCHNORM_POOL.name: "conv_maxpool", CONV_POOL.name: "conv_maxpool"}
+from keraslite.backend.aligned import aligned_empty
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
 
@@ -80,7 +81,7 @@ class NumbaBackend(ArrayBackend):
         if n >= _TRIM_BEFORE:
             from .memory import release_freed_memory
             release_freed_memory()
-        return np.empty(shape, dtype)
+        return aligned_empty(shape, dtype)  # on a cache line: the kernels' vector stores stay whole
 
     def from_numpy(self, array):
         # Numba compiles read-only arrays as a separate type (seconds per kernel): hand out

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .aligned import ALIGN, aligned_copy, owns_memory
 from .batching import BatchedGroup, batch_updates
 from .commit import swap_in
 from .fusion import FusedGroup, fuse
@@ -331,7 +332,7 @@ class Plan:
                     pending.append((var, b))
                     continue
                 if value.base is not None or any(value is buf for buf in self._pool):
-                    value = value.copy()  # a view of a pooled buffer, or one already taken
+                    value = aligned_copy(value)  # a view of a pooled buffer, or one already taken
             pending.append((var, value))
         if found:
             vals.clear()  # the run's references to the variables' arrays (inplace._alone)
@@ -349,6 +350,10 @@ class Plan:
         if var is _LAUNCH:
             value()
             return
+        if isinstance(value, np.ndarray) and value.nbytes >= _ALIGN_FROM and value.ctypes.data % ALIGN:
+            # a kernel's fresh result (a first, unpooled run): the variable keeps its array from
+            # now on (updated in place or swapped with pooled buffers), so it starts on a line
+            value = aligned_copy(value)
         var.assign_native(self.backend, value)
 
     def _assign_or_swap(self, var, value):
@@ -370,6 +375,9 @@ class Plan:
         """The op names of the plan's steps, in execution order (to inspect fusion)."""
         return [s.op for s in self.steps if s.fn is not _same]
 
+
+# variables of at least this many bytes get arrays that start on a cache line (aligned.py)
+_ALIGN_FROM = 1 << 12
 
 # the commit's first "assignment": launching the deferred kernels (inplace.launch)
 _LAUNCH = object()
@@ -425,7 +433,7 @@ def _record(record, k, step, args, out):
 def _fits(olds, spec) -> bool:
     """Whether a variable's previous array can serve as the pooled buffer of `spec`."""
     a = olds[0]
-    return (isinstance(a, np.ndarray) and a.shape == spec[0] and a.dtype == spec[1] and a.base is None
+    return (isinstance(a, np.ndarray) and a.shape == spec[0] and a.dtype == spec[1] and owns_memory(a)
             and a.flags.c_contiguous and a.flags.writeable)
 
 

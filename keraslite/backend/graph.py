@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import config
+from .aligned import aligned_copy
 
 Shape = tuple  # of int | None
 
@@ -242,7 +243,7 @@ class Variable(Tensor):
         """The value as `backend`'s native array, moving it there if it lives elsewhere."""
         if self._backend is not backend:
             host = self._host if self._backend is None else self._backend.to_numpy(self._native)
-            self._native = backend.from_numpy(np.array(host, copy=True))
+            self._native = backend.from_numpy(aligned_copy(host))  # vector loads whole cache lines
             self._backend = backend
             self._host = None
         return self._native
@@ -261,7 +262,7 @@ class Variable(Tensor):
         """Replace the value with a host array (shape-checked, cast to the variable's dtype)."""
         value = np.asarray(value)
         self.check_value(value.shape)
-        value = np.array(value, dtype=self.dtype, copy=True)
+        value = aligned_copy(np.asarray(value, dtype=self.dtype))
         if self._backend is None:
             self._host = value
         else:
