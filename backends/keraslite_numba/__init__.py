@@ -112,8 +112,10 @@ class NumbaBackend(ArrayBackend):
         return s.reshape(((1,) * k if keepdims else ()) + x.shape[k:])
 
     def softmax(self, x, axis, out=None):
-        if out is None or type(x) is not np.ndarray or x.size == 0:
+        if type(x) is not np.ndarray or x.size == 0 or x.dtype.kind != "f":
             return super().softmax(x, axis, out=out)
+        if out is None:  # a plan's output (not pooled): the same passes into a new array
+            out = np.empty_like(x)
         # ArrayBackend.softmax's three passes into `out`, its reductions called as the ufuncs'
         # own (np.max and np.sum add ~2 us each on a batch's logits)
         np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True), out=out)

@@ -271,6 +271,25 @@ def _copy_partial(C, cb, nr, nc, tmp, accumulate):
                     C[base + c] = tmp[r * NR + c]
 
 
+@njit(inline="always")
+def _finish_partial(C, cb, nr, nc, ep, c0, eflags):
+    """The epilogue of a partial tile, which _mk_gather stores raw: relu?(((y + bias?) - mean) *
+    scale + offset?) on its nr rows x nc columns, each operation rounded apart as in the full
+    tiles' registers."""
+    zero = C.dtype.type(0)
+    for r in range(nr):
+        yp = C[cb[r]:cb[r] + nc]
+        for j in range(nc):
+            v = yp[j]
+            if eflags & 1:
+                v += ep[0, c0 + j]
+            if eflags & 2:
+                v = (v - ep[1, c0 + j]) * ep[2, c0 + j] + ep[3, c0 + j]
+            if eflags & 4:
+                v = v if v > zero else v * zero
+            yp[j] = v
+
+
 # --------------------------------------------------------------------------------------------
 @njit(inline="always")
 def _job(job, ncols, nblk, ab_type, dtype):
@@ -297,7 +316,6 @@ def _fwd_kernel(xf, img, koff, brow, pix, pos, cls, tstart, wp, gstep, pstep, bs
     ntiles = tstart[tstart.shape[0] - 1]
     nblocks = (ntiles + TB - 1) // TB
     ncols = G * nblk
-    zero = yf.dtype.type(0)
     # one job per (block of TB row tiles, column panel): a small output (few rows, many
     # channels) still gives every thread work; a thread's jobs are consecutive, so the rows of
     # a block stay in its cache while it runs the block's panels
@@ -346,18 +364,7 @@ def _fwd_kernel(xf, img, koff, brow, pix, pos, cls, tstart, wp, gstep, pstep, bs
                     break
             _copy_partial(yf, cb, nr, nc, tmp, False)
             if eflags != 0 and (nr < MR or nc < NR):
-                c0 = g * Cog + co0
-                for r in range(nr):
-                    yp = yf[cb[r]:cb[r] + nc]
-                    for j in range(nc):
-                        v = yp[j]
-                        if eflags & 1:
-                            v += ep[0, c0 + j]
-                        if eflags & 2:
-                            v = (v - ep[1, c0 + j]) * ep[2, c0 + j] + ep[3, c0 + j]
-                        if eflags & 4:
-                            v = v if v > zero else v * zero
-                        yp[j] = v
+                _finish_partial(yf, cb, nr, nc, ep, g * Cog + co0, eflags)
 
 
 @twin("conv_bwd_filter")

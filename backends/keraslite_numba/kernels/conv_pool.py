@@ -26,7 +26,7 @@ from ..llvmattrs import wide_vectors
 from ..twins import Twin
 from .conv import _rows_per_job, _tiles, epilogue, right_operand, winograd_fits
 from .conv_geometry import _check_out, _float_dtype, _geometry
-from .conv_kernels import MR, NR, _copy_partial, _fwd_kernel, _mk_gather
+from .conv_kernels import MR, NR, _copy_partial, _finish_partial, _fwd_kernel, _mk_gather
 from .pool import _max_fwd, _max_row
 
 __all__ = ["conv2d_maxpool", "fits"]
@@ -133,7 +133,6 @@ def _conv_pool_par(x, koff, brow, pix, pos, cls, tstart, wp, pstep, bstride, Co,
     nrb = (Hq + RB - 1) // RB
     njobs = N * nrb
     T = min(cbuf.shape[0], njobs)
-    zero = y.dtype.type(0)
     for t in prange(T):
         wide_vectors()
         ab = np.empty(MR, np.int64)
@@ -162,17 +161,7 @@ def _conv_pool_par(x, koff, brow, pix, pos, cls, tstart, wp, pstep, bstride, Co,
                                False)
                     _copy_partial(buf, cb, nr, nc, tmp, False)
                     if eflags != 0 and (nr < MR or nc < NR):
-                        for r in range(nr):
-                            yp = buf[cb[r]:cb[r] + nc]
-                            for j in range(nc):
-                                v = yp[j]
-                                if eflags & 1:
-                                    v += ep[0, co0 + j]
-                                if eflags & 2:
-                                    v = (v - ep[1, co0 + j]) * ep[2, co0 + j] + ep[3, co0 + j]
-                                if eflags & 4:
-                                    v = v if v > zero else v * zero
-                                yp[j] = v
+                        _finish_partial(buf, cb, nr, nc, ep, co0, eflags)
             rows = buf[:(r1 - r0) * WC].reshape(r1 - r0, WC)
             for q in range(q0, q1):
                 _max_row(rows, 0, r1 - r0, q * qh - r0, ph, pw, qw, 0, Wo, Co, pb, y[n, q])
