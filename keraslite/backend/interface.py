@@ -358,34 +358,25 @@ def _valid_max_pool(node, prev, chain) -> bool:
 #: activations a GEMM epilogue may apply (elementwise catalogue ops of one input)
 EPILOGUE_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
 
-CONV_BIAS = FusedPattern("conv+bias", (
-    Stage(frozenset({"conv"})),
-    Stage(frozenset({"add"}), _vector_along_last)),
-    "a convolution (channels last) plus a per-channel bias: the sums start at the bias")
-CONV_BATCHNORM_POOL = FusedPattern("conv+bias+batchnorm_inference+relu+maxpool", (
-    Stage(frozenset({"conv"})),
-    Stage(frozenset({"add"}), _vector_along_last),
-    Stage(frozenset({"sub"}), _channel_vector),
-    Stage(frozenset({"mul"}), _channel_vector),
-    Stage(frozenset({"add"}), _channel_vector),
-    Stage(frozenset({"relu"}), _unary),
-    Stage(frozenset({"pool"}), _valid_max_pool)),
+# conv -> bias, then batch norm at inference's per-channel shift, scale and offset
+_CONV_BIAS_STAGES = (Stage(frozenset({"conv"})), Stage(frozenset({"add"}), _vector_along_last))
+_CONV_BATCHNORM_STAGES = _CONV_BIAS_STAGES + (Stage(frozenset({"sub"}), _channel_vector),
+                                              Stage(frozenset({"mul"}), _channel_vector),
+                                              Stage(frozenset({"add"}), _channel_vector))
+_RELU_MAXPOOL_STAGES = (Stage(frozenset({"relu"}), _unary), Stage(frozenset({"pool"}), _valid_max_pool))
+
+CONV_BIAS = FusedPattern("conv+bias", _CONV_BIAS_STAGES,
+                         "a convolution (channels last) plus a per-channel bias: the sums start at the bias")
+CONV_BATCHNORM_POOL = FusedPattern(
+    "conv+bias+batchnorm_inference+relu+maxpool", _CONV_BATCHNORM_STAGES + _RELU_MAXPOOL_STAGES,
     "Conv2D -> BatchNormalization -> relu -> MaxPooling2D ('valid') at prediction: each block of "
     "pooled rows computed from convolution rows that never leave the thread's cache")
-CONV_POOL = FusedPattern("conv+bias+relu+maxpool", (
-    Stage(frozenset({"conv"})),
-    Stage(frozenset({"add"}), _vector_along_last),
-    Stage(frozenset({"relu"}), _unary),
-    Stage(frozenset({"pool"}), _valid_max_pool)),
+CONV_POOL = FusedPattern(
+    "conv+bias+relu+maxpool", _CONV_BIAS_STAGES + _RELU_MAXPOOL_STAGES,
     "Conv2D(activation='relu') -> MaxPooling2D ('valid') at prediction, as conv+bias+batchnorm_"
     "inference+relu+maxpool without the batch norm")
-CONV_BATCHNORM = FusedPattern("conv+bias+batchnorm_inference", (
-    Stage(frozenset({"conv"})),
-    Stage(frozenset({"add"}), _vector_along_last),
-    Stage(frozenset({"sub"}), _channel_vector),
-    Stage(frozenset({"mul"}), _channel_vector),
-    Stage(frozenset({"add"}), _channel_vector),
-    Stage(frozenset({"relu"}), _unary, optional=True)),
+CONV_BATCHNORM = FusedPattern(
+    "conv+bias+batchnorm_inference", _CONV_BATCHNORM_STAGES + (Stage(frozenset({"relu"}), _unary, optional=True),),
     "a convolution (channels last) plus a per-channel bias, then batch normalisation at inference "
     "((y - mean) * scale + offset per channel) and optionally relu, as Conv2D -> BatchNormalization "
     "predicts: applied to each output as the convolution stores it")

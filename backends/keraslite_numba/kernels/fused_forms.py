@@ -33,6 +33,28 @@ def _w(a):
     return a if a.flags.writeable else a.copy()
 
 
+def _into(out, y):
+    """A fallback's result y as the fused form returns it: y itself, or (`out` given: the plan's
+    buffer) copied into `out`; of a tuple result, its first element."""
+    if out is None:
+        return y
+    if isinstance(y, tuple):
+        np.copyto(out, y[0])
+        return (out,) + tuple(y[1:])
+    np.copyto(out, y)
+    return out
+
+
+def _conv2d_chain(nodes):
+    """The first node's attributes when the chain is a 2-D float convolution with explicit
+    padding and every value of one float dtype, else None."""
+    attrs = dict(nodes[0].attrs)
+    if len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str) or not _floats(
+            *(i for n in nodes for i in n.inputs), *nodes):
+        return None
+    return attrs
+
+
 def gemm_epilogue(backend, pattern, nodes):
     """act(a @ b + bias) for a 2-D (or N-D, 2-D b) float matmul, or None."""
     mm = nodes[0]
@@ -47,11 +69,7 @@ def gemm_epilogue(backend, pattern, nodes):
 
     def gemm_bias_act(x, w, bias, out=None):
         if x.dtype != w.dtype or bias.dtype != w.dtype or bias.shape != (w.shape[-1],) or w.ndim != 2:
-            y = composite(x, w, bias)
-            if out is None:
-                return y
-            np.copyto(out, y)
-            return out
+            return _into(out, composite(x, w, bias))
         return matmul(x, w, out=out, bias=bias, act=act)
     return gemm_bias_act
 
@@ -59,10 +77,8 @@ def gemm_epilogue(backend, pattern, nodes):
 def conv_batchnorm(backend, pattern, nodes):
     """relu?(((conv(x, w) + b) - mean) * scale + offset) for a 2-D float convolution with
     explicit padding (the inference graph of Conv2D -> BatchNormalization), or None."""
-    conv_node = nodes[0]
-    attrs = dict(conv_node.attrs)
-    if len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str) or not _floats(
-            *(i for n in nodes for i in n.inputs), *nodes):
+    attrs = _conv2d_chain(nodes)
+    if attrs is None:
         return None
     from . import conv
     composite = pattern.composite(backend, nodes)
@@ -71,11 +87,7 @@ def conv_batchnorm(backend, pattern, nodes):
     def conv_bias_batchnorm(x, w, b, mean, scale, offset, out=None):
         vectors = (b, mean, scale, offset)
         if x.ndim != 4 or not _fast(x, w, *vectors) or any(v.shape != (w.shape[-1],) for v in vectors):
-            y = composite(x, w, *vectors)
-            if out is None:
-                return y
-            np.copyto(out, y)
-            return out
+            return _into(out, composite(x, w, *vectors))
         return conv.conv2d(_w(x), _w(w), out=out, bias=b, affine=(mean, scale, offset), relu=relu, **attrs)
     return conv_bias_batchnorm
 
@@ -86,9 +98,8 @@ def conv_maxpool(backend, pattern, nodes):
     whose static shapes it takes (conv_pool.fits: no padding, not a Winograd convolution);
     None otherwise (the chain is then left to the shorter patterns)."""
     conv_node, pool_node = nodes[0], nodes[-1]
-    attrs = dict(conv_node.attrs)
-    if len(attrs["strides"]) != 2 or isinstance(attrs.get("padding"), str) or not _floats(
-            *(i for n in nodes for i in n.inputs), *nodes):
+    attrs = _conv2d_chain(nodes)
+    if attrs is None:
         return None
     from . import conv_pool
     x, w = conv_node.inputs
@@ -104,11 +115,7 @@ def conv_maxpool(backend, pattern, nodes):
     def conv_relu_maxpool(x, w, b, *affine, out=None):
         vectors = (b, *affine)
         if x.ndim != 4 or not _fast(x, w, *vectors) or any(v.shape != (w.shape[-1],) for v in vectors):
-            y = composite(x, w, *vectors)
-            if out is None:
-                return y
-            np.copyto(out, y)
-            return out
+            return _into(out, composite(x, w, *vectors))
         return fused(_w(x), _w(w), strides, dilation, out=out, bias=b, affine=affine or None, relu=True, **geo)
     return conv_relu_maxpool
 
@@ -176,11 +183,7 @@ def pool_relu_grad(backend, pattern, nodes):
         *ins, m = arrays
         if not _fast(*arrays) or m.shape != (ins[0].shape if mode == "max" else
                                              (ins[0].shape[0],) + tuple(attrs["input_shape"])):
-            y = composite(*arrays)
-            if out is None:
-                return y
-            np.copyto(out, y)
-            return out
+            return _into(out, composite(*arrays))
         if mode == "max":
             x, y, g = ins
             return pool.max_pool2d_backprop(_w(x), _w(y), _w(g), *geometry, out=out, mask=_w(m))
@@ -200,11 +203,7 @@ def batchnorm_relu(backend, pattern, nodes):
 
     def batchnorm_train_relu(x, gamma, beta, out=None):
         if not _fast(x, gamma, beta) or x.size == 0:  # as NumbaBackend.batchnorm_train
-            y, mean, var = composite(x, gamma, beta)
-            if out is None:
-                return y, mean, var
-            np.copyto(out, y)
-            return out, mean, var
+            return _into(out, composite(x, gamma, beta))
         return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=True)
     return batchnorm_train_relu
 
@@ -222,11 +221,7 @@ def batchnorm_add_relu(backend, pattern, nodes):
 
     def batchnorm_train_add_relu(x, gamma, beta, r, out=None):
         if not _fast(x, gamma, beta, r) or x.size == 0 or r.shape != x.shape:  # broadcast: the ops
-            y, mean, var = composite(x, gamma, beta, r)
-            if out is None:
-                return y, mean, var
-            np.copyto(out, y)
-            return out, mean, var
+            return _into(out, composite(x, gamma, beta, r))
         return batchnorm.batchnorm_train_forward(_w(x), _w(gamma), _w(beta), axes, epsilon, out=out, relu=relu,
                                                  residual=_w(r))
     return batchnorm_train_add_relu
@@ -245,11 +240,7 @@ def batchnorm_backward_sum(backend, pattern, nodes):
 
     def batchnorm_train_backward_sum(x, gamma, mean, var, gy, gmean, gvar, out=None):
         if not _fast(x, gamma, mean, var, gy, gmean, gvar) or x.size == 0:  # as NumbaBackend's
-            res = composite(x, gamma, mean, var, gy, gmean, gvar)
-            if out is None:
-                return res
-            np.copyto(out, res[0])
-            return (out,) + tuple(res[1:])
+            return _into(out, tuple(composite(x, gamma, mean, var, gy, gmean, gvar)))
         dx, dgamma, dbeta, total = batchnorm.batchnorm_train_backward(
             *(_w(a) for a in (x, gamma, mean, var, gy, gmean, gvar)), axes, epsilon, out=out, dsum=True)
         if not keepdims:
@@ -270,10 +261,6 @@ def batchnorm_inference(backend, pattern, nodes):
         C = x.shape[-1] if x.ndim else -1
         if (x.ndim < 2 or x.dtype.name not in _FLOATS or any(v.shape != (C,) or v.dtype != x.dtype
                                                               for v in (mean, scale, offset))):
-            y = composite(x, mean, scale, offset)
-            if out is None:
-                return y
-            np.copyto(out, y)
-            return out
+            return _into(out, composite(x, mean, scale, offset))
         return batchnorm.channel_affine(_w(x), _w(mean), _w(scale), _w(offset), relu=relu, out=out)
     return channel_affine
