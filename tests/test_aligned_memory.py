@@ -32,6 +32,12 @@ def test_aligned_copy_keeps_values_and_dtype():
     np.testing.assert_array_equal(c, src)
 
 
+def test_object_arrays_are_plain_copies():
+    src = np.array([{"a": 1}, None], dtype=object)
+    c = aligned_copy(src)
+    assert c.dtype == object and c.base is None and c[0] is src[0] and owns_memory(c)
+
+
 def test_plain_views_do_not_own_their_memory():
     base = np.zeros(16)
     assert owns_memory(base) and not owns_memory(base[2:]) and not owns_memory(base.reshape(4, 4))

@@ -28,7 +28,7 @@ def aligned_empty(shape, dtype) -> np.ndarray:
     n = dtype.itemsize
     for d in shape:
         n *= d
-    if n == 0:
+    if n == 0 or dtype.hasobject:  # nothing to align; references cannot live in a byte buffer
         return np.empty(shape, dtype)
     raw = np.empty(n + ALIGN, np.uint8)
     start = -raw.ctypes.data % ALIGN
