@@ -99,6 +99,18 @@ def test_fits_refuses_padding_groups_integers_and_pools_larger_than_the_output()
     assert not conv_pool.fits("float32", (None, 4, 4, 3), (3, 3, 3, 8), **dict(geo, pool_size=(3, 3)))
 
 
+@pytest.mark.parametrize("kwargs,match", [(dict(bias=np.ones(3, np.float32)), "bias must have shape"),
+                                          (dict(affine=(np.ones(2, np.float32),) * 2), "affine must be"),
+                                          (dict(affine=(np.ones(2, np.float32),) * 2 + (np.ones(5, np.float32),)),
+                                           "offset must have shape")])
+def test_wrong_epilogue_vectors_are_refused_before_any_work(kwargs, match):
+    x, w = np.ones((1, 4, 4, 2), np.float32), np.ones((1, 1, 2, 2), np.float32)
+    out = np.full((1, 2, 2, 2), 7.0, np.float32)
+    with pytest.raises(ValueError, match=match):
+        conv_pool.conv2d_maxpool(x, w, (1, 1), (1, 1), (2, 2), (2, 2), out=out, **kwargs)
+    assert (out == 7.0).all()
+
+
 def test_a_pool_that_does_not_fit_the_convolution_is_refused():
     x, w = np.ones((1, 4, 4, 2), np.float32), np.ones((3, 3, 2, 2), np.float32)
     with pytest.raises(ValueError, match="pool_size"):

@@ -38,8 +38,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .aligned import owns_memory
 from .memplan import outs_of, unshared
 
@@ -183,8 +181,7 @@ def _alone(args: tuple, pos: int, counts: dict) -> bool:
     C-contiguous and writeable, and nothing holds it but the variable and `args` (`counts`:
     how often args holds each object, by id)."""
     a = args[pos]
-    ok = (getattr(a, "base", 0) is None or (isinstance(a, np.ndarray) and owns_memory(a))) \
-        and a.flags.c_contiguous and a.flags.writeable
+    ok = hasattr(a, "base") and owns_memory(a) and a.flags.c_contiguous and a.flags.writeable
     n = counts[id(a)]
     del a
     return ok and unshared(args, pos, n)  # the variable's reference, args' n beyond the list's

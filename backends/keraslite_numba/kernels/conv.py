@@ -57,6 +57,19 @@ def epilogue(dt, Co, bias=None, affine=None, relu=False):
     return ep, flags | (4 if relu else 0)
 
 
+def checked_epilogue(who, dt, Co, bias, affine, relu):
+    """epilogue(dt, Co, bias, affine, relu) once bias and affine are checked: (Cout,) vectors,
+    affine three of them (ValueError naming `who` and the vector otherwise)."""
+    if affine is not None and len(affine) != 3:
+        raise ValueError(f"{who}: affine must be (mean, scale, offset), got {len(affine)} entries")
+    vectors = ([] if bias is None else [("bias", bias)]) + (
+        [] if affine is None else list(zip(("mean", "scale", "offset"), affine)))
+    for name, v in vectors:
+        if np.shape(v) != (Co,):
+            raise ValueError(f"{who}: {name} must have shape ({Co},), got {np.shape(v)}")
+    return epilogue(dt, Co, bias, affine, relu)
+
+
 # tiles per parallel work item in the forward kernel (TB*MR output pixels share a B panel)
 _TB = 32
 
@@ -77,14 +90,7 @@ def conv2d(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), grou
     (N, H, W, Cin, kh, kw, Cig, Co, sh, sw, dh, dw, pt, pl, Hp, Wp, Ho, Wo,
      G) = _geometry(x.shape, w.shape, strides, padding, dilation, groups)
     y = _check_out(out, (N, Ho, Wo, Co), dt)
-    if affine is not None and len(affine) != 3:
-        raise ValueError(f"conv2d: affine must be (mean, scale, offset), got {len(affine)} entries")
-    vectors = ([] if bias is None else [("bias", bias)]) + (
-        [] if affine is None else list(zip(("mean", "scale", "offset"), affine)))
-    for name, v in vectors:
-        if np.shape(v) != (Co,):
-            raise ValueError(f"conv2d: {name} must have shape ({Co},), got {np.shape(v)}")
-    ep = epilogue(dt, Co, bias, affine, relu)
+    ep = checked_epilogue("conv2d", dt, Co, bias, affine, relu)
     if y.size == 0:
         return y
     if Cig == 0:
@@ -186,7 +192,7 @@ def _forward(x, right, geometry, y, ep=None):
 # F(2x2, 3x3)'s filter transform G (U = G w G^T), per float dtype
 _G = {np.dtype(d).char: np.array(((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1)), d)
       for d in (np.float32, np.float64)}
-_wino_tls = threading.local()
+_buffers_tls = threading.local()
 
 
 def winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo) -> bool:
@@ -194,10 +200,12 @@ def winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo) -> bool:
     return conv_geometry.winograd_fits(dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo, NR)
 
 
-def _wino_buffers(key, make):
-    """The Winograd buffers of `key` (kind, dtype, channels, threads) kept per thread, made by
-    make() on first use. Not in _scratch, whose few slots hold the padded inputs."""
-    bufs = _wino_tls.__dict__.setdefault("bufs", {})
+def thread_buffers(key, make):
+    """The buffers of `key` (kind, dtype, sizes, threads: the Winograd kernels', the fused
+    convolution + pooling's) kept per thread of the caller, made by make() on first use (a
+    fresh multi-MB array costs a page fault per 4 KiB on every call). Not in _scratch, whose few
+    slots hold the padded inputs."""
+    bufs = _buffers_tls.__dict__.setdefault("bufs", {})
     b = bufs.get(key)
     if b is None:
         b = bufs[key] = make()
@@ -305,7 +313,7 @@ def _winograd(x, w, pt, pl, y, ep):
     N, H, W, C = x.shape
     _, Ho, Wo, Co = y.shape
     dt, nth = y.dtype, numba.get_num_threads()
-    U, V, M, koff, gep = _wino_buffers(("fwd", dt.char, C, Co, nth), lambda: _forward_buffers(C, Co, dt, nth))
+    U, V, M, koff, gep = thread_buffers(("fwd", dt.char, C, Co, nth), lambda: _forward_buffers(C, Co, dt, nth))
     Gm = _G[dt.char]
     t = np.tensordot(Gm, w, axes=(1, 0))            # (a, j, C, Co)
     u = np.tensordot(Gm, t, axes=(1, 1))            # (b, a, C, Co)
@@ -361,7 +369,7 @@ def _winograd_filter(x, g, pt, pl, dw):
     _, Ho, Wo, Co = g.shape
     dt = dw.dtype
     nch = numba.get_num_threads()
-    part, V, Gt, koff, gep = _wino_buffers(("wgrad", dt.char, C, Co, nch), lambda: _filter_buffers(C, Co, dt, nch))
+    part, V, Gt, koff, gep = thread_buffers(("wgrad", dt.char, C, Co, nch), lambda: _filter_buffers(C, Co, dt, nch))
     _wino_filter_kernel(x.reshape(-1), g.reshape(-1), N, H, W, C, pt, pl, Ho, Wo, Co, part, V, Gt, koff, gep)
     Cop = Gt.shape[1] // (16 * koff.shape[0])
     m = part.reshape(nch, 4, 4, -1, Cop)[:, :, :, :C, :Co].sum(axis=0)

@@ -16,15 +16,13 @@ leaves other chains unfused (kernels/fused_forms.py).
 """
 from __future__ import annotations
 
-import threading
-
 import numba
 import numpy as np
 from numba import njit, prange
 
 from ..llvmattrs import wide_vectors
 from ..twins import Twin
-from .conv import _rows_per_job, _tiles, epilogue, right_operand, winograd_fits
+from .conv import _rows_per_job, _tiles, checked_epilogue, right_operand, thread_buffers, winograd_fits
 from .conv_geometry import _check_out, _float_dtype, _geometry
 from .conv_kernels import MR, NR, _copy_partial, _finish_partial, _fwd_kernel, _mk_gather
 from .pool import _max_fwd, _max_row
@@ -34,7 +32,6 @@ __all__ = ["conv2d_maxpool", "fits"]
 # a thread's buffer of convolution rows holds at most this many bytes (more rows per block would
 # leave its cache); a block is at least one pooled row whatever its size
 SCRATCH_BYTES = 384 << 10
-_tls = threading.local()
 
 
 def fits(dtype, x_shape, w_shape, strides, padding, dilation, groups, pool_size, pool_strides,
@@ -84,7 +81,7 @@ def conv2d_maxpool(x, w, strides, dilation, pool_size, pool_strides, out=None, b
                          f"the convolution's output {Ho}x{Wo}")
     Hq, Wq = (Ho - ph) // qh + 1, (Wo - pw) // qw + 1
     y = _check_out(out, (N, Hq, Wq, Co), dt)
-    ep = epilogue(dt, Co, bias, affine, relu)
+    ep = checked_epilogue("conv2d_maxpool", dt, Co, bias, affine, relu)
     tables = _tiles(H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, 0, 0, Cig, Cin, N)
     if y.size == 0 or Cig == 0 or tables is None or len(tables[4]) != 1 or winograd_fits(
             dt, kh, kw, sh, sw, dh, dw, G, Cin, Co, Ho, Wo):
@@ -93,8 +90,9 @@ def conv2d_maxpool(x, w, strides, dilation, pool_size, pool_strides, out=None, b
     threads = numba.get_num_threads()
     RB = _rows_per_block(N, Hq, Wo, Co, ph, qh, dt.itemsize, threads)
     rows = (RB - 1) * qh + ph
-    _conv_pool_kernel(x, *tables, wp, pstep, bstride, Co, Ho, Wo, ph, pw, qh, qw, y, RB, *ep,
-                      _scratch(dt, threads, rows * Wo * Co))
+    elems = rows * Wo * Co
+    cbuf = thread_buffers(("conv_pool", dt.char, elems, threads), lambda: np.empty((threads, elems), dt))
+    _conv_pool_kernel(x, *tables, wp, pstep, bstride, Co, Ho, Wo, ph, pw, qh, qw, y, RB, *ep, cbuf)
     return y
 
 
@@ -103,17 +101,6 @@ def _unfused(x, w, strides, dilation, pool_size, pool_strides, y, bias, affine, 
     from . import conv, pool
     t = conv.conv2d(x, w, strides, ((0, 0), (0, 0)), dilation, 1, bias=bias, affine=affine, relu=relu)
     return pool.max_pool2d(t, pool_size, pool_strides, out=y)
-
-
-def _scratch(dt, threads, elems):
-    """The buffer of convolution rows, a row per thread, kept per thread of the caller (a fresh
-    one would cost a page fault per 4 KiB on every call)."""
-    bufs = _tls.__dict__.setdefault("bufs", {})
-    key = (dt.char, threads)
-    have = bufs.get(key)
-    if have is None or have.shape[1] < elems:
-        have = bufs[key] = np.empty((threads, elems), dt)
-    return have
 
 
 @njit(parallel=True, cache=True)
