@@ -191,8 +191,9 @@ losses = [float(model.train_on_batch(x, y)) for _ in range(2)]
 print(json.dumps({"losses": losses, "weights": [w.tobytes().hex() for w in model.get_weights()]}))
 """
 # the families the script's plan uses (two: each costs 1-2 s of CPU per cold run): the
-# convolution's input gradient is not needed. The import-time worker starts with the serial twin
-# of the forward kernel (COMMON's order); the plan, waiting for it, compiles the filter
+# convolution's input gradient is not needed. The worker started at the model's first
+# convolution node starts with the serial twin of the forward kernel (COMMON's order); the
+# plan, waiting for it, compiles the filter
 # gradient's twin meanwhile; the plan's steps run the twins while the worker compiles the
 # parallel kernels, which it finishes at the latest when the script exits.
 _USED = ["conv_fwd-f", "conv_bwd_filter-f"]
@@ -218,7 +219,7 @@ def test_first_run_tells_once_compiles_in_workers_and_a_second_run_hits_the_cach
     first, err1 = _run_fresh(tmp_path, workers=1)
     assert err1.count(coldstart.NOTICE) == 1, err1
     # the plan's kernels and their serial twins (the steps ran those), and the COMMON ones
-    # the import-time worker compiled meanwhile
+    # the worker started at the model's convolution compiled meanwhile
     used = set(_USED) | {k + "s" for k in _USED}
     common = set(coldstart.COMMON) | {k + "s" for k in coldstart.COMMON}
     assert used <= set(_markers(tmp_path)) <= used | common | _GEMM
@@ -239,8 +240,16 @@ def test_first_run_tells_once_compiles_in_workers_and_a_second_run_hits_the_cach
 
 _FORK_SCRIPT = r"""
 import threading, time
+import keraslite
+from keraslite.layers import Conv2D, Dense, Input
 from keraslite_numba import coldstart, forking
-# importing the backend on a cold cache started the import-time worker, forked (no other thread)
+keraslite.set_backend("numba")
+# a cold cache: neither the backend's import nor a model without a convolution starts a worker
+Dense(3)(Dense(4)(Input((5,))))
+assert coldstart._workers == [], coldstart._workers
+# the first convolution node built starts the convnet's common kernels' worker, forked (no
+# other thread), while the rest of the model is built
+Conv2D(2, 3)(Input((6, 6, 1)))
 assert [type(w).__name__ for w in coldstart._workers] == ["Forked"], coldstart._workers
 coldstart._stop_workers()
 assert all(w.poll() is not None for w in coldstart._workers)
@@ -307,3 +316,26 @@ def test_progbar_eta_leaves_compile_time_out(monkeypatch, capsys):
     bar.update(1)
     out = capsys.readouterr().out
     assert "ETA: 10s" in out, out  # 10 steps of 1 s, not of 51 s
+
+
+# ---------------------------------------------------------------------------------- first node
+def test_on_first_node_runs_once_at_the_first_node_of_its_op(monkeypatch):
+    """graph.on_first_node: called when the op's first node is built (not for other ops, not
+    when that node's inference fails), once; at once when the op has been built before."""
+    from keraslite import backend as K
+    from keraslite.backend import graph
+    monkeypatch.setattr(graph, "_built", set(graph._built) - {"conv"})
+    monkeypatch.setattr(graph, "_on_first", {})
+    calls = []
+    graph.on_first_node("conv", lambda: calls.append("conv"))
+    x = K.placeholder((None, 6, 6, 2))
+    K.relu(x)
+    assert calls == []
+    with pytest.raises(ValueError):  # channels that do not match: nothing built, nothing called
+        K.conv2d(x, K.placeholder((3, 3, 5, 4)))
+    assert calls == []
+    K.conv2d(x, K.placeholder((3, 3, 2, 4)))
+    K.conv2d(x, K.placeholder((3, 3, 2, 4)))
+    assert calls == ["conv"]
+    graph.on_first_node("conv", lambda: calls.append("late"))  # conv built already: now
+    assert calls == ["conv", "late"]

@@ -13,6 +13,7 @@ _FUSED_FORMS = {GEMM_EPILOGUE.name: "gemm_epilogue", CROSSENTROPY.name: "crossen
                 BATCHNORM_INFERENCE.name: "batchnorm_inference", BATCHNORM_ADD_RELU.name: "batchnorm_add_relu",
                 BATCHNORM_BACKWARD_SUM.name: "batchnorm_backward_sum", CONV_BATCHNORM.name: "conv_batchnorm",
                 CONV_BATCHNORM_POOL.name: "conv_maxpool", CONV_POOL.name: "conv_maxpool"}
+from keraslite.backend import graph as _graph
 from keraslite.backend.aligned import aligned_empty
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
@@ -24,7 +25,17 @@ from .warmup import compile_family as _compile_family
 
 set_openmp_defaults()  # before Numba starts its OpenMP pool (first parallel kernel)
 _coldstart.COMPILE[0] = _compile_family  # what this process compiles while it waits for a worker
-_coldstart.start_background()  # a first run on this CPU: workers compile while the model is built
+
+
+def _convnet_cue() -> None:
+    """The first convolution node built in this process: on a first run on this CPU, workers
+    start on a convnet's common kernels while the rest of the model is built."""
+    from keraslite.backend import registry
+    if registry.active_name() == "numba":
+        _coldstart.start_background()
+
+
+_graph.on_first_node("conv", _convnet_cue)
 
 
 # bytes: an allocation for the memory plan this large is an arena (see NumbaBackend.empty)

@@ -12,9 +12,10 @@ batched kernel_seq). Workers (compile_worker.main, one per CPU beside this proce
 forked from this process once `prime()` has set Numba up, where that is safe, else spawned as
 ``python -m keraslite_numba.compile_worker``) compile keys into Numba's cache, serial twins
 first, and take more keys on their stdin (a forked worker: its task pipe):
-- `start_background()`, when the backend is imported: the families every convnet uses (COMMON,
+- `start_background()`, when the process builds its first convolution node (the backend's
+  __init__ registers it with graph.on_first_node): the families every convnet uses (COMMON,
   float32) that lack a marker, serial twins first-used first, then the parallel kernels, while
-  the user builds the model;
+  the user builds the rest of the model (a program without a convolution compiles none of them);
 - `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in the
   plan's order, then parallel kernels); coldplan.prepare_batched adds the kernel_seq of the
   optimizer's batched update, which the step needs last;
@@ -475,7 +476,7 @@ def _missing(keys, python=()) -> list:
 
 
 def start_background() -> None:
-    """At the backend's import: start compiling the COMMON families that the cache lacks (their
+    """At the first convolution node: start compiling the COMMON families that the cache lacks (their
     serial twins first, first used first: the plan's first call finds its twin under way and
     compiles the last ones meanwhile)."""
     try:

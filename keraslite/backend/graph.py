@@ -314,6 +314,22 @@ def set_stack(fn: Callable) -> None:
     _stack = fn
 
 
+# primitives built so far in this process, and callables waiting for a primitive's first node
+# (on_first_node): a backend's cue to prepare kernels while the user is still building the model
+_built: set = set()
+_on_first: dict[str, list[Callable]] = {}
+
+
+def on_first_node(name: str, fn: Callable[[], None]) -> None:
+    """Call fn() once, when `apply` first builds a node of primitive `name`: now if one has been
+    built. (The numba backend's compile workers start on a convnet's kernels at the first "conv"
+    node, so that a program without one never compiles them.)"""
+    if name in _built:
+        fn()
+    else:
+        _on_first.setdefault(name, []).append(fn)
+
+
 def apply(name: str, *inputs, **attrs):
     """Build the node(s) for primitive `name`: inference runs now, so errors surface at build time."""
     od = OPS[name]
@@ -322,6 +338,10 @@ def apply(name: str, *inputs, **attrs):
         raise TypeError(f"'{name}' does not take sparse tensors (only K.dot, K.concatenate, K.to_dense and "
                         "K.shape do): convert with K.to_dense first")
     inferred = od.infer(*inputs, **attrs)
+    if name not in _built:
+        _built.add(name)
+        for fn in _on_first.pop(name, ()):
+            fn()
     if od.num_outputs == 1:
         shape, dtype = inferred
         return Tensor(name, inputs, attrs, shape, dtype)
