@@ -43,6 +43,24 @@ def test_products_in_every_layout_match_numpy(m, k, n):
                 assert again.tobytes() == got.tobytes(), "the same product must give the same bits"
 
 
+@pytest.mark.parametrize("n", [256, 512])
+def test_weights_read_in_place_with_rows_far_apart_give_the_packed_panels_bits(monkeypatch, n):
+    """Rows of b at least conv_kernels.PF_MIN_STRIDE bytes apart take the microkernel's
+    prefetching loop; its sums are the packed panels' (a loop without it), bit for bit."""
+    from keraslite_numba.kernels import conv_kernels
+    assert n * 4 >= conv_kernels.PF_MIN_STRIDE
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((50, 300)).astype(np.float32)
+    b = rng.standard_normal((300, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    in_place = dense.matmul(a, b, np.empty((50, n), np.float32), bias, True)
+    monkeypatch.setattr(conv, "IN_PLACE_MAX", 0)  # b packed into panels NR floats wide
+    packed = dense.matmul(a, b, np.empty((50, n), np.float32), bias, True)
+    assert in_place.tobytes() == packed.tobytes()
+    want = np.maximum(a.astype(np.float64) @ b.astype(np.float64) + bias, 0)
+    np.testing.assert_allclose(in_place, want, rtol=2e-4, atol=2e-4)
+
+
 def test_relu_keeps_nan_and_results_do_not_depend_on_the_thread_count():
     import numba
     rng = np.random.default_rng(3)
