@@ -201,12 +201,15 @@ _USED = ["conv_fwd-f", "conv_bwd_filter-f"]
 _GEMM = {"gemm_split-f", "gemm_split-fs"}
 
 
-def _run_fresh(cache, workers, fork=True):
+def _run_fresh(cache, workers, fork=True, script=None):
     env = dict(os.environ)
     env.update(NUMBA_CACHE_DIR=str(cache / "numba"), KERASLITE_CACHE_DIR=str(cache / "kl"),
                KERASLITE_COMPILE_WORKERS=str(workers), NUMBA_NUM_THREADS="2", KERASLITE_COMPILE_FORK=str(int(fork)),
                PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "backends"), env.get("PYTHONPATH", "")]))
-    r = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=600)
+    if workers is None:  # as many as coldstart chooses (one on two CPUs, none for a single missing kernel)
+        del env["KERASLITE_COMPILE_WORKERS"]
+    r = subprocess.run([sys.executable, "-c", script or _SCRIPT], env=env, capture_output=True, text=True,
+                       timeout=600)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1]), r.stderr
 
@@ -236,6 +239,33 @@ def test_first_run_tells_once_compiles_in_workers_and_a_second_run_hits_the_cach
     fourth, err4 = _run_fresh(tmp_path / "spawned", workers=1, fork=False)
     assert err4.count(coldstart.NOTICE) == 1, err4
     assert fourth == first
+
+
+_PREDICT_SCRIPT = r"""
+import json
+import numpy as np
+import keraslite
+from keraslite.layers import Conv2D, Dense, Flatten, MaxPooling2D
+keraslite.set_backend("numba")
+np.random.seed(0)
+model = keraslite.models.Sequential([Conv2D(4, 3, input_shape=(8, 8, 3)), MaxPooling2D(), Flatten(), Dense(2)])
+x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype("float32")
+print(json.dumps(model.predict(x).tolist()))
+"""
+
+
+def test_a_program_that_only_predicts_compiles_no_training_kernels(tmp_path):
+    """The worker started at the first convolution node takes the kernels prediction runs; the
+    training ones wait for a training plan. So a second run of a predict-only program finds
+    everything it needs and starts no worker (nothing left half-done by the first run's exit;
+    with two or more CPUs a worker would start for any missing training kernels)."""
+    first, err1 = _run_fresh(tmp_path, workers=None, script=_PREDICT_SCRIPT)
+    assert err1.count(coldstart.NOTICE) == 1, err1
+    training = {"bn_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f"}
+    assert not training & set(_markers(tmp_path))
+    second, err2 = _run_fresh(tmp_path, workers=None, script=_PREDICT_SCRIPT)
+    assert coldstart.NOTICE not in err2, err2
+    assert second == first
 
 
 _FORK_SCRIPT = r"""

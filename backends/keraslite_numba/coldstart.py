@@ -13,8 +13,8 @@ forked from this process once `prime()` has set Numba up, where that is safe, el
 ``python -m keraslite_numba.compile_worker``) compile keys into Numba's cache, serial twins
 first, and take more keys on their stdin (a forked worker: its task pipe):
 - `start_background()`, when the process builds its first convolution node (the backend's
-  __init__ registers it with graph.on_first_node): the families every convnet uses (COMMON,
-  float32) that lack a marker, serial twins first-used first, then the parallel kernels, while
+  __init__ registers it with graph.on_first_node): the families a convnet's prediction and
+  training both use (COMMON, float32) that lack a marker, serial twins first-used first, then the parallel kernels, while
   the user builds the rest of the model (a program without a convolution compiles none of them);
 - `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in the
   plan's order, then parallel kernels); coldplan.prepare_batched adds the kernel_seq of the
@@ -108,8 +108,11 @@ NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd", "conv_wino", "conv_wgr
 # unblocked NumPy transforms, ~15x at the convnet's shapes, against a serial twin's ~2x): a plan
 # asks the workers for their parallel kernels right after the serial twins
 SLOW_STAND_INS = ("conv_wino", "conv_wgrad")
-# what start_background() compiles: a convnet's training step's families, first used first
-COMMON = ("conv_fwd-f", "bn_fwd-f", "max_fwd-f", "max_bwd-f", "bn_bwd-f", "conv_bwd_filter-f")
+# what start_background() compiles, first used first: the families a convnet runs at prediction
+# as in training. The training kernels (bn_fwd, max_bwd, bn_bwd, conv_bwd_filter) wait for a
+# training plan's prepare(), so that a program that only predicts does not compile them (stopped
+# unmarked at its exit, they were compiled again, beside the user's work, in every such run)
+COMMON = ("conv_fwd-f", "max_fwd-f")
 
 
 # warmup.compile_family, registered by the package's __init__ (warmup's recipes import the
