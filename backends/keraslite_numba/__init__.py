@@ -31,8 +31,12 @@ def _convnet_cue() -> None:
     """The first convolution node built in this process: on a first run on this CPU, workers
     start on a convnet's common kernels while the rest of the model is built."""
     from keraslite.backend import registry
-    if registry.active_name() == "numba":
+    if registry.active_name() != "numba":
+        return
+    try:
         _coldstart.start_background()
+    except Exception:  # noqa: BLE001 - a head start only: building the model must not fail on it
+        pass  # the plan's prepare() starts workers, or compiles in-process, as without it
 
 
 _graph.on_first_node("conv", _convnet_cue)

@@ -12,10 +12,9 @@ batched kernel_seq). Workers (compile_worker.main, one per CPU beside this proce
 forked from this process once `prime()` has set Numba up, where that is safe, else spawned as
 ``python -m keraslite_numba.compile_worker``) compile keys into Numba's cache, serial twins
 first, and take more keys on their stdin (a forked worker: its task pipe):
-- `start_background()`, when the process builds its first convolution node (the backend's
-  __init__ registers it with graph.on_first_node): the families a convnet's prediction and
-  training both use (COMMON, float32) that lack a marker, serial twins first-used first, then the parallel kernels, while
-  the user builds the rest of the model (a program without a convolution compiles none of them);
+- `start_background()`, at the process's first convolution node (graph.on_first_node): the
+  COMMON families (float32) that lack a marker, serial twins first-used first, then the
+  parallel kernels, while the user builds the rest of the model (without a convolution: none);
 - `prepare(steps)`, when a plan is built: the plan's other missing kernels (serial twins in the
   plan's order, then parallel kernels); coldplan.prepare_batched adds the kernel_seq of the
   optimizer's batched update, which the step needs last;
@@ -108,10 +107,8 @@ NUMPY_SERIAL = ("max_fwd", "max_bwd", "bn_fwd", "bn_bwd", "conv_wino", "conv_wgr
 # unblocked NumPy transforms, ~15x at the convnet's shapes, against a serial twin's ~2x): a plan
 # asks the workers for their parallel kernels right after the serial twins
 SLOW_STAND_INS = ("conv_wino", "conv_wgrad")
-# what start_background() compiles, first used first: the families a convnet runs at prediction
-# as in training. The training kernels (bn_fwd, max_bwd, bn_bwd, conv_bwd_filter) wait for a
-# training plan's prepare(), so that a program that only predicts does not compile them (stopped
-# unmarked at its exit, they were compiled again, beside the user's work, in every such run)
+# what start_background() compiles (first used first): what a convnet runs at prediction as in
+# training; training's own kernels wait for its plan's prepare() (a predict-only run: none)
 COMMON = ("conv_fwd-f", "max_fwd-f")
 
 
@@ -479,9 +476,9 @@ def _missing(keys, python=()) -> list:
 
 
 def start_background() -> None:
-    """At the first convolution node: start compiling the COMMON families that the cache lacks (their
-    serial twins first, first used first: the plan's first call finds its twin under way and
-    compiles the last ones meanwhile)."""
+    """At the first convolution node: start compiling the COMMON families that the cache lacks
+    (their serial twins first, first used first: the plan's first call finds its twin under way
+    and compiles the last ones meanwhile)."""
     try:
         if os.environ.get("KERASLITE_COMPILE_WORKERS") == "0":
             return

@@ -4,8 +4,9 @@ A worker started as a fresh interpreter spends ~0.6 s of CPU importing Numba and
 (LLVM, the runtime, the typing registries) before its first compile. Forked from this process
 once `prime()` has done that set-up here, it compiles from the first moment, and the set-up is
 paid once for both (on a cold cache the first worker's start primes, at the model's first
-convolution node or the first plan's build: its ~0.5 s moves from the first step to there). A fork is only safe without other threads and without an OpenMP pool
-(`forkable`); otherwise coldstart spawns the worker as before. The child runs
+convolution node or the first plan's build: its ~0.5 s moves from the first step to there). A
+fork is only safe without other threads and without an OpenMP pool (`forkable`); otherwise
+coldstart spawns the worker as before. The child runs
 compile_worker.main on its task pipe and leaves by os._exit: no exit handler of the user's
 program runs in it.
 """
