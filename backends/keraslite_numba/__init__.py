@@ -14,6 +14,7 @@ _FUSED_FORMS = {GEMM_EPILOGUE.name: "gemm_epilogue", CROSSENTROPY.name: "crossen
                 BATCHNORM_BACKWARD_SUM.name: "batchnorm_backward_sum", CONV_BATCHNORM.name: "conv_batchnorm",
                 CONV_BATCHNORM_POOL.name: "conv_maxpool", CONV_POOL.name: "conv_maxpool"}
 from keraslite.backend import graph as _graph
+from keraslite.backend import registry as _registry
 from keraslite.backend.aligned import aligned_empty
 from keraslite.backend.xp.core import OUT_MODES
 from keraslite.backend.xp.nn_primitives import drop, lift, lift_geometry, lift_kernel
@@ -30,8 +31,7 @@ _coldstart.COMPILE[0] = _compile_family  # what this process compiles while it w
 def _convnet_cue() -> None:
     """The first convolution node built in this process: on a first run on this CPU, workers
     start on a convnet's common kernels while the rest of the model is built."""
-    from keraslite.backend import registry
-    if registry.active_name() != "numba":
+    if _registry.active_name() != "numba":
         return
     try:
         _coldstart.start_background()

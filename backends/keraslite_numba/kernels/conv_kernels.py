@@ -225,7 +225,7 @@ def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, 
                                                  ir.Constant(i64, 0))):
             _tile_load(builder, acc, Cd, cbd, nrv, ncv, tmpd, V, vt, align)
         Bp = builder.gep(Bd, [boffv])
-        line = 64 // (4 if isinstance(ft, ir.FloatType) else 8)  # elements per cache line
+        itemsize = 4 if isinstance(ft, ir.FloatType) else 8
 
         def sums(prefetch):
             with _loop(builder, ir.Constant(i64, 0), Kv) as k:
@@ -233,13 +233,13 @@ def _mk_gather(typingctx, A, ab, koff, K, B, boff, bstride, C, cb, nr, nc, tmp, 
                 brow = builder.gep(Bp, [builder.mul(k, bstridev)])
                 if prefetch:
                     ahead = builder.gep(brow, [builder.mul(ir.Constant(i64, PF_ROWS), bstridev)])
-                    for j in range(0, NR, line):
+                    for j in range(0, NR, 64 // itemsize):  # one per cache line of the row
                         _prefetch(builder, builder.gep(ahead, [ir.Constant(i64, j)]))
                 bvecs = [_vload(builder, builder.gep(brow, [ir.Constant(i64, j * V)]), vt, align) for j in range(nv)]
                 xs = [builder.load(builder.gep(Ad, [builder.add(a[r], o)])) for r in range(MR)]
                 _fma_row(builder, acc, xs, bvecs, vt)
 
-        far = builder.icmp_signed(">=", bstridev, ir.Constant(i64, PF_MIN_STRIDE // (64 // line)))
+        far = builder.icmp_signed(">=", bstridev, ir.Constant(i64, PF_MIN_STRIDE // itemsize))
         with builder.if_else(far) as (then, otherwise):
             with then:
                 sums(True)
