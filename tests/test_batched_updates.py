@@ -375,3 +375,67 @@ def test_a_small_short_batch_compiles_nothing(monkeypatch):
     got = fn(*[x for m in members for x in m])
     for g, want in zip(got, wants):
         np.testing.assert_allclose(g, want, rtol=1e-6)
+
+
+def test_a_repeated_call_reuses_its_checks_and_notices_a_changed_array():
+    """_setup's shortcut (the commit's arrays are the same at every step): the same objects or
+    new views of the same memory reuse the last call's address table; an array elsewhere in
+    memory or of another shape is checked anew; the scalars are read at every call."""
+    from keraslite.backend import registry
+    if "numba" not in registry.available_backends():
+        pytest.skip("numba is not usable here")
+    import keraslite_numba.batched as B
+    backend = get_backend_object("numba")
+    a, b = K.placeholder((64, 40)), K.placeholder(())
+    u = K.sqrt(K.abs(a * b)) + a
+    order = topological_order([u], stop={a.id, b.id})
+    _, groups = fuse(order, {u.id}, {a.id, b.id})
+    (group,) = groups.values()
+    kinds = "".join("F" if tuple(i.shape) == (64, 40) else "S" for i in group.inputs)
+    fn = backend.compile_elementwise_batch(group.program, kinds)
+    rng = np.random.default_rng(5)
+    full = [rng.standard_normal((64, 40)).astype("float32") for _ in range(2)]
+    scal = [np.array(rng.standard_normal(), "float32") for _ in range(2)]
+    outs = [np.empty((64, 40), "float32") for _ in range(2)]
+    consts = {i.id: np.asarray(i.value, "float32") for i in group.inputs if i.id not in (a.id, b.id)}
+
+    def args(k):
+        values = {a.id: full[k], b.id: scal[k]}
+        return [values[i.id] if i.id in values else consts[i.id] for i in group.inputs]
+
+    def want(k):
+        return np.sqrt(np.abs(full[k] * scal[k])) + full[k]
+
+    checked = []
+    real = B.BatchedKernel._setup_checked
+
+    def counting(self, arrays, out):
+        checked.append(1)
+        return real(self, arrays, out)
+    B.BatchedKernel._setup_checked = counting
+    try:
+        def call():
+            fn(*args(0), *args(1), out=outs)
+            for k in range(2):
+                np.testing.assert_allclose(outs[k], want(k), rtol=1e-6)
+        call()
+        call()
+        assert len(checked) == 1  # the same arrays: no new checks
+        scal[0][...] = 3.5  # a scalar's new value is read
+        full[1][...] = rng.standard_normal((64, 40))
+        call()
+        full[0] = full[0].reshape(-1).reshape(64, 40)  # a new view of the same memory
+        call()
+        assert len(checked) == 1
+        full[1] = full[1].copy()  # the same shape elsewhere in memory
+        call()
+        assert len(checked) == 2
+        outs[0] = np.empty((64, 40), "float32")
+        call()
+        assert len(checked) == 3
+        full[1] = rng.standard_normal((40, 64)).astype("float32")  # another shape: the members differ
+        outs[1] = np.empty((40, 64), "float32")
+        call()
+        assert len(checked) == 4
+    finally:
+        B.BatchedKernel._setup_checked = real

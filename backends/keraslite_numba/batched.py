@@ -184,6 +184,7 @@ class BatchedKernel:
         self._tables: dict = {}
         self._parallel: set = set()  # in-place patterns whose kernel_par runs large calls from now on
         self._lock = threading.Lock()
+        self._seen = None  # the last call with `out` given, for _setup's shortcut
         out_dtypes = [np.dtype(d) for d in program.out_dtypes]
         # Numba has no float16, and its bool arrays are not bytes behind a pointer
         self._out_dtypes = None if any(dt.kind == "b" or dt == np.float16 for dt in out_dtypes) else out_dtypes
@@ -250,6 +251,29 @@ class BatchedKernel:
     def _setup(self, arrays, out):
         """(out, launch) for one call, launch None when there is nothing to compute; None when
         the arrays do not fit the kernel or the batch is small (run member by member)."""
+        if out is not None:
+            # a plan's commit passes the same arrays at every step (the variables' own, the pooled
+            # gradients, the state scalars), or views of the same memory made anew (a reshaped
+            # bias gradient): the checks, address table and in-place pattern of the last call
+            # hold when every array is the same object (a weak reference: a freed array's id may
+            # come back on another) or has the same address, shape and dtype. Only the scalars'
+            # values are read anew.
+            seen = self._seen
+            if seen is not None and _unchanged(seen[0], arrays, out):
+                args = seen[1]
+                values = {i: [arrays[k * args[1] + i].item() for k in range(args[2])] for i in self._scalar}
+                return out, partial(self._launch, *args[0], values, *args[3:])
+            self._seen = None
+        ready = self._setup_checked(arrays, out)
+        if out is not None and ready is not None and isinstance(ready[1], partial):
+            a = ready[1].args  # (pair, pattern, large, tasks, rows, modes, values, in_dtypes, n_members)
+            try:
+                self._seen = (_record(arrays, out), (a[:6], self.program.n_inputs, a[8], a[7], a[8]))
+            except (TypeError, AttributeError):  # a NumPy scalar (no weak references): no shortcut
+                pass
+        return ready
+
+    def _setup_checked(self, arrays, out):
         program = self.program
         n_in, n_out = program.n_inputs, len(program.outputs)
         n_members = len(arrays) // n_in
@@ -329,6 +353,25 @@ class BatchedKernel:
         finally:
             if mine:
                 self._lock.release()
+
+
+def _record(arrays, out) -> list:
+    """Per argument of a checked call: (weak reference, address, shape, dtype, writeable)."""
+    return [(weakref.ref(a), _address(a), a.shape, a.dtype, a.flags.writeable) for a in (*arrays, *out)]
+
+
+def _unchanged(record: list, arrays, out) -> bool:
+    """Whether a call's arguments are those of `record` (_record), or hold the same memory
+    as them with the same shape, dtype and writeability."""
+    if len(record) != len(arrays) + len(out):
+        return False
+    for (ref, address, shape, dtype, writeable), a in zip(record, (*arrays, *out)):
+        if ref() is a:
+            continue
+        if (type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype or a.flags.writeable != writeable
+                or _address(a) != address):
+            return False
+    return True
 
 
 def _nothing():
