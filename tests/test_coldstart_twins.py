@@ -122,12 +122,14 @@ _POOL_GEOS = [((3, 3), (2, 2), ((0, 0), (0, 0))), ((2, 2), (1, 2), ((2, 1), (1, 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("geo", _POOL_GEOS)
-def test_max_pool_numpy_stand_ins_match_the_kernels_bitwise(dtype, geo):
+@pytest.mark.parametrize("channels", [5, 37])
+def test_max_pool_numpy_stand_ins_match_the_kernels_bitwise(dtype, geo, channels):
     """The max pool families' serial stand-ins are NumPy code (nothing to compile on a first
     run): bit for bit the parallel kernels, with ties (the first maximal cell takes g), NaN, -0.0
-    and +-inf among the inputs, several windows adding into one cell, and relu's mask."""
+    and +-inf among the inputs, several windows adding into one cell, and relu's mask; channels
+    fewer than a vector and a few vectors and a tail (the backward kernel's vector loop)."""
     rng = np.random.default_rng(7)
-    x = np.round(rng.normal(size=(3, 7, 6, 5)) * 2).astype(dtype)  # rounded: many ties
+    x = np.round(rng.normal(size=(3, 7, 6, channels)) * 2).astype(dtype)  # rounded: many ties
     x.flat[rng.choice(x.size, 20, replace=False)] = [np.nan, -0.0, np.inf, -np.inf, 0.0] * 4
     size, strides, pad = geo
     out = {}
