@@ -184,19 +184,51 @@ def _zero_rows(dxn, r0, r1):
                 dv[c] = zero
 
 
+@intrinsic
+def _relu_mask(typingctx, dv, mv):
+    """dv = d if m > 0 else d * 0 elementwise (relu_grad, in place), in explicit vectors: the
+    same fcmp, fmul and select as the loop `dv[j] = d if mv[j] > 0 else d * 0`, which LLVM
+    stores with masked stores (only the lanes where m <= 0 change), `vmaskmovps` under AVX2:
+    microcoded on AMD's cores, the mask pass of the convnet's first pool 0.63 ms against 0.11
+    with AVX-512's masked stores. dv, mv: 1-D, contiguous, one float dtype."""
+    if not all(isinstance(t, types.Array) and t.ndim == 1 and t.dtype == dv.dtype for t in (dv, mv)):
+        return None
+    sig = types.void(dv, mv)
+
+    def codegen(context, builder, signature, args):
+        ft = context.get_data_type(dv.dtype)
+        L = _vec_width(ft)
+        vt = ir.VectorType(ft, L)
+        i64 = ir.IntType(64)
+        arrs = [context.make_array(t)(context, builder, a) for t, a in zip(signature.args, args)]
+        dd, md = (a.data for a in arrs)
+        n = builder.extract_value(arrs[0].shape, 0)
+        nvec = builder.sdiv(n, ir.Constant(i64, L))
+        align = 4 if isinstance(ft, ir.FloatType) else 8
+
+        def cell(at, load, store, none):
+            d, m = (load(builder.gep(ptr, [at])) for ptr in (dd, md))
+            # d passed through an empty asm: LLVM cannot see that the kept lanes store the
+            # value just loaded from the same address, so it keeps one plain store
+            kept = builder.asm(ir.FunctionType(d.type, [d.type]), "", "=v,0", [d], False)
+            store(builder.select(builder.fcmp_ordered(">", m, none), kept, builder.fmul(d, none)),
+                  builder.gep(dd, [at]))
+
+        with _loop(builder, ir.Constant(i64, 0), nvec) as i:
+            cell(builder.mul(i, ir.Constant(i64, L)), lambda ptr: _vload(builder, ptr, vt, align),
+                 lambda v, ptr: _vstore(builder, v, ptr, vt, align), ir.Constant(vt, None))
+        with _loop(builder, builder.mul(nvec, ir.Constant(i64, L)), n) as c:
+            cell(c, builder.load, builder.store, ir.Constant(ft, 0))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True)
 def _mask_rows(dxn, mn, r0, r1):
     """relu_grad on rows r0:r1 of one image: d if m > 0 else d * 0 (as the elementwise op)."""
-    W = dxn.shape[1]
-    C = dxn.shape[2]
-    zero = dxn.dtype.type(0)
     for h in range(r0, r1):
-        for w in range(W):
-            dv = dxn[h, w]
-            mv = mn[h, w]
-            for c in range(C):
-                d = dv[c]
-                dv[c] = d if mv[c] > zero else d * zero
+        _relu_mask(dxn[h].reshape(-1), mn[h].reshape(-1))
 
 
 @intrinsic
