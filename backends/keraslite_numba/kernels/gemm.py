@@ -93,6 +93,13 @@ def _block(fn, a_addr, a_rowstep, b_addr, b_colstep, c, bias, act, r0, r1, c0, c
     has_bias = bias.shape[0] == c.shape[1]
     for i in range(r0, r1):
         row = c[i]
+        if has_bias and act == 1:
+            # one loop: relu of a value read back from row[j] would be stored with masked stores
+            # (only the lanes that change; vmaskmovps under AVX2, microcoded on AMD's cores)
+            for j in range(c0, c1):
+                v = row[j] + bias[j]
+                row[j] = v if v > 0 else v * 0
+            continue
         if has_bias:
             for j in range(c0, c1):
                 row[j] += bias[j]
