@@ -318,18 +318,23 @@ def test_a_constrained_variable_is_left_out_and_training_matches(kbackend, monke
         np.testing.assert_array_equal(u, v, err_msg=f"entry {k}")
 
 
+def _sqrt_abs_program(backend, shape):
+    """(a, b, group, kinds, batched fn) for u = sqrt(|a * b|) + a, a of `shape`, b a scalar."""
+    a, b = K.placeholder(shape), K.placeholder(())
+    u = K.sqrt(K.abs(a * b)) + a
+    order = topological_order([u], stop={a.id, b.id})
+    _, groups = fuse(order, {u.id}, {a.id, b.id})
+    (group,) = groups.values()
+    kinds = "".join("F" if tuple(i.shape) == shape else "S" for i in group.inputs)
+    return a, b, group, kinds, backend.compile_elementwise_batch(group.program, kinds)
+
+
 def test_batched_kernel_equals_per_member_kernels_and_falls_back():
     from keraslite.backend import registry
     backend = get_backend_object("numba") if "numba" in registry.available_backends() else None
     if backend is None or not backend.batches_elementwise:
         pytest.skip("no backend batches elementwise programs")
-    a, b = K.placeholder((7, 5)), K.placeholder(())
-    u = K.sqrt(K.abs(a * b)) + a
-    order = topological_order([u], stop={a.id, b.id})
-    _, groups = fuse(order, {u.id}, {a.id, b.id})
-    (group,) = groups.values()
-    kinds = "".join("F" if tuple(i.shape) == (7, 5) else "S" for i in group.inputs)
-    fn = backend.compile_elementwise_batch(group.program, kinds)
+    a, b, group, kinds, fn = _sqrt_abs_program(backend, (7, 5))
     single = backend.compile_elementwise(group.program)
     rng = np.random.default_rng(3)
     members = []
@@ -385,14 +390,7 @@ def test_a_repeated_call_reuses_its_checks_and_notices_a_changed_array():
     if "numba" not in registry.available_backends():
         pytest.skip("numba is not usable here")
     import keraslite_numba.batched as B
-    backend = get_backend_object("numba")
-    a, b = K.placeholder((64, 40)), K.placeholder(())
-    u = K.sqrt(K.abs(a * b)) + a
-    order = topological_order([u], stop={a.id, b.id})
-    _, groups = fuse(order, {u.id}, {a.id, b.id})
-    (group,) = groups.values()
-    kinds = "".join("F" if tuple(i.shape) == (64, 40) else "S" for i in group.inputs)
-    fn = backend.compile_elementwise_batch(group.program, kinds)
+    a, b, group, kinds, fn = _sqrt_abs_program(get_backend_object("numba"), (64, 40))
     rng = np.random.default_rng(5)
     full = [rng.standard_normal((64, 40)).astype("float32") for _ in range(2)]
     scal = [np.array(rng.standard_normal(), "float32") for _ in range(2)]

@@ -184,6 +184,36 @@ def _zero_rows(dxn, r0, r1):
                 dv[c] = zero
 
 
+def _one_float_dtype(*tys) -> bool:
+    """Whether the intrinsics' arguments are 1-D arrays of one float dtype."""
+    return all(isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, types.Float)
+               and t.dtype == tys[0].dtype for t in tys)
+
+
+def _lanes(cell):
+    """An intrinsic's codegen running cell(builder, ptrs, at, load, store, zero) over the n
+    elements of its 1-D arguments (n: the first one's length; ptrs: their data): at vectors of
+    this CPU's width, then one element at a time for the tail; load/store/zero are the vector
+    or scalar ones accordingly."""
+    def codegen(context, builder, signature, args):
+        ft = context.get_data_type(signature.args[0].dtype)
+        L = _vec_width(ft)
+        vt = ir.VectorType(ft, L)
+        i64 = ir.IntType(64)
+        arrs = [context.make_array(t)(context, builder, a) for t, a in zip(signature.args, args)]
+        ptrs = [a.data for a in arrs]
+        n = builder.extract_value(arrs[0].shape, 0)
+        nvec = builder.sdiv(n, ir.Constant(i64, L))
+        align = 4 if isinstance(ft, ir.FloatType) else 8
+        with _loop(builder, ir.Constant(i64, 0), nvec) as i:
+            cell(builder, ptrs, builder.mul(i, ir.Constant(i64, L)), lambda ptr: _vload(builder, ptr, vt, align),
+                 lambda v, ptr: _vstore(builder, v, ptr, vt, align), ir.Constant(vt, None))
+        with _loop(builder, builder.mul(nvec, ir.Constant(i64, L)), n) as c:
+            cell(builder, ptrs, c, builder.load, builder.store, ir.Constant(ft, 0))
+        return context.get_dummy_value()
+    return codegen
+
+
 @intrinsic
 def _relu_mask(typingctx, dv, mv):
     """dv = d if m > 0 else d * 0 elementwise (relu_grad, in place), in explicit vectors: the
@@ -191,37 +221,18 @@ def _relu_mask(typingctx, dv, mv):
     stores with masked stores (only the lanes where m <= 0 change), `vmaskmovps` under AVX2:
     microcoded on AMD's cores, the mask pass of the convnet's first pool 0.63 ms against 0.11
     with AVX-512's masked stores. dv, mv: 1-D, contiguous, one float dtype."""
-    if not all(isinstance(t, types.Array) and t.ndim == 1 and t.dtype == dv.dtype for t in (dv, mv)):
+    if not _one_float_dtype(dv, mv):
         return None
-    sig = types.void(dv, mv)
 
-    def codegen(context, builder, signature, args):
-        ft = context.get_data_type(dv.dtype)
-        L = _vec_width(ft)
-        vt = ir.VectorType(ft, L)
-        i64 = ir.IntType(64)
-        arrs = [context.make_array(t)(context, builder, a) for t, a in zip(signature.args, args)]
-        dd, md = (a.data for a in arrs)
-        n = builder.extract_value(arrs[0].shape, 0)
-        nvec = builder.sdiv(n, ir.Constant(i64, L))
-        align = 4 if isinstance(ft, ir.FloatType) else 8
+    def cell(builder, ptrs, at, load, store, zero):
+        d, m = (load(builder.gep(ptr, [at])) for ptr in ptrs)
+        # d passed through an empty asm: LLVM cannot see that the kept lanes store the value
+        # just loaded from the same address, so it keeps one plain store
+        kept = builder.asm(ir.FunctionType(d.type, [d.type]), "", "=v,0", [d], False)
+        store(builder.select(builder.fcmp_ordered(">", m, zero), kept, builder.fmul(d, zero)),
+              builder.gep(ptrs[0], [at]))
 
-        def cell(at, load, store, none):
-            d, m = (load(builder.gep(ptr, [at])) for ptr in (dd, md))
-            # d passed through an empty asm: LLVM cannot see that the kept lanes store the
-            # value just loaded from the same address, so it keeps one plain store
-            kept = builder.asm(ir.FunctionType(d.type, [d.type]), "", "=v,0", [d], False)
-            store(builder.select(builder.fcmp_ordered(">", m, none), kept, builder.fmul(d, none)),
-                  builder.gep(dd, [at]))
-
-        with _loop(builder, ir.Constant(i64, 0), nvec) as i:
-            cell(builder.mul(i, ir.Constant(i64, L)), lambda ptr: _vload(builder, ptr, vt, align),
-                 lambda v, ptr: _vstore(builder, v, ptr, vt, align), ir.Constant(vt, None))
-        with _loop(builder, builder.mul(nvec, ir.Constant(i64, L)), n) as c:
-            cell(c, builder.load, builder.store, ir.Constant(ft, 0))
-        return context.get_dummy_value()
-
-    return sig, codegen
+    return types.void(dv, mv), _lanes(cell)
 
 
 @njit(cache=True)
@@ -239,36 +250,16 @@ def _take_first_max(typingctx, xv, yv, pend, dv):
     with no overlap checks: LLVM's vectorisation of that loop tested the four arrays for
     overlap on every cell, about as much work as the cell itself for 32 channels (and twice
     the vector iterations with AVX2). xv, yv, pend, dv: 1-D, contiguous, one float dtype."""
-    if not all(isinstance(t, types.Array) and t.ndim == 1 and t.dtype == xv.dtype for t in (xv, yv, pend, dv)):
+    if not _one_float_dtype(xv, yv, pend, dv):
         return None
-    sig = types.void(xv, yv, pend, dv)
 
-    def codegen(context, builder, signature, args):
-        ft = context.get_data_type(xv.dtype)
-        L = _vec_width(ft)
-        vt = ir.VectorType(ft, L)
-        i64 = ir.IntType(64)
-        arrs = [context.make_array(t)(context, builder, a) for t, a in zip(signature.args, args)]
-        xd, yd, pd, dd = (a.data for a in arrs)
-        n = builder.extract_value(arrs[0].shape, 0)
-        nvec = builder.sdiv(n, ir.Constant(i64, L))
-        vzero, zero = ir.Constant(vt, None), ir.Constant(ft, 0)
-        align = 4 if isinstance(ft, ir.FloatType) else 8
+    def cell(builder, ptrs, at, load, store, zero):
+        x, y, p, d = (load(builder.gep(ptr, [at])) for ptr in ptrs)
+        hit = builder.fcmp_ordered("==", x, y)
+        store(builder.fadd(d, builder.select(hit, p, zero)), builder.gep(ptrs[3], [at]))
+        store(builder.select(hit, zero, p), builder.gep(ptrs[2], [at]))
 
-        def cell(at, load, store, none):
-            x, y, p, d = (load(builder.gep(ptr, [at])) for ptr in (xd, yd, pd, dd))
-            hit = builder.fcmp_ordered("==", x, y)
-            store(builder.fadd(d, builder.select(hit, p, none)), builder.gep(dd, [at]))
-            store(builder.select(hit, none, p), builder.gep(pd, [at]))
-
-        with _loop(builder, ir.Constant(i64, 0), nvec) as i:
-            cell(builder.mul(i, ir.Constant(i64, L)), lambda ptr: _vload(builder, ptr, vt, align),
-                 lambda v, ptr: _vstore(builder, v, ptr, vt, align), vzero)
-        with _loop(builder, builder.mul(nvec, ir.Constant(i64, L)), n) as c:
-            cell(c, builder.load, builder.store, zero)
-        return context.get_dummy_value()
-
-    return sig, codegen
+    return types.void(xv, yv, pend, dv), _lanes(cell)
 
 
 def _max_bwd_numpy(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
