@@ -8,6 +8,8 @@ count in an average). The backprops can also apply relu's gradient (`mask`: dx *
 declared pattern pool_backprop + relu_grad) to each row of dx once its last window is added, while
 the row is still in cache; the flag is an argument, so one compiled kernel serves both uses.
 """
+import platform
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -184,6 +186,11 @@ def _zero_rows(dxn, r0, r1):
                 dv[c] = zero
 
 
+# the empty-asm barrier's register constraint is x86's; elsewhere (no AVX2 masked stores) the
+# select goes to LLVM as it is
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+
+
 def _one_float_dtype(*tys) -> bool:
     """Whether the intrinsics' arguments are 1-D arrays of one float dtype."""
     return all(isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, types.Float)
@@ -226,9 +233,9 @@ def _relu_mask(typingctx, dv, mv):
 
     def cell(builder, ptrs, at, load, store, zero):
         d, m = (load(builder.gep(ptr, [at])) for ptr in ptrs)
-        # d passed through an empty asm: LLVM cannot see that the kept lanes store the value
-        # just loaded from the same address, so it keeps one plain store
-        kept = builder.asm(ir.FunctionType(d.type, [d.type]), "", "=v,0", [d], False)
+        # d passed through an empty asm (x86: "v", any vector register): LLVM cannot see that the
+        # kept lanes store the value just loaded from the same address, so it keeps one plain store
+        kept = builder.asm(ir.FunctionType(d.type, [d.type]), "", "=v,0", [d], False) if _X86 else d
         store(builder.select(builder.fcmp_ordered(">", m, zero), kept, builder.fmul(d, zero)),
               builder.gep(ptrs[0], [at]))
 
@@ -310,7 +317,6 @@ def _max_bwd(x, y, g, m, masked, ph, pw, sh, sw, pt, pl, dx):
     N, H, W, C = dx.shape
     Ho = g.shape[1]
     Wo = g.shape[2]
-    zero = dx.dtype.type(0)
     for n in prange(N):
         pend = np.empty(C, dx.dtype)
         dxn = dx[n]
