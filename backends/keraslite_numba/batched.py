@@ -260,15 +260,16 @@ class BatchedKernel:
             # values are read anew.
             seen = self._seen
             if seen is not None and _unchanged(seen[0], arrays, out):
-                args = seen[1]
-                values = {i: [arrays[k * args[1] + i].item() for k in range(args[2])] for i in self._scalar}
-                return out, partial(self._launch, *args[0], values, *args[3:])
+                fixed, in_dtypes, n_members = seen[1]
+                n_in = self.program.n_inputs
+                values = {i: [arrays[k * n_in + i].item() for k in range(n_members)] for i in self._scalar}
+                return out, partial(self._launch, *fixed, values, in_dtypes, n_members)
             self._seen = None
         ready = self._setup_checked(arrays, out)
         if out is not None and ready is not None and isinstance(ready[1], partial):
             a = ready[1].args  # (pair, pattern, large, tasks, rows, modes, values, in_dtypes, n_members)
             try:
-                self._seen = (_record(arrays, out), (a[:6], self.program.n_inputs, a[8], a[7], a[8]))
+                self._seen = (_record(arrays, out), (a[:6], a[7], a[8]))
             except (TypeError, AttributeError):  # a NumPy scalar (no weak references): no shortcut
                 pass
         return ready
