@@ -77,3 +77,39 @@ def test_large_filters_are_packed(monkeypatch):
     monkeypatch.setattr(conv, "IN_PLACE_MAX", w.size - 1)
     assert not np.shares_memory(conv.right_operand(w, 1)[0], w)
     assert conv.conv2d(x, w).tobytes() == in_place.tobytes()
+
+
+@pytest.mark.parametrize("groups, cog_panels, partial, threads", [(1, 5, False, 2), (2, 3, True, 2), (3, 2, False, 1),
+                                                                  (1, 1, True, 2), (2, 5, True, 3)])
+def test_filter_gradient_panels_grouped_per_job_give_each_panel_alone_bits(monkeypatch, groups, cog_panels, partial,
+                                                                           threads):
+    """conv2d_backprop_filter's jobs run several column panels per block of rows (one read of g
+    per block, _panels_per_job); every cell is still one sum over the rows in order: the same
+    bits as one panel per job, and the float64 formula's values. Panels of one job may belong to
+    two groups; chunked rows (few panels) and panel shares (many) both."""
+    import numba
+    rng = np.random.default_rng(groups * 7 + cog_panels)
+    cog = cog_panels * conv.NR - (5 if partial else 0)
+    cig = 4
+    x = rng.standard_normal((3, 9, 8, cig * groups)).astype(np.float32)
+    g = rng.standard_normal((3, 7, 4, groups * cog)).astype(np.float32)
+    shape = (3, 3, cig, groups * cog)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        grouped = conv.conv2d_backprop_filter(x, g, shape, (1, 2), ((0, 0), (1, 1)), groups=groups)
+        monkeypatch.setattr(conv, "_panels_per_job", lambda ncols, nchunks, threads: 1)
+        alone = conv.conv2d_backprop_filter(x, g, shape, (1, 2), ((0, 0), (1, 1)), groups=groups)
+    finally:
+        numba.set_num_threads(before)
+    assert grouped.tobytes() == alone.tobytes()
+    # dw[i, j, ci, G*cog] = sum over pixels of x_padded[n, h + i, 2*w + j, group's ci] * g[n, h, w, co]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (0, 0)))
+    want = np.zeros(shape)
+    for gi in range(groups):
+        for i in range(3):
+            for j in range(3):
+                patch = xp[:, i:i + 7, j:j + 7:2, gi * cig:(gi + 1) * cig]  # (3, 7, 4, cig)
+                want[i, j, :, gi * cog:(gi + 1) * cog] = np.einsum(
+                    "nhwc,nhwo->co", patch, g[..., gi * cog:(gi + 1) * cog].astype(np.float64))
+    np.testing.assert_allclose(grouped, want, rtol=1e-4, atol=1e-4)

@@ -471,6 +471,12 @@ def _backprop_input_col2im(g, w, dx, sh, sw, dh, dw, pt, pl):
 _COLS_BYTES = 32 << 20
 
 
+def _panels_per_job(ncols, nchunks, threads):
+    """Column panels per job of the filter gradient's kernel: all of them per chunk of rows,
+    else an even share per thread."""
+    return ncols if nchunks > 1 else -(-ncols // threads)
+
+
 def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), (0, 0)),
                            dilation=(1, 1), groups=1, out=None):
     """Gradient of conv2d with respect to w, given g = dL/dy; returns dw of ``filter_shape``."""
@@ -512,11 +518,12 @@ def conv2d_backprop_filter(x, g, filter_shape, strides=(1, 1), padding=((0, 0), 
     # partials to add up); else the rows are cut into one chunk per thread, summed at the end
     nchunks = 1 if G * nblk >= 2 * threads else max(1, min(threads, R))
     RB = max(1, 256 // max(Wo, 1))
+    PG = _panels_per_job(G * nblk, nchunks, threads)
     # one partial of one group has dw's own layout: the kernel (which writes every cell) writes dw
     direct = nchunks == 1 and G == 1
     part = dwt.reshape(-1) if direct else np.empty(nchunks * G * K * Cog, dt)
     _bwd_filter_kernel(xp.reshape(-1), rowbase, _koff(kh, kw, Cig, dh, dw, Wp, Cin), np.uint64(sw * Cin), g3,
-                       G, Cig, Cog, Wo, part, nchunks, RB)
+                       G, Cig, Cog, Wo, part, nchunks, RB, PG)
     if not direct:
         # the partials are (nchunks, G, kh, kw, Cig, Cog); dw is (kh, kw, Cig, G*Cog): summed
         # straight into it (no reduced copy beside the partials)

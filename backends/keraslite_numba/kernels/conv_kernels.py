@@ -404,34 +404,48 @@ def _fwd_kernel(xf, img, koff, brow, pix, pos, cls, tstart, wp, gstep, pstep, bs
 
 @twin("conv_bwd_filter")
 @njit(parallel=True, cache=True)
-def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchunks, RB):
+def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchunks, RB, PG):
+    """dw's partial sums: one job per (chunk of output rows, PG consecutive column panels), each
+    block of RB rows running every panel of the job before the next block, so that the block's
+    rows of g (all of the job's columns) are read from memory once, not once per panel. Each
+    cell's sum runs over the rows in order whatever PG is."""
     K = koff.shape[0]
     nblk = g3.shape[1] // G
     R = rowbase.shape[0]
     psize = G * K * Cog
     ncols = G * nblk
-    # one job per (chunk of output rows, column panel); `part` holds one partial sum per row
-    # chunk, each job clearing its own cells first (a zeroed array from the caller would be
-    # fresh pages: a page fault per 4 KiB on every call)
-    for job in prange(nchunks * ncols):
+    ngroups = (ncols + PG - 1) // PG
+    # `part` holds one partial sum per row chunk, each job clearing its own cells first (a
+    # zeroed array from the caller would be fresh pages: a page fault per 4 KiB on every call)
+    for job in prange(nchunks * ngroups):
         wide_vectors()
-        ch, g, cblk, ab, cb, tmp = _job(job, ncols, nblk, np.uint64, part.dtype)
+        ch = job // ngroups
+        p0 = (job - ch * ngroups) * PG
+        p1 = min(p0 + PG, ncols)
+        ab = np.empty(MR, np.uint64)
+        cb = np.empty(MR, np.int64)
+        tmp = np.empty(MR * NR, part.dtype)
         rs0 = ch * R // nchunks
         rs1 = (ch + 1) * R // nchunks
         pbase = ch * psize
-        co0 = cblk * NR
-        nc = min(NR, Cog - co0)
-        for kk in range(K):
-            cell = pbase + (g * K + kk) * Cog + co0
-            part[cell:cell + nc] = 0
+        for p in range(p0, p1):
+            g = p // nblk
+            co0 = (p - g * nblk) * NR
+            nc = min(NR, Cog - co0)
+            for kk in range(K):
+                cell = pbase + (g * K + kk) * Cog + co0
+                part[cell:cell + nc] = 0
         for rs in range(rs0, rs1, RB):
             re = min(rs + RB, rs1)
-            for k0 in range(0, K, MR):
-                nr = min(MR, K - k0)
-                for r in range(MR):
-                    kk = k0 + r if r < nr else k0
-                    ab[r] = koff[kk] + np.uint64(g * Cig)
-                    cb[r] = pbase + (g * K + kk) * Cog + co0
-                _mk_rows(xf, ab, rowbase, rs, re, Wo, astep, g3, g * nblk + cblk,
-                         part, cb, nr, nc, tmp)
-                _copy_partial(part, cb, nr, nc, tmp, True)
+            for p in range(p0, p1):
+                g = p // nblk
+                co0 = (p - g * nblk) * NR
+                nc = min(NR, Cog - co0)
+                for k0 in range(0, K, MR):
+                    nr = min(MR, K - k0)
+                    for r in range(MR):
+                        kk = k0 + r if r < nr else k0
+                        ab[r] = koff[kk] + np.uint64(g * Cig)
+                        cb[r] = pbase + (g * K + kk) * Cog + co0
+                    _mk_rows(xf, ab, rowbase, rs, re, Wo, astep, g3, p, part, cb, nr, nc, tmp)
+                    _copy_partial(part, cb, nr, nc, tmp, True)
