@@ -2,7 +2,7 @@
 max-pool blocks, Dense 10 softmax; SGD, categorical cross-entropy, batch 50.
 
 Training samples/s is the median of epochs 2-5 of one fit() (epoch 1 holds compilation);
-predict samples/s the median of 3 predict() calls after a warm-up call. Contenders: keraslite on
+predict samples/s the median of 9 predict() calls after a warm-up call. Contenders: keraslite on
 each usable backend (numpy only when asked), PyTorch eager in NCHW and channels_last (and on
 CUDA where a device answers), Keras 3 on jax; each in its own fresh process, alternating.
 
@@ -22,7 +22,7 @@ from _harness import Metric, Workload, main_for  # noqa: E402
 def config(quick: bool) -> dict:
     if quick:
         return {"n": 100, "batch": 50, "epochs": 2, "predict_repeats": 1}
-    return {"n": 1000, "batch": 50, "epochs": 5, "predict_repeats": 3}
+    return {"n": 1000, "batch": 50, "epochs": 5, "predict_repeats": 9}
 
 
 def data(n: int):

@@ -1,7 +1,7 @@
 """MLP 784-512-512-10 (relu, relu, softmax), Adam (lr 1e-3, eps 1e-7), categorical cross-entropy,
 batch 128.
 
-Training samples/s is the median of epochs 2-5 of one fit(); predict samples/s the median of 3
+Training samples/s is the median of epochs 2-5 of one fit(); predict samples/s the median of 9
 predict() calls after a warm-up call. Contenders: keraslite on each usable backend (numpy only
 when asked), PyTorch eager (and on CUDA where a device answers), Keras 3 on jax; each in its own
 fresh process, alternating.
@@ -22,7 +22,7 @@ from _harness import Metric, Workload, main_for  # noqa: E402
 def config(quick: bool) -> dict:
     if quick:
         return {"n": 1024, "batch": 128, "epochs": 2, "predict_repeats": 1}
-    return {"n": 20000, "batch": 128, "epochs": 5, "predict_repeats": 3}
+    return {"n": 20000, "batch": 128, "epochs": 5, "predict_repeats": 9}
 
 
 def data(n: int):
