@@ -327,13 +327,26 @@ def _finish_partial(C, cb, nr, nc, ep, c0, eflags):
 
 # --------------------------------------------------------------------------------------------
 @njit(inline="always")
+def _tile_buffers(ab_type, dtype):
+    """A job's tile buffers: left operand offsets, output offsets, partial tile."""
+    return np.empty(MR, ab_type), np.empty(MR, np.int64), np.empty(MR * NR, dtype)
+
+
+@njit(inline="always")
+def _panel(p, nblk, Cog):
+    """Column panel p of G*nblk: its group, first column in the group and width."""
+    g = p // nblk
+    co0 = (p - g * nblk) * NR
+    return g, co0, min(NR, Cog - co0)
+
+
+@njit(inline="always")
 def _job(job, ncols, nblk, ab_type, dtype):
     """A parallel job over (row blocks, G*nblk column panels): its row block, group and panel
-    in the group, and its tile's buffers (left operand offsets, output offsets, partial tile)."""
+    in the group, and its tile's buffers (_tile_buffers)."""
     blk = job // ncols
     g = (job - blk * ncols) // nblk
-    return (blk, g, job - blk * ncols - g * nblk, np.empty(MR, ab_type), np.empty(MR, np.int64),
-            np.empty(MR * NR, dtype))
+    return (blk, g, job - blk * ncols - g * nblk) + _tile_buffers(ab_type, dtype)
 
 
 # parallel drivers
@@ -422,25 +435,19 @@ def _bwd_filter_kernel(xf, rowbase, koff, astep, g3, G, Cig, Cog, Wo, part, nchu
         ch = job // ngroups
         p0 = (job - ch * ngroups) * PG
         p1 = min(p0 + PG, ncols)
-        ab = np.empty(MR, np.uint64)
-        cb = np.empty(MR, np.int64)
-        tmp = np.empty(MR * NR, part.dtype)
+        ab, cb, tmp = _tile_buffers(np.uint64, part.dtype)
         rs0 = ch * R // nchunks
         rs1 = (ch + 1) * R // nchunks
         pbase = ch * psize
         for p in range(p0, p1):
-            g = p // nblk
-            co0 = (p - g * nblk) * NR
-            nc = min(NR, Cog - co0)
+            g, co0, nc = _panel(p, nblk, Cog)
             for kk in range(K):
                 cell = pbase + (g * K + kk) * Cog + co0
                 part[cell:cell + nc] = 0
         for rs in range(rs0, rs1, RB):
             re = min(rs + RB, rs1)
             for p in range(p0, p1):
-                g = p // nblk
-                co0 = (p - g * nblk) * NR
-                nc = min(NR, Cog - co0)
+                g, co0, nc = _panel(p, nblk, Cog)
                 for k0 in range(0, K, MR):
                     nr = min(MR, K - k0)
                     for r in range(MR):
