@@ -446,7 +446,7 @@ from step_memory import step_bytes as _step_bytes  # noqa: E402
 
 
 @backends
-@pytest.mark.parametrize("build,n", [(_mlp, 512), (_convnet, 128)])
+@pytest.mark.parametrize("build,n", [(_mlp, 1024), (_convnet, 128)])
 def test_the_steady_state_step_allocates_no_activations(build, n, kbackend, unplanned):
     if build is _convnet and kbackend == "numpy":
         pytest.skip("the reference conv/pool primitives allocate their im2col workspace (no out=)")
@@ -457,7 +457,8 @@ def test_the_steady_state_step_allocates_no_activations(build, n, kbackend, unpl
     model = build(3)
     before = _step_bytes(model, x, y)
     assert planned < STEP_BOUND, f"{planned} bytes per step (unplanned: {before})"
-    # the measurement sees activations when they are allocated (about 4x the bound here)
+    # the measurement sees activations when they are allocated (2-4x the bound here; the MLP's
+    # batch of 1024: its loss and the loss's gradient are one step each, few (batch, 4) arrays)
     assert before > planned + 2 * STEP_BOUND, (before, planned)
 
 

@@ -6,7 +6,7 @@ trailing slice of the output's shape, e.g. a bias). One kernel is generated per 
 input classification; medium outputs use a serial loop, large ones a parallel one. Outputs under
 SMALL_THRESHOLD elements (scalars, losses of a batch, biases) run as NumPy array expressions
 generated once per program instead: no Numba compile (~0.1 s cold each) for work of microseconds.
-float32 exp (and sigmoid, softplus) use scalar.exp, a branch-free expf that vectorises (this
+float32 exp (and sigmoid) use scalar.exp, a branch-free expf that vectorises (this
 Numba has no SVML, so np.exp would be a libm call per element).
 
 The program's expressions are written into the kernel verbatim; each scalar function they call

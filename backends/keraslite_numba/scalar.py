@@ -21,11 +21,6 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def softplus(x):
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
-    return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
-
-
 def relu(x):
     return x if x > 0 else x * 0
 
@@ -107,15 +102,6 @@ def _sigmoid(x):
 
     def impl(x):
         return one / (one + exp(-x))
-    return impl
-
-
-@overload(softplus, inline="always")
-def _softplus(x):
-    zero = _float_type(x)(0.0)
-
-    def impl(x):
-        return max(x, zero) + np.log1p(exp(-abs(x)))
     return impl
 
 

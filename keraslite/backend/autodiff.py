@@ -74,6 +74,10 @@ def gradients(loss, variables) -> list:
             i = node.attrs["index"]
             slots[i] = g if slots[i] is None else _accumulate(slots[i], g)
             continue
+        if node.custom_vjp is not None:  # a composite's declared gradient (graph.custom_gradient)
+            inputs, rule = node.custom_vjp
+            _add_grads(grads, on_path, inputs, rule(g, *inputs))
+            continue
         od = OPS[node.op]
         if od.vjp is None:
             if node.op in _NON_DIFFERENTIABLE or _elementwise_entry(node.op) is not None:
@@ -82,12 +86,7 @@ def gradients(loss, variables) -> list:
                 f"gradients: the op '{node.op}' has no gradient rule (this happens when differentiating a "
                 "gradient of an op whose backward pass is not differentiable: second-order gradients are "
                 "not supported through it)")
-        in_grads = od.vjp(g, node, *node.inputs, **node.attrs)
-        for inp, ig in zip(node.inputs, in_grads):
-            if ig is None or inp.id not in on_path or not is_float(inp.dtype):
-                continue
-            prev = grads.get(inp.id)
-            grads[inp.id] = ig if prev is None else _accumulate(prev, ig)
+        _add_grads(grads, on_path, node.inputs, od.vjp(g, node, *node.inputs, **node.attrs))
 
     out = []
     for t in targets:
@@ -98,6 +97,14 @@ def gradients(loss, variables) -> list:
             g = cast(g, t.dtype)
         out.append(g)
     return out
+
+
+def _add_grads(grads: dict, on_path: set, inputs, in_grads) -> None:
+    for inp, ig in zip(inputs, in_grads):
+        if ig is None or inp.id not in on_path or not is_float(inp.dtype):
+            continue
+        prev = grads.get(inp.id)
+        grads[inp.id] = ig if prev is None else _accumulate(prev, ig)
 
 
 def _accumulate(a: Tensor, b: Tensor) -> Tensor:

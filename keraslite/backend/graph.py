@@ -159,6 +159,7 @@ class Tensor:
 
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
     sparse = False  # True for a 2-D sparse matrix (backend/sparse.py)
+    custom_vjp = None  # (inputs, rule) declared by custom_gradient()
 
     def __init__(self, op: str, inputs: Sequence["Tensor"] = (), attrs: dict | None = None,
                  shape: Shape = (), dtype: str = "float32", name: str | None = None):
@@ -373,6 +374,17 @@ def topological_order(targets: Sequence[Tensor], stop: set | None = None) -> lis
     return order
 
 
+def custom_gradient(result: Tensor, inputs: Sequence[Tensor], rule: Callable) -> Tensor:
+    """Declare the gradient of a composite: `result` was built from its ancestors `inputs` by
+    primitives, and rule(g, *inputs) returns one gradient (or None) per input for the output
+    gradient g. Autodiff then calls the rule at `result` instead of differentiating the ops
+    between (whose own gradients would make many small steps), so they pass no gradient; the
+    forward pass still runs the composite. A graph copied by `substitute` keeps the declaration,
+    its inputs mapped to their copies."""
+    result.custom_vjp = (tuple(inputs), rule)
+    return result
+
+
 def substitute(targets: Sequence[Tensor], mapping: dict, rewrite: Callable | None = None) -> list[Tensor]:
     """`targets` with every tensor that is a key of `mapping` replaced by its value.
 
@@ -409,6 +421,9 @@ def substitute(targets: Sequence[Tensor], mapping: dict, rewrite: Callable | Non
                     new = copy.copy(n)
                     new.inputs = tuple(inputs)
                     new.id = next(_ids)
+                    if n.custom_vjp is not None:  # its declared inputs are ancestors: copied already
+                        declared, rule = n.custom_vjp
+                        new.custom_vjp = (tuple(memo.get(i.id, i) for i in declared), rule)
             memo[n.id] = new
         out.append(memo[target.id])
     return out

@@ -297,9 +297,13 @@ def _bound(node, prev, chain) -> bool:
 
 
 def _times_target(node, prev, chain) -> bool:
+    """mul of the chain value by a target of its dtype and shape; an unknown length (a model's
+    target placeholder is (None, None)) is checked by the fused form when it runs."""
     other = node.inputs[1] if node.inputs[0] is prev else node.inputs[0]
-    return (len(node.inputs) == 2 and other is not prev and tuple(other.shape) == tuple(prev.shape)
-            and other.dtype == prev.dtype)
+    return (len(node.inputs) == 2 and other is not prev and other.dtype == prev.dtype
+            and len(other.shape) == len(prev.shape) == len(node.shape)
+            and all(a is None or b is None or a == b for a, b in zip(other.shape, prev.shape))
+            and tuple(node.shape) == tuple(prev.shape))
 
 
 def _masks_prev(node, prev, chain) -> bool:

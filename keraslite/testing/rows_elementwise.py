@@ -19,14 +19,16 @@ def _prim(name):
 
 #: ops that are compositions of other primitives (no `defop` of their own): their rows are
 #: composite rows ('K.<name>') through the K function or Tensor operator
-_COMPOSED = {"logical_not", "square", "sign", "less", "less_equal", "not_equal", "logical_and", "logical_or"}
+_COMPOSED = {"logical_not", "square", "sign", "less", "less_equal", "not_equal", "logical_and", "logical_or",
+             "softplus"}
 
 
 def _k_fn(name):
     from .. import backend as K
     from ..backend.ops import math as m
     return {"logical_not": lambda x: ~x, "square": K.square, "sign": K.sign, "less": K.less, "less_equal": K.less_equal,
-            "not_equal": K.not_equal, "logical_and": m.logical_and, "logical_or": m.logical_or}[name]
+            "not_equal": K.not_equal, "logical_and": m.logical_and, "logical_or": m.logical_or,
+            "softplus": K.softplus}[name]
 
 
 def _unary_samples(gen):

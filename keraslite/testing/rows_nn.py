@@ -254,6 +254,21 @@ def _softmax_samples(rng, dtype):
     return [Sample((uniform(rng, s, dtype, -3, 3),), {"axis": a}) for s, a in [((2, 5), -1), ((3, 2, 4), 1), ((1, 1), -1), ((0, 3), -1)]]
 
 
+def _ce_grad_samples(rng, dtype):
+    """Per-sample gradients, targets and probabilities inside the clip range (the gradient check
+    must not step across a bound; tests/test_crossentropy_grad.py covers clipped entries)."""
+    out = []
+    for shape, axis in [((5, 4), 1), ((2, 3, 5), 2), ((3, 4, 2), 1), ((0, 3), 1), ((2, 1), 1)]:
+        kept = shape[:axis] + shape[axis + 1:]
+        out.append(Sample((uniform(rng, kept, dtype, -2, 2), uniform(rng, shape, dtype, 0, 1),
+                           uniform(rng, shape, dtype, 0.1, 1)), {"axis": axis}))
+    return out
+
+
+def _ce_grad(g, target, output, axis):
+    return apply("categorical_crossentropy_grad", g, target, output, axis=axis, eps=1e-7)
+
+
 def _bn_samples(rng, dtype):
     out = []
     for xs, axes in [((5, 3), [0]), ((2, 3, 2, 2), [0, 1, 2])]:
@@ -429,6 +444,8 @@ def rows() -> list:
                dtypes=("float32", "float64"), differentiable=True))
     add(OpInfo("log_softmax", lambda x, axis: apply("log_softmax", x, axis=axis % x.ndim),
                lambda x, axis: R.log_softmax(x, axis), _softmax_samples, differentiable=True))
+    add(OpInfo("categorical_crossentropy_grad", _ce_grad, R.categorical_crossentropy_grad, _ce_grad_samples,
+               dtypes=("float32", "float64"), differentiable=True, tol=loose))
     add(OpInfo("batchnorm_train", _bn, _bn_ref, _bn_samples, differentiable=True, tol=loose,
                exercises=("batchnorm_train", "tuple_get")))
     add(OpInfo("batchnorm_train_backward", _bn_backward, _bn_backward_ref, _bn_backward_samples, tol=loose))

@@ -11,9 +11,9 @@ Each falls back to the pattern's composite
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from . import gemm
+from .crossentropy import crossentropy_rows, small
 
 _FLOATS = ("float32", "float64")
 
@@ -120,25 +120,6 @@ def conv_maxpool(backend, pattern, nodes):
     return conv_relu_maxpool
 
 
-@njit(cache=True, nogil=True)
-def _crossentropy_rows(p, t, lo, hi, out):
-    """out[i] = -sum_j t[i, j] * log(clip(p[i, j] / sum_j p[i, j], lo, hi)); rows of 2-D arrays."""
-    n, c = p.shape
-    for i in range(n):
-        s = p[i, 0] * 0
-        for j in range(c):
-            s += p[i, j]
-        acc = s * 0
-        for j in range(c):
-            q = p[i, j] / s
-            if q < lo:
-                q = lo
-            if q > hi:
-                q = hi
-            acc += t[i, j] * np.log(q)
-        out[i] = -acc
-
-
 def crossentropy(backend, pattern, nodes):
     """The categorical cross-entropy chain (sum, div, maximum, minimum, log, mul, sum, neg) of
     float probabilities, or None."""
@@ -148,9 +129,9 @@ def crossentropy(backend, pattern, nodes):
         return None
     composite = pattern.composite(backend, nodes)
 
-    def crossentropy_rows(p, p_again, lo, hi, t, out=None):
+    def crossentropy_pass(p, p_again, lo, hi, t, out=None):
         if (p is not p_again or t.shape != p.shape or t.dtype != p.dtype or p.dtype.name not in _FLOATS
-                or p.ndim == 0 or p.shape[-1] == 0 or np.ndim(lo) or np.ndim(hi)):
+                or p.ndim == 0 or p.shape[-1] == 0 or np.ndim(lo) or np.ndim(hi) or small(p)):
             y = composite(p, p_again, lo, hi, t)
         else:
             c = p.shape[-1]
@@ -158,12 +139,12 @@ def crossentropy(backend, pattern, nodes):
             t2 = np.ascontiguousarray(t).reshape(-1, c)
             y = out if out is not None and out.flags.c_contiguous else np.empty(p.shape[:-1], p.dtype)
             dt = p.dtype.type
-            _crossentropy_rows(p2, t2, dt(lo), dt(hi), y.reshape(-1))
+            crossentropy_rows(p2, t2, dt(lo), dt(hi), y.reshape(-1))
         if out is None or y is out:
             return y
         np.copyto(out, y)
         return out
-    return crossentropy_rows
+    return crossentropy_pass
 
 
 def pool_relu_grad(backend, pattern, nodes):

@@ -110,10 +110,6 @@ def _sigmoid(xp, x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-def _softplus(xp, x):
-    return (xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
-
-
 @_takes_out
 def _relu(xp, x, out=None):
     if out is not None:
@@ -127,13 +123,6 @@ register("sigmoid", arity=1, array=_sigmoid, expr="sigmoid({0})", dtype=SAME,
 __device__ __forceinline__ float kl_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 __device__ __forceinline__ double kl_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 """), float_inputs=True, doc="sigmoid(x): 1 / (1 + exp(-x)), computed without overflow.")
-register("softplus", arity=1, array=_softplus, expr="softplus({0})", dtype=SAME,
-         vjp=lambda g, y, x: [mul(g, sigmoid(x))], call="softplus", numba=f"{_SCALAR}:softplus",
-         cuda=CudaForm("kl_softplus({0})", "kl_softplus({0})", _FLOAT_HELPER.replace("{f}", "softplus"),
-                       needs=("max",), preamble=r"""
-__device__ __forceinline__ float kl_softplus(float x) { return kl_max(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-__device__ __forceinline__ double kl_softplus(double x) { return kl_max(x, 0.0) + log1p(exp(-fabs(x))); }
-"""), float_inputs=True, doc="softplus(x): log(exp(x) + 1), computed stably.")
 register("relu", arity=1, array=_relu, expr="relu({0})", dtype=SAME,
          # the mask from the output (y > 0 exactly where x > 0): the pre-activation then has one
          # reader, so a matmul + bias + relu chain runs as one fused form (interface.PATTERNS)

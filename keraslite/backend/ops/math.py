@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import config, elementwise
 from ..elementwise.core import sum_to  # noqa: F401  (gradients of broadcasting ops import it from here)
-from ..graph import Tensor, apply, as_tensor, is_float  # noqa: F401  (apply: operators.py)
+from ..graph import Tensor, apply, as_tensor, custom_gradient, is_float  # noqa: F401  (apply: operators.py)
 
 # ---------------------------------------------------------------------------------------------
 # internal builders (used by every op module and by VJP rules); the primitives themselves are
@@ -207,8 +207,12 @@ def exp_(x):
 
 
 def softplus(x):
-    """softplus(x): log(exp(x) + 1), computed stably."""
-    return _k("softplus", x)
+    """softplus(x): log(exp(x) + 1), computed stably as max(x, 0) + log1p(exp(-|x|))."""
+    x = _float(x, "softplus")
+    y = add(maximum_(x, 0.0), log1p(exp(neg(abs(x)))))
+    # the composition's own gradient would be 1 + sigmoid(-x) * -1 = 1/2 at 0 only through
+    # maximum's and abs's tie rules (1 + 0 there, not 1/2): the derivative is sigmoid(x) exactly
+    return custom_gradient(y, (x,), lambda g, x: [mul(g, sigmoid(x))])
 
 
 def softsign(x):

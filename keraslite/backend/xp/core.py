@@ -64,7 +64,7 @@ OUT_MODES = {op: "inplace" for op in (
     "neg abs sqrt exp log log1p expm1 sin cos tanh round floor "
     "relu relu_grad add sub mul pow maximum minimum equal greater greater_equal floordiv mod div").split()}
 OUT_MODES.update(sum="out", sum_to_like="out", matmul="out", where="out", cast="inplace",
-                 softmax="inplace")  # softmax: nn_primitives.py
+                 softmax="inplace", categorical_crossentropy_grad="out")  # these two: nn_primitives.py
 
 
 class ArrayPrimitives:

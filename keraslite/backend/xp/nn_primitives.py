@@ -181,6 +181,29 @@ class NNPrimitives:
         z = x - xp.max(x, axis=axis, keepdims=True)
         return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
 
+    def categorical_crossentropy_grad(self, g, target, output, axis, eps, out=None):
+        """d/d output of -sum(target * log(clip(output / sum(output), eps, 1 - eps))) along
+        `axis`, times the per-sample gradient g (ops/nn.py's crossentropy_grad_composite, whose
+        clip passes gradient where eps <= q <= 1 - eps: there min(max(q, eps), 1 - eps) is q)."""
+        xp = self.xp
+        dt = output.dtype
+        lo, hi = xp.asarray(eps, dt), xp.asarray(1.0 - eps, dt)
+        if out is None:
+            out = xp.empty(output.shape, dt)
+        # one temporary of the result's shape (gq) and a mask: the memory plan counts on few
+        s = xp.sum(output, axis=axis, keepdims=True)
+        q = xp.divide(output, s, out=out)
+        outside = ~((q >= lo) & (q <= hi))
+        gq = xp.multiply(-xp.expand_dims(g, axis), target, dtype=dt)
+        xp.divide(gq, q, out=gq)
+        xp.copyto(gq, xp.asarray(0, dt), where=outside)
+        xp.multiply(gq, q, out=out)
+        xp.divide(out, s, out=out)
+        xp.negative(out, out=out)
+        renormalise = xp.sum(out, axis=axis, keepdims=True)
+        xp.divide(gq, s, out=out)
+        return xp.add(out, renormalise, out=out)
+
 
 def _first_into(results, out):
     """A tuple of results with its first copied into `out` (when given)."""
