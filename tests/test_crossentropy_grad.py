@@ -141,11 +141,12 @@ def test_substitute_maps_the_declared_inputs():
     assert copied is not loss and copied.custom_vjp is not None
     declared = copied.custom_vjp[0]
     assert declared[1] is o2 and declared[0] is loss.custom_vjp[0][0]
-    g = K.gradients(K.sum(copied), [o2])[0]
+    go, gt = K.gradients(K.sum(copied), [o2, t])
     ov = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]], "float32")
     tv = np.eye(3, dtype="float32")[[0, 2]]
-    got = np.asarray(K.function([t, o2], [g])([tv, ov])[0])
+    got, got_t = K.function([t, o2], [go, gt])([tv, ov])
     np.testing.assert_allclose(got, R.categorical_crossentropy_grad(np.ones(2), tv, ov), rtol=1e-5)
+    np.testing.assert_allclose(got_t, -np.log(ov / ov.sum(1, keepdims=True)), rtol=1e-6)
 
 
 def test_softplus_gradient_is_sigmoid(kbackend):
@@ -195,3 +196,50 @@ def test_fused_loss_in_training_matches_the_formula(kbackend, n):
     loss = model.train_on_batch(x, y)
     expect = R.categorical_crossentropy(y, x, dtype=np.float32).mean()
     np.testing.assert_allclose(loss, expect, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(7, 5), (300, 7), (4, 3, 6)])
+def test_loss_of_a_softmax_sends_its_gradient_to_the_logits(kbackend, dtype, shape):
+    """categorical_crossentropy(t, softmax(z)) declares its gradient with respect to z (the
+    primitive with softmax=True), equal to the softmax VJP after the probabilities' gradient;
+    another reader of the softmax's output still sends its part through the softmax's VJP."""
+    rng = np.random.default_rng(4)
+    t = K.placeholder(shape=shape, dtype=dtype)
+    z = K.placeholder(shape=shape, dtype=dtype)
+    w = K.placeholder(shape=shape, dtype=dtype)
+    y = K.softmax(z)
+    loss = K.categorical_crossentropy(t, y)
+    assert loss.custom_vjp[0][1] is z
+    extra = K.sum(y * w)  # a second reader of the softmax's output
+    declared = K.gradients(K.sum(loss) + extra, [z])[0]
+    composite = K.gradients(K.sum(_composite_loss(t, y, len(shape) - 1)) + extra, [z])[0]
+    only = K.gradients(K.sum(loss), [z])[0]
+    f = K.function([t, z, w], [declared, composite, only, y])
+    tv = rng.uniform(0, 1, shape).astype(dtype)
+    zv = rng.normal(0, 3, shape).astype(dtype)
+    zv.reshape(-1, shape[-1])[0, 0] = 40.0  # a probability clipped at 1 - eps, the others at eps
+    wv = rng.uniform(-1, 1, shape).astype(dtype)
+    a, b, c, yv = (np.asarray(v) for v in f([tv, zv, wv]))
+    rtol, unit = (2e-5, 1e-6) if dtype == "float32" else (1e-12, 1e-14)
+    scale = float(np.abs(b).max())
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=unit * scale)
+    ref = R.categorical_crossentropy_grad(np.ones(shape[:-1]), tv, yv, softmax=True)
+    np.testing.assert_allclose(c, ref, rtol=10 * rtol, atol=10 * unit * float(np.abs(ref).max()))
+
+
+def test_training_plan_has_no_softmax_gradient_steps():
+    """Dense(..., activation='softmax') + categorical cross-entropy: after the loss's gradient
+    step comes the bias gradient, no softmax VJP (mul, sum, sub)."""
+    from keraslite.layers import Dense
+    from keraslite.models import Sequential
+    with keraslite.use_backend("numba"):
+        model = Sequential([Dense(4, activation="softmax", input_shape=(5,))])
+        model.compile("sgd", "categorical_crossentropy")
+        rng = np.random.default_rng(0)
+        model.train_on_batch(rng.random((300, 5), dtype=np.float32), np.eye(4, dtype="float32")[rng.integers(0, 4, 300)])
+        steps = model.train_function.last_plan.steps
+        k = [s.op for s in steps].index("categorical_crossentropy_grad")
+        readers = [s for s in steps if steps[k].out_slot in s.in_slots]
+        assert readers and all(s.op in ("sum", "matmul", "transpose", "sum_to_like") for s in readers), \
+            [s.op for s in readers]

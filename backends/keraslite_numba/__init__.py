@@ -137,12 +137,12 @@ class NumbaBackend(ArrayBackend):
         np.exp(out, out=out)
         return np.divide(out, np.add.reduce(out, axis=axis, keepdims=True), out=out)
 
-    def categorical_crossentropy_grad(self, g, target, output, axis, eps, out=None):
+    def categorical_crossentropy_grad(self, g, target, output, axis, eps, softmax=False, out=None):
         if axis == output.ndim - 1 and type(output) is np.ndarray:
-            result = _k("crossentropy").crossentropy_grad(g, target, output, eps, out=out)
+            result = _k("crossentropy").crossentropy_grad(g, target, output, eps, softmax, out=out)
             if result is not None:
                 return result
-        return super().categorical_crossentropy_grad(g, target, output, axis, eps, out=out)
+        return super().categorical_crossentropy_grad(g, target, output, axis, eps, softmax, out=out)
 
     def sum_to_like(self, x, ref, out=None):
         shape = tuple(ref.shape)

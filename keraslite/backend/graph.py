@@ -376,8 +376,8 @@ def topological_order(targets: Sequence[Tensor], stop: set | None = None) -> lis
 
 def custom_gradient(result: Tensor, inputs: Sequence[Tensor], rule: Callable) -> Tensor:
     """Declare the gradient of a composite: `result` was built from its ancestors `inputs` by
-    primitives, and rule(g, *inputs) returns one gradient (or None) per input for the output
-    gradient g. Autodiff then calls the rule at `result` instead of differentiating the ops
+    primitives, and rule(g, *inputs) returns one gradient (or None: an input the rule only
+    reads) per input for the output gradient g; the rule builds on its arguments only. Autodiff then calls the rule at `result` instead of differentiating the ops
     between (whose own gradients would make many small steps), so they pass no gradient; the
     forward pass still runs the composite. A graph copied by `substitute` keeps the declaration,
     its inputs mapped to their copies."""

@@ -406,12 +406,13 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1, dtype=n
     return -(t * np.log(clip_probs(o, dtype=dtype))).sum(axis=axis)
 
 
-def categorical_crossentropy_grad(g, target, output, axis=-1, eps=1e-7):
+def categorical_crossentropy_grad(g, target, output, axis=-1, eps=1e-7, softmax=False):
     """d/d output of sum(g * categorical_crossentropy(target, output)) for probabilities, by the
     chain rule on -sum_j t_j log(c_j), c = clip(q, eps, 1 - eps), q = output / s, s = sum(output):
     u_j = -g t_j / q_j where eps <= q_j <= 1 - eps (else 0), d/d output_k = u_k / s - sum_j u_j q_j / s.
     In float64 from the given values; the bounds are rounded to the output's dtype as the op
-    compares in it."""
+    compares in it. `softmax`: output = softmax(z), and the gradient with respect to z,
+    sum_j d_j dy_j/dz_k = y_k (d_k - sum_j d_j y_j)."""
     dt = np.asarray(output).dtype
     lo, hi = float(dt.type(eps)), float(dt.type(1.0 - eps))
     o = np.moveaxis(np.asarray(output, np.float64), axis, -1)
@@ -422,6 +423,8 @@ def categorical_crossentropy_grad(g, target, output, axis=-1, eps=1e-7):
     with np.errstate(divide="ignore", invalid="ignore"):  # a row summing to 0 (or NaN) is NaN
         u = np.where(inside, -np.asarray(g, np.float64)[..., None] * t / np.where(inside, q, 1.0), 0.0)
         res = u / s - (u * q).sum(axis=-1, keepdims=True) / s
+    if softmax:
+        res = o * (res - (res * o).sum(axis=-1, keepdims=True))
     return np.moveaxis(res, -1, axis)
 
 

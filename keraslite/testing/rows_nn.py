@@ -258,15 +258,16 @@ def _ce_grad_samples(rng, dtype):
     """Per-sample gradients, targets and probabilities inside the clip range (the gradient check
     must not step across a bound; tests/test_crossentropy_grad.py covers clipped entries)."""
     out = []
-    for shape, axis in [((5, 4), 1), ((2, 3, 5), 2), ((3, 4, 2), 1), ((0, 3), 1), ((2, 1), 1)]:
+    for (shape, axis), softmax in itertools.product([((5, 4), 1), ((2, 3, 5), 2), ((3, 4, 2), 1), ((0, 3), 1),
+                                                     ((2, 1), 1)], (False, True)):
         kept = shape[:axis] + shape[axis + 1:]
         out.append(Sample((uniform(rng, kept, dtype, -2, 2), uniform(rng, shape, dtype, 0, 1),
-                           uniform(rng, shape, dtype, 0.1, 1)), {"axis": axis}))
+                           uniform(rng, shape, dtype, 0.1, 1)), {"axis": axis, "softmax": softmax}))
     return out
 
 
-def _ce_grad(g, target, output, axis):
-    return apply("categorical_crossentropy_grad", g, target, output, axis=axis, eps=1e-7)
+def _ce_grad(g, target, output, axis, softmax):
+    return apply("categorical_crossentropy_grad", g, target, output, axis=axis, eps=1e-7, softmax=softmax)
 
 
 def _bn_samples(rng, dtype):

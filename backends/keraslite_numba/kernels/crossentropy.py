@@ -30,11 +30,12 @@ def crossentropy_rows(p, t, lo, hi, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def crossentropy_grad_rows(g, t, p, lo, hi, out):
+def crossentropy_grad_rows(g, t, p, lo, hi, softmax, out):
     """out[i, :] = the gradient of the row's loss above times g[i] with respect to p[i, :], each
     operation as ops/nn.py's crossentropy_grad_composite makes it: q = p / s, a = max(q, lo) and
     min(a, hi) with NaN winning, the clip's gradient passing where q >= lo and a <= hi, and the
-    renormalisation's -sum_j(gq * q / s) added to every gq / s."""
+    renormalisation's -sum_j(gq * q / s) added to every gq / s; with `softmax` (p a softmax's
+    result), then softmax's VJP p * (d - sum_j(d * p))."""
     n, c = p.shape
     zero = lo * 0
     for i in range(n):
@@ -53,6 +54,12 @@ def crossentropy_grad_rows(g, t, p, lo, hi, out):
             acc += -((gq * q) / s)
         for j in range(c):
             out[i, j] += acc
+        if softmax:
+            along = zero
+            for j in range(c):
+                along += out[i, j] * p[i, j]
+            for j in range(c):
+                out[i, j] = p[i, j] * (out[i, j] - along)
 
 
 def small(a) -> bool:
@@ -64,7 +71,7 @@ def small(a) -> bool:
     return a.size < SMALL_THRESHOLD
 
 
-def crossentropy_grad(g, target, output, eps, out=None):
+def crossentropy_grad(g, target, output, eps, softmax=False, out=None):
     """categorical_crossentropy_grad along the last axis of float32/float64 arrays of one dtype,
     or None for inputs the kernel does not take (and small ones: see small())."""
     dt = output.dtype
@@ -76,7 +83,7 @@ def crossentropy_grad(g, target, output, eps, out=None):
     if result.size:
         crossentropy_grad_rows(np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(target).reshape(-1, c),
                                np.ascontiguousarray(output).reshape(-1, c), dt.type(eps), dt.type(1.0 - eps),
-                               result.reshape(-1, c))
+                               bool(softmax), result.reshape(-1, c))
     if out is not None and result is not out:
         np.copyto(out, result)
         return out

@@ -104,29 +104,38 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     eps = _eps(output.dtype)
     logp = log_(clip(p, eps, 1.0 - eps))
     loss = neg(reduce_sum(mul(target, logp), axis=axis))
+    # probabilities made by a softmax along the same axis (Dense(..., activation='softmax')): the
+    # gradient goes to the softmax's input in the same step (the softmax's own VJP, three more
+    # steps, then carries only what other readers of its output send back)
+    softmax_in = output.op == "softmax" and output.attrs.get("axis") == axis
+    wrt = output.inputs[0] if softmax_in else output
 
-    def vjp(g, target, output):
-        # what autodiff derives from the chain above, the output's part as one op
+    def vjp(g, target, wrt, output, logp):
+        # what autodiff derives from the chain above, the probabilities' (or logits') part as one
+        # op; output and logp are read, not differentiated (declared so that substitute maps them)
         return [mul(neg(expand_axes(g, (axis,))), logp),
-                apply("categorical_crossentropy_grad", g, target, output, axis=axis, eps=eps)]
-    return custom_gradient(loss, (target, output), vjp)
+                apply("categorical_crossentropy_grad", g, target, output, axis=axis, eps=eps, softmax=softmax_in),
+                None, None]
+    return custom_gradient(loss, (target, wrt, output, logp), vjp)
 
 
-def crossentropy_grad_composite(g, target, output, axis, eps):
+def crossentropy_grad_composite(g, target, output, axis, eps, softmax=False):
     """The gradient of K.categorical_crossentropy(target, output) (probabilities) with respect to
     `output` for the per-sample output gradient g, as autodiff composes it from the VJPs of its
-    chain (renormalise, clip, log, times target, sum, negate): the definition of the
-    categorical_crossentropy_grad primitive."""
+    chain (renormalise, clip, log, times target, sum, negate), and with `softmax`, with respect to
+    the input of the softmax whose result `output` is (softmax's VJP after it): the definition of
+    the categorical_crossentropy_grad primitive."""
     s = reduce_sum(output, axis=axis, keepdims=True)
     q = div(output, s)
     a = maximum_(q, eps)
     c = minimum_(a, 1.0 - eps)
     gc = div(mul(neg(expand_axes(g, (axis,))), target), c)
     gq = where(greater_equal(q, eps), where(less_equal(a, 1.0 - eps), gc, 0.0), 0.0)
-    return add(div(gq, s), reduce_sum(neg(div(mul(gq, q), s)), axis=axis, keepdims=True))
+    grad = add(div(gq, s), reduce_sum(neg(div(mul(gq, q), s)), axis=axis, keepdims=True))
+    return _softmax_vjp(grad, output, None, axis)[0] if softmax else grad
 
 
-def _crossentropy_grad_infer(g, target, output, axis, eps):
+def _crossentropy_grad_infer(g, target, output, axis, eps, softmax=False):
     kept = output.shape[:axis] + output.shape[axis + 1:]
     if g.ndim != len(kept) or any(a is not None and b is not None and a != b for a, b in zip(g.shape, kept)) \
             or target.ndim != output.ndim:
@@ -135,9 +144,9 @@ def _crossentropy_grad_infer(g, target, output, axis, eps):
     return output.shape, output.dtype
 
 
-def _crossentropy_grad_vjp(gg, out, g, target, output, axis, eps):
+def _crossentropy_grad_vjp(gg, out, g, target, output, axis, eps, softmax=False):
     from ..autodiff import gradients
-    return gradients(reduce_sum(mul(gg, crossentropy_grad_composite(g, target, output, axis, eps))),
+    return gradients(reduce_sum(mul(gg, crossentropy_grad_composite(g, target, output, axis, eps, softmax))),
                      [g, target, output])
 
 

@@ -181,10 +181,11 @@ class NNPrimitives:
         z = x - xp.max(x, axis=axis, keepdims=True)
         return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
 
-    def categorical_crossentropy_grad(self, g, target, output, axis, eps, out=None):
+    def categorical_crossentropy_grad(self, g, target, output, axis, eps, softmax=False, out=None):
         """d/d output of -sum(target * log(clip(output / sum(output), eps, 1 - eps))) along
         `axis`, times the per-sample gradient g (ops/nn.py's crossentropy_grad_composite, whose
-        clip passes gradient where eps <= q <= 1 - eps: there min(max(q, eps), 1 - eps) is q)."""
+        clip passes gradient where eps <= q <= 1 - eps: there min(max(q, eps), 1 - eps) is q);
+        `softmax`: then through the softmax whose result `output` is, y * (d - sum(d * y))."""
         xp = self.xp
         dt = output.dtype
         lo, hi = xp.asarray(eps, dt), xp.asarray(1.0 - eps, dt)
@@ -202,7 +203,11 @@ class NNPrimitives:
         xp.negative(out, out=out)
         renormalise = xp.sum(out, axis=axis, keepdims=True)
         xp.divide(gq, s, out=out)
-        return xp.add(out, renormalise, out=out)
+        xp.add(out, renormalise, out=out)
+        if softmax:
+            along = xp.sum(xp.multiply(out, output, out=gq), axis=axis, keepdims=True)
+            xp.multiply(output, xp.subtract(out, along, out=out), out=out)
+        return out
 
 
 def _first_into(results, out):
