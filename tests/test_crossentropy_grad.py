@@ -243,3 +243,23 @@ def test_training_plan_has_no_softmax_gradient_steps():
         readers = [s for s in steps if steps[k].out_slot in s.in_slots]
         assert readers and all(s.op in ("sum", "matmul", "transpose", "sum_to_like") for s in readers), \
             [s.op for s in readers]
+
+
+def test_gradient_with_respect_to_the_softmax_output_itself(kbackend):
+    """Asked for d loss / d probabilities (the softmax's output), autodiff gets the probabilities'
+    gradient, not zeros: the rule folds the softmax's VJP in only when the probabilities are not
+    asked for; asked for both, each is right."""
+    rng = np.random.default_rng(6)
+    t = K.placeholder(shape=(6, 4))
+    z = K.placeholder(shape=(6, 4))
+    y = K.softmax(z)
+    loss = K.sum(K.categorical_crossentropy(t, y))
+    comp = K.sum(_composite_loss(t, y, 1))
+    f = K.function([t, z], K.gradients(loss, [y]) + K.gradients(loss, [y, z]) + K.gradients(comp, [y, z]))
+    tv = np.eye(4, dtype="float32")[rng.integers(0, 4, 6)]
+    zv = rng.normal(size=(6, 4)).astype("float32")
+    gy, gy2, gz2, cy, cz = (np.asarray(v) for v in f([tv, zv]))
+    assert np.abs(cy).max() > 0.1
+    np.testing.assert_allclose(gy, cy, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(gy2, cy, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(gz2, cz, rtol=2e-5, atol=1e-6)

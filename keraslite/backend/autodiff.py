@@ -76,7 +76,7 @@ def gradients(loss, variables) -> list:
             continue
         if node.custom_vjp is not None:  # a composite's declared gradient (graph.custom_gradient)
             inputs, rule = node.custom_vjp
-            _add_grads(grads, on_path, inputs, rule(g, *inputs))
+            _add_grads(grads, on_path, inputs, rule(g, *inputs, wanted=wanted))
             continue
         od = OPS[node.op]
         if od.vjp is None:

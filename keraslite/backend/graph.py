@@ -376,8 +376,10 @@ def topological_order(targets: Sequence[Tensor], stop: set | None = None) -> lis
 
 def custom_gradient(result: Tensor, inputs: Sequence[Tensor], rule: Callable) -> Tensor:
     """Declare the gradient of a composite: `result` was built from its ancestors `inputs` by
-    primitives, and rule(g, *inputs) returns one gradient (or None: an input the rule only
-    reads) per input for the output gradient g; the rule builds on its arguments only. Autodiff then calls the rule at `result` instead of differentiating the ops
+    primitives, and rule(g, *inputs, wanted=ids) returns one gradient (or None: an input the rule
+    only reads) per input for the output gradient g; the rule builds on its arguments only.
+    `wanted` holds the ids of the tensors K.gradients was asked for: a rule that skips an inner
+    tensor (sends the gradient past it) must not when that tensor is asked for. Autodiff then calls the rule at `result` instead of differentiating the ops
     between (whose own gradients would make many small steps), so they pass no gradient; the
     forward pass still runs the composite. A graph copied by `substitute` keeps the declaration,
     its inputs mapped to their copies."""

@@ -212,7 +212,7 @@ def softplus(x):
     y = add(maximum_(x, 0.0), log1p(exp(neg(abs(x)))))
     # the composition's own gradient would be 1 + sigmoid(-x) * -1 = 1/2 at 0 only through
     # maximum's and abs's tie rules (1 + 0 there, not 1/2): the derivative is sigmoid(x) exactly
-    return custom_gradient(y, (x,), lambda g, x: [mul(g, sigmoid(x))])
+    return custom_gradient(y, (x,), lambda g, x, wanted: [mul(g, sigmoid(x))])
 
 
 def softsign(x):

@@ -110,12 +110,13 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     softmax_in = output.op == "softmax" and output.attrs.get("axis") == axis
     wrt = output.inputs[0] if softmax_in else output
 
-    def vjp(g, target, wrt, output, logp):
+    def vjp(g, target, wrt, output, logp, wanted):
         # what autodiff derives from the chain above, the probabilities' (or logits') part as one
-        # op; output and logp are read, not differentiated (declared so that substitute maps them)
-        return [mul(neg(expand_axes(g, (axis,))), logp),
-                apply("categorical_crossentropy_grad", g, target, output, axis=axis, eps=eps, softmax=softmax_in),
-                None, None]
+        # op; logp is read, not differentiated (declared so that substitute maps it). The
+        # probabilities themselves asked for: their gradient, and the softmax's VJP after it
+        fold = softmax_in and output.id not in wanted
+        grad = apply("categorical_crossentropy_grad", g, target, output, axis=axis, eps=eps, softmax=fold)
+        return [mul(neg(expand_axes(g, (axis,))), logp), grad if fold else None, None if fold else grad, None]
     return custom_gradient(loss, (target, wrt, output, logp), vjp)
 
 
