@@ -378,12 +378,17 @@ def custom_gradient(result: Tensor, inputs: Sequence[Tensor], rule: Callable) ->
     """Declare the gradient of a composite: `result` was built from its ancestors `inputs` by
     primitives, and rule(g, *inputs, wanted=ids) returns one gradient (or None: an input the rule
     only reads) per input for the output gradient g; the rule builds on its arguments only.
-    `wanted` holds the ids of the tensors K.gradients was asked for: a rule that skips an inner
-    tensor (sends the gradient past it) must not when that tensor is asked for. Autodiff then calls the rule at `result` instead of differentiating the ops
-    between (whose own gradients would make many small steps), so they pass no gradient; the
-    forward pass still runs the composite. A graph copied by `substitute` keeps the declaration,
-    its inputs mapped to their copies."""
-    result.custom_vjp = (tuple(inputs), rule)
+    Autodiff then calls the rule at `result` instead of differentiating the ops between (whose
+    own gradients would make many small steps), so they pass no gradient; the forward pass still
+    runs the composite. `wanted` holds the ids of the tensors K.gradients was asked for: a rule
+    that sends the gradient past an inner tensor must not when that tensor is asked for. A graph
+    copied by `substitute` keeps the declaration, its inputs mapped to their copies."""
+    inputs = tuple(inputs)
+    if not isinstance(result, Tensor) or not all(isinstance(i, Tensor) for i in inputs):
+        raise TypeError("custom_gradient: `result` and every one of `inputs` must be graph tensors")
+    if not callable(rule):
+        raise TypeError(f"custom_gradient: `rule` must be callable, got {type(rule).__name__}")
+    result.custom_vjp = (inputs, rule)
     return result
 
 

@@ -6,15 +6,23 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..fused import SMALL_THRESHOLD
+
+
+@njit(inline="always")
+def _row_sum(p, i, zero):
+    s = zero
+    for j in range(p.shape[1]):
+        s += p[i, j]
+    return s
+
 
 @njit(cache=True, nogil=True)
 def crossentropy_rows(p, t, lo, hi, out):
     """out[i] = -sum_j t[i, j] * log(clip(p[i, j] / sum_j p[i, j], lo, hi)); rows of 2-D arrays."""
     n, c = p.shape
     for i in range(n):
-        s = p[i, 0] * 0
-        for j in range(c):
-            s += p[i, j]
+        s = _row_sum(p, i, lo * 0)
         acc = s * 0
         for j in range(c):
             q = p[i, j] / s
@@ -32,24 +40,21 @@ def crossentropy_rows(p, t, lo, hi, out):
 @njit(cache=True, nogil=True, error_model="numpy")
 def crossentropy_grad_rows(g, t, p, lo, hi, softmax, out):
     """out[i, :] = the gradient of the row's loss above times g[i] with respect to p[i, :], each
-    operation as ops/nn.py's crossentropy_grad_composite makes it: q = p / s, a = max(q, lo) and
-    min(a, hi) with NaN winning, the clip's gradient passing where q >= lo and a <= hi, and the
+    operation as ops/nn.py's crossentropy_grad_composite makes it: q = p / s, the clip's gradient
+    passing where lo <= q <= hi (there the clipped value is q; NaN fails both), and the
     renormalisation's -sum_j(gq * q / s) added to every gq / s; with `softmax` (p a softmax's
     result), then softmax's VJP p * (d - sum_j(d * p))."""
     n, c = p.shape
     zero = lo * 0
     for i in range(n):
-        s = zero
-        for j in range(c):
-            s += p[i, j]
+        s = _row_sum(p, i, zero)
         ng = -g[i]
         acc = zero
         for j in range(c):
             q = p[i, j] / s
-            a = q if (q >= lo or q != q) else lo
             gq = zero
-            if q >= lo and a <= hi:  # then min(a, hi) is a
-                gq = (ng * t[i, j]) / a
+            if q >= lo and q <= hi:
+                gq = (ng * t[i, j]) / q
             out[i, j] = gq / s
             acc += -((gq * q) / s)
         for j in range(c):
@@ -67,7 +72,6 @@ def small(a) -> bool:
     fused elementwise kernels, so that a first run compiles nothing for work of microseconds
     (the tutorial convnet's batch of 50 x 10 classes; compiling these two kernels takes
     0.2-0.5 s)."""
-    from ..fused import SMALL_THRESHOLD
     return a.size < SMALL_THRESHOLD
 
 
